@@ -1,0 +1,43 @@
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Clock, IdGenerator, Redactor } from '../core/index.js';
+import type { Tables } from '../store/index.js';
+import { createChainStore } from './chain-store.js';
+import { createAuditReader, type AuditReader } from './reader.js';
+import { createCheckpointSigner, createCheckpointVerifier, type CheckpointSigner, type CheckpointVerifier } from './signer.js';
+import { createAuditSpool } from './spool.js';
+import { createAuditTrail, type AuditTrail } from './trail.js';
+
+/** The audit module as the rest of the product sees it. */
+export interface Audit {
+  trail: AuditTrail;
+  reader: AuditReader;
+  signer: CheckpointSigner;
+  verifier: CheckpointVerifier;
+}
+
+export interface AuditDeps {
+  db: Kysely<Tables>;
+  dataDir: string;
+  /** Ed25519 seed, base64. */
+  signingKey: string;
+  nodeId: string;
+  clock: Clock;
+  ids: IdGenerator;
+  redactor: Redactor;
+  logger: Logger;
+  batchMax: number;
+  checkpointEvery: number;
+  checkpointSeconds: number;
+  retryMs?: number;
+}
+
+export function createAudit(deps: AuditDeps): Audit {
+  const signer = createCheckpointSigner(deps.signingKey);
+  const verifier = createCheckpointVerifier([signer.publicKey]);
+  const store = createChainStore({ db: deps.db, signer, clock: deps.clock, nodeId: deps.nodeId, checkpointEvery: deps.checkpointEvery });
+  const spool = createAuditSpool(join(deps.dataDir, 'audit-spool', 'events.ndjson'));
+  const trail = createAuditTrail({ ...deps, store, spool });
+  return { trail, reader: createAuditReader(deps.db), signer, verifier };
+}

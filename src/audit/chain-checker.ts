@@ -1,0 +1,126 @@
+import { canonicalEventText, chainHash } from './chain.js';
+import type { ChainedEvent, CheckpointRecord } from './event.js';
+import type { CheckpointVerifier } from './signer.js';
+
+const GENESIS = '0'.repeat(64);
+
+export interface VerifyFailure {
+  seq: number;
+  reason: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  events: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  lastHash: string | null;
+  checkpoints: number;
+  /** Gaps allowed and found (filtered exports only). */
+  gaps: number;
+  failure: VerifyFailure | null;
+}
+
+/**
+ * Checks events fed in sequence order: each hash recomputed, each link to
+ * the previous event, no gaps (unless `allowGaps`), and every signed
+ * checkpoint against the event it names. Stops at the first failure, which
+ * is the earliest broken sequence number.
+ */
+export class ChainChecker {
+  #events = 0;
+  #gaps = 0;
+  #first: number | null = null;
+  #prev: { seq: number; hash: string } | null;
+  #failure: VerifyFailure | null = null;
+  readonly #checkpoints = new Map<number, CheckpointRecord>();
+  #checkpointsChecked = 0;
+
+  constructor(
+    private readonly verifier: CheckpointVerifier,
+    private readonly options: {
+      /** A filtered export: events may be missing between the ones present. */
+      allowGaps: boolean;
+      /** The range does not start at seq 1; the first event's link is taken as given. */
+      startAnywhere: boolean;
+      /** The event just before the range, when verifying from a sequence number. */
+      previous?: { seq: number; hash: string } | null;
+    },
+  ) {
+    this.#prev = options.previous ?? null;
+  }
+
+  get failed(): boolean {
+    return this.#failure !== null;
+  }
+
+  /** Checkpoints must be added before the events they name. Returns false once failed. */
+  addCheckpoint(cp: CheckpointRecord): boolean {
+    if (this.#failure) return false;
+    const verdict = this.verifier.check(cp);
+    if (verdict !== 'ok') {
+      const why = verdict === 'unknown_key' ? `signed by unknown key ${cp.keyId}` : 'signature does not verify';
+      return this.#fail(cp.seq, `checkpoint at seq ${cp.seq}: ${why}`);
+    }
+    this.#checkpoints.set(cp.seq, cp);
+    return true;
+  }
+
+  addEvent(event: ChainedEvent): boolean {
+    if (this.#failure) return false;
+    const prev = this.#prev;
+    if (prev && event.seq <= prev.seq) return this.#fail(event.seq, `out of order after seq ${prev.seq}`);
+    if (!prev) {
+      if (event.seq !== 1 && !this.options.startAnywhere) return this.#fail(1, `event missing (first present is seq ${event.seq})`);
+      if (event.seq === 1 && event.prevHash !== GENESIS) return this.#fail(1, 'first event does not start from the genesis hash');
+    } else if (event.seq !== prev.seq + 1) {
+      if (!this.options.allowGaps) return this.#fail(prev.seq + 1, `event missing (next present is seq ${event.seq})`);
+      this.#gaps += 1;
+    } else if (event.prevHash !== prev.hash) {
+      return this.#fail(event.seq, 'previous-hash link does not match the event before it (chain broken)');
+    }
+    if (chainHash(event.prevHash, canonicalEventText(event, event.seq)) !== event.hash) {
+      return this.#fail(event.seq, 'stored hash does not match the event content (event altered)');
+    }
+    const cp = this.#checkpoints.get(event.seq);
+    if (cp) {
+      if (cp.hash !== event.hash) return this.#fail(event.seq, `checkpoint at seq ${event.seq} does not match the event (event replaced)`);
+      this.#checkpoints.delete(event.seq);
+      this.#checkpointsChecked += 1;
+    }
+    this.#first ??= event.seq;
+    this.#events += 1;
+    this.#prev = { seq: event.seq, hash: event.hash };
+    return true;
+  }
+
+  /** Checkpoints that named events never seen mean events were removed (for a complete range). */
+  finish(options: { requireAllCheckpoints: boolean }): VerifyResult {
+    if (!this.#failure && options.requireAllCheckpoints && this.#checkpoints.size > 0) {
+      const missing = Math.min(...this.#checkpoints.keys());
+      this.#fail(missing, `signed checkpoint names seq ${missing}, which is no longer in the trail (events removed at the tail?)`);
+    }
+    return {
+      ok: this.#failure === null,
+      events: this.#events,
+      firstSeq: this.#first,
+      lastSeq: this.#prev?.seq ?? null,
+      lastHash: this.#prev?.hash ?? null,
+      checkpoints: this.#checkpointsChecked,
+      gaps: this.#gaps,
+      failure: this.#failure,
+    };
+  }
+
+  #fail(seq: number, reason: string): false {
+    this.#failure ??= { seq, reason };
+    return false;
+  }
+}
+
+export function describeResult(result: VerifyResult): string {
+  if (!result.ok && result.failure) return `FAILED at seq ${result.failure.seq}: ${result.failure.reason}`;
+  const range = result.firstSeq === null ? 'no events' : `${result.events} events (seq ${result.firstSeq}..${result.lastSeq})`;
+  const gaps = result.gaps > 0 ? `, ${result.gaps} gaps (filtered export)` : '';
+  return `OK: ${range}, ${result.checkpoints} signed checkpoints verified${gaps}`;
+}

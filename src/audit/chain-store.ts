@@ -1,0 +1,110 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Clock } from '../core/index.js';
+import type { Tables } from '../store/index.js';
+import { linkEvents } from './chain.js';
+import type { ChainedEvent, CheckpointRecord, PreparedEvent } from './event.js';
+import type { CheckpointSigner } from './signer.js';
+
+/**
+ * Writes the chain. Every write locks the single head row first, so writers
+ * in this process and in other processes on the same PostgreSQL take turns
+ * and the chain never forks; a batch shares one transaction (group commit).
+ */
+export interface ChainStore {
+  /**
+   * Appends events in order in one transaction. With `skipExisting`, events
+   * whose id is already stored are left out: that makes draining the spool
+   * safe to repeat after a crash or an unknown commit outcome.
+   */
+  append(events: readonly PreparedEvent[], options?: { skipExisting?: boolean }): Promise<ChainedEvent[]>;
+  /** Signs a checkpoint at the head if there are events since the last one. */
+  checkpoint(): Promise<CheckpointRecord | null>;
+}
+
+export interface ChainStoreDeps {
+  db: Kysely<Tables>;
+  signer: CheckpointSigner;
+  clock: Clock;
+  nodeId: string;
+  checkpointEvery: number;
+}
+
+interface Head {
+  seq: number;
+  hash: string;
+  checkpoint_seq: number;
+}
+
+export function createChainStore(deps: ChainStoreDeps): ChainStore {
+  const { db, signer, clock, nodeId, checkpointEvery } = deps;
+
+  async function lockHead(trx: Transaction<Tables>): Promise<Head> {
+    const { rows } = await sql<Head>`
+      SELECT seq, hash, checkpoint_seq FROM audit_chain_head WHERE id = 1 FOR UPDATE`.execute(trx);
+    const head = rows[0];
+    if (!head) throw new Error('audit_chain_head row is missing: the database was not migrated');
+    return head;
+  }
+
+  async function writeCheckpoint(trx: Transaction<Tables>, seq: number, hash: string): Promise<CheckpointRecord> {
+    const cp = signer.sign({ seq, hash, timeMs: clock.now(), nodeId });
+    await sql`
+      INSERT INTO audit_checkpoints (seq, hash, time_ms, node_id, key_id, signature)
+      VALUES (${cp.seq}, ${cp.hash}, ${cp.timeMs}, ${cp.nodeId}, ${cp.keyId}, ${cp.signature})`.execute(trx);
+    return cp;
+  }
+
+  return {
+    async append(events, options = {}) {
+      if (events.length === 0) return [];
+      return db.transaction().execute(async (trx) => {
+        const head = await lockHead(trx);
+        let pending = events;
+        if (options.skipExisting) {
+          const ids = events.map((e) => e.id);
+          const { rows } = await sql<{ event_id: string }>`
+            SELECT event_id FROM audit_events WHERE event_id = ANY(${ids}::uuid[])`.execute(trx);
+          const stored = new Set(rows.map((r) => r.event_id));
+          pending = events.filter((e) => !stored.has(e.id));
+          if (pending.length === 0) return [];
+        }
+        const chained = linkEvents(head, pending);
+        await insertEvents(trx, chained);
+        const last = chained[chained.length - 1]!;
+        let checkpointSeq = head.checkpoint_seq;
+        if (last.seq - head.checkpoint_seq >= checkpointEvery) {
+          checkpointSeq = (await writeCheckpoint(trx, last.seq, last.hash)).seq;
+        }
+        await sql`
+          UPDATE audit_chain_head SET seq = ${last.seq}, hash = ${last.hash}, checkpoint_seq = ${checkpointSeq},
+            checkpoint_time_ms = ${clock.now()} WHERE id = 1`.execute(trx);
+        return chained;
+      });
+    },
+
+    async checkpoint() {
+      return db.transaction().execute(async (trx) => {
+        const head = await lockHead(trx);
+        if (head.seq === 0 || head.seq === head.checkpoint_seq) return null;
+        const cp = await writeCheckpoint(trx, head.seq, head.hash);
+        await sql`UPDATE audit_chain_head SET checkpoint_seq = ${cp.seq}, checkpoint_time_ms = ${cp.timeMs} WHERE id = 1`.execute(trx);
+        return cp;
+      });
+    },
+  };
+}
+
+/** One INSERT per batch: columns travel as arrays, so the statement has 17 parameters whatever the batch size. */
+async function insertEvents(trx: Transaction<Tables>, events: readonly ChainedEvent[]): Promise<void> {
+  const col = <T>(pick: (e: ChainedEvent) => T): T[] => events.map(pick);
+  await sql`
+    INSERT INTO audit_events (seq, event_id, time_ms, actor_kind, actor_id, actor_name, action, target_kind,
+      target_id, outcome, source_ip, user_agent, request_id, node_id, details, prev_hash, hash)
+    SELECT * FROM unnest(
+      ${col((e) => e.seq)}::bigint[], ${col((e) => e.id)}::uuid[], ${col((e) => e.timeMs)}::bigint[],
+      ${col((e) => e.actorKind)}::text[], ${col((e) => e.actorId)}::text[], ${col((e) => e.actorName)}::text[],
+      ${col((e) => e.action)}::text[], ${col((e) => e.targetKind)}::text[], ${col((e) => e.targetId)}::text[],
+      ${col((e) => e.outcome)}::text[], ${col((e) => e.sourceIp)}::text[], ${col((e) => e.userAgent)}::text[],
+      ${col((e) => e.requestId)}::text[], ${col((e) => e.nodeId)}::text[], ${col((e) => e.details)}::text[],
+      ${col((e) => e.prevHash)}::text[], ${col((e) => e.hash)}::text[])`.execute(trx);
+}

@@ -1,0 +1,124 @@
+import type { Kysely, SelectQueryBuilder } from 'kysely';
+import type { AuditEventRow, Tables } from '../store/index.js';
+import { rowToEvent } from './chain.js';
+import { ChainChecker, type VerifyResult } from './chain-checker.js';
+import type { ChainedEvent, CheckpointRecord, Outcome } from './event.js';
+import type { CheckpointVerifier } from './signer.js';
+
+export interface AuditFilters {
+  fromTimeMs?: number | undefined;
+  toTimeMs?: number | undefined;
+  actorId?: string | undefined;
+  /** Dotted prefix: `auth` matches `auth` and `auth.login.failed`, not `authx`. */
+  actionPrefix?: string | undefined;
+  targetKind?: string | undefined;
+  targetId?: string | undefined;
+  outcome?: Outcome | undefined;
+  fromSeq?: number | undefined;
+  toSeq?: number | undefined;
+}
+
+export interface AuditPage {
+  events: ChainedEvent[];
+  /** Sequence number to continue after, or null at the end. */
+  nextCursor: number | null;
+}
+
+/** Read side of the trail: search, streaming for export, and verification. */
+export interface AuditReader {
+  search(filters: AuditFilters, page: { after?: number | undefined; limit: number; order: 'asc' | 'desc' }): Promise<AuditPage>;
+  /** Every matching event in sequence order, a page at a time. */
+  stream(filters: AuditFilters, pageSize?: number): AsyncGenerator<ChainedEvent[]>;
+  checkpoints(fromSeq: number, toSeq?: number): Promise<CheckpointRecord[]>;
+  verify(verifier: CheckpointVerifier, options?: { fromSeq?: number }): Promise<VerifyResult>;
+}
+
+const STREAM_PAGE = 5_000;
+
+export function createAuditReader(db: Kysely<Tables>): AuditReader {
+  function filtered(filters: AuditFilters): SelectQueryBuilder<Tables, 'audit_events', AuditEventRow> {
+    let q = db.selectFrom('audit_events').selectAll();
+    if (filters.fromTimeMs !== undefined) q = q.where('time_ms', '>=', filters.fromTimeMs);
+    if (filters.toTimeMs !== undefined) q = q.where('time_ms', '<', filters.toTimeMs);
+    if (filters.actorId !== undefined) q = q.where('actor_id', '=', filters.actorId);
+    if (filters.actionPrefix !== undefined) {
+      const prefix = filters.actionPrefix.replace(/\.+$/, '');
+      q = q.where((eb) => eb.or([eb('action', '=', prefix), eb('action', 'like', `${escapeLike(prefix)}.%`)]));
+    }
+    if (filters.targetKind !== undefined) q = q.where('target_kind', '=', filters.targetKind);
+    if (filters.targetId !== undefined) q = q.where('target_id', '=', filters.targetId);
+    if (filters.outcome !== undefined) q = q.where('outcome', '=', filters.outcome);
+    if (filters.fromSeq !== undefined) q = q.where('seq', '>=', filters.fromSeq);
+    if (filters.toSeq !== undefined) q = q.where('seq', '<=', filters.toSeq);
+    return q;
+  }
+
+  async function* stream(filters: AuditFilters, pageSize = STREAM_PAGE): AsyncGenerator<ChainedEvent[]> {
+    const fetchAfter = (after: number) =>
+      filtered(filters).where('seq', '>', after).orderBy('seq', 'asc').limit(pageSize).execute();
+    let next = fetchAfter(0);
+    for (;;) {
+      const rows = await next;
+      if (rows.length === 0) return;
+      // Fetch the next page while the caller works on this one.
+      if (rows.length === pageSize) {
+        next = fetchAfter(rows[rows.length - 1]!.seq);
+        // Marked handled: a consumer that stops early never awaits it.
+        next.catch(() => undefined);
+      }
+      yield rows.map(rowToEvent);
+      if (rows.length < pageSize) return;
+    }
+  }
+
+  async function checkpoints(fromSeq: number, toSeq?: number): Promise<CheckpointRecord[]> {
+    let q = db.selectFrom('audit_checkpoints').selectAll().where('seq', '>=', fromSeq);
+    if (toSeq !== undefined) q = q.where('seq', '<=', toSeq);
+    const rows = await q.orderBy('seq').execute();
+    return rows.map((r) => ({ seq: r.seq, hash: r.hash, timeMs: r.time_ms, nodeId: r.node_id, keyId: r.key_id, signature: r.signature }));
+  }
+
+  return {
+    async search(filters, page) {
+      let q = filtered(filters);
+      if (page.after !== undefined) q = q.where('seq', page.order === 'asc' ? '>' : '<', page.after);
+      const rows = await q.orderBy('seq', page.order).limit(page.limit + 1).execute();
+      const more = rows.length > page.limit;
+      const events = rows.slice(0, page.limit).map(rowToEvent);
+      return { events, nextCursor: more ? events[events.length - 1]!.seq : null };
+    },
+
+    stream,
+    checkpoints,
+
+    async verify(verifier, options = {}) {
+      const fromSeq = Math.max(1, options.fromSeq ?? 1);
+      // A snapshot of the head bounds the walk, so writers that keep appending do not race it.
+      const head = await db.selectFrom('audit_chain_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
+      const previous =
+        fromSeq > 1 ? ((await db.selectFrom('audit_events').select(['seq', 'hash']).where('seq', '=', fromSeq - 1).executeTakeFirst()) ?? null) : null;
+      const checker = new ChainChecker(verifier, { allowGaps: false, startAnywhere: fromSeq > 1, previous });
+      for (const cp of await checkpoints(fromSeq, head.seq)) if (!checker.addCheckpoint(cp)) break;
+      outer: for await (const page of stream({ fromSeq, toSeq: head.seq })) {
+        for (const event of page) if (!checker.addEvent(event)) break outer;
+      }
+      const result = checker.finish({ requireAllCheckpoints: true });
+      if (result.ok && head.seq >= fromSeq && result.lastSeq !== head.seq) {
+        const end = result.lastSeq ?? 'nothing';
+        return fail(result, (result.lastSeq ?? fromSeq - 1) + 1, `chain head says seq ${head.seq}, but the trail ends at ${end} (events removed at the tail?)`);
+      }
+      if (result.ok && result.lastSeq === head.seq && result.lastHash !== head.hash) {
+        return fail(result, head.seq, 'chain head hash does not match the last event');
+      }
+      return result;
+    },
+  };
+}
+
+function fail(result: VerifyResult, seq: number, reason: string): VerifyResult {
+  return { ...result, ok: false, failure: { seq, reason } };
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

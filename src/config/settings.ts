@@ -1,0 +1,118 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the product reads, in one place. The environment variable
+ * names are a contract with deployment files and operators; `docs/configuration.md`
+ * and `webasset --help` are checked against this list by a test.
+ */
+export interface SettingDefinition {
+  /** Key in `webasset.yaml` and in the parsed config. */
+  key: string;
+  /** Environment variable. */
+  env: string;
+  /** Secrets also accept `<ENV>_FILE` (Docker secrets) and are never printed. */
+  secret: boolean;
+  /** Default as written in the docs, or undefined when unset by default. */
+  defaultText: string | undefined;
+  description: string;
+  schema: z.ZodType;
+}
+
+const port = z.coerce
+  .number({ error: 'expected a whole number' })
+  .int('expected a whole number')
+  .min(0, 'expected a port between 0 and 65535')
+  .max(65535, 'expected a port between 0 and 65535');
+
+function positiveInt(max: number) {
+  return z.coerce
+    .number({ error: 'expected a whole number' })
+    .int('expected a whole number')
+    .min(1, `expected a whole number between 1 and ${max}`)
+    .max(max, `expected a whole number between 1 and ${max}`);
+}
+
+const nonEmpty = z.string().trim().min(1, 'must not be empty');
+
+function url(protocols: string[]) {
+  return nonEmpty.refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+}
+
+const key32 = nonEmpty.refine((value) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32, {
+  message: 'expected 32 bytes encoded as base64 (for example: openssl rand -base64 32)',
+});
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+  error: 'expected one of fatal, error, warn, info, debug, trace, silent',
+});
+
+function define(
+  key: string,
+  env: string,
+  schema: z.ZodType,
+  description: string,
+  options: { secret?: boolean; defaultText?: string } = {},
+): SettingDefinition {
+  return { key, env, schema, description, secret: options.secret ?? false, defaultText: options.defaultText };
+}
+
+export const SETTINGS: readonly SettingDefinition[] = [
+  define('port', 'PORT', port.default(8080), 'TCP port the HTTP server listens on (0 picks a free port).', { defaultText: '8080' }),
+  define('host', 'HOST', nonEmpty.default('127.0.0.1'), 'Address the HTTP server binds to. Use 0.0.0.0 in a container.', {
+    defaultText: '127.0.0.1',
+  }),
+  define('dataDir', 'WEBASSET_DATA_DIR', nonEmpty.default('./data'), 'Folder for the embedded database, key files and the audit spool.', {
+    defaultText: './data',
+  }),
+  define('databaseUrl', 'DATABASE_URL', url(['postgres:', 'postgresql:']).optional(), 'PostgreSQL connection URL. Unset: embedded PGlite in the data folder.', {
+    secret: true,
+  }),
+  define('databasePoolMax', 'WEBASSET_DATABASE_POOL_MAX', positiveInt(200).default(10), 'Maximum PostgreSQL connections of this node.', {
+    defaultText: '10',
+  }),
+  define('redisUrl', 'REDIS_URL', url(['redis:', 'rediss:']).optional(), 'Redis URL for shared state between nodes. Unset: in-process.', {
+    secret: true,
+  }),
+  define('masterKey', 'WEBASSET_MASTER_KEY', key32.optional(), 'Vault key-encryption key, 32 bytes base64. Unset: a key file is created in the data folder.', {
+    secret: true,
+  }),
+  define('publicUrl', 'WEBASSET_PUBLIC_URL', url(['http:', 'https:']).optional(), 'External URL users reach the product at (used for links and cookies).'),
+  define('oidcIssuer', 'OIDC_ISSUER', url(['http:', 'https:']).optional(), 'OpenID Connect issuer URL for single sign-on. Unset: local accounts only.'),
+  define('oidcClientId', 'OIDC_CLIENT_ID', nonEmpty.optional(), 'OpenID Connect client id.'),
+  define('oidcClientSecret', 'OIDC_CLIENT_SECRET', nonEmpty.optional(), 'OpenID Connect client secret.', { secret: true }),
+  define('chromiumPath', 'CHROMIUM_PATH', nonEmpty.optional(), 'Path to the Chromium executable. Unset: found on the machine.'),
+  define('logLevel', 'LOG_LEVEL', logLevel.default('info'), 'Log level: fatal, error, warn, info, debug, trace or silent.', { defaultText: 'info' }),
+  define('nodeId', 'WEBASSET_NODE_ID', nonEmpty.max(128).optional(), 'Name of this node in audit events and logs. Unset: the host name.'),
+  define(
+    'auditSigningKey',
+    'WEBASSET_AUDIT_SIGNING_KEY',
+    key32.optional(),
+    'Ed25519 seed (32 bytes base64) that signs audit checkpoints; all nodes share it. Unset: a key file is created in the data folder.',
+    { secret: true },
+  ),
+  define('auditCheckpointEvery', 'WEBASSET_AUDIT_CHECKPOINT_EVERY', positiveInt(1_000_000).default(1000), 'Write a signed audit checkpoint after this many events.', {
+    defaultText: '1000',
+  }),
+  define('auditCheckpointSeconds', 'WEBASSET_AUDIT_CHECKPOINT_SECONDS', positiveInt(86_400).default(60), 'Write a signed audit checkpoint at least this often (seconds) when there are new events.', {
+    defaultText: '60',
+  }),
+  define('auditBatchMax', 'WEBASSET_AUDIT_BATCH_MAX', positiveInt(5000).default(1000), 'Most audit events committed in one group-commit transaction.', {
+    defaultText: '1000',
+  }),
+  define('auditPageMax', 'WEBASSET_AUDIT_PAGE_MAX', positiveInt(10_000).default(500), 'Largest page size GET /api/audit accepts.', { defaultText: '500' }),
+  define('shutdownTimeoutMs', 'WEBASSET_SHUTDOWN_TIMEOUT_MS', positiveInt(600_000).default(10_000), 'On SIGTERM, longest wait for in-flight work before exiting (ms).', {
+    defaultText: '10000',
+  }),
+];
+
+/** Environment variables the loader itself reads, besides the settings. */
+export const LOADER_VARIABLES = [{ env: 'WEBASSET_CONFIG', description: 'Path of the YAML config file. Unset: ./webasset.yaml when it exists.' }];

@@ -1,0 +1,7 @@
+export { AppError, isAppError, type AppErrorOptions } from './errors.js';
+export { ERROR_CODES, type ErrorCode } from './error-codes.js';
+export { systemClock, type Clock } from './clock.js';
+export { randomIds, type IdGenerator } from './ids.js';
+export { canonicalJson } from './canonical-json.js';
+export { createRedactor, isSecretFieldName, REDACTED, MIN_SECRET_LENGTH, type Redactor } from './redactor.js';
+export { loadOrCreateKeyFile } from './key-file.js';

@@ -1,0 +1,45 @@
+import pino from 'pino';
+import { createAudit, type Audit, type AuditEventInput } from '../../src/audit/index.js';
+import { createRedactor, randomIds, systemClock, type Clock, type Redactor } from '../../src/core/index.js';
+import type { Database } from '../../src/store/index.js';
+
+export const TEST_SIGNING_KEY = Buffer.alloc(32, 7).toString('base64');
+
+export function silentLogger() {
+  return pino({ level: 'silent' });
+}
+
+export function buildAudit(
+  database: Database,
+  dataDir: string,
+  overrides: Partial<{ clock: Clock; redactor: Redactor; checkpointEvery: number; batchMax: number; retryMs: number; nodeId: string }> = {},
+): Audit {
+  return createAudit({
+    db: database.db,
+    dataDir,
+    signingKey: TEST_SIGNING_KEY,
+    nodeId: overrides.nodeId ?? 'test-node',
+    clock: overrides.clock ?? systemClock,
+    ids: randomIds,
+    redactor: overrides.redactor ?? createRedactor(),
+    logger: silentLogger(),
+    batchMax: overrides.batchMax ?? 500,
+    checkpointEvery: overrides.checkpointEvery ?? 100,
+    checkpointSeconds: 3600,
+    retryMs: overrides.retryMs ?? 50,
+  });
+}
+
+export function sampleEvent(n: number, extra: Partial<AuditEventInput> = {}): AuditEventInput {
+  return {
+    actor: { kind: 'user', id: `user-${n % 7}`, name: `User ${n % 7}` },
+    action: 'audit.read',
+    outcome: 'success',
+    target: { kind: 'asset', id: `asset-${n % 3}` },
+    sourceIp: '127.0.0.1',
+    userAgent: 'vitest',
+    requestId: `req-${n}`,
+    details: { n, note: 'ação – ñ ✓' },
+    ...extra,
+  };
+}

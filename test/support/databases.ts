@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openDatabase, type Database } from '../../src/store/index.js';
+
+/** Set by CI to run the storage and audit suites on PostgreSQL as well as PGlite. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
+
+export interface TestDatabase {
+  database: Database;
+  dataDir: string;
+  /** PostgreSQL URL of this test's own database, when on PostgreSQL. */
+  url: string | undefined;
+  /** Opens a second handle on the same database (PostgreSQL), or reopens PGlite after close. */
+  reopen(): Promise<Database>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A fresh, migrated database for one test: PGlite in a temporary folder, or
+ * (with TEST_DATABASE_URL) a new PostgreSQL database created from template0
+ * and dropped afterwards, so test files never share state.
+ */
+export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'webasset-test-'));
+  let url: string | undefined;
+  if (TEST_DATABASE_URL) url = await createPgDatabase(TEST_DATABASE_URL);
+  const open = () => openDatabase({ databaseUrl: url, dataDir, poolMax: 20 });
+  const database = await open();
+  if (options.migrate ?? true) await database.migrate();
+  return {
+    database,
+    dataDir,
+    url,
+    reopen: open,
+    async cleanup() {
+      await database.close();
+      if (url && TEST_DATABASE_URL) await dropPgDatabase(TEST_DATABASE_URL, url);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function createPgDatabase(adminUrl: string): Promise<string> {
+  const name = `wa_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE template0`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function dropPgDatabase(adminUrl: string, url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
