@@ -5,6 +5,7 @@ import type { Clock, IdGenerator, Redactor } from '../core/index.js';
 import type { Tables } from '../store/index.js';
 import { createChainStore } from './chain-store.js';
 import { createAuditReader, type AuditReader } from './reader.js';
+import { createAuditService, type AuditService } from './service.js';
 import { createCheckpointSigner, createCheckpointVerifier, type CheckpointSigner, type CheckpointVerifier } from './signer.js';
 import { createAuditSpool } from './spool.js';
 import { createAuditTrail, type AuditTrail } from './trail.js';
@@ -15,6 +16,8 @@ export interface Audit {
   reader: AuditReader;
   signer: CheckpointSigner;
   verifier: CheckpointVerifier;
+  /** Search, export and verification for the entry points; each use is audited. */
+  service: AuditService;
 }
 
 export interface AuditDeps {
@@ -30,6 +33,8 @@ export interface AuditDeps {
   batchMax: number;
   checkpointEvery: number;
   checkpointSeconds: number;
+  /** Largest page the search accepts. */
+  pageMax: number;
   retryMs?: number;
 }
 
@@ -39,5 +44,7 @@ export function createAudit(deps: AuditDeps): Audit {
   const store = createChainStore({ db: deps.db, signer, clock: deps.clock, nodeId: deps.nodeId, checkpointEvery: deps.checkpointEvery });
   const spool = createAuditSpool(join(deps.dataDir, 'audit-spool', 'events.ndjson'));
   const trail = createAuditTrail({ ...deps, store, spool });
-  return { trail, reader: createAuditReader(deps.db), signer, verifier };
+  const reader = createAuditReader(deps.db);
+  const service = createAuditService({ reader, trail, signer, verifier, clock: deps.clock, pageMax: deps.pageMax });
+  return { trail, reader, signer, verifier, service };
 }

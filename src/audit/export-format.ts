@@ -49,7 +49,11 @@ export async function* exportLines(reader: AuditReader, headSeq: number, options
 }
 
 /** Verifies an NDJSON export without a database. */
-export async function verifyExportFile(path: string, verifier: CheckpointVerifier): Promise<VerifyResult & { filtered: boolean }> {
+export async function verifyExportFile(
+  path: string,
+  /** Picks the verifier once the header is read; it may consult the keys the export names. */
+  verifierFor: (exportKeys: Record<string, string>) => CheckpointVerifier,
+): Promise<VerifyResult & { filtered: boolean }> {
   const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
   let checker: ChainChecker | undefined;
   let filtered = false;
@@ -77,7 +81,8 @@ export async function verifyExportFile(path: string, verifier: CheckpointVerifie
     if (!checker) {
       if (record.type !== 'header' || record.format !== EXPORT_TYPE || record.version !== 1) return broken('not a webasset audit export (header missing)');
       filtered = record.filtered === true;
-      checker = new ChainChecker(verifier, { allowGaps: filtered, startAnywhere: true });
+      const keys = record.publicKeys && typeof record.publicKeys === 'object' ? (record.publicKeys as Record<string, string>) : {};
+      checker = new ChainChecker(verifierFor(keys), { allowGaps: filtered, startAnywhere: true });
       continue;
     }
     if (record.type === 'checkpoint') checker.addCheckpoint(record as unknown as CheckpointRecord);

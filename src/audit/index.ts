@@ -10,3 +10,5 @@ export { describeResult, type VerifyResult } from './chain-checker.js';
 export { createCheckpointSigner, createCheckpointVerifier, type CheckpointSigner, type CheckpointVerifier } from './signer.js';
 export { exportLines, verifyExportFile, EXPORT_FORMATS, type ExportFormat } from './export-format.js';
 export { createAudit, type Audit, type AuditDeps } from './audit.js';
+export { createAuditService, type AuditService, type AuditServiceDeps, type CallContext, type SearchParams } from './service.js';
+export { parseAuditFilters, type AuditFilterParams } from './filters.js';

@@ -30,6 +30,8 @@ export interface AuditReader {
   /** Every matching event in sequence order, a page at a time. */
   stream(filters: AuditFilters, pageSize?: number): AsyncGenerator<ChainedEvent[]>;
   checkpoints(fromSeq: number, toSeq?: number): Promise<CheckpointRecord[]>;
+  /** Sequence number of the newest event (0 when empty). */
+  headSeq(): Promise<number>;
   verify(verifier: CheckpointVerifier, options?: { fromSeq?: number }): Promise<VerifyResult>;
 }
 
@@ -90,6 +92,11 @@ export function createAuditReader(db: Kysely<Tables>): AuditReader {
 
     stream,
     checkpoints,
+
+    async headSeq() {
+      const head = await db.selectFrom('audit_chain_head').select('seq').where('id', '=', 1).executeTakeFirstOrThrow();
+      return head.seq;
+    },
 
     async verify(verifier, options = {}) {
       const fromSeq = Math.max(1, options.fromSeq ?? 1);

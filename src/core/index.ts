@@ -5,3 +5,4 @@ export { randomIds, type IdGenerator } from './ids.js';
 export { canonicalJson } from './canonical-json.js';
 export { createRedactor, isSecretFieldName, REDACTED, MIN_SECRET_LENGTH, type Redactor } from './redactor.js';
 export { loadOrCreateKeyFile } from './key-file.js';
+export { createLogger } from './logger.js';

@@ -1,4 +1,4 @@
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createAudit, type Audit, type AuditEventInput } from '../../src/audit/index.js';
 import { createRedactor, randomIds, systemClock, type Clock, type Redactor } from '../../src/core/index.js';
 import type { Database } from '../../src/store/index.js';
@@ -12,7 +12,15 @@ export function silentLogger() {
 export function buildAudit(
   database: Database,
   dataDir: string,
-  overrides: Partial<{ clock: Clock; redactor: Redactor; checkpointEvery: number; batchMax: number; retryMs: number; nodeId: string }> = {},
+  overrides: Partial<{
+    clock: Clock;
+    redactor: Redactor;
+    checkpointEvery: number;
+    batchMax: number;
+    retryMs: number;
+    nodeId: string;
+    logger: Logger;
+  }> = {},
 ): Audit {
   return createAudit({
     db: database.db,
@@ -22,10 +30,11 @@ export function buildAudit(
     clock: overrides.clock ?? systemClock,
     ids: randomIds,
     redactor: overrides.redactor ?? createRedactor(),
-    logger: silentLogger(),
+    logger: overrides.logger ?? silentLogger(),
     batchMax: overrides.batchMax ?? 500,
     checkpointEvery: overrides.checkpointEvery ?? 100,
     checkpointSeconds: 3600,
+    pageMax: 500,
     retryMs: overrides.retryMs ?? 50,
   });
 }

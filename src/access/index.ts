@@ -1,0 +1,2 @@
+export { createAccess, type Access, type RequestContext } from './authorize.js';
+export { ROLE_PERMISSIONS, type Permission } from './permissions.js';

@@ -1,0 +1,119 @@
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Writable } from 'node:stream';
+import {
+  EXPORT_FORMATS,
+  createCheckpointSigner,
+  createCheckpointVerifier,
+  describeResult,
+  verifyExportFile,
+  type ExportFormat,
+} from '../../audit/index.js';
+import { AppError } from '../../core/index.js';
+import { cliActor, loadCliConfig, withServices, type CommandContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { writeLine } from '../io.js';
+
+export async function auditCommand(ctx: CommandContext, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'verify') return verify(ctx, rest);
+  if (sub === 'export') return exportEvents(ctx, rest);
+  throw usage('expected: audit verify|export');
+}
+
+async function verify(ctx: CommandContext, args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { from: { type: 'string' }, file: { type: 'string' }, 'public-key': { type: 'string' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.file !== undefined) {
+    if (values.from !== undefined) throw usage('--from applies to the database, not to --file');
+    return verifyFile(ctx, values.file, values['public-key']);
+  }
+  if (values['public-key'] !== undefined) throw usage('--public-key applies to --file');
+  const fromSeq = values.from === undefined ? 1 : Number(values.from);
+  if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) throw usage('--from must be a sequence number (1 or more)');
+  const result = await withServices(ctx, (s) => s.audit.service.verify(cliActor(), { fromSeq }));
+  writeLine(result.ok ? ctx.io.stdout : ctx.io.stderr, describeResult(result));
+  return result.ok ? EXIT.ok : EXIT.failure;
+}
+
+async function verifyFile(ctx: CommandContext, file: string, publicKey: string | undefined): Promise<number> {
+  if (!existsSync(file)) throw usage(`no such file: ${file}`);
+  const trusted = publicKey ?? deploymentPublicKey(ctx);
+  let untrustedNote = '';
+  const result = await verifyExportFile(file, (exportKeys) => {
+    if (trusted) return createCheckpointVerifier([trusted]);
+    untrustedNote = `note: no trusted key configured; checkpoint signatures were checked against the key(s) named in the export (${Object.keys(exportKeys).join(', ') || 'none'}). Compare them with your deployment's key, or pass --public-key.`;
+    return createCheckpointVerifier(Object.values(exportKeys));
+  });
+  writeLine(result.ok ? ctx.io.stdout : ctx.io.stderr, describeResult(result));
+  if (untrustedNote) writeLine(ctx.io.stderr, untrustedNote);
+  return result.ok ? EXIT.ok : EXIT.failure;
+}
+
+/** The configured signing key's public half, or the embedded key file's; never creates a key. */
+function deploymentPublicKey(ctx: CommandContext): string | undefined {
+  let config;
+  try {
+    config = loadCliConfig(ctx).config;
+  } catch {
+    return undefined;
+  }
+  if (config.auditSigningKey) return createCheckpointSigner(config.auditSigningKey).publicKey;
+  const path = join(config.dataDir, 'keys', 'audit-signing.key');
+  return existsSync(path) ? createCheckpointSigner(readFileSync(path, 'utf8').trim()).publicKey : undefined;
+}
+
+async function exportEvents(ctx: CommandContext, args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      format: { type: 'string' },
+      output: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      actor: { type: 'string' },
+      action: { type: 'string' },
+      'target-kind': { type: 'string' },
+      'target-id': { type: 'string' },
+      outcome: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const format = values.format as ExportFormat | undefined;
+  if (!format || !EXPORT_FORMATS.includes(format)) throw usage(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
+  const params = {
+    from: values.from,
+    to: values.to,
+    actor: values.actor,
+    action: values.action,
+    targetKind: values['target-kind'],
+    targetId: values['target-id'],
+    outcome: values.outcome,
+  };
+  let count = 0;
+  await withServices(ctx, async (s) => {
+    const lines = await s.audit.service.export(cliActor(), format, params);
+    const out: Writable = values.output ? createWriteStream(values.output, { flags: 'wx', mode: 0o600 }) : ctx.io.stdout;
+    for await (const chunk of lines) {
+      count += 1;
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    if (values.output) {
+      out.end();
+      await once(out, 'finish');
+    }
+  });
+  if (values.output) writeLine(ctx.io.stderr, `exported to ${values.output}`);
+  return count >= 0 ? EXIT.ok : EXIT.failure;
+}
+
+function usage(message: string): AppError {
+  return new AppError('invalid_request', { publicMessage: message });
+}

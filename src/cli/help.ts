@@ -1,0 +1,43 @@
+import { LOADER_VARIABLES, SETTINGS } from '../config/index.js';
+
+export const COMMANDS_HELP = `Usage: webasset <command> [options]
+
+Commands:
+  serve [--port N] [--host ADDR]       Start the server (migrates the database first)
+  migrate                              Apply pending database migrations and exit
+  audit verify [--from SEQ]            Verify the audit hash chain and signed checkpoints
+  audit verify --file EXPORT.ndjson    Verify an NDJSON export offline (no database needed)
+               [--public-key BASE64]   (trusted Ed25519 key; default: this deployment's key)
+  audit export --format ndjson|csv     Stream audit events to stdout (or --output FILE)
+               [--from ISO] [--to ISO] [--actor ID] [--action PREFIX]
+               [--target-kind KIND] [--target-id ID] [--outcome success|failure|denied]
+  tokens create --name NAME --role admin|auditor|operator|agent [--expires-days N]
+                                       Create an API token; it is printed once
+  tokens list                          List API tokens (never their values)
+  tokens revoke ID                     Revoke an API token
+
+Global options:
+  --config FILE    YAML config file (default: ./webasset.yaml when present)
+  --help, -h       Show this help
+  --version        Show the version
+
+Exit codes: 0 ok, 1 failure (e.g. verification failed), 2 bad command line or
+configuration, 3 database or audit trail unavailable.`;
+
+/** Full help: commands and every setting, generated from the settings registry. */
+export function helpText(): string {
+  const rows = SETTINGS.map((s) => {
+    const name = s.secret ? `${s.env} (or ${s.env}_FILE)` : s.env;
+    const def = s.defaultText === undefined ? '' : ` [default: ${s.defaultText}]`;
+    return `  ${name}\n      ${s.description}${def}`;
+  });
+  const loader = LOADER_VARIABLES.map((v) => `  ${v.env}\n      ${v.description}`);
+  return `${COMMANDS_HELP}
+
+Settings (environment variables; the same names in camelCase in webasset.yaml,
+e.g. PORT -> port, WEBASSET_DATA_DIR -> dataDir; secrets also as <key>File):
+${[...rows, ...loader].join('\n')}
+
+Precedence: defaults < webasset.yaml < environment < command-line flags.
+See docs/configuration.md.`;
+}

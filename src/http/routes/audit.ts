@@ -1,0 +1,71 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Access } from '../../access/index.js';
+import { OUTCOMES, type AuditService, type SearchParams } from '../../audit/index.js';
+import type { Principal } from '../../identity/index.js';
+import { contextOf } from '../request-context.js';
+
+export interface AuditRouteDeps {
+  service: AuditService;
+  access: Access;
+  authenticate: (request: FastifyRequest) => Promise<void>;
+}
+
+const nullableString = { type: ['string', 'null'] } as const;
+
+const eventSchema = {
+  type: 'object',
+  properties: {
+    seq: { type: 'integer' },
+    id: { type: 'string' },
+    time: { type: 'string' },
+    actor: { type: 'object', properties: { kind: { type: 'string' }, id: { type: 'string' }, name: nullableString } },
+    action: { type: 'string' },
+    target: { type: ['object', 'null'], properties: { kind: { type: 'string' }, id: { type: 'string' } } },
+    outcome: { type: 'string' },
+    sourceIp: nullableString,
+    userAgent: nullableString,
+    requestId: nullableString,
+    nodeId: { type: 'string' },
+    details: { type: 'object', additionalProperties: true },
+    prevHash: { type: 'string' },
+    hash: { type: 'string' },
+  },
+} as const;
+
+const querystring = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    from: { type: 'string', description: 'ISO 8601 time, inclusive' },
+    to: { type: 'string', description: 'ISO 8601 time, exclusive' },
+    actor: { type: 'string', description: 'actor id' },
+    action: { type: 'string', description: 'dotted action prefix, such as auth.login' },
+    targetKind: { type: 'string' },
+    targetId: { type: 'string' },
+    outcome: { type: 'string', enum: [...OUTCOMES] },
+    cursor: { type: 'string', maxLength: 512 },
+    limit: { type: 'integer', minimum: 1 },
+    order: { type: 'string', enum: ['asc', 'desc'] },
+  },
+} as const;
+
+/** GET /api/audit: search the trail. Needs `audit.read`; every call is itself audited. */
+export async function auditRoutes(app: FastifyInstance, deps: AuditRouteDeps): Promise<void> {
+  app.get(
+    '/api/audit',
+    {
+      schema: {
+        querystring,
+        response: { 200: { type: 'object', properties: { events: { type: 'array', items: eventSchema }, nextCursor: nullableString } } },
+      },
+      // Authenticate before validation, so an anonymous caller learns nothing about the query rules.
+      onRequest: deps.authenticate,
+    },
+    async (request) => {
+      const principal = request.principal as Principal;
+      const context = contextOf(request);
+      await deps.access.authorize(principal, 'audit.read', context);
+      return deps.service.search({ kind: principal.kind, id: principal.id, name: principal.name }, request.query as SearchParams, context);
+    },
+  );
+}

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Access } from '../access/index.js';
+import type { AuditService, AuditTrail } from '../audit/index.js';
+import type { ApiTokens } from '../identity/index.js';
+import { createAuthenticate } from './authenticate.js';
+import { registerErrorHandling } from './errors.js';
+import { auditRoutes } from './routes/audit.js';
+import { healthRoutes } from './routes/health.js';
+
+export interface HttpDeps {
+  logger: Logger;
+  trail: AuditTrail;
+  auditService: AuditService;
+  tokens: ApiTokens;
+  access: Access;
+  ping(): Promise<void>;
+  isShuttingDown(): boolean;
+  /** Largest accepted request body. */
+  bodyLimit?: number;
+}
+
+/** An incoming request id is kept only if it is short and plain, so it cannot inject into logs. */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Builds the HTTP server; the caller listens and closes it. Nothing starts on import. */
+export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimit ?? 1024 * 1024,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    // Only idle keep-alive sockets are cut at close; in-flight requests finish.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true } },
+  });
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    void reply.header('cache-control', 'no-store');
+  });
+  registerErrorHandling(app);
+  const authenticate = createAuthenticate({ tokens: deps.tokens, trail: deps.trail });
+  await app.register(healthRoutes, { ping: deps.ping, trail: deps.trail, isShuttingDown: deps.isShuttingDown });
+  await app.register(auditRoutes, { service: deps.auditService, access: deps.access, authenticate });
+  return app;
+}

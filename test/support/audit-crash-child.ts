@@ -1,0 +1,38 @@
+/**
+ * Child process of the audit crash test: records events in a loop from a few
+ * concurrent writers and prints each event id on its own line once record()
+ * has resolved, until the parent kills it with SIGKILL.
+ *
+ * Usage: node --import tsx audit-crash-child.ts <dataDir> [databaseUrl]
+ * (no URL: the embedded PGlite in dataDir, which the parent must have closed).
+ */
+import { openDatabase } from '../../src/store/index.js';
+import { buildAudit, sampleEvent } from './audit-fixtures.js';
+
+const WRITERS = 4;
+const MAX_PER_WRITER = 20_000;
+/** If the parent never kills us (it crashed itself), do not linger. */
+const GIVE_UP_MS = 120_000;
+
+const [dataDir, databaseUrl] = process.argv.slice(2);
+if (!dataDir) throw new Error('usage: audit-crash-child.ts <dataDir> [databaseUrl]');
+setTimeout(() => process.exit(3), GIVE_UP_MS).unref();
+// The parent going away closes our stdout: stop rather than write into a broken pipe.
+process.stdout.on('error', () => process.exit(4));
+
+const database = await openDatabase({ databaseUrl: databaseUrl || undefined, dataDir, poolMax: WRITERS });
+const audit = buildAudit(database, dataDir, { checkpointEvery: 10, batchMax: 16 });
+await audit.trail.start();
+process.stdout.write('ready\n');
+
+await Promise.all(
+  Array.from({ length: WRITERS }, async (_, writer) => {
+    for (let i = 0; i < MAX_PER_WRITER; i++) {
+      const receipt = await audit.trail.record(sampleEvent(i, { details: { writer, i } }));
+      // Written only after record() resolved: every line names a durable event.
+      process.stdout.write(`${receipt.id}\n`);
+    }
+  }),
+);
+await audit.trail.close();
+await database.close();
