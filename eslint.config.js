@@ -74,7 +74,14 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
+      // Node's globals (the `globals` package is not a direct dependency, so they are listed here).
+      globals: Object.fromEntries(
+        [
+          'process', 'console', 'Buffer', 'URL', 'URLSearchParams', 'AbortController', 'AbortSignal',
+          'TextEncoder', 'TextDecoder', 'structuredClone', 'queueMicrotask', 'fetch',
+          'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate',
+        ].map((name) => [name, 'readonly']),
+      ),
     },
   },
   {
