@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI lives in src/cli and is compiled to dist/ by `npm run build`.
+import { setTimeout } from 'node:timers';
 import { runCli } from '../dist/cli/main.js';
 
 const code = await runCli(process.argv.slice(2), {

@@ -31,10 +31,10 @@ function send(reply: FastifyReply, request: FastifyRequest, error: AppError): Fa
 
 function toAppError(error: FastifyError | AppError): AppError {
   if (error instanceof AppError) return error;
-  const fe = error as FastifyError;
+  const fe = error;
   if (fe.validation) {
     const fields = fe.validation.map((v) => {
-      const params = v.params as Record<string, unknown>;
+      const params: Record<string, unknown> = v.params;
       const unknown = typeof params.additionalProperty === 'string' ? params.additionalProperty : undefined;
       const missing = typeof params.missingProperty === 'string' ? params.missingProperty : undefined;
       const name = v.instancePath.replace(/^\//, '').replaceAll('/', '.') || missing || unknown;

@@ -26,8 +26,10 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Builds the HTTP server; the caller listens and closes it. Nothing starts on import. */
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  // Widened so the instance has Fastify's default logger type, which plugins expect.
+  const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance,
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -48,7 +50,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
   registerErrorHandling(app);
   const authenticate = createAuthenticate({ tokens: deps.tokens, trail: deps.trail });
-  await app.register(healthRoutes, { ping: deps.ping, trail: deps.trail, isShuttingDown: deps.isShuttingDown });
+  await app.register(healthRoutes, { ping: () => deps.ping(), trail: deps.trail, isShuttingDown: () => deps.isShuttingDown() });
   await app.register(auditRoutes, { service: deps.auditService, access: deps.access, authenticate });
   return app;
 }

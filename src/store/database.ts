@@ -47,7 +47,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
     keepAlive: true,
     // Sequence numbers and epoch milliseconds fit a double; strings would leak into every caller.
     types: {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
@@ -88,7 +88,7 @@ function wrap(kind: DatabaseKind, db: Kysely<Tables>, close: () => Promise<void>
     async migrate() {
       const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
       const { error, results } = await migrator.migrateToLatest();
-      if (error) throw error;
+      if (error) throw error instanceof Error ? error : new Error('migration failed');
       return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
     },
     close() {

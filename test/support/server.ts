@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { openServices, startServer, type RunningServer, type Services } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger, createRedactor, type Redactor } from '../../src/core/index.js';
+import { createPgDatabase, dropPgDatabase, TEST_DATABASE_URL } from './databases.js';
+
+/** Collects everything a logger writes, so tests can search logs for canaries. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.lines.push(chunk.toString('utf8'));
+    done();
+  }
+  text(): string {
+    return this.lines.join('');
+  }
+}
+
+export interface TestServer {
+  services: Services;
+  server: RunningServer;
+  url: string;
+  logs: LogCapture;
+  redactor: Redactor;
+  dataDir: string;
+  /** Issues an API token with the given role. */
+  token(role: 'admin' | 'auditor' | 'operator' | 'agent'): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A real server on port 0 with its own data folder (and its own PostgreSQL database with TEST_DATABASE_URL). */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'webasset-srv-'));
+  const dbUrl = TEST_DATABASE_URL ? await createPgDatabase(TEST_DATABASE_URL) : undefined;
+  const { config, secrets } = loadConfig({
+    env: { PORT: '0', WEBASSET_DATA_DIR: dataDir, LOG_LEVEL: 'info', ...(dbUrl ? { DATABASE_URL: dbUrl } : {}), ...env },
+    cwd: dataDir,
+  });
+  const redactor = createRedactor(secrets);
+  const logs = new LogCapture();
+  const logger = createLogger({ level: config.logLevel, redactor, destination: logs });
+  const services = await openServices({ config, logger, redactor, version: 'test' });
+  const server = await startServer(services);
+  let stopped = false;
+  return {
+    services,
+    server,
+    url: server.url,
+    logs,
+    redactor,
+    dataDir,
+    async token(role) {
+      const by = { kind: 'user' as const, id: 'test-admin', name: 'Test admin', roles: ['admin' as const], via: 'cli' as const };
+      return (await services.tokens.create({ name: `test ${role}`, role, createdBy: by })).token;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.stop('test finished');
+      if (dbUrl && TEST_DATABASE_URL) await dropPgDatabase(TEST_DATABASE_URL, dbUrl);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
