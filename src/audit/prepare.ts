@@ -41,7 +41,8 @@ export function prepareEvent(input: AuditEventInput, deps: PrepareDeps): Prepare
   const e = parsed.data;
   const r = deps.redactor;
   const clean = (value: string | null | undefined, max: number): string | null =>
-    value === null || value === undefined || value === '' ? null : sanitize(r.redactText(value)).slice(0, max);
+    // Cut before sanitizing: a cut inside a surrogate pair leaves a lone surrogate that sanitize must see.
+    value === null || value === undefined || value === '' ? null : sanitize(r.redactText(value).slice(0, max));
 
   let details: string;
   try {
