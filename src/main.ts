@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { openServices, startServer } from './app.js';
+import { openServices, startServer, type Services } from './app.js';
 import type { Config } from './config/index.js';
 import { createLogger, type Redactor } from './core/index.js';
 
@@ -9,6 +9,8 @@ export interface RunServerOptions {
   version: string;
   /** Resolves with a reason when the process should stop; defaults to SIGTERM/SIGINT. */
   stop?: Promise<string> | undefined;
+  /** Runs once the server listens; the function it returns runs first at shutdown. */
+  onStarted?: (services: Services) => Promise<(() => Promise<void>) | undefined>;
 }
 
 /**
@@ -28,6 +30,13 @@ export async function runServer(options: RunServerOptions): Promise<number> {
     await services.close();
     throw error;
   }
+  let detach: (() => Promise<void>) | undefined;
+  try {
+    detach = await options.onStarted?.(services);
+  } catch (error) {
+    await server.stop('start failed');
+    throw error;
+  }
   const reason = await (options.stop ?? signalled());
   logger.info({ reason }, 'shutting down');
   let timer: NodeJS.Timeout | undefined;
@@ -35,7 +44,12 @@ export async function runServer(options: RunServerOptions): Promise<number> {
     timer = setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs);
     timer.unref();
   });
-  const outcome = await Promise.race([server.stop(reason).then(() => 'done' as const), deadline]);
+  const stopAll = async () => {
+    await detach?.();
+    await server.stop(reason);
+    return 'done' as const;
+  };
+  const outcome = await Promise.race([stopAll(), deadline]);
   clearTimeout(timer);
   if (outcome === 'timeout') logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown did not finish in time');
   logger.flush();

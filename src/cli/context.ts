@@ -11,6 +11,10 @@ export interface CommandContext {
   version: string;
   /** `--config FILE`, when given. */
   configPath: string | undefined;
+  /** Set when the command runs inside the server (admin socket): use these instead of opening the database. */
+  services?: Services | undefined;
+  /** Runs another command line with the given services; `serve` hands it to the admin socket. */
+  dispatch: (argv: string[], io: CliIo, services: Services) => Promise<number>;
 }
 
 export function loadCliConfig(ctx: CommandContext, flags: Record<string, unknown> = {}): LoadedConfig & { redactor: Redactor } {
@@ -24,6 +28,7 @@ export function loadCliConfig(ctx: CommandContext, flags: Record<string, unknown
  * only the command's output (an export, a verdict).
  */
 export async function withServices<T>(ctx: CommandContext, run: (services: Services) => Promise<T>): Promise<T> {
+  if (ctx.services) return run(ctx.services);
   const { config, redactor } = loadCliConfig(ctx);
   const logger = createLogger({
     level: config.logLevel === 'info' ? 'warn' : config.logLevel,

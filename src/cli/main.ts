@@ -1,10 +1,13 @@
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Services } from '../app.js';
 import { AppError } from '../core/index.js';
+import { ADMIN_SOCKET_NAME, forwardToServer } from './admin-socket.js';
 import { auditCommand } from './commands/audit.js';
 import { migrateCommand } from './commands/migrate.js';
 import { serveCommand } from './commands/serve.js';
 import { tokensCommand } from './commands/tokens.js';
-import type { CommandContext } from './context.js';
+import { loadCliConfig, type CommandContext } from './context.js';
 import { EXIT, describeCliError } from './exit-codes.js';
 import { COMMANDS_HELP, helpText } from './help.js';
 import { writeLine, type CliIo } from './io.js';
@@ -19,8 +22,14 @@ const COMMANDS: Record<string, (ctx: CommandContext, args: string[]) => Promise<
   tokens: tokensCommand,
 };
 
-/** Runs `webasset ...` and returns the exit code; every error is mapped here, never thrown. */
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
+/** Commands that need the database and may therefore run inside a server holding the embedded one. */
+const FORWARDABLE = new Set(['migrate', 'audit', 'tokens']);
+
+/**
+ * Runs `webasset ...` and returns the exit code; every error is mapped here, never thrown.
+ * `services` is given when the command runs inside the server, through the admin socket.
+ */
+export async function runCli(argv: string[], io: CliIo, services?: Services): Promise<number> {
   const version = readVersion();
   const args = [...argv];
   let configPath: string | undefined;
@@ -44,13 +53,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const run = COMMANDS[command];
+  if (services && !FORWARDABLE.has(command)) {
+    writeLine(io.stderr, `error [invalid_request]: '${command}' cannot run through the admin socket`);
+    return EXIT.usage;
+  }
   if (!run) {
     writeLine(io.stderr, `error [invalid_request]: unknown command '${command}'\n\n${COMMANDS_HELP}`);
     return EXIT.usage;
   }
+  const ctx: CommandContext = { io, version, configPath, services, dispatch: (a, i, s) => runCli(a, i, s) };
   try {
-    return await run({ io, version, configPath }, rest);
+    return await run(ctx, rest);
   } catch (error) {
+    if (error instanceof AppError && error.code === 'embedded_database_locked' && !services && FORWARDABLE.has(command)) {
+      const forwarded = await forwardToServer(join(loadCliConfig(ctx).config.dataDir, ADMIN_SOCKET_NAME), args, io);
+      if (forwarded !== null) return forwarded;
+    }
     if (isArgsError(error)) {
       writeLine(io.stderr, `error [invalid_request]: ${(error as Error).message}\nRun webasset --help for usage.`);
       return EXIT.usage;

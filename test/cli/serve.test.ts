@@ -53,6 +53,17 @@ describe('webasset serve', () => {
     const ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(200);
 
+    // While the server runs, one-shot commands still work (embedded: through the admin socket).
+    const cliEnv = { WEBASSET_DATA_DIR: join(dir, 'data'), ...(dbUrl ? { DATABASE_URL: dbUrl } : {}) };
+    const created = await cli(['tokens', 'create', '--name', 'live', '--role', 'auditor'], cliEnv, dir);
+    expect(created.code).toBe(0);
+    const token = created.stdout.trim();
+    const page = await fetch(`${url}/api/audit?action=token.created`, { headers: { authorization: `Bearer ${token}` } });
+    expect(page.status).toBe(200);
+    const live = await cli(['audit', 'verify'], cliEnv, dir);
+    expect(live.stdout).toMatch(/^OK: /);
+    expect(live.code).toBe(0);
+
     const exited = once(child, 'exit');
     const sentAt = Date.now();
     child.kill('SIGTERM');
@@ -61,10 +72,10 @@ describe('webasset serve', () => {
     expect(Date.now() - sentAt).toBeLessThan(10_000);
     expect(output).not.toContain(CANARY);
 
-    const cliEnv = { WEBASSET_DATA_DIR: join(dir, 'data'), ...(dbUrl ? { DATABASE_URL: dbUrl } : {}) };
     const exported = await cli(['audit', 'export', '--format', 'ndjson', '--action', 'system'], cliEnv, dir);
     const actions = exported.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { action?: string }).action).filter(Boolean);
     expect(actions).toEqual(['system.started', 'system.stopped']);
+    expect(output).not.toContain(token);
     expect((await cli(['audit', 'verify'], cliEnv, dir)).code).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
 import {
@@ -86,6 +86,7 @@ async function exportEvents(ctx: CommandContext, args: string[]): Promise<number
     strict: true,
     allowPositionals: false,
   });
+  if (values.output && ctx.services) throw usage('--output cannot be used while the server holds the embedded database; redirect stdout instead');
   const format = values.format as ExportFormat | undefined;
   if (!format || !EXPORT_FORMATS.includes(format)) throw usage(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
   const params = {
@@ -100,7 +101,7 @@ async function exportEvents(ctx: CommandContext, args: string[]): Promise<number
   let count = 0;
   await withServices(ctx, async (s) => {
     const lines = await s.audit.service.export(cliActor(), format, params);
-    const out: Writable = values.output ? createWriteStream(values.output, { flags: 'wx', mode: 0o600 }) : ctx.io.stdout;
+    const out: Writable = values.output ? createWriteStream(resolve(ctx.io.cwd, values.output), { flags: 'wx', mode: 0o600 }) : ctx.io.stdout;
     for await (const chunk of lines) {
       count += 1;
       if (!out.write(chunk)) await once(out, 'drain');

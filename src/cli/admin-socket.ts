@@ -1,0 +1,108 @@
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { PassThrough, Writable } from 'node:stream';
+import type { CliIo } from './io.js';
+
+/**
+ * With the embedded database only the server process may open the data
+ * folder, so one-shot commands (`audit verify`, `tokens create`, ...) run
+ * inside the server instead: the CLI sends its arguments over a Unix socket
+ * in the data folder (mode 0600, so only the account that owns the data can
+ * connect, which could read the database files anyway) and relays the output.
+ */
+export const ADMIN_SOCKET_NAME = 'admin.sock';
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+type Frame = { stream: 'stdout' | 'stderr'; data: string } | { exit: number };
+
+export interface AdminSocket {
+  close(): Promise<void>;
+}
+
+export async function listenAdminSocket(path: string, run: (argv: string[], io: CliIo) => Promise<number>, cwd: string): Promise<AdminSocket> {
+  // We hold the database lock, so a socket file left here belongs to a dead process.
+  if (existsSync(path)) unlinkSync(path);
+  const connections = new Set<Socket>();
+  const server = createServer((socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+    void serve(socket, run, cwd);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  chmodSync(path, 0o600);
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of connections) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function serve(socket: Socket, run: (argv: string[], io: CliIo) => Promise<number>, cwd: string): Promise<void> {
+  const send = (frame: Frame) => socket.write(`${JSON.stringify(frame)}\n`);
+  const argv = await readRequest(socket);
+  if (!argv) {
+    send({ stream: 'stderr', data: 'error [invalid_request]: malformed admin request\n' });
+    send({ exit: 2 });
+    socket.end();
+    return;
+  }
+  const framed = (stream: 'stdout' | 'stderr') =>
+    new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        if (send({ stream, data: chunk.toString() })) done();
+        else socket.once('drain', () => done());
+      },
+    });
+  const code = await run(argv, { env: {}, cwd, stdin: new PassThrough(), stdout: framed('stdout'), stderr: framed('stderr') });
+  send({ exit: code });
+  socket.end();
+}
+
+function readRequest(socket: Socket): Promise<string[] | null> {
+  return new Promise((resolve) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const newline = buffered.indexOf('\n');
+      if (newline === -1 && buffered.length < MAX_REQUEST_BYTES) return;
+      socket.off('data', onData);
+      try {
+        const request = JSON.parse(buffered.slice(0, newline)) as { argv?: unknown };
+        const ok = Array.isArray(request.argv) && request.argv.every((a) => typeof a === 'string');
+        resolve(ok ? (request.argv as string[]) : null);
+      } catch {
+        resolve(null);
+      }
+    };
+    socket.on('data', onData);
+    socket.once('close', () => resolve(null));
+  });
+}
+
+/** Runs `argv` in the server that owns the data folder; null when no server answers. */
+export function forwardToServer(path: string, argv: string[], io: CliIo): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (!existsSync(path)) return resolve(null);
+    const socket = createConnection(path);
+    let buffered = '';
+    let exit: number | null = null;
+    socket.once('error', () => resolve(null));
+    socket.on('connect', () => socket.write(`${JSON.stringify({ argv })}\n`));
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) !== -1) {
+        const frame = JSON.parse(buffered.slice(0, newline)) as Frame;
+        buffered = buffered.slice(newline + 1);
+        if ('exit' in frame) exit = frame.exit;
+        else (frame.stream === 'stdout' ? io.stdout : io.stderr).write(frame.data);
+      }
+    });
+    socket.once('close', () => resolve(exit ?? 1));
+  });
+}
