@@ -60,7 +60,7 @@ export function prepareEvent(input: AuditEventInput, deps: PrepareDeps): Prepare
     actorId: sanitize(r.redactText(e.actor.id)),
     actorName: clean(e.actor.name, 256),
     action: e.action,
-    targetKind: e.target ? sanitize(e.target.kind) : null,
+    targetKind: e.target ? sanitize(r.redactText(e.target.kind)) : null,
     targetId: e.target ? sanitize(r.redactText(e.target.id)) : null,
     outcome: e.outcome,
     sourceIp: clean(e.sourceIp, 64),

@@ -100,8 +100,17 @@ export function createAuditReader(db: Kysely<Tables>): AuditReader {
 
     async verify(verifier, options = {}) {
       const fromSeq = Math.max(1, options.fromSeq ?? 1);
-      // A snapshot of the head bounds the walk, so writers that keep appending do not race it.
-      const head = await db.selectFrom('audit_chain_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
+      // A snapshot of the head bounds the walk, so writers that keep appending do not race it. The same
+      // statement looks for a signed checkpoint beyond the head: an append writes both in one transaction,
+      // so one can only exist if events were removed at the tail and the head was moved back.
+      const head = await db
+        .selectFrom('audit_chain_head as h')
+        .select(['h.seq', 'h.hash'])
+        .select((eb) =>
+          eb.selectFrom('audit_checkpoints as c').whereRef('c.seq', '>', 'h.seq').select((c) => c.fn.min('c.seq').as('seq')).as('checkpointBeyond'),
+        )
+        .where('h.id', '=', 1)
+        .executeTakeFirstOrThrow();
       const previous =
         fromSeq > 1 ? ((await db.selectFrom('audit_events').select(['seq', 'hash']).where('seq', '=', fromSeq - 1).executeTakeFirst()) ?? null) : null;
       const checker = new ChainChecker(verifier, { allowGaps: false, startAnywhere: fromSeq > 1, previous });
@@ -116,6 +125,10 @@ export function createAuditReader(db: Kysely<Tables>): AuditReader {
       }
       if (result.ok && result.lastSeq === head.seq && result.lastHash !== head.hash) {
         return fail(result, head.seq, 'chain head hash does not match the last event');
+      }
+      if (result.ok && head.checkpointBeyond !== null) {
+        const seq = Number(head.checkpointBeyond);
+        return fail(result, seq, `signed checkpoint names seq ${seq}, beyond the chain head at seq ${head.seq} (events removed at the tail and the head moved back?)`);
       }
       return result;
     },

@@ -72,6 +72,18 @@ describe('canonicalEventText', () => {
     });
   }
 
+  it('equals canonicalJson for event times across seconds, before 1970 and after 9999', () => {
+    const times = [
+      Date.UTC(2026, 0, 2, 3, 4, 5, 0), Date.UTC(2026, 0, 2, 3, 4, 5, 7), Date.UTC(2026, 0, 2, 3, 4, 5, 42), Date.UTC(2026, 0, 2, 3, 4, 5, 999),
+      Date.UTC(2026, 0, 2, 3, 4, 6, 1), Date.UTC(2026, 0, 2, 3, 4, 5, 500), 0, 1, 999, 1000, -1, -999, -1000, -1001, -86_400_001,
+      253_402_300_799_999, 253_402_300_800_000, 253_402_300_800_001, 8_640_000_000_000_000, -8_640_000_000_000_000, 1000, 1001,
+    ];
+    for (const time of times) {
+      const event = prepareEvent(trickyInput('t'), deps({ clock: { now: () => time } }));
+      expect(canonicalEventText(event, 3), `time ${time}`).toBe(canonicalJson(equivalentObject(event, 3)));
+    }
+  });
+
   it('equals canonicalJson when every optional field is empty', () => {
     const event = prepareEvent({ actor: { kind: 'system', id: 'node-1' }, action: 'system.started', outcome: 'success' }, deps());
     expect(event).toMatchObject({ actorName: null, targetKind: null, targetId: null, sourceIp: null, userAgent: null, requestId: null, details: '{}' });

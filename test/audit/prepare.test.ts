@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditAction, AuditEventInput } from '../../src/audit/index.js';
 import { MAX_DETAILS_BYTES, prepareEvent, type PrepareDeps } from '../../src/audit/prepare.js';
-import { AppError, createRedactor, randomIds, systemClock } from '../../src/core/index.js';
+import { AppError, createRedactor, randomIds, REDACTED, systemClock } from '../../src/core/index.js';
 
 const deps: PrepareDeps = { clock: systemClock, ids: randomIds, redactor: createRedactor(), nodeId: 'n1' };
 
@@ -73,5 +73,26 @@ describe('prepareEvent', () => {
       expect(error.code).toBe('audit_event_invalid');
       expect(error.message).not.toContain('robot');
     }
+  });
+
+  it('redacts a registered secret in every text field, the target kind included', () => {
+    const secret = 'secret-canary-81QmZ';
+    const event = prepareEvent(
+      {
+        actor: { kind: 'user', id: `id-${secret}`, name: `name-${secret}` },
+        action: 'auth.denied',
+        outcome: 'denied',
+        target: { kind: `kind-${secret}`, id: `id-${secret}` },
+        sourceIp: `ip-${secret}`,
+        userAgent: `ua-${secret}`,
+        requestId: `req-${secret}`,
+        details: { [`key-${secret}`]: [`v-${secret}`], password: 'not-registered-pw' },
+      },
+      { ...deps, redactor: createRedactor([secret]) },
+    );
+    const text = JSON.stringify(event);
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain('not-registered-pw');
+    expect(event.targetKind).toBe(`kind-${REDACTED}`);
   });
 });
