@@ -83,6 +83,9 @@ function sanitizeDeep(value: unknown): unknown {
   if (typeof value === 'string') return sanitize(value);
   if (Array.isArray(value)) return value.map((v: unknown) => (v === undefined ? null : sanitizeDeep(v)));
   if (value !== null && typeof value === 'object') {
+    // Plain data only: the redactor does not walk class instances, so one could carry a secret past it.
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) throw new TypeError('details must be plain JSON data');
     const entries = Object.entries(value).filter(([, v]) => v !== undefined);
     return Object.fromEntries(entries.map(([k, v]) => [sanitize(k), sanitizeDeep(v)]));
   }

@@ -1,5 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { REDACTED, type Redactor } from './redactor.js';
+import { isSecretFieldName, REDACTED, type Redactor } from './redactor.js';
 
 /** Paths pino blanks out whatever the value; the redactor also scrubs secret values from the final line. */
 const REDACT_PATHS = [
@@ -20,6 +20,8 @@ export function createLogger(options: { level: string; redactor: Redactor; desti
     {
       level: options.level,
       redact: { paths: REDACT_PATHS, censor: REDACTED },
+      // Fields named like a secret are blanked at any depth; errors pass through whole for their serializer.
+      formatters: { log: (object) => redactFields(object, redactor) },
       // Last line of defence: whatever a caller put in a log line, a registered secret value never leaves.
       hooks: { streamWrite: (line) => redactor.redactText(line) },
       base: undefined,
@@ -27,4 +29,14 @@ export function createLogger(options: { level: string; redactor: Redactor; desti
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
+}
+
+function redactFields(object: Record<string, unknown>, redactor: Redactor): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(object)) {
+    if (isSecretFieldName(key)) out[key] = REDACTED;
+    else if (value instanceof Error || value === null || typeof value !== 'object') out[key] = value;
+    else out[key] = redactor.redactValue(value);
+  }
+  return out;
 }

@@ -45,6 +45,9 @@ export function createRedactor(initialSecrets: Iterable<string> = []): Redactor 
     if (typeof value === 'string') return redactText(value);
     if (value === null || typeof value !== 'object' || depth > 64) return value;
     if (Array.isArray(value)) return value.map((v) => redactAny(v, depth + 1));
+    // Only plain data is walked; class instances (requests, sockets, errors) are left to their serializers.
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return value;
     const out: Record<string, unknown> = {};
     for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
       const safeKey = redactText(key);
