@@ -117,6 +117,26 @@ describe('GET /api/audit', () => {
   });
 });
 
+describe('fail closed', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterAll(async () => t.stop());
+
+  it('returns no audit data when the read itself cannot be recorded', async () => {
+    const token = await t.token('auditor');
+    await t.services.audit.trail.close();
+    const res = await get(t, '/api/audit', token);
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('audit_unavailable');
+    expect(res.body.events).toBeUndefined();
+    const ready = await get(t, '/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.reason).toBe('audit trail closed');
+  });
+});
+
 describe('health', () => {
   let t: TestServer;
   beforeAll(async () => {
