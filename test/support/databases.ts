@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { openDatabase, type Database } from '../../src/store/index.js';
 
 /** Set by CI to run the storage and audit suites on PostgreSQL as well as PGlite. */
@@ -26,6 +27,7 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
   const dataDir = mkdtempSync(join(tmpdir(), 'webasset-test-'));
   let url: string | undefined;
   if (TEST_DATABASE_URL) url = await createPgDatabase(TEST_DATABASE_URL);
+  else seedEmbeddedCluster(dataDir);
   const open = () => openDatabase({ databaseUrl: url, dataDir, poolMax: 20 });
   const database = await open();
   if (options.migrate ?? true) await database.migrate();
@@ -65,4 +67,9 @@ export async function dropPgDatabase(adminUrl: string, url: string): Promise<voi
   } finally {
     await admin.end();
   }
+}
+
+/** Puts a copy of the initialized (empty) PGlite cluster where the product will look for it. */
+export function seedEmbeddedCluster(dataDir: string): void {
+  cpSync(inject('pgliteTemplate'), join(dataDir, 'db'), { recursive: true });
 }

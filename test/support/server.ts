@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { openServices, startServer, type RunningServer, type Services } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger, createRedactor, type Redactor } from '../../src/core/index.js';
-import { createPgDatabase, dropPgDatabase, TEST_DATABASE_URL } from './databases.js';
+import { createPgDatabase, dropPgDatabase, seedEmbeddedCluster, TEST_DATABASE_URL } from './databases.js';
 
 /** Collects everything a logger writes, so tests can search logs for canaries. */
 export class LogCapture extends Writable {
@@ -35,6 +35,7 @@ export interface TestServer {
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'webasset-srv-'));
   const dbUrl = TEST_DATABASE_URL ? await createPgDatabase(TEST_DATABASE_URL) : undefined;
+  if (!dbUrl) seedEmbeddedCluster(dataDir);
   const { config, secrets } = loadConfig({
     env: { PORT: '0', WEBASSET_DATA_DIR: dataDir, LOG_LEVEL: 'info', ...(dbUrl ? { DATABASE_URL: dbUrl } : {}), ...env },
     cwd: dataDir,
