@@ -52,6 +52,10 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
     },
   });
   pool.on('error', (error) => options.onBackgroundError?.(error));
+  // pg-pool drops its idle 'error' listener while a client is checked out, and Kysely adds none: a link
+  // that dies between two queries of a transaction would be an uncaught exception and stop the process.
+  // The holder still learns of it (its next query fails), and the pool discards the client on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   return wrap('postgres', db, async () => {
     await db.destroy();

@@ -25,6 +25,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 
   const server = createServer((client) => {
     if (isCut) {
+      client.on('error', () => undefined);
       client.resetAndDestroy();
       return;
     }
