@@ -90,6 +90,7 @@ async function wireAudit(ctx: AppContext, database: Database, clock: Clock, ids:
     db: database.db,
     dataDir: config.dataDir,
     signingKey: resolveSigningKey(ctx, database),
+    trustedPublicKeys: config.auditTrustedKeys,
     nodeId: config.nodeId,
     clock,
     ids,
@@ -139,13 +140,19 @@ export async function startServer(services: Services): Promise<RunningServer> {
     ping: () => services.database.ping(),
     isShuttingDown: () => shuttingDown,
   });
-  await audit.trail.record({
-    actor: services.systemActor,
-    action: 'system.started',
-    outcome: 'success',
-    details: { version: services.version, database: services.database.kind, node: config.nodeId },
-  });
   const address = await http.listen({ port: config.port, host: config.host });
+  try {
+    await audit.trail.record({
+      actor: services.systemActor,
+      action: 'system.started',
+      outcome: 'success',
+      details: { version: services.version, database: services.database.kind, node: config.nodeId },
+    });
+  } catch (error) {
+    // Fail closed: a node whose start cannot be audited does not serve.
+    await http.close();
+    throw error;
+  }
   logger.info({ url: address, version: services.version, node: config.nodeId }, 'webasset is listening');
   let stopping: Promise<void> | undefined;
   return {

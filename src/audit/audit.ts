@@ -25,6 +25,8 @@ export interface AuditDeps {
   dataDir: string;
   /** Ed25519 seed, base64. */
   signingKey: string;
+  /** Public keys of earlier signing keys, still trusted when verifying. */
+  trustedPublicKeys?: readonly string[];
   nodeId: string;
   clock: Clock;
   ids: IdGenerator;
@@ -40,7 +42,7 @@ export interface AuditDeps {
 
 export function createAudit(deps: AuditDeps): Audit {
   const signer = createCheckpointSigner(deps.signingKey);
-  const verifier = createCheckpointVerifier([signer.publicKey]);
+  const verifier = createCheckpointVerifier([signer.publicKey, ...(deps.trustedPublicKeys ?? [])]);
   const store = createChainStore({ db: deps.db, signer, clock: deps.clock, nodeId: deps.nodeId, checkpointEvery: deps.checkpointEvery });
   const spool = createAuditSpool(join(deps.dataDir, 'audit-spool', 'events.ndjson'));
   const trail = createAuditTrail({ ...deps, store, spool });

@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
+import type { Actor } from '../audit/index.js';
 import type { CliIo } from './io.js';
 
 /**
@@ -19,7 +20,9 @@ export interface AdminSocket {
   close(): Promise<void>;
 }
 
-export async function listenAdminSocket(path: string, run: (argv: string[], io: CliIo) => Promise<number>, cwd: string): Promise<AdminSocket> {
+type Runner = (argv: string[], io: CliIo, actor: Actor) => Promise<number>;
+
+export async function listenAdminSocket(path: string, run: Runner, cwd: string): Promise<AdminSocket> {
   // We hold the database lock, so a socket file left here belongs to a dead process.
   if (existsSync(path)) unlinkSync(path);
   const connections = new Set<Socket>();
@@ -42,10 +45,10 @@ export async function listenAdminSocket(path: string, run: (argv: string[], io: 
   };
 }
 
-async function serve(socket: Socket, run: (argv: string[], io: CliIo) => Promise<number>, cwd: string): Promise<void> {
+async function serve(socket: Socket, run: Runner, cwd: string): Promise<void> {
   const send = (frame: Frame) => socket.write(`${JSON.stringify(frame)}\n`);
-  const argv = await readRequest(socket);
-  if (!argv) {
+  const request = await readRequest(socket);
+  if (!request) {
     send({ stream: 'stderr', data: 'error [invalid_request]: malformed admin request\n' });
     send({ exit: 2 });
     socket.end();
@@ -58,12 +61,16 @@ async function serve(socket: Socket, run: (argv: string[], io: CliIo) => Promise
         else socket.once('drain', () => done());
       },
     });
-  const code = await run(argv, { env: {}, cwd, stdin: new PassThrough(), stdout: framed('stdout'), stderr: framed('stderr') });
+  const code = await run(request.argv, { env: {}, cwd, stdin: new PassThrough(), stdout: framed('stdout'), stderr: framed('stderr') }, request.actor);
   send({ exit: code });
   socket.end();
 }
 
-function readRequest(socket: Socket): Promise<string[] | null> {
+/**
+ * The caller names itself; the socket's 0600 mode means it is the data folder's
+ * owner (or root) whatever it claims, and the audit record says it came this way.
+ */
+function readRequest(socket: Socket): Promise<{ argv: string[]; actor: Actor } | null> {
   return new Promise((resolve) => {
     let buffered = '';
     const onData = (chunk: Buffer) => {
@@ -72,9 +79,11 @@ function readRequest(socket: Socket): Promise<string[] | null> {
       if (newline === -1 && buffered.length < MAX_REQUEST_BYTES) return;
       socket.off('data', onData);
       try {
-        const request = JSON.parse(buffered.slice(0, newline)) as { argv?: unknown };
+        const request = JSON.parse(buffered.slice(0, newline)) as { argv?: unknown; actorId?: unknown; actorName?: unknown };
         const ok = Array.isArray(request.argv) && request.argv.every((a) => typeof a === 'string');
-        resolve(ok ? (request.argv as string[]) : null);
+        const id = typeof request.actorId === 'string' && request.actorId.length <= 256 ? request.actorId : 'unknown';
+        const name = typeof request.actorName === 'string' ? request.actorName.slice(0, 200) : id;
+        resolve(ok ? { argv: request.argv as string[], actor: { kind: 'user', id, name: `${name} via admin socket` } } : null);
       } catch {
         resolve(null);
       }
@@ -85,14 +94,14 @@ function readRequest(socket: Socket): Promise<string[] | null> {
 }
 
 /** Runs `argv` in the server that owns the data folder; null when no server answers. */
-export function forwardToServer(path: string, argv: string[], io: CliIo): Promise<number | null> {
+export function forwardToServer(path: string, argv: string[], actor: Actor, io: CliIo): Promise<number | null> {
   return new Promise((resolve) => {
     if (!existsSync(path)) return resolve(null);
     const socket = createConnection(path);
     let buffered = '';
     let exit: number | null = null;
     socket.once('error', () => resolve(null));
-    socket.on('connect', () => socket.write(`${JSON.stringify({ argv })}\n`));
+    socket.on('connect', () => socket.write(`${JSON.stringify({ argv, actorId: actor.id, actorName: actor.name })}\n`));
     socket.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('utf8');
       let newline: number;

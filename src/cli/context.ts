@@ -11,10 +11,12 @@ export interface CommandContext {
   version: string;
   /** `--config FILE`, when given. */
   configPath: string | undefined;
+  /** Who runs the command, as audit events name them. */
+  actor: Actor;
   /** Set when the command runs inside the server (admin socket): use these instead of opening the database. */
   services?: Services | undefined;
-  /** Runs another command line with the given services; `serve` hands it to the admin socket. */
-  dispatch: (argv: string[], io: CliIo, services: Services) => Promise<number>;
+  /** Runs another command line inside the server, for the admin socket. */
+  dispatch: (argv: string[], io: CliIo, services: Services, actor: Actor) => Promise<number>;
 }
 
 export function loadCliConfig(ctx: CommandContext, flags: Record<string, unknown> = {}): LoadedConfig & { redactor: Redactor } {

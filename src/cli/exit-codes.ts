@@ -1,4 +1,15 @@
 import { AppError, type ErrorCode } from '../core/index.js';
+import { isConnectionError } from '../store/index.js';
+
+/** PostgreSQL answers an operator can act on; the server's own words never carry the password. */
+const DATABASE_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'cannot connect to the database (connection refused).',
+  ENOTFOUND: 'cannot connect to the database (unknown host).',
+  '28P01': 'PostgreSQL refused the credentials in DATABASE_URL.',
+  '28000': 'PostgreSQL refused the connection (pg_hba.conf or role).',
+  '3D000': 'the database named in DATABASE_URL does not exist.',
+  '42501': 'the database role lacks a privilege the product needs (see docs/operations.md).',
+};
 
 /** Exit codes of `webasset`, documented in `webasset --help`. */
 export const EXIT = {
@@ -23,8 +34,9 @@ export function describeCliError(error: unknown): { code: number; message: strin
       : '';
     return { code: exit, message: `error [${error.code}]: ${error.publicMessage}${details}` };
   }
-  if (error && typeof error === 'object' && 'code' in error && (error as { code?: unknown }).code === 'ECONNREFUSED') {
-    return { code: EXIT.unavailable, message: 'error [database_unavailable]: cannot connect to the database.' };
-  }
-  return { code: EXIT.failure, message: 'error [internal]: an unexpected error occurred; run with LOG_LEVEL=debug for details.' };
+  const pgCode = (error as { code?: unknown } | null)?.code;
+  const known = typeof pgCode === 'string' ? DATABASE_ERRORS[pgCode] : undefined;
+  if (known) return { code: EXIT.unavailable, message: `error [database_unavailable]: ${known}` };
+  if (isConnectionError(error)) return { code: EXIT.unavailable, message: 'error [database_unavailable]: cannot reach the database.' };
+  return { code: EXIT.failure, message: 'error [internal]: an unexpected error occurred; run with LOG_LEVEL=debug to see it.' };
 }

@@ -8,6 +8,7 @@ Commands:
   audit verify [--from SEQ]            Verify the audit hash chain and signed checkpoints
   audit verify --file EXPORT.ndjson    Verify an NDJSON export offline (no database needed)
                [--public-key BASE64]   (trusted Ed25519 key; default: this deployment's key)
+  audit public-key                     Print the public key(s) that verify checkpoints
   audit export --format ndjson|csv     Stream audit events to stdout (or --output FILE)
                [--from ISO] [--to ISO] [--actor ID] [--action PREFIX]
                [--target-kind KIND] [--target-id ID] [--outcome success|failure|denied]

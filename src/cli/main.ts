@@ -1,13 +1,14 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Services } from '../app.js';
+import type { Actor } from '../audit/index.js';
 import { AppError } from '../core/index.js';
 import { ADMIN_SOCKET_NAME, forwardToServer } from './admin-socket.js';
 import { auditCommand } from './commands/audit.js';
 import { migrateCommand } from './commands/migrate.js';
 import { serveCommand } from './commands/serve.js';
 import { tokensCommand } from './commands/tokens.js';
-import { loadCliConfig, type CommandContext } from './context.js';
+import { cliActor, loadCliConfig, type CommandContext } from './context.js';
 import { EXIT, describeCliError } from './exit-codes.js';
 import { COMMANDS_HELP, helpText } from './help.js';
 import { writeLine, type CliIo } from './io.js';
@@ -29,7 +30,7 @@ const FORWARDABLE = new Set(['migrate', 'audit', 'tokens']);
  * Runs `webasset ...` and returns the exit code; every error is mapped here, never thrown.
  * `services` is given when the command runs inside the server, through the admin socket.
  */
-export async function runCli(argv: string[], io: CliIo, services?: Services): Promise<number> {
+export async function runCli(argv: string[], io: CliIo, services?: Services, actor: Actor = cliActor()): Promise<number> {
   const version = readVersion();
   const args = [...argv];
   let configPath: string | undefined;
@@ -61,12 +62,12 @@ export async function runCli(argv: string[], io: CliIo, services?: Services): Pr
     writeLine(io.stderr, `error [invalid_request]: unknown command '${command}'\n\n${COMMANDS_HELP}`);
     return EXIT.usage;
   }
-  const ctx: CommandContext = { io, version, configPath, services, dispatch: (a, i, s) => runCli(a, i, s) };
+  const ctx: CommandContext = { io, version, configPath, actor, services, dispatch: (a, i, s, who) => runCli(a, i, s, who) };
   try {
     return await run(ctx, rest);
   } catch (error) {
     if (error instanceof AppError && error.code === 'embedded_database_locked' && !services && FORWARDABLE.has(command)) {
-      const forwarded = await forwardToServer(join(loadCliConfig(ctx).config.dataDir, ADMIN_SOCKET_NAME), args, io);
+      const forwarded = await forwardToServer(join(loadCliConfig(ctx).config.dataDir, ADMIN_SOCKET_NAME), args, actor, io);
       if (forwarded !== null) return forwarded;
     }
     if (isArgsError(error)) {
@@ -75,7 +76,18 @@ export async function runCli(argv: string[], io: CliIo, services?: Services): Pr
     }
     const { code, message } = describeCliError(error);
     writeLine(io.stderr, message);
+    if (code === EXIT.failure && io.env.LOG_LEVEL === 'debug') writeLine(io.stderr, debugDetail(ctx, error));
     return code;
+  }
+}
+
+/** The unexpected error's own words, with every configured secret blanked. */
+function debugDetail(ctx: CommandContext, error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ''}` : String(error);
+  try {
+    return loadCliConfig(ctx).redactor.redactText(text);
+  } catch {
+    return '(details withheld: the configuration could not be loaded to redact them)';
   }
 }
 

@@ -16,6 +16,7 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   nodeId: string;
   auditSigningKey: string | undefined;
+  auditTrustedKeys: string[];
   auditCheckpointEvery: number;
   auditCheckpointSeconds: number;
   auditBatchMax: number;

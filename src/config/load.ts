@@ -97,7 +97,7 @@ function readYamlLayer(file: string, problems: string[]): Record<string, unknown
     const fileDef = SETTINGS.find((d) => d.secret && `${d.key}File` === name);
     if (def) out[def.key] = value;
     else if (fileDef) {
-      if (name in out || (doc as Record<string, unknown>)[fileDef.key] !== undefined) {
+      if ((doc as Record<string, unknown>)[fileDef.key] !== undefined) {
         problems.push(`${file}: set either ${fileDef.key} or ${name}, not both`);
       } else if (typeof value !== 'string') problems.push(`${file}: ${name}: expected a file path`);
       else readSecretFile(fileDef, resolve(file, '..', value), `${file}: ${name}`, out, problems);

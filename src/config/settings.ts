@@ -51,6 +51,13 @@ const key32 = nonEmpty.refine((value) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(value) 
   message: 'expected 32 bytes encoded as base64 (for example: openssl rand -base64 32)',
 });
 
+const publicKeyList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((k) => k.trim()).filter((k) => k !== ''))
+  .refine((keys) => keys.every((k) => /^[A-Za-z0-9+/]+={0,2}$/.test(k) && Buffer.from(k, 'base64').length === 32), {
+    message: 'expected comma-separated Ed25519 public keys, 32 bytes base64 each',
+  });
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
   error: 'expected one of fatal, error, warn, info, debug, trace, silent',
 });
@@ -82,7 +89,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
   define('redisUrl', 'REDIS_URL', url(['redis:', 'rediss:']).optional(), 'Redis URL for shared state between nodes. Unset: in-process.', {
     secret: true,
   }),
-  define('masterKey', 'WEBASSET_MASTER_KEY', key32.optional(), 'Vault key-encryption key, 32 bytes base64. Unset: a key file is created in the data folder.', {
+  define('masterKey', 'WEBASSET_MASTER_KEY', key32.optional(), 'Vault key-encryption key, 32 bytes base64 (reserved: validated now, used once the vault lands).', {
     secret: true,
   }),
   define('publicUrl', 'WEBASSET_PUBLIC_URL', url(['http:', 'https:']).optional(), 'External URL users reach the product at (used for links and cookies).'),
@@ -98,6 +105,13 @@ export const SETTINGS: readonly SettingDefinition[] = [
     key32.optional(),
     'Ed25519 seed (32 bytes base64) that signs audit checkpoints; all nodes share it. Unset: a key file is created in the data folder.',
     { secret: true },
+  ),
+  define(
+    'auditTrustedKeys',
+    'WEBASSET_AUDIT_TRUSTED_KEYS',
+    publicKeyList.default([]),
+    'Earlier audit signing keys still trusted for verification after a key change: comma-separated Ed25519 public keys (base64, as `webasset audit public-key` prints them).',
+    { defaultText: '(none)' },
   ),
   define('auditCheckpointEvery', 'WEBASSET_AUDIT_CHECKPOINT_EVERY', positiveInt(1_000_000).default(1000), 'Write a signed audit checkpoint after this many events.', {
     defaultText: '1000',

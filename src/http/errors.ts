@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CODES, type ErrorCode } from '../core/index.js';
+import { isConnectionError } from '../store/index.js';
 
 /** The one body every error response has. */
 export interface ErrorBody {
@@ -58,5 +59,6 @@ function toAppError(error: FastifyError | AppError): AppError {
     const code: ErrorCode = fe.statusCode === 404 ? 'not_found' : fe.statusCode === 405 ? 'method_not_allowed' : 'invalid_request';
     return new AppError(code, { publicMessage: code === 'invalid_request' ? 'The request could not be read.' : ERROR_CODES[code].message });
   }
+  if (isConnectionError(error)) return new AppError('database_unavailable', { detail: fe.message, cause: error });
   return new AppError('internal', { detail: fe.message, cause: error });
 }

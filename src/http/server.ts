@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Access } from '../access/index.js';
+import { AppError } from '../core/index.js';
 import type { AuditService, AuditTrail } from '../audit/index.js';
 import type { ApiTokens } from '../identity/index.js';
 import { createAuthenticate } from './authenticate.js';
@@ -40,13 +41,18 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     },
     // Only idle keep-alive sockets are cut at close; in-flight requests finish.
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Our own hook answers during shutdown, so the body has the usual error shape.
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true } },
   });
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     void reply.header('cache-control', 'no-store');
+    if (deps.isShuttingDown()) {
+      void reply.header('connection', 'close');
+      throw new AppError('shutting_down');
+    }
   });
   registerErrorHandling(app);
   const authenticate = createAuthenticate({ tokens: deps.tokens, trail: deps.trail });

@@ -12,7 +12,7 @@ import {
   type ExportFormat,
 } from '../../audit/index.js';
 import { AppError } from '../../core/index.js';
-import { cliActor, loadCliConfig, withServices, type CommandContext } from '../context.js';
+import { loadCliConfig, withServices, type CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { writeLine } from '../io.js';
 
@@ -20,7 +20,20 @@ export async function auditCommand(ctx: CommandContext, args: string[]): Promise
   const [sub, ...rest] = args;
   if (sub === 'verify') return verify(ctx, rest);
   if (sub === 'export') return exportEvents(ctx, rest);
-  throw usage('expected: audit verify|export');
+  if (sub === 'public-key') return publicKey(ctx, rest);
+  throw usage('expected: audit verify|export|public-key');
+}
+
+/** Prints the checkpoint signing key's public half and id: what an auditor needs to check exports elsewhere. */
+function publicKey(ctx: CommandContext, args: string[]): number {
+  parseArgs({ args, options: {}, strict: true, allowPositionals: false });
+  const keys = deploymentPublicKeys(ctx);
+  if (keys.length === 0) throw usage('no audit signing key is configured and the data folder has no key file yet (start the server once)');
+  keys.forEach((key, i) => {
+    const id = createCheckpointVerifier([key]).keyIds[0] ?? '';
+    writeLine(ctx.io.stdout, `${key}\t${id}\t${i === 0 ? 'current' : 'trusted'}`);
+  });
+  return EXIT.ok;
 }
 
 async function verify(ctx: CommandContext, args: string[]): Promise<number> {
@@ -37,17 +50,17 @@ async function verify(ctx: CommandContext, args: string[]): Promise<number> {
   if (values['public-key'] !== undefined) throw usage('--public-key applies to --file');
   const fromSeq = values.from === undefined ? 1 : Number(values.from);
   if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) throw usage('--from must be a sequence number (1 or more)');
-  const result = await withServices(ctx, (s) => s.audit.service.verify(cliActor(), { fromSeq }));
+  const result = await withServices(ctx, (s) => s.audit.service.verify(ctx.actor, { fromSeq }));
   writeLine(result.ok ? ctx.io.stdout : ctx.io.stderr, describeResult(result));
   return result.ok ? EXIT.ok : EXIT.failure;
 }
 
 async function verifyFile(ctx: CommandContext, file: string, publicKey: string | undefined): Promise<number> {
   if (!existsSync(file)) throw usage(`no such file: ${file}`);
-  const trusted = publicKey ?? deploymentPublicKey(ctx);
+  const trusted = publicKey ? [publicKey] : deploymentPublicKeys(ctx);
   let untrustedNote = '';
   const result = await verifyExportFile(file, (exportKeys) => {
-    if (trusted) return createCheckpointVerifier([trusted]);
+    if (trusted.length > 0) return createCheckpointVerifier(trusted);
     untrustedNote = `note: no trusted key configured; checkpoint signatures were checked against the key(s) named in the export (${Object.keys(exportKeys).join(', ') || 'none'}). Compare them with your deployment's key, or pass --public-key.`;
     return createCheckpointVerifier(Object.values(exportKeys));
   });
@@ -56,17 +69,20 @@ async function verifyFile(ctx: CommandContext, file: string, publicKey: string |
   return result.ok ? EXIT.ok : EXIT.failure;
 }
 
-/** The configured signing key's public half, or the embedded key file's; never creates a key. */
-function deploymentPublicKey(ctx: CommandContext): string | undefined {
+/**
+ * Public keys this deployment trusts: the configured signing key's (or the
+ * embedded key file's), then the earlier ones. Never creates a key.
+ */
+function deploymentPublicKeys(ctx: CommandContext): string[] {
   let config;
   try {
     config = loadCliConfig(ctx).config;
   } catch {
-    return undefined;
+    return [];
   }
-  if (config.auditSigningKey) return createCheckpointSigner(config.auditSigningKey).publicKey;
   const path = join(config.dataDir, 'keys', 'audit-signing.key');
-  return existsSync(path) ? createCheckpointSigner(readFileSync(path, 'utf8').trim()).publicKey : undefined;
+  const seed = config.auditSigningKey ?? (existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined);
+  return [...(seed ? [createCheckpointSigner(seed).publicKey] : []), ...config.auditTrustedKeys];
 }
 
 async function exportEvents(ctx: CommandContext, args: string[]): Promise<number> {
@@ -98,12 +114,10 @@ async function exportEvents(ctx: CommandContext, args: string[]): Promise<number
     targetId: values['target-id'],
     outcome: values.outcome,
   };
-  let count = 0;
   await withServices(ctx, async (s) => {
-    const lines = await s.audit.service.export(cliActor(), format, params);
+    const lines = await s.audit.service.export(ctx.actor, format, params);
     const out: Writable = values.output ? createWriteStream(resolve(ctx.io.cwd, values.output), { flags: 'wx', mode: 0o600 }) : ctx.io.stdout;
     for await (const chunk of lines) {
-      count += 1;
       if (!out.write(chunk)) await once(out, 'drain');
     }
     if (values.output) {
@@ -112,7 +126,7 @@ async function exportEvents(ctx: CommandContext, args: string[]): Promise<number
     }
   });
   if (values.output) writeLine(ctx.io.stderr, `exported to ${values.output}`);
-  return count >= 0 ? EXIT.ok : EXIT.failure;
+  return EXIT.ok;
 }
 
 function usage(message: string): AppError {

@@ -14,7 +14,7 @@ export async function serveCommand(ctx: CommandContext, args: string[]): Promise
     // The embedded database belongs to this process: other `webasset` commands come in through the admin socket.
     onStarted: async (services) => {
       if (services.database.kind !== 'pglite') return undefined;
-      const socket = await listenAdminSocket(join(services.config.dataDir, ADMIN_SOCKET_NAME), (argv, io) => ctx.dispatch(argv, io, services), ctx.io.cwd);
+      const socket = await listenAdminSocket(join(services.config.dataDir, ADMIN_SOCKET_NAME), (argv, io, actor) => ctx.dispatch(argv, io, services, actor), ctx.io.cwd);
       return () => socket.close();
     },
   });

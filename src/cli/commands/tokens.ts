@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { AppError } from '../../core/index.js';
 import { ROLES, type Principal, type Role } from '../../identity/index.js';
-import { cliActor, withServices, type CommandContext } from '../context.js';
+import { withServices, type CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { writeLine } from '../io.js';
 
 export async function tokensCommand(ctx: CommandContext, args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const actor = cliActor();
+  const actor = ctx.actor;
   const by: Principal = { kind: 'user', id: actor.id, name: actor.name ?? actor.id, roles: ['admin'], via: 'cli' };
   switch (sub) {
     case 'create': {

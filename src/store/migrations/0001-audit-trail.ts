@@ -14,7 +14,8 @@ export const GENESIS_HASH = '0'.repeat(64);
  *   GRANT SELECT, INSERT ON audit_events, audit_checkpoints TO webasset_app;
  *   GRANT SELECT, UPDATE ON audit_chain_head TO webasset_app;
  *
- * (docs/operations.md repeats this.) A superuser can still disable the
+ * The role also needs USAGE on the schema and its grants on the other tables;
+ * docs/operations.md has the complete, tested list. A superuser can still disable the
  * trigger; the hash chain and the signed checkpoints catch that.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
