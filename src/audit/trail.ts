@@ -153,9 +153,9 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
     try {
       const { events, next } = await spool.read(drainOffset, batchMax);
       if (events.length > 0) {
-        await store.append(events, { skipExisting: true });
+        const stored = await store.append(events, { skipExisting: true });
         drainOffset = next;
-        drained += events.length;
+        drained += stored.length;
         drainDue = true;
         return;
       }
@@ -213,7 +213,11 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
     },
 
     async start() {
-      spoolBytes = await spool.size();
+      try {
+        spoolBytes = await spool.size();
+      } catch (error) {
+        throw new AppError('audit_unavailable', { detail: `cannot read the audit spool at ${spool.path}`, cause: error });
+      }
       if (spoolBytes > 0) {
         state = 'spooling';
         reason = 'draining the spool of an earlier run';

@@ -48,7 +48,8 @@ export function createRedactor(initialSecrets: Iterable<string> = []): Redactor 
     // Only plain data is walked; class instances (requests, sockets, errors) are left to their serializers.
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return value;
-    const out: Record<string, unknown> = {};
+    // No prototype, so a key named __proto__ stays an ordinary key instead of vanishing.
+    const out = Object.create(null) as Record<string, unknown>;
     for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
       const safeKey = redactText(key);
       out[safeKey] = isSecretFieldName(key) && v !== null && v !== undefined ? REDACTED : redactAny(v, depth + 1);

@@ -2,7 +2,7 @@
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 /** SQLSTATEs of a server that is going away, refusing connections or out of resources (class 53). */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03']);
-const MESSAGES = [/connection terminated/i, /timeout exceeded when trying to connect/i, /connection error/i, /query read timeout/i, /not queryable/i, /pool .*ended/i];
+const MESSAGES = [/connection terminated/i, /timeout exceeded when trying to connect/i, /connection error/i, /query read timeout/i, /not queryable/i, /pool after calling end/i];
 
 /**
  * True when an error means the database is unreachable or out of resources
