@@ -15,6 +15,8 @@ export interface VerifyResult {
   firstSeq: number | null;
   lastSeq: number | null;
   lastHash: string | null;
+  /** The newest signed checkpoint matched against its event. */
+  lastCheckpoint: { seq: number; timeMs: number } | null;
   checkpoints: number;
   /** Gaps allowed and found (filtered exports only). */
   gaps: number;
@@ -35,6 +37,7 @@ export class ChainChecker {
   #failure: VerifyFailure | null = null;
   readonly #checkpoints = new Map<number, CheckpointRecord>();
   #checkpointsChecked = 0;
+  #lastCheckpoint: { seq: number; timeMs: number } | null = null;
 
   constructor(
     private readonly verifier: CheckpointVerifier,
@@ -87,6 +90,7 @@ export class ChainChecker {
       if (cp.hash !== event.hash) return this.#fail(event.seq, `checkpoint at seq ${event.seq} does not match the event (event replaced)`);
       this.#checkpoints.delete(event.seq);
       this.#checkpointsChecked += 1;
+      this.#lastCheckpoint = { seq: cp.seq, timeMs: cp.timeMs };
     }
     this.#first ??= event.seq;
     this.#events += 1;
@@ -106,6 +110,7 @@ export class ChainChecker {
       firstSeq: this.#first,
       lastSeq: this.#prev?.seq ?? null,
       lastHash: this.#prev?.hash ?? null,
+      lastCheckpoint: this.#lastCheckpoint,
       checkpoints: this.#checkpointsChecked,
       gaps: this.#gaps,
       failure: this.#failure,
@@ -122,5 +127,8 @@ export function describeResult(result: VerifyResult): string {
   if (!result.ok && result.failure) return `FAILED at seq ${result.failure.seq}: ${result.failure.reason}`;
   const range = result.firstSeq === null ? 'no events' : `${result.events} events (seq ${result.firstSeq}..${result.lastSeq})`;
   const gaps = result.gaps > 0 ? `, ${result.gaps} gaps (filtered export)` : '';
-  return `OK: ${range}, ${result.checkpoints} signed checkpoints verified${gaps}`;
+  const cp = result.lastCheckpoint;
+  const unsigned = cp && result.lastSeq !== null && result.lastSeq > cp.seq ? `, ${result.lastSeq - cp.seq} newer events not yet under a checkpoint` : '';
+  const end = cp ? `; last checkpoint at seq ${cp.seq}, signed ${new Date(cp.timeMs).toISOString()}${unsigned}` : '';
+  return `OK: ${range}, ${result.checkpoints} signed checkpoints verified${gaps}${end}`;
 }

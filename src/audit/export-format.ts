@@ -24,9 +24,9 @@ export interface ExportOptions {
  * offline (`webasset audit verify --file`): a header, the signed checkpoints
  * of the range, then each event with its hashes. CSV is for spreadsheets.
  */
-export async function* exportLines(reader: AuditReader, headSeq: number, options: ExportOptions): AsyncGenerator<string> {
+export async function* exportLines(reader: AuditReader, throughSeq: number, options: ExportOptions): AsyncGenerator<string> {
   const { filters } = options;
-  const bounded: AuditFilters = { ...filters, toSeq: Math.min(filters.toSeq ?? headSeq, headSeq) };
+  const bounded: AuditFilters = { ...filters, toSeq: Math.min(filters.toSeq ?? throughSeq, throughSeq) };
   if (options.format === 'csv') {
     yield CSV_COLUMNS.join(',') + '\r\n';
     for await (const page of reader.stream(bounded)) yield page.map((e) => csvRow(e) + '\r\n').join('');
@@ -40,6 +40,8 @@ export async function* exportLines(reader: AuditReader, headSeq: number, options
     exportedAt: new Date(options.nowMs).toISOString(),
     filtered,
     filters,
+    // The export ends at a signed checkpoint; offline verification insists on reaching it.
+    throughSeq: bounded.toSeq,
     publicKeys: options.publicKeys,
   }) + '\n';
   for (const cp of await reader.checkpoints(bounded.fromSeq ?? 1, bounded.toSeq)) yield JSON.stringify({ type: 'checkpoint', ...cp }) + '\n';
@@ -57,6 +59,7 @@ export async function verifyExportFile(
   const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
   let checker: ChainChecker | undefined;
   let filtered = false;
+  let throughSeq: unknown;
   let lineNo = 0;
   const broken = (reason: string) => ({
     ok: false,
@@ -64,6 +67,7 @@ export async function verifyExportFile(
     firstSeq: null,
     lastSeq: null,
     lastHash: null,
+    lastCheckpoint: null,
     checkpoints: 0,
     gaps: 0,
     filtered,
@@ -81,6 +85,7 @@ export async function verifyExportFile(
     if (!checker) {
       if (record.type !== 'header' || record.format !== EXPORT_TYPE || record.version !== 1) return broken('not a webasset audit export (header missing)');
       filtered = record.filtered === true;
+      throughSeq = record.throughSeq;
       const keys = record.publicKeys && typeof record.publicKeys === 'object' ? (record.publicKeys as Record<string, string>) : {};
       checker = new ChainChecker(verifierFor(keys), { allowGaps: filtered, startAnywhere: true });
       continue;
@@ -99,7 +104,24 @@ export async function verifyExportFile(
     if (checker.failed) break;
   }
   if (!checker) return broken('empty file');
-  return { ...checker.finish({ requireAllCheckpoints: !filtered }), filtered };
+  const result = { ...checker.finish({ requireAllCheckpoints: !filtered }), filtered };
+  if (!result.ok || filtered) return result;
+  return { ...checkComplete(result, throughSeq), filtered };
+}
+
+/**
+ * An unfiltered export must reach the sequence number its header names, and
+ * that last event must be under a signed checkpoint: cutting lines off the
+ * end then only works back to an older checkpoint, whose signing time the
+ * verdict prints.
+ */
+function checkComplete(result: VerifyResult, throughSeq: unknown): VerifyResult {
+  const fail = (seq: number, reason: string): VerifyResult => ({ ...result, ok: false, failure: { seq, reason } });
+  if (typeof throughSeq !== 'number' || !Number.isSafeInteger(throughSeq) || throughSeq < 0) return fail(0, 'the header does not say where the export ends (throughSeq)');
+  const last = result.lastSeq ?? 0;
+  if (last !== throughSeq) return fail(last + 1, `the header says the export runs through seq ${throughSeq}, but it ends at seq ${last} (lines removed at the end?)`);
+  if (last > 0 && result.lastCheckpoint?.seq !== last) return fail(last, `the last event (seq ${last}) is not under a signed checkpoint, so the end of the export cannot be proven`);
+  return result;
 }
 
 const CSV_COLUMNS = [

@@ -44,6 +44,16 @@ export interface AuditServiceDeps {
 
 export function createAuditService(deps: AuditServiceDeps): AuditService {
   const { reader, trail } = deps;
+
+  /** Signs a checkpoint at the head and returns its seq: an export runs through a signed point. */
+  async function signedHead(): Promise<number> {
+    const head = await reader.headSeq();
+    await trail.checkpoint();
+    const newer = await reader.checkpoints(head);
+    // No checkpoint could be signed now (the trail is spooling): end at the newest one there is.
+    return newer.at(-1)?.seq ?? (await reader.checkpoints(1, head)).at(-1)?.seq ?? 0;
+  }
+
   return {
     async search(actor, params, context = {}) {
       const limit = params.limit ?? Math.min(deps.pageDefault ?? 100, deps.pageMax);
@@ -66,15 +76,15 @@ export function createAuditService(deps: AuditServiceDeps): AuditService {
 
     async export(actor, format, params, context = {}) {
       const filters = parseAuditFilters(params);
-      const head = await reader.headSeq();
+      const through = await signedHead();
       await trail.record({
         actor,
         action: 'audit.exported',
         outcome: 'success',
-        details: { format, filters: describeFilters(params), throughSeq: head },
+        details: { format, filters: describeFilters(params), throughSeq: through },
         ...context,
       });
-      return exportLines(reader, head, {
+      return exportLines(reader, through, {
         format,
         filters,
         publicKeys: { [deps.signer.keyId]: deps.signer.publicKey },
