@@ -69,15 +69,11 @@ export function createChainStore(deps: ChainStoreDeps): ChainStore {
           if (pending.length === 0) return [];
         }
         const chained = linkEvents(head, pending);
-        await insertEvents(trx, chained);
         const last = chained[chained.length - 1]!;
-        let checkpointSeq = head.checkpoint_seq;
-        if (last.seq - head.checkpoint_seq >= checkpointEvery) {
-          checkpointSeq = (await writeCheckpoint(trx, last.seq, last.hash)).seq;
-        }
-        await sql`
-          UPDATE audit_chain_head SET seq = ${last.seq}, hash = ${last.hash}, checkpoint_seq = ${checkpointSeq},
-            checkpoint_time_ms = ${clock.now()} WHERE id = 1`.execute(trx);
+        const due = last.seq - head.checkpoint_seq >= checkpointEvery;
+        const checkpoint = due ? signer.sign({ seq: last.seq, hash: last.hash, timeMs: clock.now(), nodeId }) : null;
+        const checkpointSeq = checkpoint?.seq ?? head.checkpoint_seq;
+        await writeBatch(trx, chained, checkpoint, { seq: last.seq, hash: last.hash, checkpointSeq, timeMs: clock.now() });
         return chained;
       });
     },
@@ -94,17 +90,36 @@ export function createChainStore(deps: ChainStoreDeps): ChainStore {
   };
 }
 
-/** One INSERT per batch: columns travel as arrays, so the statement has 17 parameters whatever the batch size. */
-async function insertEvents(trx: Transaction<Tables>, events: readonly ChainedEvent[]): Promise<void> {
-  const col = <T>(pick: (e: ChainedEvent) => T): T[] => events.map(pick);
+/**
+ * One statement per batch: the events, the checkpoint when one is due, and
+ * the new head. The events travel as one JSON array of rows, so the statement
+ * has the same few parameters whatever the batch size; PostgreSQL reads that
+ * faster than 17 array parameters, and one round trip replaces two or three.
+ */
+async function writeBatch(
+  trx: Transaction<Tables>,
+  events: readonly ChainedEvent[],
+  checkpoint: CheckpointRecord | null,
+  head: { seq: number; hash: string; checkpointSeq: number; timeMs: number },
+): Promise<void> {
+  const rows = JSON.stringify(
+    events.map((e) => [
+      e.seq, e.id, e.timeMs, e.actorKind, e.actorId, e.actorName, e.action, e.targetKind, e.targetId,
+      e.outcome, e.sourceIp, e.userAgent, e.requestId, e.nodeId, e.details, e.prevHash, e.hash,
+    ]),
+  );
+  const insertCheckpoint = checkpoint
+    ? sql`, checkpoint AS (
+        INSERT INTO audit_checkpoints (seq, hash, time_ms, node_id, key_id, signature)
+        VALUES (${checkpoint.seq}, ${checkpoint.hash}, ${checkpoint.timeMs}, ${checkpoint.nodeId}, ${checkpoint.keyId}, ${checkpoint.signature}))`
+    : sql``;
   await sql`
-    INSERT INTO audit_events (seq, event_id, time_ms, actor_kind, actor_id, actor_name, action, target_kind,
-      target_id, outcome, source_ip, user_agent, request_id, node_id, details, prev_hash, hash)
-    SELECT * FROM unnest(
-      ${col((e) => e.seq)}::bigint[], ${col((e) => e.id)}::uuid[], ${col((e) => e.timeMs)}::bigint[],
-      ${col((e) => e.actorKind)}::text[], ${col((e) => e.actorId)}::text[], ${col((e) => e.actorName)}::text[],
-      ${col((e) => e.action)}::text[], ${col((e) => e.targetKind)}::text[], ${col((e) => e.targetId)}::text[],
-      ${col((e) => e.outcome)}::text[], ${col((e) => e.sourceIp)}::text[], ${col((e) => e.userAgent)}::text[],
-      ${col((e) => e.requestId)}::text[], ${col((e) => e.nodeId)}::text[], ${col((e) => e.details)}::text[],
-      ${col((e) => e.prevHash)}::text[], ${col((e) => e.hash)}::text[])`.execute(trx);
+    WITH events AS (
+      INSERT INTO audit_events (seq, event_id, time_ms, actor_kind, actor_id, actor_name, action, target_kind,
+        target_id, outcome, source_ip, user_agent, request_id, node_id, details, prev_hash, hash)
+      SELECT (r->>0)::bigint, (r->>1)::uuid, (r->>2)::bigint, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8,
+        r->>9, r->>10, r->>11, r->>12, r->>13, r->>14, r->>15, r->>16
+      FROM jsonb_array_elements(${rows}::jsonb) AS r)${insertCheckpoint}
+    UPDATE audit_chain_head SET seq = ${head.seq}, hash = ${head.hash}, checkpoint_seq = ${head.checkpointSeq},
+      checkpoint_time_ms = ${head.timeMs} WHERE id = 1`.execute(trx);
 }
