@@ -70,7 +70,26 @@ export function linkEvents(head: { seq: number; hash: string }, events: readonly
     seq += 1;
     const prevHash = hash;
     hash = chainHash(prevHash, canonicalEventText(event, seq));
-    return { ...event, seq, prevHash, hash };
+    // Written out: V8 copies `{ ...event, seq, prevHash, hash }` on a slow path, which cost more than the hash.
+    return {
+      id: event.id,
+      timeMs: event.timeMs,
+      actorKind: event.actorKind,
+      actorId: event.actorId,
+      actorName: event.actorName,
+      action: event.action,
+      targetKind: event.targetKind,
+      targetId: event.targetId,
+      outcome: event.outcome,
+      sourceIp: event.sourceIp,
+      userAgent: event.userAgent,
+      requestId: event.requestId,
+      nodeId: event.nodeId,
+      details: event.details,
+      seq,
+      prevHash,
+      hash,
+    };
   });
 }
 
