@@ -1,4 +1,4 @@
-import { canonicalEventText, chainHash } from './chain.js';
+import { createEventHasher } from './chain.js';
 import type { ChainedEvent, CheckpointRecord } from './event.js';
 import type { CheckpointVerifier } from './signer.js';
 
@@ -38,6 +38,7 @@ export class ChainChecker {
   readonly #checkpoints = new Map<number, CheckpointRecord>();
   #checkpointsChecked = 0;
   #lastCheckpoint: { seq: number; timeMs: number } | null = null;
+  readonly #hasher = createEventHasher();
 
   constructor(
     private readonly verifier: CheckpointVerifier,
@@ -82,7 +83,7 @@ export class ChainChecker {
     } else if (event.prevHash !== prev.hash) {
       return this.#fail(event.seq, 'previous-hash link does not match the event before it (chain broken)');
     }
-    if (chainHash(event.prevHash, canonicalEventText(event, event.seq)) !== event.hash) {
+    if (this.#hasher.hash(event, event.seq, event.prevHash) !== event.hash) {
       return this.#fail(event.seq, 'stored hash does not match the event content (event altered)');
     }
     const cp = this.#checkpoints.get(event.seq);

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Clock } from '../core/index.js';
 import type { Tables } from '../store/index.js';
-import { linkEvents } from './chain.js';
+import { createEventHasher } from './chain.js';
 import type { ChainedEvent, CheckpointRecord, PreparedEvent } from './event.js';
 import type { CheckpointSigner } from './signer.js';
 
@@ -37,6 +37,7 @@ interface Head {
 
 export function createChainStore(deps: ChainStoreDeps): ChainStore {
   const { db, signer, clock, nodeId, checkpointEvery } = deps;
+  const hasher = createEventHasher();
 
   async function lockHead(trx: Transaction<Tables>): Promise<Head> {
     const { rows } = await sql<Head>`
@@ -68,7 +69,7 @@ export function createChainStore(deps: ChainStoreDeps): ChainStore {
           pending = events.filter((e) => !stored.has(e.id));
           if (pending.length === 0) return [];
         }
-        const chained = linkEvents(head, pending);
+        const chained = hasher.link(head, pending);
         const last = chained[chained.length - 1]!;
         const due = last.seq - head.checkpoint_seq >= checkpointEvery;
         const checkpoint = due ? signer.sign({ seq: last.seq, hash: last.hash, timeMs: clock.now(), nodeId }) : null;

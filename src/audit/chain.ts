@@ -7,9 +7,10 @@ import type { AuditEventView, ChainedEvent, PreparedEvent } from './event.js';
  * no whitespace) of the event with its sequence number, where `details` is
  * the stored canonical text verbatim. Written out by hand because it runs
  * once per event on the write path and during verification; a test checks
- * it equals `canonicalJson()` of the same object.
+ * it equals `canonicalJson()` of the same object. `time` is the event's ISO
+ * time, passed in by {@link EventHasher}, which caches it.
  */
-export function canonicalEventText(event: PreparedEvent, seq: number): string {
+export function canonicalEventText(event: PreparedEvent, seq: number, time = new Date(event.timeMs).toISOString()): string {
   return (
     `{"action":${str(event.action)}` +
     `,"actor":{"id":${str(event.actorId)},"kind":${str(event.actorKind)},"name":${opt(event.actorName)}}` +
@@ -21,37 +22,35 @@ export function canonicalEventText(event: PreparedEvent, seq: number): string {
     `,"seq":${seq}` +
     `,"sourceIp":${opt(event.sourceIp)}` +
     `,"target":${event.targetKind === null ? 'null' : `{"id":${str(event.targetId ?? '')},"kind":${str(event.targetKind)}}`}` +
-    `,"time":"${isoTime(event.timeMs)}"` +
+    `,"time":${str(time)}` +
     `,"userAgent":${opt(event.userAgent)}}`
   );
 }
 
-/** Reused by {@link chainHash}; safe because hashing is synchronous. */
-const scratch = Buffer.allocUnsafe(256 * 1024);
-
-/** hash = SHA-256(previous hash bytes ‖ UTF-8 of the canonical event text), hex. */
+/** hash = SHA-256(previous hash bytes ‖ UTF-8 of the canonical event text), hex. The reference form. */
 export function chainHash(prevHash: string, canonicalText: string): string {
-  // Fast path: both parts written into one reused buffer and hashed in one call, which halves the
-  // cost per event (verification is mostly this). A UTF-16 unit takes at most 3 UTF-8 bytes.
-  if (prevHash.length === 64 && canonicalText.length * 3 <= scratch.length - 32) {
-    if (scratch.write(prevHash, 0, 32, 'hex') === 32) {
-      const end = 32 + scratch.write(canonicalText, 32, 'utf8');
-      return digestOnce('sha256', scratch.subarray(0, end), 'hex');
-    }
-  }
   return createHash('sha256').update(Buffer.from(prevHash, 'hex')).update(canonicalText, 'utf8').digest('hex');
 }
 
-let isoSecond = Number.NaN;
-let isoPrefix = '';
-
 /**
- * `new Date(ms).toISOString()`, with the part up to the seconds reused while
- * events fall in the same second (they mostly do, on both the write path and
- * verification). Only whole milliseconds take the shortcut.
+ * The same definitions on the hot paths (group commit, verification), with
+ * per-instance scratch state: one reused buffer hashed in one call, and the
+ * ISO time text reused within a second. Each writer or verifier makes its own.
  */
-function isoTime(ms: number): string {
-  if (Number.isInteger(ms)) {
+export interface EventHasher {
+  /** {@link chainHash} of the event at `seq` after `prevHash`. */
+  hash(event: PreparedEvent, seq: number, prevHash: string): string;
+  /** Gives prepared events their place after `head`, in order. */
+  link(head: { seq: number; hash: string }, events: readonly PreparedEvent[]): ChainedEvent[];
+}
+
+export function createEventHasher(): EventHasher {
+  const scratch = Buffer.allocUnsafe(256 * 1024);
+  let isoSecond = Number.NaN;
+  let isoPrefix = '';
+
+  function isoTime(ms: number): string {
+    if (!Number.isInteger(ms)) return new Date(ms).toISOString();
     const milli = ((ms % 1000) + 1000) % 1000;
     const second = (ms - milli) / 1000;
     if (second === isoSecond) return `${isoPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
@@ -60,37 +59,49 @@ function isoTime(ms: number): string {
     isoPrefix = full.slice(0, -4);
     return full;
   }
-  return new Date(ms).toISOString();
-}
 
-/** Gives prepared events their place after `head`, in order. */
-export function linkEvents(head: { seq: number; hash: string }, events: readonly PreparedEvent[]): ChainedEvent[] {
-  let { seq, hash } = head;
-  return events.map((event) => {
-    seq += 1;
-    const prevHash = hash;
-    hash = chainHash(prevHash, canonicalEventText(event, seq));
-    // Written out: V8 copies `{ ...event, seq, prevHash, hash }` on a slow path, which cost more than the hash.
-    return {
-      id: event.id,
-      timeMs: event.timeMs,
-      actorKind: event.actorKind,
-      actorId: event.actorId,
-      actorName: event.actorName,
-      action: event.action,
-      targetKind: event.targetKind,
-      targetId: event.targetId,
-      outcome: event.outcome,
-      sourceIp: event.sourceIp,
-      userAgent: event.userAgent,
-      requestId: event.requestId,
-      nodeId: event.nodeId,
-      details: event.details,
-      seq,
-      prevHash,
-      hash,
-    };
-  });
+  function digest(prevHash: string, text: string): string {
+    // A UTF-16 unit takes at most 3 UTF-8 bytes; anything unusual takes the reference path.
+    if (prevHash.length === 64 && text.length * 3 <= scratch.length - 32 && scratch.write(prevHash, 0, 32, 'hex') === 32) {
+      const end = 32 + scratch.write(text, 32, 'utf8');
+      return digestOnce('sha256', scratch.subarray(0, end), 'hex');
+    }
+    return chainHash(prevHash, text);
+  }
+
+  const hash = (event: PreparedEvent, seq: number, prevHash: string) => digest(prevHash, canonicalEventText(event, seq, isoTime(event.timeMs)));
+
+  return {
+    hash,
+    link(head, events) {
+      let { seq, hash: last } = head;
+      return events.map((event) => {
+        seq += 1;
+        const prevHash = last;
+        last = hash(event, seq, prevHash);
+        // Written out: V8 copies `{ ...event, seq, prevHash, hash }` on a slow path, which cost more than the hash.
+        return {
+          id: event.id,
+          timeMs: event.timeMs,
+          actorKind: event.actorKind,
+          actorId: event.actorId,
+          actorName: event.actorName,
+          action: event.action,
+          targetKind: event.targetKind,
+          targetId: event.targetId,
+          outcome: event.outcome,
+          sourceIp: event.sourceIp,
+          userAgent: event.userAgent,
+          requestId: event.requestId,
+          nodeId: event.nodeId,
+          details: event.details,
+          seq,
+          prevHash,
+          hash: last,
+        };
+      });
+    },
+  };
 }
 
 export function rowToEvent(row: AuditEventRow): ChainedEvent {

@@ -1,7 +1,7 @@
 export { AUDIT_ACTIONS, isAuditAction, type AuditAction } from './actions.js';
 export type { Actor, AuditEventInput, AuditEventView, ChainedEvent, CheckpointRecord, Outcome, RecordReceipt } from './event.js';
 export { ACTOR_KINDS, OUTCOMES } from './event.js';
-export { canonicalEventText, chainHash, toView } from './chain.js';
+export { canonicalEventText, chainHash, createEventHasher, toView, type EventHasher } from './chain.js';
 export { createChainStore, type ChainStore } from './chain-store.js';
 export { createAuditSpool, type AuditSpool } from './spool.js';
 export { createAuditTrail, type AuditTrail, type AuditTrailStatus } from './trail.js';

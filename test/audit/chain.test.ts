@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalEventText, chainHash, toView, type AuditEventInput } from '../../src/audit/index.js';
-import { linkEvents } from '../../src/audit/chain.js';
+import { canonicalEventText, chainHash, createEventHasher, toView, type AuditEventInput } from '../../src/audit/index.js';
 import type { PreparedEvent } from '../../src/audit/event.js';
 import { prepareEvent, type PrepareDeps } from '../../src/audit/prepare.js';
 import { canonicalJson, createRedactor, type IdGenerator } from '../../src/core/index.js';
@@ -64,7 +63,7 @@ describe('canonicalEventText', () => {
         const text = canonicalEventText(event, seq);
         expect(text).toBe(canonicalJson(equivalentObject(event, seq)));
         // What an export carries (toView) must hash to the same text, or offline verification breaks.
-        const [chained] = linkEvents({ seq: seq - 1, hash: GENESIS }, [event]);
+        const [chained] = createEventHasher().link({ seq: seq - 1, hash: GENESIS }, [event]);
         const { prevHash, hash, ...view } = toView(chained!);
         expect(canonicalJson(view)).toBe(text);
         expect(hash).toBe(chainHash(prevHash, text));
@@ -125,7 +124,7 @@ describe('canonicalEventText', () => {
   it('chains each hash over the previous one', () => {
     const d = deps();
     const events = [1, 2, 3].map((n) => prepareEvent({ actor: { kind: 'user', id: `u${n}` }, action: 'audit.read', outcome: 'success' }, d));
-    const chained = linkEvents({ seq: 0, hash: GENESIS }, events);
+    const chained = createEventHasher().link({ seq: 0, hash: GENESIS }, events);
     expect(chained.map((e) => e.seq)).toEqual([1, 2, 3]);
     expect(chained[0]!.prevHash).toBe(GENESIS);
     for (let i = 1; i < chained.length; i++) expect(chained[i]!.prevHash).toBe(chained[i - 1]!.hash);
