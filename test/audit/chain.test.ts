@@ -3,6 +3,7 @@ import { canonicalEventText, chainHash, createEventHasher, toView, type AuditEve
 import type { PreparedEvent } from '../../src/audit/event.js';
 import { prepareEvent, type PrepareDeps } from '../../src/audit/prepare.js';
 import { canonicalJson, createRedactor, type IdGenerator } from '../../src/core/index.js';
+import { eventCarrying } from '../support/audit-fixtures.js';
 
 const GENESIS = '0'.repeat(64);
 
@@ -43,16 +44,11 @@ const TRICKY: Record<string, string> = {
 };
 
 function trickyInput(value: string): AuditEventInput {
-  return {
-    actor: { kind: 'agent', id: `id ${value}`, name: `name ${value}` },
-    action: 'auth.denied',
-    outcome: 'denied',
-    target: { kind: `kind ${value}`, id: `target ${value}` },
-    sourceIp: `ip ${value}`,
-    userAgent: `ua ${value}`,
-    requestId: `req ${value}`,
-    details: { [`key ${value}`]: value, nested: { list: [value, 1.5, -0, 1e21, true, null], [value]: { deeper: value } }, z: 1, A: 2, é: 3 },
-  };
+  return eventCarrying(
+    value,
+    { [`key ${value}`]: value, nested: { list: [value, 1.5, -0, 1e21, true, null], [value]: { deeper: value } }, z: 1, A: 2, é: 3 },
+    'agent',
+  );
 }
 
 describe('canonicalEventText', () => {

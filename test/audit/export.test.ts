@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exportLines, verifyExportFile, type Audit, type AuditAction, type AuditFilters, type ExportFormat } from '../../src/audit/index.js';
-import { buildAudit, sampleEvent } from '../support/audit-fixtures.js';
+import { buildAudit, eventCarrying, sampleEvent } from '../support/audit-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 
 const ACTIONS: AuditAction[] = ['audit.read', 'auth.denied', 'token.created', 'auth.token.failed', 'audit.exported'];
@@ -132,16 +132,7 @@ describe('audit export', () => {
   it('keeps hard text (unicode, quotes, lone surrogates, NUL, cut surrogate pairs) verifiable in the store and in an export', async () => {
     const hard = ['say "hi" \\ </script>', 'tab\there\r\n\u0001', 'ação 日本語 😀 e\u0301', 'a\u2028b\u2029c', 'x\uD800y', '\uDC00', 'nul\u0000byte', '\uFEFF'];
     for (const [i, value] of hard.entries()) {
-      await audit.trail.record({
-        actor: { kind: 'user', id: `id ${value}`, name: `name ${value}` },
-        action: 'auth.denied',
-        outcome: 'denied',
-        target: { kind: `kind ${value}`, id: `target ${value}` },
-        sourceIp: `ip ${value}`,
-        userAgent: `ua ${value}`,
-        requestId: `req ${value}`,
-        details: { i, value, [value]: [value, { nested: value }] },
-      });
+      await audit.trail.record(eventCarrying(value, { i, value, [value]: [value, { nested: value }] }));
     }
     // Fields cut to their maximum length right inside a surrogate pair.
     await audit.trail.record({

@@ -52,3 +52,17 @@ export function sampleEvent(n: number, extra: Partial<AuditEventInput> = {}): Au
     ...extra,
   };
 }
+
+/** An event that carries `value` in every text field, for tests of hard text through hashing and storage. */
+export function eventCarrying(value: string, details: Record<string, unknown>, actorKind: 'user' | 'agent' = 'user'): AuditEventInput {
+  return {
+    actor: { kind: actorKind, id: `id ${value}`, name: `name ${value}` },
+    action: 'auth.denied',
+    outcome: 'denied',
+    target: { kind: `kind ${value}`, id: `target ${value}` },
+    sourceIp: `ip ${value}`,
+    userAgent: `ua ${value}`,
+    requestId: `req ${value}`,
+    details,
+  };
+}
