@@ -130,6 +130,7 @@ export function describeResult(result: VerifyResult): string {
   const gaps = result.gaps > 0 ? `, ${result.gaps} gaps (filtered export)` : '';
   const cp = result.lastCheckpoint;
   const unsigned = cp && result.lastSeq !== null && result.lastSeq > cp.seq ? `, ${result.lastSeq - cp.seq} newer events not yet under a checkpoint` : '';
-  const end = cp ? `; last checkpoint at seq ${cp.seq}, signed ${new Date(cp.timeMs).toISOString()}${unsigned}` : '';
+  const none = result.events > 0 ? '; no signed checkpoint yet (one is written every N events, every M seconds and at shutdown)' : '';
+  const end = cp ? `; last checkpoint at seq ${cp.seq}, signed ${new Date(cp.timeMs).toISOString()}${unsigned}` : none;
   return `OK: ${range}, ${result.checkpoints} signed checkpoints verified${gaps}${end}`;
 }
