@@ -190,6 +190,7 @@ async function benchTrail(
   // A variable, not a literal: deps the benchmark does not use (pageMax) may come and go without breaking it.
   const deps = {
     db: database.db,
+    copyOut: database.copyOut,
     dataDir,
     signingKey: SIGNING_KEY,
     nodeId: NODE_ID,

@@ -88,6 +88,7 @@ async function wireAudit(ctx: AppContext, database: Database, clock: Clock, ids:
   const { config, logger } = ctx;
   const audit = createAudit({
     db: database.db,
+    copyOut: database.copyOut,
     dataDir: config.dataDir,
     signingKey: resolveSigningKey(ctx, database),
     trustedPublicKeys: config.auditTrustedKeys,

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock, IdGenerator, Redactor } from '../core/index.js';
-import type { Tables } from '../store/index.js';
+import type { CopyOut, Tables } from '../store/index.js';
 import { createChainStore } from './chain-store.js';
 import { createAuditReader, type AuditReader } from './reader.js';
 import { createAuditService, type AuditService } from './service.js';
@@ -22,6 +22,8 @@ export interface Audit {
 
 export interface AuditDeps {
   db: Kysely<Tables>;
+  /** The database's fast bulk read (PostgreSQL), used by verification when present. */
+  copyOut?: CopyOut | undefined;
   dataDir: string;
   /** Ed25519 seed, base64. */
   signingKey: string;
@@ -46,7 +48,7 @@ export function createAudit(deps: AuditDeps): Audit {
   const store = createChainStore({ db: deps.db, signer, clock: deps.clock, nodeId: deps.nodeId, checkpointEvery: deps.checkpointEvery });
   const spool = createAuditSpool(join(deps.dataDir, 'audit-spool', 'events.ndjson'));
   const trail = createAuditTrail({ ...deps, store, spool });
-  const reader = createAuditReader(deps.db);
+  const reader = createAuditReader(deps.db, { copyOut: deps.copyOut });
   const service = createAuditService({ reader, trail, signer, verifier, clock: deps.clock, pageMax: deps.pageMax });
   return { trail, reader, signer, verifier, service };
 }

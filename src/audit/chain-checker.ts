@@ -71,31 +71,52 @@ export class ChainChecker {
   }
 
   addEvent(event: ChainedEvent): boolean {
-    if (this.#failure) return false;
+    if (this.#failure || !this.#linkOk(event.seq, event.prevHash)) return false;
+    if (this.#hasher.hash(event, event.seq, event.prevHash) !== event.hash) return this.#altered(event.seq);
+    return this.#accept(event.seq, event.hash);
+  }
+
+  /**
+   * {@link addEvent} for an event whose hash the caller computed from its
+   * stored content, by the same definition ({@link createEventHasher}), without
+   * building the event (the COPY fast path of verification).
+   */
+  addHashed(seq: number, prevHash: string, hash: string, computedHash: string): boolean {
+    if (this.#failure || !this.#linkOk(seq, prevHash)) return false;
+    if (computedHash !== hash) return this.#altered(seq);
+    return this.#accept(seq, hash);
+  }
+
+  #linkOk(seq: number, prevHash: string): boolean {
     const prev = this.#prev;
-    if (prev && event.seq <= prev.seq) return this.#fail(event.seq, `out of order after seq ${prev.seq}`);
+    if (prev && seq <= prev.seq) return this.#fail(seq, `out of order after seq ${prev.seq}`);
     if (!prev) {
-      if (event.seq !== 1 && !this.options.startAnywhere) return this.#fail(1, `event missing (first present is seq ${event.seq})`);
-      if (event.seq === 1 && event.prevHash !== GENESIS) return this.#fail(1, 'first event does not start from the genesis hash');
-    } else if (event.seq !== prev.seq + 1) {
-      if (!this.options.allowGaps) return this.#fail(prev.seq + 1, `event missing (next present is seq ${event.seq})`);
+      if (seq !== 1 && !this.options.startAnywhere) return this.#fail(1, `event missing (first present is seq ${seq})`);
+      if (seq === 1 && prevHash !== GENESIS) return this.#fail(1, 'first event does not start from the genesis hash');
+    } else if (seq !== prev.seq + 1) {
+      if (!this.options.allowGaps) return this.#fail(prev.seq + 1, `event missing (next present is seq ${seq})`);
       this.#gaps += 1;
-    } else if (event.prevHash !== prev.hash) {
-      return this.#fail(event.seq, 'previous-hash link does not match the event before it (chain broken)');
+    } else if (prevHash !== prev.hash) {
+      return this.#fail(seq, 'previous-hash link does not match the event before it (chain broken)');
     }
-    if (this.#hasher.hash(event, event.seq, event.prevHash) !== event.hash) {
-      return this.#fail(event.seq, 'stored hash does not match the event content (event altered)');
-    }
-    const cp = this.#checkpoints.get(event.seq);
+    return true;
+  }
+
+  #altered(seq: number): false {
+    return this.#fail(seq, 'stored hash does not match the event content (event altered)');
+  }
+
+  #accept(seq: number, hash: string): boolean {
+    const cp = this.#checkpoints.get(seq);
     if (cp) {
-      if (cp.hash !== event.hash) return this.#fail(event.seq, `checkpoint at seq ${event.seq} does not match the event (event replaced)`);
-      this.#checkpoints.delete(event.seq);
+      if (cp.hash !== hash) return this.#fail(seq, `checkpoint at seq ${seq} does not match the event (event replaced)`);
+      this.#checkpoints.delete(seq);
       this.#checkpointsChecked += 1;
       this.#lastCheckpoint = { seq: cp.seq, timeMs: cp.timeMs };
     }
-    this.#first ??= event.seq;
+    this.#first ??= seq;
     this.#events += 1;
-    this.#prev = { seq: event.seq, hash: event.hash };
+    this.#prev = { seq, hash };
     return true;
   }
 

@@ -46,19 +46,7 @@ export interface EventHasher {
 
 export function createEventHasher(): EventHasher {
   const scratch = Buffer.allocUnsafe(256 * 1024);
-  let isoSecond = Number.NaN;
-  let isoPrefix = '';
-
-  function isoTime(ms: number): string {
-    if (!Number.isInteger(ms)) return new Date(ms).toISOString();
-    const milli = ((ms % 1000) + 1000) % 1000;
-    const second = (ms - milli) / 1000;
-    if (second === isoSecond) return `${isoPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
-    const full = new Date(ms).toISOString();
-    isoSecond = second;
-    isoPrefix = full.slice(0, -4);
-    return full;
-  }
+  const isoTime = createIsoTime();
 
   function digest(prevHash: string, text: string): string {
     // A UTF-16 unit takes at most 3 UTF-8 bytes; anything unusual takes the reference path.
@@ -101,6 +89,22 @@ export function createEventHasher(): EventHasher {
         };
       });
     },
+  };
+}
+
+/** `new Date(ms).toISOString()`, with the text of the last second reused: consecutive events share it. Per caller, not shared. */
+export function createIsoTime(): (ms: number) => string {
+  let isoSecond = Number.NaN;
+  let isoPrefix = '';
+  return (ms) => {
+    if (!Number.isInteger(ms)) return new Date(ms).toISOString();
+    const milli = ((ms % 1000) + 1000) % 1000;
+    const second = (ms - milli) / 1000;
+    if (second === isoSecond) return `${isoPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+    const full = new Date(ms).toISOString();
+    isoSecond = second;
+    isoPrefix = full.slice(0, -4);
+    return full;
   };
 }
 

@@ -1,7 +1,8 @@
 import type { Kysely, SelectQueryBuilder } from 'kysely';
-import type { AuditEventRow, Tables } from '../store/index.js';
+import type { AuditEventRow, CopyOut, Tables } from '../store/index.js';
 import { rowToEvent } from './chain.js';
 import { ChainChecker, type VerifyResult } from './chain-checker.js';
+import { COPY_EVENT_COLUMNS, CopyRowChecker } from './copy-rows.js';
 import type { ChainedEvent, CheckpointRecord, Outcome } from './event.js';
 import type { CheckpointVerifier } from './signer.js';
 
@@ -37,6 +38,7 @@ export interface AuditReader {
 
 const STREAM_PAGE = 5_000;
 const VERIFY_PAGE = 5_000;
+const COPY_RANGE = `SELECT ${COPY_EVENT_COLUMNS} FROM audit_events WHERE seq >= $1 AND seq <= $2 ORDER BY seq`;
 /** Every column under its {@link ChainedEvent} name: verification uses the rows as they arrive, without a copy each. */
 const EVENT_FIELDS = [
   'seq', 'event_id as id', 'time_ms as timeMs', 'actor_kind as actorKind', 'actor_id as actorId', 'actor_name as actorName',
@@ -44,7 +46,13 @@ const EVENT_FIELDS = [
   'request_id as requestId', 'node_id as nodeId', 'details', 'prev_hash as prevHash', 'hash',
 ] as const;
 
-export function createAuditReader(db: Kysely<Tables>): AuditReader {
+/**
+ * `copyOut` (PostgreSQL) is the fast way to read the whole trail for
+ * verification; without it (PGlite) the same walk goes through Kysely.
+ */
+export function createAuditReader(db: Kysely<Tables>, options: { copyOut?: CopyOut | undefined } = {}): AuditReader {
+  const { copyOut } = options;
+
   function filtered(filters: AuditFilters): SelectQueryBuilder<Tables, 'audit_events', AuditEventRow> {
     let q = db.selectFrom('audit_events').selectAll();
     if (filters.fromTimeMs !== undefined) q = q.where('time_ms', '>=', filters.fromTimeMs);
@@ -107,6 +115,37 @@ export function createAuditReader(db: Kysely<Tables>): AuditReader {
     }
   }
 
+  /**
+   * The COPY text of every stored event with `fromSeq <= seq <= toSeq`, in
+   * order, in chunks that may split rows: {@link range} for `copyOut`. The
+   * next page's COPY runs (on another connection) while this one is read:
+   * PostgreSQL sorts a page before it sends its first row, and this thread
+   * would otherwise wait for it.
+   */
+  async function* copyRange(copy: CopyOut, fromSeq: number, toSeq: number): AsyncGenerator<Buffer> {
+    const open = (lo: number) => {
+      const chunks = copy(COPY_RANGE, [lo, Math.min(lo + VERIFY_PAGE - 1, toSeq)]);
+      const first = chunks.next();
+      // Marked handled: it is awaited only when its turn comes, or never if the walk stops early.
+      first.catch(() => undefined);
+      return { chunks, first };
+    };
+    let current = open(fromSeq);
+    let next: ReturnType<typeof open> | undefined;
+    try {
+      for (let lo = fromSeq; ; lo += VERIFY_PAGE) {
+        next = lo + VERIFY_PAGE <= toSeq ? open(lo + VERIFY_PAGE) : undefined;
+        for (let chunk = await current.first; !chunk.done; chunk = await current.chunks.next()) yield chunk.value;
+        if (!next) return;
+        current = next;
+        next = undefined;
+      }
+    } finally {
+      // Ends the COPY streams still open (an early stop or an error), which hands their connections back.
+      await Promise.allSettled([current.chunks.return(undefined), next?.chunks.return(undefined)]);
+    }
+  }
+
   async function checkpoints(fromSeq: number, toSeq?: number): Promise<CheckpointRecord[]> {
     let q = db.selectFrom('audit_checkpoints').selectAll().where('seq', '>=', fromSeq);
     if (toSeq !== undefined) q = q.where('seq', '<=', toSeq);
@@ -149,8 +188,14 @@ export function createAuditReader(db: Kysely<Tables>): AuditReader {
         fromSeq > 1 ? ((await db.selectFrom('audit_events').select(['seq', 'hash']).where('seq', '=', fromSeq - 1).executeTakeFirst()) ?? null) : null;
       const checker = new ChainChecker(verifier, { allowGaps: false, startAnywhere: fromSeq > 1, previous });
       for (const cp of await checkpoints(fromSeq, head.seq)) if (!checker.addCheckpoint(cp)) break;
-      outer: for await (const page of range(fromSeq, head.seq)) {
-        for (const event of page) if (!checker.addEvent(event)) break outer;
+      if (copyOut) {
+        const rows = new CopyRowChecker(checker);
+        for await (const chunk of copyRange(copyOut, fromSeq, head.seq)) if (!rows.push(chunk)) break;
+        if (!checker.failed) rows.end();
+      } else {
+        outer: for await (const page of range(fromSeq, head.seq)) {
+          for (const event of page) if (!checker.addEvent(event)) break outer;
+        }
       }
       const result = checker.finish({ requireAllCheckpoints: true });
       if (result.ok && head.seq >= fromSeq && result.lastSeq !== head.seq) {

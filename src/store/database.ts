@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { acquireEmbeddedLock } from './embedded-lock.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { createPGliteDialect } from './pglite-dialect.js';
@@ -17,8 +18,23 @@ export interface Database {
   ping(): Promise<void>;
   /** Applies pending migrations; returns the names applied now. */
   migrate(): Promise<string[]>;
+  /**
+   * PostgreSQL only (undefined on PGlite): the rows of one read-only `SELECT`,
+   * streamed as `COPY (…) TO STDOUT` in text format, raw chunks that may split
+   * rows. Much cheaper per row than a driver result when a caller reads many.
+   * See {@link CopyOut}.
+   */
+  readonly copyOut?: CopyOut;
   close(): Promise<void>;
 }
+
+/**
+ * `select` is trusted SQL text written by the caller, with `$1`, `$2`, … for
+ * `params`. COPY takes no bind parameters, so each parameter is written into
+ * the text, which is why only safe integers are accepted. Stopping the
+ * iteration early discards the connection, which is then mid-COPY.
+ */
+export type CopyOut = (select: string, params: readonly number[]) => AsyncGenerator<Buffer>;
 
 export interface DatabaseOptions {
   /** PostgreSQL URL; when absent the embedded PGlite in `dataDir` is used. */
@@ -57,8 +73,37 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   // The holder still learns of it (its next query fails), and the pool discards the client on release.
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
-  return wrap('postgres', db, async () => {
-    await db.destroy();
+  return {
+    ...wrap('postgres', db, async () => {
+      await db.destroy();
+    }),
+    copyOut: (select, params) => copyOut(pool, select, params),
+  };
+}
+
+async function* copyOut(pool: pg.Pool, select: string, params: readonly number[]): AsyncGenerator<Buffer> {
+  const text = inlineIntegers(select, params);
+  const client = await pool.connect();
+  let finished = false;
+  try {
+    for await (const chunk of client.query(copyTo(`COPY (${text}) TO STDOUT`))) yield chunk as Buffer;
+    finished = true;
+  } finally {
+    // A COPY that did not run to its end leaves the connection in an unknown state: discard it.
+    client.release(finished ? undefined : true);
+  }
+}
+
+/** Writes the integer parameters into `$n` placeholders; anything else is refused. */
+function inlineIntegers(select: string, params: readonly number[]): string {
+  for (const value of params) {
+    if (!Number.isSafeInteger(value)) throw new TypeError(`copyOut: parameter ${String(value)} is not a safe integer`);
+  }
+  return select.replace(/\$(\d+)/g, (_, n: string) => {
+    const value = params[Number(n) - 1];
+    if (value === undefined) throw new TypeError(`copyOut: no parameter for $${n}`);
+    // Parenthesized: a negative value after a minus sign must not become a `--` comment.
+    return `(${String(value)})`;
   });
 }
 

@@ -24,6 +24,7 @@ export function buildAudit(
 ): Audit {
   return createAudit({
     db: database.db,
+    copyOut: database.copyOut,
     dataDir,
     signingKey: TEST_SIGNING_KEY,
     nodeId: overrides.nodeId ?? 'test-node',
