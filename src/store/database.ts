@@ -85,10 +85,21 @@ async function* copyOut(pool: pg.Pool, select: string, params: readonly number[]
   const text = inlineIntegers(select, params);
   const client = await pool.connect();
   let finished = false;
+  let stream: ReturnType<typeof copyTo> & { callback?: () => void };
   try {
-    for await (const chunk of client.query(copyTo(`COPY (${text}) TO STDOUT`))) yield chunk as Buffer;
+    stream = client.query(copyTo(`COPY (${text}) TO STDOUT`));
+  } catch (error) {
+    client.release(true);
+    throw error;
+  }
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
     finished = true;
   } finally {
+    // pg arms its query_timeout timer for every query and clears it in the query's `callback`, which
+    // pg-copy-streams never calls: without this, the timer holds the process open and later fails the
+    // finished stream.
+    stream.callback?.();
     // A COPY that did not run to its end leaves the connection in an unknown state: discard it.
     client.release(finished ? undefined : true);
   }

@@ -119,12 +119,13 @@ describe.skipIf(!TEST_DATABASE_URL)('copyOut (PostgreSQL)', () => {
     await t.cleanup();
   });
 
+  const read = async (params: number[]) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of t.database.copyOut!('SELECT $1::bigint - $2::bigint, 1-$2', params)) chunks.push(chunk);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+
   it('accepts only safe integers as parameters', async () => {
-    const read = async (params: number[]) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of t.database.copyOut!('SELECT $1::bigint - $2::bigint, 1-$2', params)) chunks.push(chunk);
-      return Buffer.concat(chunks).toString('utf8');
-    };
     expect(await read([5, -3])).toBe('8\t4\n');
     await expect(read([1.5, 1])).rejects.toThrow(/safe integer/);
     await expect(read([2 ** 53, 1])).rejects.toThrow(/safe integer/);
@@ -136,5 +137,21 @@ describe.skipIf(!TEST_DATABASE_URL)('copyOut (PostgreSQL)', () => {
       for await (const _ of t.database.copyOut!('SELECT g FROM generate_series(1, 200000) g', [])) break;
     }
     expect((await sql<{ one: number }>`SELECT 1 AS one`.execute(t.database.db)).rows).toEqual([{ one: 1 }]);
+  });
+
+  it('leaves no query timer behind, after a whole COPY, an early stop or an error', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
+    await read([1, 2]);
+    const before = timers();
+    for (let i = 0; i < 5; i++) {
+      await read([1, 2]);
+      for await (const _ of t.database.copyOut!('SELECT g FROM generate_series(1, 100000) g', [])) break;
+      const failing = async () => {
+        for await (const _ of t.database.copyOut!('SELECT 1 / $1', [0]));
+      };
+      await expect(failing()).rejects.toThrow(/division by zero/);
+    }
+    // The pool's idle timers may only go down (discarded connections); a query timer left behind per COPY would add 15.
+    expect(timers()).toBeLessThanOrEqual(before);
   });
 });
