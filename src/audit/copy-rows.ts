@@ -159,7 +159,7 @@ const FAST_ROW_MAX = 128 * 1024;
  * the {@link ChainChecker}. No event object and no strings for the content.
  * A row whose bytes would need escaping in JSON or unescaping from COPY (a
  * quote outside `details`, a backslash other than `\N` for null in a nullable
- * column, a control character), or an unusual number or hash, takes the
+ * column or a doubled one in `details`, a control character), or an unusual number or hash, takes the
  * reference path instead: decoded to an event and checked by `addEvent`.
  */
 export class CopyRowChecker {
@@ -279,10 +279,11 @@ export class CopyRowChecker {
 
   /**
    * Copies the field at the read position up to its tab, and moves past the
-   * tab. False when the field has a byte that needs escaping (quotes are
-   * allowed in `details`, which is JSON already) or the row ends first.
+   * tab. False when the field has a byte that needs escaping or the row ends
+   * first. `details` is canonical JSON already: its quotes are copied, and its
+   * backslashes (JSON escapes), which COPY doubles, are undoubled.
    */
-  #copy(quotes: boolean): boolean {
+  #copy(json: boolean): boolean {
     const b = this.#buf;
     const s = this.#scratch;
     const eol = this.#eol;
@@ -291,9 +292,13 @@ export class CopyRowChecker {
     for (; p < eol; p++) {
       const c = b[p]!;
       const kind = BYTE_KIND[c]!;
-      if (kind === ORDINARY || (kind === QUOTED && quotes)) s[at++] = c;
+      if (kind === ORDINARY) s[at++] = c;
       else if (kind === DELIMITER) break;
-      else return false;
+      else if (json && kind === QUOTED) s[at++] = c;
+      else if (json && c === BACKSLASH && b[p + 1] === BACKSLASH) {
+        s[at++] = c;
+        p++;
+      } else return false;
     }
     this.#p = p + 1;
     this.#at = at;
