@@ -6,7 +6,8 @@ import { createAudit, type Actor, type Audit } from './audit/index.js';
 import type { Config } from './config/index.js';
 import { loadOrCreateKeyFile, randomIds, systemClock, type Clock, type IdGenerator, type Redactor } from './core/index.js';
 import { createHttpServer } from './http/index.js';
-import { createApiTokens, type ApiTokens } from './identity/index.js';
+import { createApiTokens, createAuthThrottle, AUTH_FAILURE_RULE, type ApiTokens, type AuthThrottle } from './identity/index.js';
+import { createMemoryState, createRateLimiter, createRedisState, type SharedState } from './cluster/index.js';
 import { openDatabase, type Database } from './store/index.js';
 
 /**
@@ -31,6 +32,9 @@ export interface Services {
   audit: Audit;
   tokens: ApiTokens;
   access: Access;
+  /** Shared state: in-process, or Redis with REDIS_URL (every node then counts and sees the same). */
+  state: SharedState;
+  throttle: AuthThrottle;
   /** The actor that system events (start, stop) are recorded under. */
   systemActor: Actor;
   /** Settles the audit trail and closes the database. */
@@ -41,10 +45,15 @@ export async function openServices(ctx: AppContext): Promise<Services> {
   const clock = ctx.clock ?? systemClock;
   const ids = ctx.ids ?? randomIds;
   const database = await wireStore(ctx);
+  let state: SharedState | undefined;
   try {
+    state = await wireCluster(ctx, clock);
     const audit = await wireAudit(ctx, database, clock, ids);
     const tokens = createApiTokens({ db: database.db, trail: audit.trail, clock, ids });
     const access = createAccess({ trail: audit.trail });
+    const limiter = createRateLimiter({ state, rules: { [AUTH_FAILURE_RULE]: { limit: ctx.config.authFailureLimit, windowMs: 60_000 } } });
+    const throttle = createAuthThrottle({ state, limiter, clock });
+    const shared = state;
     return {
       config: ctx.config,
       logger: ctx.logger,
@@ -53,16 +62,29 @@ export async function openServices(ctx: AppContext): Promise<Services> {
       audit,
       tokens,
       access,
+      state: shared,
+      throttle,
       systemActor: { kind: 'system', id: ctx.config.nodeId, name: 'webasset' },
       async close() {
         await audit.trail.close();
+        await shared.close();
         await database.close();
       },
     };
   } catch (error) {
+    await state?.close();
     await database.close();
     throw error;
   }
+}
+
+async function wireCluster(ctx: AppContext, clock: Clock): Promise<SharedState> {
+  const { config, logger } = ctx;
+  const onError = (error: unknown) => logger.warn({ err: error }, 'shared state error');
+  if (!config.redisUrl) return createMemoryState({ clock, onError });
+  const state = await createRedisState({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, onError });
+  logger.info({ keyPrefix: config.redisKeyPrefix }, 'shared state: Redis');
+  return state;
 }
 
 async function wireStore(ctx: AppContext): Promise<Database> {
@@ -138,7 +160,12 @@ export async function startServer(services: Services): Promise<RunningServer> {
     auditService: audit.service,
     tokens: services.tokens,
     access: services.access,
+    throttle: services.throttle,
+    trustedProxies: config.trustedProxies,
     ping: () => services.database.ping(),
+    pingState: async () => {
+      await services.state.get('readyz');
+    },
     isShuttingDown: () => shuttingDown,
   });
   const address = await http.listen({ port: config.port, host: config.host });

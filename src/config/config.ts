@@ -7,6 +7,9 @@ export interface Config {
   databaseUrl: string | undefined;
   databasePoolMax: number;
   redisUrl: string | undefined;
+  redisKeyPrefix: string;
+  trustedProxies: string[];
+  authFailureLimit: number;
   masterKey: string | undefined;
   publicUrl: string | undefined;
   oidcIssuer: string | undefined;

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -58,6 +59,23 @@ const publicKeyList = z
     message: 'expected comma-separated Ed25519 public keys, 32 bytes base64 each',
   });
 
+const proxyList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((p) => p.trim()).filter((p) => p !== ''))
+  .refine((entries) => entries.every(isProxyEntry), {
+    message: 'expected comma-separated IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal)',
+  });
+
+function isProxyEntry(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address, bits, extra] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n >= 0 && n <= (family === 4 ? 32 : 128);
+}
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
   error: 'expected one of fatal, error, warn, info, debug, trace, silent',
 });
@@ -88,6 +106,19 @@ export const SETTINGS: readonly SettingDefinition[] = [
   }),
   define('redisUrl', 'REDIS_URL', url(['redis:', 'rediss:']).optional(), 'Redis URL for shared state between nodes. Unset: in-process.', {
     secret: true,
+  }),
+  define('redisKeyPrefix', 'WEBASSET_REDIS_KEY_PREFIX', nonEmpty.max(64).default('webasset:'), 'Put before every Redis key and channel, so several deployments can share one Redis.', {
+    defaultText: 'webasset:',
+  }),
+  define(
+    'trustedProxies',
+    'WEBASSET_TRUSTED_PROXIES',
+    proxyList.default([]),
+    'Reverse proxies whose X-Forwarded-For is believed: comma-separated IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal). Unset: the header is ignored and the client is the direct peer.',
+    { defaultText: '(none)' },
+  ),
+  define('authFailureLimit', 'WEBASSET_AUTH_FAILURE_LIMIT', positiveInt(10_000).default(20), 'Failed token sign-ins one client IP may make per minute; past it, that IP gets 429 until the minute ends.', {
+    defaultText: '20',
   }),
   define('masterKey', 'WEBASSET_MASTER_KEY', key32.optional(), 'Vault key-encryption key, 32 bytes base64 (reserved: validated now, used once the vault lands).', {
     secret: true,

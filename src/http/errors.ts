@@ -27,6 +27,8 @@ function send(reply: FastifyReply, request: FastifyRequest, error: AppError): Fa
   const body: ErrorBody = { error: { code: error.code, message: error.publicMessage, requestId: request.id } };
   if (error.data !== undefined && error.status < 500) body.error.details = error.data;
   if (error.code === 'unauthenticated') void reply.header('www-authenticate', 'Bearer realm="webasset"');
+  const retryAfter = (error.data as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  if (error.code === 'rate_limited' && typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
   return reply.status(error.status).type('application/json; charset=utf-8').send(body);
 }
 

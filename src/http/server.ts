@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Access } from '../access/index.js';
 import { AppError } from '../core/index.js';
 import type { AuditService, AuditTrail } from '../audit/index.js';
-import type { ApiTokens } from '../identity/index.js';
+import type { ApiTokens, AuthThrottle } from '../identity/index.js';
 import { createAuthenticate } from './authenticate.js';
 import { registerErrorHandling } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
@@ -16,7 +16,11 @@ export interface HttpDeps {
   auditService: AuditService;
   tokens: ApiTokens;
   access: Access;
+  throttle: AuthThrottle;
+  /** Proxies whose X-Forwarded-For is believed; empty: the direct peer is the client. */
+  trustedProxies: readonly string[];
   ping(): Promise<void>;
+  pingState(): Promise<void>;
   isShuttingDown(): boolean;
   /** Largest accepted request body. */
   bodyLimit?: number;
@@ -43,6 +47,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     forceCloseConnections: 'idle',
     // Our own hook answers during shutdown, so the body has the usual error shape.
     return503OnClosing: false,
+    // Never `true`: a client could then name any address it likes in X-Forwarded-For.
+    trustProxy: deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true } },
   });
   app.decorateRequest('principal', null);
@@ -55,8 +61,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     }
   });
   registerErrorHandling(app);
-  const authenticate = createAuthenticate({ tokens: deps.tokens, trail: deps.trail });
-  await app.register(healthRoutes, { ping: () => deps.ping(), trail: deps.trail, isShuttingDown: () => deps.isShuttingDown() });
+  const authenticate = createAuthenticate({ tokens: deps.tokens, trail: deps.trail, throttle: deps.throttle });
+  await app.register(healthRoutes, { ping: () => deps.ping(), pingState: () => deps.pingState(), trail: deps.trail, isShuttingDown: () => deps.isShuttingDown() });
   await app.register(auditRoutes, { service: deps.auditService, access: deps.access, authenticate });
   return app;
 }

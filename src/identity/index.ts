@@ -38,3 +38,4 @@ export {
   type TotpReplayGuard,
   type VerifyTotpOptions,
 } from './totp.js';
+export { createAuthThrottle, AUTH_FAILURE_RULE, type AuthThrottle } from './auth-throttle.js';

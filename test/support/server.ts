@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,13 +32,24 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
+/** Set by CI to run the suites with shared state in Redis as well as in-process. */
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL;
+
 /** A real server on port 0 with its own data folder (and its own PostgreSQL database with TEST_DATABASE_URL). */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'webasset-srv-'));
   const dbUrl = TEST_DATABASE_URL ? await createPgDatabase(TEST_DATABASE_URL) : undefined;
   if (!dbUrl) seedEmbeddedCluster(dataDir);
   const { config, secrets } = loadConfig({
-    env: { PORT: '0', WEBASSET_DATA_DIR: dataDir, LOG_LEVEL: 'info', ...(dbUrl ? { DATABASE_URL: dbUrl } : {}), ...env },
+    env: {
+      PORT: '0',
+      WEBASSET_DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      ...(dbUrl ? { DATABASE_URL: dbUrl } : {}),
+      // Each server gets its own key space on the shared Redis.
+      ...(TEST_REDIS_URL ? { REDIS_URL: TEST_REDIS_URL, WEBASSET_REDIS_KEY_PREFIX: `wa-test-${randomUUID()}:` } : {}),
+      ...env,
+    },
     cwd: dataDir,
   });
   const redactor = createRedactor(secrets);

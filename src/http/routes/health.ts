@@ -3,6 +3,8 @@ import type { AuditTrail } from '../../audit/index.js';
 
 export interface HealthDeps {
   ping(): Promise<void>;
+  /** Resolves when the shared state (in-process or Redis) answers. */
+  pingState(): Promise<void>;
   trail: AuditTrail;
   isShuttingDown(): boolean;
 }
@@ -18,6 +20,7 @@ const readySchema = {
       type: 'object',
       properties: {
         database: { type: 'string', enum: ['ok', 'unreachable'] },
+        sharedState: { type: 'string', enum: ['ok', 'unreachable'] },
         auditTrail: { type: 'string', enum: ['ok', 'draining', 'spooling', 'closed'] },
         auditSpoolBytes: { type: 'integer' },
       },
@@ -32,21 +35,29 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
   }));
 
   app.get('/readyz', { schema: { response: { 200: readySchema, 503: readySchema } } }, async (_request, reply) => {
-    const databaseOk = await withTimeout(deps.ping(), PING_TIMEOUT_MS).then(
-      () => true,
-      () => false,
-    );
+    const answers = (probe: Promise<void>) =>
+      withTimeout(probe, PING_TIMEOUT_MS).then(
+        () => true,
+        () => false,
+      );
+    const [databaseOk, stateOk] = await Promise.all([answers(deps.ping()), answers(deps.pingState())]);
     const audit = deps.trail.status();
     const auditTrail = audit.state === 'spooling' && databaseOk ? 'draining' : audit.state;
     let reason: string | null = null;
     if (deps.isShuttingDown()) reason = 'shutting down';
     else if (!databaseOk) reason = 'database unreachable';
+    else if (!stateOk) reason = 'shared state unreachable';
     else if (audit.state === 'closed') reason = 'audit trail closed';
     else if (audit.state === 'spooling' && audit.reason === 'spool drain failed') reason = 'audit spool cannot be drained';
     const body = {
       status: reason ? 'not_ready' : 'ready',
       reason,
-      checks: { database: databaseOk ? 'ok' : 'unreachable', auditTrail, auditSpoolBytes: audit.spoolBytes },
+      checks: {
+        database: databaseOk ? 'ok' : 'unreachable',
+        sharedState: stateOk ? 'ok' : 'unreachable',
+        auditTrail,
+        auditSpoolBytes: audit.spoolBytes,
+      },
     };
     return reply.status(reason ? 503 : 200).send(body);
   });
