@@ -52,19 +52,20 @@ const key32 = nonEmpty.refine((value) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(value) 
   message: 'expected 32 bytes encoded as base64 (for example: openssl rand -base64 32)',
 });
 
-const publicKeyList = z
-  .union([z.string(), z.array(z.string())])
-  .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((k) => k.trim()).filter((k) => k !== ''))
-  .refine((keys) => keys.every((k) => /^[A-Za-z0-9+/]+={0,2}$/.test(k) && Buffer.from(k, 'base64').length === 32), {
-    message: 'expected comma-separated Ed25519 public keys, 32 bytes base64 each',
-  });
+/** A list: comma-separated in the environment, a sequence or a comma-separated string in YAML. */
+function commaList(isItem: (item: string) => boolean, message: string) {
+  return z
+    .union([z.string(), z.array(z.string())])
+    .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((item) => item.trim()).filter((item) => item !== ''))
+    .refine((items) => items.every(isItem), { message });
+}
 
-const proxyList = z
-  .union([z.string(), z.array(z.string())])
-  .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((p) => p.trim()).filter((p) => p !== ''))
-  .refine((entries) => entries.every(isProxyEntry), {
-    message: 'expected comma-separated IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal)',
-  });
+const publicKeyList = commaList(
+  (k) => /^[A-Za-z0-9+/]+={0,2}$/.test(k) && Buffer.from(k, 'base64').length === 32,
+  'expected comma-separated Ed25519 public keys, 32 bytes base64 each',
+);
+
+const proxyList = commaList(isProxyEntry, 'expected comma-separated IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal)');
 
 function isProxyEntry(entry: string): boolean {
   if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;

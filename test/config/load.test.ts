@@ -89,3 +89,15 @@ describe('config', () => {
     expect(secrets).toContain('s3cr@t-pw');
   });
 });
+
+describe('list settings', () => {
+  it('accept comma-separated lists and refuse bad entries', () => {
+    const cwd = '/';
+    const { config } = loadConfig({ env: { WEBASSET_TRUSTED_PROXIES: ' 10.0.0.0/8, ::1 ,loopback' }, cwd });
+    expect(config.trustedProxies).toEqual(['10.0.0.0/8', '::1', 'loopback']);
+    for (const bad of ['10.0.0.0/33', 'example.com', '10.0.0.1/8/1', '::1/129']) {
+      expect(() => loadConfig({ env: { WEBASSET_TRUSTED_PROXIES: bad }, cwd }), bad).toThrow(AppError);
+    }
+    expect(() => loadConfig({ env: { WEBASSET_AUDIT_TRUSTED_KEYS: 'not-a-key' }, cwd })).toThrow(AppError);
+  });
+});
