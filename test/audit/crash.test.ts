@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Database } from '../../src/store/index.js';
 import { buildAudit } from '../support/audit-fixtures.js';
 import { waitForDrained } from '../support/audit-faults.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { useTestDatabase } from '../support/databases.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CHILD = join(repo, 'test/support/audit-crash-child.ts');
@@ -57,30 +57,21 @@ function runAndKill(args: string[], minEvents: number): Promise<ChildRun> {
 }
 
 describe('audit trail after a crash (SIGKILL)', () => {
-  let t: TestDatabase;
-  const closers: Array<() => Promise<void>> = [];
-
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
-  afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
-    await t.cleanup();
-  });
+  const fresh = useTestDatabase();
 
   /** The database as a restarted process sees it: PGlite reopened from its folder, PostgreSQL as it was. */
   async function reopenAfterCrash(): Promise<Database> {
-    if (t.url) return t.database;
+    if (fresh.db.url) return fresh.db.database;
     // The killed child could not remove its lock file; the owner is dead, so it must not block us.
-    expect(existsSync(join(t.dataDir, 'db.lock'))).toBe(true);
-    const database = await t.reopen();
-    closers.push(() => database.close());
+    expect(existsSync(join(fresh.db.dataDir, 'db.lock'))).toBe(true);
+    const database = await fresh.db.reopen();
+    fresh.defer(() => database.close());
     return database;
   }
 
   async function expectAllPresentAndVerified(database: Database, ids: string[]): Promise<void> {
-    const audit = buildAudit(database, t.dataDir);
-    closers.push(() => audit.trail.close());
+    const audit = buildAudit(database, fresh.db.dataDir);
+    fresh.defer(() => audit.trail.close());
     await audit.trail.start();
     await waitForDrained(audit.trail);
 
@@ -105,18 +96,18 @@ describe('audit trail after a crash (SIGKILL)', () => {
 
   it('keeps every acknowledged event of a writer killed mid-stream, and the chain verifies', { timeout: 180_000 }, async () => {
     // PGlite is a database inside one process: the child opens the folder, so we let go of it first.
-    if (!t.url) await t.database.close();
+    if (!fresh.db.url) await fresh.db.database.close();
     const minEvents = 20 + Math.floor(Math.random() * 150);
-    const run = await runAndKill([t.dataDir, 'database', t.url ?? ''], minEvents);
+    const run = await runAndKill([fresh.db.dataDir, 'database', fresh.db.url ?? ''], minEvents);
     expect(run.ids.length).toBeGreaterThanOrEqual(minEvents);
     await expectAllPresentAndVerified(await reopenAfterCrash(), run.ids);
   });
 
   it('keeps every event a writer killed during an outage had spooled, and drains them at the next start', { timeout: 180_000 }, async () => {
     const minEvents = 20 + Math.floor(Math.random() * 150);
-    const run = await runAndKill([t.dataDir, 'outage'], minEvents);
+    const run = await runAndKill([fresh.db.dataDir, 'outage'], minEvents);
     expect(run.ids.length).toBeGreaterThanOrEqual(minEvents);
-    expect(existsSync(join(t.dataDir, 'audit-spool', 'events.ndjson'))).toBe(true);
-    await expectAllPresentAndVerified(t.database, run.ids);
+    expect(existsSync(join(fresh.db.dataDir, 'audit-spool', 'events.ndjson'))).toBe(true);
+    await expectAllPresentAndVerified(fresh.db.database, run.ids);
   });
 });

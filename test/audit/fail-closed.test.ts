@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createAuditSpool, createAuditTrail, createChainStore, createCheckpointSigner, type AuditSpool } from '../../src/audit/index.js';
 import { AppError, createRedactor, randomIds, systemClock } from '../../src/core/index.js';
 import { buildAudit, sampleEvent, silentLogger, TEST_SIGNING_KEY } from '../support/audit-fixtures.js';
 import { openUnreachableDatabase } from '../support/audit-faults.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { createTestDatabase, useTestDatabase } from '../support/databases.js';
 
 async function expectRefused(promise: Promise<unknown>): Promise<AppError> {
   const error = await promise.then(
@@ -39,25 +39,16 @@ function breakableSpool(inner: AuditSpool): AuditSpool & { broken: boolean } {
 }
 
 describe('audit trail fails closed', () => {
-  let t: TestDatabase;
-  const closers: Array<() => Promise<void>> = [];
-
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
-  afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
-    await t.cleanup();
-  });
+  const fresh = useTestDatabase();
 
   it('rejects with audit_unavailable when the database is unreachable and the spool folder cannot be created', async () => {
-    const unreachable = await openUnreachableDatabase(t.dataDir);
-    closers.push(() => unreachable.close());
-    const audit = buildAudit(unreachable.database, t.dataDir, { retryMs: 60_000 });
-    closers.push(() => audit.trail.close());
+    const unreachable = await openUnreachableDatabase(fresh.db.dataDir);
+    fresh.defer(() => unreachable.close());
+    const audit = buildAudit(unreachable.database, fresh.db.dataDir, { retryMs: 60_000 });
+    fresh.defer(() => audit.trail.close());
     await audit.trail.start();
     // A file where the spool's folder should be: mkdir fails, whoever runs the test (root included).
-    const blocker = join(t.dataDir, 'audit-spool');
+    const blocker = join(fresh.db.dataDir, 'audit-spool');
     writeFileSync(blocker, 'not a folder');
 
     const error = await expectRefused(audit.trail.record(sampleEvent(1)));
@@ -73,16 +64,16 @@ describe('audit trail fails closed', () => {
     rmSync(blocker);
     const receipt = await audit.trail.record(sampleEvent(6));
     expect(receipt).toMatchObject({ spooled: true, seq: null });
-    expect(existsSync(join(t.dataDir, 'audit-spool', 'events.ndjson'))).toBe(true);
+    expect(existsSync(join(fresh.db.dataDir, 'audit-spool', 'events.ndjson'))).toBe(true);
   });
 
   it('rejects with audit_unavailable when the database is unreachable and the spool cannot be written', async () => {
-    const unreachable = await openUnreachableDatabase(t.dataDir);
-    closers.push(() => unreachable.close());
+    const unreachable = await openUnreachableDatabase(fresh.db.dataDir);
+    fresh.defer(() => unreachable.close());
     const signer = createCheckpointSigner(TEST_SIGNING_KEY);
     const store = createChainStore({ db: unreachable.database.db, signer, clock: systemClock, nodeId: 'n1', checkpointEvery: 100 });
-    mkdirSync(join(t.dataDir, 'audit-spool'));
-    const spool = breakableSpool(createAuditSpool(join(t.dataDir, 'audit-spool', 'events.ndjson')));
+    mkdirSync(join(fresh.db.dataDir, 'audit-spool'));
+    const spool = breakableSpool(createAuditSpool(join(fresh.db.dataDir, 'audit-spool', 'events.ndjson')));
     const trail = createAuditTrail({
       store,
       spool,
@@ -95,7 +86,7 @@ describe('audit trail fails closed', () => {
       checkpointSeconds: 3600,
       retryMs: 60_000,
     });
-    closers.push(() => trail.close());
+    fresh.defer(() => trail.close());
     await trail.start();
 
     await expectRefused(trail.record(sampleEvent(1)));
@@ -110,9 +101,9 @@ describe('audit trail fails closed', () => {
   it('rejects with audit_unavailable, and spools nothing, when the database is reachable but refuses the write', async () => {
     // Reachable but not migrated: the database answers with an error, which is not an outage.
     const bare = await createTestDatabase({ migrate: false });
-    closers.push(() => bare.cleanup());
+    fresh.defer(() => bare.cleanup());
     const audit = buildAudit(bare.database, bare.dataDir);
-    closers.push(() => audit.trail.close());
+    fresh.defer(() => audit.trail.close());
     await audit.trail.start();
     await expectRefused(audit.trail.record(sampleEvent(1)));
     expect(audit.trail.status()).toEqual({ state: 'ok', spoolBytes: 0, reason: null });
@@ -120,7 +111,7 @@ describe('audit trail fails closed', () => {
   });
 
   it('rejects with audit_unavailable after close()', async () => {
-    const audit = buildAudit(t.database, t.dataDir);
+    const audit = buildAudit(fresh.db.database, fresh.db.dataDir);
     await audit.trail.start();
     await audit.trail.record(sampleEvent(1));
     await audit.trail.close();

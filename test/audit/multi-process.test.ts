@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildAudit } from '../support/audit-fixtures.js';
-import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/databases.js';
+import { TEST_DATABASE_URL, useTestDatabase } from '../support/databases.js';
 
 const CHILD = join(import.meta.dirname, '..', 'support', 'audit-writer-child.ts');
 const TSX = import.meta.resolve('tsx');
@@ -12,17 +12,11 @@ const PER_NODE = 1500;
 
 // Several processes on one PostgreSQL are the cluster case; PGlite is one process by design.
 describe.skipIf(!TEST_DATABASE_URL)('several processes on one PostgreSQL', () => {
-  let t: TestDatabase;
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
-  afterEach(async () => {
-    await t.cleanup();
-  });
+  const fresh = useTestDatabase();
 
   it('write one linear chain', async () => {
     const children = Array.from({ length: NODES }, (_, n) => {
-      const child = spawn(process.execPath, ['--import', TSX, CHILD, t.url!, join(t.dataDir, `node-${n}`), `node-${n}`, String(PER_NODE)], {
+      const child = spawn(process.execPath, ['--import', TSX, CHILD, fresh.db.url!, join(fresh.db.dataDir, `node-${n}`), `node-${n}`, String(PER_NODE)], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       let out = '';
@@ -32,7 +26,7 @@ describe.skipIf(!TEST_DATABASE_URL)('several processes on one PostgreSQL', () =>
     const results = await Promise.all(children);
     for (const r of results) expect(r).toEqual({ code: 0, out: `done ${PER_NODE}\n` });
 
-    const audit = buildAudit(t.database, t.dataDir);
+    const audit = buildAudit(fresh.db.database, fresh.db.dataDir);
     const result = await audit.reader.verify(audit.verifier);
     expect(result.failure).toBeNull();
     expect(result.events).toBe(NODES * PER_NODE);

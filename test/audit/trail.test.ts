@@ -1,19 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { describeResult } from '../../src/audit/index.js';
 import { buildAudit, sampleEvent } from '../support/audit-fixtures.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { useTestDatabase } from '../support/databases.js';
 
 describe('audit trail', () => {
-  let t: TestDatabase;
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
-  afterEach(async () => {
-    await t.cleanup();
-  });
+  const fresh = useTestDatabase();
 
   it('records events concurrently into one linear chain that verifies', async () => {
-    const audit = buildAudit(t.database, t.dataDir);
+    const audit = buildAudit(fresh.db.database, fresh.db.dataDir);
     await audit.trail.start();
     const receipts = await Promise.all(Array.from({ length: 1000 }, (_, i) => audit.trail.record(sampleEvent(i))));
     const seqs = receipts.map((r) => r.seq).sort((a, b) => a! - b!);

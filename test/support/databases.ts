@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterEach, beforeEach, inject } from 'vitest';
 import { openDatabase, type Database } from '../../src/store/index.js';
 
 /** Set by CI to run the storage and audit suites on PostgreSQL as well as PGlite. */
@@ -72,4 +72,32 @@ export async function dropPgDatabase(adminUrl: string, url: string): Promise<voi
 /** Puts a copy of the initialized (empty) PGlite cluster where the product will look for it. */
 export function seedEmbeddedCluster(dataDir: string): void {
   cpSync(inject('pgliteTemplate'), join(dataDir, 'db'), { recursive: true });
+}
+
+export interface FreshDatabase {
+  /** This test's database (valid inside a test and its hooks). */
+  readonly db: TestDatabase;
+  /** Runs `close` after the test, before the database goes; the newest first. */
+  defer(close: () => Promise<void>): void;
+}
+
+/** Gives every test of the enclosing `describe` a fresh database, and cleans up what the test deferred. */
+export function useTestDatabase(): FreshDatabase {
+  let current: TestDatabase | undefined;
+  const closers: Array<() => Promise<void>> = [];
+  beforeEach(async () => {
+    current = await createTestDatabase();
+  });
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+    await current?.cleanup();
+    current = undefined;
+  });
+  return {
+    get db() {
+      if (!current) throw new Error('useTestDatabase: the database exists only inside a test');
+      return current;
+    },
+    defer: (close) => closers.push(close),
+  };
 }
