@@ -67,7 +67,7 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
       const now = clock.now();
       if (!row || row.revoked_at_ms !== null || (row.expires_at_ms !== null && row.expires_at_ms <= now)) return null;
       const role = row.role as Role;
-      return { kind: role === 'agent' ? 'agent' : 'user', id: `token:${row.id}`, name: row.name, roles: [role], via: 'api_token' };
+      return { kind: role === 'agent' ? 'agent' : 'user', id: `token:${row.id}`, name: row.name, roles: [role], groups: [], via: 'api_token', mfa: false, tokenId: row.id };
     },
 
     async revoke(id, by) {

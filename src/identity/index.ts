@@ -1,5 +1,5 @@
 export { createApiTokens, TOKEN_PREFIX, type ApiTokens, type ApiTokensDeps } from './api-tokens.js';
-export { ROLES, type Principal, type Role } from './principal.js';
+export { ROLES, type GroupRef, type Principal, type Role } from './principal.js';
 export {
   ARGON2ID_MINIMUM,
   PASSWORD_MAX_LENGTH,

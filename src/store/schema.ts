@@ -6,6 +6,14 @@ export interface Tables {
   audit_chain_head: AuditChainHeadRow;
   audit_checkpoints: AuditCheckpointRow;
   api_tokens: ApiTokenRow;
+  users: UserRow;
+  user_recovery_codes: UserRecoveryCodeRow;
+  user_enrolments: UserEnrolmentRow;
+  groups: GroupRow;
+  group_members: GroupMemberRow;
+  assets: AssetRow;
+  permissions: PermissionRow;
+  web_sessions: WebSessionRow;
 }
 
 export interface AuditEventRow {
@@ -56,4 +64,106 @@ export interface ApiTokenRow {
   expires_at_ms: number | null;
   revoked_at_ms: number | null;
   last_used_at_ms: Generated<number | null>;
+  /** JSON array of scope names (`mcp`, `api:read`, ...). */
+  scopes: Generated<string[]>;
+  /** The service account (a `users` row of kind `service`) the token acts as. */
+  user_id: string | null;
+  /** The operator an agent token acts for: it may then do only what both may. */
+  on_behalf_of: string | null;
+}
+
+export interface UserRow {
+  id: string;
+  username: string;
+  email: string | null;
+  display_name: string;
+  /** `person`, or `service` for an agent's service account. */
+  kind: Generated<string>;
+  /** Roles given to the user directly; groups may add more. */
+  roles: Generated<string[]>;
+  /** `local` or `oidc`. */
+  source: string;
+  oidc_issuer: string | null;
+  oidc_subject: string | null;
+  password_hash: string | null;
+  mfa_required: Generated<boolean>;
+  totp_secret_sealed: string | null;
+  totp_enabled_at_ms: number | null;
+  /** Highest TOTP time step accepted so far: a code is accepted once. */
+  totp_last_step: number | null;
+  disabled_at_ms: number | null;
+  created_at_ms: number;
+  updated_at_ms: number;
+  last_login_at_ms: number | null;
+}
+
+export interface UserRecoveryCodeRow {
+  user_id: string;
+  code_hash: string;
+  created_at_ms: number;
+  used_at_ms: number | null;
+}
+
+export interface UserEnrolmentRow {
+  token_hash: string;
+  user_id: string;
+  /** `enrol` (first password and TOTP) or `reset_mfa`. */
+  purpose: string;
+  created_at_ms: number;
+  expires_at_ms: number;
+  used_at_ms: number | null;
+}
+
+export interface GroupRow {
+  id: string;
+  name: string;
+  description: Generated<string>;
+  /** Roles every member gets (a provider group mapped to `auditors` can grant `auditor`). */
+  roles: Generated<string[]>;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface GroupMemberRow {
+  group_id: string;
+  user_id: string;
+  /** `local` (admin API, import) or `oidc` (synced from the groups claim at each sign-in). */
+  source: string;
+  created_at_ms: number;
+}
+
+export interface AssetRow {
+  id: string;
+  name: string;
+  url: string;
+  allowed_hosts: Generated<string[]>;
+  /** The rest of the definition (recipe, policy); the browser issue gives it a schema. */
+  definition: Generated<Record<string, unknown>>;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface PermissionRow {
+  id: string;
+  /** `group` or `user`. */
+  subject_kind: string;
+  subject_id: string;
+  asset_id: string;
+  /** Subset of `connect`, `watch`, `replay`. */
+  actions: string[];
+  /** Weekly window `{ timeZone, days: [1..7], start: 'HH:MM', end: 'HH:MM' }`, or null for always. */
+  time_window: Record<string, unknown> | null;
+  max_concurrent: number | null;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface WebSessionRow {
+  /** SHA-256 of the cookie value: a database reader cannot take over a session. */
+  id_hash: string;
+  user_id: string;
+  data: Record<string, unknown>;
+  created_at_ms: number;
+  last_seen_ms: number;
+  expires_at_ms: number;
 }

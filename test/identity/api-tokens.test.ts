@@ -5,7 +5,7 @@ import { createApiTokens, type ApiTokens, type Principal } from '../../src/ident
 import { buildAudit } from '../support/audit-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 
-const admin: Principal = { kind: 'user', id: 'admin-1', name: 'Admin', roles: ['admin'], via: 'cli' };
+const admin: Principal = { kind: 'user', id: 'admin-1', name: 'Admin', roles: ['admin'], groups: [], via: 'cli', mfa: true };
 
 describe('API tokens', () => {
   let t: TestDatabase;

@@ -66,7 +66,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     redactor,
     dataDir,
     async token(role) {
-      const by = { kind: 'user' as const, id: 'test-admin', name: 'Test admin', roles: ['admin' as const], via: 'cli' as const };
+      const by = { kind: 'user' as const, id: 'test-admin', name: 'Test admin', roles: ['admin' as const], via: 'cli' as const, groups: [], mfa: true };
       return (await services.tokens.create({ name: `test ${role}`, role, createdBy: by })).token;
     },
     async stop() {

@@ -8,7 +8,7 @@ import { writeLine } from '../io.js';
 export async function tokensCommand(ctx: CommandContext, args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   const actor = ctx.actor;
-  const by: Principal = { kind: 'user', id: actor.id, name: actor.name ?? actor.id, roles: ['admin'], via: 'cli' };
+  const by: Principal = { kind: 'user', id: actor.id, name: actor.name ?? actor.id, roles: ['admin'], groups: [], via: 'cli', mfa: true };
   switch (sub) {
     case 'create': {
       const { values } = parseArgs({
