@@ -7,6 +7,7 @@ import type { Config } from './config/index.js';
 import { loadOrCreateKeyFile, randomIds, systemClock, type Clock, type IdGenerator, type Redactor } from './core/index.js';
 import { createHttpServer } from './http/index.js';
 import { createApiTokens, createAuthThrottle, AUTH_FAILURE_RULE, type ApiTokens, type AuthThrottle } from './identity/index.js';
+import { createUsers, type Users, type UserSessionsPort } from './identity/index.js';
 import { createMemoryState, createRateLimiter, createRedisState, type SharedState } from './cluster/index.js';
 import { openDatabase, type Database } from './store/index.js';
 
@@ -31,6 +32,8 @@ export interface Services {
   database: Database;
   audit: Audit;
   tokens: ApiTokens;
+  /** Local and provisioned accounts. */
+  users: Users;
   access: Access;
   /** Shared state: in-process, or Redis with REDIS_URL (every node then counts and sees the same). */
   state: SharedState;
@@ -51,6 +54,7 @@ export async function openServices(ctx: AppContext): Promise<Services> {
     const audit = await wireAudit(ctx, database, clock, ids);
     const tokens = createApiTokens({ db: database.db, trail: audit.trail, clock, ids });
     const access = createAccess({ trail: audit.trail });
+    const users = wireUsers(ctx, database, audit, clock, ids, pendingWebSessions);
     const limiter = createRateLimiter({ state, rules: { [AUTH_FAILURE_RULE]: { limit: ctx.config.authFailureLimit, windowMs: 60_000 } } });
     const throttle = createAuthThrottle({ state, limiter, clock });
     const shared = state;
@@ -61,6 +65,7 @@ export async function openServices(ctx: AppContext): Promise<Services> {
       database,
       audit,
       tokens,
+      users,
       access,
       state: shared,
       throttle,
@@ -76,6 +81,20 @@ export async function openServices(ctx: AppContext): Promise<Services> {
     await database.close();
     throw error;
   }
+}
+
+/** Where enrolment links point: WEBASSET_PUBLIC_URL, else the address this node listens on. */
+export function publicBaseUrl(config: Config): string {
+  if (config.publicUrl) return config.publicUrl;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.port}`;
+}
+
+// Until web sessions (helper A) are wired in, no session exists, so there is none to end.
+const pendingWebSessions: UserSessionsPort = { revokeAllForUser: async () => 0 };
+
+function wireUsers(ctx: AppContext, database: Database, audit: Audit, clock: Clock, ids: IdGenerator, sessions: UserSessionsPort): Users {
+  return createUsers({ db: database.db, trail: audit.trail, clock, ids, sessions, publicUrl: publicBaseUrl(ctx.config) });
 }
 
 async function wireCluster(ctx: AppContext, clock: Clock): Promise<SharedState> {

@@ -39,3 +39,44 @@ export {
   type VerifyTotpOptions,
 } from './totp.js';
 export { createAuthThrottle, AUTH_FAILURE_RULE, type AuthThrottle } from './auth-throttle.js';
+export {
+  createGroups,
+  groupDescriptionSchema,
+  groupNameSchema,
+  rolesSchema,
+  sortRoles,
+  GROUP_NAME,
+  type GroupRecord,
+  type Groups,
+  type GroupsDeps,
+  type MemberRecord,
+  type MembershipEffects,
+  type MembershipSource,
+  type UserGroupRecord,
+} from './groups.js';
+export {
+  createUsers,
+  hashEnrolmentToken,
+  normalizeUsername,
+  ENROLMENT_TTL_MS,
+  type CreateUserInput,
+  type UpdateUserPatch,
+  type UserChangeContext,
+  type UserRecord,
+  type UserSessionsPort,
+  type UserSnapshot,
+  type Users,
+  type UsersDeps,
+} from './users.js';
+export type { SessionRecord, SessionStore, SessionUser } from './session-store.js';
+export { createDatabaseSessionStore } from './session-store-database.js';
+export {
+  createWebSessions,
+  SESSION_VALUE_PREFIX,
+  type ResolvedSession,
+  type SessionContext,
+  type SessionEndReason,
+  type SessionSummary,
+  type WebSessions,
+  type WebSessionsDeps,
+} from './web-sessions.js';
