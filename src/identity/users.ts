@@ -453,11 +453,12 @@ function checkEmail(input: string | null): string | null {
   return value;
 }
 
-function checkRoles(input: readonly string[]): Role[] {
-  if (!Array.isArray(input) || input.some((r) => !(ROLES as readonly string[]).includes(r))) {
+function checkRoles(input: unknown): Role[] {
+  const list: unknown[] = Array.isArray(input) ? (input as unknown[]) : [null];
+  if (list.some((r) => typeof r !== 'string' || !(ROLES as readonly string[]).includes(r))) {
     throw new AppError('invalid_request', { publicMessage: `Unknown role; expected some of ${ROLES.join(', ')}.` });
   }
-  return ROLES.filter((r) => input.includes(r));
+  return ROLES.filter((r) => list.includes(r));
 }
 
 function checkText(input: string, name: string, max: number): string {
