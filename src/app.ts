@@ -5,6 +5,7 @@ import { createAccess, type Access } from './access/index.js';
 import { createAudit, type Actor, type Audit } from './audit/index.js';
 import type { Config } from './config/index.js';
 import { loadOrCreateKeyFile, randomIds, systemClock, type Clock, type IdGenerator, type Redactor } from './core/index.js';
+import { createDetect, type Detect } from './detect/index.js';
 import { createHttpServer } from './http/index.js';
 import { createApiTokens, createAuthThrottle, AUTH_FAILURE_RULE, type ApiTokens, type AuthThrottle } from './identity/index.js';
 import { createUsers, type Users, type UserSessionsPort } from './identity/index.js';
@@ -38,6 +39,8 @@ export interface Services {
   /** Shared state: in-process, or Redis with REDIS_URL (every node then counts and sees the same). */
   state: SharedState;
   throttle: AuthThrottle;
+  /** Brute-force detection and alerts (audit + signed webhooks). */
+  detect: Detect;
   /** The actor that system events (start, stop) are recorded under. */
   systemActor: Actor;
   /** Settles the audit trail and closes the database. */
@@ -57,6 +60,7 @@ export async function openServices(ctx: AppContext): Promise<Services> {
     const users = wireUsers(ctx, database, audit, clock, ids, pendingWebSessions);
     const limiter = createRateLimiter({ state, rules: { [AUTH_FAILURE_RULE]: { limit: ctx.config.authFailureLimit, windowMs: 60_000 } } });
     const throttle = createAuthThrottle({ state, limiter, clock });
+    const detect = wireDetect(ctx, audit, state, clock, ids);
     const shared = state;
     return {
       config: ctx.config,
@@ -69,8 +73,11 @@ export async function openServices(ctx: AppContext): Promise<Services> {
       access,
       state: shared,
       throttle,
+      detect,
       systemActor: { kind: 'system', id: ctx.config.nodeId, name: 'webasset' },
       async close() {
+        // Webhook deliveries in flight may still record alert.delivery_failed: before the trail closes.
+        await detect.close();
         await audit.trail.close();
         await shared.close();
         await database.close();
@@ -104,6 +111,22 @@ async function wireCluster(ctx: AppContext, clock: Clock): Promise<SharedState> 
   const state = await createRedisState({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, onError });
   logger.info({ keyPrefix: config.redisKeyPrefix }, 'shared state: Redis');
   return state;
+}
+
+function wireDetect(ctx: AppContext, audit: Audit, state: SharedState, clock: Clock, ids: IdGenerator): Detect {
+  const { config, logger, redactor } = ctx;
+  // The path of a chat webhook URL is often its credential: never in a log line or audit event.
+  for (const url of config.alertWebhookUrls) redactor.addSecret(url);
+  return createDetect({
+    trail: audit.trail,
+    state,
+    clock,
+    ids,
+    logger,
+    actor: { kind: 'system', id: config.nodeId, name: 'webasset' },
+    webhooks: { urls: config.alertWebhookUrls, secret: config.alertWebhookSecret },
+    userAgent: `webasset/${ctx.version}`,
+  });
 }
 
 async function wireStore(ctx: AppContext): Promise<Database> {

@@ -25,4 +25,6 @@ export interface Config {
   auditBatchMax: number;
   auditPageMax: number;
   shutdownTimeoutMs: number;
+  alertWebhookUrls: string[];
+  alertWebhookSecret: string | undefined;
 }

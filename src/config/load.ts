@@ -141,12 +141,17 @@ function readSecretFile(def: SettingDefinition, path: string, label: string, out
 function crossCheck(config: Config, problems: string[]): void {
   const oidc = [config.oidcIssuer, config.oidcClientId].filter(Boolean).length;
   if (oidc === 1) problems.push('OIDC_ISSUER, OIDC_CLIENT_ID: set both or neither');
+  if (config.alertWebhookUrls.length > 0 && !config.alertWebhookSecret) {
+    problems.push('WEBASSET_ALERT_WEBHOOK_SECRET: required when WEBASSET_ALERT_WEBHOOK_URLS is set (alerts are always signed)');
+  }
 }
 
 function collectSecrets(config: Config): string[] {
   const out: string[] = [];
   for (const def of SETTINGS) {
     const value = (config as unknown as Record<string, unknown>)[def.key];
+    // A secret list (webhook URLs: their path is often the credential) is redacted item by item.
+    if (def.secret && Array.isArray(value)) out.push(...value.filter((item): item is string => typeof item === 'string'));
     if (!def.secret || typeof value !== 'string') continue;
     out.push(value);
     if (def.key === 'databaseUrl' || def.key === 'redisUrl') {

@@ -77,6 +77,16 @@ function isProxyEntry(entry: string): boolean {
   return /^\d{1,3}$/.test(bits) && n >= 0 && n <= (family === 4 ? 32 : 128);
 }
 
+// Credentials in a webhook URL would be sent in the clear by some clients and logged by proxies: refused.
+const webhookUrlList = commaList((item) => {
+  try {
+    const u = new URL(item);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === '';
+  } catch {
+    return false;
+  }
+}, 'expected comma-separated http:// or https:// URLs without user:password@');
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
   error: 'expected one of fatal, error, warn, info, debug, trace, silent',
 });
@@ -155,6 +165,20 @@ export const SETTINGS: readonly SettingDefinition[] = [
     defaultText: '1000',
   }),
   define('auditPageMax', 'WEBASSET_AUDIT_PAGE_MAX', positiveInt(10_000).default(500), 'Largest page size GET /api/audit accepts.', { defaultText: '500' }),
+  define(
+    'alertWebhookUrls',
+    'WEBASSET_ALERT_WEBHOOK_URLS',
+    webhookUrlList.default([]),
+    'Where alerts (brute-force sign-in bursts) are POSTed as signed JSON: comma-separated http(s) URLs. Unset: alerts go to the audit trail only.',
+    { secret: true, defaultText: '(none)' },
+  ),
+  define(
+    'alertWebhookSecret',
+    'WEBASSET_ALERT_WEBHOOK_SECRET',
+    nonEmpty.min(32, 'expected at least 32 characters (for example: openssl rand -hex 32)').optional(),
+    'HMAC-SHA256 key of the X-Webasset-Signature header of alert webhooks; required with WEBASSET_ALERT_WEBHOOK_URLS.',
+    { secret: true },
+  ),
   define('shutdownTimeoutMs', 'WEBASSET_SHUTDOWN_TIMEOUT_MS', positiveInt(600_000).default(10_000), 'On SIGTERM, longest wait for in-flight work before exiting (ms).', {
     defaultText: '10000',
   }),
