@@ -2,13 +2,17 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAccess, type Access } from './access/index.js';
+import { createForwardAuthGate, createForwardAuthRules, createReturnUrlPolicy, type ForwardAuthGate, type ReturnUrlPolicy } from './access/index.js';
 import { createAudit, type Actor, type Audit } from './audit/index.js';
 import type { Config } from './config/index.js';
 import { loadOrCreateKeyFile, randomIds, systemClock, type Clock, type IdGenerator, type Redactor } from './core/index.js';
 import { createDetect, type Detect } from './detect/index.js';
-import { createHttpServer } from './http/index.js';
+import { createForwardAuthStats, createHttpServer, type ForwardAuthStats } from './http/index.js';
 import { createApiTokens, createAuthThrottle, AUTH_FAILURE_RULE, type ApiTokens, type AuthThrottle } from './identity/index.js';
 import { createUsers, type Users, type UserSessionsPort } from './identity/index.js';
+import { createEnrolment, createIdentityKey, createLocalSignIn, createLockout, createMfa, createPasswordHasher, createPasswordPolicy, type Enrolment, type LocalSignIn, type Mfa, type SignInFailureSink, type WebSessions as AccountSessions } from './identity/index.js';
+import { createDatabaseSessionStore, createWebSessions, type WebSessions } from './identity/index.js';
+import { createGroups, createOidcSignIn, parseGroupMap, type OidcGroupsPort, type OidcSignIn, type Role } from './identity/index.js';
 import { createMemoryState, createRateLimiter, createRedisState, type SharedState } from './cluster/index.js';
 import { openDatabase, type Database } from './store/index.js';
 
@@ -35,12 +39,20 @@ export interface Services {
   tokens: ApiTokens;
   /** Local and provisioned accounts. */
   users: Users;
+  /** Local sign-in, enrolment links and the signed-in user's own MFA. */
+  accounts: Accounts;
+  /** Server-side web sessions (database, or Redis with REDIS_URL). */
+  sessions: WebSessions;
   access: Access;
+  /** ForwardAuth (GET /authz): host rules with audited denials, the return-URL allowlist, counters. */
+  forwardAuth: ForwardAuthWiring;
   /** Shared state: in-process, or Redis with REDIS_URL (every node then counts and sees the same). */
   state: SharedState;
   throttle: AuthThrottle;
   /** Brute-force detection and alerts (audit + signed webhooks). */
   detect: Detect;
+  /** Single sign-on (OpenID Connect); null when OIDC_ISSUER is unset. */
+  oidc: OidcSignIn | null;
   /** The actor that system events (start, stop) are recorded under. */
   systemActor: Actor;
   /** Settles the audit trail and closes the database. */
@@ -52,15 +64,20 @@ export async function openServices(ctx: AppContext): Promise<Services> {
   const ids = ctx.ids ?? randomIds;
   const database = await wireStore(ctx);
   let state: SharedState | undefined;
+  let sessions: WebSessions | undefined;
   try {
     state = await wireCluster(ctx, clock);
     const audit = await wireAudit(ctx, database, clock, ids);
     const tokens = createApiTokens({ db: database.db, trail: audit.trail, clock, ids });
     const access = createAccess({ trail: audit.trail });
-    const users = wireUsers(ctx, database, audit, clock, ids, pendingWebSessions);
+    const forwardAuth = wireForwardAuth(ctx, audit);
+    const webSessions = (sessions = wireSessions(ctx, database, audit, clock, ids));
+    const users = wireUsers(ctx, database, audit, clock, ids, webSessions);
     const limiter = createRateLimiter({ state, rules: { [AUTH_FAILURE_RULE]: { limit: ctx.config.authFailureLimit, windowMs: 60_000 } } });
     const throttle = createAuthThrottle({ state, limiter, clock });
     const detect = wireDetect(ctx, audit, state, clock, ids);
+    const accounts = wireAccounts(ctx, { database, audit, state, clock, ids, users, sessions: webSessions, detect });
+    const oidc = wireOidc(ctx, { state, audit, users, sessions: webSessions, groups: createGroups({ db: database.db, trail: audit.trail, clock, ids }), clock, ids });
     const shared = state;
     return {
       config: ctx.config,
@@ -70,20 +87,26 @@ export async function openServices(ctx: AppContext): Promise<Services> {
       audit,
       tokens,
       users,
+      accounts,
+      sessions: webSessions,
       access,
+      forwardAuth,
       state: shared,
       throttle,
       detect,
+      oidc,
       systemActor: { kind: 'system', id: ctx.config.nodeId, name: 'webasset' },
       async close() {
         // Webhook deliveries in flight may still record alert.delivery_failed: before the trail closes.
         await detect.close();
+        await webSessions.close();
         await audit.trail.close();
         await shared.close();
         await database.close();
       },
     };
   } catch (error) {
+    await sessions?.close();
     await state?.close();
     await database.close();
     throw error;
@@ -97,8 +120,70 @@ export function publicBaseUrl(config: Config): string {
   return `http://${host}:${config.port}`;
 }
 
-// Until web sessions (helper A) are wired in, no session exists, so there is none to end.
-const pendingWebSessions: UserSessionsPort = { revokeAllForUser: async () => 0 };
+function wireSessions(ctx: AppContext, database: Database, audit: Audit, clock: Clock, ids: IdGenerator): WebSessions {
+  const { config, logger } = ctx;
+  return createWebSessions({
+    store: createDatabaseSessionStore({ db: database.db }),
+    trail: audit.trail,
+    clock,
+    ids,
+    idleMs: config.sessionIdleMinutes * 60_000,
+    absoluteMs: config.sessionMaxHours * 3_600_000,
+    systemActor: { kind: 'system', id: config.nodeId, name: 'webasset' },
+    onError: (error) => logger.warn({ err: error }, 'web session sweep failed'),
+  });
+}
+
+/** Local accounts: sign-in with lockout and MFA, enrolment links, one's own MFA. */
+export interface Accounts {
+  signIn: LocalSignIn;
+  enrolment: Enrolment;
+  mfa: Mfa;
+}
+
+function wireAccounts(
+  ctx: AppContext,
+  deps: { database: Database; audit: Audit; state: SharedState; clock: Clock; ids: IdGenerator; users: Users; sessions: AccountSessions; detect: SignInFailureSink },
+): Accounts {
+  const { config, logger } = ctx;
+  const { database, audit, state, clock, ids, users } = deps;
+  const key = createIdentityKey(resolveIdentityKey(ctx, database));
+  const mfa = createMfa({ db: database.db, trail: audit.trail, clock, key });
+  const hasher = createPasswordHasher();
+  const policy = createPasswordPolicy();
+  const lockout = createLockout({ state, clock, threshold: config.lockoutThreshold, lockoutMs: config.lockoutMinutes * 60_000 });
+  const signIn = createLocalSignIn({
+    db: database.db,
+    trail: audit.trail,
+    clock,
+    ids,
+    state,
+    users,
+    mfa,
+    hasher,
+    lockout,
+    sessions: deps.sessions,
+    ipLimit: config.signinIpLimit,
+    mfaRequiredRoles: config.mfaRequiredRoles,
+    detect: deps.detect,
+    onError: (error) => logger.warn({ err: error }, 'brute-force detection failed for a sign-in'),
+  });
+  const enrolment = createEnrolment({ db: database.db, trail: audit.trail, clock, users, mfa, hasher, policy, mfaRequiredRoles: config.mfaRequiredRoles });
+  return { signIn, enrolment, mfa };
+}
+
+function resolveIdentityKey(ctx: AppContext, database: Database): string {
+  const { config, logger, redactor } = ctx;
+  if (config.identityKey) return config.identityKey;
+  const path = join(config.dataDir, 'keys', 'identity.key');
+  const { key, created } = loadOrCreateKeyFile(path);
+  redactor.addSecret(key);
+  if (created) logger.warn({ path }, 'DEVELOPMENT DEFAULT: created the identity key file that seals TOTP seeds; production must set WEBASSET_IDENTITY_KEY(_FILE)');
+  if (database.kind === 'postgres') {
+    logger.warn('WEBASSET_IDENTITY_KEY is not set: TOTP seeds sealed on this node will not open on other nodes');
+  }
+  return key;
+}
 
 function wireUsers(ctx: AppContext, database: Database, audit: Audit, clock: Clock, ids: IdGenerator, sessions: UserSessionsPort): Users {
   return createUsers({ db: database.db, trail: audit.trail, clock, ids, sessions, publicUrl: publicBaseUrl(ctx.config) });
@@ -129,6 +214,39 @@ function wireDetect(ctx: AppContext, audit: Audit, state: SharedState, clock: Cl
   });
 }
 
+export interface ForwardAuthWiring {
+  gate: ForwardAuthGate;
+  returnUrls: ReturnUrlPolicy;
+  signInUrl: string | undefined;
+  stats: ForwardAuthStats;
+}
+
+/**
+ * Load shedding of GET /authz: past 512 checks in flight, or an event loop
+ * running 50 ms late, new checks get 503 at once instead of queueing behind
+ * the ones that can still be answered (docs/benchmarks.md, ForwardAuth).
+ */
+const FORWARD_AUTH_SHEDDING = { maxInFlight: 512, maxEventLoopDelayMs: 50 };
+
+function wireForwardAuth(ctx: AppContext, audit: Audit): ForwardAuthWiring {
+  const { config, logger } = ctx;
+  const rules = createForwardAuthRules(config.forwardAuth.rules);
+  // A sign-in may return to the hosts the proxy protects, to those listed, and to the product itself.
+  const returnUrls = createReturnUrlPolicy({
+    hosts: [...config.returnUrlHosts, ...config.forwardAuth.rules.map((rule) => rule.host)],
+    publicUrl: config.publicUrl,
+  });
+  if (rules.rules.length > 0 && !config.forwardAuth.signInUrl) {
+    logger.warn('forwardAuth.signInUrl is not set: GET /authz answers anonymous callers 401 without a sign-in redirect');
+  }
+  return {
+    gate: createForwardAuthGate({ rules, trail: audit.trail }),
+    returnUrls,
+    signInUrl: config.forwardAuth.signInUrl,
+    stats: createForwardAuthStats(),
+  };
+}
+
 async function wireStore(ctx: AppContext): Promise<Database> {
   const { config, logger } = ctx;
   const database = await openDatabase({
@@ -146,6 +264,40 @@ async function wireStore(ctx: AppContext): Promise<Database> {
   }
   logger.info({ database: database.kind, dataDir: database.kind === 'pglite' ? config.dataDir : undefined }, 'database ready');
   return database;
+}
+
+/** Single sign-on, when OIDC_ISSUER is set (load.ts has checked that the client id and public URL come with it). */
+function wireOidc(
+  ctx: AppContext,
+  deps: { state: SharedState; audit: Audit; users: Users; sessions: WebSessions; groups: OidcGroupsPort; clock: Clock; ids: IdGenerator },
+): OidcSignIn | null {
+  const { config, logger } = ctx;
+  if (!config.oidcIssuer || !config.oidcClientId || !config.publicUrl) return null;
+  const base = config.publicUrl.replace(/\/+$/, '');
+  const mfaRequiredRoles: readonly Role[] = (config as { mfaRequiredRoles?: Role[] }).mfaRequiredRoles ?? ['admin', 'auditor'];
+  return createOidcSignIn({
+    settings: {
+      issuer: config.oidcIssuer,
+      clientId: config.oidcClientId,
+      clientSecret: config.oidcClientSecret,
+      redirectUri: `${base}/auth/oidc/callback`,
+      postLogoutRedirectUri: `${base}/auth/oidc/logged-out`,
+      scopes: config.oidcScopes,
+      groupsClaim: config.oidcGroupsClaim,
+      groupMap: parseGroupMap(config.oidcGroupMap),
+      mfaAmr: config.oidcMfaAmr,
+      mfaAcr: config.oidcMfaAcr,
+      mfaRequiredRoles,
+    },
+    state: deps.state,
+    trail: deps.audit.trail,
+    users: deps.users,
+    groups: deps.groups,
+    sessions: deps.sessions,
+    clock: deps.clock,
+    ids: deps.ids,
+    warn: (detail, message) => logger.warn(detail, message),
+  });
 }
 
 async function wireAudit(ctx: AppContext, database: Database, clock: Clock, ids: IdGenerator): Promise<Audit> {
@@ -196,13 +348,23 @@ export interface RunningServer {
 export async function startServer(services: Services): Promise<RunningServer> {
   const { config, logger, audit } = services;
   let shuttingDown = false;
+  const { oidc } = services;
   const http = await createHttpServer({
+    forwardAuth: { ...services.forwardAuth, shedding: FORWARD_AUTH_SHEDDING },
     logger,
     trail: audit.trail,
     auditService: audit.service,
     tokens: services.tokens,
     access: services.access,
     throttle: services.throttle,
+    sessions: services.sessions,
+    accounts: services.accounts,
+    state: services.state,
+    publicUrl: config.publicUrl,
+    corsOrigins: config.corsOrigins,
+    apiRateLimit: config.apiRateLimit,
+    oidc,
+    oidcLogoutUrl: oidc ? (facts) => oidc.endSessionUrl(facts) : undefined,
     trustedProxies: config.trustedProxies,
     ping: () => services.database.ping(),
     pingState: async () => {

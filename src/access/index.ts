@@ -1,2 +1,15 @@
-export { createAccess, type Access, type RequestContext } from './authorize.js';
-export { ROLE_PERMISSIONS, type Permission } from './permissions.js';
+export { createAccess, type Access, type AccessDeps, type AssetContext, type AssetSummary, type RequestContext } from './authorize.js';
+export { ASSET_ACTIONS, PERMISSIONS, ROLE_PERMISSIONS, isAssetAction, scopesCovering, type AssetAction, type Permission } from './permissions.js';
+export { decide, type AssetPolicy, type Decision, type DecisionInput, type DenialReason, type Grant } from './decide.js';
+export { isWithinWindow, isTimeZone, timeWindowSchema, wallClock, type TimeWindow } from './time-window.js';
+export { assetIdSchema, assetInputSchema, assetPatchSchema, createAssets, ASSET_ID, type AssetInput, type AssetPatch, type AssetRecord, type Assets } from './assets.js';
+export { createGrants, grantInputSchema, grantPatchSchema, type GrantInput, type GrantPatch, type GrantRecord, type Grants } from './grants.js';
+export {
+  createForwardAuthGate,
+  createForwardAuthRules,
+  type ForwardAuthDecision,
+  type ForwardAuthGate,
+  type ForwardAuthRule,
+  type ForwardAuthRules,
+} from './forward-auth-rules.js';
+export { createReturnUrlPolicy, RETURN_URL_MAX_LENGTH, type ReturnUrlPolicy } from './return-urls.js';

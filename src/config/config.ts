@@ -10,11 +10,24 @@ export interface Config {
   redisKeyPrefix: string;
   trustedProxies: string[];
   authFailureLimit: number;
+  sessionIdleMinutes: number;
+  sessionMaxHours: number;
+  corsOrigins: string[];
+  apiRateLimit: number;
   masterKey: string | undefined;
   publicUrl: string | undefined;
+  /** ForwardAuth: per-host rules (checked in shape here; compiled by access/) and where to sign in. */
+  forwardAuth: { rules: ForwardAuthRuleConfig[]; signInUrl?: string | undefined };
+  /** Hosts a sign-in may return to, besides the rule hosts and the public URL. */
+  returnUrlHosts: string[];
   oidcIssuer: string | undefined;
   oidcClientId: string | undefined;
   oidcClientSecret: string | undefined;
+  oidcGroupsClaim: string;
+  oidcGroupMap: string[];
+  oidcScopes: string[];
+  oidcMfaAmr: string[];
+  oidcMfaAcr: string[];
   chromiumPath: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   nodeId: string;
@@ -25,6 +38,19 @@ export interface Config {
   auditBatchMax: number;
   auditPageMax: number;
   shutdownTimeoutMs: number;
+  identityKey: string | undefined;
+  mfaRequiredRoles: Array<'admin' | 'auditor' | 'operator' | 'agent'>;
+  signinIpLimit: number;
+  lockoutThreshold: number;
+  lockoutMinutes: number;
   alertWebhookUrls: string[];
   alertWebhookSecret: string | undefined;
+}
+
+/** One `forwardAuth.rules` entry as configured; src/access/forward-auth-rules.ts gives it meaning. */
+export interface ForwardAuthRuleConfig {
+  host: string;
+  groups: string[];
+  roles: Array<'admin' | 'auditor' | 'operator' | 'agent'>;
+  anySignedInUser?: true | undefined;
 }

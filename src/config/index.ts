@@ -1,3 +1,3 @@
 export { loadConfig, type LoadConfigInput, type LoadedConfig } from './load.js';
 export { SETTINGS, LOADER_VARIABLES, type SettingDefinition } from './settings.js';
-export type { Config } from './config.js';
+export type { Config, ForwardAuthRuleConfig } from './config.js';

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isHostPattern } from '../core/index.js';
 
 /**
  * Every setting the product reads, in one place. The environment variable
@@ -87,6 +88,71 @@ const webhookUrlList = commaList((item) => {
   }
 }, 'expected comma-separated http:// or https:// URLs without user:password@');
 
+// ForwardAuth (src/access/forward-auth-rules.ts). Roles are spelled out here because config sits below
+// identity; test/http/forward-auth.test.ts checks that this list equals identity's ROLES.
+const FORWARD_AUTH_ROLES = ['admin', 'auditor', 'operator', 'agent'] as const;
+const hostPattern = nonEmpty.refine(isHostPattern, { message: 'expected a host name such as app.example.com or *.example.com' });
+const returnUrlHostList = commaList(isHostPattern, 'expected comma-separated host names such as app.example.com or *.example.com');
+const forwardAuthRule = z
+  .object({
+    host: hostPattern,
+    groups: z.array(nonEmpty).default([]),
+    roles: z.array(z.enum(FORWARD_AUTH_ROLES, { error: `expected one of ${FORWARD_AUTH_ROLES.join(', ')}` })).default([]),
+    // The one way to open a host to everyone who can sign in; its name says so on purpose.
+    anySignedInUser: z.literal(true).optional(),
+  })
+  .strict()
+  .refine((rule) => rule.groups.length > 0 || rule.roles.length > 0 || rule.anySignedInUser === true, {
+    message: 'a rule needs groups, roles, or anySignedInUser: true',
+  })
+  .refine((rule) => !(rule.anySignedInUser && (rule.groups.length > 0 || rule.roles.length > 0)), {
+    message: 'anySignedInUser: true cannot be combined with groups or roles',
+  });
+const forwardAuth = z.preprocess(
+  // The environment carries the mapping as JSON; YAML gives it as a mapping already.
+  (value) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return Symbol('not JSON');
+    }
+  },
+  z
+    .object(
+      {
+        rules: z.array(forwardAuthRule).default([]),
+        signInUrl: url(['http:', 'https:']).optional(),
+      },
+      { error: 'expected a mapping { rules: [...], signInUrl } (JSON in the environment)' },
+    )
+    .strict()
+    .refine((v) => new Set(v.rules.map((r) => r.host.toLowerCase())).size === v.rules.length, { message: 'two rules name the same host' })
+    .default({ rules: [] }),
+);
+
+// An origin is scheme://host[:port] and nothing else: a path or a wildcard would widen what is trusted.
+const originList = commaList((item) => {
+  try {
+    const u = new URL(item);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item;
+  } catch {
+    return false;
+  }
+}, 'expected comma-separated origins such as https://portal.example.com (scheme, host and optional port; no path, no wildcard)');
+
+// `claimValue=groupName`: the claim side is the provider's text; the group side must be a name a group here can have.
+const oidcGroupMapList = commaList((item) => {
+  const eq = item.indexOf('=');
+  return eq > 0 && eq < item.length - 1 && /^[A-Za-z0-9][A-Za-z0-9 _./@-]{0,99}$/.test(item.slice(eq + 1).trim());
+}, 'expected comma-separated claimValue=groupName pairs');
+
+const oidcScopeList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) => (Array.isArray(value) ? value : value.split(/[\s,]+/)).map((item) => item.trim()).filter((item) => item !== ''))
+  .refine((scopes) => scopes.includes('openid'), { message: 'must include openid' })
+  .refine((scopes) => scopes.every((scope) => /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/.test(scope)), { message: 'expected scope names (RFC 6749 characters)' });
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
   error: 'expected one of fatal, error, warn, info, debug, trace, silent',
 });
@@ -100,6 +166,9 @@ function define(
 ): SettingDefinition {
   return { key, env, schema, description, secret: options.secret ?? false, defaultText: options.defaultText };
 }
+
+// Roles for WEBASSET_MFA_REQUIRED_ROLES, spelled out because config sits below identity.
+const MFA_ROLES = ['admin', 'auditor', 'operator', 'agent'] as const;
 
 export const SETTINGS: readonly SettingDefinition[] = [
   define('port', 'PORT', port.default(8080), 'TCP port the HTTP server listens on (0 picks a free port).', { defaultText: '8080' }),
@@ -131,13 +200,70 @@ export const SETTINGS: readonly SettingDefinition[] = [
   define('authFailureLimit', 'WEBASSET_AUTH_FAILURE_LIMIT', positiveInt(10_000).default(20), 'Failed token sign-ins one client IP may make per minute; past it, that IP gets 429 until the minute ends.', {
     defaultText: '20',
   }),
+  define('sessionIdleMinutes', 'WEBASSET_SESSION_IDLE_MINUTES', positiveInt(24 * 60).default(15), 'A web session ends after this many minutes without a request.', {
+    defaultText: '15',
+  }),
+  define('sessionMaxHours', 'WEBASSET_SESSION_MAX_HOURS', positiveInt(24 * 30).default(12), 'A web session ends this many hours after sign-in, however active.', {
+    defaultText: '12',
+  }),
+  define(
+    'corsOrigins',
+    'WEBASSET_CORS_ORIGINS',
+    originList.default([]),
+    'Other origins whose browser scripts may call the API (CORS, with credentials): comma-separated, exact. Unset: CORS is closed.',
+    { defaultText: '(none)' },
+  ),
+  define('apiRateLimit', 'WEBASSET_API_RATE_LIMIT', positiveInt(1_000_000).default(600), 'Requests to /api and /mcp per minute, counted per client IP and per signed-in user or token; past it, 429 with Retry-After.', {
+    defaultText: '600',
+  }),
   define('masterKey', 'WEBASSET_MASTER_KEY', key32.optional(), 'Vault key-encryption key, 32 bytes base64 (reserved: validated now, used once the vault lands).', {
     secret: true,
   }),
   define('publicUrl', 'WEBASSET_PUBLIC_URL', url(['http:', 'https:']).optional(), 'External URL users reach the product at (used for links and cookies).'),
+  define(
+    'forwardAuth',
+    'WEBASSET_FORWARD_AUTH',
+    forwardAuth,
+    'ForwardAuth (GET /authz): per-host rules { host, groups, roles } and the sign-in URL, as a YAML mapping or JSON. Unset: every host is denied.',
+    { defaultText: '(no rules)' },
+  ),
+  define(
+    'returnUrlHosts',
+    'WEBASSET_RETURN_URL_HOSTS',
+    returnUrlHostList.default([]),
+    'Hosts a sign-in may return to (besides the ForwardAuth rule hosts and the public URL): comma-separated names, *.example.com allowed.',
+    { defaultText: '(none)' },
+  ),
   define('oidcIssuer', 'OIDC_ISSUER', url(['http:', 'https:']).optional(), 'OpenID Connect issuer URL for single sign-on. Unset: local accounts only.'),
   define('oidcClientId', 'OIDC_CLIENT_ID', nonEmpty.optional(), 'OpenID Connect client id.'),
   define('oidcClientSecret', 'OIDC_CLIENT_SECRET', nonEmpty.optional(), 'OpenID Connect client secret.', { secret: true }),
+  define('oidcGroupsClaim', 'OIDC_GROUPS_CLAIM', nonEmpty.max(255).default('groups'), 'ID token (or UserInfo) claim that lists the person\'s groups at the provider.', {
+    defaultText: 'groups',
+  }),
+  define(
+    'oidcGroupMap',
+    'OIDC_GROUP_MAP',
+    oidcGroupMapList.default([]),
+    'Provider group to our group: comma-separated claimValue=groupName pairs; values without a pair are ignored. Unset: a claim value is taken as our group of the same name, when that group exists.',
+    { defaultText: '(none)' },
+  ),
+  define('oidcScopes', 'OIDC_SCOPES', oidcScopeList.default(['openid', 'profile', 'email']), 'Scopes requested at sign-in, space- or comma-separated; must include openid.', {
+    defaultText: 'openid profile email',
+  }),
+  define(
+    'oidcMfaAmr',
+    'OIDC_MFA_AMR',
+    commaList((v) => /^[\x21-\x7e]{1,64}$/.test(v), 'expected comma-separated amr values').default(['mfa', 'otp', 'hwk', 'swk', 'totp']),
+    'amr values (RFC 8176) that mean the provider used a second factor: comma-separated.',
+    { defaultText: 'mfa,otp,hwk,swk,totp' },
+  ),
+  define(
+    'oidcMfaAcr',
+    'OIDC_MFA_ACR',
+    commaList((v) => /^[\x21-\x7e]{1,255}$/.test(v), 'expected comma-separated acr values').default([]),
+    'acr values that mean the provider used a second factor: comma-separated. Unset: only amr counts.',
+    { defaultText: '(none)' },
+  ),
   define('chromiumPath', 'CHROMIUM_PATH', nonEmpty.optional(), 'Path to the Chromium executable. Unset: found on the machine.'),
   define('logLevel', 'LOG_LEVEL', logLevel.default('info'), 'Log level: fatal, error, warn, info, debug, trace or silent.', { defaultText: 'info' }),
   define('nodeId', 'WEBASSET_NODE_ID', nonEmpty.max(128).optional(), 'Name of this node in audit events and logs. Unset: the host name.'),
@@ -181,6 +307,25 @@ export const SETTINGS: readonly SettingDefinition[] = [
   ),
   define('shutdownTimeoutMs', 'WEBASSET_SHUTDOWN_TIMEOUT_MS', positiveInt(600_000).default(10_000), 'On SIGTERM, longest wait for in-flight work before exiting (ms).', {
     defaultText: '10000',
+  }),
+  define('identityKey', 'WEBASSET_IDENTITY_KEY', key32.optional(), 'AES-256-GCM key (32 bytes base64) that seals TOTP seeds of local accounts; all nodes share it. Unset: a key file is created in the data folder.', {
+    secret: true,
+  }),
+  define(
+    'mfaRequiredRoles',
+    'WEBASSET_MFA_REQUIRED_ROLES',
+    commaList((r) => (MFA_ROLES as readonly string[]).includes(r), `expected comma-separated roles among ${MFA_ROLES.join(', ')}`).default(['admin', 'auditor']),
+    'Roles whose local accounts must sign in with a second factor (TOTP). admin and auditor always must, whatever this says.',
+    { defaultText: 'admin,auditor' },
+  ),
+  define('signinIpLimit', 'WEBASSET_SIGNIN_IP_LIMIT', positiveInt(100_000).default(10), 'Local sign-in attempts one client IP may make per 15 minutes; past it, 429 with Retry-After.', {
+    defaultText: '10',
+  }),
+  define('lockoutThreshold', 'WEBASSET_LOCKOUT_THRESHOLD', positiveInt(1000).default(10), 'Failed sign-ins (password or second factor) after which a local account is locked.', {
+    defaultText: '10',
+  }),
+  define('lockoutMinutes', 'WEBASSET_LOCKOUT_MINUTES', positiveInt(24 * 60).default(30), 'How long a locked local account stays locked (minutes); failures count within the same span.', {
+    defaultText: '30',
   }),
 ];
 

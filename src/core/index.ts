@@ -6,3 +6,4 @@ export { canonicalJson } from './canonical-json.js';
 export { createRedactor, isSecretFieldName, REDACTED, MIN_SECRET_LENGTH, type Redactor } from './redactor.js';
 export { loadOrCreateKeyFile } from './key-file.js';
 export { createLogger } from './logger.js';
+export { compileHostPattern, hostMatches, isHostPattern, normalizeHost, type HostPattern } from './host-pattern.js';

@@ -1,41 +1,102 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../core/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import type { ApiTokens, AuthThrottle, Principal } from '../identity/index.js';
+import type { ApiTokens, AuthThrottle, Principal, WebSessions } from '../identity/index.js';
 import { contextOf } from './request-context.js';
+import type { SessionCookies } from './session-cookie.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
+    /** The CSRF token of the caller's web session (null for bearer and anonymous callers). */
+    sessionCsrfToken: string | null;
   }
 }
 
-/**
- * Identifies the caller of an /api route from `Authorization: Bearer`.
- * Tokens are accepted only in that header, never in a query string.
- * A presented but unknown token is audited before the 401 (fail closed: if
- * that cannot be recorded, the request gets 503). Too many failures from one
- * client IP block it for the rest of the window (429), valid tokens included.
- */
-export function createAuthenticate(deps: { tokens: ApiTokens; trail: AuditTrail; throttle: AuthThrottle }) {
-  return async function authenticate(request: FastifyRequest): Promise<void> {
-    const header = request.headers.authorization;
-    if (!header) throw new AppError('unauthenticated');
-    await deps.throttle.assertAllowed(request.ip);
-    const match = /^Bearer ([^\s]+)$/i.exec(header);
-    const principal = match ? await deps.tokens.authenticate(match[1]!) : null;
-    if (!principal) {
-      const verdict = await deps.throttle.failed(request.ip);
-      await deps.trail.record({
+export interface Identified {
+  principal: Principal;
+  via: 'bearer' | 'cookie';
+  csrfToken: string | null;
+}
+
+export interface Authenticator {
+  /**
+   * Who is calling: `Authorization: Bearer` (never a query parameter), else
+   * the session cookie. With `required`, a presented credential that does not
+   * work is audited and refused (401, or 429 for a throttled IP); without it,
+   * such a caller is simply anonymous (public routes).
+   */
+  identify(request: FastifyRequest, reply: FastifyReply, required: boolean): Promise<Identified | null>;
+  /** True when the request carries `Authorization` (it is then judged as a bearer request, cookie or not). */
+  hasBearer(request: FastifyRequest): boolean;
+}
+
+const BEARER = /^Bearer ([^\s]+)$/i;
+
+export function createAuthenticator(deps: {
+  tokens: ApiTokens;
+  sessions: WebSessions;
+  trail: AuditTrail;
+  throttle: AuthThrottle;
+  cookies: SessionCookies;
+}): Authenticator {
+  const { tokens, sessions, trail, throttle, cookies } = deps;
+
+  /**
+   * A presented but unknown token is audited before the 401 (fail closed: if
+   * that cannot be recorded, the request gets 503). Too many failures from one
+   * client IP block it for the rest of the window (429), valid tokens included.
+   */
+  const bearer = async (request: FastifyRequest, header: string, required: boolean): Promise<Identified | null> => {
+    await throttle.assertAllowed(request.ip);
+    const match = BEARER.exec(header);
+    const principal = match ? await tokens.authenticate(match[1]!) : null;
+    if (principal) return { principal, via: 'bearer', csrfToken: null };
+    if (!required) return null;
+    const verdict = await throttle.failed(request.ip);
+    await trail.record({
+      actor: { kind: 'user', id: 'anonymous' },
+      action: 'auth.token.failed',
+      outcome: 'failure',
+      details: { reason: match ? 'unknown, revoked or expired token' : 'malformed authorization header', blocked: verdict.blocked },
+      ...contextOf(request),
+    });
+    if (verdict.blocked) throw new AppError('rate_limited', { data: { retryAfterSeconds: verdict.retryAfterSeconds } });
+    throw new AppError('unauthenticated', { publicMessage: 'The token is invalid, revoked or expired.' });
+  };
+
+  const cookie = async (request: FastifyRequest, reply: FastifyReply, value: string, required: boolean): Promise<Identified | null> => {
+    const resolved = await sessions.resolve(value);
+    if (!resolved) {
+      // Whatever it was (expired, revoked, altered), the browser should stop sending it.
+      cookies.clear(reply, request);
+      if (!required) return null;
+      await trail.record({
         actor: { kind: 'user', id: 'anonymous' },
-        action: 'auth.token.failed',
+        action: 'auth.session.failed',
         outcome: 'failure',
-        details: { reason: match ? 'unknown, revoked or expired token' : 'malformed authorization header', blocked: verdict.blocked },
+        details: { reason: 'unknown, altered, revoked or expired session' },
         ...contextOf(request),
       });
-      if (verdict.blocked) throw new AppError('rate_limited', { data: { retryAfterSeconds: verdict.retryAfterSeconds } });
-      throw new AppError('unauthenticated', { publicMessage: 'The token is invalid, revoked or expired.' });
+      throw new AppError('unauthenticated', { publicMessage: 'The session has ended; sign in again.' });
     }
-    request.principal = principal;
+    if (resolved.rotate) {
+      // Roles or groups changed since this cookie was issued: the new privileges come with a new session id.
+      const { cookieValue } = await sessions.rotate(value);
+      cookies.set(reply, request, cookieValue);
+    }
+    return { principal: resolved.principal, via: 'cookie', csrfToken: resolved.csrfToken };
+  };
+
+  return {
+    hasBearer: (request) => request.headers.authorization !== undefined,
+    async identify(request, reply, required) {
+      const header = request.headers.authorization;
+      if (header !== undefined) return bearer(request, header, required);
+      const value = cookies.read(request);
+      if (value !== undefined) return cookie(request, reply, value, required);
+      if (required) throw new AppError('unauthenticated');
+      return null;
+    },
   };
 }

@@ -1,1 +1,2 @@
 export { createHttpServer, type HttpDeps } from './server.js';
+export { createForwardAuthStats, type ForwardAuthStats } from './routes/authz.js';

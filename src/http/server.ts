@@ -1,14 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Access } from '../access/index.js';
+import type { Access, ForwardAuthGate, ReturnUrlPolicy } from '../access/index.js';
 import { AppError } from '../core/index.js';
 import type { AuditService, AuditTrail } from '../audit/index.js';
-import type { ApiTokens, AuthThrottle } from '../identity/index.js';
-import { createAuthenticate } from './authenticate.js';
+import type { ApiTokens, AuthThrottle, OidcSignIn, WebSessions } from '../identity/index.js';
+import type { SharedState } from '../cluster/index.js';
+import type { Enrolment, LocalSignIn, Mfa } from '../identity/index.js';
+import cookie from '@fastify/cookie';
+import { createApiRateLimit } from './api-rate-limit.js';
+import { createAuthenticator } from './authenticate.js';
+import { createCsrfGuard } from './csrf.js';
+import { registerRouteAccess } from './route-access.js';
+import { registerSecurityHeaders } from './security-headers.js';
+import { createSessionCookies } from './session-cookie.js';
+import { sessionRoutes } from './routes/session.js';
+import { enrolmentRoutes } from './routes/enrolment.js';
+import { signInRoutes } from './routes/sign-in.js';
+import { oidcRoutes } from './routes/oidc.js';
+import { requestLogView } from './request-log.js';
 import { registerErrorHandling } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
+import { forwardAuthRoutes, registerForwardAuthShedding, type ForwardAuthStats } from './routes/authz.js';
+import { createProxyTrust } from './proxy-trust.js';
+import type { LoadShedOptions } from './load-shed.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -17,6 +33,21 @@ export interface HttpDeps {
   tokens: ApiTokens;
   access: Access;
   throttle: AuthThrottle;
+  sessions: WebSessions;
+  /** Local accounts: sign-in, enrolment links, one's own MFA (routes are added when given). */
+  accounts?: { signIn: LocalSignIn; enrolment: Enrolment; mfa: Mfa } | undefined;
+  /** Rate-limit counters (in-process or Redis). */
+  state: SharedState;
+  /** WEBASSET_PUBLIC_URL: https there makes the session cookie Secure (`__Host-webasset`). */
+  publicUrl?: string | undefined;
+  /** Origins allowed by CORS (and by the same-origin check); empty: closed. */
+  corsOrigins?: readonly string[];
+  /** Requests per minute to /api and /mcp, per client IP and per caller. */
+  apiRateLimit: number;
+  /** For sessions from OIDC: the provider's logout URL (RP-initiated logout); set by the OIDC wiring. */
+  /** Single sign-on; null or absent when OIDC_ISSUER is unset (its routes then answer sso_not_configured). */
+  oidc?: OidcSignIn | null;
+  oidcLogoutUrl?: (oidc: { idTokenHint?: string | undefined; sid?: string | undefined }) => Promise<string | null>;
   /** Proxies whose X-Forwarded-For is believed; empty: the direct peer is the client. */
   trustedProxies: readonly string[];
   ping(): Promise<void>;
@@ -24,6 +55,14 @@ export interface HttpDeps {
   isShuttingDown(): boolean;
   /** Largest accepted request body. */
   bodyLimit?: number;
+  /** GET /authz (ForwardAuth): host rules, return-URL allowlist, sign-in URL, counters, load shedding. */
+  forwardAuth: {
+    gate: ForwardAuthGate;
+    returnUrls: ReturnUrlPolicy;
+    signInUrl: string | undefined;
+    stats: ForwardAuthStats;
+    shedding: LoadShedOptions;
+  };
 }
 
 /** An incoming request id is kept only if it is short and plain, so it cannot inject into logs. */
@@ -32,7 +71,8 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 /** Builds the HTTP server; the caller listens and closes it. Nothing starts on import. */
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   // Widened so the instance has Fastify's default logger type, which plugins expect.
-  const loggerInstance: FastifyBaseLogger = deps.logger;
+  // Request lines are logged without secret query values (an OAuth callback's code, a logout's id_token_hint).
+  const loggerInstance: FastifyBaseLogger = deps.logger.child({}, { serializers: { req: requestLogView } });
   const app = Fastify({
     loggerInstance,
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
@@ -51,7 +91,6 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     trustProxy: deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true } },
   });
-  app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     void reply.header('cache-control', 'no-store');
@@ -61,8 +100,33 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     }
   });
   registerErrorHandling(app);
-  const authenticate = createAuthenticate({ tokens: deps.tokens, trail: deps.trail, throttle: deps.throttle });
+  await app.register(cookie);
+  const cookies = createSessionCookies({ publicUrl: deps.publicUrl });
+  await registerSecurityHeaders(app, { corsOrigins: deps.corsOrigins ?? [], isSecure: (request) => cookies.isSecure(request) });
+  // Before the route-access guard, so that a shed /authz check costs no session lookup.
+  registerForwardAuthShedding(app, { ...deps.forwardAuth.shedding, stats: deps.forwardAuth.stats });
+  // From here on every route must declare config.access (route-access.ts).
+  registerRouteAccess(app, {
+    authenticator: createAuthenticator({ tokens: deps.tokens, sessions: deps.sessions, trail: deps.trail, throttle: deps.throttle, cookies }),
+    csrf: createCsrfGuard({ publicUrl: deps.publicUrl, trustedOrigins: deps.corsOrigins ?? [] }),
+    access: deps.access,
+    trail: deps.trail,
+    rateLimit: createApiRateLimit({ state: deps.state, perMinute: deps.apiRateLimit }),
+  });
   await app.register(healthRoutes, { ping: () => deps.ping(), pingState: () => deps.pingState(), trail: deps.trail, isShuttingDown: () => deps.isShuttingDown() });
-  await app.register(auditRoutes, { service: deps.auditService, access: deps.access, authenticate });
+  await app.register(auditRoutes, { service: deps.auditService });
+  await app.register(oidcRoutes, { oidc: deps.oidc ?? null, cookies });
+  await app.register(sessionRoutes, { sessions: deps.sessions, cookies, oidcLogoutUrl: deps.oidcLogoutUrl });
+  if (deps.accounts) {
+    await app.register(signInRoutes, { signIn: deps.accounts.signIn, cookies });
+    await app.register(enrolmentRoutes, { enrolment: deps.accounts.enrolment, mfa: deps.accounts.mfa, throttle: deps.throttle });
+  }
+  await app.register(forwardAuthRoutes, {
+    gate: deps.forwardAuth.gate,
+    returnUrls: deps.forwardAuth.returnUrls,
+    signInUrl: deps.forwardAuth.signInUrl,
+    isTrustedProxy: createProxyTrust(deps.trustedProxies),
+    stats: deps.forwardAuth.stats,
+  });
   return app;
 }

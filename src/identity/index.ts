@@ -80,3 +80,15 @@ export {
   type WebSessions,
   type WebSessionsDeps,
 } from './web-sessions.js';
+export type { SessionRecord, SessionStore, SessionUser } from './session-store.js';
+export { createDatabaseSessionStore } from './session-store-database.js';
+export {
+  createWebSessions,
+  SESSION_VALUE_PREFIX,
+  type ResolvedSession,
+  type SessionContext,
+  type SessionEndReason,
+  type SessionSummary,
+  type WebSessions,
+  type WebSessionsDeps,
+} from './web-sessions.js';

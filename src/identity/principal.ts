@@ -13,6 +13,8 @@ export interface Principal {
   /** User id (uuid) for people and service accounts; `token:<id>` for a token without a service account. */
   id: string;
   name: string;
+  /** Login name of a person or service account (unique); what ForwardAuth sends as X-Webasset-User. */
+  username?: string | undefined;
   email?: string | null | undefined;
   /** Effective roles: the user's own and those of their groups. */
   roles: readonly Role[];

@@ -1,13 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Access } from '../../access/index.js';
+import type { FastifyInstance } from 'fastify';
 import { OUTCOMES, type AuditService, type SearchParams } from '../../audit/index.js';
 import type { Principal } from '../../identity/index.js';
 import { contextOf } from '../request-context.js';
 
 export interface AuditRouteDeps {
   service: AuditService;
-  access: Access;
-  authenticate: (request: FastifyRequest) => Promise<void>;
 }
 
 const nullableString = { type: ['string', 'null'] } as const;
@@ -49,7 +46,7 @@ const querystring = {
   },
 } as const;
 
-/** GET /api/audit: search the trail. Needs `audit.read`; every call is itself audited. */
+/** GET /api/audit: search the trail. Needs `audit.read` (route access); every call is itself audited. */
 export async function auditRoutes(app: FastifyInstance, deps: AuditRouteDeps): Promise<void> {
   app.get(
     '/api/audit',
@@ -58,13 +55,12 @@ export async function auditRoutes(app: FastifyInstance, deps: AuditRouteDeps): P
         querystring,
         response: { 200: { type: 'object', properties: { events: { type: 'array', items: eventSchema }, nextCursor: nullableString } } },
       },
-      // Authenticate before validation, so an anonymous caller learns nothing about the query rules.
-      onRequest: deps.authenticate,
+      // Checked before validation (route-access.ts), so an anonymous caller learns nothing about the query rules.
+      config: { access: { kind: 'permission', permission: 'audit.read' } },
     },
     async (request) => {
       const principal = request.principal as Principal;
       const context = contextOf(request);
-      await deps.access.authorize(principal, 'audit.read', context);
       return deps.service.search({ kind: principal.kind, id: principal.id, name: principal.name }, request.query as SearchParams, context);
     },
   );

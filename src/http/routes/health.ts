@@ -30,11 +30,11 @@ const readySchema = {
 
 /** `/healthz`: the process answers. `/readyz`: it can do its job (database reachable, audit trail writing). */
 export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Promise<void> {
-  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({
+  app.get('/healthz', { config: { access: { kind: 'public' } }, schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({
     status: 'ok',
   }));
 
-  app.get('/readyz', { schema: { response: { 200: readySchema, 503: readySchema } } }, async (_request, reply) => {
+  app.get('/readyz', { config: { access: { kind: 'public' } }, schema: { response: { 200: readySchema, 503: readySchema } } }, async (_request, reply) => {
     const answers = (probe: Promise<void>) =>
       withTimeout(probe, PING_TIMEOUT_MS).then(
         () => true,

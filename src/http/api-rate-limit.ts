@@ -1,0 +1,33 @@
+import type { FastifyRequest } from 'fastify';
+import { createRateLimiter, type SharedState } from '../cluster/index.js';
+import type { Principal } from '../identity/index.js';
+
+type ApiRule = 'api.ip' | 'api.principal';
+
+export interface ApiRateLimit {
+  /** Whether a path is counted: the API and MCP, not health probes, not ForwardAuth (every page load of a portal passes it). */
+  applies(request: FastifyRequest): boolean;
+  /** Counts the request against its client IP; rejects `rate_limited` (429 + Retry-After) past the limit. */
+  checkIp(request: FastifyRequest): Promise<void>;
+  /** Counts it against the signed-in user or the token. */
+  checkPrincipal(principal: Principal): Promise<void>;
+}
+
+/** The general API limit (WEBASSET_API_RATE_LIMIT per minute), on shared state so every node counts together. */
+export function createApiRateLimit(options: { state: SharedState; perMinute: number }): ApiRateLimit {
+  const rule = { limit: options.perMinute, windowMs: 60_000 };
+  const limiter = createRateLimiter<ApiRule>({ state: options.state, rules: { 'api.ip': rule, 'api.principal': rule } });
+  return {
+    applies(request) {
+      const path = request.url;
+      return path === '/api' || path.startsWith('/api/') || path.startsWith('/api?') || path === '/mcp' || path.startsWith('/mcp/') || path.startsWith('/mcp?');
+    },
+    async checkIp(request) {
+      await limiter.check('api.ip', request.ip);
+    },
+    async checkPrincipal(principal) {
+      // A token is limited on its own; a person across all their sessions.
+      await limiter.check('api.principal', principal.tokenId ? `token:${principal.tokenId}` : `user:${principal.id}`);
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Refuses work early when this process is saturated, so that a proxy in
+ * front sees fast 503s instead of every request slowing down until all of
+ * them time out. Two signals: requests in flight on the guarded routes, and
+ * how late the event loop runs a timer (every request on this process waits
+ * at least that long).
+ */
+export interface LoadShedder {
+  /** False when the caller should answer 503 now; otherwise call `leave()` when the request ends. */
+  enter(): boolean;
+  leave(): void;
+  /** Requests refused so far. */
+  readonly shed: number;
+  readonly inFlight: number;
+  close(): void;
+}
+
+export interface LoadShedOptions {
+  /** Most requests in flight at once on the guarded routes. */
+  maxInFlight: number;
+  /** Past this event-loop delay (ms), new requests are refused until it falls again. */
+  maxEventLoopDelayMs: number;
+  /** How often the delay is sampled (ms). */
+  sampleIntervalMs?: number;
+}
+
+export function createLoadShedder(options: LoadShedOptions): LoadShedder {
+  const interval = options.sampleIntervalMs ?? 50;
+  let inFlight = 0;
+  let shed = 0;
+  let delayMs = 0;
+  let expected = performance.now() + interval;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    delayMs = Math.max(0, now - expected);
+    expected = now + interval;
+  }, interval);
+  timer.unref();
+  return {
+    enter() {
+      if (inFlight >= options.maxInFlight || delayMs > options.maxEventLoopDelayMs) {
+        shed += 1;
+        return false;
+      }
+      inFlight += 1;
+      return true;
+    },
+    leave() {
+      inFlight -= 1;
+    },
+    get shed() {
+      return shed;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    close() {
+      clearInterval(timer);
+    },
+  };
+}

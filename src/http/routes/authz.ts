@@ -1,0 +1,211 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ForwardAuthGate, ReturnUrlPolicy } from '../../access/index.js';
+import { AppError } from '../../core/index.js';
+import type { ErrorBody } from '../errors.js';
+import { createLoadShedder, type LoadShedder, type LoadShedOptions } from '../load-shed.js';
+import { contextOf } from '../request-context.js';
+
+/**
+ * GET /authz: the question a reverse proxy (Traefik forwardAuth, nginx
+ * auth_request, Caddy forward_auth) asks before each request it forwards:
+ * who is this, and may they reach this host?
+ *
+ * 200 + X-Webasset-User/-Email/-Groups: pass, and tell the upstream who it is.
+ * 401 + Location: nobody signed in; the sign-in URL carries the original URL
+ *     as `returnTo` only when that URL's host is allowlisted (no open redirect).
+ * 403: signed in, but the host's rule is not met (audited `auth.denied`).
+ * 503 server_busy: shed under overload; proxies turn it into an error, never into access.
+ *
+ * The facts about the original request (X-Forwarded-Host/-Proto/-Uri/-Method)
+ * are read only from a trusted proxy. Identity headers a client sends are never
+ * read here: identity comes only from our cookie or our bearer token.
+ *
+ * Successful checks are not audited: proxies call this for every request of
+ * every page (scripts, images, XHR), so an audit record each time would turn
+ * the trail into an access log and its writes into the ceiling of every
+ * protected site. The decision that matters (sign-in, session start, denial)
+ * is audited where it happens; passes are counted and logged at debug.
+ */
+export interface ForwardAuthRouteOptions {
+  gate: ForwardAuthGate;
+  returnUrls: ReturnUrlPolicy;
+  /** Where a browser signs in (absolute URL); undefined: 401 without Location. */
+  signInUrl: string | undefined;
+  /** Whether the direct peer is a trusted proxy (for the headers Fastify does not interpret). */
+  isTrustedProxy(peer: string | undefined): boolean;
+  stats: ForwardAuthStats;
+}
+
+/** Outcome counters of GET /authz since start (successful checks are counted, not audited). */
+export interface ForwardAuthStats {
+  allowed: number;
+  unauthenticated: number;
+  forbidden: number;
+  shed: number;
+}
+
+export function createForwardAuthStats(): ForwardAuthStats {
+  return { allowed: 0, unauthenticated: 0, forbidden: 0, shed: 0 };
+}
+
+export const IDENTITY_HEADERS = { user: 'x-webasset-user', email: 'x-webasset-email', groups: 'x-webasset-groups' } as const;
+
+/** Name of the return-URL parameter added to the sign-in URL (the same as the OIDC login's). */
+export const RETURN_URL_PARAM = 'returnTo';
+
+/** Facts about the request the proxy is asking about. */
+interface Original {
+  host: string | undefined;
+  proto: string | undefined;
+  uri: string | undefined;
+  method: string | undefined;
+}
+
+const errorSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        requestId: { type: 'string' },
+        details: { type: 'object', properties: { signInUrl: { type: 'string' } }, additionalProperties: false },
+      },
+      required: ['code', 'message', 'requestId'],
+      additionalProperties: false,
+    },
+  },
+  required: ['error'],
+  additionalProperties: false,
+} as const;
+
+export async function forwardAuthRoutes(app: FastifyInstance, options: ForwardAuthRouteOptions): Promise<void> {
+  const { gate, returnUrls, stats } = options;
+
+  app.get<{ Querystring: { redirect?: boolean } }>(
+    '/authz',
+    {
+      config: { access: { kind: 'public' } },
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { redirect: { type: 'boolean', description: 'Answer an anonymous GET/HEAD with 302 to the sign-in page instead of 401 (Traefik, Caddy).' } },
+          additionalProperties: false,
+        },
+        response: { 401: errorSchema, 302: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const original = originalRequest(request, options);
+      // Identified by the route-access guard (cookie, or `Authorization: Bearer`), like every route.
+      const principal = request.principal;
+      if (!principal) return unauthenticated(request, reply, original);
+      try {
+        await gate.check(principal, original.host, contextOf(request));
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'forbidden') stats.forbidden += 1;
+        throw error;
+      }
+      stats.allowed += 1;
+      request.log.debug({ host: original.host, user: principal.id }, 'forward auth: allowed');
+      return reply
+        .header(IDENTITY_HEADERS.user, headerValue(principal.username ?? principal.id))
+        .header(IDENTITY_HEADERS.email, headerValue(principal.email ?? ''))
+        .header(IDENTITY_HEADERS.groups, principal.groups.map((g) => headerValue(g.name)).sort().join(','))
+        .code(200)
+        .send();
+    },
+  );
+
+  function unauthenticated(request: FastifyRequest<{ Querystring: { redirect?: boolean } }>, reply: FastifyReply, original: Original) {
+    stats.unauthenticated += 1;
+    const returnTo = returnUrls.fromForwarded(original);
+    const signIn = signInLocation(options.signInUrl, returnTo);
+    request.log.debug({ host: original.host, returnUrl: returnTo !== undefined }, 'forward auth: not signed in');
+    // A redirected POST would lose its body and replay as GET: only reads are redirected.
+    const navigable = original.method === undefined || original.method === 'GET' || original.method === 'HEAD';
+    const redirect = request.query.redirect === true && signIn !== undefined && navigable;
+    const body: ErrorBody = {
+      error: { code: 'unauthenticated', message: 'Sign in first.', requestId: request.id, ...(signIn ? { details: { signInUrl: signIn } } : {}) },
+    };
+    if (signIn) void reply.header('location', signIn);
+    void reply.header('www-authenticate', 'Bearer realm="webasset"');
+    return reply
+      .code(redirect ? 302 : 401)
+      .type('application/json; charset=utf-8')
+      .send(body);
+  }
+}
+
+/** X-Forwarded-* only from a trusted proxy; otherwise the Host of the request itself, and no URI. */
+function originalRequest(request: FastifyRequest, options: ForwardAuthRouteOptions): Original {
+  // request.host and request.protocol already honour X-Forwarded-Host/-Proto from trusted proxies only (Fastify trustProxy).
+  const trusted = options.isTrustedProxy(request.socket.remoteAddress);
+  const single = (name: string) => {
+    const value = request.headers[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  return {
+    host: request.host || undefined,
+    proto: request.protocol,
+    uri: trusted ? single('x-forwarded-uri') : undefined,
+    method: trusted ? single('x-forwarded-method')?.toUpperCase() : undefined,
+  };
+}
+
+function signInLocation(signInUrl: string | undefined, returnTo: string | undefined): string | undefined {
+  if (signInUrl === undefined) return undefined;
+  const url = new URL(signInUrl);
+  if (returnTo !== undefined) url.searchParams.set(RETURN_URL_PARAM, returnTo);
+  return url.href;
+}
+
+/**
+ * Header values are percent-encoded UTF-8 (as encodeURIComponent): plain
+ * names stay as they are, and nothing a user can name themselves (CR, LF,
+ * commas, non-Latin-1 letters) can split a header or a group list.
+ */
+export function headerValue(text: string): string {
+  return encodeURIComponent(text);
+}
+
+/** The path whose checks are shed under overload. */
+export const AUTHZ_PATH = '/authz';
+
+/**
+ * Sheds GET /authz under overload before anything else runs for it (the
+ * route-access guard would otherwise resolve the session first). Register on
+ * the root instance before the route-access hook; closed with the server.
+ */
+export function registerForwardAuthShedding(app: FastifyInstance, options: LoadShedOptions & { stats: ForwardAuthStats }): LoadShedder {
+  const shedder = createLoadShedder(options);
+  app.decorateRequest('authzAdmitted', false);
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url !== AUTHZ_PATH) return;
+    if (!shedder.enter()) {
+      options.stats.shed += 1;
+      void reply.header('retry-after', '1');
+      throw new AppError('server_busy');
+    }
+    // Set before leave() can run: onResponse fires once per request, also for errors.
+    request.authzAdmitted = true;
+  });
+  // Whichever comes first (the response, or the client going away) releases the slot, once.
+  const release = async (request: FastifyRequest) => {
+    if (!request.authzAdmitted) return;
+    request.authzAdmitted = false;
+    shedder.leave();
+  };
+  app.addHook('onResponse', release);
+  app.addHook('onRequestAbort', release);
+  app.addHook('onClose', async () => shedder.close());
+  return shedder;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Counted in the ForwardAuth in-flight cap (load shedding). */
+    authzAdmitted: boolean;
+  }
+}

@@ -1,0 +1,44 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/** The session cookie when Secure applies. The `__Host-` prefix makes browsers refuse it unless Secure, Path=/ and no Domain. */
+export const SESSION_COOKIE = '__Host-webasset';
+/**
+ * The session cookie on plain HTTP (a developer's localhost): browsers refuse
+ * `__Host-` without Secure. It is never read on a secure request, so a cookie
+ * planted by a sibling host under this name cannot be slipped in there.
+ */
+export const INSECURE_SESSION_COOKIE = 'webasset';
+
+/** Reads, sets and clears the session cookie; its name and Secure flag follow the request's scheme. */
+export interface SessionCookies {
+  /** True when the request came over TLS (directly, or X-Forwarded-Proto from a trusted proxy), or the public URL is https. */
+  isSecure(request: FastifyRequest): boolean;
+  name(request: FastifyRequest): string;
+  read(request: FastifyRequest): string | undefined;
+  set(reply: FastifyReply, request: FastifyRequest, value: string): void;
+  clear(reply: FastifyReply, request: FastifyRequest): void;
+}
+
+export function createSessionCookies(options: { publicUrl?: string | undefined }): SessionCookies {
+  const publicHttps = options.publicUrl !== undefined && new URL(options.publicUrl).protocol === 'https:';
+  // request.protocol honours X-Forwarded-Proto only when the peer is a trusted proxy (Fastify's trustProxy).
+  const isSecure = (request: FastifyRequest) => publicHttps || request.protocol === 'https';
+  const name = (request: FastifyRequest) => (isSecure(request) ? SESSION_COOKIE : INSECURE_SESSION_COOKIE);
+  const attributes = (request: FastifyRequest) =>
+    ({ path: '/', httpOnly: true, sameSite: 'lax', secure: isSecure(request) }) as const;
+  return {
+    isSecure,
+    name,
+    read(request) {
+      const value = request.cookies[name(request)];
+      return typeof value === 'string' && value !== '' ? value : undefined;
+    },
+    set(reply, request, value) {
+      // No Max-Age: the server decides when the session ends; the browser forgets it when it closes.
+      void reply.setCookie(name(request), value, attributes(request));
+    },
+    clear(reply, request) {
+      void reply.clearCookie(name(request), attributes(request));
+    },
+  };
+}
