@@ -12,6 +12,8 @@ export const AUDIT_ACTIONS = {
   'audit.spool.drained': 'Events written to the local spool during a database outage were moved into the database.',
   'auth.token.failed': 'A request presented an API token that is unknown, revoked or expired.',
   'auth.denied': 'An authenticated caller was refused an action for lack of permission.',
+  'auth.sso.succeeded': 'A single sign-on (OpenID Connect) completed; details hold the issuer, subject, amr/acr and whether it counted as MFA. Recorded before the session exists.',
+  'auth.sso.failed': 'A single sign-on callback was refused; details hold the reason (never shown to the client), never a code or token.',
   'token.created': 'An API token was created; details hold its name and role, never the token.',
   'token.revoked': 'An API token was revoked.',
   'session.created': 'A web session started after a sign-in; details hold the method and whether MFA was used, never the cookie value or CSRF token.',

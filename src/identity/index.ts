@@ -92,3 +92,17 @@ export {
   type WebSessions,
   type WebSessionsDeps,
 } from './web-sessions.js';
+export {
+  createOidcSignIn,
+  OIDC_TRANSACTION_TTL_MS,
+  type OidcGroupsPort,
+  type OidcRequestContext,
+  type OidcSessionsPort,
+  type OidcSettings,
+  type OidcSignIn,
+  type OidcSignInDeps,
+  type OidcUsersPort,
+  type SsoFailureReason,
+} from './oidc.js';
+export { parseGroupMap, type OidcGroupMap } from './oidc-claims.js';
+export { checkReturnTo } from './oidc-return-to.js';
