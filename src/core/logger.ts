@@ -23,12 +23,22 @@ export function createLogger(options: { level: string; redactor: Redactor; desti
       // Fields named like a secret are blanked at any depth; errors pass through whole for their serializer.
       formatters: { log: (object) => redactFields(object, redactor) },
       // Last line of defence: whatever a caller put in a log line, a registered secret value never leaves.
-      hooks: { streamWrite: (line) => redactor.redactText(line) },
+      hooks: { streamWrite: (line) => redactor.redactText(scrubUrlSecrets(line)) },
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
+}
+
+/**
+ * One-time tokens that travel in a URL (enrolment links: `/api/auth/enrolment/<token>`,
+ * `/enrol?token=<token>`) would otherwise reach the request log lines.
+ */
+const URL_SECRETS = /(\/api\/auth\/enrolment\/|[?&]token=)[A-Za-z0-9_%-]+/g;
+
+export function scrubUrlSecrets(line: string): string {
+  return line.replace(URL_SECRETS, `$1${REDACTED}`);
 }
 
 function redactFields(object: Record<string, unknown>, redactor: Redactor): Record<string, unknown> {

@@ -106,3 +106,30 @@ export {
 } from './oidc.js';
 export { parseGroupMap, type OidcGroupMap } from './oidc-claims.js';
 export { checkReturnTo } from './oidc-return-to.js';
+export { createIdentityKey, type IdentityKey } from './identity-key.js';
+export { createLockout, type Lockout, type LockoutOptions } from './lockout.js';
+export {
+  ALWAYS_MFA_ROLES,
+  RECOVERY_CODE_COUNT,
+  createDatabaseTotpReplayGuard,
+  createMfa,
+  mustUseMfa,
+  type Mfa,
+  type MfaDeps,
+  type SecondFactorResult,
+  type TotpEnrolmentStart,
+} from './mfa.js';
+export { createEnrolment, type Enrolment, type EnrolmentDeps, type EnrolmentState } from './enrolment.js';
+export {
+  createLocalSignIn,
+  PRE_AUTH_MAX_ATTEMPTS,
+  PRE_AUTH_TTL_MS,
+  SIGNIN_IP_WINDOW_MS,
+  type LocalSignIn,
+  type LocalSignInDeps,
+  type PasswordStepResult,
+  type SignedIn,
+  type SignInContext,
+  type SignInFailureSink,
+  type SignInSessionsPort,
+} from './local-sign-in.js';

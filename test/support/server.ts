@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { openServices, startServer, type RunningServer, type Services } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
-import { createLogger, createRedactor, type Redactor } from '../../src/core/index.js';
+import { createLogger, createRedactor, type Clock, type Redactor } from '../../src/core/index.js';
 import { createPgDatabase, dropPgDatabase, seedEmbeddedCluster, TEST_DATABASE_URL } from './databases.js';
 
 /** Collects everything a logger writes, so tests can search logs for canaries. */
@@ -36,7 +36,7 @@ export interface TestServer {
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL;
 
 /** A real server on port 0 with its own data folder (and its own PostgreSQL database with TEST_DATABASE_URL). */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, options: { clock?: Clock } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'webasset-srv-'));
   const dbUrl = TEST_DATABASE_URL ? await createPgDatabase(TEST_DATABASE_URL) : undefined;
   if (!dbUrl) seedEmbeddedCluster(dataDir);
@@ -55,7 +55,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const redactor = createRedactor(secrets);
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logLevel, redactor, destination: logs });
-  const services = await openServices({ config, logger, redactor, version: 'test' });
+  const services = await openServices({ config, logger, redactor, version: 'test', clock: options.clock });
   const server = await startServer(services);
   let stopped = false;
   return {

@@ -1,0 +1,246 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { AppError, type Clock, type IdGenerator } from '../core/index.js';
+import type { Actor, AuditTrail } from '../audit/index.js';
+import type { SharedState } from '../cluster/index.js';
+import type { Tables } from '../store/index.js';
+import type { Lockout } from './lockout.js';
+import { mustUseMfa, type Mfa, type TotpEnrolmentStart } from './mfa.js';
+import type { PasswordHasher } from './passwords.js';
+import type { Role } from './principal.js';
+import { normalizeUsername, type UserChangeContext, type Users, type UserSnapshot } from './users.js';
+
+/** What sign-in needs from web sessions (WebSessions.create satisfies it). */
+export interface SignInSessionsPort {
+  create(input: { user: UserSnapshot; mfa: boolean; method: 'password'; context: UserChangeContext }): Promise<{ cookieValue: string; sessionId: string; csrfToken: string }>;
+}
+
+/** Where failed sign-ins are reported for brute-force detection (the detect module satisfies it). */
+export interface SignInFailureSink {
+  signInFailed(input: { account: string; ip: string; context: UserChangeContext }): Promise<void>;
+}
+
+export interface SignInContext extends UserChangeContext {
+  /** The client IP (from a trusted proxy's X-Forwarded-For only). */
+  sourceIp: string;
+}
+
+/** A session that was just created; the cookie value is for the Set-Cookie header only. */
+export interface SignedIn {
+  user: UserSnapshot;
+  mfa: boolean;
+  session: { cookieValue: string; sessionId: string; csrfToken: string };
+}
+
+/** The result of the password step. */
+export type PasswordStepResult =
+  | { kind: 'signed_in'; signedIn: SignedIn }
+  /** A second factor is needed: the pre-auth id goes into a short cookie. */
+  | { kind: 'mfa'; preAuthId: string }
+  /** The user must use MFA but has none: the pre-auth id allows TOTP enrolment only. */
+  | { kind: 'enrol'; preAuthId: string };
+
+/**
+ * Local sign-in as a list of steps: per-IP limit, find the account, lockout, password (one argon2
+ * verify whether or not the account exists), state of the account, second factor, session.
+ * Every failure answers `invalid_credentials`; its reason goes to the audit trail only.
+ */
+export interface LocalSignIn {
+  password(input: { username: string; password: string }, context: SignInContext): Promise<PasswordStepResult>;
+  secondFactor(preAuthId: string, input: { code?: string | undefined; recoveryCode?: string | undefined }, context: SignInContext): Promise<SignedIn>;
+  startEnrolment(preAuthId: string): Promise<TotpEnrolmentStart>;
+  confirmEnrolment(preAuthId: string, code: string, context: SignInContext): Promise<SignedIn & { recoveryCodes: string[] }>;
+}
+
+export interface LocalSignInDeps {
+  db: Kysely<Tables>;
+  trail: AuditTrail;
+  clock: Clock;
+  ids: IdGenerator;
+  state: SharedState;
+  users: Users;
+  mfa: Mfa;
+  hasher: PasswordHasher;
+  lockout: Lockout;
+  sessions: SignInSessionsPort;
+  /** Sign-in attempts per IP per window (WEBASSET_SIGNIN_IP_LIMIT). */
+  ipLimit: number;
+  ipWindowMs?: number;
+  mfaRequiredRoles: readonly Role[];
+  detect?: SignInFailureSink | undefined;
+  /** Called when reporting to `detect` fails; sign-in goes on. */
+  onError?: (error: unknown) => void;
+}
+
+/** Lifetime of the step between password and second factor. */
+export const PRE_AUTH_TTL_MS = 5 * 60_000;
+/** Second-factor guesses one pre-auth step allows (the account lockout counts them too). */
+export const PRE_AUTH_MAX_ATTEMPTS = 5;
+export const SIGNIN_IP_WINDOW_MS = 15 * 60_000;
+const PRE_AUTH_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+type FailureReason =
+  | 'unknown_user'
+  | 'bad_password'
+  | 'no_password'
+  | 'disabled'
+  | 'locked'
+  | 'bad_totp'
+  | 'totp_replayed'
+  | 'bad_recovery_code'
+  | 'not_enrolled'
+  | 'rate_limited';
+
+interface PreAuth {
+  userId: string;
+  account: string;
+  stage: 'mfa' | 'enrol';
+  attempts: number;
+  expiresAt: number;
+}
+
+export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
+  const { db, trail, clock, ids, state, users, mfa, hasher, lockout, sessions } = deps;
+  const ipWindowMs = deps.ipWindowMs ?? SIGNIN_IP_WINDOW_MS;
+  const preAuthKey = (id: string) => `preauth:${createHash('sha256').update(id).digest('base64url')}`;
+
+  const fail = async (reason: FailureReason, account: string, user: { id: string; username: string } | null, context: SignInContext, extra: Record<string, unknown> = {}) => {
+    const actor: Actor = user ? { kind: 'user', id: user.id, name: user.username } : { kind: 'user', id: 'anonymous' };
+    await trail.record({
+      actor,
+      action: 'auth.login.failed',
+      outcome: 'failure',
+      target: user ? { kind: 'user', id: user.id } : null,
+      // An unknown name may be a password typed into the wrong field: only its hash is kept.
+      details: { ...(user ? { username: user.username } : { usernameSha256: sha256(account).slice(0, 16) }), reason, ...extra },
+      ...context,
+    });
+    try {
+      await deps.detect?.signInFailed({ account: user ? user.username : `unknown:${sha256(account).slice(0, 16)}`, ip: context.sourceIp, context });
+    } catch (error) {
+      deps.onError?.(error);
+    }
+    return new AppError('invalid_credentials');
+  };
+
+  /** Counts a failure toward the lockout (unless already locked) and records it. */
+  const failAndCount = async (reason: FailureReason, account: string, user: { id: string; username: string } | null, context: SignInContext) => {
+    const verdict = reason === 'locked' ? null : await lockout.failed(account);
+    return fail(reason, account, user, context, verdict ? { failures: verdict.failures, locked: verdict.locked } : { locked: true });
+  };
+
+  const newPreAuth = async (record: Omit<PreAuth, 'attempts' | 'expiresAt'>) => {
+    const id = ids.token(32);
+    await state.set(preAuthKey(id), { ...record, attempts: 0, expiresAt: clock.now() + PRE_AUTH_TTL_MS } satisfies PreAuth, PRE_AUTH_TTL_MS);
+    return id;
+  };
+
+  const readPreAuth = async (id: string, stage: PreAuth['stage']): Promise<PreAuth> => {
+    if (typeof id !== 'string' || !PRE_AUTH_SHAPE.test(id)) throw new AppError('login_expired');
+    const record = (await state.get(preAuthKey(id))) as PreAuth | undefined;
+    if (!record || record.stage !== stage || typeof record.expiresAt !== 'number' || record.expiresAt <= clock.now()) throw new AppError('login_expired');
+    return record;
+  };
+
+  const startSession = async (user: UserSnapshot, account: string, mfaUsed: 'totp' | 'recovery_code' | 'none', context: SignInContext, extra: Record<string, unknown> = {}) => {
+    await lockout.succeeded(account);
+    await trail.record({
+      actor: { kind: 'user', id: user.id, name: user.username },
+      action: 'auth.login.succeeded',
+      outcome: 'success',
+      target: { kind: 'user', id: user.id },
+      details: { method: 'password', mfa: mfaUsed, ...extra },
+      ...context,
+    });
+    const session = await sessions.create({ user, mfa: mfaUsed !== 'none', method: 'password', context });
+    await db.updateTable('users').set({ last_login_at_ms: clock.now() }).where('id', '=', user.id).execute();
+    return { user, mfa: mfaUsed !== 'none', session };
+  };
+
+  /** The user behind a pre-auth step, still enabled and not locked; otherwise a recorded failure. */
+  const stillAllowed = async (record: PreAuth, context: SignInContext) => {
+    const snapshot = await users.sessionUser(record.userId);
+    if (!snapshot) throw await fail('disabled', record.account, { id: record.userId, username: record.account }, context);
+    if ((await lockout.lockedFor(record.account)) > 0) throw await fail('locked', record.account, snapshot, context);
+    return snapshot;
+  };
+
+  return {
+    async password(input, context) {
+      // 1. Per-IP limit, counted before any work; only the first refusal of a window is recorded.
+      const hit = await state.hit(`signin:ip:${sha256(context.sourceIp).slice(0, 32)}`, ipWindowMs, deps.ipLimit);
+      if (!hit.allowed) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(hit.retryAfterMs / 1000));
+        if (hit.count === deps.ipLimit + 1) {
+          await trail.record({ actor: { kind: 'user', id: 'anonymous' }, action: 'auth.login.failed', outcome: 'failure', details: { reason: 'rate_limited', retryAfterSeconds }, ...context });
+        }
+        throw new AppError('rate_limited', { data: { retryAfterSeconds } });
+      }
+      const typed = typeof input.username === 'string' ? input.username : '';
+      const password = typeof input.password === 'string' ? input.password : '';
+      // 2. The account, named as typed when it cannot be a username (its lockout then still counts).
+      const username = normalizeUsername(typed);
+      const account = username ?? typed.normalize('NFKC').trim().toLowerCase().slice(0, 512);
+      const row = username
+        ? await db.selectFrom('users').select(['id', 'username', 'password_hash', 'disabled_at_ms', 'source']).where('username', '=', username).executeTakeFirst()
+        : undefined;
+      // 3. Lockout is checked first but answered after the password check, so it costs the same time.
+      const lockedMs = await lockout.lockedFor(account);
+      // 4. Exactly one argon2id verification on every path.
+      const hash = row?.password_hash ?? null;
+      const matches = hash !== null ? await hasher.verify(hash, password) : await hasher.verifyUnknownAccount(password);
+      const known = row ? { id: row.id, username: row.username } : null;
+      if (lockedMs > 0) throw await failAndCount('locked', account, known, context);
+      if (!row) throw await failAndCount('unknown_user', account, null, context);
+      if (hash === null) throw await failAndCount('no_password', account, known, context);
+      if (!matches) throw await failAndCount('bad_password', account, known, context);
+      if (row.disabled_at_ms !== null) throw await failAndCount('disabled', account, known, context);
+      const snapshot = await users.sessionUser(row.id);
+      if (!snapshot) throw await failAndCount('disabled', account, known, context);
+      if (hasher.needsRehash(hash)) {
+        await db.updateTable('users').set({ password_hash: await hasher.hash(password) }).where('id', '=', row.id).execute();
+      }
+      // 5. Second factor: always asked once enrolled; required by role, policy or flag.
+      const user = await users.get(row.id);
+      if (user?.mfaEnrolled) return { kind: 'mfa', preAuthId: await newPreAuth({ userId: row.id, account, stage: 'mfa' }) };
+      if (mustUseMfa(snapshot.roles, user?.mfaRequired ?? true, deps.mfaRequiredRoles)) {
+        return { kind: 'enrol', preAuthId: await newPreAuth({ userId: row.id, account, stage: 'enrol' }) };
+      }
+      return { kind: 'signed_in', signedIn: await startSession(snapshot, account, 'none', context) };
+    },
+
+    async secondFactor(preAuthId, input, context) {
+      const record = await readPreAuth(preAuthId, 'mfa');
+      const snapshot = await stillAllowed(record, context);
+      const result = await mfa.verify(record.userId, input);
+      if (!result.ok) {
+        const attempts = record.attempts + 1;
+        // Too many guesses end the step: the next try starts again with the password.
+        if (attempts >= PRE_AUTH_MAX_ATTEMPTS) await state.delete(preAuthKey(preAuthId));
+        else await state.set(preAuthKey(preAuthId), { ...record, attempts }, Math.max(1, record.expiresAt - clock.now()));
+        throw await failAndCount(result.reason, record.account, snapshot, context);
+      }
+      // The step is used once: of two concurrent requests, only the one that deletes it signs in.
+      if (!(await state.delete(preAuthKey(preAuthId)))) throw new AppError('login_expired');
+      return startSession(snapshot, record.account, result.method, context, result.method === 'recovery_code' ? { recoveryCodesLeft: result.recoveryCodesLeft } : {});
+    },
+
+    async startEnrolment(preAuthId) {
+      const record = await readPreAuth(preAuthId, 'enrol');
+      return mfa.startTotp(record.userId);
+    },
+
+    async confirmEnrolment(preAuthId, code, context) {
+      const record = await readPreAuth(preAuthId, 'enrol');
+      const snapshot = await stillAllowed(record, context);
+      const codes = await mfa.confirmTotp(record.userId, typeof code === 'string' ? code.trim() : '', 'sign_in', context);
+      if (!codes) throw new AppError('invalid_request', { publicMessage: 'The code does not match. Check the time on your device and enter the current code.' });
+      await state.delete(preAuthKey(preAuthId));
+      return { ...(await startSession(snapshot, record.account, 'totp', context)), recoveryCodes: codes };
+    },
+  };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
