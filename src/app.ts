@@ -68,11 +68,11 @@ export async function openServices(ctx: AppContext): Promise<Services> {
   try {
     state = await wireCluster(ctx, clock);
     const audit = await wireAudit(ctx, database, clock, ids);
-    const tokens = createApiTokens({ db: database.db, trail: audit.trail, clock, ids });
     const access = createAccess({ trail: audit.trail });
     const forwardAuth = wireForwardAuth(ctx, audit);
     const webSessions = (sessions = wireSessions(ctx, database, audit, clock, ids));
     const users = wireUsers(ctx, database, audit, clock, ids, webSessions);
+    const tokens = createApiTokens({ db: database.db, trail: audit.trail, clock, ids, users });
     const limiter = createRateLimiter({ state, rules: { [AUTH_FAILURE_RULE]: { limit: ctx.config.authFailureLimit, windowMs: 60_000 } } });
     const throttle = createAuthThrottle({ state, limiter, clock });
     const detect = wireDetect(ctx, audit, state, clock, ids);

@@ -1,4 +1,17 @@
-export { createApiTokens, TOKEN_PREFIX, type ApiTokens, type ApiTokensDeps } from './api-tokens.js';
+export {
+  createApiTokens,
+  DEFAULT_EXPIRY_DAYS,
+  LAST_USED_RESOLUTION_MS,
+  MAX_EXPIRY_DAYS,
+  TOKEN_PREFIX,
+  type ApiTokens,
+  type ApiTokensDeps,
+  type CreateTokenInput,
+  type TokenChangeContext,
+  type TokenInfo,
+  type TokenUsersPort,
+} from './api-tokens.js';
+export { ROLE_TOKEN_DEFAULT_SCOPES, TOKEN_SCOPES, TOKEN_SCOPE_NAMES, isTokenScope, type TokenScope } from './token-scopes.js';
 export { ROLES, type GroupRef, type Principal, type Role } from './principal.js';
 export {
   ARGON2ID_MINIMUM,
