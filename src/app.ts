@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAccess, type Access } from './access/index.js';
+import { createAssets, createGrants, type Assets, type Grants } from './access/index.js';
 import { createForwardAuthGate, createForwardAuthRules, createReturnUrlPolicy, type ForwardAuthGate, type ReturnUrlPolicy } from './access/index.js';
 import { createAudit, type Actor, type Audit } from './audit/index.js';
 import type { Config } from './config/index.js';
@@ -11,8 +12,8 @@ import { createForwardAuthStats, createHttpServer, type ForwardAuthStats } from 
 import { createApiTokens, createAuthThrottle, AUTH_FAILURE_RULE, type ApiTokens, type AuthThrottle } from './identity/index.js';
 import { createUsers, type Users, type UserSessionsPort } from './identity/index.js';
 import { createEnrolment, createIdentityKey, createLocalSignIn, createLockout, createMfa, createPasswordHasher, createPasswordPolicy, type Enrolment, type LocalSignIn, type Mfa, type SignInFailureSink, type WebSessions as AccountSessions } from './identity/index.js';
-import { createDatabaseSessionStore, createWebSessions, type WebSessions } from './identity/index.js';
-import { createGroups, createOidcSignIn, parseGroupMap, type OidcGroupsPort, type OidcSignIn, type Role } from './identity/index.js';
+import { createDatabaseSessionStore, createSharedStateSessionStore, createWebSessions, type WebSessions } from './identity/index.js';
+import { createGroups, createOidcSignIn, parseGroupMap, type Groups, type OidcGroupsPort, type OidcSignIn } from './identity/index.js';
 import { createMemoryState, createRateLimiter, createRedisState, type SharedState } from './cluster/index.js';
 import { openDatabase, type Database } from './store/index.js';
 
@@ -44,6 +45,11 @@ export interface Services {
   /** Server-side web sessions (database, or Redis with REDIS_URL). */
   sessions: WebSessions;
   access: Access;
+  /** Groups and memberships (admin API, import, OIDC sync). */
+  groups: Groups;
+  /** The asset catalog and its permission rows. */
+  assets: Assets;
+  grants: Grants;
   /** ForwardAuth (GET /authz): host rules with audited denials, the return-URL allowlist, counters. */
   forwardAuth: ForwardAuthWiring;
   /** Shared state: in-process, or Redis with REDIS_URL (every node then counts and sees the same). */
@@ -68,16 +74,19 @@ export async function openServices(ctx: AppContext): Promise<Services> {
   try {
     state = await wireCluster(ctx, clock);
     const audit = await wireAudit(ctx, database, clock, ids);
-    const access = createAccess({ trail: audit.trail });
+    const access = createAccess({ trail: audit.trail, db: database.db, clock, mfaRoles: ctx.config.mfaRequiredRoles });
+    const assets = createAssets({ db: database.db, trail: audit.trail, clock });
+    const grants = createGrants({ db: database.db, trail: audit.trail, clock, ids });
     const forwardAuth = wireForwardAuth(ctx, audit);
-    const webSessions = (sessions = wireSessions(ctx, database, audit, clock, ids));
+    const webSessions = (sessions = wireSessions(ctx, database, audit, state, clock, ids));
     const users = wireUsers(ctx, database, audit, clock, ids, webSessions);
+    const groups = wireGroups(database, audit, clock, ids, webSessions, users);
     const tokens = createApiTokens({ db: database.db, trail: audit.trail, clock, ids, users });
     const limiter = createRateLimiter({ state, rules: { [AUTH_FAILURE_RULE]: { limit: ctx.config.authFailureLimit, windowMs: 60_000 } } });
     const throttle = createAuthThrottle({ state, limiter, clock });
     const detect = wireDetect(ctx, audit, state, clock, ids);
     const accounts = wireAccounts(ctx, { database, audit, state, clock, ids, users, sessions: webSessions, detect });
-    const oidc = wireOidc(ctx, { state, audit, users, sessions: webSessions, groups: createGroups({ db: database.db, trail: audit.trail, clock, ids }), clock, ids });
+    const oidc = wireOidc(ctx, { state, audit, users, sessions: webSessions, groups, clock, ids });
     const shared = state;
     return {
       config: ctx.config,
@@ -90,6 +99,9 @@ export async function openServices(ctx: AppContext): Promise<Services> {
       accounts,
       sessions: webSessions,
       access,
+      groups,
+      assets,
+      grants,
       forwardAuth,
       state: shared,
       throttle,
@@ -120,15 +132,20 @@ export function publicBaseUrl(config: Config): string {
   return `http://${host}:${config.port}`;
 }
 
-function wireSessions(ctx: AppContext, database: Database, audit: Audit, clock: Clock, ids: IdGenerator): WebSessions {
+/** Sessions live where every node reads them: Redis with REDIS_URL, else the database (embedded, or PostgreSQL alone). */
+function wireSessions(ctx: AppContext, database: Database, audit: Audit, state: SharedState, clock: Clock, ids: IdGenerator): WebSessions {
   const { config, logger } = ctx;
+  const absoluteMs = config.sessionMaxHours * 3_600_000;
+  const store = config.redisUrl
+    ? createSharedStateSessionStore({ state, kind: 'redis', indexTtlMs: absoluteMs, now: () => clock.now() })
+    : createDatabaseSessionStore({ db: database.db });
   return createWebSessions({
-    store: createDatabaseSessionStore({ db: database.db }),
+    store,
     trail: audit.trail,
     clock,
     ids,
     idleMs: config.sessionIdleMinutes * 60_000,
-    absoluteMs: config.sessionMaxHours * 3_600_000,
+    absoluteMs,
     systemActor: { kind: 'system', id: config.nodeId, name: 'webasset' },
     onError: (error) => logger.warn({ err: error }, 'web session sweep failed'),
   });
@@ -189,6 +206,23 @@ function wireUsers(ctx: AppContext, database: Database, audit: Audit, clock: Clo
   return createUsers({ db: database.db, trail: audit.trail, clock, ids, sessions, publicUrl: publicBaseUrl(ctx.config) });
 }
 
+/** Membership changes end or refresh the user's live sessions (last group gone: every session ends). */
+function wireGroups(database: Database, audit: Audit, clock: Clock, ids: IdGenerator, sessions: WebSessions, users: Users): Groups {
+  return createGroups({
+    db: database.db,
+    trail: audit.trail,
+    clock,
+    ids,
+    effects: {
+      endSessions: (userId, by, reason) => sessions.revokeAllForUser(userId, by, reason),
+      async refreshSessions(userId) {
+        const snapshot = await users.sessionUser(userId);
+        if (snapshot) await sessions.refreshUser(snapshot);
+      },
+    },
+  });
+}
+
 async function wireCluster(ctx: AppContext, clock: Clock): Promise<SharedState> {
   const { config, logger } = ctx;
   const onError = (error: unknown) => logger.warn({ err: error }, 'shared state error');
@@ -222,11 +256,11 @@ export interface ForwardAuthWiring {
 }
 
 /**
- * Load shedding of GET /authz: past 512 checks in flight, or an event loop
- * running 50 ms late, new checks get 503 at once instead of queueing behind
- * the ones that can still be answered (docs/benchmarks.md, ForwardAuth).
+ * Load shedding of GET /authz: past 256 checks in flight, or an event loop
+ * running 200 ms late on average, new checks get 503 at once instead of
+ * queueing behind the ones that can still be answered (docs/benchmarks.md).
  */
-const FORWARD_AUTH_SHEDDING = { maxInFlight: 512, maxEventLoopDelayMs: 50 };
+const FORWARD_AUTH_SHEDDING = { maxInFlight: 256, maxEventLoopDelayMs: 200 };
 
 function wireForwardAuth(ctx: AppContext, audit: Audit): ForwardAuthWiring {
   const { config, logger } = ctx;
@@ -274,7 +308,6 @@ function wireOidc(
   const { config, logger } = ctx;
   if (!config.oidcIssuer || !config.oidcClientId || !config.publicUrl) return null;
   const base = config.publicUrl.replace(/\/+$/, '');
-  const mfaRequiredRoles: readonly Role[] = (config as { mfaRequiredRoles?: Role[] }).mfaRequiredRoles ?? ['admin', 'auditor'];
   return createOidcSignIn({
     settings: {
       issuer: config.oidcIssuer,
@@ -287,7 +320,7 @@ function wireOidc(
       groupMap: parseGroupMap(config.oidcGroupMap),
       mfaAmr: config.oidcMfaAmr,
       mfaAcr: config.oidcMfaAcr,
-      mfaRequiredRoles,
+      mfaRequiredRoles: config.mfaRequiredRoles,
     },
     state: deps.state,
     trail: deps.audit.trail,
@@ -359,6 +392,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
     throttle: services.throttle,
     sessions: services.sessions,
     accounts: services.accounts,
+    admin: { users: services.users, groups: services.groups, assets: services.assets, grants: services.grants, sessions: services.sessions },
     state: services.state,
     publicUrl: config.publicUrl,
     corsOrigins: config.corsOrigins,

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/index.js';
 import {
   checkKey,
+  checkMember,
   checkPositiveInteger,
   recordText,
   type HitResult,
@@ -41,6 +42,7 @@ export function createMemoryState(options: MemoryStateOptions): SharedState {
   // Apart, as in Redis's key spaces: a counter and a record of the same name never meet.
   const counters = new Map<string, Counter>();
   const records = new Map<string, Entry>();
+  const sets = new Map<string, { members: Set<string>; expiresAt: number }>();
   const channels = new Map<string, Set<(message: string) => void>>();
   let closed = false;
 
@@ -54,7 +56,7 @@ export function createMemoryState(options: MemoryStateOptions): SharedState {
   };
   const sweep = (): void => {
     const now = clock.now();
-    for (const map of [counters, records]) for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
+    for (const map of [counters, records, sets]) for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
   };
   // Without the sweep, counters of IPs never seen again would stay forever; unref so it never keeps the process alive.
   const sweeper = setInterval(sweep, sweepIntervalMs);
@@ -100,6 +102,43 @@ export function createMemoryState(options: MemoryStateOptions): SharedState {
       return existed;
     },
 
+    async replace(key, value, ttlMs) {
+      open();
+      checkKey(key);
+      checkPositiveInteger('ttlMs', ttlMs);
+      const text = recordText(value);
+      if (live(records, key) === undefined) return false;
+      records.set(key, { text, expiresAt: clock.now() + ttlMs });
+      return true;
+    },
+
+    async addMember(key, member, ttlMs) {
+      open();
+      checkKey(key);
+      checkMember(member);
+      checkPositiveInteger('ttlMs', ttlMs);
+      const set = live(sets, key) ?? { members: new Set<string>(), expiresAt: 0 };
+      set.members.add(member);
+      set.expiresAt = clock.now() + ttlMs;
+      sets.set(key, set);
+    },
+
+    async removeMember(key, member) {
+      open();
+      checkKey(key);
+      checkMember(member);
+      const set = live(sets, key);
+      const removed = set?.members.delete(member) ?? false;
+      if (set?.members.size === 0) sets.delete(key);
+      return removed;
+    },
+
+    async members(key) {
+      open();
+      checkKey(key);
+      return [...(live(sets, key)?.members ?? [])];
+    },
+
     async publish(channel, message) {
       open();
       checkKey(channel);
@@ -139,6 +178,7 @@ export function createMemoryState(options: MemoryStateOptions): SharedState {
       clearInterval(sweeper);
       counters.clear();
       records.clear();
+      sets.clear();
       channels.clear();
     },
   };

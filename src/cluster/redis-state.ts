@@ -4,6 +4,7 @@ import { AppError } from '../core/index.js';
 import {
   checkKey,
   checkKeyPrefix,
+  checkMember,
   checkPositiveInteger,
   recordText,
   type HitResult,
@@ -29,7 +30,7 @@ export interface RedisStateOptions {
 }
 
 /** Key kinds live apart, so a counter and a record can never read each other's value. */
-const KEY_SPACE = { hit: 'hit:', record: 'rec:', channel: 'chan:' } as const;
+const KEY_SPACE = { hit: 'hit:', record: 'rec:', set: 'set:', channel: 'chan:' } as const;
 
 // Fixed window from the first hit: INCR, and give the key its lifetime when it has none yet.
 // One script, so two nodes can never both see the count before the other's increment.
@@ -157,6 +158,35 @@ export async function createRedisState(options: RedisStateOptions): Promise<Shar
     async delete(key) {
       checkKey(key);
       return (await call('delete', () => client.del(prefix + KEY_SPACE.record + key))) > 0;
+    },
+
+    async replace(key, value, ttlMs) {
+      checkKey(key);
+      checkPositiveInteger('ttlMs', ttlMs);
+      const text = recordText(value);
+      // XX: only when the key exists, atomically; a record deleted meanwhile stays deleted.
+      return (await call('replace', () => client.set(prefix + KEY_SPACE.record + key, text, 'PX', ttlMs, 'XX'))) === 'OK';
+    },
+
+    async addMember(key, member, ttlMs) {
+      checkKey(key);
+      checkMember(member);
+      checkPositiveInteger('ttlMs', ttlMs);
+      const k = prefix + KEY_SPACE.set + key;
+      const results = await call('addMember', () => client.multi().sadd(k, member).pexpire(k, ttlMs).exec());
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) throw unavailable('addMember', failed?.[0] ?? new Error('transaction aborted'));
+    },
+
+    async removeMember(key, member) {
+      checkKey(key);
+      checkMember(member);
+      return (await call('removeMember', () => client.srem(prefix + KEY_SPACE.set + key, member))) > 0;
+    },
+
+    async members(key) {
+      checkKey(key);
+      return call('members', () => client.smembers(prefix + KEY_SPACE.set + key));
     },
 
     async publish(channel, message) {

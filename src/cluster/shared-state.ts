@@ -16,6 +16,18 @@ export interface SharedState {
   set(key: string, value: unknown, ttlMs: number): Promise<void>;
   /** Removes a record; true when there was one. */
   delete(key: string): Promise<boolean>;
+  /**
+   * Replaces a record only while one exists, with a new lifetime; false (and
+   * nothing written) when it is absent or expired. So a late write can never
+   * bring back a record another node has just deleted (a revoked session).
+   */
+  replace(key: string, value: unknown, ttlMs: number): Promise<boolean>;
+  /** Adds `member` to the set at `key` (sets live apart from records and counters); the set then lives `ttlMs` from now. */
+  addMember(key: string, member: string, ttlMs: number): Promise<void>;
+  /** Removes `member` from the set; true when it was there. */
+  removeMember(key: string, member: string): Promise<boolean>;
+  /** The members of the set at `key` (empty when absent or expired), in no particular order. */
+  members(key: string): Promise<string[]>;
   /** Sends `message` to every subscriber of `channel` on every node (best effort, at most once). */
   publish(channel: string, message: string): Promise<void>;
   /** Calls `handler` for each message on `channel`; resolves once subscribed, to the function that unsubscribes. */
@@ -45,6 +57,11 @@ export function checkPositiveInteger(name: string, value: number): void {
 /** A prefix is required: an empty one would let two deployments on one Redis read each other's sessions. */
 export function checkKeyPrefix(prefix: string): void {
   if (typeof prefix !== 'string' || prefix.length === 0) throw new TypeError('shared state: keyPrefix must be a non-empty string');
+}
+
+/** Set members: non-empty strings. */
+export function checkMember(member: string): void {
+  if (typeof member !== 'string' || member.length === 0) throw new TypeError('shared state: a set member must be a non-empty string');
 }
 
 /** JSON text of a record; refuses a value JSON cannot hold at all (undefined, a function). */

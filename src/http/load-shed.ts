@@ -14,17 +14,26 @@ export interface LoadShedder {
   /** Requests refused so far. */
   readonly shed: number;
   readonly inFlight: number;
+  /** The averaged event-loop delay (ms). */
+  readonly eventLoopDelayMs: number;
   close(): void;
 }
 
 export interface LoadShedOptions {
   /** Most requests in flight at once on the guarded routes. */
   maxInFlight: number;
-  /** Past this event-loop delay (ms), new requests are refused until it falls again. */
+  /**
+   * Past this event-loop delay (ms), averaged over about a quarter of a
+   * second, new requests are refused until it falls again. Averaged because
+   * one late timer (a GC pause, a synchronous PGlite query) is not overload.
+   */
   maxEventLoopDelayMs: number;
   /** How often the delay is sampled (ms). */
   sampleIntervalMs?: number;
 }
+
+/** Weight of the newest sample in the moving average: with 50 ms samples, about 250 ms of memory. */
+const SMOOTHING = 0.2;
 
 export function createLoadShedder(options: LoadShedOptions): LoadShedder {
   const interval = options.sampleIntervalMs ?? 50;
@@ -34,7 +43,7 @@ export function createLoadShedder(options: LoadShedOptions): LoadShedder {
   let expected = performance.now() + interval;
   const timer = setInterval(() => {
     const now = performance.now();
-    delayMs = Math.max(0, now - expected);
+    delayMs += SMOOTHING * (Math.max(0, now - expected) - delayMs);
     expected = now + interval;
   }, interval);
   timer.unref();
@@ -55,6 +64,9 @@ export function createLoadShedder(options: LoadShedOptions): LoadShedder {
     },
     get inFlight() {
       return inFlight;
+    },
+    get eventLoopDelayMs() {
+      return delayMs;
     },
     close() {
       clearInterval(timer);

@@ -93,18 +93,6 @@ export {
   type WebSessions,
   type WebSessionsDeps,
 } from './web-sessions.js';
-export type { SessionRecord, SessionStore, SessionUser } from './session-store.js';
-export { createDatabaseSessionStore } from './session-store-database.js';
-export {
-  createWebSessions,
-  SESSION_VALUE_PREFIX,
-  type ResolvedSession,
-  type SessionContext,
-  type SessionEndReason,
-  type SessionSummary,
-  type WebSessions,
-  type WebSessionsDeps,
-} from './web-sessions.js';
 export {
   createOidcSignIn,
   OIDC_TRANSACTION_TTL_MS,
@@ -146,3 +134,4 @@ export {
   type SignInFailureSink,
   type SignInSessionsPort,
 } from './local-sign-in.js';
+export { createSharedStateSessionStore } from './session-store-shared.js';

@@ -74,6 +74,7 @@ export const SESSION_VALUE_PREFIX = 'wss_';
 const SESSION_VALUE_SHAPE = /^wss_[A-Za-z0-9_-]{43}$/;
 const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MINUTE_MS = 60_000;
+const RACE_RETRIES = 5;
 
 export type SessionEndReason = 'idle_timeout' | 'absolute_timeout';
 
@@ -251,22 +252,34 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
 
     async revoke(sessionId, by, reason) {
       if (typeof sessionId !== 'string' || !UUID_SHAPE.test(sessionId)) return false;
-      const found = await store.findBySessionId(sessionId);
-      if (!found) return false;
-      const removed = await store.remove(found.idHash);
-      if (!removed) return false;
-      await recordRevocation(removed, by, reason);
-      return true;
+      // A rotation on another node can move the session between finding and removing it: look again.
+      let previous: string | undefined;
+      for (let attempt = 0; attempt < RACE_RETRIES; attempt += 1) {
+        const found = await store.findBySessionId(sessionId);
+        if (!found || found.idHash === previous) return false;
+        const removed = await store.remove(found.idHash);
+        if (removed) {
+          await recordRevocation(removed, by, reason);
+          return true;
+        }
+        previous = found.idHash;
+      }
+      return false;
     },
 
     async revokeAllForUser(userId, by, reason) {
       if (typeof userId !== 'string' || !UUID_SHAPE.test(userId)) return 0;
       let count = 0;
-      for (const { idHash } of await store.listByUser(userId)) {
-        const removed = await store.remove(idHash);
-        if (!removed) continue;
-        count += 1;
-        await recordRevocation(removed, by, reason);
+      // Passes until none is left: a session rotating meanwhile reappears under its new id in the next pass.
+      for (let pass = 0; pass < RACE_RETRIES; pass += 1) {
+        const live = await store.listByUser(userId);
+        if (live.length === 0) break;
+        for (const { idHash } of live) {
+          const removed = await store.remove(idHash);
+          if (!removed) continue;
+          count += 1;
+          await recordRevocation(removed, by, reason);
+        }
       }
       return count;
     },

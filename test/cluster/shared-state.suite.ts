@@ -102,6 +102,44 @@ export function sharedStateSuite(setup: () => Promise<SharedStateBackend>): void
     expect(await a.get('renewed')).toBe('y');
   });
 
+  it('replaces a record only while it exists, so a deleted record is never brought back', async () => {
+    const { a, b, advance } = await open();
+    expect(await a.replace('gone', { v: 1 }, 60_000)).toBe(false);
+    expect(await b.get('gone')).toBeUndefined();
+    await a.set('live', { v: 1 }, WINDOW_MS);
+    await advance(WINDOW_MS / 2);
+    expect(await b.replace('live', { v: 2 }, WINDOW_MS)).toBe(true);
+    await advance(WINDOW_MS / 2 + 100);
+    // The replacement started a new lifetime.
+    expect(await a.get('live')).toEqual({ v: 2 });
+    expect(await a.delete('live')).toBe(true);
+    expect(await b.replace('live', { v: 3 }, 60_000)).toBe(false);
+    expect(await a.get('live')).toBeUndefined();
+    await a.set('short', 1, WINDOW_MS);
+    await advance(WINDOW_MS + 100);
+    expect(await a.replace('short', 2, 60_000)).toBe(false);
+  });
+
+  it('keeps sets of members, seen by every node, apart from records of the same name, with a lifetime', async () => {
+    const { a, b, advance } = await open();
+    expect(await a.members('user:1')).toEqual([]);
+    await a.addMember('user:1', 'h1', 60_000);
+    await b.addMember('user:1', 'h2', 60_000);
+    await a.addMember('user:1', 'h1', 60_000);
+    await a.set('user:1', 'a record', 60_000);
+    expect((await b.members('user:1')).sort()).toEqual(['h1', 'h2']);
+    expect(await b.removeMember('user:1', 'h1')).toBe(true);
+    expect(await a.removeMember('user:1', 'h1')).toBe(false);
+    expect(await a.members('user:1')).toEqual(['h2']);
+    expect(await a.get('user:1')).toBe('a record');
+    await a.addMember('short', 'x', WINDOW_MS);
+    await advance(WINDOW_MS + 100);
+    expect(await b.members('short')).toEqual([]);
+    await expect(a.addMember('k', '', 1000)).rejects.toThrow(TypeError);
+    await expect(a.addMember('k', 'm', 0)).rejects.toThrow(TypeError);
+    await expect(a.replace('k', undefined, 1000)).rejects.toThrow(TypeError);
+  });
+
   it('refuses bad arguments before touching the backend', async () => {
     const { a } = await open();
     await expect(a.hit('', WINDOW_MS, 1)).rejects.toThrow(TypeError);
@@ -178,6 +216,9 @@ export function sharedStateSuite(setup: () => Promise<SharedStateBackend>): void
     await expect(a.get('k')).rejects.toThrow(/closed/);
     await expect(a.set('k', 1, 1000)).rejects.toThrow(/closed/);
     await expect(a.delete('k')).rejects.toThrow(/closed/);
+    await expect(a.replace('k', 1, 1000)).rejects.toThrow(/closed/);
+    await expect(a.addMember('k', 'm', 1000)).rejects.toThrow(/closed/);
+    await expect(a.members('k')).rejects.toThrow(/closed/);
     await expect(a.publish('x', 'm')).rejects.toThrow(/closed/);
     await expect(a.subscribe('x', () => undefined)).rejects.toThrow(/closed/);
     await a.close();
