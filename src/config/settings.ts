@@ -200,6 +200,25 @@ export const SETTINGS: readonly SettingDefinition[] = [
   define('authFailureLimit', 'WEBASSET_AUTH_FAILURE_LIMIT', positiveInt(10_000).default(20), 'Failed token sign-ins one client IP may make per minute; past it, that IP gets 429 until the minute ends.', {
     defaultText: '20',
   }),
+  define('identityKey', 'WEBASSET_IDENTITY_KEY', key32.optional(), 'AES-256-GCM key (32 bytes base64) that seals TOTP seeds of local accounts; all nodes share it. Unset: a key file is created in the data folder.', {
+    secret: true,
+  }),
+  define(
+    'mfaRequiredRoles',
+    'WEBASSET_MFA_REQUIRED_ROLES',
+    commaList((r) => (MFA_ROLES as readonly string[]).includes(r), `expected comma-separated roles among ${MFA_ROLES.join(', ')}`).default(['admin', 'auditor']),
+    'Roles whose local accounts must sign in with a second factor (TOTP). admin and auditor always must, whatever this says.',
+    { defaultText: 'admin,auditor' },
+  ),
+  define('signinIpLimit', 'WEBASSET_SIGNIN_IP_LIMIT', positiveInt(100_000).default(10), 'Local sign-in attempts one client IP may make per 15 minutes; past it, 429 with Retry-After.', {
+    defaultText: '10',
+  }),
+  define('lockoutThreshold', 'WEBASSET_LOCKOUT_THRESHOLD', positiveInt(1000).default(10), 'Failed sign-ins (password or second factor) after which a local account is locked.', {
+    defaultText: '10',
+  }),
+  define('lockoutMinutes', 'WEBASSET_LOCKOUT_MINUTES', positiveInt(24 * 60).default(30), 'How long a locked local account stays locked (minutes); failures count within the same span.', {
+    defaultText: '30',
+  }),
   define('sessionIdleMinutes', 'WEBASSET_SESSION_IDLE_MINUTES', positiveInt(24 * 60).default(15), 'A web session ends after this many minutes without a request.', {
     defaultText: '15',
   }),
@@ -307,25 +326,6 @@ export const SETTINGS: readonly SettingDefinition[] = [
   ),
   define('shutdownTimeoutMs', 'WEBASSET_SHUTDOWN_TIMEOUT_MS', positiveInt(600_000).default(10_000), 'On SIGTERM, longest wait for in-flight work before exiting (ms).', {
     defaultText: '10000',
-  }),
-  define('identityKey', 'WEBASSET_IDENTITY_KEY', key32.optional(), 'AES-256-GCM key (32 bytes base64) that seals TOTP seeds of local accounts; all nodes share it. Unset: a key file is created in the data folder.', {
-    secret: true,
-  }),
-  define(
-    'mfaRequiredRoles',
-    'WEBASSET_MFA_REQUIRED_ROLES',
-    commaList((r) => (MFA_ROLES as readonly string[]).includes(r), `expected comma-separated roles among ${MFA_ROLES.join(', ')}`).default(['admin', 'auditor']),
-    'Roles whose local accounts must sign in with a second factor (TOTP). admin and auditor always must, whatever this says.',
-    { defaultText: 'admin,auditor' },
-  ),
-  define('signinIpLimit', 'WEBASSET_SIGNIN_IP_LIMIT', positiveInt(100_000).default(10), 'Local sign-in attempts one client IP may make per 15 minutes; past it, 429 with Retry-After.', {
-    defaultText: '10',
-  }),
-  define('lockoutThreshold', 'WEBASSET_LOCKOUT_THRESHOLD', positiveInt(1000).default(10), 'Failed sign-ins (password or second factor) after which a local account is locked.', {
-    defaultText: '10',
-  }),
-  define('lockoutMinutes', 'WEBASSET_LOCKOUT_MINUTES', positiveInt(24 * 60).default(30), 'How long a locked local account stays locked (minutes); failures count within the same span.', {
-    defaultText: '30',
   }),
 ];
 
