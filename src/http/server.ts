@@ -21,6 +21,8 @@ import { oidcRoutes } from './routes/oidc.js';
 import { requestLogView } from './request-log.js';
 import { registerErrorHandling } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
+import { adminRoutes, type AdminRouteDeps } from './routes/admin.js';
+import { adminTokenRoutes } from './routes/admin-tokens.js';
 import { healthRoutes } from './routes/health.js';
 import { forwardAuthRoutes, registerForwardAuthShedding, type ForwardAuthStats } from './routes/authz.js';
 import { createProxyTrust } from './proxy-trust.js';
@@ -36,6 +38,8 @@ export interface HttpDeps {
   sessions: WebSessions;
   /** Local accounts: sign-in, enrolment links, one's own MFA (routes are added when given). */
   accounts?: { signIn: LocalSignIn; enrolment: Enrolment; mfa: Mfa } | undefined;
+  /** /api/admin: users, groups, memberships, assets, permissions (routes are added when given). */
+  admin?: AdminRouteDeps | undefined;
   /** Rate-limit counters (in-process or Redis). */
   state: SharedState;
   /** WEBASSET_PUBLIC_URL: https there makes the session cookie Secure (`__Host-webasset`). */
@@ -121,6 +125,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     await app.register(signInRoutes, { signIn: deps.accounts.signIn, cookies });
     await app.register(enrolmentRoutes, { enrolment: deps.accounts.enrolment, mfa: deps.accounts.mfa, throttle: deps.throttle });
   }
+  if (deps.admin) await app.register(adminRoutes, deps.admin);
+  await app.register(adminTokenRoutes, { tokens: deps.tokens });
   await app.register(forwardAuthRoutes, {
     gate: deps.forwardAuth.gate,
     returnUrls: deps.forwardAuth.returnUrls,

@@ -1,0 +1,23 @@
+import type { FastifyInstance } from 'fastify';
+import type { Assets, Grants } from '../../access/index.js';
+import type { Groups, Users, WebSessions } from '../../identity/index.js';
+import { adminAssetRoutes } from './admin-assets.js';
+import { adminGroupRoutes } from './admin-groups.js';
+import { adminPermissionRoutes } from './admin-permissions.js';
+import { adminUserRoutes } from './admin-users.js';
+
+export interface AdminRouteDeps {
+  users: Users;
+  groups: Groups;
+  assets: Assets;
+  grants: Grants;
+  sessions: Pick<WebSessions, 'listForUser' | 'revokeAllForUser'>;
+}
+
+/** Everything under /api/admin except tokens (admin-tokens.ts): users, groups, memberships, assets, permissions. */
+export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): Promise<void> {
+  await app.register(adminUserRoutes, { users: deps.users, groups: deps.groups, sessions: deps.sessions });
+  await app.register(adminGroupRoutes, { groups: deps.groups });
+  await app.register(adminAssetRoutes, { assets: deps.assets });
+  await app.register(adminPermissionRoutes, { grants: deps.grants });
+}
