@@ -16,6 +16,15 @@ Commands:
                                        Create an API token; it is printed once
   tokens list                          List API tokens (never their values)
   tokens revoke ID                     Revoke an API token
+  users create --admin|--role ROLE --username U [--email E] [--name N] [--mfa-required]
+                                       Create a local user; prints a one-time enrolment
+                                       link (48 h), never a password
+  users list [--all]                   List users (--all: disabled ones too)
+  users disable U [--reason TEXT]      Disable a user; their sessions end at once
+  users enable U                       Enable a disabled user
+  users reset-mfa U                    Forget a user's TOTP and recovery codes, end their
+                                       sessions, print a link to enrol again
+  users enrolment-link U               Print a new enrolment link (earlier ones stop working)
 
 Global options:
   --config FILE    YAML config file (default: ./webasset.yaml when present)

@@ -8,6 +8,7 @@ import { auditCommand } from './commands/audit.js';
 import { migrateCommand } from './commands/migrate.js';
 import { serveCommand } from './commands/serve.js';
 import { tokensCommand } from './commands/tokens.js';
+import { usersCommand } from './commands/users.js';
 import { cliActor, loadCliConfig, type CommandContext } from './context.js';
 import { EXIT, describeCliError } from './exit-codes.js';
 import { COMMANDS_HELP, helpText } from './help.js';
@@ -21,10 +22,11 @@ const COMMANDS: Record<string, (ctx: CommandContext, args: string[]) => Promise<
   },
   audit: auditCommand,
   tokens: tokensCommand,
+  users: usersCommand,
 };
 
 /** Commands that need the database and may therefore run inside a server holding the embedded one. */
-const FORWARDABLE = new Set(['migrate', 'audit', 'tokens']);
+const FORWARDABLE = new Set(['migrate', 'audit', 'tokens', 'users']);
 
 /**
  * Runs `webasset ...` and returns the exit code; every error is mapped here, never thrown.
