@@ -32,7 +32,7 @@ interface Setup {
   app: string;
 }
 
-async function startPair(users: IdpUser[], env: Record<string, string> = {}): Promise<Setup> {
+async function startPair(users: IdpUser[], env: Record<string, string> = {}, conformIdTokenClaims = false): Promise<Setup> {
   const port = await freePort();
   const app = `http://127.0.0.1:${port}`;
   const idp = await startTestIdp({
@@ -40,6 +40,7 @@ async function startPair(users: IdpUser[], env: Record<string, string> = {}): Pr
     postLogoutRedirectUris: [`${app}/auth/oidc/logged-out`],
     clientSecret: CLIENT_SECRET,
     users,
+    conformIdTokenClaims,
   });
   const t = await startTestServer({
     PORT: String(port),
@@ -356,7 +357,39 @@ describe('OpenID Connect sign-in against a real provider', () => {
   });
 });
 
+describe('OpenID Connect with groups only in UserInfo', () => {
+  it('reads the groups claim from UserInfo when the ID token lacks it', async () => {
+    const s = await startPair([{ sub: 'sub-uma', username: 'uma', groups: ['ops'] }], {}, true);
+    try {
+      await createGroups({ db: s.t.services.database.db, trail: s.t.services.audit.trail, clock: systemClock, ids: randomIds }).create({ name: 'ops', roles: ['operator'] }, ADMIN);
+      const b = new TestBrowser();
+      expect((await signIn(b, s, 'uma')).status).toBe(303);
+      const me = await whoAmI(b, s.app);
+      expect(me.body.user!.groups.map((g) => g.name)).toEqual(['ops']);
+    } finally {
+      await s.t.stop();
+      await s.idp.stop();
+    }
+  });
+});
+
 describe('OpenID Connect when the provider is down', () => {
+  it('answers 503 sso_unavailable at the callback when the token endpoint cannot be reached, audited', async () => {
+    const s = await startPair([{ sub: 'sub-vic', username: 'vic', groups: [] }]);
+    try {
+      const b = new TestBrowser();
+      const callback = await loginAtProvider(b, s, await startLogin(b, s.app), 'vic');
+      await s.idp.stop();
+      const res = await b.request(callback);
+      expect(res.status).toBe(503);
+      expect(await errorOf(res)).toBe('sso_unavailable');
+      expect((await auditRows(s.t, 'auth.sso.failed')).at(-1)!.details.reason).toBe('provider_unavailable');
+      expect((await whoAmI(b, s.app)).status).toBe(401);
+    } finally {
+      await s.t.stop();
+    }
+  });
+
   it('answers 503 sso_unavailable (fail closed) and starts nothing', async () => {
     const s = await startPair([]);
     try {
