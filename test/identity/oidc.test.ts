@@ -350,10 +350,21 @@ describe('OpenID Connect sign-in against a real provider', () => {
     // The ID token goes to the person's own browser only as the logout hint; never to logs or audit.
     for (const secret of [...secrets, ...idTokens]) expect(s.t.logs.text()).not.toContain(secret);
     await s.t.services.audit.trail.flush();
-    const { rows } = await sql<{ row: string }>`SELECT t::text AS row FROM audit_events t`.execute(s.t.services.database.db);
+    const db = s.t.services.database.db;
+    const { rows } = await sql<{ row: string }>`SELECT t::text AS row FROM audit_events t`.execute(db);
     const audit = rows.map((r) => r.row).join('\n');
     expect(audit).toContain('auth.sso.succeeded');
     for (const secret of [...secrets, ...idTokens]) expect(audit).not.toContain(secret);
+    // No table holds the secret, a code or an access token (the ID token is kept server-side in
+    // the session record, for the logout hint: that is its only place).
+    const { rows: tables } = await sql<{ tablename: string }>`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`.execute(db);
+    let dump = '';
+    for (const { tablename } of tables) {
+      const { rows: all } = await sql<{ row: string }>`SELECT t::text AS row FROM ${sql.table(tablename)} t`.execute(db);
+      dump += all.map((r) => r.row).join('\n');
+    }
+    expect(dump).toContain('sub-alice');
+    for (const secret of secrets) expect(dump).not.toContain(secret);
   });
 });
 
