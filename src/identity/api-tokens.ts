@@ -3,7 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { AppError, type Clock, type IdGenerator } from '../core/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { ApiTokenRow, Tables } from '../store/index.js';
-import { ROLES, type GroupRef, type Principal, type Role } from './principal.js';
+import { ROLES, type Principal, type Role } from './principal.js';
 import { ROLE_TOKEN_DEFAULT_SCOPES, TOKEN_SCOPE_NAMES, isTokenScope, type TokenScope } from './token-scopes.js';
 import { jsonb, type UserSnapshot } from './users.js';
 
@@ -264,7 +264,7 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
     if (row.on_behalf_of !== null) {
       const operator = await users.sessionUser(row.on_behalf_of);
       if (!operator) return null;
-      onBehalfOf = { id: operator.id, name: operator.name, roles: operator.roles, groups: operator.groups as GroupRef[] };
+      onBehalfOf = { id: operator.id, name: operator.name, roles: operator.roles, groups: operator.groups };
     }
     return {
       kind: 'agent',

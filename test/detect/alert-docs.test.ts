@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createMemoryState } from '../../src/cluster/index.js';
 import { createDetect, signAlertBody, verifyAlertSignature } from '../../src/detect/index.js';
 import { buildAudit, silentLogger } from '../support/audit-fixtures.js';
@@ -17,7 +18,11 @@ const doc = readFileSync(join(resolve(dirname(fileURLToPath(import.meta.url)), '
 const blocks = new Map([...doc.matchAll(/^```\w* id=([\w-]+)\n([\s\S]*?)\n```$/gm)].map((m) => [m[1]!, m[2]!]));
 const header = (name: string) => new RegExp(`^${name}: (.+)$`, 'm').exec(doc)?.[1];
 type Verify = (secret: string, headers: Record<string, string | undefined>, rawBody: string, nowMs?: number) => boolean;
-const docVerify = new Function('require', `${blocks.get('alert-verify')!}\nreturn verifyWebassetAlert;`)(createRequire(import.meta.url)) as Verify;
+// Run as a receiver would: the snippet alone, as a CommonJS file.
+const snippetDir = mkdtempSync(join(tmpdir(), 'webasset-alert-doc-'));
+writeFileSync(join(snippetDir, 'verify.cjs'), `${blocks.get('alert-verify')!}\nmodule.exports = verifyWebassetAlert;\n`);
+const docVerify = createRequire(import.meta.url)(join(snippetDir, 'verify.cjs')) as Verify;
+afterAll(() => rmSync(snippetDir, { recursive: true, force: true }));
 
 describe('docs/operations.md, Alerts', () => {
   const fresh = useTestDatabase();
