@@ -16,8 +16,8 @@ const PASSWORD = 'bootstrap admin passphrase 7';
 async function startServe(env: NodeJS.ProcessEnv, dir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(process.execPath, ['--import', TSX, ENTRY, 'serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setInterval(() => {
       const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
