@@ -119,7 +119,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
   await app.register(healthRoutes, { ping: () => deps.ping(), pingState: () => deps.pingState(), trail: deps.trail, isShuttingDown: () => deps.isShuttingDown() });
   await app.register(auditRoutes, { service: deps.auditService });
-  await app.register(oidcRoutes, { oidc: deps.oidc ?? null, cookies });
+  await app.register(oidcRoutes, { oidc: deps.oidc ?? null, cookies, sessions: deps.sessions });
   await app.register(sessionRoutes, { sessions: deps.sessions, cookies, oidcLogoutUrl: deps.oidcLogoutUrl });
   if (deps.accounts) {
     await app.register(signInRoutes, { signIn: deps.accounts.signIn, cookies });

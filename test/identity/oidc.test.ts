@@ -65,6 +65,8 @@ async function startLogin(browser: TestBrowser, app: string, returnTo?: string):
 /** At the provider: sign in as `username` and stop just before the browser reaches our callback. */
 async function loginAtProvider(browser: TestBrowser, s: Setup, authUrl: URL, username: string, action: 'login' | 'abort' = 'login'): Promise<URL> {
   const atLogin = await browser.follow(authUrl, isCallback(s.app));
+  // Still signed in at the provider (an earlier sign-in in this browser): straight back to us.
+  if (atLogin.response === null && action === 'login') return atLogin.url;
   expect(atLogin.url.pathname).toMatch(/^\/interaction\//);
   await atLogin.response!.arrayBuffer();
   const posted = await browser.request(new URL(`${atLogin.url.pathname}/${action}`, s.idp.issuer), { method: 'POST', body: `username=${encodeURIComponent(username)}` });
@@ -105,6 +107,7 @@ describe('OpenID Connect sign-in against a real provider', () => {
     { sub: 'sub-erin', username: 'erin', groups: ['idp-auditors'], amr: ['pwd'], acr: 'goldmfa' },
     { sub: 'sub-frank', username: 'frank', groups: ['idp-ops'] },
     { sub: 'sub-gina', username: 'gina', groups: ['idp-ops'] },
+    { sub: 'sub-hank', username: 'hank', groups: ['idp-ops'] },
   ];
   const browsers: TestBrowser[] = [];
   const responses: string[] = [];
@@ -189,6 +192,18 @@ describe('OpenID Connect sign-in against a real provider', () => {
     const bob = await s.t.services.users.findByUsername('bob');
     const synced = (await auditRows(s.t, 'group.memberships.synced')).filter((e) => e.target_id === bob!.id);
     expect(synced.at(-1)!.details.after).toEqual([{ group: 'readers', source: 'oidc' }]);
+  });
+
+  it('ends the session a browser had when it signs in again', async () => {
+    const b = browser();
+    expect((await signIn(b, s, 'hank')).status).toBe(303);
+    const hank = await s.t.services.users.findByUsername('hank');
+    const [first] = await s.t.services.sessions.listForUser(hank!.id);
+    expect((await signIn(b, s, 'hank')).status).toBe(303);
+    const live = await s.t.services.sessions.listForUser(hank!.id);
+    expect(live).toHaveLength(1);
+    expect(live[0]!.sessionId).not.toBe(first!.sessionId);
+    expect((await whoAmI(b, s.app)).status).toBe(200);
   });
 
   it('refuses an admin whose provider did not do MFA, with mfa_required, audited, no session', async () => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../core/index.js';
-import type { OidcSignIn } from '../../identity/index.js';
+import type { OidcSignIn, WebSessions } from '../../identity/index.js';
 import { contextOf } from '../request-context.js';
 import type { SessionCookies } from '../session-cookie.js';
 
@@ -8,6 +8,8 @@ export interface OidcRouteDeps {
   /** Null when OIDC_ISSUER is unset: the routes answer `sso_not_configured`. */
   oidc: OidcSignIn | null;
   cookies: SessionCookies;
+  /** To end the session this browser had before signing in again (a shared machine, another person). */
+  sessions: Pick<WebSessions, 'resolve' | 'revoke'>;
 }
 
 /**
@@ -41,6 +43,19 @@ export async function oidcRoutes(app: FastifyInstance, deps: OidcRouteDeps): Pro
     ({ path: COOKIE_PATH, httpOnly: true, sameSite: 'lax', secure: deps.cookies.isSecure(request) }) as const;
   const clearTransaction = (reply: FastifyReply, request: FastifyRequest) => void reply.clearCookie(OIDC_TRANSACTION_COOKIE, cookieAttributes(request));
 
+  async function endPreviousSession(request: FastifyRequest): Promise<void> {
+    const previous = deps.cookies.read(request);
+    if (!previous) return;
+    try {
+      const resolved = await deps.sessions.resolve(previous);
+      const sessionId = resolved?.principal.sessionId;
+      if (resolved && sessionId) await deps.sessions.revoke(sessionId, resolved.principal, 'signed_in_again');
+    } catch (error) {
+      // The new session stands; the old one still ends at its idle timeout.
+      request.log.warn({ err: error }, 'could not end the previous session at sign-in');
+    }
+  }
+
   app.get(
     '/auth/oidc/login',
     { config: { access: { kind: 'public' } }, schema: { querystring: loginQuery } },
@@ -63,6 +78,7 @@ export async function oidcRoutes(app: FastifyInstance, deps: OidcRouteDeps): Pro
       clearTransaction(reply, request);
       const callbackUrl = new URL(request.url, 'http://callback.invalid');
       const result = await oidc.complete({ callbackUrl, transactionId: transactionId || undefined, context: contextOf(request) });
+      await endPreviousSession(request);
       deps.cookies.set(reply, request, result.cookieValue);
       return reply.redirect(result.returnTo, 303);
     },
