@@ -12,8 +12,12 @@ Commands:
   audit export --format ndjson|csv     Stream audit events to stdout (or --output FILE)
                [--from ISO] [--to ISO] [--actor ID] [--action PREFIX]
                [--target-kind KIND] [--target-id ID] [--outcome success|failure|denied]
-  tokens create --name NAME --role admin|auditor|operator|agent [--expires-days N]
-                                       Create an API token; it is printed once
+  tokens create --name NAME --service-account USER [--create-service-account]
+               --scope mcp|api:read|api:write [--scope ...] [--on-behalf-of USER]
+               [--expires-days N]      Create an agent token (expires in N days,
+                                       default 90, at most 365); it is printed once
+  tokens create --name NAME --role admin|auditor|operator|agent [--scope ...]
+               [--expires-days N]      Create a role token for a script
   tokens list                          List API tokens (never their values)
   tokens revoke ID                     Revoke an API token
   users create --admin|--role ROLE --username U [--email E] [--name N] [--mfa-required]
