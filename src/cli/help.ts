@@ -29,6 +29,9 @@ Commands:
   users reset-mfa U                    Forget a user's TOTP and recovery codes, end their
                                        sessions, print a link to enrol again
   users enrolment-link U               Print a new enrolment link (earlier ones stop working)
+  import FILE [--dry-run]              Apply a policy file (users, groups, members, assets,
+                                       permissions) in one transaction; prints the diff
+                                       (+ create, ~ field: before → after, - prune only)
 
 Global options:
   --config FILE    YAML config file (default: ./webasset.yaml when present)

@@ -9,6 +9,7 @@ import { migrateCommand } from './commands/migrate.js';
 import { serveCommand } from './commands/serve.js';
 import { tokensCommand } from './commands/tokens.js';
 import { usersCommand } from './commands/users.js';
+import { importCommand } from './commands/import.js';
 import { cliActor, loadCliConfig, type CommandContext } from './context.js';
 import { EXIT, describeCliError } from './exit-codes.js';
 import { COMMANDS_HELP, helpText } from './help.js';
@@ -23,10 +24,11 @@ const COMMANDS: Record<string, (ctx: CommandContext, args: string[]) => Promise<
   audit: auditCommand,
   tokens: tokensCommand,
   users: usersCommand,
+  import: importCommand,
 };
 
 /** Commands that need the database and may therefore run inside a server holding the embedded one. */
-const FORWARDABLE = new Set(['migrate', 'audit', 'tokens', 'users']);
+const FORWARDABLE = new Set(['migrate', 'audit', 'tokens', 'users', 'import']);
 
 /**
  * Runs `webasset ...` and returns the exit code; every error is mapped here, never thrown.

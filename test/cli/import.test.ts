@@ -1,0 +1,146 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cli } from '../support/cli.js';
+import { createPgDatabase, dropPgDatabase, TEST_DATABASE_URL } from '../support/databases.js';
+
+const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'policy-reference.yaml');
+const ENTRY = join(import.meta.dirname, '..', 'support', 'cli-entry.ts');
+const TSX = import.meta.resolve('tsx');
+
+describe('webasset import', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  let dbUrl: string | undefined;
+  let server: ChildProcess | undefined;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'webasset-import-'));
+    dbUrl = TEST_DATABASE_URL ? await createPgDatabase(TEST_DATABASE_URL) : undefined;
+    env = { WEBASSET_DATA_DIR: join(dir, 'data'), ...(dbUrl ? { DATABASE_URL: dbUrl } : {}) };
+    copyFileSync(FIXTURE, join(dir, 'policy.yaml'));
+  });
+  afterEach(async () => {
+    if (server && server.exitCode === null) {
+      const exited = once(server, 'exit');
+      server.kill('SIGTERM');
+      await exited;
+    }
+    if (dbUrl && TEST_DATABASE_URL) await dropPgDatabase(TEST_DATABASE_URL, dbUrl);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const lines = (text: string) => text.trim().split('\n').filter(Boolean);
+
+  it('imports the reference deployment (50 users, 6 groups, 25 portals) idempotently, with a dry run that changes nothing', async () => {
+    expect((await cli(['migrate'], env, dir)).code).toBe(0);
+    const dry = await cli(['import', 'policy.yaml', '--dry-run'], env, dir);
+    expect(dry.code, dry.stderr).toBe(0);
+    const planned = lines(dry.stdout);
+    expect(planned.filter((l) => l.startsWith('+ user '))).toHaveLength(50);
+    expect(planned.filter((l) => l.startsWith('+ group '))).toHaveLength(6);
+    expect(planned.filter((l) => l.startsWith('+ asset '))).toHaveLength(25);
+    expect(planned.filter((l) => l.startsWith('+ member '))).not.toHaveLength(0);
+    expect(planned.filter((l) => l.startsWith('+ permission '))).not.toHaveLength(0);
+    expect(planned.some((l) => l.startsWith('-') || l.startsWith('~'))).toBe(false);
+    expect(dry.stderr).toContain('dry run');
+
+    // The dry run changed nothing: the real run plans the same.
+    const real = await cli(['import', 'policy.yaml'], env, dir);
+    expect(real.code, real.stderr).toBe(0);
+    expect(lines(real.stdout)).toEqual(planned);
+
+    const again = await cli(['import', 'policy.yaml'], env, dir);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe('');
+    expect(again.stderr).toContain('No changes');
+
+    // An edit shows as ~ with before → after; removal from the file deletes nothing without prune.
+    const text = readFileSync(join(dir, 'policy.yaml'), 'utf8')
+      .replace('displayName: Anna Meyer', 'displayName: Anna Meyer-Lang')
+      .replace(/ {2}- id: helpdesk\n(?: {4}.*\n)+/, '');
+    writeFileSync(join(dir, 'policy.yaml'), text.replace(/ {2}- group: \w[\w-]*\n {4}asset: helpdesk\n(?: {4}.*\n| {6}.*\n)+/g, ''));
+    const edited = await cli(['import', 'policy.yaml'], env, dir);
+    expect(edited.code, edited.stderr).toBe(0);
+    expect(lines(edited.stdout)).toEqual(['~ user anna.meyer displayName: "Anna Meyer" → "Anna Meyer-Lang"']);
+
+    // With prune, what the file no longer names goes.
+    writeFileSync(join(dir, 'policy.yaml'), `${readFileSync(join(dir, 'policy.yaml'), 'utf8')}prune: [assets, permissions]\n`);
+    const pruned = await cli(['import', 'policy.yaml'], env, dir);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(lines(pruned.stdout)).toContain('- asset helpdesk');
+    expect(lines(pruned.stdout).every((l) => l.startsWith('- '))).toBe(true);
+
+    const audit = await cli(['audit', 'export', '--format', 'ndjson', '--action', 'policy'], env, dir);
+    const events = lines(audit.stdout)
+      .map((l) => JSON.parse(l) as { action?: string; details?: Record<string, unknown> })
+      .filter((e) => e.action === 'policy.imported');
+    expect(events.map((e) => [e.details?.dryRun, e.details?.created])).toEqual([
+      [true, planned.length],
+      [false, planned.length],
+      [false, 0],
+      [false, 0],
+      [false, 0],
+    ]);
+  });
+
+  it('refuses a bad file with exit 2, naming the place, and changes nothing', async () => {
+    expect((await cli(['migrate'], env, dir)).code).toBe(0);
+    const cases: Array<[string, RegExp]> = [
+      ['version: 2\n', /version/],
+      ['version: 1\nusers:\n  - username: "Robert\'); DROP TABLE users;--"\n', /users\.0\.username/],
+      ['version: 1\nusers:\n  - username: a\n    password: hunter2hunter2\n', /users\.0/],
+      ['version: 1\ngroups:\n  - name: ops\n    members: [ghost]\n', /groups\.0\.members\.0/],
+      ['version: 1\npermissions:\n  - group: nobody\n    asset: x\n    actions: [connect]\n', /permissions\.0/],
+      ['version: 1\nassets:\n  - id: a\n    name: A\n    url: https://a.example.com\n    allowedHosts: [b.example.com]\n', /allowedHosts/],
+      ['a: &x [1]\nb: *x\nversion: 1\n', /alias|file/],
+      ['version: 1\nversion: 1\n', /line/],
+      ['version: 1\nusers:\n  - username: a\n  - username: a\n', /users\.1/],
+      ['version: 1\nprune: [users]\nusers:\n  - username: a\n', /administrator/],
+    ];
+    for (const [body, where] of cases) {
+      writeFileSync(join(dir, 'bad.yaml'), body);
+      const res = await cli(['import', 'bad.yaml'], env, dir);
+      expect(res.code, body).toBe(2);
+      expect(res.stderr, body).toContain('invalid_request');
+      expect(res.stderr, body).toMatch(where);
+      expect(res.stderr).not.toContain('hunter2');
+    }
+    expect((await cli(['import', 'missing.yaml'], env, dir)).code).toBe(2);
+    const after = await cli(['import', join(dir, 'policy.yaml'), '--dry-run'], env, dir);
+    expect(lines(after.stdout).filter((l) => l.startsWith('+ user '))).toHaveLength(50);
+  });
+
+  it('runs inside a running server that holds the embedded database (admin socket)', async () => {
+    const child = spawn(process.execPath, ['--import', TSX, ENTRY, 'serve'], { cwd: dir, env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    server = child;
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (/webasset is listening/.test(output)) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 50);
+      child.once('exit', (code) => {
+        clearInterval(timer);
+        reject(new Error(`serve exited early with ${code}: ${output}`));
+      });
+    });
+    const other = mkdtempSync(join(tmpdir(), 'webasset-import-cwd-'));
+    try {
+      copyFileSync(FIXTURE, join(other, 'here.yaml'));
+      // A relative path from another folder than the server's: the CLI sends the absolute path.
+      const res = await cli(['import', 'here.yaml'], env, other);
+      expect(res.code, res.stderr).toBe(0);
+      expect(lines(res.stdout).filter((l) => l.startsWith('+ asset '))).toHaveLength(25);
+      expect((await cli(['import', 'here.yaml'], env, other)).stderr).toContain('No changes');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+});
