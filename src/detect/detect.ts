@@ -118,8 +118,11 @@ export function createDetect(deps: DetectDeps): Detect {
       action: 'alert.raised',
       outcome: 'success',
       target: { kind: 'alert', id },
-      details: { kind: alert.kind, severity: alert.severity, summary: alert.summary, subject: alert.subject, ...details, webhooks: webhooks.count },
-      ...alert.context,
+      // The alert's own fields last: a detail named `kind` cannot disguise what was raised.
+      details: { ...details, kind: alert.kind, severity: alert.severity, summary: alert.summary, subject: alert.subject, webhooks: webhooks.count },
+      sourceIp: alert.context?.sourceIp,
+      userAgent: alert.context?.userAgent,
+      requestId: alert.context?.requestId,
     });
     return { id };
   }
