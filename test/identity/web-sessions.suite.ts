@@ -1,25 +1,16 @@
 import { expect, it } from 'vitest';
 import type { Audit } from '../../src/audit/index.js';
-import { randomIds, type Clock } from '../../src/core/index.js';
+import { randomIds } from '../../src/core/index.js';
 import { createWebSessions, SESSION_VALUE_PREFIX, type Principal, type SessionStore, type SessionUser } from '../../src/identity/index.js';
 import { buildAudit } from '../support/audit-fixtures.js';
 import type { FreshDatabase } from '../support/databases.js';
+import { ManualClock } from '../support/manual-clock.js';
 import { insertSessionUser } from '../support/session-user.js';
 
 const MINUTE = 60_000;
 const IDLE = 15 * MINUTE;
 const ABSOLUTE = 12 * 60 * MINUTE;
 
-/** A clock the test moves by hand. */
-export class ManualClock implements Clock {
-  constructor(private time = Date.UTC(2026, 0, 5, 9, 0, 0)) {}
-  now(): number {
-    return this.time;
-  }
-  advance(ms: number): void {
-    this.time += ms;
-  }
-}
 
 /** One backend for one test; `store()` gives another node's view of the same backend. */
 export interface SessionBackend {
