@@ -47,6 +47,7 @@ export const AUDIT_ACTIONS = {
   'user.recovery_codes.regenerated': 'A signed-in user replaced their recovery codes.',
   'auth.login.succeeded': 'A local sign-in completed and a session was created; details hold the second factor used.',
   'auth.login.failed': 'A local sign-in or MFA step failed; details hold the reason (never shown to the client).',
+  'user.unlocked': 'An administrator lifted the sign-in lockout of a user.',
   'alert.raised': 'An alert was raised (e.g. a burst of failed sign-ins) and sent to the alert webhooks; details hold its kind and subject.',
   'alert.delivery_failed': 'An alert could not be delivered to one webhook after its retries; details hold the receiver origin and the reason.',
 } as const;

@@ -28,6 +28,7 @@ Commands:
   users enable U                       Enable a disabled user
   users reset-mfa U                    Forget a user's TOTP and recovery codes, end their
                                        sessions, print a link to enrol again
+  users unlock U                       Lift the sign-in lockout of a user
   users enrolment-link U               Print a new enrolment link (earlier ones stop working)
   import FILE [--dry-run]              Apply a policy file (users, groups, members, assets,
                                        permissions) in one transaction; prints the diff

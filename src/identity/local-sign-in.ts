@@ -7,7 +7,7 @@ import type { Tables } from '../store/index.js';
 import type { Lockout } from './lockout.js';
 import { mustUseMfa, type Mfa, type TotpEnrolmentStart } from './mfa.js';
 import type { PasswordHasher } from './passwords.js';
-import type { Role } from './principal.js';
+import type { Principal, Role } from './principal.js';
 import { normalizeUsername, type UserChangeContext, type Users, type UserSnapshot } from './users.js';
 
 /** What sign-in needs from web sessions (WebSessions.create satisfies it). */
@@ -50,6 +50,8 @@ export interface LocalSignIn {
   secondFactor(preAuthId: string, input: { code?: string | undefined; recoveryCode?: string | undefined }, context: SignInContext): Promise<SignedIn>;
   startEnrolment(preAuthId: string): Promise<TotpEnrolmentStart>;
   confirmEnrolment(preAuthId: string, code: string, context: SignInContext): Promise<SignedIn & { recoveryCodes: string[] }>;
+  /** Lifts the lockout of a username (an administrator's decision, audited); true when it was locked. */
+  unlock(username: string, by: Principal, context?: UserChangeContext): Promise<boolean>;
 }
 
 export interface LocalSignInDeps {
@@ -237,6 +239,20 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
       if (!codes) throw new AppError('invalid_request', { publicMessage: 'The code does not match. Check the time on your device and enter the current code.' });
       await state.delete(preAuthKey(preAuthId));
       return { ...(await startSession(snapshot, record.account, 'totp', context)), recoveryCodes: codes };
+    },
+
+    async unlock(input, by, context) {
+      const user = await users.findByUsername(input);
+      if (!user) throw new AppError('not_found', { publicMessage: 'No such user.' });
+      await trail.record({
+        actor: { kind: by.kind, id: by.id, name: by.name },
+        action: 'user.unlocked',
+        outcome: 'success',
+        target: { kind: 'user', id: user.id },
+        details: { username: user.username },
+        ...context,
+      });
+      return lockout.unlock(user.username);
     },
   };
 }

@@ -15,6 +15,8 @@ export interface Lockout {
   failed(account: string): Promise<{ failures: number; locked: boolean }>;
   /** A successful sign-in: the failures before it no longer count. */
   succeeded(account: string): Promise<void>;
+  /** An administrator lifts the lock and forgets the failures; true when the account was locked. */
+  unlock(account: string): Promise<boolean>;
 }
 
 export interface LockoutOptions {
@@ -50,6 +52,12 @@ export function createLockout(options: LockoutOptions): Lockout {
     },
     async succeeded(account) {
       await state.delete(countKey(account));
+    },
+    async unlock(account) {
+      const wasLocked = (await lockedFor(account)) > 0;
+      await state.delete(countKey(account));
+      await state.delete(lockKey(account));
+      return wasLocked;
     },
   };
 }

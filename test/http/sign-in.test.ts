@@ -240,4 +240,19 @@ describe('sign-in limits', () => {
     expect(reasons.filter((r) => r.reason === 'bad_password').at(-1)).toMatchObject({ locked: true });
     expect(reasons.filter((r) => r.reason === 'locked')).toHaveLength(2);
   });
+
+  it('an administrator can lift a lock; it is audited', async () => {
+    const kim = await enrolLocalUser(t, { username: 'kim', password: 'a long passphrase for K', roles: ['operator'] });
+    let ip = 100;
+    const fresh = () => new Browser(t.url, { 'x-forwarded-for': `192.0.2.${ip++}` });
+    for (let i = 0; i < 10; i++) await fresh().call('POST', '/api/auth/login', { username: 'kim', password: `wrong guess ${i}xx` });
+    expect((await fresh().call('POST', '/api/auth/login', { username: 'kim', password: kim.password })).status).toBe(401);
+    expect(await t.services.accounts.signIn.unlock('KIM', TEST_ADMIN)).toBe(true);
+    expect((await fresh().call('POST', '/api/auth/login', { username: 'kim', password: kim.password })).status).toBe(200);
+    expect(await t.services.accounts.signIn.unlock('kim', TEST_ADMIN)).toBe(false);
+    await expect(t.services.accounts.signIn.unlock('nobody', TEST_ADMIN)).rejects.toMatchObject({ code: 'not_found' });
+    await t.services.audit.trail.flush();
+    const page = await t.services.audit.reader.search({ actionPrefix: 'user.unlocked' }, { limit: 10, order: 'asc' });
+    expect(page.events).toHaveLength(2);
+  });
 });

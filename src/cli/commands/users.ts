@@ -73,6 +73,13 @@ export async function usersCommand(ctx: CommandContext, args: string[]): Promise
       writeLine(ctx.io.stdout, reset.enrolmentUrl);
       return EXIT.ok;
     }
+    case 'unlock': {
+      const { positionals } = parseArgs({ args: rest, options: {}, strict: true, allowPositionals: true });
+      const username = onePositional(positionals, 'users unlock needs one username');
+      const wasLocked = await withServices(ctx, (s) => s.accounts.signIn.unlock(username, by));
+      writeLine(ctx.io.stdout, wasLocked ? `unlocked ${username}` : `${username} was not locked; failed attempts forgotten`);
+      return EXIT.ok;
+    }
     case 'enrolment-link': {
       const { positionals } = parseArgs({ args: rest, options: {}, strict: true, allowPositionals: true });
       const username = onePositional(positionals, 'users enrolment-link needs one username');
@@ -82,7 +89,7 @@ export async function usersCommand(ctx: CommandContext, args: string[]): Promise
       return EXIT.ok;
     }
     default:
-      throw usage('expected: users create|list|disable|enable|reset-mfa|enrolment-link');
+      throw usage('expected: users create|list|disable|enable|reset-mfa|unlock|enrolment-link');
   }
 }
 
