@@ -1,10 +1,28 @@
 /**
  * `npm run bench`: the benchmarks of this project. Not a test: figures are
  * printed, and the exit code is 1 only when a correctness check failed
- * (a goal missed is reported, not fatal). Settings: see bench/audit-ingest.ts
- * (BENCH_SECONDS, BENCH_PRODUCERS, BENCH_DATABASE_URL, ...).
+ * (a goal missed is reported, not fatal).
+ *
+ * `npm run bench` runs all of them; `npm run bench -- audit` or
+ * `npm run bench -- forward-auth` runs one. Settings: see bench/audit-ingest.ts
+ * (BENCH_SECONDS, BENCH_PRODUCERS, BENCH_DATABASE_URL, ...) and
+ * bench/forward-auth.ts (BENCH_FA_SECONDS, BENCH_FA_CONNECTIONS, BENCH_FA_BACKENDS, BENCH_REDIS_URL).
  */
 import { configFromEnv, runAuditIngest } from './audit-ingest.js';
+import { forwardAuthConfigFromEnv, runForwardAuth } from './forward-auth.js';
 
-const ok = await runAuditIngest(configFromEnv(process.env));
+const BENCHMARKS = {
+  audit: () => runAuditIngest(configFromEnv(process.env)),
+  'forward-auth': () => runForwardAuth(forwardAuthConfigFromEnv(process.env)),
+} as const;
+
+const wanted = process.argv.slice(2);
+for (const name of wanted) {
+  if (!Object.hasOwn(BENCHMARKS, name)) throw new Error(`unknown benchmark ${name}; expected one of ${Object.keys(BENCHMARKS).join(', ')}`);
+}
+let ok = true;
+for (const [name, run] of Object.entries(BENCHMARKS)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  ok = (await run()) && ok;
+}
 process.exitCode = ok ? 0 : 1;

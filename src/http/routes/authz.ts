@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ForwardAuthGate, ReturnUrlPolicy } from '../../access/index.js';
-import { AppError } from '../../core/index.js';
+import { AppError, ERROR_CODES } from '../../core/index.js';
 import type { ErrorBody } from '../errors.js';
 import { createLoadShedder, type LoadShedder, type LoadShedOptions } from '../load-shed.js';
 import { contextOf } from '../request-context.js';
@@ -185,8 +185,10 @@ export function registerForwardAuthShedding(app: FastifyInstance, options: LoadS
     if (request.routeOptions.url !== AUTHZ_PATH) return;
     if (!shedder.enter()) {
       options.stats.shed += 1;
-      void reply.header('retry-after', '1');
-      throw new AppError('server_busy');
+      // Answered here, not thrown: the error path logs every 5xx, and a log line per shed request is more load.
+      request.log.debug('forward auth: shed');
+      const body: ErrorBody = { error: { code: 'server_busy', message: ERROR_CODES.server_busy.message, requestId: request.id } };
+      return reply.code(503).header('retry-after', '1').type('application/json; charset=utf-8').send(body);
     }
     // Set before leave() can run: onResponse fires once per request, also for errors.
     request.authzAdmitted = true;
