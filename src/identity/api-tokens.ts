@@ -263,7 +263,7 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
     let onBehalfOf: Principal['onBehalfOf'];
     if (row.on_behalf_of !== null) {
       const operator = await users.sessionUser(row.on_behalf_of);
-      if (!operator) return null;
+      if (!operator || operator.kind !== 'person') return null;
       onBehalfOf = { id: operator.id, name: operator.name, roles: operator.roles, groups: operator.groups };
     }
     return {
