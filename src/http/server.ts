@@ -22,6 +22,7 @@ import { requestLogView } from './request-log.js';
 import { registerErrorHandling } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
 import { adminRoutes, type AdminRouteDeps } from './routes/admin.js';
+import { recordRouteTable } from './route-table.js';
 import { adminTokenRoutes } from './routes/admin-tokens.js';
 import { healthRoutes } from './routes/health.js';
 import { forwardAuthRoutes, registerForwardAuthShedding, type ForwardAuthStats } from './routes/authz.js';
@@ -104,6 +105,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     }
   });
   registerErrorHandling(app);
+  recordRouteTable(app);
   await app.register(cookie);
   const cookies = createSessionCookies({ publicUrl: deps.publicUrl });
   await registerSecurityHeaders(app, { corsOrigins: deps.corsOrigins ?? [], isSecure: (request) => cookies.isSecure(request) });

@@ -6,6 +6,8 @@ export interface Caller {
   name: string;
   userId: string | null;
   headers(method: string): Record<string, string>;
+  /** Follows a rotated session cookie (the server issues a new id at a privilege change). */
+  sawCookie?(setCookie: string): void;
 }
 
 const CLI_ADMIN: Principal = { kind: 'user', id: 'test-admin', name: 'Test admin', roles: ['admin'], groups: [], via: 'cli', mfa: true };
@@ -18,10 +20,16 @@ export async function sessionCaller(ts: TestServer, username: string, roles: Rol
   const user = await users.create({ username, roles, source: 'local', kind: 'person' }, CLI_ADMIN);
   const snapshot = await users.sessionUser(user.id);
   if (!snapshot) throw new Error('no session user');
-  const { cookieValue, csrfToken } = await sessions.create({ user: snapshot, mfa: options.mfa ?? true, method: 'password', context: {} });
+  const created = await sessions.create({ user: snapshot, mfa: options.mfa ?? true, method: 'password', context: {} });
+  let cookieValue = created.cookieValue;
+  const csrfToken = created.csrfToken;
   return {
     name: username,
     userId: user.id,
+    sawCookie(setCookie) {
+      const m = /^webasset=([^;]+)/.exec(setCookie);
+      if (m && m[1] !== '') cookieValue = m[1]!;
+    },
     headers: (method) => ({
       cookie: `webasset=${cookieValue}`,
       ...(method === 'GET' || method === 'HEAD' ? {} : { 'x-csrf-token': csrfToken, origin: ts.url }),
@@ -39,6 +47,7 @@ export async function call(ts: TestServer, caller: Caller, method: string, path:
   const headers: Record<string, string> = { ...caller.headers(method) };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(`${ts.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  for (const setCookie of response.headers.getSetCookie()) caller.sawCookie?.(setCookie);
   const text = await response.text();
   let json: unknown = null;
   try {
