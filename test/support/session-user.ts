@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Role, SessionUser } from '../../src/identity/index.js';
 import type { Tables } from '../../src/store/index.js';
 
-/** A users row written directly (no Users service needed), and the session snapshot for it. */
+/** A users row written directly (no Users service needed), and the session snapshot for it. jsonb as text: pg would send an array as a PostgreSQL array. */
 export async function insertSessionUser(db: Kysely<Tables>, options: { username?: string; roles?: Role[] } = {}): Promise<SessionUser> {
   const id = randomUUID();
   const username = options.username ?? `user-${id.slice(0, 8)}`;
@@ -11,7 +11,7 @@ export async function insertSessionUser(db: Kysely<Tables>, options: { username?
   const now = Date.now();
   await db
     .insertInto('users')
-    .values({ id, username, display_name: `Name of ${username}`, email: `${username}@example.test`, roles, source: 'local', created_at_ms: now, updated_at_ms: now })
+    .values({ id, username, display_name: `Name of ${username}`, email: `${username}@example.test`, roles: sql<string[]>`${JSON.stringify(roles)}::jsonb`, source: 'local', created_at_ms: now, updated_at_ms: now })
     .execute();
   return { id, username, name: `Name of ${username}`, email: `${username}@example.test`, kind: 'person', roles, groups: [] };
 }
