@@ -91,6 +91,7 @@ type FailureReason =
   | 'totp_replayed'
   | 'bad_recovery_code'
   | 'not_enrolled'
+  | 'service_account'
   | 'rate_limited';
 
 interface PreAuth {
@@ -184,7 +185,7 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
       const username = normalizeUsername(typed);
       const account = username ?? typed.normalize('NFKC').trim().toLowerCase().slice(0, 512);
       const row = username
-        ? await db.selectFrom('users').select(['id', 'username', 'password_hash', 'disabled_at_ms', 'source']).where('username', '=', username).executeTakeFirst()
+        ? await db.selectFrom('users').select(['id', 'username', 'password_hash', 'disabled_at_ms', 'kind']).where('username', '=', username).executeTakeFirst()
         : undefined;
       // 3. Lockout is checked first but answered after the password check, so it costs the same time.
       const lockedMs = await lockout.lockedFor(account);
@@ -197,6 +198,8 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
       if (hash === null) throw await failAndCount('no_password', account, known, context);
       if (!matches) throw await failAndCount('bad_password', account, known, context);
       if (row.disabled_at_ms !== null) throw await failAndCount('disabled', account, known, context);
+      // An agent's service account acts through tokens only, even if a password was set on it somehow.
+      if (row.kind === 'service') throw await failAndCount('service_account', account, known, context);
       const snapshot = await users.sessionUser(row.id);
       if (!snapshot) throw await failAndCount('disabled', account, known, context);
       if (hasher.needsRehash(hash)) {

@@ -181,6 +181,7 @@ export function createUsers(deps: UsersDeps): Users {
     const row = await mustExist(userId);
     if (row.disabled_at_ms !== null) throw new AppError('invalid_request', { publicMessage: 'The user is disabled; enable them first.' });
     if (row.source !== 'local') throw new AppError('invalid_request', { publicMessage: 'Users who sign in through single sign-on do not enrol here.' });
+    if (row.kind === 'service') throw new AppError('invalid_request', { publicMessage: 'Service accounts sign in with API tokens, not a password.' });
     const token = ids.token(32);
     const now = clock.now();
     const expiresAt = now + enrolmentTtlMs;

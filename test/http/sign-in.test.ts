@@ -128,11 +128,17 @@ describe('local sign-in', () => {
     const disabled = await enrolLocalUser(t, { username: 'dora', password: 'disabled user passphrase', roles: ['operator'] });
     await t.services.users.disable(disabled.id, TEST_ADMIN, 'left the company');
     await t.services.users.create({ username: 'nopass', roles: ['operator'], source: 'local' }, TEST_ADMIN);
+    // A service account that somehow got a password (here: the operator's hash) still cannot sign in with it.
+    const service = await t.services.users.create({ username: 'robot', roles: ['agent'], kind: 'service', source: 'local' }, TEST_ADMIN);
+    const db = t.services.database.db;
+    const { password_hash } = await db.selectFrom('users').select('password_hash').where('id', '=', operator.id).executeTakeFirstOrThrow();
+    await db.updateTable('users').set({ password_hash }).where('id', '=', service.id).execute();
     const cases: Record<string, { username: string; password: string }> = {
       unknown: { username: 'nobody-here', password: 'some password 123' },
       wrongPassword: { username: 'otto', password: 'some password 123' },
       disabled: { username: 'dora', password: disabled.password },
       noPassword: { username: 'nopass', password: 'some password 123' },
+      serviceAccount: { username: 'robot', password: operator.password },
     };
     const shapes: string[] = [];
     const timings: Record<string, number[]> = {};
@@ -153,8 +159,8 @@ describe('local sign-in', () => {
     // Timing is measured and reported, never asserted (a loaded CI machine would make it flaky).
     const medians = Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, [...v].sort((a, b) => a - b)[1]!.toFixed(1)]));
     console.info('sign-in failure medians (ms):', medians);
-    const reasons = (await auditRows(t, 'auth.login.failed')).slice(-12).map((e) => e.details.reason);
-    expect(new Set(reasons)).toEqual(new Set(['unknown_user', 'bad_password', 'disabled', 'no_password']));
+    const reasons = (await auditRows(t, 'auth.login.failed')).slice(-15).map((e) => e.details.reason);
+    expect(new Set(reasons)).toEqual(new Set(['unknown_user', 'bad_password', 'disabled', 'no_password', 'service_account']));
   });
 
   it('refuses extra fields and oversized values with invalid_request, nothing recorded as a sign-in', async () => {

@@ -156,5 +156,7 @@ describe('Users', () => {
     const again = await users.provisionOidc({ issuer: 'https://idp.example.test', subject: 'sub-1', username: 'carol', email: null, name: 'Carol Renamed' });
     expect(again).toMatchObject({ id: first.id, displayName: 'Carol Renamed', email: null });
     await expect(users.createEnrolmentLink(first.id, 'enrol', admin)).rejects.toMatchObject({ code: 'invalid_request' });
+    const robot = await users.create({ username: 'robot', kind: 'service', roles: ['agent'], source: 'local' }, admin);
+    await expect(users.createEnrolmentLink(robot.id, 'enrol', admin)).rejects.toMatchObject({ code: 'invalid_request' });
   });
 });
