@@ -4,7 +4,7 @@ import { AppError, compileHostPattern, hostMatches, isHostPattern, type Clock } 
 import type { AuditTrail } from '../audit/index.js';
 import type { Principal } from '../identity/index.js';
 import type { AssetRow, Tables } from '../store/index.js';
-import type { RequestContext } from './authorize.js';
+import type { RequestContext } from './request-context.js';
 import { parseInput } from './parse-input.js';
 
 /** A catalog entry: a web portal people and agents reach through the gateway. */

@@ -8,11 +8,9 @@ import { decide, type Decision, type DenialReason } from './decide.js';
 import { toGrantRecord } from './grants.js';
 import type { AssetAction, Permission } from './permissions.js';
 
-export interface RequestContext {
-  sourceIp?: string | undefined;
-  userAgent?: string | undefined;
-  requestId?: string | undefined;
-}
+import type { RequestContext } from './request-context.js';
+
+export type { RequestContext } from './request-context.js';
 
 /** What the caller knows about the attempt beyond the request (the count only it can know). */
 export interface AssetContext extends RequestContext {

@@ -5,7 +5,7 @@ import type { AuditTrail } from '../audit/index.js';
 import type { Principal } from '../identity/index.js';
 import type { PermissionRow, Tables } from '../store/index.js';
 import { jsonb } from './assets.js';
-import type { RequestContext } from './authorize.js';
+import type { RequestContext } from './request-context.js';
 import type { Grant } from './decide.js';
 import { parseInput } from './parse-input.js';
 import { ASSET_ACTIONS, type AssetAction } from './permissions.js';

@@ -6,7 +6,7 @@ import type { AuditEventInput, AuditTrail } from '../audit/index.js';
 import { groupDescriptionSchema, groupNameSchema, rolesSchema, sortRoles, type MembershipEffects, type Principal, type Role } from '../identity/index.js';
 import type { AssetRow, GroupRow, PermissionRow, Tables, UserRow } from '../store/index.js';
 import { assetIdSchema, jsonb, normalizeAsset, toAssetRecord } from './assets.js';
-import type { RequestContext } from './authorize.js';
+import type { RequestContext } from './request-context.js';
 import { actionsSchema, normalizeWindow, sortActions, toGrantRecord } from './grants.js';
 import { timeWindowSchema } from './time-window.js';
 import type { AssetAction } from './permissions.js';
