@@ -19,8 +19,7 @@ export function createApiRateLimit(options: { state: SharedState; perMinute: num
   const limiter = createRateLimiter<ApiRule>({ state: options.state, rules: { 'api.ip': rule, 'api.principal': rule } });
   return {
     applies(request) {
-      const path = request.url;
-      return path === '/api' || path.startsWith('/api/') || path.startsWith('/api?') || path === '/mcp' || path.startsWith('/mcp/') || path.startsWith('/mcp?');
+      return isApiPath(routePath(request)) || isMcpPath(routePath(request));
     },
     async checkIp(request) {
       await limiter.check('api.ip', request.ip);
@@ -30,4 +29,21 @@ export function createApiRateLimit(options: { state: SharedState; perMinute: num
       await limiter.check('api.principal', principal.tokenId ? `token:${principal.tokenId}` : `user:${principal.id}`);
     },
   };
+}
+
+/**
+ * The matched route's pattern, else the raw path: the router decodes
+ * percent-escapes, so `/%61pi/x` can reach an /api route while its raw URL
+ * does not start with /api.
+ */
+export function routePath(request: FastifyRequest): string {
+  return request.routeOptions.url ?? request.url.split('?')[0]!;
+}
+
+export function isApiPath(path: string): boolean {
+  return path === '/api' || path.startsWith('/api/');
+}
+
+export function isMcpPath(path: string): boolean {
+  return path === '/mcp' || path.startsWith('/mcp/');
 }

@@ -3,7 +3,7 @@ import { AppError } from '../core/index.js';
 import type { Access, Permission } from '../access/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { Principal } from '../identity/index.js';
-import type { ApiRateLimit } from './api-rate-limit.js';
+import { isMcpPath, routePath, type ApiRateLimit } from './api-rate-limit.js';
 import type { Authenticator } from './authenticate.js';
 import { isSafeMethod, type CsrfGuard, type CsrfProblem } from './csrf.js';
 import { contextOf } from './request-context.js';
@@ -101,8 +101,7 @@ async function guard(deps: RouteAccessDeps, access: RouteAccess, request: Fastif
 /** Token scopes: `mcp` for /mcp; `api:read` to read and `api:write` to change on /api. No scopes (sessions, CLI): no limit. */
 async function checkScope(deps: RouteAccessDeps, request: FastifyRequest, principal: Principal): Promise<void> {
   if (principal.via !== 'api_token' || principal.scopes === undefined) return;
-  const path = request.url;
-  const needed = path === '/mcp' || path.startsWith('/mcp/') || path.startsWith('/mcp?') ? 'mcp' : isSafeMethod(request.method) ? 'api:read' : 'api:write';
+  const needed = isMcpPath(routePath(request)) ? 'mcp' : isSafeMethod(request.method) ? 'api:read' : 'api:write';
   if (principal.scopes.includes(needed)) return;
   await deps.trail.record({
     actor: { kind: principal.kind, id: principal.id, name: principal.name },

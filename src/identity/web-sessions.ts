@@ -95,12 +95,15 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
 
   const hashOf = (cookieValue: string) => createHash('sha256').update(cookieValue).digest('hex');
   const newCookieValue = () => `${SESSION_VALUE_PREFIX}${ids.token(32)}`;
-  const expiresAt = (record: SessionRecord) => Math.min(record.absoluteExpiresAt, record.lastSeenAt + idleMs);
   const userActor = (user: SessionUser): Actor => ({ kind: user.kind === 'service' ? 'agent' : 'user', id: user.id, name: user.username });
   const actorOf = (by: Principal | null): Actor => (by ? { kind: by.kind, id: by.id, name: by.name } : systemActor);
   const target = (record: SessionRecord) => ({ kind: 'web_session', id: record.sessionId });
+  // The lifetime in force now also applies to older sessions, so lowering it takes effect at once.
+  const absoluteEnd = (record: SessionRecord) => Math.min(record.absoluteExpiresAt, record.createdAt + absoluteMs);
   const endReason = (record: SessionRecord, now: number): SessionEndReason | null =>
-    now >= record.absoluteExpiresAt ? 'absolute_timeout' : now - record.lastSeenAt >= idleMs ? 'idle_timeout' : null;
+    now >= absoluteEnd(record) ? 'absolute_timeout' : now - record.lastSeenAt >= idleMs ? 'idle_timeout' : null;
+  /** When the record may be dropped: the earlier of its idle and absolute ends. */
+  const expiresAt = (record: SessionRecord) => Math.min(absoluteEnd(record), record.lastSeenAt + idleMs);
 
   const principalOf = (record: SessionRecord): Principal => ({
     kind: record.user.kind === 'service' ? 'agent' : 'user',
@@ -157,7 +160,7 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
   const sweep = async (): Promise<number> => {
     const removed = await store.sweep(clock.now());
     for (const record of removed) {
-      await endExpired(null, record, clock.now() >= record.absoluteExpiresAt ? 'absolute_timeout' : 'idle_timeout');
+      await endExpired(null, record, endReason(record, clock.now()) ?? 'idle_timeout');
     }
     return removed.length;
   };

@@ -61,6 +61,8 @@ describe('route access convention', () => {
     const { token } = await t.services.tokens.create({ name: 'read only', role: 'auditor', scopes: ['api:read'], createdBy: TEST_ADMIN });
     const ip = { 'x-forwarded-for': '203.0.113.51' };
     expect((await get(t, '/api/audit?limit=1', { authorization: `Bearer ${token}`, ...ip })).status).toBe(200);
+    const escaped = await fetch(`${t.url}/%61pi/auth/logout-all`, { method: 'POST', headers: { authorization: `Bearer ${token}`, ...ip } });
+    expect(escaped.status).toBe(403);
     const res = await fetch(`${t.url}/api/auth/logout-all`, { method: 'POST', headers: { authorization: `Bearer ${token}`, ...ip } });
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('insufficient_scope');
@@ -77,6 +79,8 @@ describe('route access convention', () => {
     expect(limited.body.error?.code).toBe('rate_limited');
     expect(Number(limited.retryAfter)).toBeGreaterThan(0);
     expect((await get(t, '/healthz', ip)).status).toBe(200);
+    // A percent-escaped path that the router decodes to an API route is counted as one.
+    expect((await get(t, '/%61pi/auth/session', ip)).status).toBe(429);
     // Another client is counted apart.
     expect((await get(t, '/api/auth/session', { 'x-forwarded-for': '198.51.100.21' })).status).toBe(401);
   });
