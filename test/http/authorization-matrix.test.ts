@@ -230,51 +230,25 @@ describe('authorization matrix: every route × caller × own or other resource',
     return WHO_MAY[entry.rule].includes(who);
   };
 
-  it('answers every caller as the table says, and a refused call changes nothing', async () => {
-    const failures: string[] = [];
-    for (const route of routes) {
-      const key = `${route.method} ${route.url}`;
-      const entry = TABLE[key];
-      if (!entry) continue;
+  // One test per route, so a failure names it and no test runs long.
+  describe.each(Object.keys(TABLE))('%s', (key) => {
+    it('answers every caller as the table says, and a refused call changes nothing', async () => {
+      const failures: string[] = [];
+      const [method0, url] = key.split(' ') as [string, string];
+      const route = { method: method0, url };
+      const entry = TABLE[key]!;
       const fx = await fixtures();
       for (const who of CALLERS) {
-        const caller = fx.callers[who];
         const sets = entry.params ? entry.params(fx, who) : { other: {} };
-        const variants: Array<['own' | 'other', Record<string, string>]> = [];
         // Someone else's first: acting on one's own resource may end one's own session (delete, disable, sign out).
-        variants.push(['other', sets.other]);
+        const variants: Array<['own' | 'other', Record<string, string>]> = [['other', sets.other]];
         if (sets.own) variants.push(['own', sets.own]);
         for (const [whose, params] of variants) {
           const path = route.url.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(params[name] ?? 'missing'));
           const methods = route.method === 'GET' ? ['GET', 'HEAD'] : [route.method];
           for (const method of methods) {
-            const before = await sideEffects();
-            const res = await call(ts, caller, method, path, method === 'GET' || method === 'HEAD' || method === 'DELETE' ? undefined : (entry.body?.(fx) ?? {}));
-            const label = `${method} ${route.url} as ${who} (${whose}): ${res.status} ${res.text.slice(0, 160)}`;
-            const allowed = isAllowed(entry, who, route.url);
-            if (entry.rule === 'public') {
-              const want = entry.statuses?.[who] ?? entry.statuses?.default;
-              if (want !== undefined && res.status !== want) failures.push(`${label}; expected ${want}`);
-              if (res.status >= 500) failures.push(`${label}; a server error`);
-              continue;
-            }
-            if (!allowed) {
-              const want = who === 'anonymous' ? 401 : 403;
-              if (res.status !== want) failures.push(`${label}; expected ${want}`);
-              if ((await sideEffects()) !== before) failures.push(`${label}; a refused call changed something`);
-              continue;
-            }
-            if (whose === 'other' && entry.otherStatus !== undefined) {
-              if (res.status !== entry.otherStatus) failures.push(`${label}; expected ${entry.otherStatus} on someone else's resource`);
-              continue;
-            }
-            const refused = entry.routeRefuses?.[who];
-            if (refused !== undefined) {
-              if (res.status !== refused) failures.push(`${label}; expected ${refused} from the route itself`);
-              continue;
-            }
-            const ok = (res.status >= 200 && res.status < 300) || (entry.allowedAlso ?? []).includes(res.status);
-            if (!ok) failures.push(`${label}; expected 2xx${entry.allowedAlso ? ` or ${entry.allowedAlso.join('/')}` : ''}`);
+            const failure = await check(entry, fx, who, whose, method, path, route.url);
+            if (failure) failures.push(failure);
           }
         }
       }
@@ -282,9 +256,33 @@ describe('authorization matrix: every route × caller × own or other resource',
       if (key === 'DELETE /api/auth/sessions/:id' && (await call(ts, fx.victim.caller, 'GET', '/api/auth/session')).status !== 200) {
         failures.push(`${key}: someone else's call ended the victim's session`);
       }
-    }
-    expect(failures).toEqual([]);
+      expect(failures).toEqual([]);
+    });
   });
+
+  async function check(entry: Expectation, fx: Fixtures, who: CallerName, whose: 'own' | 'other', method: string, path: string, url: string): Promise<string | undefined> {
+    const allowed = isAllowed(entry, who, url);
+    const before = allowed ? 0 : await sideEffects();
+    const res = await call(ts, fx.callers[who], method, path, method === 'GET' || method === 'HEAD' || method === 'DELETE' ? undefined : (entry.body?.(fx) ?? {}));
+    const label = `${method} ${url} as ${who} (${whose}): ${res.status} ${res.text.slice(0, 160)}`;
+    if (res.status >= 500) return `${label}; a server error`;
+    if (entry.rule === 'public') {
+      const want = entry.statuses?.[who] ?? entry.statuses?.default;
+      return want !== undefined && res.status !== want ? `${label}; expected ${want}` : undefined;
+    }
+    if (!allowed) {
+      const want = who === 'anonymous' ? 401 : 403;
+      if (res.status !== want) return `${label}; expected ${want}`;
+      return (await sideEffects()) !== before ? `${label}; a refused call changed something` : undefined;
+    }
+    if (whose === 'other' && entry.otherStatus !== undefined) {
+      return res.status !== entry.otherStatus ? `${label}; expected ${entry.otherStatus} on someone else's resource` : undefined;
+    }
+    const refused = entry.routeRefuses?.[who];
+    if (refused !== undefined) return res.status !== refused ? `${label}; expected ${refused} from the route itself` : undefined;
+    const ok = (res.status >= 200 && res.status < 300) || (entry.allowedAlso ?? []).includes(res.status);
+    return ok ? undefined : `${label}; expected 2xx${entry.allowedAlso ? ` or ${entry.allowedAlso.join('/')}` : ''}`;
+  }
 });
 
 /** SQL and script payloads in every field of every admin body: refused with 4xx, or stored verbatim and returned as JSON. */
