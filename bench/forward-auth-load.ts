@@ -81,20 +81,31 @@ async function fixed(job: Extract<LoadJob, { kind: 'fixed' }>): Promise<LoadResu
       if (done === planned) resolve();
     };
     const fire = (due: number) => {
+      // Every request ends exactly once: a response, or an error (also one cut off mid-response).
+      let ended = false;
+      const failed = () => {
+        if (ended) return;
+        ended = true;
+        errors += 1;
+        finish();
+      };
       const req = request({ host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, agent, headers }, (res) => {
         res.resume();
         res.on('end', () => {
+          if (ended) return;
+          ended = true;
           const code = String(res.statusCode);
           statuses[code] = (statuses[code] ?? 0) + 1;
           if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) latencies[ok++] = performance.now() - due;
           finish();
         });
+        res.on('error', failed);
+        res.on('close', () => {
+          if (!res.complete) failed();
+        });
       });
       req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-      req.on('error', () => {
-        errors += 1;
-        finish();
-      });
+      req.on('error', failed);
       req.end();
     };
     // Issue every request that is due, then yield to I/O; setImmediate keeps the schedule tight.

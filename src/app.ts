@@ -12,7 +12,7 @@ import { createForwardAuthStats, createHttpServer, type ForwardAuthStats } from 
 import { createApiTokens, createAuthThrottle, AUTH_FAILURE_RULE, type ApiTokens, type AuthThrottle } from './identity/index.js';
 import { createUsers, type Users, type UserSessionsPort } from './identity/index.js';
 import { createEnrolment, createIdentityKey, createLocalSignIn, createLockout, createMfa, createPasswordHasher, createPasswordPolicy, type Enrolment, type LocalSignIn, type Mfa, type SignInFailureSink, type WebSessions as AccountSessions } from './identity/index.js';
-import { createDatabaseSessionStore, createSharedStateSessionStore, createWebSessions, type WebSessions } from './identity/index.js';
+import { createCachedSessionStore, createDatabaseSessionStore, createSharedStateSessionStore, createWebSessions, type WebSessions } from './identity/index.js';
 import { createGroups, createOidcSignIn, parseGroupMap, type Groups, type OidcGroupsPort, type OidcSignIn } from './identity/index.js';
 import { createMemoryState, createRateLimiter, createRedisState, type SharedState } from './cluster/index.js';
 import { openDatabase, type Database } from './store/index.js';
@@ -140,7 +140,8 @@ function wireSessions(ctx: AppContext, database: Database, audit: Audit, state: 
     ? createSharedStateSessionStore({ state, kind: 'redis', indexTtlMs: absoluteMs, now: () => clock.now() })
     : createDatabaseSessionStore({ db: database.db });
   return createWebSessions({
-    store,
+    // Reverse proxies ask GET /authz for every request; a 500 ms read cache, dropped on every node at each write, spares the store.
+    store: createCachedSessionStore({ store, state, clock, onError: (error) => logger.warn({ err: error }, 'session cache invalidation failed') }),
     trail: audit.trail,
     clock,
     ids,

@@ -135,3 +135,4 @@ export {
   type SignInSessionsPort,
 } from './local-sign-in.js';
 export { createSharedStateSessionStore } from './session-store-shared.js';
+export { createCachedSessionStore, SESSION_INVALIDATION_CHANNEL, type CachedSessionStoreOptions } from './session-store-cached.js';
