@@ -124,6 +124,13 @@ describe('webasset users (bootstrap end to end)', () => {
     expect(disabled.code).toBe(0);
     expect((await cli(['users', 'list'], common, dir)).stdout).not.toContain('olga');
     expect((await cli(['users', 'list', '--all'], common, dir)).stdout).toMatch(/\tolga\toperator\tdisabled,no-mfa\t/);
+    expect((await cli(['users', 'enable', 'olga'], common, dir)).stdout).toContain('enabled olga');
+    const relinked = await cli(['users', 'enrolment-link', 'olga'], common, dir);
+    expect(relinked.stdout.trim()).toMatch(/\/enrol\?token=[A-Za-z0-9_-]{43}$/);
+    // The first link of olga stopped working when the new one was made.
+    const firstOlga = new URL(operator.stdout.trim()).searchParams.get('token')!;
+    expect((await b.call('GET', `/api/auth/enrolment/${firstOlga}`)).body.error?.code).toBe('enrolment_link_invalid');
+    expect((await cli(['users', 'unlock', 'olga'], common, dir)).stdout).toContain('olga was not locked');
     expect((await cli(['users', 'disable', 'nobody'], common, dir)).code).toBe(2);
     expect((await cli(['users', 'create', '--username', 'x'], common, dir)).code).toBe(2);
 
