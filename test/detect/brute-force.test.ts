@@ -187,6 +187,22 @@ describe('brute-force detection', () => {
     expect(slow.deliveries).toHaveLength(1);
   });
 
+  it('on close, a delivery waiting for its retry tries once more at once, then records the failure', async () => {
+    const down = await startReceiver([503]);
+    closers.push(() => down.close());
+    // A retry due in ten minutes: close() must not wait for it.
+    const { detect, alerts, logs } = await setup({ webhooks: { urls: [down.url], retryDelaysMs: [600_000, 600_000] } });
+    await detect.raise({ kind: 'test_alert', severity: 'low', summary: 'test', subject: { kind: 'ip', id: '192.0.2.1' } });
+    // Waiting for its retry (an attempt that fails while closing is the last one anyway).
+    await waitFor(() => logs.text().includes('"willRetry":true'));
+    await detect.close();
+    expect(down.deliveries).toHaveLength(2);
+    const failed = (await alerts()).filter((r) => r.action === 'alert.delivery_failed');
+    expect(failed.map((r) => JSON.parse(r.details))).toEqual([{ endpoint: new URL(down.url).origin, attempts: 2, reason: 'HTTP 503' }]);
+    await expect(detect.raise({ kind: 'test_alert', severity: 'low', summary: 'after close', subject: { kind: 'ip', id: '192.0.2.1' } })).resolves.toMatchObject({ id: expect.any(String) });
+    expect(down.deliveries).toHaveLength(2);
+  });
+
   it('two detectors on one shared state raise one alert for a burst split between them', async () => {
     const { detect, make, alerts } = await setup();
     const other = make();
