@@ -38,6 +38,8 @@ export interface Grants {
   forSubjects(userId: string, groupIds: readonly string[]): Promise<GrantRecord[]>;
   update(id: string, patch: GrantPatch, by: Principal, context?: RequestContext): Promise<{ before: GrantRecord; after: GrantRecord }>;
   delete(id: string, by: Principal, context?: RequestContext): Promise<void>;
+  /** Removes every permission of a subject (a deleted user: permission rows name their subject without a foreign key). */
+  deleteForSubject(subjectKind: 'user' | 'group', subjectId: string, by: Principal, context?: RequestContext): Promise<number>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -183,6 +185,16 @@ export function createGrants(deps: { db: Kysely<Tables>; trail: AuditTrail; cloc
       if (!before) throw new AppError('not_found', { publicMessage: 'No such permission.' });
       await trail.record({ actor: actorOf(by), action: 'permission.deleted', outcome: 'success', target: { kind: 'permission', id }, details: { before }, ...context });
       await db.deleteFrom('permissions').where('id', '=', id).execute();
+    },
+
+    async deleteForSubject(subjectKind, subjectId, by, context = {}) {
+      if (!UUID.test(subjectId)) return 0;
+      const rows = await db.selectFrom('permissions').selectAll().where('subject_kind', '=', subjectKind).where('subject_id', '=', subjectId).execute();
+      for (const row of rows) {
+        await trail.record({ actor: actorOf(by), action: 'permission.deleted', outcome: 'success', target: { kind: 'permission', id: row.id }, details: { before: toGrantRecord(row) }, ...context });
+        await db.deleteFrom('permissions').where('id', '=', row.id).execute();
+      }
+      return rows.length;
     },
   };
 }

@@ -105,6 +105,15 @@ describe('admin API', () => {
     expect((await call(ts, member, 'GET', '/api/auth/session')).status).toBe(401);
   });
 
+  it('deleting a user removes the permissions granted to them', async () => {
+    const u = (await call(ts, admin, 'POST', '/api/admin/users', { username: 'leaver', kind: 'service' })).json as { user: { id: string } };
+    await call(ts, admin, 'POST', '/api/admin/assets', { id: 'leaver-portal', name: 'L', url: 'https://l.example.com/' });
+    const perm = (await call(ts, admin, 'POST', '/api/admin/permissions', { subjectKind: 'user', subjectId: u.user.id, assetId: 'leaver-portal', actions: ['connect'] })).json as { id: string };
+    expect((await call(ts, admin, 'DELETE', `/api/admin/users/${u.user.id}`)).status).toBe(204);
+    expect((await call(ts, admin, 'GET', `/api/admin/permissions/${perm.id}`)).status).toBe(404);
+    expect((await call(ts, admin, 'GET', `/api/admin/users/${u.user.id}`)).status).toBe(404);
+  });
+
   it('refuses bad input with stable codes and changes nothing', async () => {
     const before = await audit('group.created');
     const bad: Array<[string, string, unknown]> = [

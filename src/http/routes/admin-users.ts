@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../core/index.js';
+import type { Grants } from '../../access/index.js';
 import type { Groups, Role, Users, WebSessions } from '../../identity/index.js';
 import { contextOf } from '../request-context.js';
 import { callerOf, idParams, needs, noContent, noQuery, nullableString, roleList } from './admin-common.js';
@@ -7,6 +8,7 @@ import { callerOf, idParams, needs, noContent, noQuery, nullableString, roleList
 export interface AdminUserRouteDeps {
   users: Users;
   groups: Groups;
+  grants: Pick<Grants, 'deleteForSubject'>;
   sessions: Pick<WebSessions, 'listForUser' | 'revokeAllForUser'>;
 }
 
@@ -126,6 +128,8 @@ export async function adminUserRoutes(app: FastifyInstance, deps: AdminUserRoute
 
   app.delete<{ Params: { id: string } }>('/api/admin/users/:id', { config: write, schema: { params: idParams, response: noContent } }, async (request, reply) => {
     await users.delete(request.params.id, callerOf(request), contextOf(request));
+    // Memberships and sessions go with the user (foreign keys); permissions name it without one.
+    await deps.grants.deleteForSubject('user', request.params.id, callerOf(request), contextOf(request));
     return reply.status(204).send();
   });
 

@@ -16,7 +16,7 @@ export interface AdminRouteDeps {
 
 /** Everything under /api/admin except tokens (admin-tokens.ts): users, groups, memberships, assets, permissions. */
 export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): Promise<void> {
-  await app.register(adminUserRoutes, { users: deps.users, groups: deps.groups, sessions: deps.sessions });
+  await app.register(adminUserRoutes, { users: deps.users, groups: deps.groups, grants: deps.grants, sessions: deps.sessions });
   await app.register(adminGroupRoutes, { groups: deps.groups });
   await app.register(adminAssetRoutes, { assets: deps.assets });
   await app.register(adminPermissionRoutes, { grants: deps.grants });
