@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryState } from '../../src/cluster/index.js';
+import { loadConfig } from '../../src/config/index.js';
 import { AppError, randomIds } from '../../src/core/index.js';
 import { loggableUrl } from '../../src/http/request-log.js';
 import { checkReturnTo, parseGroupMap } from '../../src/identity/index.js';
@@ -125,5 +126,36 @@ describe('request log lines', () => {
     expect(loggableUrl('/x?%63ode=abc')).toBe('/x?%63ode=[REDACTED]');
     expect(loggableUrl('/api/audit?action=auth.sso')).toBe('/api/audit?action=auth.sso');
     expect(loggableUrl('/plain')).toBe('/plain');
+  });
+});
+
+describe('SSO settings', () => {
+  const base = { OIDC_ISSUER: 'https://idp.test/realms/bank', OIDC_CLIENT_ID: 'webasset', WEBASSET_PUBLIC_URL: 'https://webasset.test' };
+  const problems = (env: Record<string, string>): string => {
+    try {
+      loadConfig({ env, cwd: '/nonexistent' });
+      return '';
+    } catch (error) {
+      return ((error as AppError).data as { problems: string[] }).problems.join('\n');
+    }
+  };
+
+  it('have defaults that suit Authentik and Keycloak', () => {
+    const { config } = loadConfig({ env: base, cwd: '/nonexistent' });
+    expect(config).toMatchObject({ oidcGroupsClaim: 'groups', oidcGroupMap: [], oidcScopes: ['openid', 'profile', 'email'], oidcMfaAmr: ['mfa', 'otp', 'hwk', 'swk', 'totp'], oidcMfaAcr: [] });
+  });
+
+  it('parse lists and maps', () => {
+    const { config } = loadConfig({ env: { ...base, OIDC_SCOPES: 'openid profile,email groups', OIDC_GROUP_MAP: 'WebAsset Admins=admins, ops=operators', OIDC_MFA_ACR: 'gold,2' }, cwd: '/nonexistent' });
+    expect(config.oidcScopes).toEqual(['openid', 'profile', 'email', 'groups']);
+    expect(config.oidcGroupMap).toEqual(['WebAsset Admins=admins', 'ops=operators']);
+    expect(config.oidcMfaAcr).toEqual(['gold', '2']);
+  });
+
+  it('refuse SSO without a public URL, scopes without openid, and broken map entries', () => {
+    expect(problems({ OIDC_ISSUER: base.OIDC_ISSUER, OIDC_CLIENT_ID: 'x' })).toMatch(/WEBASSET_PUBLIC_URL: required with OIDC_ISSUER/);
+    expect(problems({ ...base, OIDC_SCOPES: 'profile email' })).toMatch(/OIDC_SCOPES: must include openid/);
+    expect(problems({ ...base, OIDC_GROUP_MAP: 'admins' })).toMatch(/OIDC_GROUP_MAP/);
+    expect(problems({ ...base, OIDC_GROUP_MAP: 'x=<script>' })).toMatch(/OIDC_GROUP_MAP/);
   });
 });
