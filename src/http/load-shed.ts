@@ -26,6 +26,8 @@ export interface LoadShedOptions {
    * Past this event-loop delay (ms), averaged over about a quarter of a
    * second, new requests are refused until it falls again. Averaged because
    * one late timer (a GC pause, a synchronous PGlite query) is not overload.
+   * 0: off. A machine starved of CPU by other processes also delays the loop,
+   * and then every request would be refused, not the excess only.
    */
   maxEventLoopDelayMs: number;
   /** How often the delay is sampled (ms). */
@@ -49,7 +51,7 @@ export function createLoadShedder(options: LoadShedOptions): LoadShedder {
   timer.unref();
   return {
     enter() {
-      if (inFlight >= options.maxInFlight || delayMs > options.maxEventLoopDelayMs) {
+      if (inFlight >= options.maxInFlight || (options.maxEventLoopDelayMs > 0 && delayMs > options.maxEventLoopDelayMs)) {
         shed += 1;
         return false;
       }
