@@ -59,7 +59,7 @@ describe('web sessions over HTTP (plain http: cookie `webasset`)', () => {
     expect(value).toMatch(SHAPE);
     expect(value).not.toBe(planted);
     const who = await browser.call('GET', '/api/auth/session');
-    expect(who.body).toMatchObject({ via: 'session', user: { id: user.id } });
+    expect(who.body).toMatchObject({ via: 'session', user: { id: user.id, username: user.username } });
     expect(who.body.csrfToken).toEqual(expect.any(String));
     secrets.push(value, browser.csrf!);
     const attacker = new Browser(t.url);

@@ -21,6 +21,7 @@ const whoAmI = {
       properties: {
         id: { type: 'string' },
         kind: { type: 'string' },
+        username: nullableString,
         name: { type: 'string' },
         email: nullableString,
         roles: { type: 'array', items: { type: 'string' } },
@@ -58,7 +59,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: SessionRouteDeps
   app.get('/api/auth/session', { config: signedIn, schema: { response: { 200: whoAmI } } }, async (request) => {
     const principal = request.principal as Principal;
     return {
-      user: { id: principal.id, kind: principal.kind, name: principal.name, email: principal.email ?? null, roles: principal.roles, groups: principal.groups },
+      user: { id: principal.id, kind: principal.kind, username: principal.username ?? null, name: principal.name, email: principal.email ?? null, roles: principal.roles, groups: principal.groups },
       via: principal.via,
       mfa: principal.mfa,
       sessionId: principal.sessionId ?? null,
