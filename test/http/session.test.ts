@@ -199,10 +199,13 @@ describe('web sessions over HTTP (plain http: cookie `webasset`)', () => {
 describe.runIf(TEST_DATABASE_URL)('two nodes on one PostgreSQL (and one Redis with TEST_REDIS_URL)', () => {
   let first: TestServer;
   let second: TestServer;
+  // Nodes of one deployment share the keys that seal shared data.
+  const shared = { WEBASSET_MASTER_KEY: Buffer.alloc(32, 9).toString('base64') };
   beforeAll(async () => {
-    first = await startTestServer();
+    first = await startTestServer(shared);
     const { databaseUrl, redisUrl, redisKeyPrefix } = first.services.config;
     second = await startTestServer({
+      ...shared,
       DATABASE_URL: databaseUrl!,
       ...(redisUrl ? { REDIS_URL: redisUrl, WEBASSET_REDIS_KEY_PREFIX: redisKeyPrefix } : {}),
       WEBASSET_NODE_ID: 'second-node',
