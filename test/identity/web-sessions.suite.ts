@@ -185,6 +185,18 @@ export function webSessionsSuite(fresh: FreshDatabase, setup: (clock: ManualCloc
     expect(await a.revokeAllForUser('not-a-uuid', null, 'x')).toBe(0);
   });
 
+  it('leaves no session alive when a rotation on one node races "log out everywhere" on the other', async () => {
+    const { a, b, user } = await open();
+    for (let round = 0; round < 15; round += 1) {
+      const s = await a.create({ user, mfa: false, method: 'password', context });
+      const [rotated] = await Promise.all([a.rotate(s.cookieValue).catch(() => null), b.revokeAllForUser(user.id, null, 'race')]);
+      for (const value of [s.cookieValue, rotated?.cookieValue].filter((v): v is string => v !== undefined)) {
+        expect(await a.resolve(value), `round ${round}`).toBeNull();
+      }
+      expect(await b.listForUser(user.id)).toEqual([]);
+    }
+  });
+
   it('lists a user\'s live sessions without secrets', async () => {
     const { a, clock, user } = await open();
     const first = await a.create({ user, mfa: true, method: 'password', context });
