@@ -447,6 +447,23 @@ describe('OpenID Connect when the provider is down', () => {
   });
 });
 
+describe('OpenID Connect behind https', () => {
+  it('names the sign-in cookie __Secure- and marks it Secure when the public URL is https', async () => {
+    const idp = await startTestIdp({ redirectUris: ['https://webasset.test/auth/oidc/callback'], clientSecret: CLIENT_SECRET });
+    const t = await startTestServer({ WEBASSET_PUBLIC_URL: 'https://webasset.test', OIDC_ISSUER: idp.issuer, OIDC_CLIENT_ID: idp.clientId, OIDC_CLIENT_SECRET: CLIENT_SECRET });
+    try {
+      const res = await fetch(`${t.url}/auth/oidc/login`, { redirect: 'manual' });
+      expect(res.status).toBe(303);
+      expect(new URL(res.headers.get('location')!).searchParams.get('redirect_uri')).toBe('https://webasset.test/auth/oidc/callback');
+      const cookie = res.headers.getSetCookie().join('\n');
+      expect(cookie).toMatch(/^__Secure-webasset-oidc=[\w-]{43}; Max-Age=600; Path=\/auth\/oidc; HttpOnly; Secure; SameSite=Lax$/);
+    } finally {
+      await t.stop();
+      await idp.stop();
+    }
+  });
+});
+
 describe('OpenID Connect not configured', () => {
   it('answers sso_not_configured', async () => {
     const t = await startTestServer();

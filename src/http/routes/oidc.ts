@@ -18,6 +18,8 @@ export interface OidcRouteDeps {
  * at the callback. Lax, so the provider's top-level redirect back carries it.
  */
 export const OIDC_TRANSACTION_COOKIE = 'webasset-oidc';
+/** The same over https: `__Secure-` makes browsers refuse it from a plain-http page (a sibling host cannot plant one). */
+export const SECURE_OIDC_TRANSACTION_COOKIE = '__Secure-webasset-oidc';
 const COOKIE_PATH = '/auth/oidc';
 
 const loginQuery = {
@@ -41,7 +43,8 @@ export async function oidcRoutes(app: FastifyInstance, deps: OidcRouteDeps): Pro
   };
   const cookieAttributes = (request: FastifyRequest) =>
     ({ path: COOKIE_PATH, httpOnly: true, sameSite: 'lax', secure: deps.cookies.isSecure(request) }) as const;
-  const clearTransaction = (reply: FastifyReply, request: FastifyRequest) => void reply.clearCookie(OIDC_TRANSACTION_COOKIE, cookieAttributes(request));
+  const cookieName = (request: FastifyRequest) => (deps.cookies.isSecure(request) ? SECURE_OIDC_TRANSACTION_COOKIE : OIDC_TRANSACTION_COOKIE);
+  const clearTransaction = (reply: FastifyReply, request: FastifyRequest) => void reply.clearCookie(cookieName(request), cookieAttributes(request));
 
   async function endPreviousSession(request: FastifyRequest): Promise<void> {
     const previous = deps.cookies.read(request);
@@ -63,7 +66,7 @@ export async function oidcRoutes(app: FastifyInstance, deps: OidcRouteDeps): Pro
       const oidc = configured();
       const { returnTo } = request.query as { returnTo?: string };
       const { redirectUrl, transactionId } = await oidc.begin({ returnTo, context: contextOf(request) });
-      void reply.setCookie(OIDC_TRANSACTION_COOKIE, transactionId, { ...cookieAttributes(request), maxAge: Math.floor(oidc.transactionTtlMs / 1000) });
+      void reply.setCookie(cookieName(request), transactionId, { ...cookieAttributes(request), maxAge: Math.floor(oidc.transactionTtlMs / 1000) });
       return reply.redirect(redirectUrl, 303);
     },
   );
@@ -73,7 +76,7 @@ export async function oidcRoutes(app: FastifyInstance, deps: OidcRouteDeps): Pro
     { config: { access: { kind: 'public' } }, schema: { querystring: callbackQuery } },
     async (request, reply) => {
       const oidc = configured();
-      const transactionId = request.cookies[OIDC_TRANSACTION_COOKIE];
+      const transactionId = request.cookies[cookieName(request)];
       // Single use whatever happens next; set before any refusal so the error answer carries it too.
       clearTransaction(reply, request);
       const callbackUrl = new URL(request.url, 'http://callback.invalid');
