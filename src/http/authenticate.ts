@@ -80,7 +80,9 @@ export function createAuthenticator(deps: {
       });
       throw new AppError('unauthenticated', { publicMessage: 'The session has ended; sign in again.' });
     }
-    if (resolved.rotate) {
+    // A route whose answer never reaches the browser (GET /authz: the proxy drops it) must not rotate: the new cookie would be lost
+    // and the old one would no longer work.
+    if (resolved.rotate && request.routeOptions.config.sessionRotation !== false) {
       // Roles or groups changed since this cookie was issued: the new privileges come with a new session id.
       const { cookieValue } = await sessions.rotate(value);
       cookies.set(reply, request, cookieValue);

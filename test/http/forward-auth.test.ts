@@ -190,6 +190,19 @@ describe('GET /authz', () => {
     expect(after.headers['x-webasset-user']).toBeUndefined();
   });
 
+  it('follows a membership change at once, without rotating the session behind the proxy', async () => {
+    const dan = await signIn(t, { username: 'dan', groups: ['sales'] });
+    expect((await authz(t, { host: 'app.example.com', uri: '/', proto: 'https', cookie: dan.cookie })).statusCode).toBe(403);
+    await t.services.sessions.refreshUser({ ...dan.user, groups: [{ id: randomUUID(), name: 'ops' }] });
+    // The proxy drops this answer's Set-Cookie: a rotation here would sign dan out. The old cookie keeps working.
+    for (let i = 0; i < 2; i++) {
+      const res = await authz(t, { host: 'app.example.com', uri: '/', proto: 'https', cookie: dan.cookie });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['x-webasset-groups']).toBe('ops');
+      expect(res.headers['set-cookie']).toBeUndefined();
+    }
+  });
+
   it('refuses a tampered or unknown cookie like no cookie', async () => {
     const tampered = `${SESSION_COOKIE}=${ops.cookieValue.slice(0, -2)}xx`;
     expect((await authz(t, { host: 'app.example.com', uri: '/', proto: 'https', cookie: tampered })).statusCode).toBe(401);

@@ -86,7 +86,8 @@ export async function forwardAuthRoutes(app: FastifyInstance, options: ForwardAu
   app.get<{ Querystring: { redirect?: boolean } }>(
     '/authz',
     {
-      config: { access: { kind: 'public' } },
+      // The proxy never passes this answer's Set-Cookie to the browser, so the session is never rotated here.
+      config: { access: { kind: 'public' }, sessionRotation: false },
       schema: {
         querystring: {
           type: 'object',
@@ -206,6 +207,10 @@ export function registerForwardAuthShedding(app: FastifyInstance, options: LoadS
 }
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: requests to this route never rotate the session (their Set-Cookie would not reach the browser). */
+    sessionRotation?: boolean;
+  }
   interface FastifyRequest {
     /** Counted in the ForwardAuth in-flight cap (load shedding). */
     authzAdmitted: boolean;
