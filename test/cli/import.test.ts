@@ -11,7 +11,8 @@ const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'policy-reference.ya
 const ENTRY = join(import.meta.dirname, '..', 'support', 'cli-entry.ts');
 const TSX = import.meta.resolve('tsx');
 
-describe('webasset import', () => {
+// Each CLI run opens the embedded database; on a machine busy with other suites a test can take minutes.
+describe('webasset import', { timeout: 300_000 }, () => {
   let dir: string;
   let env: Record<string, string>;
   let dbUrl: string | undefined;
