@@ -19,6 +19,8 @@ describe('secrets never leave', () => {
       WEBASSET_MASTER_KEY: MASTER_KEY,
       WEBASSET_AUDIT_SIGNING_KEY: SIGNING_KEY,
       OIDC_ISSUER: 'http://127.0.0.1:1/issuer',
+      // SSO needs the public URL its callback is built from.
+      WEBASSET_PUBLIC_URL: 'http://127.0.0.1:8080',
       OIDC_CLIENT_ID: 'webasset',
       OIDC_CLIENT_SECRET: OIDC_SECRET,
       LOG_LEVEL: 'trace',
