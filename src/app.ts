@@ -16,6 +16,7 @@ import { createCachedSessionStore, createDatabaseSessionStore, createSharedState
 import { createGroups, createOidcSignIn, parseGroupMap, type Groups, type OidcGroupsPort, type OidcSignIn } from './identity/index.js';
 import { createMemoryState, createRateLimiter, createRedisState, type SharedState } from './cluster/index.js';
 import { openDatabase, type Database } from './store/index.js';
+import { openVault, type Vault } from './vault/index.js';
 
 /**
  * The composition root's wiring: one small function per module, each taking
@@ -59,6 +60,8 @@ export interface Services {
   detect: Detect;
   /** Single sign-on (OpenID Connect); null when OIDC_ISSUER is unset. */
   oidc: OidcSignIn | null;
+  /** Portal credentials, sealed; read only by the browser module (vault.read). */
+  vault: Vault;
   /** The actor that system events (start, stop) are recorded under. */
   systemActor: Actor;
   /** Settles the audit trail and closes the database. */
@@ -71,6 +74,7 @@ export async function openServices(ctx: AppContext): Promise<Services> {
   const database = await wireStore(ctx);
   let state: SharedState | undefined;
   let sessions: WebSessions | undefined;
+  let vault: Vault | undefined;
   try {
     state = await wireCluster(ctx, clock);
     const audit = await wireAudit(ctx, database, clock, ids);
@@ -87,6 +91,8 @@ export async function openServices(ctx: AppContext): Promise<Services> {
     const detect = wireDetect(ctx, audit, state, clock, ids);
     const accounts = wireAccounts(ctx, { database, audit, state, clock, ids, users, sessions: webSessions, detect });
     const oidc = wireOidc(ctx, { state, audit, users, sessions: webSessions, groups, clock, ids });
+    // A wrong master key stops the start here, before anything is served.
+    const vaultService = (vault = await wireVault(ctx, database, audit, detect, clock));
     const shared = state;
     return {
       config: ctx.config,
@@ -107,8 +113,10 @@ export async function openServices(ctx: AppContext): Promise<Services> {
       throttle,
       detect,
       oidc,
+      vault: vaultService,
       systemActor: { kind: 'system', id: ctx.config.nodeId, name: 'webasset' },
       async close() {
+        vaultService.close();
         // Webhook deliveries in flight may still record alert.delivery_failed: before the trail closes.
         await detect.close();
         await webSessions.close();
@@ -118,6 +126,7 @@ export async function openServices(ctx: AppContext): Promise<Services> {
       },
     };
   } catch (error) {
+    vault?.close();
     await sessions?.close();
     await state?.close();
     await database.close();
@@ -357,6 +366,34 @@ async function wireAudit(ctx: AppContext, database: Database, clock: Clock, ids:
   return audit;
 }
 
+/** The vault, after its start check of the master key (WEBASSET_MASTER_KEY, else the key file keys/master.key). */
+async function wireVault(ctx: AppContext, database: Database, audit: Audit, detect: Detect, clock: Clock): Promise<Vault> {
+  const { config, logger, redactor } = ctx;
+  let keyText = config.masterKey;
+  if (!keyText) {
+    const path = join(config.dataDir, 'keys', 'master.key');
+    const { key, created } = loadOrCreateKeyFile(path);
+    redactor.addSecret(key);
+    keyText = key;
+    if (created) logger.warn({ path }, 'DEVELOPMENT DEFAULT: created the vault master key file; production must supply its own key (WEBASSET_MASTER_KEY(_FILE)) and back it up apart from the database');
+    if (database.kind === 'postgres') logger.warn('WEBASSET_MASTER_KEY is not set: every node must hold the same vault master key, or the other nodes refuse to start');
+  }
+  const masterKey = Buffer.from(keyText, 'base64');
+  try {
+    return await openVault({
+      db: database.db,
+      trail: audit.trail,
+      clock,
+      masterKey,
+      systemActor: { kind: 'system', id: config.nodeId, name: 'webasset' },
+      alerts: detect,
+      warn: (detail, message) => logger.warn(detail, message),
+    });
+  } finally {
+    masterKey.fill(0);
+  }
+}
+
 function resolveSigningKey(ctx: AppContext, database: Database): string {
   const { config, logger, redactor } = ctx;
   if (config.auditSigningKey) return config.auditSigningKey;
@@ -396,6 +433,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
     accounts: services.accounts,
     admin: { users: services.users, groups: services.groups, assets: services.assets, grants: services.grants, sessions: services.sessions },
     state: services.state,
+    vault: services.vault,
     publicUrl: config.publicUrl,
     corsOrigins: config.corsOrigins,
     apiRateLimit: config.apiRateLimit,
@@ -422,6 +460,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
     throw error;
   }
   logger.info({ url: address, version: services.version, node: config.nodeId }, 'webasset is listening');
+  const staleSweep = startStaleVaultSweep(services);
   let stopping: Promise<void> | undefined;
   return {
     http,
@@ -429,6 +468,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
     stop(reason) {
       stopping ??= (async () => {
         shuttingDown = true;
+        await staleSweep.stop();
         await http.close();
         try {
           await audit.trail.record({ actor: services.systemActor, action: 'system.stopped', outcome: 'success', details: { reason, version: services.version } });
@@ -439,6 +479,23 @@ export async function startServer(services: Services): Promise<RunningServer> {
         logger.info({ reason }, 'webasset stopped');
       })();
       return stopping;
+    },
+  };
+}
+
+/** Vault entries past their maximum age raise one alert each (per version, once across nodes): at start, then hourly. */
+function startStaleVaultSweep(services: Services): { stop(): Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  const sweep = () => {
+    running = services.vault.alertStale().catch((error: unknown) => services.logger.warn({ err: error }, 'stale vault entry sweep failed'));
+  };
+  sweep();
+  const timer = setInterval(sweep, 3_600_000);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
     },
   };
 }

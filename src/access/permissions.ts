@@ -20,6 +20,8 @@ export const ROLE_PERMISSIONS = {
     'admin.sessions.revoke',
     'admin.tokens.read',
     'admin.tokens.write',
+    'admin.vault.read',
+    'admin.vault.write',
   ],
   auditor: ['audit.read', 'audit.export', 'admin.users.read', 'admin.policy.read', 'admin.sessions.read', 'recordings.replay'],
   operator: [],

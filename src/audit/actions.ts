@@ -50,6 +50,12 @@ export const AUDIT_ACTIONS = {
   'user.unlocked': 'An administrator lifted the sign-in lockout of a user.',
   'alert.raised': 'An alert was raised (e.g. a burst of failed sign-ins) and sent to the alert webhooks; details hold its kind and subject.',
   'alert.delivery_failed': 'An alert could not be delivered to one webhook after its retries; details hold the receiver origin and the reason.',
+  'vault.key.initialized': 'The vault recorded the check value of its master key at its first start; details hold the key id (a fingerprint, never the key).',
+  'vault.secret.set': 'A vault entry got a new version (the previous one is kept, superseded); details hold the version, field names and key id, never a value.',
+  'vault.secret.read': 'The browser module read a vault entry for a session; details hold the version, session, purpose and field names, never a value. Failed and refused reads are recorded too.',
+  'vault.secret.deleted': 'A vault entry was deleted with all its versions; details hold the last version and the field names.',
+  'vault.key.rotation_started': 'A rotation of the vault master key started (or resumed); details hold the previous and the new key id.',
+  'vault.key.rotated': 'A rotation of the vault master key finished: every data key is wrapped by the new key and the old key opens nothing; details hold both key ids and the count re-wrapped.',
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

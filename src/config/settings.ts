@@ -235,7 +235,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
   define('apiRateLimit', 'WEBASSET_API_RATE_LIMIT', positiveInt(1_000_000).default(600), 'Requests to /api and /mcp per minute, counted per client IP and per signed-in user or token; past it, 429 with Retry-After.', {
     defaultText: '600',
   }),
-  define('masterKey', 'WEBASSET_MASTER_KEY', key32.optional(), 'Vault key-encryption key, 32 bytes base64 (reserved: validated now, used once the vault lands).', {
+  define('masterKey', 'WEBASSET_MASTER_KEY', key32.optional(), 'Vault key-encryption key, 32 bytes base64. Unset: the key file keys/master.key in the data folder (created 0600 on first start).', {
     secret: true,
   }),
   define('publicUrl', 'WEBASSET_PUBLIC_URL', url(['http:', 'https:']).optional(), 'External URL users reach the product at (used for links and cookies).'),

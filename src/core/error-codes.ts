@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   config_invalid: { status: 500, message: 'The configuration is invalid.' },
   embedded_database_locked: { status: 500, message: 'The embedded database is in use by another process.' },
   internal: { status: 500, message: 'An internal error occurred.' },
+  vault_key_mismatch: { status: 500, message: 'The configured vault master key is not the key of this vault.' },
+  vault_entry_unreadable: { status: 500, message: 'The vault entry could not be decrypted; nothing was returned.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

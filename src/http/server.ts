@@ -24,6 +24,8 @@ import { auditRoutes } from './routes/audit.js';
 import { adminRoutes, type AdminRouteDeps } from './routes/admin.js';
 import { recordRouteTable } from './route-table.js';
 import { adminTokenRoutes } from './routes/admin-tokens.js';
+import { adminVaultRoutes } from './routes/admin-vault.js';
+import type { Vault } from '../vault/index.js';
 import { healthRoutes } from './routes/health.js';
 import { forwardAuthRoutes, registerForwardAuthShedding, type ForwardAuthStats } from './routes/authz.js';
 import { createProxyTrust } from './proxy-trust.js';
@@ -43,6 +45,8 @@ export interface HttpDeps {
   admin?: AdminRouteDeps | undefined;
   /** Rate-limit counters (in-process or Redis). */
   state: SharedState;
+  /** /api/admin/vault: write-only credential administration (routes are added when given). */
+  vault?: Vault | undefined;
   /** WEBASSET_PUBLIC_URL: https there makes the session cookie Secure (`__Host-webasset`). */
   publicUrl?: string | undefined;
   /** Origins allowed by CORS (and by the same-origin check); empty: closed. */
@@ -129,6 +133,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   }
   if (deps.admin) await app.register(adminRoutes, deps.admin);
   await app.register(adminTokenRoutes, { tokens: deps.tokens });
+  if (deps.vault) await app.register(adminVaultRoutes, { vault: deps.vault });
   await app.register(forwardAuthRoutes, {
     gate: deps.forwardAuth.gate,
     returnUrls: deps.forwardAuth.returnUrls,

@@ -14,6 +14,9 @@ export interface Tables {
   assets: AssetRow;
   permissions: PermissionRow;
   web_sessions: WebSessionRow;
+  vault_keys: VaultKeyRow;
+  vault_entries: VaultEntryRow;
+  vault_versions: VaultVersionRow;
 }
 
 export interface AuditEventRow {
@@ -166,4 +169,45 @@ export interface WebSessionRow {
   created_at_ms: number;
   last_seen_ms: number;
   expires_at_ms: number;
+}
+
+export interface VaultKeyRow {
+  /** Public fingerprint of a key-encryption key. */
+  kek_id: string;
+  /** `current`, `next` (a rotation to it is in progress) or `retired`. */
+  state: string;
+  /** HMAC of the key: tells at start whether the configured key is this one. */
+  check_value: string;
+  /** Only for `next`: the key sealed under the current key, so every node can read rows already moved to it. */
+  wrapped_key: string | null;
+  created_at_ms: number;
+  retired_at_ms: number | null;
+}
+
+export interface VaultEntryRow {
+  id: string;
+  current_version: number;
+  /** Null: the default maximum age (90 days). */
+  max_age_days: number | null;
+  /** The version an age alert was raised for: once per stale version. */
+  stale_alerted_version: number | null;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface VaultVersionRow {
+  entry_id: string;
+  version: number;
+  /** Names of the fields present (never values). */
+  fields: string[];
+  kek_id: string;
+  /** Base64 of the data key sealed by the key-encryption key `kek_id`. */
+  wrapped_key: string;
+  /** Base64 of the fields sealed by the data key. */
+  ciphertext: string;
+  set_by_kind: string;
+  set_by_id: string;
+  set_by_name: string | null;
+  set_at_ms: number;
+  superseded_at_ms: number | null;
 }
