@@ -90,7 +90,7 @@ export async function openServices(ctx: AppContext): Promise<Services> {
     const throttle = createAuthThrottle({ state, limiter, clock });
     const detect = wireDetect(ctx, audit, state, clock, ids);
     const accounts = wireAccounts(ctx, { database, audit, state, clock, ids, users, sessions: webSessions, detect });
-    const oidc = wireOidc(ctx, { state, audit, users, sessions: webSessions, groups, clock, ids });
+    const oidc = wireOidc(ctx, { state, audit, users, sessions: webSessions, groups, clock, ids, returnUrls: forwardAuth.returnUrls });
     // A wrong master key stops the start here, before anything is served.
     const vaultService = (vault = await wireVault(ctx, database, audit, detect, clock));
     const shared = state;
@@ -314,7 +314,7 @@ async function wireStore(ctx: AppContext): Promise<Database> {
 /** Single sign-on, when OIDC_ISSUER is set (load.ts has checked that the client id and public URL come with it). */
 function wireOidc(
   ctx: AppContext,
-  deps: { state: SharedState; audit: Audit; users: Users; sessions: WebSessions; groups: OidcGroupsPort; clock: Clock; ids: IdGenerator },
+  deps: { state: SharedState; audit: Audit; users: Users; sessions: WebSessions; groups: OidcGroupsPort; clock: Clock; ids: IdGenerator; returnUrls: ReturnUrlPolicy },
 ): OidcSignIn | null {
   const { config, logger } = ctx;
   if (!config.oidcIssuer || !config.oidcClientId || !config.publicUrl) return null;
@@ -341,6 +341,7 @@ function wireOidc(
     clock: deps.clock,
     ids: deps.ids,
     warn: (detail, message) => logger.warn(detail, message),
+    returnUrls: deps.returnUrls,
   });
 }
 

@@ -74,6 +74,11 @@ export interface OidcSignInDeps {
   /** Sign-ins one client IP may start per minute (each holds a transaction for 10 min). */
   beginLimitPerMinute?: number;
   discovery?: OidcDiscovery;
+  /**
+   * The one return-URL allowlist (ForwardAuth's hosts, WEBASSET_RETURN_URL_HOSTS, the public URL):
+   * an absolute `returnTo` passes only through it. Absent: only paths on this site.
+   */
+  returnUrls?: { check(url: string): string | undefined };
 }
 
 export interface OidcSignIn {
@@ -141,6 +146,14 @@ export function createOidcSignIn(deps: OidcSignInDeps): OidcSignIn {
     createOidcDiscovery({ issuer: new URL(settings.issuer), clientId: settings.clientId, clientSecret: settings.clientSecret, clock, warn: (detail, message) => deps.warn(detail, message) });
   const transactions: OidcTransactions = createOidcTransactions({ state: deps.state, ids: deps.ids, clock, ttlMs: OIDC_TRANSACTION_TTL_MS });
   const beginLimit = deps.beginLimitPerMinute ?? 120;
+
+  function resolveReturnTo(value: string | undefined): string {
+    // A path (including `//host`, which checkReturnTo refuses) stays on this site; anything else must be allowlisted.
+    if (value === undefined || value === '' || value.startsWith('/')) return checkReturnTo(value);
+    const allowed = deps.returnUrls?.check(value);
+    if (allowed === undefined) throw new AppError('return_to_invalid');
+    return allowed;
+  }
 
   async function throttleBegin(context: OidcRequestContext): Promise<void> {
     const hit = await deps.state.hit(`oidc:begin:${context.sourceIp ?? 'unknown'}`, 60_000, beginLimit);
@@ -254,7 +267,7 @@ export function createOidcSignIn(deps: OidcSignInDeps): OidcSignIn {
     transactionTtlMs: OIDC_TRANSACTION_TTL_MS,
 
     async begin({ returnTo, context }) {
-      const target = checkReturnTo(returnTo);
+      const target = resolveReturnTo(returnTo);
       await throttleBegin(context);
       const config = await discovery.get();
       const tx: OidcTransaction = {

@@ -122,6 +122,7 @@ describe('OpenID Connect sign-in against a real provider', () => {
     s = await startPair(users, {
       OIDC_GROUP_MAP: 'idp-ops=operators,idp-readers=readers,idp-admins=admins,idp-auditors=auditors',
       OIDC_MFA_ACR: 'goldmfa',
+      WEBASSET_RETURN_URL_HOSTS: 'portal.bank.test',
     });
     const groups = createGroups({ db: s.t.services.database.db, trail: s.t.services.audit.trail, clock: systemClock, ids: randomIds });
     await groups.create({ name: 'operators', roles: ['operator'] }, ADMIN);
@@ -316,7 +317,7 @@ describe('OpenID Connect sign-in against a real provider', () => {
   });
 
   it('refuses a returnTo that leaves the site (no open redirect), before anything starts', async () => {
-    const bad = ['https://evil.test/', '//evil.test/x', '/\\evil.test', '\\\\evil.test', '/%2F%2Fevil.test', 'javascript:alert(1)', '/ok\r\nSet-Cookie: x=y', 'evil.test', `/${'a'.repeat(2100)}`];
+    const bad = ['https://evil.test/', 'https://portal.bank.test.evil.test/', 'https://user:pw@portal.bank.test/', '//evil.test/x', '/\\evil.test', '\\\\evil.test', '/%2F%2Fevil.test', 'javascript:alert(1)', '/ok\r\nSet-Cookie: x=y', 'evil.test', `/${'a'.repeat(2100)}`];
     for (const returnTo of bad) {
       const b = browser();
       const res = await record(await b.request(`${s.app}/auth/oidc/login?returnTo=${encodeURIComponent(returnTo)}`));
@@ -325,6 +326,13 @@ describe('OpenID Connect sign-in against a real provider', () => {
       expect(res.headers.get('location'), returnTo).toBeNull();
       expect(b.cookieNames(), returnTo).not.toContain(TX_COOKIE);
     }
+  });
+
+  it('returns to an allowlisted portal host (as ForwardAuth sends people to sign in)', async () => {
+    const b = browser();
+    const res = await signIn(b, s, 'hank', 'https://portal.bank.test/loans?id=7');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('https://portal.bank.test/loans?id=7');
   });
 
   it('gives the provider logout URL with id_token_hint and post_logout_redirect_uri, and the provider accepts it', async () => {
