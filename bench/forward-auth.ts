@@ -88,6 +88,8 @@ async function startNode(env: Record<string, string>): Promise<Node> {
       WEBASSET_TRUSTED_PROXIES: 'loopback',
       WEBASSET_FORWARD_AUTH: JSON.stringify(RULES),
       WEBASSET_AUDIT_SIGNING_KEY: Buffer.alloc(32, 7).toString('base64'),
+      // One deployment: every node has the same vault master key (each data folder would otherwise make its own).
+      WEBASSET_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
       ...env,
     },
     cwd: dataDir,
