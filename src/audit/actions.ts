@@ -53,6 +53,7 @@ export const AUDIT_ACTIONS = {
   'vault.key.initialized': 'The vault recorded the check value of its master key at its first start; details hold the key id (a fingerprint, never the key).',
   'vault.secret.set': 'A vault entry got a new version (the previous one is kept, superseded); details hold the version, field names and key id, never a value.',
   'vault.secret.read': 'The browser module read a vault entry for a session; details hold the version, session, purpose and field names, never a value. Failed and refused reads are recorded too.',
+  'vault.max_age.changed': 'The maximum age of a vault entry changed (no new version); details hold before and after in days.',
   'vault.secret.deleted': 'A vault entry was deleted with all its versions; details hold the last version and the field names.',
   'vault.key.rotation_started': 'A rotation of the vault master key started (or resumed); details hold the previous and the new key id.',
   'vault.key.rotated': 'A rotation of the vault master key finished: every data key is wrapped by the new key and the old key opens nothing; details hold both key ids and the count re-wrapped.',

@@ -61,7 +61,11 @@ async function serve(socket: Socket, run: Runner, cwd: string): Promise<void> {
         else socket.once('drain', () => done());
       },
     });
-  const code = await run(request.argv, { env: {}, cwd, stdin: new PassThrough(), stdout: framed('stdout'), stderr: framed('stderr') }, request.actor);
+  // Standard input travels in the request (a vault value, `vault set --stdin`), never in argv.
+  const stdin = new PassThrough();
+  stdin.end(request.stdin ?? Buffer.alloc(0));
+  const code = await run(request.argv, { env: {}, cwd, stdin, stdout: framed('stdout'), stderr: framed('stderr') }, request.actor);
+  request.stdin?.fill(0);
   send({ exit: code });
   socket.end();
 }
@@ -70,7 +74,7 @@ async function serve(socket: Socket, run: Runner, cwd: string): Promise<void> {
  * The caller names itself; the socket's 0600 mode means it is the data folder's
  * owner (or root) whatever it claims, and the audit record says it came this way.
  */
-function readRequest(socket: Socket): Promise<{ argv: string[]; actor: Actor } | null> {
+function readRequest(socket: Socket): Promise<{ argv: string[]; actor: Actor; stdin?: Buffer | undefined } | null> {
   return new Promise((resolve) => {
     let buffered = '';
     const onData = (chunk: Buffer) => {
@@ -79,11 +83,12 @@ function readRequest(socket: Socket): Promise<{ argv: string[]; actor: Actor } |
       if (newline === -1 && buffered.length < MAX_REQUEST_BYTES) return;
       socket.off('data', onData);
       try {
-        const request = JSON.parse(buffered.slice(0, newline)) as { argv?: unknown; actorId?: unknown; actorName?: unknown };
+        const request = JSON.parse(buffered.slice(0, newline)) as { argv?: unknown; actorId?: unknown; actorName?: unknown; stdin?: unknown };
         const ok = Array.isArray(request.argv) && request.argv.every((a) => typeof a === 'string');
         const id = typeof request.actorId === 'string' && request.actorId.length <= 256 ? request.actorId : 'unknown';
         const name = typeof request.actorName === 'string' ? request.actorName.slice(0, 200) : id;
-        resolve(ok ? { argv: request.argv as string[], actor: { kind: 'user', id, name: `${name} via admin socket` } } : null);
+        const stdin = typeof request.stdin === 'string' ? Buffer.from(request.stdin, 'base64') : undefined;
+        resolve(ok ? { argv: request.argv as string[], actor: { kind: 'user', id, name: `${name} via admin socket` }, stdin } : null);
       } catch {
         resolve(null);
       }
@@ -94,14 +99,14 @@ function readRequest(socket: Socket): Promise<{ argv: string[]; actor: Actor } |
 }
 
 /** Runs `argv` in the server that owns the data folder; null when no server answers. */
-export function forwardToServer(path: string, argv: string[], actor: Actor, io: CliIo): Promise<number | null> {
+export function forwardToServer(path: string, argv: string[], actor: Actor, io: CliIo, stdin?: Buffer): Promise<number | null> {
   return new Promise((resolve) => {
     if (!existsSync(path)) return resolve(null);
     const socket = createConnection(path);
     let buffered = '';
     let exit: number | null = null;
     socket.once('error', () => resolve(null));
-    socket.on('connect', () => socket.write(`${JSON.stringify({ argv, actorId: actor.id, actorName: actor.name })}\n`));
+    socket.on('connect', () => socket.write(`${JSON.stringify({ argv, actorId: actor.id, actorName: actor.name, ...(stdin ? { stdin: stdin.toString('base64') } : {}) })}\n`));
     socket.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('utf8');
       let newline: number;

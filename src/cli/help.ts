@@ -33,6 +33,17 @@ Commands:
   import FILE [--dry-run]              Apply a policy file (users, groups, members, assets,
                                        permissions) in one transaction; prints the diff
                                        (+ create, ~ field: before → after, - prune only)
+  vault set ID --field NAME --stdin|--file FILE [--max-age-days N|default]
+                                       Set one field of a vault entry (a new version; the
+                                       other fields are kept). Values never in argv
+  vault set ID --max-age-days N|default
+                                       Change only the maximum age (default 90 days)
+  vault list                           Vault entries: fields, version, set by/at, age, stale
+  vault history ID                     Versions of an entry, who set them and when
+  vault stale                          Entries past their maximum age
+  vault delete ID                      Delete an entry and all its versions
+  vault rotate-key --new-key-file FILE Re-wrap every data key under a new master key
+               [--batch-size N]        (FILE - reads stdin); safe to interrupt and rerun
 
 Global options:
   --config FILE    YAML config file (default: ./webasset.yaml when present)

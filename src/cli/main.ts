@@ -10,6 +10,7 @@ import { serveCommand } from './commands/serve.js';
 import { tokensCommand } from './commands/tokens.js';
 import { usersCommand } from './commands/users.js';
 import { importCommand } from './commands/import.js';
+import { vaultCommand } from './commands/vault.js';
 import { cliActor, loadCliConfig, type CommandContext } from './context.js';
 import { EXIT, describeCliError } from './exit-codes.js';
 import { COMMANDS_HELP, helpText } from './help.js';
@@ -25,10 +26,11 @@ const COMMANDS: Record<string, (ctx: CommandContext, args: string[]) => Promise<
   tokens: tokensCommand,
   users: usersCommand,
   import: importCommand,
+  vault: vaultCommand,
 };
 
 /** Commands that need the database and may therefore run inside a server holding the embedded one. */
-const FORWARDABLE = new Set(['migrate', 'audit', 'tokens', 'users', 'import']);
+const FORWARDABLE = new Set(['migrate', 'audit', 'tokens', 'users', 'import', 'vault']);
 
 /**
  * Runs `webasset ...` and returns the exit code; every error is mapped here, never thrown.

@@ -25,6 +25,8 @@ export interface Vault extends VaultReader {
   readonly keyId: string;
   /** A new version (the previous one is kept, superseded). Returns metadata only. */
   set(input: SetInput, by: Actor, context?: VaultContext): Promise<EntryMetadata>;
+  /** Changes only the maximum age (null: the default); no new version. */
+  setMaxAge(entryId: string, maxAgeDays: number | null, by: Actor, context?: VaultContext): Promise<EntryMetadata>;
   get(entryId: string): Promise<EntryMetadata | null>;
   list(): Promise<EntryMetadata[]>;
   history(entryId: string): Promise<VersionMetadata[]>;
@@ -183,9 +185,7 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
         assertEntryId(input.entryId);
         checkFields(values);
         const maxAgeDays = input.maxAgeDays;
-        if (maxAgeDays !== undefined && maxAgeDays !== null && !(Number.isInteger(maxAgeDays) && maxAgeDays >= 1 && maxAgeDays <= MAX_AGE_DAYS_LIMIT)) {
-          throw new AppError('invalid_request', { publicMessage: `maxAgeDays must be a whole number from 1 to ${MAX_AGE_DAYS_LIMIT}.`, data: [{ field: 'maxAgeDays', problem: 'out of range' }] });
-        }
+        if (maxAgeDays !== undefined) checkMaxAge(maxAgeDays);
         const written = await writeVersion(input.entryId, values, input.merge === true, maxAgeDays, by);
         try {
           await trail.record({
@@ -205,6 +205,23 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
       } finally {
         for (const value of values.values()) value.fill(0);
       }
+    },
+
+    async setMaxAge(entryId, maxAgeDays, by, context = {}) {
+      assertEntryId(entryId);
+      checkMaxAge(maxAgeDays);
+      const before = (await listEntries(entryId))[0];
+      if (!before) throw new AppError('not_found', { publicMessage: 'No such vault entry.' });
+      await trail.record({
+        actor: by,
+        action: 'vault.max_age.changed',
+        outcome: 'success',
+        target: { kind: 'vault_entry', id: entryId },
+        details: { before: before.maxAgeDays, after: maxAgeDays ?? defaultMaxAge, default: maxAgeDays === null },
+        ...context,
+      });
+      await db.updateTable('vault_entries').set({ max_age_days: maxAgeDays }).where('id', '=', entryId).execute();
+      return (await listEntries(entryId))[0]!;
     },
 
     async get(entryId) {
@@ -494,6 +511,12 @@ function unreadable(row: { entry_id: string; version: number }, reason: string):
     publicMessage: `Vault entry ${row.entry_id} (version ${row.version}) could not be decrypted: it was altered, moved from another entry, truncated, or sealed with another key. Nothing was returned; set the credential again.`,
     detail: reason,
   });
+}
+
+function checkMaxAge(maxAgeDays: number | null): void {
+  if (maxAgeDays !== null && !(Number.isInteger(maxAgeDays) && maxAgeDays >= 1 && maxAgeDays <= MAX_AGE_DAYS_LIMIT)) {
+    throw new AppError('invalid_request', { publicMessage: `maxAgeDays must be a whole number from 1 to ${MAX_AGE_DAYS_LIMIT}.`, data: [{ field: 'maxAgeDays', problem: 'out of range' }] });
+  }
 }
 
 function iso(ms: number): string {
