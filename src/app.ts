@@ -484,7 +484,11 @@ export async function startServer(services: Services): Promise<RunningServer> {
   };
 }
 
-/** Vault entries past their maximum age raise one alert each (per version, once across nodes): at start, then hourly. */
+/**
+ * Vault upkeep of a serving node: entries past their maximum age raise one alert each (per
+ * version, once across nodes) at start and then hourly; the key rows are re-read every 10 s so an
+ * idle node learns the target of a key rotation before it finishes (`vault rotate-key` waits 30 s).
+ */
 function startStaleVaultSweep(services: Services): { stop(): Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
   const sweep = () => {
@@ -493,10 +497,17 @@ function startStaleVaultSweep(services: Services): { stop(): Promise<void> } {
   sweep();
   const timer = setInterval(sweep, 3_600_000);
   timer.unref();
+  let refreshing: Promise<unknown> = Promise.resolve();
+  const refresh = setInterval(() => {
+    refreshing = services.vault.refreshKeys().catch((error: unknown) => services.logger.error({ err: error }, 'vault key refresh failed'));
+  }, 10_000);
+  refresh.unref();
   return {
     async stop() {
       clearInterval(timer);
+      clearInterval(refresh);
       await running;
+      await refreshing;
     },
   };
 }

@@ -37,9 +37,24 @@ export interface Vault extends VaultReader {
   /** Raises one alert per stale entry version (once across nodes); returns how many were raised now. */
   alertStale(): Promise<number>;
   /** Re-wraps every data key under `newKey`; resumable; see docs/vault.md. */
-  rotateKey(newKey: Buffer, by: Actor, options?: { onProgress?: (p: RotationProgress) => void; batchSize?: number }): Promise<RotationResult>;
+  rotateKey(newKey: Buffer, by: Actor, options?: RotateOptions): Promise<RotationResult>;
+  /** Re-reads the key rows, so an idle node learns the target of a rotation before it finishes (servers call it on a timer). */
+  refreshKeys(): Promise<void>;
   /** Wipes the keys held in memory. */
   close(): void;
+}
+
+export interface RotateOptions {
+  onProgress?: (p: RotationProgress) => void;
+  batchSize?: number;
+  /**
+   * How long to wait after recording the new key before moving rows, counted from when it was
+   * first recorded: other running nodes learn it within their refresh interval. 0 when no other
+   * node runs (embedded database).
+   */
+  settleMs?: number;
+  /** Called once when the wait starts (for a progress line). */
+  onSettle?: (ms: number) => void;
 }
 
 export interface VaultDeps {
@@ -302,6 +317,10 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
 
     rotateKey: (newKey, by, options) => rotate(newKey, by, options ?? {}),
 
+    async refreshKeys() {
+      await keyring.sync(db);
+    },
+
     close() {
       keyring.wipe();
     },
@@ -391,26 +410,27 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
     });
   }
 
-  async function rotate(newKey: Buffer, by: Actor, options: { onProgress?: (p: RotationProgress) => void; batchSize?: number }): Promise<RotationResult> {
+  async function rotate(newKey: Buffer, by: Actor, options: RotateOptions): Promise<RotationResult> {
     const batchSize = options.batchSize ?? 100;
     const newId = kekIdOf(newKey);
     const started = await db.transaction().execute(async (trx) => {
       const live = await trx.selectFrom('vault_keys').selectAll().where('state', 'in', ['current', 'next']).forUpdate().execute();
       const current = live.find((r) => r.state === 'current')!;
       const next = live.find((r) => r.state === 'next');
-      if (current.kek_id === newId) return { previousKeyId: current.kek_id, nothingToDo: !next };
+      if (current.kek_id === newId) return { previousKeyId: current.kek_id, nothingToDo: !next, since: 0 };
       if (next && next.kek_id !== newId) {
         throw new AppError('conflict', { publicMessage: `A rotation to key ${next.kek_id} is unfinished; run rotate-key again with that key file first.` });
       }
       const currentKey = keyring.key(current.kek_id);
       if (!currentKey) throw new AppError('vault_key_mismatch', { publicMessage: `This node does not hold the current vault key ${current.kek_id}.` });
+      const since = next?.created_at_ms ?? clock.now();
       if (!next) {
         await trx
           .insertInto('vault_keys')
-          .values({ kek_id: newId, state: 'next', check_value: checkValueOf(newKey), wrapped_key: seal(currentKey, newKey, nextKekAad(newId)).toString('base64'), created_at_ms: clock.now(), retired_at_ms: null })
+          .values({ kek_id: newId, state: 'next', check_value: checkValueOf(newKey), wrapped_key: seal(currentKey, newKey, nextKekAad(newId)).toString('base64'), created_at_ms: since, retired_at_ms: null })
           .execute();
       }
-      return { previousKeyId: current.kek_id, nothingToDo: false, resumed: Boolean(next) };
+      return { previousKeyId: current.kek_id, nothingToDo: false, resumed: Boolean(next), since: Number(since) };
     });
     if (started.nothingToDo) return { previousKeyId: started.previousKeyId, keyId: newId, rewrapped: 0, rotated: false };
     keyring.add(newKey);
@@ -426,6 +446,12 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
     let rewrapped = 0;
     for (;;) {
       rewrapped += await rewrapPass(newId, target, batchSize, (done) => options.onProgress?.(done), rewrapped);
+      // The sealed copy of the new key goes at the finish: first give idle nodes time to learn it.
+      const wait = Math.max(0, started.since + (options.settleMs ?? 0) - clock.now());
+      if (wait > 0) {
+        options.onSettle?.(wait);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
       const finished = await db.transaction().execute(async (trx) => {
         const live = await trx.selectFrom('vault_keys').selectAll().where('state', 'in', ['current', 'next']).forUpdate().execute();
         const current = live.find((r) => r.state === 'current')!;

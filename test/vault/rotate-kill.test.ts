@@ -68,7 +68,7 @@ describe('vault rotate-key: killed with SIGKILL mid-way, then run again', () => 
     const total = ENTRIES + ENTRIES / 3;
 
     // A real process, killed as soon as it reports its first re-wrapped row.
-    const child = spawn(process.execPath, ['--import', TSX, ENTRY, 'vault', 'rotate-key', '--new-key-file', join(dir, 'new.key'), '--batch-size', '1'], {
+    const child = spawn(process.execPath, ['--import', TSX, ENTRY, 'vault', 'rotate-key', '--new-key-file', join(dir, 'new.key'), '--batch-size', '1', '--settle-seconds', '0'], {
       cwd: dir,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -103,7 +103,7 @@ describe('vault rotate-key: killed with SIGKILL mid-way, then run again', () => 
     await expect(withServices('new.key', async () => undefined)).rejects.toMatchObject({ code: 'vault_key_mismatch', publicMessage: expect.stringMatching(/unfinished rotation/) as unknown });
 
     // Run again (in a child too): it finishes.
-    const again = spawn(process.execPath, ['--import', TSX, ENTRY, 'vault', 'rotate-key', '--new-key-file', join(dir, 'new.key')], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const again = spawn(process.execPath, ['--import', TSX, ENTRY, 'vault', 'rotate-key', '--new-key-file', join(dir, 'new.key'), '--settle-seconds', '0'], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     again.stdout.on('data', (c: Buffer) => (out += c.toString()));
     again.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -91,12 +91,15 @@ async function setCommand(ctx: CommandContext, rest: string[]): Promise<number> 
 }
 
 async function rotateCommand(ctx: CommandContext, rest: string[]): Promise<number> {
-  const { values } = parseArgs({ args: rest, options: { 'new-key-file': { type: 'string' }, 'batch-size': { type: 'string' } }, strict: true, allowPositionals: false });
+  const { values } = parseArgs({ args: rest, options: { 'new-key-file': { type: 'string' }, 'batch-size': { type: 'string' }, 'settle-seconds': { type: 'string' } }, strict: true, allowPositionals: false });
   const file = values['new-key-file'];
   if (!file) throw usage('vault rotate-key needs --new-key-file FILE (32 bytes, base64: openssl rand -base64 32); - reads it from standard input');
   const batchText = values['batch-size'];
   const batchSize = batchText === undefined ? undefined : /^\d{1,5}$/.test(batchText) && Number(batchText) >= 1 ? Number(batchText) : NaN;
   if (Number.isNaN(batchSize)) throw usage('--batch-size must be a whole number from 1 to 99999');
+  const settleText = values['settle-seconds'];
+  const settleSeconds = settleText === undefined ? undefined : /^\d{1,4}$/.test(settleText) ? Number(settleText) : NaN;
+  if (Number.isNaN(settleSeconds)) throw usage('--settle-seconds must be a whole number from 0 to 9999');
   const raw = file === '-' ? await readAll(ctx.io.stdin) : readValueFile(resolve(ctx.io.cwd, file));
   let key: Buffer | undefined;
   try {
@@ -104,11 +107,14 @@ async function rotateCommand(ctx: CommandContext, rest: string[]): Promise<numbe
     key = /^[A-Za-z0-9+/_-]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0);
     if (key.length !== KEY_BYTES) throw usage('the new key file must hold 32 bytes encoded as base64 (openssl rand -base64 32)');
     const newKey = key;
-    const forwardArgs = ['vault', 'rotate-key', '--new-key-file', '-', ...(batchText ? ['--batch-size', batchText] : [])];
+    const forwardArgs = ['vault', 'rotate-key', '--new-key-file', '-', ...(batchText ? ['--batch-size', batchText] : []), ...(settleText ? ['--settle-seconds', settleText] : [])];
     const result = await forwardIfLocked(ctx, forwardArgs, Buffer.from(`${text}\n`), () =>
       withServices(ctx, (s) =>
         s.vault.rotateKey(newKey, ctx.actor, {
           batchSize,
+          // The embedded database has one node; on PostgreSQL the other nodes refresh their keys every KEY_REFRESH_SECONDS.
+          settleMs: (settleSeconds ?? (s.database.kind === 'pglite' ? 0 : DEFAULT_SETTLE_SECONDS)) * 1000,
+          onSettle: (ms) => writeLine(ctx.io.stderr, `waiting ${Math.ceil(ms / 1000)} s so that every running node learns the new key`),
           onProgress: (p) => writeLine(ctx.io.stderr, `re-wrapped ${p.rewrapped}, ${p.remaining} left`),
         }),
       ),
@@ -122,6 +128,9 @@ async function rotateCommand(ctx: CommandContext, rest: string[]): Promise<numbe
     key?.fill(0);
   }
 }
+
+/** Three refresh intervals of the running nodes (src/app.ts refreshes vault keys every 10 s). */
+const DEFAULT_SETTLE_SECONDS = 30;
 
 /**
  * With the embedded database held by a running server, the command runs in the server through
