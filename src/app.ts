@@ -81,7 +81,7 @@ export async function openServices(ctx: AppContext): Promise<Services> {
     const access = createAccess({ trail: audit.trail, db: database.db, clock, mfaRoles: ctx.config.mfaRequiredRoles });
     const assets = createAssets({ db: database.db, trail: audit.trail, clock });
     const grants = createGrants({ db: database.db, trail: audit.trail, clock, ids });
-    const forwardAuth = wireForwardAuth(ctx, audit);
+    const forwardAuth = wireForwardAuth(ctx, audit, clock);
     const webSessions = (sessions = wireSessions(ctx, database, audit, state, clock, ids));
     const users = wireUsers(ctx, database, audit, clock, ids, webSessions);
     const groups = wireGroups(database, audit, clock, ids, webSessions, users);
@@ -273,7 +273,7 @@ export interface ForwardAuthWiring {
  */
 const FORWARD_AUTH_SHEDDING = { maxInFlight: 256, maxEventLoopDelayMs: 0 };
 
-function wireForwardAuth(ctx: AppContext, audit: Audit): ForwardAuthWiring {
+function wireForwardAuth(ctx: AppContext, audit: Audit, clock: Clock): ForwardAuthWiring {
   const { config, logger } = ctx;
   const rules = createForwardAuthRules(config.forwardAuth.rules);
   // A sign-in may return to the hosts the proxy protects, to those listed, and to the product itself.
@@ -285,7 +285,7 @@ function wireForwardAuth(ctx: AppContext, audit: Audit): ForwardAuthWiring {
     logger.warn('forwardAuth.signInUrl is not set: GET /authz answers anonymous callers 401 without a sign-in redirect');
   }
   return {
-    gate: createForwardAuthGate({ rules, trail: audit.trail }),
+    gate: createForwardAuthGate({ rules, trail: audit.trail, clock, mfaRoles: config.mfaRequiredRoles }),
     returnUrls,
     signInUrl: config.forwardAuth.signInUrl,
     stats: createForwardAuthStats(),

@@ -20,9 +20,26 @@ export interface AssetPolicy {
   mfaRequired?: boolean | undefined;
 }
 
+/** What a reverse proxy's host rule asks of the caller (ForwardAuth); see forward-auth-rules.ts. */
+export interface HostRequirement {
+  /** The rule's host pattern, for the record. */
+  rule: string;
+  /** Names of groups of which the caller needs one (empty: no group condition). */
+  groups: readonly string[];
+  /** Roles of which the caller needs one (empty: no role condition). */
+  roles: readonly Role[];
+  /** Explicitly open to everyone who signed in. */
+  anySignedInUser: boolean;
+}
+
+/** The action of ForwardAuth: pass through the proxy to an upstream host. */
+export const PROXY_PASS = 'proxy.pass';
+
 export interface DecisionInput {
   principal: Principal;
-  action: Permission | AssetAction;
+  action: Permission | AssetAction | typeof PROXY_PASS;
+  /** Required for `proxy.pass`: the matching host rule, or null when no rule covers the host (denied). */
+  host?: HostRequirement | null | undefined;
   /** Required for asset actions: an asset action without one is denied. */
   asset?: AssetPolicy | undefined;
   /** The grants on `asset` (all of them: the decision picks those of the principal and its groups). */
@@ -44,7 +61,10 @@ export type DenialReason =
   | 'no_grant'
   | 'outside_time_window'
   | 'max_concurrent_sessions'
-  | 'on_behalf_of_denied';
+  | 'on_behalf_of_denied'
+  | 'no_host_rule'
+  | 'not_in_group'
+  | 'missing_role';
 
 export type Decision = { allowed: true; grantId?: string | undefined } | { allowed: false; reason: DenialReason; detail: string };
 
@@ -80,6 +100,7 @@ export function decide(input: DecisionInput): Decision {
 
 function decideFor(principal: Principal, input: DecisionInput): Decision {
   const { action } = input;
+  if (action === PROXY_PASS) return decideHost(principal, input);
   if (isAssetAction(action)) return decideAsset(principal, action, input);
   if (!isPermission(action)) return deny('invalid_request', 'unknown action');
   if (!holds(principal.roles, action)) return deny('role_lacks_permission', `no role grants ${action}`);
@@ -126,7 +147,21 @@ function decideAsset(principal: Principal, action: AssetAction, input: DecisionI
   return reason!;
 }
 
-function checkScopes(principal: Principal, action: Permission | AssetAction): Decision | undefined {
+/** A rule with groups needs one of them; with roles, one of them; with both, one of each. No rule: denied. */
+function decideHost(principal: Principal, input: DecisionInput): Decision {
+  const rule = input.host;
+  if (!rule) return deny('no_host_rule', 'no forward-auth rule for this host');
+  if (needsMfa(principal, input.mfaRoles)) return deny('mfa_required', 'this role needs a sign-in with a second factor');
+  if (rule.anySignedInUser) return { allowed: true };
+  if (rule.groups.length > 0 && !principal.groups.some((g) => rule.groups.includes(g.name))) {
+    return deny('not_in_group', `not in a group the rule for ${rule.rule} requires`);
+  }
+  if (rule.roles.length > 0 && !principal.roles.some((r) => rule.roles.includes(r))) return deny('missing_role', `no role the rule for ${rule.rule} requires`);
+  if (rule.groups.length === 0 && rule.roles.length === 0) return deny('no_host_rule', `the rule for ${rule.rule} names no group or role`);
+  return { allowed: true };
+}
+
+function checkScopes(principal: Principal, action: DecisionInput['action']): Decision | undefined {
   // No scope list: a session or the CLI (identity sets one on every token).
   if (principal.scopes === undefined) return undefined;
   const scopes: unknown = principal.scopes;

@@ -1,8 +1,9 @@
-import { AppError, compileHostPattern, hostMatches, normalizeHost, type HostPattern } from '../core/index.js';
+import { AppError, compileHostPattern, type Clock, hostMatches, normalizeHost, type HostPattern } from '../core/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { ForwardAuthRuleConfig } from '../config/index.js';
 import { ROLES, type Principal, type Role } from '../identity/index.js';
 import type { RequestContext } from './authorize.js';
+import { decide, PROXY_PASS, type DenialReason } from './decide.js';
 
 /**
  * Which upstream host a reverse proxy may let a caller through to. A host
@@ -10,9 +11,11 @@ import type { RequestContext } from './authorize.js';
  * wildcard; a wildcard covers one label (see core/host-pattern.ts), so at
  * most one rule of each kind can match and rule order never matters.
  *
- * A rule with groups needs one of them; with roles, one of them; with both,
- * one of each. An agent acting on behalf of an operator passes only when
- * both would pass on their own.
+ * The rule only says what a host asks for; whether the caller has it is
+ * `decide()`'s answer (action `proxy.pass`), as for every other entry point:
+ * a rule with groups needs one of them; with roles, one of them; with both,
+ * one of each; an agent acting on behalf of an operator passes only when
+ * both would; token scopes and the MFA rule for admin and auditor apply.
  */
 export interface ForwardAuthRule {
   host: HostPattern;
@@ -23,14 +26,14 @@ export interface ForwardAuthRule {
 
 export type ForwardAuthDecision =
   | { allowed: true; rule: string }
-  | { allowed: false; reason: 'no_rule' | 'not_in_group' | 'missing_role'; rule: string | null };
+  | { allowed: false; reason: DenialReason; detail: string; rule: string | null };
 
 export interface ForwardAuthRules {
   readonly rules: readonly ForwardAuthRule[];
   /** The rule for a normalized host, or undefined. */
   ruleFor(host: string): ForwardAuthRule | undefined;
-  /** Pure: no I/O, no clock. */
-  decide(principal: Principal, host: string | undefined): ForwardAuthDecision;
+  /** Pure: no I/O, no clock (the caller passes `now`). */
+  decide(principal: Principal, host: string | undefined, now: Date, mfaRoles?: readonly Role[]): ForwardAuthDecision;
 }
 
 export function createForwardAuthRules(config: readonly ForwardAuthRuleConfig[]): ForwardAuthRules {
@@ -59,28 +62,16 @@ export function createForwardAuthRules(config: readonly ForwardAuthRuleConfig[])
   return {
     rules,
     ruleFor,
-    decide(principal, rawHost) {
+    decide(principal, rawHost, now, mfaRoles) {
       const host = normalizeHost(rawHost);
       const rule = host === undefined ? undefined : ruleFor(host);
-      if (!rule) return { allowed: false, reason: 'no_rule', rule: null };
-      const refusal = check(rule, principal) ?? (principal.onBehalfOf ? check(rule, principal.onBehalfOf) : undefined);
-      return refusal ? { allowed: false, reason: refusal, rule: rule.host.text } : { allowed: true, rule: rule.host.text };
+      const requirement = rule ? { rule: rule.host.text, groups: rule.groups, roles: rule.roles, anySignedInUser: rule.anySignedInUser } : null;
+      const decision = decide({ principal, action: PROXY_PASS, host: requirement, now, mfaRoles });
+      const ruleText = rule?.host.text ?? null;
+      return decision.allowed ? { allowed: true, rule: ruleText! } : { allowed: false, reason: decision.reason, detail: decision.detail, rule: ruleText };
     },
   };
 }
-
-function check(rule: ForwardAuthRule, who: { roles: readonly Role[]; groups: Principal['groups'] }): 'not_in_group' | 'missing_role' | undefined {
-  if (rule.anySignedInUser) return undefined;
-  if (rule.groups.length > 0 && !who.groups.some((g) => rule.groups.includes(g.name))) return 'not_in_group';
-  if (rule.roles.length > 0 && !who.roles.some((r) => rule.roles.includes(r))) return 'missing_role';
-  return undefined;
-}
-
-const REASON_TEXT = {
-  no_rule: 'no forward-auth rule for this host',
-  not_in_group: 'not in a group the host rule requires',
-  missing_role: 'no role the host rule requires',
-} as const;
 
 export interface ForwardAuthGate {
   readonly rules: ForwardAuthRules;
@@ -92,18 +83,18 @@ export interface ForwardAuthGate {
   check(principal: Principal, host: string | undefined, context?: RequestContext): Promise<void>;
 }
 
-export function createForwardAuthGate(deps: { rules: ForwardAuthRules; trail: AuditTrail }): ForwardAuthGate {
+export function createForwardAuthGate(deps: { rules: ForwardAuthRules; trail: AuditTrail; clock: Clock; mfaRoles?: readonly Role[] }): ForwardAuthGate {
   return {
     rules: deps.rules,
     async check(principal, host, context = {}) {
-      const decision = deps.rules.decide(principal, host);
+      const decision = deps.rules.decide(principal, host, new Date(deps.clock.now()), deps.mfaRoles);
       if (decision.allowed) return;
       await deps.trail.record({
         actor: { kind: principal.kind, id: principal.id, name: principal.name },
         action: 'auth.denied',
         outcome: 'denied',
         target: { kind: 'forward_auth_host', id: normalizeHost(host) ?? '(invalid host)' },
-        details: { entryPoint: 'forward_auth', reason: REASON_TEXT[decision.reason], code: decision.reason, rule: decision.rule },
+        details: { entryPoint: 'forward_auth', reason: decision.detail, code: decision.reason, rule: decision.rule },
         ...context,
       });
       throw new AppError('forbidden');

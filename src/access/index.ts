@@ -1,6 +1,6 @@
 export { createAccess, type Access, type AccessDeps, type AssetContext, type AssetSummary, type RequestContext } from './authorize.js';
 export { ASSET_ACTIONS, PERMISSIONS, ROLE_PERMISSIONS, isAssetAction, scopesCovering, type AssetAction, type Permission } from './permissions.js';
-export { decide, type AssetPolicy, type Decision, type DecisionInput, type DenialReason, type Grant } from './decide.js';
+export { decide, PROXY_PASS, type AssetPolicy, type Decision, type DecisionInput, type DenialReason, type Grant } from './decide.js';
 export { isWithinWindow, isTimeZone, timeWindowSchema, wallClock, type TimeWindow } from './time-window.js';
 export { assetIdSchema, assetInputSchema, assetPatchSchema, createAssets, ASSET_ID, type AssetInput, type AssetPatch, type AssetRecord, type Assets } from './assets.js';
 export { formatChange, importPolicy, parsePolicy, policySchema, POLICY_MAX_BYTES, type ImportResult, type PolicyChange, type PolicyFile } from './import-policy.js';

@@ -45,7 +45,9 @@ export function isAssetAction(value: string): value is AssetAction {
  * covers, whatever its role. `api:read` reads, `api:write` reads and changes
  * through /api, `mcp` uses assets through the MCP endpoint.
  */
-export function scopesCovering(action: Permission | AssetAction): readonly string[] {
+export function scopesCovering(action: Permission | AssetAction | 'proxy.pass'): readonly string[] {
+  // Passing a reverse proxy reads an upstream app; any API token may, if the host rule lets its account through.
+  if (action === 'proxy.pass') return ['api:read', 'api:write'];
   if (isAssetAction(action)) return action === 'connect' ? ['mcp', 'api:write'] : ['mcp', 'api:read', 'api:write'];
   return isReadPermission(action) ? ['api:read', 'api:write'] : ['api:write'];
 }

@@ -252,3 +252,33 @@ function seeded(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+describe('decide(): passing a reverse proxy (ForwardAuth)', () => {
+  const rule = (over: Partial<NonNullable<DecisionInput['host']>> = {}) => ({ rule: 'app.example.com', groups: ['ops'], roles: [], anySignedInUser: false, ...over });
+  const rows: Row[] = [
+    ['member of a required group passes', { principal: principal(), host: rule() }, true],
+    ['no rule for the host: denied', { principal: principal(), host: null }, 'no_host_rule'],
+    ['not in the group', { principal: principal({ groups: [{ id: G_OTHER, name: 'sales' }] }), host: rule() }, 'not_in_group'],
+    ['group and role both needed', { principal: principal(), host: rule({ roles: ['auditor'] }) }, 'missing_role'],
+    ['role rule', { principal: principal({ roles: ['auditor'], groups: [] }), host: rule({ groups: [], roles: ['auditor'] }) }, true],
+    ['a rule naming nothing lets nobody through', { principal: principal(), host: rule({ groups: [] }) }, 'no_host_rule'],
+    ['explicitly open to anyone signed in', { principal: principal({ groups: [] }), host: rule({ groups: [], anySignedInUser: true }) }, true],
+    ['admin web session without MFA', { principal: principal({ roles: ['admin'], mfa: false }), host: rule() }, 'mfa_required'],
+    ['an mcp-only token does not pass a proxy', { principal: principal({ kind: 'agent', roles: ['agent'], via: 'api_token', scopes: ['mcp'] }), host: rule() }, 'token_scope'],
+    [
+      'an agent for an operator outside the group',
+      {
+        principal: principal({ kind: 'agent', id: U_AGENT, roles: ['agent'], via: 'api_token', scopes: ['api:read'], onBehalfOf: { id: U_ALICE, name: 'Alice', roles: ['operator'], groups: [] } }),
+        host: rule(),
+      },
+      'on_behalf_of_denied',
+    ],
+  ];
+  for (const [name, input, expected] of rows) {
+    it(name, () => {
+      const decision = decide({ principal: principal(), action: 'proxy.pass', now: MONDAY_10Z, ...input });
+      if (expected === true) expect(decision).toMatchObject({ allowed: true });
+      else expect(decision).toMatchObject({ allowed: false, reason: expected });
+    });
+  }
+});

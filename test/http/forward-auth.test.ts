@@ -150,7 +150,7 @@ describe('GET /authz', () => {
     const signedIn = await authz(t, { from: '192.0.2.10', host: 'app.example.com', uri: '/', proto: 'https', cookie: insecureCookie });
     expect(signedIn.statusCode).toBe(403);
     const last = (await denials(t)).at(-1)!;
-    expect(last).toMatchObject({ actorId: ops.user.id, targetId: 'gw.internal', details: { entryPoint: 'forward_auth', code: 'no_rule' } });
+    expect(last).toMatchObject({ actorId: ops.user.id, targetId: 'gw.internal', details: { entryPoint: 'forward_auth', code: 'no_host_rule' } });
   });
 
   it('refuses a host whose rule is not met, and a host without a rule, and audits each denial with its reason', async () => {
@@ -169,7 +169,7 @@ describe('GET /authz', () => {
     expect(added).toEqual([
       { actorId: ops.user.id, targetId: 'grafana.tools.example.com', details: expect.objectContaining({ code: 'missing_role', rule: '*.tools.example.com', reason: expect.any(String) }) },
       { actorId: admin.user.id, targetId: 'app.example.com', details: expect.objectContaining({ code: 'not_in_group', rule: 'app.example.com' }) },
-      { actorId: admin.user.id, targetId: 'intranet.example.org', details: expect.objectContaining({ code: 'no_rule', rule: null }) },
+      { actorId: admin.user.id, targetId: 'intranet.example.org', details: expect.objectContaining({ code: 'no_host_rule', rule: null }) },
       { actorId: ops.user.id, targetId: 'both.example.com', details: expect.objectContaining({ code: 'missing_role' }) },
     ]);
   });
@@ -261,26 +261,28 @@ describe('forward-auth rules', () => {
     onBehalfOf,
   });
 
+  const NOW = new Date('2026-12-04T12:00:00Z');
+
   it('match an exact host before a wildcard, and a wildcard only one label deep', () => {
     const rules = createForwardAuthRules([
       { host: '*.example.com', groups: ['staff'], roles: [] },
       { host: 'pay.example.com', groups: ['finance'], roles: [] },
     ]);
-    expect(rules.decide(who([], ['finance']), 'pay.example.com')).toMatchObject({ allowed: true, rule: 'pay.example.com' });
-    expect(rules.decide(who([], ['staff']), 'pay.example.com')).toMatchObject({ allowed: false, reason: 'not_in_group' });
-    expect(rules.decide(who([], ['staff']), 'wiki.example.com:8443')).toMatchObject({ allowed: true, rule: '*.example.com' });
-    expect(rules.decide(who([], ['staff']), 'a.wiki.example.com')).toMatchObject({ allowed: false, reason: 'no_rule' });
-    expect(rules.decide(who([], ['staff']), 'example.com')).toMatchObject({ allowed: false, reason: 'no_rule' });
-    expect(rules.decide(who([], ['staff']), undefined)).toMatchObject({ allowed: false, reason: 'no_rule' });
-    expect(rules.decide(who([], ['staff']), 'wiki.example.com/x')).toMatchObject({ allowed: false, reason: 'no_rule' });
+    expect(rules.decide(who([], ['finance']), 'pay.example.com', NOW)).toMatchObject({ allowed: true, rule: 'pay.example.com' });
+    expect(rules.decide(who([], ['staff']), 'pay.example.com', NOW)).toMatchObject({ allowed: false, reason: 'not_in_group' });
+    expect(rules.decide(who([], ['staff']), 'wiki.example.com:8443', NOW)).toMatchObject({ allowed: true, rule: '*.example.com' });
+    expect(rules.decide(who([], ['staff']), 'a.wiki.example.com', NOW)).toMatchObject({ allowed: false, reason: 'no_host_rule' });
+    expect(rules.decide(who([], ['staff']), 'example.com', NOW)).toMatchObject({ allowed: false, reason: 'no_host_rule' });
+    expect(rules.decide(who([], ['staff']), undefined, NOW)).toMatchObject({ allowed: false, reason: 'no_host_rule' });
+    expect(rules.decide(who([], ['staff']), 'wiki.example.com/x', NOW)).toMatchObject({ allowed: false, reason: 'no_host_rule' });
   });
 
   it('let an agent acting for an operator pass only when both would', () => {
     const rules = createForwardAuthRules([{ host: 'app.example.com', groups: ['ops'], roles: [] }]);
     const operator = { id: randomUUID(), name: 'op', roles: ['operator' as const], groups: [{ id: randomUUID(), name: 'sales' }] };
-    expect(rules.decide(who(['agent'], ['ops'], operator), 'app.example.com')).toMatchObject({ allowed: false, reason: 'not_in_group' });
+    expect(rules.decide(who(['agent'], ['ops'], operator), 'app.example.com', NOW)).toMatchObject({ allowed: false, reason: 'on_behalf_of_denied' });
     const member = { ...operator, groups: [{ id: randomUUID(), name: 'ops' }] };
-    expect(rules.decide(who(['agent'], ['ops'], member), 'app.example.com')).toMatchObject({ allowed: true });
+    expect(rules.decide(who(['agent'], ['ops'], member), 'app.example.com', NOW)).toMatchObject({ allowed: true });
   });
 
   it('are checked at config load: shape, host names, roles, duplicates', () => {
