@@ -16,6 +16,8 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('local sign-in across two
   let dbUrl: string;
   const shared = {
     WEBASSET_IDENTITY_KEY: randomBytes(32).toString('base64'),
+    // Nodes of one deployment share the vault master key (a node with another key refuses to start).
+    WEBASSET_MASTER_KEY: randomBytes(32).toString('base64'),
     WEBASSET_AUDIT_SIGNING_KEY: randomBytes(32).toString('base64'),
     WEBASSET_REDIS_KEY_PREFIX: `wa-cluster-${randomUUID()}:`,
     WEBASSET_TRUSTED_PROXIES: '127.0.0.1/32',
