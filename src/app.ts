@@ -16,7 +16,7 @@ import { createCachedSessionStore, createDatabaseSessionStore, createSharedState
 import { createGroups, createOidcSignIn, parseGroupMap, type Groups, type OidcGroupsPort, type OidcSignIn } from './identity/index.js';
 import { createMemoryState, createRateLimiter, createRedisState, type SharedState } from './cluster/index.js';
 import { openDatabase, type Database } from './store/index.js';
-import { openVault, type Vault } from './vault/index.js';
+import { createInfisicalSource, openVault, type Vault } from './vault/index.js';
 
 /**
  * The composition root's wiring: one small function per module, each taking
@@ -388,6 +388,10 @@ async function wireVault(ctx: AppContext, database: Database, audit: Audit, dete
       masterKey,
       systemActor: { kind: 'system', id: config.nodeId, name: 'webasset' },
       alerts: detect,
+      infisical:
+        config.infisicalUrl && config.infisicalClientId && config.infisicalClientSecret
+          ? createInfisicalSource({ url: config.infisicalUrl, clientId: config.infisicalClientId, clientSecret: config.infisicalClientSecret, cacheMs: config.infisicalCacheSeconds * 1000 }, { clock })
+          : undefined,
       warn: (detail, message) => logger.warn(detail, message),
     });
   } finally {

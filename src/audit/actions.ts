@@ -55,6 +55,8 @@ export const AUDIT_ACTIONS = {
   'vault.secret.read': 'The browser module read a vault entry for a session; details hold the version, session, purpose and field names, never a value. Failed and refused reads are recorded too.',
   'vault.max_age.changed': 'The maximum age of a vault entry changed (no new version); details hold before and after in days.',
   'vault.secret.deleted': 'A vault entry was deleted with all its versions; details hold the last version and the field names.',
+  'vault.reference.set': 'A vault entry was pointed at an external secret manager (Infisical): project, environment, path and secret names, never a value.',
+  'vault.reference.deleted': 'The external reference of a vault entry was removed; its reads go to the built-in vault again.',
   'vault.key.rotation_started': 'A rotation of the vault master key started (or resumed); details hold the previous and the new key id.',
   'vault.key.rotated': 'A rotation of the vault master key finished: every data key is wrapped by the new key and the old key opens nothing; details hold both key ids and the count re-wrapped.',
 } as const;

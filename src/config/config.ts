@@ -45,6 +45,10 @@ export interface Config {
   lockoutMinutes: number;
   alertWebhookUrls: string[];
   alertWebhookSecret: string | undefined;
+  infisicalUrl: string | undefined;
+  infisicalClientId: string | undefined;
+  infisicalClientSecret: string | undefined;
+  infisicalCacheSeconds: number;
 }
 
 /** One `forwardAuth.rules` entry as configured; src/access/forward-auth-rules.ts gives it meaning. */

@@ -143,6 +143,9 @@ function crossCheck(config: Config, problems: string[]): void {
   if (oidc === 1) problems.push('OIDC_ISSUER, OIDC_CLIENT_ID: set both or neither');
   // The callback URL registered at the provider is built from it; never from a request's Host header.
   if (config.oidcIssuer && !config.publicUrl) problems.push('WEBASSET_PUBLIC_URL: required with OIDC_ISSUER (the sign-in callback is <public URL>/auth/oidc/callback)');
+  if (config.infisicalUrl && (!config.infisicalClientId || !config.infisicalClientSecret)) {
+    problems.push('INFISICAL_CLIENT_ID, INFISICAL_CLIENT_SECRET: required with INFISICAL_URL (Universal Auth machine identity)');
+  }
   if (config.alertWebhookUrls.length > 0 && !config.alertWebhookSecret) {
     problems.push('WEBASSET_ALERT_WEBHOOK_SECRET: required when WEBASSET_ALERT_WEBHOOK_URLS is set (alerts are always signed)');
   }

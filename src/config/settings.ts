@@ -327,6 +327,16 @@ export const SETTINGS: readonly SettingDefinition[] = [
   define('shutdownTimeoutMs', 'WEBASSET_SHUTDOWN_TIMEOUT_MS', positiveInt(600_000).default(10_000), 'On SIGTERM, longest wait for in-flight work before exiting (ms).', {
     defaultText: '10000',
   }),
+  define('infisicalUrl', 'INFISICAL_URL', url(['http:', 'https:']).optional(), 'Infisical site URL for vault entries kept there (e.g. https://app.infisical.com). Unset: such entries fail closed.'),
+  define('infisicalClientId', 'INFISICAL_CLIENT_ID', nonEmpty.optional(), 'Client ID of the Infisical machine identity (Universal Auth); required with INFISICAL_URL.', { secret: true }),
+  define('infisicalClientSecret', 'INFISICAL_CLIENT_SECRET', nonEmpty.optional(), 'Client secret of the Infisical machine identity (Universal Auth); required with INFISICAL_URL.', { secret: true }),
+  define(
+    'infisicalCacheSeconds',
+    'INFISICAL_CACHE_SECONDS',
+    z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 to 3600').max(3600, 'expected 0 to 3600').default(60),
+    'How long values read from Infisical stay in memory (never on disk); 0: not cached.',
+    { defaultText: '60' },
+  ),
 ];
 
 /** Environment variables the loader itself reads, besides the settings. */

@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   internal: { status: 500, message: 'An internal error occurred.' },
   vault_key_mismatch: { status: 500, message: 'The configured vault master key is not the key of this vault.' },
   vault_entry_unreadable: { status: 500, message: 'The vault entry could not be decrypted; nothing was returned.' },
+  secret_source_unavailable: { status: 503, message: 'The secret manager could not be reached; no credential was returned.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

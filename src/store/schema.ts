@@ -17,6 +17,7 @@ export interface Tables {
   vault_keys: VaultKeyRow;
   vault_entries: VaultEntryRow;
   vault_versions: VaultVersionRow;
+  vault_references: VaultReferenceRow;
 }
 
 export interface AuditEventRow {
@@ -210,4 +211,16 @@ export interface VaultVersionRow {
   set_by_name: string | null;
   set_at_ms: number;
   superseded_at_ms: number | null;
+}
+
+export interface VaultReferenceRow {
+  entry_id: string;
+  /** `infisical`. */
+  provider: string;
+  /** Where the values are (project, environment, path, secret names); never a value. */
+  reference: Record<string, unknown>;
+  set_by_kind: string;
+  set_by_id: string;
+  set_by_name: string | null;
+  set_at_ms: number;
 }

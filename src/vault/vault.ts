@@ -4,6 +4,7 @@ import { AppError, type Clock } from '../core/index.js';
 import type { Tables, VaultVersionRow } from '../store/index.js';
 import { dataKeyAad, fieldsAad, kekIdOf, newDataKey, nextKekAad, open, seal, SealError, checkValueOf } from './envelope.js';
 import { assertEntryId, checkFields, decodeFields, encodeFields } from './fields.js';
+import type { InfisicalReference, InfisicalSource } from './infisical.js';
 import { openKeyring } from './keyring.js';
 import { secretFields } from './secret-fields.js';
 import type {
@@ -40,8 +41,23 @@ export interface Vault extends VaultReader {
   rotateKey(newKey: Buffer, by: Actor, options?: RotateOptions): Promise<RotationResult>;
   /** Re-reads the key rows, so an idle node learns the target of a rotation before it finishes (servers call it on a timer). */
   refreshKeys(): Promise<void>;
+  /** Points an entry at an external secret manager; reads of the entry then go there (no value is stored here). */
+  setReference(entryId: string, reference: { provider: 'infisical' } & InfisicalReference, by: Actor, context?: VaultContext): Promise<ReferenceMetadata>;
+  getReference(entryId: string): Promise<ReferenceMetadata | null>;
+  deleteReference(entryId: string, by: Actor, context?: VaultContext): Promise<void>;
   /** Wipes the keys held in memory. */
   close(): void;
+}
+
+export interface ReferenceMetadata {
+  id: string;
+  provider: string;
+  projectId: string;
+  environment: string;
+  secretPath: string;
+  keys: Record<string, string>;
+  setBy: { kind: string; id: string; name: string | null };
+  setAt: string;
 }
 
 export interface RotateOptions {
@@ -66,6 +82,8 @@ export interface VaultDeps {
   /** Who system events (first start, default reader) are recorded under. */
   systemActor: Actor;
   alerts?: StaleAlertSink | undefined;
+  /** Infisical, when configured (INFISICAL_URL); entries with a reference fail closed without it. */
+  infisical?: InfisicalSource | undefined;
   defaultMaxAgeDays?: number;
   warn?: (detail: Record<string, unknown>, message: string) => void;
 }
@@ -176,17 +194,27 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
         throw new AppError('forbidden', { publicMessage: 'A vault read needs an entry id, a session id and a purpose.' });
       }
       let loaded: Awaited<ReturnType<SecretSource['load']>>;
+      let source = builtin.kind;
       try {
         assertEntryId(input.entryId);
-        loaded = await builtin.load(input.entryId);
+        const reference = await db.selectFrom('vault_references').selectAll().where('entry_id', '=', input.entryId).executeTakeFirst();
+        if (reference) {
+          source = reference.provider;
+          if (!deps.infisical) {
+            throw new AppError('secret_source_unavailable', { publicMessage: 'This vault entry is kept in Infisical, which is not configured on this node (INFISICAL_URL).', detail: 'infisical not configured' });
+          }
+          loaded = await deps.infisical.load(reference.reference as unknown as InfisicalReference);
+        } else {
+          loaded = await builtin.load(input.entryId);
+        }
       } catch (error) {
-        const reason = error instanceof AppError ? (error.code === 'vault_entry_unreadable' ? (error.detail ?? error.code) : error.code) : 'internal';
-        await recordRead(input, 'failure', { source: builtin.kind, reason });
+        const reason = error instanceof AppError ? (['vault_entry_unreadable', 'secret_source_unavailable'].includes(error.code) ? (error.detail ?? error.code) : error.code) : 'internal';
+        await recordRead(input, 'failure', { source, reason });
         throw error;
       }
       try {
         // Recorded before the values leave the vault: no audit, no credential.
-        await recordRead(input, 'success', { source: builtin.kind, version: loaded.version, fields: [...loaded.fields.keys()].sort() });
+        await recordRead(input, 'success', { source, version: loaded.version, fields: [...loaded.fields.keys()].sort() });
       } catch (error) {
         loaded.plain.fill(0);
         throw error;
@@ -317,12 +345,51 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
 
     rotateKey: (newKey, by, options) => rotate(newKey, by, options ?? {}),
 
+    async setReference(entryId, reference, by, context = {}) {
+      assertEntryId(entryId);
+      const ref = checkReference(reference);
+      await trail.record({ actor: by, action: 'vault.reference.set', outcome: 'success', target: { kind: 'vault_entry', id: entryId }, details: { provider: 'infisical', ...ref }, ...context });
+      const now = clock.now();
+      const row = { provider: 'infisical', reference: JSON.stringify(ref) as unknown as Record<string, unknown>, set_by_kind: by.kind, set_by_id: by.id, set_by_name: by.name ?? null, set_at_ms: now };
+      await db
+        .insertInto('vault_references')
+        .values({ entry_id: entryId, ...row })
+        .onConflict((oc) => oc.column('entry_id').doUpdateSet(row))
+        .execute();
+      return (await vault.getReference(entryId))!;
+    },
+
+    async getReference(entryId) {
+      assertEntryId(entryId);
+      const row = await db.selectFrom('vault_references').selectAll().where('entry_id', '=', entryId).executeTakeFirst();
+      if (!row) return null;
+      const ref = row.reference as unknown as InfisicalReference;
+      return {
+        id: entryId,
+        provider: row.provider,
+        projectId: ref.projectId,
+        environment: ref.environment,
+        secretPath: ref.secretPath,
+        keys: ref.keys,
+        setBy: { kind: row.set_by_kind, id: row.set_by_id, name: row.set_by_name },
+        setAt: iso(row.set_at_ms),
+      };
+    },
+
+    async deleteReference(entryId, by, context = {}) {
+      const before = await vault.getReference(entryId);
+      if (!before) throw new AppError('not_found', { publicMessage: 'This vault entry has no external reference.' });
+      await trail.record({ actor: by, action: 'vault.reference.deleted', outcome: 'success', target: { kind: 'vault_entry', id: entryId }, details: { provider: before.provider } , ...context });
+      await db.deleteFrom('vault_references').where('entry_id', '=', entryId).execute();
+    },
+
     async refreshKeys() {
       await keyring.sync(db);
     },
 
     close() {
       keyring.wipe();
+      deps.infisical?.close();
     },
   };
 
@@ -537,6 +604,26 @@ function unreadable(row: { entry_id: string; version: number }, reason: string):
     publicMessage: `Vault entry ${row.entry_id} (version ${row.version}) could not be decrypted: it was altered, moved from another entry, truncated, or sealed with another key. Nothing was returned; set the credential again.`,
     detail: reason,
   });
+}
+
+const REFERENCE_TEXT = /^[A-Za-z0-9._:/-]{1,256}$/;
+const SECRET_NAME = /^[A-Za-z0-9_.-]{1,256}$/;
+
+/** The reference as stored: only known keys, checked shapes (it is shown back to administrators). */
+function checkReference(input: { provider: string } & InfisicalReference): InfisicalReference {
+  const problems: Array<{ field: string; problem: string }> = [];
+  if (input?.provider !== 'infisical') problems.push({ field: 'provider', problem: 'must be infisical' });
+  for (const name of ['projectId', 'environment', 'secretPath'] as const) {
+    if (typeof input?.[name] !== 'string' || !REFERENCE_TEXT.test(input[name])) problems.push({ field: name, problem: 'expected 1 to 256 letters, digits and . _ : / -' });
+  }
+  if (typeof input?.secretPath === 'string' && !input.secretPath.startsWith('/')) problems.push({ field: 'secretPath', problem: 'must start with /' });
+  const keys = input?.keys && typeof input.keys === 'object' ? Object.entries(input.keys) : [];
+  if (keys.length === 0 || keys.length > 16) problems.push({ field: 'keys', problem: 'expected 1 to 16 field → secret name pairs' });
+  for (const [field, secret] of keys) {
+    if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/.test(field) || typeof secret !== 'string' || !SECRET_NAME.test(secret)) problems.push({ field: `keys.${field}`, problem: 'a field name and an Infisical secret name' });
+  }
+  if (problems.length > 0) throw new AppError('invalid_request', { publicMessage: 'The Infisical reference is invalid.', data: problems });
+  return { projectId: input.projectId, environment: input.environment, secretPath: input.secretPath, keys: Object.fromEntries(keys) };
 }
 
 function checkMaxAge(maxAgeDays: number | null): void {

@@ -147,6 +147,9 @@ const TABLE: Record<string, Expectation> = {
   'GET /api/admin/vault/:id/history': { rule: 'admin.vault.read', params: vaultEntry, allowedAlso: [404] },
   'PUT /api/admin/vault/:id': { rule: 'admin.vault.write', params: vaultEntry, body: () => ({ fields: { username: 'matrix', password: 'matrix password' } }) },
   'DELETE /api/admin/vault/:id': { rule: 'admin.vault.write', params: vaultEntry, allowedAlso: [404] },
+  'GET /api/admin/vault/:id/reference': { rule: 'admin.vault.read', params: vaultEntry, allowedAlso: [404] },
+  'PUT /api/admin/vault/:id/reference': { rule: 'admin.vault.write', params: vaultEntry, body: () => ({ provider: 'infisical', projectId: 'p1', environment: 'prod', keys: { password: 'PORTAL_PASSWORD' } }) },
+  'DELETE /api/admin/vault/:id/reference': { rule: 'admin.vault.write', params: vaultEntry, allowedAlso: [404] },
 };
 
 describe('authorization matrix: every route × caller × own or other resource', () => {

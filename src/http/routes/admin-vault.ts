@@ -57,6 +57,48 @@ const putBody = {
 
 const listQuery = { type: 'object', additionalProperties: false, properties: { stale: { type: 'boolean' } } } as const;
 
+/** Where an entry's values live in Infisical (names only). */
+const reference = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    provider: { type: 'string' },
+    projectId: { type: 'string' },
+    environment: { type: 'string' },
+    secretPath: { type: 'string' },
+    keys: { type: 'object', additionalProperties: { type: 'string' } },
+    setBy,
+    setAt: { type: 'string' },
+  },
+} as const;
+
+const referenceBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['provider', 'projectId', 'environment', 'keys'],
+  properties: {
+    provider: { type: 'string', enum: ['infisical'] },
+    projectId: { type: 'string', minLength: 1, maxLength: 256 },
+    environment: { type: 'string', minLength: 1, maxLength: 256 },
+    secretPath: { type: 'string', minLength: 1, maxLength: 256, default: '/' },
+    keys: {
+      type: 'object',
+      minProperties: 1,
+      maxProperties: MAX_FIELDS,
+      propertyNames: { pattern: '^[a-zA-Z][a-zA-Z0-9_-]{0,63}$' },
+      additionalProperties: { type: 'string', minLength: 1, maxLength: 256 },
+    },
+  },
+} as const;
+
+interface ReferenceBody {
+  provider: 'infisical';
+  projectId: string;
+  environment: string;
+  secretPath: string;
+  keys: Record<string, string>;
+}
+
 interface PutBody {
   fields: Record<string, string>;
   maxAgeDays?: number | null;
@@ -102,6 +144,27 @@ export async function adminVaultRoutes(app: FastifyInstance, deps: AdminVaultRou
       return vault.set({ entryId: request.params.id, values, merge, maxAgeDays }, { kind: caller.kind, id: caller.id, name: caller.name }, contextOf(request));
     },
   );
+
+  app.get<{ Params: { id: string } }>('/api/admin/vault/:id/reference', { config: read, schema: { params: assetIdParams, querystring: noQuery, response: { 200: reference } } }, async (request) => {
+    const found = await vault.getReference(request.params.id);
+    if (!found) throw new AppError('not_found', { publicMessage: 'This vault entry has no external reference.' });
+    return found;
+  });
+
+  app.put<{ Params: { id: string }; Body: ReferenceBody }>(
+    '/api/admin/vault/:id/reference',
+    { config: write, schema: { params: assetIdParams, body: referenceBody, response: { 200: reference } } },
+    async (request) => {
+      const caller = callerOf(request);
+      return vault.setReference(request.params.id, request.body, { kind: caller.kind, id: caller.id, name: caller.name }, contextOf(request));
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>('/api/admin/vault/:id/reference', { config: write, schema: { params: assetIdParams, response: noContent } }, async (request, reply) => {
+    const caller = callerOf(request);
+    await vault.deleteReference(request.params.id, { kind: caller.kind, id: caller.id, name: caller.name }, contextOf(request));
+    return reply.status(204).send();
+  });
 
   app.delete<{ Params: { id: string } }>('/api/admin/vault/:id', { config: write, schema: { params: assetIdParams, response: noContent } }, async (request, reply) => {
     const caller = callerOf(request);

@@ -3,6 +3,7 @@ import * as auditTrail from './0001-audit-trail.js';
 import * as apiTokens from './0002-api-tokens.js';
 import * as identity from './0003-identity.js';
 import * as vault from './0004-vault.js';
+import * as vaultReferences from './0005-vault-references.js';
 
 /** Ordered by name; a released migration is never edited, only followed by a new one. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0002-api-tokens': apiTokens,
   '0003-identity': identity,
   '0004-vault': vault,
+  '0005-vault-references': vaultReferences,
 };
