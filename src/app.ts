@@ -148,9 +148,12 @@ function wireSessions(ctx: AppContext, database: Database, audit: Audit, state: 
   const store = config.redisUrl
     ? createSharedStateSessionStore({ state, kind: 'redis', indexTtlMs: absoluteMs, now: () => clock.now() })
     : createDatabaseSessionStore({ db: database.db });
+  // Reverse proxies ask GET /authz for every request; a 500 ms read cache, dropped on every node at each write, spares the store.
+  // Only where every writer can reach this node's cache: through Redis, or in-process (embedded: the CLI goes through the admin
+  // socket). PostgreSQL without Redis has other writers (nodes, the CLI) that could not tell it, so nothing is cached there.
+  const cacheable = config.redisUrl !== undefined || database.kind === 'pglite';
   return createWebSessions({
-    // Reverse proxies ask GET /authz for every request; a 500 ms read cache, dropped on every node at each write, spares the store.
-    store: createCachedSessionStore({ store, state, clock, onError: (error) => logger.warn({ err: error }, 'session cache invalidation failed') }),
+    store: cacheable ? createCachedSessionStore({ store, state, clock, onError: (error) => logger.warn({ err: error }, 'session cache invalidation failed') }) : store,
     trail: audit.trail,
     clock,
     ids,

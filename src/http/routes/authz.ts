@@ -88,6 +88,12 @@ export async function forwardAuthRoutes(app: FastifyInstance, options: ForwardAu
     {
       // The proxy never passes this answer's Set-Cookie to the browser, so the session is never rotated here.
       config: { access: { kind: 'public' }, sessionRotation: false },
+      // The answer goes to the proxy, never rendered by a browser: page security headers (CSP, framing, COOP) mean nothing
+      // here and cost a tenth of a check. The proxy adds its own to the upstream's pages.
+      helmet: false,
+      // Proxies call this for every asset of every page: two request log lines each would be an access log at info level
+      // (the proxy keeps one). Denials are audited; warnings and errors are still logged.
+      logLevel: 'warn',
       schema: {
         querystring: {
           type: 'object',
