@@ -38,9 +38,19 @@ export function createProxyTrust(entries: readonly string[]): (peer: string | un
     if (bits === undefined) list.addAddress(address, type);
     else list.addSubnet(address, Number(bits), type);
   }
+  // A proxy asks from a handful of addresses, once per request and several times per request (client IP, host, protocol):
+  // remember the answers, so the hot path (GET /authz) parses no address. Bounded, so clients cannot grow it.
+  const known = new Map<string, boolean>();
   return (peer) => {
     if (!peer) return false;
+    const hit = known.get(peer);
+    if (hit !== undefined) return hit;
     const family = isIP(peer);
-    return family !== 0 && list.check(peer, family === 6 ? 'ipv6' : 'ipv4');
+    const trusted = family !== 0 && list.check(peer, family === 6 ? 'ipv6' : 'ipv4');
+    if (known.size >= MEMO_MAX) known.clear();
+    known.set(peer, trusted);
+    return trusted;
   };
 }
+
+const MEMO_MAX = 4096;

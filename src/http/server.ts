@@ -81,6 +81,7 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   // Widened so the instance has Fastify's default logger type, which plugins expect.
   // Request lines are logged without secret query values (an OAuth callback's code, a logout's id_token_hint).
+  const isTrustedProxy = createProxyTrust(deps.trustedProxies);
   const loggerInstance: FastifyBaseLogger = deps.logger.child({}, { serializers: { req: requestLogView } });
   const app = Fastify({
     loggerInstance,
@@ -97,7 +98,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     // Our own hook answers during shutdown, so the body has the usual error shape.
     return503OnClosing: false,
     // Never `true`: a client could then name any address it likes in X-Forwarded-For.
-    trustProxy: deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
+    // The same ranges as X-Forwarded-Uri/-Method (proxy-trust.ts), answered from memory after the first request of a peer.
+    trustProxy: deps.trustedProxies.length > 0 ? (address: string) => isTrustedProxy(address) : false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true } },
   });
   app.addHook('onRequest', async (request, reply) => {
@@ -138,7 +140,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     gate: deps.forwardAuth.gate,
     returnUrls: deps.forwardAuth.returnUrls,
     signInUrl: deps.forwardAuth.signInUrl,
-    isTrustedProxy: createProxyTrust(deps.trustedProxies),
+    isTrustedProxy,
     stats: deps.forwardAuth.stats,
   });
   return app;
