@@ -172,7 +172,8 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
     return rows.map((row) => metadata(row, row));
   }
 
-  async function recordRead(input: ReadInput, outcome: 'success' | 'failure' | 'denied', details: Record<string, unknown>): Promise<void> {
+  async function recordRead(given: ReadInput | undefined, outcome: 'success' | 'failure' | 'denied', details: Record<string, unknown>): Promise<void> {
+    const input: Partial<ReadInput> = given ?? {};
     await trail.record({
       actor: input.actor ?? systemActor,
       action: 'vault.secret.read',
