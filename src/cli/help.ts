@@ -43,7 +43,11 @@ Commands:
   vault stale                          Entries past their maximum age
   vault delete ID                      Delete an entry and all its versions
   vault rotate-key --new-key-file FILE Re-wrap every data key under a new master key
-               [--batch-size N]        (FILE - reads stdin); safe to interrupt and rerun
+               [--batch-size N] [--settle-seconds N]
+                                       (FILE - reads stdin); safe to interrupt and rerun
+  vault link ID --infisical-project P --environment E [--path /F] --key FIELD=NAME ...
+                                       Keep an entry in Infisical (names only, no values)
+  vault unlink ID                      Remove an entry's Infisical reference
 
 Global options:
   --config FILE    YAML config file (default: ./webasset.yaml when present)

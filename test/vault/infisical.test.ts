@@ -1,4 +1,6 @@
+import { PassThrough } from 'node:stream';
 import { sql } from 'kysely';
+import { runCli } from '../../src/cli/main.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppError } from '../../src/core/index.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -73,6 +75,24 @@ describe('vault entries kept in Infisical (against a stub of its REST API)', () 
     expect(stub.requests.filter((r) => r.startsWith('GET'))).toHaveLength(3);
   });
 
+  it('links and unlinks an entry from the command line (as through the admin socket)', async () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c: Buffer) => (text += c.toString()));
+    const io = { env: {}, cwd: ts.dataDir, stdin: new PassThrough(), stdout: out, stderr: out };
+    const actor = { kind: 'user' as const, id: 'os:test', name: 'test (cli)' };
+    const args = ['vault', 'link', 'cli-portal', '--infisical-project', 'proj-123', '--environment', 'prod', '--path', '/portals/loan', '--key', 'username=LOAN_USER', '--key', 'password=LOAN_PASSWORD'];
+    expect(await runCli(args, io, ts.services, actor)).toBe(0);
+    expect(text).toContain('linked cli-portal to Infisical proj-123 prod /portals/loan');
+    const secret = await ts.services.vault.read({ entryId: 'cli-portal', sessionId: 's-cli', purpose: 'login' });
+    expect(secret.names).toEqual(['password', 'username']);
+    secret.dispose();
+    expect(await runCli(['vault', 'link', 'cli-portal', '--infisical-project', 'proj-123', '--environment', 'prod', '--key', 'password'], io, ts.services, actor)).toBe(2);
+    expect(await runCli(['vault', 'unlink', 'cli-portal'], io, ts.services, actor)).toBe(0);
+    expect(await ts.services.vault.getReference('cli-portal')).toBeNull();
+    answers.push(text);
+  });
+
   it('fails closed, with a clear error, when Infisical is unreachable or refuses', async () => {
     clock.advance(31_000);
     stub.failWith = 503;
@@ -88,9 +108,9 @@ describe('vault entries kept in Infisical (against a stub of its REST API)', () 
     expect(((await read('s-6').catch((e: unknown) => e)) as AppError).code).toBe('secret_source_unavailable');
     await ts.services.audit.trail.flush();
     const { rows } = await sql<{ outcome: string; details: string }>`SELECT outcome, details FROM audit_events WHERE action = 'vault.secret.read' ORDER BY seq`.execute(ts.services.database.db);
-    expect(rows.map((r) => r.outcome)).toEqual(['success', 'success', 'success', 'failure', 'failure', 'failure']);
-    expect(JSON.parse(rows[3]!.details)).toMatchObject({ source: 'infisical', reason: expect.stringMatching(/HTTP 503/) as unknown });
-    expect(JSON.parse(rows[5]!.details)).toMatchObject({ source: 'infisical', reason: expect.stringMatching(/^secret LOAN_/) as unknown });
+    expect(rows.map((r) => r.outcome)).toEqual(['success', 'success', 'success', 'success', 'failure', 'failure', 'failure']);
+    expect(JSON.parse(rows[4]!.details)).toMatchObject({ source: 'infisical', reason: expect.stringMatching(/HTTP 503/) as unknown });
+    expect(JSON.parse(rows[6]!.details)).toMatchObject({ source: 'infisical', reason: expect.stringMatching(/^secret LOAN_/) as unknown });
   });
 
   it('refuses a malformed reference, and removes one', async () => {

@@ -47,8 +47,36 @@ export async function vaultCommand(ctx: CommandContext, args: string[]): Promise
     }
     case 'rotate-key':
       return rotateCommand(ctx, rest);
+    case 'link': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { 'infisical-project': { type: 'string' }, environment: { type: 'string' }, path: { type: 'string' }, key: { type: 'string', multiple: true } },
+        strict: true,
+        allowPositionals: true,
+      });
+      if (positionals.length !== 1) throw usage('vault link needs one entry id');
+      const project = values['infisical-project'];
+      if (!project || !values.environment || !values.key?.length) throw usage('vault link ID needs --infisical-project ID --environment SLUG --key FIELD=SECRET_NAME [--key ...] [--path /folder]');
+      const keys: Record<string, string> = {};
+      for (const pair of values.key) {
+        const at = pair.indexOf('=');
+        if (at < 1) throw usage('--key is FIELD=SECRET_NAME, for example password=LOAN_PASSWORD');
+        keys[pair.slice(0, at)] = pair.slice(at + 1);
+      }
+      const ref = await withServices(ctx, (s) =>
+        s.vault.setReference(positionals[0]!, { provider: 'infisical', projectId: project, environment: values.environment!, secretPath: values.path ?? '/', keys }, ctx.actor),
+      );
+      writeLine(ctx.io.stdout, `linked ${ref.id} to Infisical ${ref.projectId} ${ref.environment} ${ref.secretPath}: ${Object.entries(ref.keys).map(([f, n]) => `${f}=${n}`).join(', ')}`);
+      return EXIT.ok;
+    }
+    case 'unlink': {
+      const id = onePositional(rest, 'vault unlink needs one entry id');
+      await withServices(ctx, (s) => s.vault.deleteReference(id, ctx.actor));
+      writeLine(ctx.io.stdout, `unlinked ${id}: its reads go to the built-in vault again`);
+      return EXIT.ok;
+    }
     default:
-      throw usage('expected: vault set|list|history|stale|delete|rotate-key');
+      throw usage('expected: vault set|list|history|stale|delete|rotate-key|link|unlink');
   }
 }
 
