@@ -27,11 +27,16 @@ export interface Authenticator {
    * such a caller is simply anonymous (public routes).
    */
   identify(request: FastifyRequest, reply: FastifyReply, required: boolean): Promise<Identified | null>;
-  /** True when the request carries `Authorization` (it is then judged as a bearer request, cookie or not). */
+  /** True when the request carries `Authorization: Bearer …` (exempt from CSRF checks: a browser never attaches one by itself). */
   hasBearer(request: FastifyRequest): boolean;
 }
 
 const BEARER = /^Bearer ([^\s]+)$/i;
+const BEARER_SCHEME = /^Bearer(\s|$)/i;
+
+function isBearer(header: string | undefined): boolean {
+  return header !== undefined && BEARER_SCHEME.test(header);
+}
 
 export function createAuthenticator(deps: {
   tokens: ApiTokens;
@@ -91,10 +96,12 @@ export function createAuthenticator(deps: {
   };
 
   return {
-    hasBearer: (request) => request.headers.authorization !== undefined,
+    hasBearer: (request) => isBearer(request.headers.authorization),
     async identify(request, reply, required) {
       const header = request.headers.authorization;
-      if (header !== undefined) return bearer(request, header, required);
+      // On a public route (GET /authz above all) another scheme is not ours to judge: an upstream app behind the proxy may use
+      // Basic auth of its own, and the caller is then identified by our cookie. Elsewhere any Authorization header is judged.
+      if (header !== undefined && (required || isBearer(header))) return bearer(request, header, required);
       const value = cookies.read(request);
       if (value !== undefined) return cookie(request, reply, value, required);
       if (required) throw new AppError('unauthenticated');

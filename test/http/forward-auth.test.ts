@@ -92,6 +92,13 @@ describe('GET /authz', () => {
     expect(t.services.forwardAuth.stats.allowed).toBeGreaterThan(0);
   });
 
+  it('identifies by the cookie when an upstream app sends its own Basic credentials', async () => {
+    const res = await authz(t, { host: 'app.example.com', uri: '/', proto: 'https', cookie: ops.cookie, headers: { authorization: 'Basic dXBzdHJlYW06cGFzcw==' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-webasset-user']).toBe('olga');
+    expect((await authz(t, { host: 'app.example.com', uri: '/', proto: 'https', headers: { authorization: 'Basic dXBzdHJlYW06cGFzcw==' } })).statusCode).toBe(401);
+  });
+
   it('never takes identity headers from the client, nor echoes them', async () => {
     const spoof = { 'x-webasset-user': 'root', 'x-webasset-email': 'root@example.com', 'x-webasset-groups': 'admins,ops' };
     const anonymous = await authz(t, { host: 'app.example.com', uri: '/', proto: 'https', headers: spoof });
