@@ -1,15 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from '../support/cli.js';
 import { createPgDatabase, dropPgDatabase, TEST_DATABASE_URL } from '../support/databases.js';
+import { startServe, stopServe } from '../support/serve-child.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'policy-reference.yaml');
-const ENTRY = join(import.meta.dirname, '..', 'support', 'cli-entry.ts');
-const TSX = import.meta.resolve('tsx');
 
 // Each CLI run opens the embedded database; on a machine busy with other suites a test can take minutes.
 describe('webasset import', { timeout: 300_000 }, () => {
@@ -24,11 +22,7 @@ describe('webasset import', { timeout: 300_000 }, () => {
     copyFileSync(FIXTURE, join(dir, 'policy.yaml'));
   });
   afterEach(async () => {
-    if (server && server.exitCode === null) {
-      const exited = once(server, 'exit');
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await stopServe(server);
     if (dbUrl && TEST_DATABASE_URL) await dropPgDatabase(TEST_DATABASE_URL, dbUrl);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -115,23 +109,7 @@ describe('webasset import', { timeout: 300_000 }, () => {
   });
 
   it('runs inside a running server that holds the embedded database (admin socket)', async () => {
-    const child = spawn(process.execPath, ['--import', TSX, ENTRY, 'serve'], { cwd: dir, env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    server = child;
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        if (/webasset is listening/.test(output)) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 50);
-      child.once('exit', (code) => {
-        clearInterval(timer);
-        reject(new Error(`serve exited early with ${code}: ${output}`));
-      });
-    });
+    server = (await startServe({ ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' }, dir)).child;
     const other = mkdtempSync(join(tmpdir(), 'webasset-import-cwd-'));
     try {
       copyFileSync(FIXTURE, join(other, 'here.yaml'));

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,10 +5,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from '../support/cli.js';
 import { createPgDatabase, dropPgDatabase, TEST_DATABASE_URL } from '../support/databases.js';
+import { startServe } from '../support/serve-child.js';
 
-const ENTRY = join(import.meta.dirname, '..', 'support', 'cli-entry.ts');
-// Resolved here, because the child runs in a temporary folder without node_modules.
-const TSX = import.meta.resolve('tsx');
 const CANARY = 'canary-Zx81-signing-material-000000000000=';
 
 describe('webasset serve', () => {
@@ -33,23 +30,7 @@ describe('webasset serve', () => {
       OIDC_CLIENT_SECRET: CANARY,
       ...(dbUrl ? { DATABASE_URL: dbUrl } : {}),
     };
-    const child = spawn(process.execPath, ['--import', TSX, ENTRY, 'serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
-        if (m) {
-          clearInterval(timer);
-          resolve(m[1]!);
-        }
-      }, 50);
-      child.once('exit', (code) => {
-        clearInterval(timer);
-        reject(new Error(`serve exited early with ${code}: ${output}`));
-      });
-    });
+    const { child, url, output } = await startServe(env, dir);
     const ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(200);
 
@@ -70,12 +51,12 @@ describe('webasset serve', () => {
     const [code] = (await exited) as [number | null];
     expect(code).toBe(0);
     expect(Date.now() - sentAt).toBeLessThan(10_000);
-    expect(output).not.toContain(CANARY);
+    expect(output()).not.toContain(CANARY);
 
     const exported = await cli(['audit', 'export', '--format', 'ndjson', '--action', 'system'], cliEnv, dir);
     const actions = exported.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { action?: string }).action).filter(Boolean);
     expect(actions).toEqual(['system.started', 'system.stopped']);
-    expect(output).not.toContain(token);
+    expect(output()).not.toContain(token);
     expect((await cli(['audit', 'verify'], cliEnv, dir)).code).toBe(0);
   });
 });

@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,32 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Browser, codeAt } from '../support/accounts.js';
 import { cli } from '../support/cli.js';
 import { createPgDatabase, dropPgDatabase, TEST_DATABASE_URL } from '../support/databases.js';
+import { startServe, stopServe } from '../support/serve-child.js';
 
-const ENTRY = join(import.meta.dirname, '..', 'support', 'cli-entry.ts');
-const TSX = import.meta.resolve('tsx');
 const PUBLIC_URL = 'http://webasset.example.test:8443';
 const PASSWORD = 'bootstrap admin passphrase 7';
-
-async function startServe(env: NodeJS.ProcessEnv, dir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', TSX, ENTRY, 'serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
-      if (m) {
-        clearInterval(timer);
-        resolve(m[1]!);
-      }
-    }, 50);
-    child.once('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`serve exited early with ${code}: ${output}`));
-    });
-  });
-  return { child, url, output: () => output };
-}
 
 describe('webasset users (bootstrap end to end)', () => {
   let dir: string;
@@ -43,11 +20,7 @@ describe('webasset users (bootstrap end to end)', () => {
     dbUrl = TEST_DATABASE_URL ? await createPgDatabase(TEST_DATABASE_URL) : undefined;
   });
   afterEach(async () => {
-    if (server && server.exitCode === null) {
-      const exited = once(server, 'exit');
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await stopServe(server);
     if (dbUrl && TEST_DATABASE_URL) await dropPgDatabase(TEST_DATABASE_URL, dbUrl);
     rmSync(dir, { recursive: true, force: true });
   });

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,9 +12,8 @@ import { runCli } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createRedactor } from '../../src/core/index.js';
 import { createPgDatabase, dropPgDatabase, TEST_DATABASE_URL } from '../support/databases.js';
+import { startServe, stopServe, type ServeChild } from '../support/serve-child.js';
 
-const ENTRY = join(import.meta.dirname, '..', 'support', 'cli-entry.ts');
-const TSX = import.meta.resolve('tsx');
 const CANARY_PASSWORD = 'Canary-Cli-Password-0b7d2e';
 const CANARY_SEED = 'ORSXG5BAONSWKZBAMNQW44TZ';
 
@@ -35,39 +33,20 @@ async function run(args: string[], env: Record<string, string>, cwd: string, std
 describe('webasset vault (against a running server)', () => {
   let dir: string;
   let dbUrl: string | undefined;
-  let server: ChildProcess | undefined;
-  let serverOutput = '';
+  let server: ServeChild | undefined;
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'webasset-vault-cli-'));
     dbUrl = TEST_DATABASE_URL ? await createPgDatabase(TEST_DATABASE_URL) : undefined;
   });
   afterEach(async () => {
-    if (server && server.exitCode === null) {
-      const exited = once(server, 'exit');
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await stopServe(server?.child);
     if (dbUrl && TEST_DATABASE_URL) await dropPgDatabase(TEST_DATABASE_URL, dbUrl);
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('sets from stdin and files, never takes or prints a value, rotates the key while the server runs', async () => {
     const env = { WEBASSET_DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'info', ...(dbUrl ? { DATABASE_URL: dbUrl } : {}) };
-    server = spawn(process.execPath, ['--import', TSX, ENTRY, 'serve'], { cwd: dir, env: { ...process.env, ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    server.stdout!.on('data', (c: Buffer) => (serverOutput += c.toString()));
-    server.stderr!.on('data', (c: Buffer) => (serverOutput += c.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        if (serverOutput.includes('webasset is listening')) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 50);
-      server!.once('exit', (code) => {
-        clearInterval(timer);
-        reject(new Error(`serve exited with ${code}: ${serverOutput}`));
-      });
-    });
+    server = await startServe({ ...process.env, ...env, PORT: '0' }, dir);
 
     // Values on the command line are refused before anything happens.
     const refused = await run(['vault', 'set', 'bank-a', '--field', 'password', `--value=${CANARY_PASSWORD}`], env, dir);
@@ -98,8 +77,7 @@ describe('webasset vault (against a running server)', () => {
     expect(rotated.code, rotated.err).toBe(0);
     expect(rotated.out).toContain('rotated: every entry is now wrapped by key');
     // The running server seals and opens under the new key at once (a merge decrypts the previous version).
-    const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(serverOutput)![1]!;
-    const response = await fetch(`${url}/api/admin/vault/bank-a`, {
+    const response = await fetch(`${server.url}/api/admin/vault/bank-a`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ fields: { branchCode: '0042' }, merge: true }),
@@ -108,8 +86,8 @@ describe('webasset vault (against a running server)', () => {
     expect(response.status, after.out).toBe(200);
     expect(after.out).toContain('"version":4');
 
-    const exited = once(server, 'exit');
-    server.kill('SIGTERM');
+    const exited = once(server.child, 'exit');
+    server.child.kill('SIGTERM');
     await exited;
 
     // Started again with the old key file: refused, exit 2, with the reason.
@@ -130,12 +108,12 @@ describe('webasset vault (against a running server)', () => {
       expect(audit.rows[0]!.t).toContain('vault.key.rotated');
       for (const canary of [CANARY_PASSWORD, CANARY_SEED]) {
         expect(audit.rows[0]!.t).not.toContain(canary);
-        expect(serverOutput).not.toContain(canary);
+        expect(server.output()).not.toContain(canary);
         for (const text of [set.out, set.err, list.out, history.out, rotated.out, rotated.err, after.out]) expect(text).not.toContain(canary);
       }
     } finally {
       await services.close();
     }
-    expect(serverOutput.match(/created the vault master key file/g)).toHaveLength(1);
+    expect(server.output().match(/created the vault master key file/g)).toHaveLength(1);
   });
 });
