@@ -6,6 +6,7 @@ import { randomIds } from '../../src/core/index.js';
 import { createGroups, type Groups, type Principal } from '../../src/identity/index.js';
 import { buildAudit } from '../support/audit-fixtures.js';
 import { useTestDatabase } from '../support/databases.js';
+import { insertPlainUser } from '../support/session-user.js';
 
 const admin: Principal = { kind: 'user', id: 'admin-1', name: 'Admin', roles: ['admin'], groups: [], via: 'cli', mfa: true };
 const officeHours = { timeZone: 'Europe/Berlin', days: [1, 2, 3, 4, 5], start: '09:00', end: '17:00' };
@@ -33,14 +34,7 @@ describe('access: assets, permissions, authorizeAsset, visibleAssets', () => {
     groups = createGroups({ db, trail, clock, ids: randomIds });
   });
 
-  async function user(username: string): Promise<string> {
-    const id = randomIds.uuid();
-    await fresh.db.database.db
-      .insertInto('users')
-      .values({ id, username, display_name: username, source: 'local', email: null, oidc_issuer: null, oidc_subject: null, password_hash: null, totp_secret_sealed: null, totp_enabled_at_ms: null, totp_last_step: null, disabled_at_ms: null, created_at_ms: 0, updated_at_ms: 0, last_login_at_ms: null })
-      .execute();
-    return id;
-  }
+  const user = (username: string): Promise<string> => insertPlainUser(fresh.db.database.db, username);
 
   async function denials(): Promise<Array<{ target: string | null; details: Record<string, unknown> }>> {
     await trail.flush();
