@@ -67,6 +67,22 @@ describe('web sessions over HTTP (plain http: cookie `webasset`)', () => {
     expect((await attacker.call('GET', '/api/auth/session')).status).toBe(401);
   });
 
+  it('ends the session the browser still had when someone signs in again on it (shared machine)', async () => {
+    const browser = await signIn();
+    const first = browser.jar.get(COOKIE)!;
+    const res = await browser.call('POST', '/api/auth/login', { username: user.username, password: user.password });
+    expect(res.status).toBe(200);
+    const second = browser.jar.get(COOKIE)!;
+    expect(second).not.toBe(first);
+    secrets.push(second);
+    const old = new Browser(t.url);
+    old.jar.set(COOKIE, first);
+    expect((await old.call('GET', '/api/auth/session')).status).toBe(401);
+    expect((await browser.call('GET', '/api/auth/session')).status).toBe(200);
+    const ended = (await events(t, 'session.')).filter((e) => e.action !== 'session.created' && e.details.reason === 'signed_in_again');
+    expect(ended.length).toBeGreaterThan(0);
+  });
+
   it('refuses an altered cookie with 401, clears it, and records the attempt', async () => {
     const browser = await signIn();
     const value = browser.jar.get(COOKIE)!;

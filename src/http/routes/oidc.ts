@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../core/index.js';
 import type { OidcSignIn, WebSessions } from '../../identity/index.js';
 import { contextOf } from '../request-context.js';
+import { endPreviousSession } from '../previous-session.js';
 import type { SessionCookies } from '../session-cookie.js';
 
 export interface OidcRouteDeps {
@@ -46,19 +47,6 @@ export async function oidcRoutes(app: FastifyInstance, deps: OidcRouteDeps): Pro
   const cookieName = (request: FastifyRequest) => (deps.cookies.isSecure(request) ? SECURE_OIDC_TRANSACTION_COOKIE : OIDC_TRANSACTION_COOKIE);
   const clearTransaction = (reply: FastifyReply, request: FastifyRequest) => void reply.clearCookie(cookieName(request), cookieAttributes(request));
 
-  async function endPreviousSession(request: FastifyRequest): Promise<void> {
-    const previous = deps.cookies.read(request);
-    if (!previous) return;
-    try {
-      const resolved = await deps.sessions.resolve(previous);
-      const sessionId = resolved?.principal.sessionId;
-      if (resolved && sessionId) await deps.sessions.revoke(sessionId, resolved.principal, 'signed_in_again');
-    } catch (error) {
-      // The new session stands; the old one still ends at its idle timeout.
-      request.log.warn({ err: error }, 'could not end the previous session at sign-in');
-    }
-  }
-
   app.get(
     '/auth/oidc/login',
     { config: { access: { kind: 'public' } }, schema: { querystring: loginQuery } },
@@ -81,7 +69,7 @@ export async function oidcRoutes(app: FastifyInstance, deps: OidcRouteDeps): Pro
       clearTransaction(reply, request);
       const callbackUrl = new URL(request.url, 'http://callback.invalid');
       const result = await oidc.complete({ callbackUrl, transactionId: transactionId || undefined, context: contextOf(request) });
-      await endPreviousSession(request);
+      await endPreviousSession(request, deps);
       deps.cookies.set(reply, request, result.cookieValue);
       return reply.redirect(result.returnTo, 303);
     },

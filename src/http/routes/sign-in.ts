@@ -1,12 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../core/index.js';
-import { PRE_AUTH_TTL_MS, type LocalSignIn, type SignedIn, type SignInContext } from '../../identity/index.js';
+import { PRE_AUTH_TTL_MS, type LocalSignIn, type SignedIn, type SignInContext, type WebSessions } from '../../identity/index.js';
+import { endPreviousSession } from '../previous-session.js';
 import { contextOf } from '../request-context.js';
 import type { SessionCookies } from '../session-cookie.js';
 
 export interface SignInRouteDeps {
   signIn: LocalSignIn;
   cookies: SessionCookies;
+  /** To end the session the browser had before this sign-in. */
+  sessions: Pick<WebSessions, 'resolve' | 'revoke'>;
 }
 
 /** The cookie that carries the pre-auth step between password and second factor. */
@@ -71,7 +74,8 @@ export async function signInRoutes(app: FastifyInstance, deps: SignInRouteDeps):
     return value;
   };
   const context = (request: FastifyRequest): SignInContext => ({ ...contextOf(request), sourceIp: request.ip });
-  const sessionAnswer = (reply: FastifyReply, request: FastifyRequest, done: SignedIn) => {
+  const sessionAnswer = async (reply: FastifyReply, request: FastifyRequest, done: SignedIn) => {
+    await endPreviousSession(request, deps);
     cookies.set(reply, request, done.session.cookieValue);
     clearPreAuth(reply, request);
     return { signedIn: true, mfaRequired: false, mfa: done.mfa, user: done.user, csrfToken: done.session.csrfToken };
@@ -134,7 +138,7 @@ export async function signInRoutes(app: FastifyInstance, deps: SignInRouteDeps):
     async (request, reply) => {
       const { code } = request.body as { code: string };
       const done = await signIn.confirmEnrolment(readPreAuth(request), code, context(request));
-      return { ...sessionAnswer(reply, request, done), recoveryCodes: done.recoveryCodes };
+      return { ...(await sessionAnswer(reply, request, done)), recoveryCodes: done.recoveryCodes };
     },
   );
 }
