@@ -1,4 +1,4 @@
-import type { Principal, Role } from '../identity/index.js';
+import { mustUseMfa, type Principal, type Role } from '../identity/index.js';
 import { isAssetAction, ROLE_PERMISSIONS, scopesCovering, type AssetAction, type Permission } from './permissions.js';
 import { isWithinWindow, type TimeWindow } from './time-window.js';
 
@@ -170,12 +170,11 @@ function checkScopes(principal: Principal, action: DecisionInput['action']): Dec
   return scopes.some((s: unknown) => typeof s === 'string' && covering.includes(s)) ? undefined : deny('token_scope', `needs one of the scopes ${covering.join(', ')}`);
 }
 
+/** Identity's sign-in rule (admin and auditor always, plus the configured roles), checked again on every web-session decision. */
 function needsMfa(principal: Principal, mfaRoles: readonly Role[] | undefined): boolean {
   if (principal.via !== 'session' || principal.mfa) return false;
-  return (mfaRoles ?? DEFAULT_MFA_ROLES).some((r) => principal.roles.includes(r));
+  return mustUseMfa(principal.roles, false, mfaRoles ?? []);
 }
-
-const DEFAULT_MFA_ROLES: readonly Role[] = ['admin', 'auditor'];
 
 function holds(roles: readonly Role[], permission: Permission): boolean {
   return roles.some((role) => Object.hasOwn(ROLE_PERMISSIONS, role) && (ROLE_PERMISSIONS[role] as readonly string[]).includes(permission));

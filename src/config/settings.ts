@@ -207,7 +207,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
     'mfaRequiredRoles',
     'WEBASSET_MFA_REQUIRED_ROLES',
     commaList((r) => (MFA_ROLES as readonly string[]).includes(r), `expected comma-separated roles among ${MFA_ROLES.join(', ')}`).default(['admin', 'auditor']),
-    'Roles whose local accounts must sign in with a second factor (TOTP). admin and auditor always must, whatever this says.',
+    'Roles that must sign in with a second factor (TOTP locally, the provider\'s MFA with SSO). admin and auditor always must, whatever this says.',
     { defaultText: 'admin,auditor' },
   ),
   define('signinIpLimit', 'WEBASSET_SIGNIN_IP_LIMIT', positiveInt(100_000).default(10), 'Local sign-in attempts one client IP may make per 15 minutes; past it, 429 with Retry-After.', {

@@ -1,5 +1,3 @@
-import type { Role } from './principal.js';
-
 /** Claim value → our group names. Null: claim values are taken 1:1 as our group names. */
 export type OidcGroupMap = ReadonlyMap<string, readonly string[]> | null;
 
@@ -46,11 +44,6 @@ export function mapGroups(claims: readonly string[], map: OidcGroupMap): string[
 export function providerDidMfa(identity: Pick<OidcIdentity, 'amr' | 'acr'>, accepted: { amr: readonly string[]; acr: readonly string[] }): boolean {
   if (identity.amr.some((method) => accepted.amr.includes(method))) return true;
   return identity.acr !== null && accepted.acr.includes(identity.acr);
-}
-
-/** True when this user may sign in only with a provider MFA: a role that requires it, or their own flag. */
-export function mfaRequiredFor(roles: readonly Role[], userFlag: boolean, requiredRoles: readonly Role[]): boolean {
-  return userFlag || roles.some((role) => requiredRoles.includes(role));
 }
 
 /**

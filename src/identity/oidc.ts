@@ -3,7 +3,8 @@ import * as client from 'openid-client';
 import { AppError, type Clock, type ErrorCode, type IdGenerator } from '../core/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { SharedState } from '../cluster/index.js';
-import { identityFromClaims, mapGroups, mfaRequiredFor, providerDidMfa, type OidcGroupMap, type OidcIdentity } from './oidc-claims.js';
+import { mustUseMfa } from './mfa.js';
+import { identityFromClaims, mapGroups, providerDidMfa, type OidcGroupMap, type OidcIdentity } from './oidc-claims.js';
 import { createOidcDiscovery, describeProviderError, isProviderUnavailable, type OidcDiscovery } from './oidc-discovery.js';
 import { checkReturnTo } from './oidc-return-to.js';
 import { createOidcTransactions, type OidcTransaction, type OidcTransactions } from './oidc-transactions.js';
@@ -235,7 +236,7 @@ export function createOidcSignIn(deps: OidcSignInDeps): OidcSignIn {
   }
 
   function enforceMfa(snapshot: SessionUser, userFlag: boolean, identity: OidcIdentity, mfa: boolean): void {
-    if (mfa || !mfaRequiredFor(snapshot.roles, userFlag, settings.mfaRequiredRoles)) return;
+    if (mfa || !mustUseMfa(snapshot.roles, userFlag, settings.mfaRequiredRoles)) return;
     throw new SsoFailure('mfa_required', `no accepted amr/acr (amr: ${identity.amr.join(' ') || 'none'}, acr: ${identity.acr ?? 'none'})`, {
       userId: snapshot.id,
       username: snapshot.username,

@@ -4,7 +4,8 @@ import { loadConfig } from '../../src/config/index.js';
 import { AppError, randomIds } from '../../src/core/index.js';
 import { loggableUrl } from '../../src/http/request-log.js';
 import { checkReturnTo, parseGroupMap } from '../../src/identity/index.js';
-import { identityFromClaims, mapGroups, mfaRequiredFor, providerDidMfa } from '../../src/identity/oidc-claims.js';
+import { identityFromClaims, mapGroups, providerDidMfa } from '../../src/identity/oidc-claims.js';
+import { mustUseMfa } from '../../src/identity/mfa.js';
 import { createOidcTransactions, type OidcTransaction } from '../../src/identity/oidc-transactions.js';
 
 // The small parts of OpenID Connect sign-in, each on its own; the whole flow runs against a real
@@ -70,10 +71,13 @@ describe('provider MFA and who needs it', () => {
   });
 
   it('requires it for the listed roles and for users flagged', () => {
-    expect(mfaRequiredFor(['admin'], false, ['admin', 'auditor'])).toBe(true);
-    expect(mfaRequiredFor(['operator'], false, ['admin', 'auditor'])).toBe(false);
-    expect(mfaRequiredFor(['operator'], true, ['admin', 'auditor'])).toBe(true);
-    expect(mfaRequiredFor(['operator'], false, ['admin', 'operator'])).toBe(true);
+    expect(mustUseMfa(['admin'], false, ['admin', 'auditor'])).toBe(true);
+    expect(mustUseMfa(['operator'], false, ['admin', 'auditor'])).toBe(false);
+    expect(mustUseMfa(['operator'], true, ['admin', 'auditor'])).toBe(true);
+    expect(mustUseMfa(['operator'], false, ['admin', 'operator'])).toBe(true);
+    // admin and auditor need it whatever the configured list says.
+    expect(mustUseMfa(['admin'], false, ['operator'])).toBe(true);
+    expect(mustUseMfa(['auditor'], false, [])).toBe(true);
   });
 });
 
