@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   vault_key_mismatch: { status: 500, message: 'The configured vault master key is not the key of this vault.' },
   vault_entry_unreadable: { status: 500, message: 'The vault entry could not be decrypted; nothing was returned.' },
   secret_source_unavailable: { status: 503, message: 'The secret manager could not be reached; no credential was returned.' },
+  browser_unavailable: { status: 503, message: 'The remote browser is not available on this server.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
