@@ -18,6 +18,7 @@ export interface Tables {
   vault_entries: VaultEntryRow;
   vault_versions: VaultVersionRow;
   vault_references: VaultReferenceRow;
+  browser_sessions: BrowserSessionRow;
 }
 
 export interface AuditEventRow {
@@ -223,4 +224,27 @@ export interface VaultReferenceRow {
   set_by_id: string;
   set_by_name: string | null;
   set_at_ms: number;
+}
+
+export interface BrowserSessionRow {
+  id: string;
+  asset_id: string;
+  /** The principal's id: a user id, or `token:<id>` for a role token. */
+  user_id: string;
+  /** `user` or `agent`. */
+  principal_kind: string;
+  /** `starting`, `logging_in`, `active` or `ended`. */
+  state: string;
+  /** Why it ended (`user`, `idle_timeout`, `login_failed`, ...); null while live. */
+  end_reason: string | null;
+  /** Which step failed, or the administrator's reason; never a value. */
+  end_message: string | null;
+  created_at_ms: number;
+  active_at_ms: number | null;
+  ended_at_ms: number | null;
+  last_input_at_ms: number;
+  /** The node whose browser holds the session. */
+  node_id: string;
+  /** Vault entry id of the credential injected (counted for the per-credential limit). */
+  credential: string | null;
 }

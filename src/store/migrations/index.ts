@@ -4,6 +4,7 @@ import * as apiTokens from './0002-api-tokens.js';
 import * as identity from './0003-identity.js';
 import * as vault from './0004-vault.js';
 import * as vaultReferences from './0005-vault-references.js';
+import * as browserSessions from './0006-browser-sessions.js';
 
 /** Ordered by name; a released migration is never edited, only followed by a new one. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0003-identity': identity,
   '0004-vault': vault,
   '0005-vault-references': vaultReferences,
+  '0006-browser-sessions': browserSessions,
 };
