@@ -7,3 +7,18 @@ export { createRedactor, isSecretFieldName, REDACTED, MIN_SECRET_LENGTH, type Re
 export { loadOrCreateKeyFile } from './key-file.js';
 export { createLogger } from './logger.js';
 export { compileHostPattern, hostMatches, isHostPattern, normalizeHost, type HostPattern } from './host-pattern.js';
+export { TOTP_DIGITS, TOTP_STEP_SECONDS, base32Decode, base32Encode, hotp, totp, totpStep } from './totp.js';
+export {
+  compileUrlPattern,
+  loginRecipeSchema,
+  MAX_RECIPE_DEPTH,
+  MAX_RECIPE_STEPS,
+  pageCheckSchema,
+  parseTemplate,
+  recipeStepSchema,
+  templateIsSecret,
+  type LoginRecipe,
+  type PageCheck,
+  type RecipeStep,
+  type TemplatePart,
+} from './login-recipe.js';
