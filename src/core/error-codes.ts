@@ -43,6 +43,10 @@ export const ERROR_CODES = {
   vault_entry_unreadable: { status: 500, message: 'The vault entry could not be decrypted; nothing was returned.' },
   secret_source_unavailable: { status: 503, message: 'The secret manager could not be reached; no credential was returned.' },
   browser_unavailable: { status: 503, message: 'The remote browser is not available on this server.' },
+  credential_in_use: { status: 409, message: 'The credential of this asset is in use by other sessions; try again when one ends.' },
+  asset_in_use: { status: 409, message: 'This asset has as many sessions open as it allows; try again when one ends.' },
+  session_ended: { status: 410, message: 'This browser session has ended.' },
+  login_failed: { status: 502, message: 'The remote browser could not log in to the portal.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
