@@ -6,7 +6,7 @@
 const BELOW_SESSIONS = ['identity', 'access', 'vault', 'browser', 'recording', 'detect', 'audit', 'store', 'cluster', 'config', 'core'];
 const SERVICE_DEPS = ['audit', 'store', 'cluster', 'config', 'core'];
 const LAYERS = {
-  cli: ['sessions', ...BELOW_SESSIONS],
+  cli: ['sessions', 'demo-portal', ...BELOW_SESSIONS],
   http: ['sessions', ...BELOW_SESSIONS],
   mcp: ['sessions', ...BELOW_SESSIONS],
   sessions: BELOW_SESSIONS,
@@ -21,6 +21,8 @@ const LAYERS = {
   cluster: ['config', 'core'],
   config: ['core'],
   core: [],
+  // A stand-in for someone else's portal (tests, quickstart): only core, and only the CLI and the root start it.
+  'demo-portal': ['core'],
 };
 const MODULES = Object.keys(LAYERS);
 const anyOf = (names) => `(${names.join('|')})`;

@@ -48,6 +48,9 @@ Commands:
   vault link ID --infisical-project P --environment E [--path /F] --key FIELD=NAME ...
                                        Keep an entry in Infisical (names only, no values)
   vault unlink ID                      Remove an entry's Infisical reference
+  demo-portal [--port N] [--host ADDR] [--credentials FILE]
+                                       Run the demo bank portal (default 127.0.0.1:8090;
+                                       FILE: JSON username, password, totpSeed)
 
 Global options:
   --config FILE    YAML config file (default: ./webasset.yaml when present)

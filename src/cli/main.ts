@@ -5,6 +5,7 @@ import type { Actor } from '../audit/index.js';
 import { AppError } from '../core/index.js';
 import { ADMIN_SOCKET_NAME, forwardToServer } from './admin-socket.js';
 import { auditCommand } from './commands/audit.js';
+import { demoPortalCommand } from './commands/demo-portal.js';
 import { migrateCommand } from './commands/migrate.js';
 import { serveCommand } from './commands/serve.js';
 import { tokensCommand } from './commands/tokens.js';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, (ctx: CommandContext, args: string[]) => Promise<
   users: usersCommand,
   import: importCommand,
   vault: vaultCommand,
+  'demo-portal': demoPortalCommand,
 };
 
 /** Commands that need the database and may therefore run inside a server holding the embedded one. */

@@ -147,7 +147,7 @@ export const recipeStepSchema: z.ZodType<RecipeStep> = z.lazy(() =>
     z.strictObject({ frame: selector, steps: z.array(recipeStepSchema).min(1).max(MAX_RECIPE_STEPS) }),
     z.strictObject({ ifVisible: selector, steps: z.array(recipeStepSchema).min(1).max(MAX_RECIPE_STEPS) }),
   ]),
-) as z.ZodType<RecipeStep>;
+);
 
 export const loginRecipeSchema = z
   .strictObject({

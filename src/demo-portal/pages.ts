@@ -1,0 +1,88 @@
+import { html, layout, loginError, raw, type Html } from './html.js';
+
+/** The login variants a portal can have, each under its own path (see README of `webasset demo-portal`). */
+export const VARIANTS = {
+  '/login': 'Username and password on one form',
+  '/login-totp': 'Password, then a one-time code (TOTP)',
+  '/login-two-page': 'Username, Next, then the password on a second page',
+  '/login-iframe': 'The login form inside an iframe',
+  '/login-scripted': 'A page script that copies the password field and reports it (shows what injection hides)',
+  '/login-json': 'The page posts the login as JSON with fetch',
+} as const;
+
+export function homePage(): string {
+  const items = Object.entries(VARIANTS).map(([path, text]) => html`<li><a href="${path}">${path}</a> ${text}</li>`);
+  return layout('Welcome', html`<h1>Demo Bank</h1><p>A portal to try WebAsset Controller against. Sign in with one of:</p><ul>${items}</ul>`);
+}
+
+function credentialsForm(action: string, error: string | undefined, options: { target?: string; withUsername?: boolean; withPassword?: boolean; button?: string } = {}): Html {
+  const username = options.withUsername === false ? raw('') : html`<label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" required>`;
+  const password = options.withPassword === false ? raw('') : html`<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>`;
+  const target = options.target ? html` target="${options.target}"` : raw('');
+  return html`${loginError(error)}<form id="login-form" method="post" action="${action}"${target}>${username}${password}<button id="sign-in" type="submit">${options.button ?? 'Sign in'}</button></form>`;
+}
+
+export function loginPage(action: '/login' | '/login-totp', error?: string): string {
+  return layout('Sign in', html`<h1>Sign in</h1>${credentialsForm(action, error)}`);
+}
+
+export function totpPage(error?: string): string {
+  const form = html`${loginError(error)}<form id="totp-form" method="post" action="/login-totp/code"><label for="totp">Code from your authenticator app</label><input id="totp" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required><button id="verify" type="submit">Verify</button></form>`;
+  return layout('Verify', html`<h1>Two-step verification</h1>${form}`);
+}
+
+export function twoPageUsername(error?: string): string {
+  return layout('Sign in', html`<h1>Sign in</h1>${credentialsForm('/login-two-page', error, { withPassword: false, button: 'Next' })}`);
+}
+
+export function twoPagePassword(username: string, error?: string): string {
+  return layout('Sign in', html`<h1>Welcome back</h1><p>Signing in as <strong id="who">${username}</strong></p>${credentialsForm('/login-two-page/password', error, { withUsername: false })}`);
+}
+
+export function iframeHost(error: boolean): string {
+  const src = error ? '/login-iframe/form?error=1' : '/login-iframe/form';
+  return layout('Sign in', html`<h1>Sign in</h1><p>Secure sign-in area:</p><iframe id="login-frame" title="Sign in" src="${src}" width="420" height="320"></iframe>`);
+}
+
+/** The document inside the iframe: it posts to the top window so that success leaves the frame. */
+export function iframeForm(error: boolean): string {
+  return layout('Sign in', credentialsForm('/login-iframe/form', error ? 'Wrong username or password.' : undefined, { target: '_top' }), { bare: true });
+}
+
+export function scriptedPage(error?: string): string {
+  const body = html`<h1>Sign in</h1>${credentialsForm('/login-scripted', error)}<button id="show-password" type="button">Show password</button><p>The page's script sees: <output id="seen-password"></output></p>`;
+  return layout('Sign in', body, { scripts: ['/static/spy.js'] });
+}
+
+export function jsonLoginPage(): string {
+  const body = html`<h1>Sign in</h1><p class="error" id="login-error" role="alert" hidden>Wrong username or password.</p>${credentialsForm('/login-json', undefined)}<p>The page's script sees: <output id="seen-password"></output></p>`;
+  return layout('Sign in', body, { scripts: ['/static/spy.js', '/static/json-login.js'] });
+}
+
+export function accountsPage(user: string, balance: string, csrf: string): string {
+  const body = html`<h1>Accounts</h1><p>Signed in as <strong id="user">${user}</strong></p>
+<table id="accounts"><tr><th>Account</th><th>Balance</th></tr><tr><td>Current account NL91 DEMO 0417 1643 00</td><td id="balance">${balance}</td></tr></table>
+<p><a id="transfer-link" href="/transfer">Make a transfer</a></p>${logoutForm(csrf)}`;
+  return layout('Accounts', body);
+}
+
+export function transferPage(csrf: string, balance: string, result?: { ok: boolean; text: string }): string {
+  const message = result ? html`<p id="transfer-result" class="${result.ok ? 'ok' : 'error'}" role="status">${result.text}</p>` : raw('');
+  const form = html`<form id="transfer-form" method="post" action="/transfer"><input type="hidden" name="csrf" value="${csrf}">
+<label for="to">To (IBAN)</label><input id="to" name="to" type="text" required maxlength="34">
+<label for="amount">Amount (EUR)</label><input id="amount" name="amount" type="text" inputmode="decimal" required>
+<button id="send" type="submit">Send</button></form>`;
+  return layout('Transfer', html`<h1>Transfer</h1><p>Available: <span id="balance">${balance}</span></p>${message}${form}<p><a href="/accounts">Back to accounts</a></p>${logoutForm(csrf)}`);
+}
+
+export function signedOutPage(): string {
+  return layout('Signed out', html`<h1>Signed out</h1><p id="signed-out">You have signed out.</p><p><a href="/">Sign in again</a></p>`);
+}
+
+function logoutForm(csrf: string): Html {
+  return html`<form id="logout-form" method="post" action="/logout"><input type="hidden" name="csrf" value="${csrf}"><button id="logout" type="submit">Sign out</button></form>`;
+}
+
+export function formatEuros(cents: number): string {
+  return `€${(cents / 100).toLocaleString('en-GB', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+}
