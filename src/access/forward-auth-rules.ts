@@ -81,11 +81,19 @@ export interface ForwardAuthGate {
    * no pass: if the denial cannot be recorded, the caller still gets no access).
    */
   check(principal: Principal, host: string | undefined, context?: RequestContext): Promise<void>;
+  /**
+   * The same decision as `check`, without recording anything: true only when
+   * `check` would resolve. For the ForwardAuth fast path, which answers passes
+   * itself and hands every other request to the full route (whose `check`
+   * then records the denial).
+   */
+  passes(principal: Principal, host: string | undefined): boolean;
 }
 
 export function createForwardAuthGate(deps: { rules: ForwardAuthRules; trail: AuditTrail; clock: Clock; mfaRoles?: readonly Role[] }): ForwardAuthGate {
   return {
     rules: deps.rules,
+    passes: (principal, host) => deps.rules.decide(principal, host, new Date(deps.clock.now()), deps.mfaRoles).allowed,
     async check(principal, host, context = {}) {
       const decision = deps.rules.decide(principal, host, new Date(deps.clock.now()), deps.mfaRoles);
       if (decision.allowed) return;

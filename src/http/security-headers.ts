@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CSRF_HEADER } from './csrf.js';
 
 /** One year, as the HSTS preload list asks; sent only over TLS, where browsers heed it. */
-const HSTS = 'max-age=31536000; includeSubDomains';
+export const HSTS = 'max-age=31536000; includeSubDomains';
 
 /**
  * Response headers of every answer: a strict Content-Security-Policy (no

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Access, ForwardAuthGate, ReturnUrlPolicy } from '../access/index.js';
@@ -29,7 +28,10 @@ import type { Vault } from '../vault/index.js';
 import { healthRoutes } from './routes/health.js';
 import { forwardAuthRoutes, registerForwardAuthShedding, type ForwardAuthStats } from './routes/authz.js';
 import { createProxyTrust } from './proxy-trust.js';
-import type { LoadShedOptions } from './load-shed.js';
+import { createLoadShedder, type LoadShedOptions } from './load-shed.js';
+import { createForwardAuthFastPath } from './forward-auth-fast-path.js';
+import { serverWithFastPath } from './node-server.js';
+import { requestIdOf } from './request-id.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -71,11 +73,10 @@ export interface HttpDeps {
     signInUrl: string | undefined;
     stats: ForwardAuthStats;
     shedding: LoadShedOptions;
+    /** false: every check goes through Fastify (the fast path's equivalence test compares both). Default on. */
+    fastPath?: boolean;
   };
 }
-
-/** An incoming request id is kept only if it is short and plain, so it cannot inject into logs. */
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Builds the HTTP server; the caller listens and closes it. Nothing starts on import. */
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
@@ -83,16 +84,28 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   // Request lines are logged without secret query values (an OAuth callback's code, a logout's id_token_hint).
   const isTrustedProxy = createProxyTrust(deps.trustedProxies);
   const loggerInstance: FastifyBaseLogger = deps.logger.child({}, { serializers: { req: requestLogView } });
+  const shedder = createLoadShedder(deps.forwardAuth.shedding);
+  const fastPath =
+    deps.forwardAuth.fastPath === false
+      ? null
+      : createForwardAuthFastPath({
+          gate: deps.forwardAuth.gate,
+          sessions: deps.sessions,
+          isTrustedProxy,
+          publicHttps: deps.publicUrl !== undefined && new URL(deps.publicUrl).protocol === 'https:',
+          stats: deps.forwardAuth.stats,
+          shedder,
+          isShuttingDown: () => deps.isShuttingDown(),
+          logger: deps.logger,
+        });
   const app = Fastify({
+    ...(fastPath ? { serverFactory: serverWithFastPath(fastPath) } : {}),
     loggerInstance,
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     requestIdHeader: false,
-    genReqId: (req) => {
-      const incoming = req.headers['x-request-id'];
-      return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    },
+    genReqId: requestIdOf,
     // Only idle keep-alive sockets are cut at close; in-flight requests finish.
     forceCloseConnections: 'idle',
     // Our own hook answers during shutdown, so the body has the usual error shape.
@@ -116,7 +129,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   const cookies = createSessionCookies({ publicUrl: deps.publicUrl });
   await registerSecurityHeaders(app, { corsOrigins: deps.corsOrigins ?? [], isSecure: (request) => cookies.isSecure(request) });
   // Before the route-access guard, so that a shed /authz check costs no session lookup.
-  registerForwardAuthShedding(app, { ...deps.forwardAuth.shedding, stats: deps.forwardAuth.stats });
+  registerForwardAuthShedding(app, { shedder, stats: deps.forwardAuth.stats });
   // From here on every route must declare config.access (route-access.ts).
   registerRouteAccess(app, {
     authenticator: createAuthenticator({ tokens: deps.tokens, sessions: deps.sessions, trail: deps.trail, throttle: deps.throttle, cookies }),

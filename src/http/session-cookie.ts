@@ -19,6 +19,27 @@ export interface SessionCookies {
   clear(reply: FastifyReply, request: FastifyRequest): void;
 }
 
+/**
+ * The session cookie's value straight from a Cookie header, for the
+ * ForwardAuth fast path (which runs without @fastify/cookie). Only plain
+ * values (what we issue) are returned, and the first of a repeated name, as
+ * @fastify/cookie reads it; anything encoded or quoted gives undefined, and
+ * the caller then leaves the request to the full route.
+ */
+export function sessionCookieFromHeader(header: string | undefined, secure: boolean): string | undefined {
+  if (header === undefined) return undefined;
+  const name = secure ? SESSION_COOKIE : INSECURE_SESSION_COOKIE;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
+    const value = part.slice(eq + 1).trim();
+    return PLAIN_VALUE.test(value) ? value : undefined;
+  }
+  return undefined;
+}
+
+const PLAIN_VALUE = /^[A-Za-z0-9_-]{1,256}$/;
+
 export function createSessionCookies(options: { publicUrl?: string | undefined }): SessionCookies {
   const publicHttps = options.publicUrl !== undefined && new URL(options.publicUrl).protocol === 'https:';
   // request.protocol honours X-Forwarded-Proto only when the peer is a trusted proxy (Fastify's trustProxy).

@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ForwardAuthGate, ReturnUrlPolicy } from '../../access/index.js';
 import { AppError, ERROR_CODES } from '../../core/index.js';
 import type { ErrorBody } from '../errors.js';
-import { createLoadShedder, type LoadShedder, type LoadShedOptions } from '../load-shed.js';
+import type { LoadShedder } from '../load-shed.js';
+import { forwardedRequest, type ForwardedRequest } from '../forwarded-request.js';
+import type { Principal } from '../../identity/index.js';
 import { contextOf } from '../request-context.js';
 
 /**
@@ -39,27 +41,21 @@ export interface ForwardAuthRouteOptions {
 /** Outcome counters of GET /authz since start (successful checks are counted, not audited). */
 export interface ForwardAuthStats {
   allowed: number;
+  /** Of `allowed`, the passes answered by the fast path (forward-auth-fast-path.ts). */
+  allowedFast: number;
   unauthenticated: number;
   forbidden: number;
   shed: number;
 }
 
 export function createForwardAuthStats(): ForwardAuthStats {
-  return { allowed: 0, unauthenticated: 0, forbidden: 0, shed: 0 };
+  return { allowed: 0, allowedFast: 0, unauthenticated: 0, forbidden: 0, shed: 0 };
 }
 
 export const IDENTITY_HEADERS = { user: 'x-webasset-user', email: 'x-webasset-email', groups: 'x-webasset-groups' } as const;
 
 /** Name of the return-URL parameter added to the sign-in URL (the same as the OIDC login's). */
 export const RETURN_URL_PARAM = 'returnTo';
-
-/** Facts about the request the proxy is asking about. */
-interface Original {
-  host: string | undefined;
-  proto: string | undefined;
-  uri: string | undefined;
-  method: string | undefined;
-}
 
 const errorSchema = {
   type: 'object',
@@ -104,7 +100,7 @@ export async function forwardAuthRoutes(app: FastifyInstance, options: ForwardAu
       },
     },
     async (request, reply) => {
-      const original = originalRequest(request, options);
+      const original = forwardedRequest(request.raw, options.isTrustedProxy(request.socket.remoteAddress));
       // Identified by the route-access guard (cookie, or `Authorization: Bearer`), like every route.
       const principal = request.principal;
       if (!principal) return unauthenticated(request, reply, original);
@@ -116,16 +112,11 @@ export async function forwardAuthRoutes(app: FastifyInstance, options: ForwardAu
       }
       stats.allowed += 1;
       request.log.debug({ host: original.host, user: principal.id }, 'forward auth: allowed');
-      return reply
-        .header(IDENTITY_HEADERS.user, headerValue(principal.username ?? principal.id))
-        .header(IDENTITY_HEADERS.email, headerValue(principal.email ?? ''))
-        .header(IDENTITY_HEADERS.groups, principal.groups.map((g) => headerValue(g.name)).sort().join(','))
-        .code(200)
-        .send();
+      return reply.headers(identityHeaders(principal)).code(200).send();
     },
   );
 
-  function unauthenticated(request: FastifyRequest<{ Querystring: { redirect?: boolean } }>, reply: FastifyReply, original: Original) {
+  function unauthenticated(request: FastifyRequest<{ Querystring: { redirect?: boolean } }>, reply: FastifyReply, original: ForwardedRequest) {
     stats.unauthenticated += 1;
     const returnTo = returnUrls.fromForwarded(original);
     const signIn = signInLocation(options.signInUrl, returnTo);
@@ -145,22 +136,6 @@ export async function forwardAuthRoutes(app: FastifyInstance, options: ForwardAu
   }
 }
 
-/** X-Forwarded-* only from a trusted proxy; otherwise the Host of the request itself, and no URI. */
-function originalRequest(request: FastifyRequest, options: ForwardAuthRouteOptions): Original {
-  // request.host and request.protocol already honour X-Forwarded-Host/-Proto from trusted proxies only (Fastify trustProxy).
-  const trusted = options.isTrustedProxy(request.socket.remoteAddress);
-  const single = (name: string) => {
-    const value = request.headers[name];
-    return typeof value === 'string' ? value : undefined;
-  };
-  return {
-    host: request.host || undefined,
-    proto: request.protocol,
-    uri: trusted ? single('x-forwarded-uri') : undefined,
-    method: trusted ? single('x-forwarded-method')?.toUpperCase() : undefined,
-  };
-}
-
 function signInLocation(signInUrl: string | undefined, returnTo: string | undefined): string | undefined {
   if (signInUrl === undefined) return undefined;
   const url = new URL(signInUrl);
@@ -177,6 +152,24 @@ export function headerValue(text: string): string {
   return encodeURIComponent(text);
 }
 
+/** The three identity headers of a pass (the route's and the fast path's). */
+export function identityHeaders(principal: Principal): Record<string, string> {
+  return {
+    [IDENTITY_HEADERS.user]: headerValue(principal.username ?? principal.id),
+    [IDENTITY_HEADERS.email]: headerValue(principal.email ?? ''),
+    [IDENTITY_HEADERS.groups]: principal.groups.map((g) => headerValue(g.name)).sort().join(','),
+  };
+}
+
+/** The 503 of a shed check, small and fixed (the Fastify hook's and the fast path's). */
+export function shedAnswer(requestId: string): { headers: Record<string, string>; body: string } {
+  const body: ErrorBody = { error: { code: 'server_busy', message: ERROR_CODES.server_busy.message, requestId } };
+  return {
+    headers: { 'x-request-id': requestId, 'cache-control': 'no-store', 'retry-after': '1', 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify(body),
+  };
+}
+
 /** The path whose checks are shed under overload. */
 export const AUTHZ_PATH = '/authz';
 
@@ -185,8 +178,8 @@ export const AUTHZ_PATH = '/authz';
  * route-access guard would otherwise resolve the session first). Register on
  * the root instance before the route-access hook; closed with the server.
  */
-export function registerForwardAuthShedding(app: FastifyInstance, options: LoadShedOptions & { stats: ForwardAuthStats }): LoadShedder {
-  const shedder = createLoadShedder(options);
+export function registerForwardAuthShedding(app: FastifyInstance, options: { shedder: LoadShedder; stats: ForwardAuthStats }): void {
+  const { shedder } = options;
   app.decorateRequest('authzAdmitted', false);
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url !== AUTHZ_PATH) return;
@@ -194,8 +187,8 @@ export function registerForwardAuthShedding(app: FastifyInstance, options: LoadS
       options.stats.shed += 1;
       // Answered here, not thrown: the error path logs every 5xx, and a log line per shed request is more load.
       request.log.debug('forward auth: shed');
-      const body: ErrorBody = { error: { code: 'server_busy', message: ERROR_CODES.server_busy.message, requestId: request.id } };
-      return reply.code(503).header('retry-after', '1').type('application/json; charset=utf-8').send(body);
+      const shed = shedAnswer(request.id);
+      return reply.code(503).headers(shed.headers).send(shed.body);
     }
     // Set before leave() can run: onResponse fires once per request, also for errors.
     request.authzAdmitted = true;
@@ -209,7 +202,6 @@ export function registerForwardAuthShedding(app: FastifyInstance, options: LoadS
   app.addHook('onResponse', release);
   app.addHook('onRequestAbort', release);
   app.addHook('onClose', async () => shedder.close());
-  return shedder;
 }
 
 declare module 'fastify' {
