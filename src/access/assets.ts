@@ -6,6 +6,20 @@ import type { Principal } from '../identity/index.js';
 import type { AssetRow, Tables } from '../store/index.js';
 import type { RequestContext } from './request-context.js';
 import { parseInput } from './parse-input.js';
+import {
+  checkDefinitionHosts,
+  DEFAULT_DEFINITION,
+  definitionAuditView,
+  definitionInputFields,
+  httpUrlSchema,
+  mergeDefinition,
+  readDefinition,
+  sameDefinition,
+  storedDefinition,
+  type AssetDefinition,
+  type DefinitionInput,
+  type SessionPolicy,
+} from './asset-definition.js';
 
 /** A catalog entry: a web portal people and agents reach through the gateway. */
 export interface AssetRecord {
@@ -16,11 +30,20 @@ export interface AssetRecord {
   allowedHosts: string[];
   /** Web sessions need a sign-in with a second factor to use it. */
   mfaRequired: boolean;
+  /** Where a browser session starts (the asset's URL unless set). */
+  startUrl: string;
+  /** Vault entry id of the credential a session logs in with; null: no login. */
+  credential: string | null;
+  loginRecipe: AssetDefinition['loginRecipe'];
+  successCheck: AssetDefinition['successCheck'];
+  failureCheck: AssetDefinition['failureCheck'];
+  allowInsecureHttp: boolean;
+  policy: SessionPolicy;
   createdAt: string;
   updatedAt: string;
 }
 
-export interface AssetInput {
+export interface AssetInput extends DefinitionInput {
   id: string;
   name: string;
   url: string;
@@ -44,18 +67,7 @@ const NO_CONTROL = /^[^\p{Cc}]*$/u;
 
 export const assetIdSchema = z.string().regex(ASSET_ID, 'a slug: lowercase letters, digits and -, 1 to 64');
 const nameSchema = z.string().min(1).max(200).regex(NO_CONTROL, 'no control characters');
-const urlSchema = z
-  .string()
-  .max(2048)
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      // Credentials in a catalog URL would be shown to everyone who reads the catalog.
-      return (u.protocol === 'https:' || u.protocol === 'http:') && u.username === '' && u.password === '' && u.hostname !== '';
-    } catch {
-      return false;
-    }
-  }, 'an http(s) URL without user name or password');
+const urlSchema = httpUrlSchema;
 const hostsSchema = z
   .array(z.string().max(253).refine(isHostPattern, 'a host name, or *.domain with at least two labels after the *'))
   .min(1)
@@ -68,12 +80,14 @@ export const assetInputSchema = z.strictObject({
   url: urlSchema,
   allowedHosts: hostsSchema.optional(),
   mfaRequired: z.boolean().optional(),
+  ...definitionInputFields,
 });
 export const assetPatchSchema = z.strictObject({
   name: nameSchema.optional(),
   url: urlSchema.optional(),
   allowedHosts: hostsSchema.optional(),
   mfaRequired: z.boolean().optional(),
+  ...definitionInputFields,
 });
 
 /**
@@ -104,20 +118,22 @@ export function createAssets(deps: { db: Kysely<Tables>; trail: AuditTrail; cloc
     return row ? toAssetRecord(row) : null;
   }
 
-  async function mustLoad(id: string): Promise<AssetRecord> {
-    const asset = await load(id);
-    if (!asset) throw new AppError('not_found', { publicMessage: 'No such asset.' });
-    return asset;
+  async function mustLoadRow(id: string): Promise<Selectable<AssetRow>> {
+    const row = ASSET_ID.test(id) ? await db.selectFrom('assets').selectAll().where('id', '=', id).executeTakeFirst() : undefined;
+    if (!row) throw new AppError('not_found', { publicMessage: 'No such asset.' });
+    return row;
   }
 
   return {
     async create(input, by, context = {}) {
       const parsed = parseInput(assetInputSchema, input);
       const { url, allowedHosts } = normalizeAsset(parsed);
+      const definition = mergeDefinition(DEFAULT_DEFINITION, parsed);
+      checkDefinitionHosts(definition, allowedHosts);
       if (await load(parsed.id)) throw new AppError('conflict', { publicMessage: 'An asset with this id exists.' });
       const now = clock.now();
-      const after: AssetRecord = { id: parsed.id, name: parsed.name, url, allowedHosts, mfaRequired: parsed.mfaRequired ?? false, createdAt: iso(now), updatedAt: iso(now) };
-      await trail.record({ actor: actorOf(by), action: 'asset.created', outcome: 'success', target: { kind: 'asset', id: after.id }, details: { after }, ...context });
+      const after = assetRecord({ id: parsed.id, name: parsed.name, url, allowedHosts, mfaRequired: parsed.mfaRequired ?? false }, definition, now, now);
+      await trail.record({ actor: actorOf(by), action: 'asset.created', outcome: 'success', target: { kind: 'asset', id: after.id }, details: { after: assetAuditView(after, definition) }, ...context });
       try {
         await db
           .insertInto('assets')
@@ -126,7 +142,7 @@ export function createAssets(deps: { db: Kysely<Tables>; trail: AuditTrail; cloc
             name: after.name,
             url: after.url,
             allowed_hosts: jsonb(after.allowedHosts),
-            definition: jsonb({ mfaRequired: after.mfaRequired }),
+            definition: jsonb(storedDefinition(definition, after.mfaRequired)),
             created_at_ms: now,
             updated_at_ms: now,
           })
@@ -146,21 +162,31 @@ export function createAssets(deps: { db: Kysely<Tables>; trail: AuditTrail; cloc
 
     async update(id, patch, by, context = {}) {
       const parsed = parseInput(assetPatchSchema, patch);
-      const before = await mustLoad(id);
+      const row = await mustLoadRow(id);
+      const before = toAssetRecord(row);
+      const current = readDefinition(row.definition);
       const merged = { url: parsed.url ?? before.url, allowedHosts: parsed.allowedHosts ?? before.allowedHosts };
       const { url, allowedHosts } = normalizeAsset(merged);
+      const definition = mergeDefinition(current, parsed);
+      checkDefinitionHosts(definition, allowedHosts);
       const now = clock.now();
-      const after: AssetRecord = { ...before, name: parsed.name ?? before.name, url, allowedHosts, mfaRequired: parsed.mfaRequired ?? before.mfaRequired, updatedAt: iso(now) };
-      if (sameAsset(before, after)) return { before, after: before };
-      await trail.record({ actor: actorOf(by), action: 'asset.updated', outcome: 'success', target: { kind: 'asset', id }, details: { before, after }, ...context });
-      const row = await db.selectFrom('assets').select('definition').where('id', '=', id).executeTakeFirst();
+      const after = assetRecord({ id, name: parsed.name ?? before.name, url, allowedHosts, mfaRequired: parsed.mfaRequired ?? before.mfaRequired }, definition, Number(row.created_at_ms), now);
+      if (sameAsset(before, after) && sameDefinition(current, definition)) return { before, after: before };
+      await trail.record({
+        actor: actorOf(by),
+        action: 'asset.updated',
+        outcome: 'success',
+        target: { kind: 'asset', id },
+        details: { before: assetAuditView(before, current), after: assetAuditView(after, definition) },
+        ...context,
+      });
       const result = await db
         .updateTable('assets')
         .set({
           name: after.name,
           url: after.url,
           allowed_hosts: jsonb(after.allowedHosts),
-          definition: jsonb({ ...(row?.definition ?? {}), mfaRequired: after.mfaRequired }),
+          definition: jsonb({ ...row.definition, ...storedDefinition(definition, after.mfaRequired) }),
           updated_at_ms: now,
         })
         .where('id', '=', id)
@@ -171,7 +197,8 @@ export function createAssets(deps: { db: Kysely<Tables>; trail: AuditTrail; cloc
     },
 
     async delete(id, by, context = {}) {
-      const before = await mustLoad(id);
+      const row = await mustLoadRow(id);
+      const before = assetAuditView(toAssetRecord(row), readDefinition(row.definition));
       const grants = await db.selectFrom('permissions').select('id').where('asset_id', '=', id).execute();
       await trail.record({
         actor: actorOf(by),
@@ -188,18 +215,25 @@ export function createAssets(deps: { db: Kysely<Tables>; trail: AuditTrail; cloc
 }
 
 export function toAssetRecord(row: Selectable<AssetRow>): AssetRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    url: row.url,
-    allowedHosts: [...row.allowed_hosts],
-    mfaRequired: (row.definition as { mfaRequired?: unknown }).mfaRequired === true,
-    createdAt: iso(row.created_at_ms),
-    updatedAt: iso(row.updated_at_ms),
-  };
+  const base = { id: row.id, name: row.name, url: row.url, allowedHosts: [...row.allowed_hosts], mfaRequired: (row.definition as { mfaRequired?: unknown }).mfaRequired === true };
+  return assetRecord(base, readDefinition(row.definition), Number(row.created_at_ms), Number(row.updated_at_ms));
 }
 
-export function sameAsset(a: Omit<AssetRecord, 'createdAt' | 'updatedAt'>, b: Omit<AssetRecord, 'createdAt' | 'updatedAt'>): boolean {
+type AssetBase = Pick<AssetRecord, 'id' | 'name' | 'url' | 'allowedHosts' | 'mfaRequired'>;
+
+function assetRecord(base: AssetBase, definition: AssetDefinition, createdAt: number, updatedAt: number): AssetRecord {
+  const { startUrl, ...rest } = definition;
+  return { ...base, startUrl: startUrl ?? base.url, ...rest, createdAt: iso(createdAt), updatedAt: iso(updatedAt) };
+}
+
+/** An asset as audit records show it: the stored definition (an unset start URL stays null), the credential as `vaultEntry`. */
+export function assetAuditView(asset: AssetRecord, definition: AssetDefinition): Record<string, unknown> {
+  const { id, name, url, allowedHosts, mfaRequired, createdAt, updatedAt } = asset;
+  return { id, name, url, allowedHosts, mfaRequired, ...definitionAuditView(definition), createdAt, updatedAt };
+}
+
+/** Compares the catalog fields (the definition is compared with sameDefinition). */
+export function sameAsset(a: AssetBase, b: AssetBase): boolean {
   return a.name === b.name && a.url === b.url && a.allowedHosts.join() === b.allowedHosts.join() && a.mfaRequired === b.mfaRequired;
 }
 

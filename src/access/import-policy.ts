@@ -1,11 +1,12 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { AppError, type Clock, type IdGenerator } from '../core/index.js';
+import { AppError, canonicalJson, type Clock, type IdGenerator } from '../core/index.js';
 import type { AuditEventInput, AuditTrail } from '../audit/index.js';
 import { groupDescriptionSchema, groupNameSchema, rolesSchema, sortRoles, type MembershipEffects, type Principal, type Role } from '../identity/index.js';
 import type { AssetRow, GroupRow, PermissionRow, Tables, UserRow } from '../store/index.js';
-import { assetIdSchema, jsonb, normalizeAsset, toAssetRecord } from './assets.js';
+import { assetAuditView, assetIdSchema, jsonb, normalizeAsset, toAssetRecord } from './assets.js';
+import { checkDefinitionHosts, DEFAULT_DEFINITION, definitionAuditView, definitionInputFields, mergeDefinition, readDefinition, storedDefinition } from './asset-definition.js';
 import type { RequestContext } from './request-context.js';
 import { actionsSchema, normalizeWindow, sortActions, toGrantRecord } from './grants.js';
 import { timeWindowSchema } from './time-window.js';
@@ -54,6 +55,8 @@ const assetEntry = z.strictObject({
   url: z.string().min(1).max(2048),
   allowedHosts: z.array(z.string().min(1).max(253)).min(1).max(50).optional(),
   mfaRequired: z.boolean().optional(),
+  /** Browser-session definition (start URL, vault entry, recipe, checks, policy): absent fields stay as they are, null resets. */
+  ...definitionInputFields,
 });
 const permissionEntry = z
   .strictObject({
@@ -179,7 +182,7 @@ interface Step {
   orphans?: string[] | undefined;
 }
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
 
 /** Computes every step. `newId` gives the same id to the same new object in every call of one run. */
 function plan(file: PolicyFile, state: State, newId: (key: string) => string): Step[] {
@@ -297,10 +300,19 @@ function plan(file: PolicyFile, state: State, newId: (key: string) => string): S
   }
 
   // Assets.
-  for (const a of file.assets ?? []) {
+  (file.assets ?? []).forEach((a, ai) => {
     const normalized = normalizeAsset(a);
     const row = state.assets.get(a.id);
-    const wanted = { name: a.name, url: normalized.url, allowedHosts: normalized.allowedHosts, mfaRequired: a.mfaRequired ?? (row ? toAssetRecord(row).mfaRequired : false) };
+    const definition = mergeDefinition(row ? readDefinition(row.definition) : DEFAULT_DEFINITION, a);
+    try {
+      checkDefinitionHosts(definition, normalized.allowedHosts);
+    } catch (error) {
+      const data = error instanceof AppError && Array.isArray(error.data) ? (error.data as Array<{ field: string; problem: string }>) : [];
+      throw invalid(data.map((d) => ({ field: `assets.${ai}.${d.field}`, problem: d.problem })));
+    }
+    const mfaRequired = a.mfaRequired ?? (row ? toAssetRecord(row).mfaRequired : false);
+    const wanted = { name: a.name, url: normalized.url, allowedHosts: normalized.allowedHosts, mfaRequired, ...definitionAuditView(definition) };
+    const stored = (base: Record<string, unknown>) => jsonb({ ...base, ...storedDefinition(definition, mfaRequired) });
     if (!row) {
       steps.push({
         change: { op: '+', kind: 'asset', key: a.id },
@@ -309,16 +321,16 @@ function plan(file: PolicyFile, state: State, newId: (key: string) => string): S
         apply: async (trx, now) => {
           await trx
             .insertInto('assets')
-            .values({ id: a.id, name: wanted.name, url: wanted.url, allowed_hosts: jsonb(wanted.allowedHosts), definition: jsonb({ mfaRequired: wanted.mfaRequired }), created_at_ms: now, updated_at_ms: now })
+            .values({ id: a.id, name: wanted.name, url: wanted.url, allowed_hosts: jsonb(wanted.allowedHosts), definition: stored({}), created_at_ms: now, updated_at_ms: now })
             .execute();
         },
       });
-      continue;
+      return;
     }
     const record = toAssetRecord(row);
-    const current = { name: record.name, url: record.url, allowedHosts: record.allowedHosts, mfaRequired: record.mfaRequired };
+    const current: Record<string, unknown> = { name: record.name, url: record.url, allowedHosts: record.allowedHosts, mfaRequired: record.mfaRequired, ...definitionAuditView(readDefinition(row.definition)) };
     const fields = (Object.keys(wanted) as Array<keyof typeof wanted>).filter((f) => !same(current[f], wanted[f]));
-    if (fields.length === 0) continue;
+    if (fields.length === 0) return;
     steps.push({
       change: { op: '~', kind: 'asset', key: a.id, field: fields.join(','), before: pick(current, fields), after: pick(wanted, fields) },
       audit: { action: 'asset.updated', outcome: 'success', target: { kind: 'asset', id: a.id }, details: { before: pick(current, fields), after: pick(wanted, fields), via: 'import' } },
@@ -326,12 +338,12 @@ function plan(file: PolicyFile, state: State, newId: (key: string) => string): S
       apply: async (trx, now) => {
         await trx
           .updateTable('assets')
-          .set({ name: wanted.name, url: wanted.url, allowed_hosts: jsonb(wanted.allowedHosts), definition: jsonb({ ...row.definition, mfaRequired: wanted.mfaRequired }), updated_at_ms: now })
+          .set({ name: wanted.name, url: wanted.url, allowed_hosts: jsonb(wanted.allowedHosts), definition: stored(row.definition), updated_at_ms: now })
           .where('id', '=', a.id)
           .execute();
       },
     });
-  }
+  });
   const assetExists = (id: string) => state.assets.has(id) || (file.assets ?? []).some((a) => a.id === id);
 
   // Memberships (local) of the groups that list `members`.
@@ -450,7 +462,7 @@ function plan(file: PolicyFile, state: State, newId: (key: string) => string): S
       if (keep.has(id)) continue;
       steps.push({
         change: { op: '-', kind: 'asset', key: id },
-        audit: { action: 'asset.deleted', outcome: 'success', target: { kind: 'asset', id }, details: { before: toAssetRecord(row), via: 'import' } },
+        audit: { action: 'asset.deleted', outcome: 'success', target: { kind: 'asset', id }, details: { before: assetAuditView(toAssetRecord(row), readDefinition(row.definition)), via: 'import' } },
         touches: [],
         apply: async (trx) => {
           await trx.deleteFrom('assets').where('id', '=', id).execute();

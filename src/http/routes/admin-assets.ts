@@ -2,11 +2,27 @@ import type { FastifyInstance } from 'fastify';
 import type { AssetInput, AssetPatch, Assets } from '../../access/index.js';
 import { AppError } from '../../core/index.js';
 import { contextOf } from '../request-context.js';
-import { ASSET_ID_PATTERN, assetIdParams, callerOf, needs, noContent, noQuery, stringArray } from './admin-common.js';
+import { ASSET_ID_PATTERN, assetIdParams, callerOf, needs, noContent, noQuery, nullableString, stringArray } from './admin-common.js';
 
 export interface AdminAssetRouteDeps {
   assets: Assets;
 }
+
+/** Recipes and checks are validated in depth by access (zod); here they pass through as the objects stored. */
+const freeObject = { type: ['object', 'null'], additionalProperties: true } as const;
+const policy = {
+  type: 'object',
+  properties: {
+    idleTimeoutMinutes: { type: 'integer' },
+    maxDurationMinutes: { type: 'integer' },
+    downloads: { type: 'string' },
+    uploads: { type: 'string' },
+    clipboardCopy: { type: 'string' },
+    clipboardPaste: { type: 'string' },
+    maxSessions: { type: ['integer', 'null'] },
+    maxSessionsPerCredential: { type: 'integer' },
+  },
+} as const;
 
 const asset = {
   type: 'object',
@@ -16,6 +32,13 @@ const asset = {
     url: { type: 'string' },
     allowedHosts: stringArray,
     mfaRequired: { type: 'boolean' },
+    startUrl: { type: 'string' },
+    credential: nullableString,
+    loginRecipe: freeObject,
+    successCheck: freeObject,
+    failureCheck: freeObject,
+    allowInsecureHttp: { type: 'boolean' },
+    policy,
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
   },
@@ -26,6 +49,13 @@ const fields = {
   url: { type: 'string', minLength: 1, maxLength: 2048 },
   allowedHosts: { type: 'array', minItems: 1, maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 253 } },
   mfaRequired: { type: 'boolean' },
+  startUrl: { type: ['string', 'null'], maxLength: 2048 },
+  credential: { type: ['string', 'null'], maxLength: 64 },
+  loginRecipe: { type: ['object', 'null'] },
+  successCheck: { type: ['object', 'null'] },
+  failureCheck: { type: ['object', 'null'] },
+  allowInsecureHttp: { type: 'boolean' },
+  policy: { type: 'object' },
 } as const;
 const createBody = {
   type: 'object',
