@@ -28,6 +28,9 @@ import type { Vault } from '../vault/index.js';
 import { healthRoutes } from './routes/health.js';
 import { forwardAuthRoutes, registerForwardAuthShedding, type ForwardAuthStats } from './routes/authz.js';
 import { createProxyTrust } from './proxy-trust.js';
+import { registerWebSockets } from './live-view/websocket-plugin.js';
+import type { LiveSessions } from './live-view/ports.js';
+import { liveViewRoutes } from './routes/live-view.js';
 import { createLoadShedder, type LoadShedOptions } from './load-shed.js';
 import { createForwardAuthFastPath } from './forward-auth-fast-path.js';
 import { serverWithFastPath } from './node-server.js';
@@ -64,6 +67,8 @@ export interface HttpDeps {
   ping(): Promise<void>;
   pingState(): Promise<void>;
   isShuttingDown(): boolean;
+  /** Browser sessions as the live view sees them (sessions/ provides them); absent: every live view id is not found. */
+  liveSessions?: LiveSessions | undefined;
   /** Largest accepted request body. */
   bodyLimit?: number;
   /** GET /authz (ForwardAuth): host rules, return-URL allowlist, sign-in URL, counters, load shedding. */
@@ -115,6 +120,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     trustProxy: deps.trustedProxies.length > 0 ? (address: string) => isTrustedProxy(address) : false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true } },
   });
+  // First: WebSocket upgrades then run every hook below, and a refused upgrade's socket is closed (live-view/websocket-plugin.ts).
+  await registerWebSockets(app);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     void reply.header('cache-control', 'no-store');
@@ -149,6 +156,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   if (deps.admin) await app.register(adminRoutes, deps.admin);
   await app.register(adminTokenRoutes, { tokens: deps.tokens });
   if (deps.vault) await app.register(adminVaultRoutes, { vault: deps.vault });
+  await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [] });
   await app.register(forwardAuthRoutes, {
     gate: deps.forwardAuth.gate,
     returnUrls: deps.forwardAuth.returnUrls,

@@ -150,6 +150,12 @@ const TABLE: Record<string, Expectation> = {
   'GET /api/admin/vault/:id/reference': { rule: 'admin.vault.read', params: vaultEntry, allowedAlso: [404] },
   'PUT /api/admin/vault/:id/reference': { rule: 'admin.vault.write', params: vaultEntry, body: () => ({ provider: 'infisical', projectId: 'p1', environment: 'prod', keys: { password: 'PORTAL_PASSWORD' } }) },
   'DELETE /api/admin/vault/:id/reference': { rule: 'admin.vault.write', params: vaultEntry, allowedAlso: [404] },
+
+  // Live view (the socket itself is tested in live-view*.test.ts): a plain GET without an upgrade is refused by the route.
+  'GET /api/sessions/:id/live': { rule: 'authenticated', allowedAlso: [400] },
+  'GET /sessions/:id/view': { rule: 'authenticated', routeRefuses: { adminWrongScope: 403 } },
+  'GET /viewer/viewer.js': { rule: 'public', statuses: { default: 200 } },
+  'GET /viewer/viewer.css': { rule: 'public', statuses: { default: 200 } },
 };
 
 describe('authorization matrix: every route × caller × own or other resource', () => {

@@ -1,0 +1,230 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { RequestContext } from '../../access/index.js';
+import { isAppError } from '../../core/index.js';
+import type { Principal } from '../../identity/index.js';
+import { createFramePump, type FramePump } from './frame-pump.js';
+import { CLOSE, errorMessage, isInputEvent, parseClientMessage, type ClientMessage } from './messages.js';
+import { createOpQueue } from './op-queue.js';
+import { createOutbox } from './outbox.js';
+import type { LiveEndReason, LiveHandle, LiveMode, LiveSessions } from './ports.js';
+import { clampViewport, screencastOptions, type Viewport } from './viewport.js';
+
+export interface LiveConnectionDeps {
+  socket: WebSocket;
+  sessions: LiveSessions;
+  principal: Principal;
+  sessionId: string;
+  context: RequestContext;
+  log: FastifyBaseLogger;
+  /** How often the tab list is compared with what the viewer last got. */
+  tabsPollMs?: number;
+  /** Frames in flight per viewer (sent, not yet written and acked). */
+  maxFramesInFlight?: number;
+}
+
+/** Messages that arrive while the session is being attached; more is a client that does not wait. */
+const EARLY_MESSAGE_LIMIT = 64;
+/** Invalid messages in a row before the socket is closed. */
+const INVALID_IN_A_ROW_LIMIT = 50;
+/** Browser operations (input, resize, tab switch) allowed to wait at once. */
+const OP_QUEUE_LIMIT = 256;
+const DEFAULT_VIEWPORT: Viewport = { width: 1280, height: 720 };
+
+/**
+ * One viewer of one browser session, as named steps: listen (before
+ * anything is awaited, so no message is lost), attach (may this principal
+ * control or watch it?), announce (state, signing in, tabs), stream
+ * (screencast through the frame pump), steer (input, resize, tabs) and end.
+ */
+export function runLiveConnection(deps: LiveConnectionDeps): void {
+  const { socket, log } = deps;
+  const outbox = createOutbox(socket);
+  const early: ClientMessage[] = [];
+  let handle: LiveHandle | null = null;
+  let mode: LiveMode = 'watch';
+  let finished = false;
+  let invalidInARow = 0;
+  let unsubscribeEnd: (() => void) | null = null;
+  let stopScreencast: (() => Promise<void>) | null = null;
+  let tabsTimer: NodeJS.Timeout | null = null;
+  let lastTabs = '';
+  let signingIn = false;
+  let viewport: Viewport = DEFAULT_VIEWPORT;
+
+  const pump: FramePump = createFramePump({
+    maxInFlight: deps.maxFramesInFlight ?? 2,
+    sink: { send: (data, done) => (socket.readyState === socket.OPEN ? socket.send(data, { binary: true }, done) : done()) },
+  });
+  const ops = createOpQueue({
+    limit: OP_QUEUE_LIMIT,
+    onError: (error) => {
+      if (finished || handle?.browser.closed) return; // The end notice is on its way.
+      log.warn({ err: error }, 'live view: browser operation failed');
+      outbox.send(errorMessage('input_failed'), { droppable: true });
+    },
+  });
+
+  // Step 1: listen.
+  socket.on('message', (data, isBinary) => {
+    if (finished) return;
+    const message = parseClientMessage(data, isBinary);
+    if (!message) return invalid();
+    invalidInARow = 0;
+    if (handle) return steer(message);
+    if (early.length < EARLY_MESSAGE_LIMIT) early.push(message);
+    else outbox.send(errorMessage('busy'), { droppable: true });
+  });
+  socket.on('close', () => cleanup());
+
+  function invalid(): void {
+    outbox.send(errorMessage('invalid_message'), { droppable: true });
+    if (++invalidInARow >= INVALID_IN_A_ROW_LIMIT) finish(CLOSE.protocolError, 'too many invalid messages');
+  }
+
+  // Step 2: attach.
+  void attach().catch((error: unknown) => refuse(error));
+
+  async function attach(): Promise<void> {
+    const record = await deps.sessions.get(deps.sessionId, deps.principal);
+    if (finished) return;
+    if (record.state === 'ended') return ended(record.endReason ?? 'user');
+    mode = record.userId === deps.principal.id ? 'control' : 'watch';
+    const attached = await deps.sessions.attach(deps.sessionId, deps.principal, mode, deps.context);
+    if (finished) return;
+    handle = attached;
+    unsubscribeEnd = attached.onEnd((reason) => ended(reason));
+    if (finished) return; // onEnd may call back at once for a session that ended meanwhile.
+    announce();
+    await stream();
+    for (const message of early.splice(0)) steer(message);
+  }
+
+  function refuse(error: unknown): void {
+    if (finished) return;
+    // A string, not ErrorCode: codes such as session_ended belong to other modules' rows of the catalog.
+    const code: string = isAppError(error) ? error.code : 'internal';
+    switch (code) {
+      // Someone else's session and no session at all look the same.
+      case 'not_found':
+      case 'forbidden':
+        outbox.send(errorMessage('not_found'));
+        return finish(CLOSE.notFound, 'not found');
+      case 'session_ended':
+        outbox.send(errorMessage('session_ended'));
+        return finish(CLOSE.sessionEnded, 'session ended');
+      case 'audit_unavailable':
+      case 'database_unavailable':
+      case 'shared_state_unavailable':
+      case 'shutting_down':
+      case 'browser_unavailable':
+        outbox.send(errorMessage('unavailable'));
+        return finish(CLOSE.unavailable, 'unavailable');
+      default:
+        log.error({ err: error }, 'live view: attach failed');
+        outbox.send(errorMessage('internal'));
+        return finish(CLOSE.internal, 'internal error');
+    }
+  }
+
+  // Step 3: announce.
+  function announce(): void {
+    const record = handle!.record;
+    outbox.send({ type: 'state', state: record.state, mode, viewport: mode === 'control' ? viewport : null });
+    if (record.state === 'starting' || record.state === 'logging_in') {
+      // The browser withholds frames until the login is done; the first frame means the page is the user's to see.
+      signingIn = true;
+      outbox.send({ type: 'signing_in' });
+    }
+    sendTabsIfChanged();
+    tabsTimer = setInterval(sendTabsIfChanged, deps.tabsPollMs ?? 1_000);
+    tabsTimer.unref();
+  }
+
+  function sendTabsIfChanged(): void {
+    if (!handle || finished || handle.browser.closed) return;
+    const tabs = handle.browser.tabs();
+    const text = JSON.stringify(tabs);
+    if (text === lastTabs) return;
+    lastTabs = text;
+    outbox.send({ type: 'tabs', tabs });
+  }
+
+  // Step 4: stream.
+  async function stream(): Promise<void> {
+    const browser = handle!.browser;
+    const previous = stopScreencast;
+    stopScreencast = null;
+    if (previous) await previous().catch((error: unknown) => log.debug({ err: error }, 'live view: stopping the screencast failed'));
+    if (finished || browser.closed) return;
+    const stop = await browser.startScreencast(screencastOptions(viewport), (frame) => {
+      if (signingIn && !finished) {
+        signingIn = false;
+        outbox.send({ type: 'state', state: 'active', mode, viewport: mode === 'control' ? viewport : null });
+      }
+      pump.offer(frame);
+      sendTabsIfChanged();
+    });
+    if (finished) await stop().catch(() => undefined);
+    else stopScreencast = stop;
+  }
+
+  // Step 5: steer.
+  function steer(message: ClientMessage): void {
+    const browser = handle!.browser;
+    if (message.type === 'ack') return pump.clientAck();
+    if (message.type === 'resize') {
+      viewport = clampViewport(message);
+      return queue(async () => {
+        // Only the controller sets the page's size; a watcher only chooses the size of its own frames.
+        if (mode === 'control') {
+          await browser.resize(viewport.width, viewport.height);
+          outbox.send({ type: 'state', state: signingIn ? 'logging_in' : 'active', mode, viewport });
+        }
+        await stream();
+      });
+    }
+    if (mode !== 'control') {
+      outbox.send(errorMessage('read_only'), { droppable: true });
+      return;
+    }
+    handle!.touch();
+    if (isInputEvent(message)) return queue(() => browser.input(message));
+    // switch_tab
+    if (!browser.tabs().some((tab) => tab.id === message.tabId)) {
+      outbox.send(errorMessage('tab_not_found'), { droppable: true });
+      return;
+    }
+    queue(async () => {
+      await browser.switchTab(message.tabId);
+      sendTabsIfChanged();
+    });
+  }
+
+  function queue(op: () => Promise<void>): void {
+    if (!ops.push(op)) outbox.send(errorMessage('busy'), { droppable: true });
+  }
+
+  // Step 6: end.
+  function ended(reason: LiveEndReason): void {
+    if (finished) return;
+    outbox.send({ type: 'ended', reason });
+    finish(CLOSE.sessionEnded, `session ended: ${reason}`);
+  }
+
+  function finish(code: number, reason: string): void {
+    cleanup();
+    outbox.close(code, reason);
+  }
+
+  function cleanup(): void {
+    if (finished) return;
+    finished = true;
+    if (tabsTimer) clearInterval(tabsTimer);
+    pump.close();
+    unsubscribeEnd?.();
+    const stop = stopScreencast;
+    stopScreencast = null;
+    if (stop) void stop().catch((error: unknown) => log.debug({ err: error }, 'live view: stopping the screencast failed'));
+  }
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import type { LiveEndReason, LiveInputEvent, LiveMode, LiveSessionState, LiveTab } from './ports.js';
+
+/**
+ * The live view's wire format. Client → server: JSON text messages checked
+ * by the schema below (anything else is answered with `invalid_message`).
+ * Server → client: binary messages are one JPEG frame each; text messages
+ * are the JSON objects of `ServerMessage`.
+ */
+
+/** A coordinate in page CSS pixels; generous bounds, but never Infinity, NaN or a 20-digit number. */
+const coordinate = z.number().finite().min(-100_000).max(100_000);
+const delta = z.number().finite().min(-10_000).max(10_000);
+
+const mouse = z.strictObject({
+  type: z.literal('mouse'),
+  action: z.enum(['move', 'down', 'up', 'dblclick']),
+  x: coordinate,
+  y: coordinate,
+  button: z.enum(['left', 'middle', 'right']).optional(),
+});
+const wheel = z.strictObject({ type: z.literal('wheel'), x: coordinate, y: coordinate, deltaX: delta, deltaY: delta });
+// Key names as KeyboardEvent.key / .code give them ("a", "Enter", "Dead", "KeyA"): short, printable.
+const key = z.strictObject({
+  type: z.literal('key'),
+  action: z.enum(['down', 'up']),
+  key: z.string().min(1).max(32),
+  code: z.string().max(32).optional(),
+});
+// Composed text from the viewer's input method (accents, dead keys already resolved).
+const text = z.strictObject({ type: z.literal('text'), text: z.string().min(1).max(1_000) });
+
+export const VIEWPORT_LIMITS = { minWidth: 320, maxWidth: 3840, minHeight: 200, maxHeight: 2160 } as const;
+const resize = z.strictObject({
+  type: z.literal('resize'),
+  width: z.number().int().min(1).max(100_000),
+  height: z.number().int().min(1).max(100_000),
+});
+const switchTab = z.strictObject({ type: z.literal('switch_tab'), tabId: z.string().min(1).max(128) });
+const ack = z.strictObject({ type: z.literal('ack') });
+
+export const clientMessageSchema = z.discriminatedUnion('type', [mouse, wheel, key, text, resize, switchTab, ack]);
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+
+/** Input events go to the browser as they are; the others steer the view. */
+export function isInputEvent(message: ClientMessage): message is ClientMessage & LiveInputEvent {
+  return message.type === 'mouse' || message.type === 'wheel' || message.type === 'key' || message.type === 'text';
+}
+
+/** Largest client message accepted by the socket (a text event of 1,000 characters fits many times over). */
+export const MAX_CLIENT_MESSAGE_BYTES = 16 * 1024;
+
+/**
+ * Codes of `{type:'error'}` messages. Stable: a client may branch on them.
+ * Messages are fixed texts: never an exception's text, never a value from the page.
+ */
+export const LIVE_ERRORS = {
+  invalid_message: 'The message is not valid JSON of a known type.',
+  read_only: 'This view is read-only; input is ignored.',
+  not_found: 'Not found.',
+  session_ended: 'The session has ended.',
+  tab_not_found: 'There is no such tab in this session.',
+  busy: 'Too many messages at once; some were dropped.',
+  input_failed: 'The input could not be delivered to the browser.',
+  unavailable: 'The session cannot be shown right now; try again shortly.',
+  internal: 'An internal error occurred.',
+} as const;
+export type LiveErrorCode = keyof typeof LIVE_ERRORS;
+
+/** Close codes (4000–4999 are the application's). */
+export const CLOSE = {
+  /** The session ended; the reason is in the `ended` message and in the close reason text. */
+  sessionEnded: 4410,
+  /** No such session, or not yours to see: the two are never told apart. */
+  notFound: 4404,
+  /** Too many invalid messages in a row. */
+  protocolError: 4400,
+  /** The server could not attach (audit trail down, database unavailable). */
+  unavailable: 4503,
+  internal: 4500,
+  /** The server is shutting down (standard "going away"). */
+  goingAway: 1001,
+} as const;
+
+export type ServerMessage =
+  | { type: 'state'; state: LiveSessionState; mode: LiveMode; viewport: { width: number; height: number } | null }
+  | { type: 'signing_in' }
+  | { type: 'tabs'; tabs: LiveTab[] }
+  | { type: 'ended'; reason: LiveEndReason }
+  | { type: 'error'; code: LiveErrorCode; message: string };
+
+export function errorMessage(code: LiveErrorCode): ServerMessage {
+  return { type: 'error', code, message: LIVE_ERRORS[code] };
+}
+
+/** Parses one incoming message; null when it is not a valid client message. */
+export function parseClientMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): ClientMessage | null {
+  if (isBinary) return null;
+  const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = clientMessageSchema.safeParse(json);
+  return parsed.success ? parsed.data : null;
+}

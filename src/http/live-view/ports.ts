@@ -1,0 +1,71 @@
+import type { RequestContext } from '../../access/index.js';
+import type { Principal } from '../../identity/index.js';
+
+/**
+ * What the live view needs from `sessions/` and from the governed browser
+ * handle, declared here by the consumer (plain data in and out, no
+ * Playwright type), so the route depends on exactly these calls.
+ */
+
+export type LiveSessionState = 'starting' | 'logging_in' | 'active' | 'ended';
+export type LiveEndReason = 'user' | 'idle_timeout' | 'max_duration' | 'admin' | 'login_failed' | 'browser_crashed' | 'shutdown' | 'node_restart';
+export type LiveMode = 'control' | 'watch';
+
+export interface LiveSessionRecord {
+  id: string;
+  userId: string;
+  state: LiveSessionState;
+  endReason: LiveEndReason | null;
+}
+
+export type LiveInputEvent =
+  | { type: 'mouse'; action: 'move' | 'down' | 'up' | 'dblclick'; x: number; y: number; button?: 'left' | 'middle' | 'right' }
+  | { type: 'wheel'; x: number; y: number; deltaX: number; deltaY: number }
+  | { type: 'key'; action: 'down' | 'up'; key: string; code?: string }
+  | { type: 'text'; text: string };
+
+export interface LiveTab {
+  id: string;
+  url: string;
+  title: string;
+  active: boolean;
+}
+
+export interface LiveFrame {
+  data: Buffer;
+  width: number;
+  height: number;
+  timestampMs: number;
+  /** Tells the browser this frame is out of our hands; the next one follows only after it. */
+  ack(): void;
+}
+
+export interface ScreencastOptions {
+  maxWidth: number;
+  maxHeight: number;
+  quality: number;
+}
+
+export interface LiveBrowser {
+  startScreencast(options: ScreencastOptions, onFrame: (frame: LiveFrame) => void): Promise<() => Promise<void>>;
+  input(event: LiveInputEvent): Promise<void>;
+  tabs(): LiveTab[];
+  switchTab(tabId: string): Promise<void>;
+  resize(width: number, height: number): Promise<void>;
+  readonly closed: boolean;
+}
+
+export interface LiveHandle {
+  record: LiveSessionRecord;
+  browser: LiveBrowser;
+  /** Resets the session's idle timer. */
+  touch(): void;
+  /** Called once when the session ends; returns the unsubscribe function. */
+  onEnd(listener: (reason: LiveEndReason) => void): () => void;
+}
+
+export interface LiveSessions {
+  /** The record when `principal` may see the session; not_found otherwise (existence never revealed). */
+  get(id: string, principal: Principal): Promise<LiveSessionRecord>;
+  attach(id: string, principal: Principal, mode: LiveMode, context: RequestContext): Promise<LiveHandle>;
+}

@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import type { AuditTrail } from '../../audit/index.js';
+import { AppError } from '../../core/index.js';
+import { runLiveConnection } from '../live-view/connection.js';
+import { createUpgradeOriginCheck } from '../live-view/origin.js';
+import type { LiveSessions } from '../live-view/ports.js';
+import { contextOf } from '../request-context.js';
+
+export interface LiveViewRouteDeps {
+  /** Absent when this server runs no browser sessions: then no id exists. */
+  sessions: LiveSessions | undefined;
+  trail: AuditTrail;
+  publicUrl?: string | undefined;
+  corsOrigins: readonly string[];
+}
+
+const NO_SESSIONS: LiveSessions = {
+  get: () => Promise.reject(new AppError('not_found')),
+  attach: () => Promise.reject(new AppError('not_found')),
+};
+
+const sessionParams = {
+  type: 'object',
+  properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
+  required: ['id'],
+  additionalProperties: false,
+} as const;
+
+/** The minimal viewer, shipped as files (no build step): the same bytes for every session, so nothing is templated into them. */
+const VIEWER_DIR = new URL('../../../web/viewer/', import.meta.url);
+const VIEWER_FILES = { 'viewer.js': 'text/javascript; charset=utf-8', 'viewer.css': 'text/css; charset=utf-8' } as const;
+
+/**
+ * The live view of a browser session: `GET /api/sessions/:id/live`
+ * (WebSocket; wire format in live-view/messages.ts) and the minimal viewer
+ * page `GET /sessions/:id/view` with its script and style sheet. Requires
+ * registerWebSockets() on the root instance.
+ */
+export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDeps): Promise<void> {
+  const checkOrigin = createUpgradeOriginCheck({ publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins, trail: deps.trail });
+  const page = await readFile(new URL('viewer.html', VIEWER_DIR));
+  const assets = new Map<string, Buffer>();
+  for (const name of Object.keys(VIEWER_FILES)) assets.set(name, await readFile(new URL(name, VIEWER_DIR)));
+
+  app.route<{ Params: { id: string } }>({
+    method: 'GET',
+    url: '/api/sessions/:id/live',
+    // The handshake's answer is written by ws, not by Fastify: a rotated session cookie would be lost, and the old one dead.
+    config: { access: { kind: 'authenticated' }, sessionRotation: false },
+    schema: { params: sessionParams },
+    // Route hooks run after the global ones: the caller is identified by now, so a refusal is audited with their name.
+    onRequest: async (request) => {
+      if (request.ws) await checkOrigin(request);
+    },
+    handler: async () => {
+      throw new AppError('invalid_request', { publicMessage: 'This address is a WebSocket endpoint; open it with a WebSocket upgrade.' });
+    },
+    wsHandler: (socket, request) => {
+      runLiveConnection({
+        socket,
+        sessions: deps.sessions ?? NO_SESSIONS,
+        // Authenticated routes always have a principal (route-access.ts refuses otherwise).
+        principal: request.principal!,
+        sessionId: request.params.id,
+        context: contextOf(request),
+        log: request.log,
+      });
+    },
+  });
+
+  app.get('/sessions/:id/view', { config: { access: { kind: 'authenticated' } }, schema: { params: sessionParams } }, async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(page),
+  );
+
+  for (const [name, type] of Object.entries(VIEWER_FILES)) {
+    const body = assets.get(name)!;
+    // Public: the same code for everyone, and no secret in it.
+    app.get(`/viewer/${name}`, { config: { access: { kind: 'public' } } }, async (_request, reply) => reply.type(type).send(body));
+  }
+}

@@ -1,0 +1,190 @@
+/* global document, window, location, WebSocket, Blob, createImageBitmap, ResizeObserver */
+// The minimal live viewer (issue 5): paints the session's frames on a canvas and sends mouse, wheel, keyboard,
+// resize and tab switches back. Framework-free on purpose; the full UI (web/, Vite) replaces it later.
+// Wire format: src/http/live-view/messages.ts.
+
+const sessionId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
+const canvas = document.getElementById('screen');
+const keys = document.getElementById('keys');
+const stage = document.getElementById('stage');
+const overlay = document.getElementById('overlay');
+const status = document.getElementById('status');
+const tabsNav = document.getElementById('tabs');
+const ctx = canvas.getContext('2d');
+
+let mode = 'watch';
+let viewport = null; // page size in CSS pixels (controller only), for mapping pointer positions
+let image = { width: 0, height: 0 }; // last frame's size
+let drawn = { x: 0, y: 0, w: 0, h: 0 }; // where the last frame sits on the canvas, in CSS pixels
+let ended = false;
+
+const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+const socket = new WebSocket(`${scheme}//${location.host}/api/sessions/${encodeURIComponent(sessionId)}/live`);
+socket.binaryType = 'arraybuffer';
+
+function send(message) {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function show(text, blocking) {
+  status.textContent = text;
+  overlay.textContent = text;
+  overlay.classList.toggle('hidden', !blocking);
+}
+
+// Frames: painted one at a time, acked once painted (the server sends at most two ahead of our acks).
+let painting = Promise.resolve();
+function paint(bytes) {
+  painting = painting.then(async () => {
+    try {
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/jpeg' }));
+      image = { width: bitmap.width, height: bitmap.height };
+      const scale = window.devicePixelRatio || 1;
+      const cw = canvas.clientWidth;
+      const ch = canvas.clientHeight;
+      if (canvas.width !== Math.round(cw * scale) || canvas.height !== Math.round(ch * scale)) {
+        canvas.width = Math.round(cw * scale);
+        canvas.height = Math.round(ch * scale);
+      }
+      const fit = Math.min(cw / bitmap.width, ch / bitmap.height);
+      drawn = { w: bitmap.width * fit, h: bitmap.height * fit, x: 0, y: 0 };
+      drawn.x = (cw - drawn.w) / 2;
+      drawn.y = (ch - drawn.h) / 2;
+      ctx.setTransform(scale, 0, 0, scale, 0, 0);
+      ctx.fillStyle = '#1d1f21';
+      ctx.fillRect(0, 0, cw, ch);
+      ctx.drawImage(bitmap, drawn.x, drawn.y, drawn.w, drawn.h);
+      bitmap.close();
+      if (!ended) show(mode === 'control' ? 'Live' : 'Watching (read-only)', false);
+    } finally {
+      send({ type: 'ack' });
+    }
+  });
+}
+
+socket.addEventListener('message', (event) => {
+  if (typeof event.data !== 'string') return paint(event.data);
+  const message = JSON.parse(event.data);
+  switch (message.type) {
+    case 'state':
+      mode = message.mode;
+      if (message.viewport) viewport = message.viewport;
+      document.body.classList.toggle('watching', mode !== 'control');
+      if (message.state === 'active' && !ended) show(mode === 'control' ? 'Live' : 'Watching (read-only)', image.width === 0);
+      break;
+    case 'signing_in':
+      show('Signing in…', true);
+      break;
+    case 'tabs':
+      renderTabs(message.tabs);
+      break;
+    case 'ended':
+      ended = true;
+      show(`Session ended (${message.reason})`, true);
+      break;
+    case 'error':
+      if (message.code === 'read_only' || message.code === 'busy') status.textContent = message.message;
+      else show(message.message, true);
+      break;
+  }
+});
+socket.addEventListener('open', () => {
+  show('Waiting for the first picture…', true);
+  sendSize();
+});
+socket.addEventListener('close', (event) => {
+  if (!ended) show(event.code === 1001 ? 'The server is restarting; reload in a moment.' : 'Disconnected.', true);
+});
+
+function renderTabs(tabs) {
+  tabsNav.replaceChildren(
+    ...tabs.map((tab) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = tab.title || tab.url;
+      button.title = tab.url;
+      button.classList.toggle('active', tab.active);
+      button.addEventListener('click', () => send({ type: 'switch_tab', tabId: tab.id }));
+      return button;
+    }),
+  );
+}
+
+// Size: the page is laid out at the size of our stage (debounced while the window is dragged).
+let sizeTimer;
+function sendSize() {
+  send({ type: 'resize', width: Math.round(stage.clientWidth), height: Math.round(stage.clientHeight) });
+}
+new ResizeObserver(() => {
+  clearTimeout(sizeTimer);
+  sizeTimer = setTimeout(sendSize, 200);
+}).observe(stage);
+
+// Pointer: canvas position → page CSS pixels of the frame shown.
+function pagePoint(event) {
+  const rect = canvas.getBoundingClientRect();
+  const size = viewport ?? image;
+  const x = ((event.clientX - rect.left - drawn.x) / (drawn.w || 1)) * size.width;
+  const y = ((event.clientY - rect.top - drawn.y) / (drawn.h || 1)) * size.height;
+  return { x: Math.round(Math.max(0, Math.min(size.width, x))), y: Math.round(Math.max(0, Math.min(size.height, y))) };
+}
+const BUTTONS = ['left', 'middle', 'right'];
+let pendingMove = null;
+canvas.addEventListener('mousemove', (event) => {
+  if (mode !== 'control') return;
+  // One move per animation frame is plenty, and keeps a fast mouse from flooding the socket.
+  if (pendingMove === null) window.requestAnimationFrame(() => {
+    send({ type: 'mouse', action: 'move', ...pendingMove });
+    pendingMove = null;
+  });
+  pendingMove = pagePoint(event);
+});
+for (const [type, action] of [['mousedown', 'down'], ['mouseup', 'up'], ['dblclick', 'dblclick']]) {
+  canvas.addEventListener(type, (event) => {
+    if (mode !== 'control') return;
+    event.preventDefault();
+    send({ type: 'mouse', action, ...pagePoint(event), button: BUTTONS[event.button] ?? 'left' });
+    if (action === 'down') keys.focus({ preventScroll: true });
+  });
+}
+canvas.addEventListener('contextmenu', (event) => event.preventDefault());
+canvas.addEventListener(
+  'wheel',
+  (event) => {
+    if (mode !== 'control') return;
+    event.preventDefault();
+    const unit = event.deltaMode === 1 ? 16 : event.deltaMode === 2 ? 400 : 1;
+    send({ type: 'wheel', ...pagePoint(event), deltaX: event.deltaX * unit, deltaY: event.deltaY * unit });
+  },
+  { passive: false },
+);
+
+// Keyboard: printable characters arrive as text from the hidden textarea (so accents, dead keys and input methods
+// are composed by this browser, with the user's own layout); everything else (Enter, Tab, arrows, shortcuts) as keys.
+function isPrintable(event) {
+  if (event.key.length !== 1 && !/^\p{L}$/u.test(event.key)) return false;
+  if (event.getModifierState('AltGraph')) return true;
+  return !event.ctrlKey && !event.metaKey && !event.altKey;
+}
+keys.addEventListener('keydown', (event) => {
+  if (mode !== 'control' || event.isComposing || event.key === 'Dead' || event.key === 'Process') return;
+  if (isPrintable(event)) return; // the input event below sends it as text
+  event.preventDefault();
+  send({ type: 'key', action: 'down', key: event.key, code: event.code });
+});
+keys.addEventListener('keyup', (event) => {
+  if (mode !== 'control' || event.isComposing || event.key === 'Dead' || event.key === 'Process' || isPrintable(event)) return;
+  send({ type: 'key', action: 'up', key: event.key, code: event.code });
+});
+keys.addEventListener('input', (event) => {
+  if (event.isComposing) return;
+  // Composed text is sent at compositionend (some browsers repeat it here as insertFromComposition); pastes follow the
+  // asset's clipboard policy on the server side and are not typed in from here.
+  if (mode === 'control' && event.inputType === 'insertText' && event.data) send({ type: 'text', text: event.data });
+  keys.value = '';
+});
+keys.addEventListener('compositionend', (event) => {
+  if (mode === 'control' && event.data) send({ type: 'text', text: event.data });
+  keys.value = '';
+});
+canvas.addEventListener('click', () => keys.focus({ preventScroll: true }));
