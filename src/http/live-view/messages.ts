@@ -8,8 +8,8 @@ import type { LiveEndReason, LiveInputEvent, LiveMode, LiveSessionState, LiveTab
  * are the JSON objects of `ServerMessage`.
  */
 
-/** A coordinate in page CSS pixels; generous bounds, but never Infinity, NaN or a 20-digit number. */
-const coordinate = z.number().finite().min(-100_000).max(100_000);
+/** A coordinate in page CSS pixels, from the page's top left; generous bounds, but never Infinity, NaN or a 20-digit number. */
+const coordinate = z.number().finite().min(0).max(100_000);
 const delta = z.number().finite().min(-10_000).max(10_000);
 
 const mouse = z.strictObject({
