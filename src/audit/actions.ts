@@ -59,6 +59,17 @@ export const AUDIT_ACTIONS = {
   'vault.reference.deleted': 'The external reference of a vault entry was removed; its reads go to the built-in vault again.',
   'vault.key.rotation_started': 'A rotation of the vault master key started (or resumed); details hold the previous and the new key id.',
   'vault.key.rotated': 'A rotation of the vault master key finished: every data key is wrapped by the new key and the old key opens nothing; details hold both key ids and the count re-wrapped.',
+  'browser_session.started': 'A browser session was started on an asset (state starting) after access allowed it and its limits held; details hold the asset, the vault entry and the node. Recorded before anything is opened.',
+  'browser_session.refused': 'A browser session was not started: the asset or its credential is in use by as many sessions as its policy allows; details hold the count and the limit.',
+  'browser_session.login_started': 'The remote browser began logging in to the portal (state logging_in); details hold the vault entry and whether the recipe is custom or automatic.',
+  'browser_session.login_succeeded': 'The login passed its success check and the session became active; details hold how the password was injected and how long it took.',
+  'browser_session.login_failed': 'The login failed; details hold the step that failed and why, never a value. The session ends with reason login_failed.',
+  'browser_session.activated': 'A session on an asset without a credential opened its start page and became active (no login).',
+  'browser_session.ended': 'A browser session ended; details hold the reason (user, idle_timeout, max_duration, admin, login_failed, browser_crashed, shutdown, node_restart), the state it left and its duration.',
+  'browser_session.attached': "Someone attached to a live session's view: its owner to control it, or a holder of watch on the asset to watch it.",
+  'browser_session.blocked': 'The navigation lock or the session policy blocked something in the remote browser (request, navigation, popup, download, upload, clipboard, WebSocket, service worker); details hold what, the URL and why.',
+  'browser_session.downloaded': 'The remote browser downloaded a file the asset policy allows; details hold its name, size and SHA-256.',
+  'browser_session.uploaded': 'Files were uploaded to the portal as the asset policy allows; details hold their names.',
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
