@@ -1,0 +1,49 @@
+import type { ElementHandle } from 'playwright-core';
+import { parseTemplate } from '../../core/index.js';
+import type { DomElement } from './dom.js';
+import { StepFailure } from './failure.js';
+import { installPasswordInjector } from './inject-password.js';
+import { remaining, type LoginRun } from './run-context.js';
+
+/**
+ * Fills a value template into a field. A template that draws on the credential is filled only into
+ * a page whose origin the asset allows, and only when its form posts to an allowed origin; in
+ * intercept mode `{{password}}` is typed as the placeholder and the form's endpoint armed for the swap.
+ */
+export async function fillTemplate(run: LoginRun, field: ElementHandle, template: string): Promise<void> {
+  const parts = parseTemplate(template);
+  const secret = parts.some((part) => part.kind !== 'literal');
+  let endpoint: string | undefined;
+  if (secret) endpoint = await checkedEndpoint(run, field);
+  let passwordAs: string | undefined;
+  if (run.injection === 'intercept' && parts.some((part) => part.kind === 'field' && part.name === 'password')) {
+    run.injector ??= await installPasswordInjector(run.context, run.guard, run.credential.field('password'));
+    run.injector.arm(endpoint!);
+    passwordAs = run.injector.placeholder;
+  }
+  await field.fill(run.credential.resolve(parts, passwordAs), { timeout: remaining(run) });
+}
+
+/**
+ * Where the field's value would go: its form's action URL (or the page, for a script-driven form).
+ * The page's URL comes from Playwright, not from the page, so a page script cannot dress it up.
+ */
+async function checkedEndpoint(run: LoginRun, field: ElementHandle): Promise<string> {
+  const frame = await field.ownerFrame();
+  const pageUrl = frame?.url();
+  if (!pageUrl || !run.guard.isAllowedOrigin(pageUrl)) throw new StepFailure("refused: the field's page is not on an allowed origin (or is plain http)");
+  const action = await field.evaluate((el) => {
+    const form = (el as unknown as DomElement).form;
+    return form ? (form.getAttribute('action') ?? '') : null;
+  });
+  let endpoint = pageUrl;
+  if (action !== null) {
+    try {
+      endpoint = new URL(action === '' ? pageUrl : action, pageUrl).href;
+    } catch {
+      throw new StepFailure('refused: the form has an unusable action URL');
+    }
+  }
+  if (!run.guard.isAllowedOrigin(endpoint)) throw new StepFailure('refused: the form posts to an origin that is not allowed (or over plain http)');
+  return endpoint;
+}

@@ -1,0 +1,1 @@
+export { runLogin, DEFAULT_LOGIN_TIMEOUT_MS } from './run-login.js';

@@ -1,0 +1,69 @@
+import type { BrowserContext, Page } from 'playwright-core';
+import type { LoginGuard, LoginInput, LoginOutcome } from '../types.js';
+import { runAutoRecipe } from './auto-recipe.js';
+import { awaitVerdict, type Checks } from './checks.js';
+import { wrapCredential, type LoginCredential } from './credential.js';
+import { describeFailure, StepFailure } from './failure.js';
+import type { LoginRun } from './run-context.js';
+import { runSteps } from './steps.js';
+
+export const DEFAULT_LOGIN_TIMEOUT_MS = 30_000;
+
+/**
+ * Signs the page in: read the credential (once), open the start URL, run the recipe (or the
+ * automatic one), then wait for the success or failure check. Never throws and never returns a
+ * value: a failure names the step ('3: fill #password') and says why in our own words. The
+ * credential is disposed and the password interception removed whatever happens.
+ */
+export async function runLogin(page: Page, context: BrowserContext, input: LoginInput, guard: LoginGuard): Promise<LoginOutcome> {
+  const started = Date.now();
+  const timeoutMs = input.timeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS;
+  const injection = input.recipe?.injection ?? 'intercept';
+  const checks: Checks = { success: input.successCheck, failure: input.failureCheck };
+  let step = '0: read the credential';
+  let credential: LoginCredential | undefined;
+  let run: LoginRun | undefined;
+  const onNavigated = (frame: unknown) => {
+    if (run && frame === page.mainFrame()) run.navigations++;
+  };
+  const failed = (message: string): LoginOutcome => ({ ok: false, step: run?.current ?? step, message, durationMs: Date.now() - started });
+  page.on('framenavigated', onNavigated);
+  try {
+    try {
+      credential = wrapCredential(await input.readCredential());
+    } catch {
+      return failed('the credential could not be read');
+    }
+    step = '0: open the start URL';
+    if (!guard.isAllowedOrigin(input.startUrl)) throw new StepFailure('refused: the start URL is not on an allowed origin (or is plain http)');
+    const deadline = started + timeoutMs;
+    run = { page, context, guard, credential, injection, startUrl: input.startUrl, deadline, timeoutMs, injector: undefined, current: step, loginUrl: '', navigations: 0, navigationsAtPreviousStep: 0 };
+    await page.goto(input.startUrl, { waitUntil: 'domcontentloaded', timeout: timeoutMs });
+    run.loginUrl = page.url();
+
+    if (input.recipe) await runSteps(run, page, input.recipe.steps);
+    else await runAutoRecipe(run, checks);
+
+    run.current = `${nextNumber(run.current)}: check the result`;
+    const result = await awaitVerdict(run, checks);
+    if (result === 'success') return { ok: true, injection, durationMs: Date.now() - started };
+    if (result === 'timeout') return failed(`neither the success nor the failure check passed within ${Math.round(timeoutMs / 1000)} s`);
+    const unsent = run.injector !== undefined && run.injector.swaps === 0;
+    return failed(
+      unsent
+        ? 'the portal refused the login (failure check); the password was never sent in a form or JSON request to the login endpoint, so this portal may need injection: fill'
+        : 'the portal refused the login (failure check)',
+    );
+  } catch (error) {
+    return failed(describeFailure(error, timeoutMs));
+  } finally {
+    page.off('framenavigated', onNavigated);
+    await run?.injector?.uninstall();
+    credential?.dispose();
+  }
+}
+
+/** '3: fill #x' → 4; '4.2: fill #x' → 5 (the check follows the last top-level step). */
+function nextNumber(label: string): number {
+  return Number.parseInt(label, 10) + 1 || 1;
+}
