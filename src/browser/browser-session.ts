@@ -1,0 +1,204 @@
+import type { Logger } from 'pino';
+import type { Browser, Page } from 'playwright-core';
+import { AppError } from '../core/index.js';
+import { createInputDispatcher } from './input.js';
+import { runLogin } from './login-runner.js';
+import { installNavigationLock, type NavigationLock } from './navigation-lock.js';
+import { applyClipboardPolicy, contextPolicyOptions, watchPagePolicy } from './policy.js';
+import { createScreencasts } from './screencast.js';
+import { createTabs, type Tab } from './tabs.js';
+import type { BrowserEvent, BrowserSession, ContextSpec, InputEvent, LoginInput, LoginOutcome, ScreencastFrame, ScreencastOptions, TabInfo } from './types.js';
+import { createUrlGuard, describeUrl } from './url-guard.js';
+
+export const DEFAULT_VIEWPORT = { width: 1280, height: 720 } as const;
+const NAVIGATION_TIMEOUT_MS = 30_000;
+
+/** A session as the pool holds it: the public handle plus what only the pool may do. */
+export interface PooledSession extends BrowserSession {
+  /** The browser died under the session: it ends with browser_crashed. */
+  crashed(): void;
+}
+
+/**
+ * Opens one session's isolated context, in the order DESIGN.md asks for: the navigation lock and
+ * the policy are installed on the context before its first page exists, then the first tab opens.
+ */
+export async function openBrowserSession(deps: { browser: Browser; spec: ContextSpec; logger: Logger; onEnded(session: PooledSession): void }): Promise<PooledSession> {
+  const { spec, logger } = deps;
+  const viewport = checkViewport(spec.viewport ?? DEFAULT_VIEWPORT);
+  const guard = createUrlGuard({ allowedHosts: spec.allowedHosts, allowInsecureHttp: spec.allowInsecureHttp });
+  let closed = false;
+  let loggingIn = false;
+  let size = viewport;
+
+  const report = (event: BrowserEvent) => {
+    if (closed && event.type !== 'ended') return;
+    try {
+      spec.onEvent(event);
+    } catch (error) {
+      logger.warn({ sessionId: spec.sessionId, eventType: event.type, err: error }, 'browser event listener failed');
+    }
+  };
+
+  const context = await deps.browser.newContext({ viewport, serviceWorkers: 'block', ...contextPolicyOptions(spec.policy) });
+  let lock: NavigationLock;
+  try {
+    lock = await installNavigationLock(context, { guard, report });
+    await applyClipboardPolicy(context, spec.policy, report);
+  } catch (error) {
+    await context.close().catch(() => undefined);
+    throw error;
+  }
+
+  const screencasts = createScreencasts({
+    openCdp: async () => (tabs.active && !closed ? context.newCDPSession(tabs.active.page) : undefined),
+    withheld: () => loggingIn,
+  });
+  const tabs = createTabs({
+    report,
+    onActiveChanged: () => void screencasts.restart().catch(() => undefined),
+    onLastClosed: () => void end('closed'),
+  });
+  const dispatch = createInputDispatcher();
+  const registering = new Map<Page, Promise<Tab>>();
+
+  const register = (page: Page): Promise<Tab> => {
+    let pending = registering.get(page);
+    if (!pending) {
+      pending = (async () => {
+        const cdp = await context.newCDPSession(page);
+        await lock.watchPage(page, cdp);
+        watchPagePolicy(page, spec.policy, report);
+        if (size.width !== viewport.width || size.height !== viewport.height) await page.setViewportSize(size).catch(() => undefined);
+        const tab = tabs.add(page, cdp);
+        const navigated = () => {
+          const url = page.url();
+          if (!/^https?:/.test(url)) return;
+          void page.title().then(
+            (title) => {
+              tab.title = title.slice(0, 300);
+              report({ type: 'navigated', tabId: tab.id, url: describeUrl(url), title: tab.title });
+            },
+            () => undefined,
+          );
+        };
+        page.on('framenavigated', (frame) => {
+          if (frame === page.mainFrame()) navigated();
+        });
+        // A popup may have committed its first page before it was registered.
+        navigated();
+        return tab;
+      })();
+      registering.set(page, pending);
+    }
+    return pending;
+  };
+
+  const end = async (reason: 'closed' | 'browser_crashed') => {
+    if (closed) return;
+    closed = true;
+    await screencasts.stopAll().catch(() => undefined);
+    if (reason === 'closed') await context.close().catch(() => undefined);
+    report({ type: 'ended', reason });
+    deps.onEnded(session);
+  };
+
+  context.on('page', (page) => {
+    register(page).catch((error: unknown) => {
+      // A popup that could not be locked down is not left open.
+      logger.warn({ sessionId: spec.sessionId, err: error }, 'could not set up a new tab; closing it');
+      void page.close().catch(() => undefined);
+    });
+  });
+
+  try {
+    const first = await context.newPage();
+    lock.markOwn(first);
+    await register(first);
+  } catch (error) {
+    closed = true;
+    await context.close().catch(() => undefined);
+    throw error;
+  }
+
+  const session: PooledSession = {
+    sessionId: spec.sessionId,
+    get closed() {
+      return closed;
+    },
+    async login(input: LoginInput): Promise<LoginOutcome> {
+      const tab = requireOpen();
+      loggingIn = true;
+      try {
+        return await runLogin(tab.page, context, input, { isAllowedOrigin: (url) => guard.check(url).ok });
+      } finally {
+        loggingIn = false;
+        // Chromium sends frames only on change: a restart gives the viewer the logged-in page at once.
+        if (!closed) await screencasts.restart().catch(() => undefined);
+      }
+    },
+    async navigate(url: string): Promise<void> {
+      const tab = requireOpen();
+      const verdict = typeof url === 'string' ? guard.check(url) : { ok: false as const, reason: 'not a URL' };
+      if (!verdict.ok) {
+        report({ type: 'blocked', what: 'navigation', url: describeUrl(String(url)), reason: verdict.reason });
+        throw new AppError('forbidden', { publicMessage: 'This address is outside the hosts this asset allows.' });
+      }
+      // A refused redirect or an unreachable portal ends the load with an error page: the session goes on.
+      await tab.page.goto(url, { waitUntil: 'load', timeout: NAVIGATION_TIMEOUT_MS }).catch(() => undefined);
+    },
+    async startScreencast(options: ScreencastOptions, onFrame: (frame: ScreencastFrame) => void) {
+      requireOpen();
+      return screencasts.add(options, onFrame);
+    },
+    async input(event: InputEvent): Promise<void> {
+      if (closed || loggingIn) return;
+      const tab = tabs.active;
+      if (!tab) return;
+      try {
+        await dispatch(tab.cdp, event);
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        // The tab closed under the event: input to a closed tab is dropped.
+      }
+    },
+    tabs(): TabInfo[] {
+      return closed ? [] : tabs.list();
+    },
+    async switchTab(tabId: string): Promise<void> {
+      requireOpen();
+      const tab = tabs.byId(tabId);
+      if (!tab) throw new AppError('not_found', { publicMessage: 'No such tab in this session.' });
+      tabs.activate(tab);
+      await tab.page.bringToFront().catch(() => undefined);
+    },
+    async resize(width: number, height: number): Promise<void> {
+      requireOpen();
+      size = checkViewport({ width, height });
+      await Promise.all(tabs.all().map((tab) => tab.page.setViewportSize(size).catch(() => undefined)));
+    },
+    async close(): Promise<void> {
+      await end('closed');
+    },
+    crashed(): void {
+      void end('browser_crashed');
+    },
+  };
+
+  function requireOpen(): Tab {
+    const tab = tabs.active;
+    if (closed || !tab) throw new AppError('session_ended');
+    return tab;
+  }
+
+  return session;
+}
+
+function checkViewport(viewport: { width: number; height: number }): { width: number; height: number } {
+  const ok = (value: number, max: number) => Number.isInteger(value) && value >= 100 && value <= max;
+  if (!ok(viewport.width, 7680) || !ok(viewport.height, 4320)) {
+    throw new AppError('invalid_request', { publicMessage: 'The viewport must be whole numbers, 100 to 7680 wide and 100 to 4320 high.' });
+  }
+  return { width: viewport.width, height: viewport.height };
+}
+

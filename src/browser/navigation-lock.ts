@@ -1,0 +1,130 @@
+import type { BrowserContext, CDPSession, Frame, Page, Request, Route } from 'playwright-core';
+import { classifyCommittedUrl } from './blocked-schemes.js';
+import type { BlockedWhat, BrowserEvent } from './types.js';
+import { describeUrl, type UrlGuard } from './url-guard.js';
+
+export interface NavigationLockDeps {
+  guard: UrlGuard;
+  report(event: BrowserEvent): void;
+}
+
+export interface NavigationLock {
+  /** Marks a page the session opened itself: its first navigation is not a popup's. */
+  markOwn(page: Page): void;
+  /** Adds the per-page layers (redirect check over the page's CDP session, committed-URL check); awaited before the page is used. */
+  watchPage(page: Page, cdp: CDPSession): Promise<void>;
+}
+
+/**
+ * Three layers, because none alone sees everything (docs/decisions/0019-navigation-lock.md):
+ * 1. a context route: the first request of everything the context loads, popups, iframes and
+ *    workers included, before it leaves the browser;
+ * 2. a CDP Fetch interceptor per page: the redirect hops that Playwright's routes continue on
+ *    their own (an open redirect on the portal would otherwise lead anywhere);
+ * 3. a check of every committed URL: chrome:, view-source:, data: and the like are not requests
+ *    at all; a frame that lands on one (or, should a layer above miss, on another host) is sent
+ *    back to about:blank.
+ * WebSockets to other hosts are refused by a WebSocket route.
+ */
+export async function installNavigationLock(context: BrowserContext, deps: NavigationLockDeps): Promise<NavigationLock> {
+  const guard = deps.guard;
+  const report = (event: BrowserEvent) => deps.report(event);
+  const marks: PageMarks = { own: new WeakSet(), committed: new WeakSet() };
+  const block = (what: BlockedWhat, url: string, reason: string) => report({ type: 'blocked', what, url: describeUrl(url), reason });
+
+  await context.route(
+    () => true,
+    async (route: Route, request: Request) => {
+      const verdict = guard.check(request.url());
+      if (verdict.ok) return route.continue().catch(ignoreClosed);
+      block(isPopupNavigation(request, marks) ? 'popup' : request.isNavigationRequest() ? 'navigation' : 'request', request.url(), verdict.reason);
+      await route.abort('blockedbyclient').catch(ignoreClosed);
+    },
+  );
+
+  await context.routeWebSocket(
+    (url: URL) => !guard.check(url.href).ok,
+    async (ws) => {
+      const verdict = guard.check(ws.url());
+      block('websocket', ws.url(), verdict.ok ? 'refused' : verdict.reason);
+      await ws.close({ code: 1008, reason: 'blocked' }).catch(ignoreClosed);
+    },
+  );
+
+  const watched = new WeakSet<Page>();
+  return {
+    markOwn(page) {
+      marks.own.add(page);
+    },
+    async watchPage(page, cdp) {
+      if (watched.has(page)) return;
+      watched.add(page);
+      // A popup whose first navigation was refused shows nothing but Chromium's error page: it is closed.
+      const closeFailedPopup = () => {
+        if (!marks.own.has(page) && !marks.committed.has(page) && page.url().startsWith('chrome-error:')) page.close().catch(ignoreClosed);
+      };
+      page.on('framenavigated', (frame) => {
+        if (checkCommitted(frame, guard, block) && frame === page.mainFrame() && /^https?:/.test(frame.url())) marks.committed.add(page);
+        if (frame === page.mainFrame()) closeFailedPopup();
+      });
+      closeFailedPopup();
+      await interceptRedirects(cdp, guard, block);
+    },
+  };
+}
+
+async function interceptRedirects(cdp: CDPSession, guard: UrlGuard, block: (what: BlockedWhat, url: string, reason: string) => void): Promise<void> {
+  cdp.on('Fetch.requestPaused', (event) => {
+    const url = event.request.url;
+    // data: and blob: sub-resources are the page's own bytes; only network URLs are judged here.
+    const verdict = /^(https?|wss?):/i.test(url) ? guard.check(url) : { ok: true as const };
+    if (verdict.ok) {
+      cdp.send('Fetch.continueRequest', { requestId: event.requestId }).catch(ignoreClosed);
+      return;
+    }
+    block(event.resourceType === 'Document' ? 'navigation' : 'request', url, event.redirectedRequestId ? `redirect: ${verdict.reason}` : verdict.reason);
+    cdp.send('Fetch.failRequest', { requestId: event.requestId, errorReason: 'BlockedByClient' }).catch(ignoreClosed);
+  });
+  await cdp.send('Fetch.enable', { patterns: [{ urlPattern: '*', requestStage: 'Request' }] });
+}
+
+/** True when the committed URL may stay. */
+function checkCommitted(frame: Frame, guard: UrlGuard, block: (what: BlockedWhat, url: string, reason: string) => void): boolean {
+  const url = frame.url();
+  const scheme = classifyCommittedUrl(url);
+  let reason: string | undefined;
+  if (scheme.kind === 'blocked') reason = scheme.reason;
+  else if (scheme.kind === 'web') {
+    const verdict = guard.check(url);
+    if (!verdict.ok) reason = verdict.reason;
+  }
+  if (reason === undefined) return true;
+  block('navigation', url, reason);
+  frame.goto('about:blank').catch(ignoreClosed);
+  return false;
+}
+
+/**
+ * A popup's first request arrives before Playwright knows its page, so `request.frame()` throws
+ * for it: a navigation request without a frame is a new window. A page the session did not open
+ * whose main frame has not shown a web page yet counts too.
+ */
+function isPopupNavigation(request: Request, pages: PageMarks): boolean {
+  if (!request.isNavigationRequest()) return false;
+  let page: Page;
+  try {
+    page = request.frame().page();
+  } catch {
+    return true;
+  }
+  return !pages.own.has(page) && !pages.committed.has(page) && request.frame() === page.mainFrame();
+}
+
+interface PageMarks {
+  own: WeakSet<Page>;
+  committed: WeakSet<Page>;
+}
+
+/** The page or context closed under an in-flight operation: nothing is left to protect. */
+function ignoreClosed(): void {}
+

@@ -1,0 +1,127 @@
+// The browser module's public types: plain data in and out, so that sessions/, the live view and
+// MCP tools never hold a Playwright object (DESIGN.md) and the browser can later move to a worker.
+import type { LoginRecipe, PageCheck } from '../core/index.js';
+
+export interface BrowserPool {
+  /** New isolated BrowserContext (own cookies/storage), navigation lock installed before any page exists. */
+  open(spec: ContextSpec): Promise<BrowserSession>;
+  /** Sessions currently open on this node. */
+  readonly size: number;
+  /** Closes every context and the browser; open() afterwards fails with browser_unavailable. */
+  close(): Promise<void>;
+}
+
+export interface SessionPolicy {
+  downloads: 'block' | 'allow';
+  uploads: 'block' | 'allow';
+  clipboardCopy: 'allow' | 'deny';
+  clipboardPaste: 'allow' | 'deny';
+}
+
+export interface ContextSpec {
+  sessionId: string;
+  /** Exact host names or `*.example.com` (core/host-pattern). */
+  allowedHosts: readonly string[];
+  /** Plain http:// (and ws://) to allowed hosts; otherwise only https:// and wss://. */
+  allowInsecureHttp: boolean;
+  policy: SessionPolicy;
+  /** Default 1280x720. */
+  viewport?: { width: number; height: number };
+  /** Called synchronously for every event; the sessions module audits them. Must not throw. */
+  onEvent(event: BrowserEvent): void;
+}
+
+export type BlockedWhat = 'request' | 'navigation' | 'popup' | 'download' | 'upload' | 'clipboard' | 'websocket' | 'service_worker';
+
+export type BrowserEvent =
+  | { type: 'navigated'; tabId: string; url: string; title: string }
+  | { type: 'blocked'; what: BlockedWhat; url?: string; reason: string }
+  | { type: 'download'; fileName: string; size: number; sha256: string }
+  | { type: 'upload'; fileNames: string[] }
+  | { type: 'tab_opened' | 'tab_closed' | 'tab_switched'; tabId: string; url: string }
+  | { type: 'ended'; reason: 'browser_crashed' | 'closed' };
+
+export interface BrowserSession {
+  readonly sessionId: string;
+  /** Runs the login (login/run-login.ts) on the active tab; until it resolves, screencast frames are withheld and input is ignored. */
+  login(input: LoginInput): Promise<LoginOutcome>;
+  /**
+   * Loads a URL in the active tab (an asset without a login, an agent's navigate tool). A URL the
+   * lock refuses is reported as blocked and fails with forbidden; a page that fails to load is not an error.
+   */
+  navigate(url: string): Promise<void>;
+  /**
+   * Frames of the active tab (CDP Page.startScreencast, JPEG). The callback must call frame.ack()
+   * once the frame is sent; no further frame is delivered while one is unacknowledged (backpressure).
+   * Resolves to a function that stops the screencast.
+   */
+  startScreencast(options: ScreencastOptions, onFrame: (frame: ScreencastFrame) => void): Promise<() => Promise<void>>;
+  /** Ignored (resolves) while logging in and after close. Throws AppError invalid_request on malformed input. */
+  input(event: InputEvent): Promise<void>;
+  tabs(): TabInfo[];
+  switchTab(tabId: string): Promise<void>;
+  resize(width: number, height: number): Promise<void>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+export interface ScreencastOptions {
+  maxWidth: number;
+  maxHeight: number;
+  /** JPEG quality, 1 to 100. */
+  quality: number;
+}
+
+export interface ScreencastFrame {
+  data: Buffer;
+  width: number;
+  height: number;
+  timestampMs: number;
+  ack(): void;
+}
+
+/**
+ * Input from a viewer. A `key` down of a printable character (`key` of one character, no Ctrl,
+ * Alt or Meta held) types it, as a keyboard does; `text` inserts composed text (IME, dead keys,
+ * accents). A viewer sends one or the other for a character, never both.
+ */
+export type InputEvent =
+  | { type: 'mouse'; action: 'move' | 'down' | 'up' | 'dblclick'; x: number; y: number; button?: 'left' | 'middle' | 'right' }
+  | { type: 'wheel'; x: number; y: number; deltaX: number; deltaY: number }
+  | { type: 'key'; action: 'down' | 'up'; key: string; code?: string }
+  | { type: 'text'; text: string };
+
+export interface TabInfo {
+  id: string;
+  url: string;
+  title: string;
+  active: boolean;
+}
+
+/** Structural copy of vault's SecretFields (browser sits beside vault and may not import it). */
+export interface SecretFields {
+  readonly names: readonly string[];
+  get(name: string): Buffer | undefined;
+  dispose(): void;
+}
+
+export interface LoginInput {
+  startUrl: string;
+  /** null: the automatic recipe. */
+  recipe: LoginRecipe | null;
+  successCheck: PageCheck | null;
+  failureCheck: PageCheck | null;
+  /** Reads the credential when the runner needs it; the runner disposes it. */
+  readCredential(): Promise<SecretFields>;
+  /** Default 30 s. */
+  timeoutMs?: number;
+}
+
+export type LoginOutcome =
+  | { ok: true; injection: 'intercept' | 'fill'; durationMs: number }
+  | { ok: false; step: string; message: string; durationMs: number };
+
+/** What the login runner may fill into: only the asset's hosts, and http only when the asset allows it. */
+export interface LoginGuard {
+  isAllowedOrigin(url: string): boolean;
+}

@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserEvent, BrowserPool } from '../../src/browser/index.js';
+import { eventLog, html, spec, startSite, startTestPool, waitUntil, type Site } from './support.js';
+
+// The navigation lock against a real Chromium: every host name resolves to 127.0.0.1, so each
+// request that a test says was blocked would otherwise have reached `site` (its hits show it did not).
+
+let pool: BrowserPool;
+let site: Site;
+
+beforeAll(async () => {
+  pool = startTestPool();
+  site = await startSite((req, res, s) => {
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+    const path = req.url ?? '/';
+    if (host !== 'portal.test' && host !== 'app.portal.test') {
+      html(res, '<h1>EVIL</h1>');
+      return;
+    }
+    switch (path) {
+      case '/subresources':
+        return html(res, `<img src="${s.url('evil.test', '/pixel.png')}"><iframe src="${s.url('evil.test', '/frame')}"></iframe><img src="/redirect-img">`);
+      case '/redirect-img':
+        res.writeHead(302, { location: s.url('evil.test', '/redirected.png') });
+        return res.end();
+      case '/open-redirect':
+        res.writeHead(302, { location: s.url('evil.test', '/landing') });
+        return res.end();
+      case '/popup':
+        return html(res, `<script>window.open(${JSON.stringify(s.url('evil.test', '/popup-target'))});</script>`);
+      case '/popup-allowed':
+        return html(res, `<script>window.open(${JSON.stringify(s.url('app.portal.test', '/second'))});</script>`);
+      case '/userinfo':
+        return html(res, `<script>location.href = ${JSON.stringify(`http://portal.test:${s.port}@evil.test:${s.port}/userinfo-target`)};</script>`);
+      case '/lookalike':
+        return html(res, `<img src="${s.url('portal.test.evil.test', '/a.png')}"><img src="${s.url('evilportal.test', '/b.png')}"><img src="${s.url('p\u03bfrtal.test', '/c.png')}">`);
+      case '/websocket':
+        return html(res, `<script>try { new WebSocket(${JSON.stringify(`ws://evil.test:${s.port}/socket`)}); } catch (e) {}</script>`);
+      default:
+        return html(res, `<h1>portal ${path}</h1>`);
+    }
+  });
+});
+
+afterAll(async () => {
+  await pool?.close();
+  await site?.close();
+});
+
+const blocked = (fragment: string) => (event: BrowserEvent) => event.type === 'blocked' && (event.url ?? '').includes(fragment);
+const evilHits = () => site.hits.filter((hit) => !hit.startsWith('portal.test ') && !hit.startsWith('app.portal.test '));
+
+async function openAt(path: string) {
+  const log = eventLog();
+  const session = await pool.open(spec({ onEvent: log.onEvent }));
+  await session.navigate(site.url('portal.test', path));
+  return { session, log };
+}
+
+describe('navigation lock: hosts', () => {
+  it('blocks sub-resources, iframes and redirected sub-resources to other hosts, and reports them', async () => {
+    const { session, log } = await openAt('/subresources');
+    await log.waitFor(blocked('evil.test:'.concat(String(site.port), '/pixel.png')));
+    expect(await log.waitFor(blocked('/frame'))).toMatchObject({ what: 'navigation' });
+    expect(await log.waitFor(blocked('/redirected.png'))).toMatchObject({ what: 'request', reason: expect.stringContaining('redirect') });
+    expect(evilHits()).toEqual([]);
+    await session.close();
+  });
+
+  it('does not follow an open redirect on the portal to another host', async () => {
+    const { session, log } = await openAt('/open-redirect');
+    expect(await log.waitFor(blocked('/landing'))).toMatchObject({ what: 'navigation' });
+    expect(evilHits()).toEqual([]);
+    expect(session.tabs().some((tab) => tab.url.includes('evil.test'))).toBe(false);
+    await session.close();
+  });
+
+  it('blocks a popup to another host and closes it; a popup to an allowed host becomes a tab', async () => {
+    const { session, log } = await openAt('/popup');
+    expect(await log.waitFor(blocked('/popup-target'))).toMatchObject({ what: 'popup' });
+    await waitUntil(() => session.tabs().length === 1);
+    expect(evilHits()).toEqual([]);
+
+    await session.navigate(site.url('portal.test', '/popup-allowed'));
+    const opened = await log.waitFor((e) => e.type === 'navigated' && e.url.includes('app.portal.test'));
+    expect(opened).toMatchObject({ type: 'navigated', tabId: 'tab-3' });
+    const tabs = session.tabs();
+    expect(tabs).toHaveLength(2);
+    expect(tabs.find((tab) => tab.active)?.id).toBe('tab-3');
+    await session.switchTab('tab-1');
+    expect(session.tabs().find((tab) => tab.active)?.id).toBe('tab-1');
+    expect(log.events).toContainEqual(expect.objectContaining({ type: 'tab_switched', tabId: 'tab-1' }));
+    await session.close();
+  });
+
+  it('judges https://allowed@evil/ by its real host', async () => {
+    const { session, log } = await openAt('/userinfo');
+    await log.waitFor(blocked('/userinfo-target'));
+    expect(evilHits()).toEqual([]);
+    await expect(session.navigate(`http://portal.test@evil.test:${site.port}/direct`)).rejects.toMatchObject({ code: 'forbidden' });
+    expect(evilHits()).toEqual([]);
+    await session.close();
+  });
+
+  it('blocks look-alike hosts', async () => {
+    const { session, log } = await openAt('/lookalike');
+    await log.waitFor(blocked('portal.test.evil.test'));
+    await log.waitFor(blocked('evilportal.test'));
+    await log.waitFor(blocked('xn--prtal-rce.test'));
+    expect(evilHits()).toEqual([]);
+    await session.close();
+  });
+
+  it('refuses WebSockets to other hosts', async () => {
+    const { session, log } = await openAt('/websocket');
+    expect(await log.waitFor(blocked('/socket'))).toMatchObject({ what: 'websocket' });
+    expect(evilHits()).toEqual([]);
+    await session.close();
+  });
+
+  it('refuses plain http unless the asset allows it', async () => {
+    const log = eventLog();
+    const session = await pool.open(spec({ onEvent: log.onEvent, allowInsecureHttp: false }));
+    await expect(session.navigate(site.url('portal.test', '/plain'))).rejects.toMatchObject({ code: 'forbidden' });
+    expect(await log.waitFor(blocked('/plain'))).toMatchObject({ reason: expect.stringContaining('plain http') });
+    expect(site.hits).not.toContain('portal.test /plain');
+    await session.close();
+  });
+});
