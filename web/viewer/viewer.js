@@ -17,6 +17,7 @@ let viewport = null; // page size in CSS pixels (controller only), for mapping p
 let image = { width: 0, height: 0 }; // last frame's size
 let drawn = { x: 0, y: 0, w: 0, h: 0 }; // where the last frame sits on the canvas, in CSS pixels
 let ended = false;
+let failed = false; // the server said why it closes: keep its words on screen
 
 const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
 const socket = new WebSocket(`${scheme}//${location.host}/api/sessions/${encodeURIComponent(sessionId)}/live`);
@@ -84,7 +85,10 @@ socket.addEventListener('message', (event) => {
       break;
     case 'error':
       if (message.code === 'read_only' || message.code === 'busy') status.textContent = message.message;
-      else show(message.message, true);
+      else {
+        failed = true;
+        show(message.message, true);
+      }
       break;
   }
 });
@@ -93,7 +97,7 @@ socket.addEventListener('open', () => {
   sendSize();
 });
 socket.addEventListener('close', (event) => {
-  if (!ended) show(event.code === 1001 ? 'The server is restarting; reload in a moment.' : 'Disconnected.', true);
+  if (!ended && !failed) show(event.code === 1001 ? 'The server is restarting; reload in a moment.' : 'Disconnected.', true);
 });
 
 function renderTabs(tabs) {
