@@ -4,6 +4,8 @@
  * result as JSON on stdout.
  *
  * - `saturate`: autocannon, closed loop, no pipelining: requests/s at saturation.
+ * - `saturate-new-connections`: the same with a new TCP connection per request
+ *   (autocannon keeps connections open), on raw sockets like `fixed`.
  * - `fixed`: an open-loop generator at a fixed rate. Each request is due at
  *   start + n/rate; its latency runs from when it was due (not when it was
  *   sent) to the end of its response, so a stalled server cannot hide its
@@ -20,7 +22,17 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
 export type LoadJob =
-  | { kind: 'saturate'; url: string; headers: Record<string, string>; connections: number; seconds: number }
+  | {
+      kind: 'saturate';
+      url: string;
+      headers: Record<string, string>;
+      connections: number;
+      seconds: number;
+      /** Cookie headers to spread the requests over (one per session), round robin; else `headers.cookie` for all. */
+      cookies?: string[];
+    }
+  /** Closed loop, a new TCP connection per request (`Connection: close`): `connections` requests in flight at any time. */
+  | { kind: 'saturate-new-connections'; url: string; headers: Record<string, string>; connections: number; seconds: number }
   | {
       kind: 'fixed';
       url: string;
@@ -30,6 +42,8 @@ export type LoadJob =
       /** true: a pool of kept-alive connections; false: a new TCP connection per request. */
       keepAlive: boolean;
       maxSockets: number;
+      /** As for `saturate`: request n carries cookies[n % length]. */
+      cookies?: string[];
     };
 
 export interface LoadResult {
@@ -48,7 +62,18 @@ export interface LoadResult {
 }
 
 async function saturate(job: Extract<LoadJob, { kind: 'saturate' }>): Promise<LoadResult> {
-  const result = await autocannon({ url: job.url, headers: job.headers, connections: job.connections, pipelining: 1, duration: job.seconds });
+  const cookies = job.cookies;
+  let next = 0;
+  const result = await autocannon({
+    url: job.url,
+    headers: job.headers,
+    connections: job.connections,
+    pipelining: 1,
+    duration: job.seconds,
+    ...(cookies && cookies.length > 0
+      ? { setupRequest: (request: { headers?: Record<string, string> }) => ({ ...request, headers: { ...request.headers, cookie: cookies[next++ % cookies.length]! } }) }
+      : {}),
+  });
   const statuses: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = (stat as { count: number }).count;
   const total = Object.values(statuses).reduce((a, b) => a + b, 0);
@@ -168,14 +193,12 @@ function requestBytes(target: URL, headers: Record<string, string>, keepAlive: b
 }
 
 async function fixed(job: Extract<LoadJob, { kind: 'fixed' }>): Promise<LoadResult> {
-  const target = new URL(job.url);
-  // A load generator aimed elsewhere would be a flood: this one only ever talks to this machine.
-  const address = loopbackAddress(target.hostname);
-  if (target.protocol !== 'http:' || address === null) throw new Error(`fixed: only http:// on loopback, got ${job.url}`);
-  const host = address;
+  const { host, port, target } = loopbackTarget(job.url, 'fixed');
   if (!(job.rate > 0) || !(job.seconds > 0) || !(job.maxSockets >= 1)) throw new Error('fixed: rate, seconds and maxSockets must be positive');
-  const port = Number(target.port || 80);
-  const bytes = requestBytes(target, job.headers, job.keepAlive);
+  // Every variant is serialized once; request n sends variant n % length.
+  const variants = (job.cookies && job.cookies.length > 0 ? job.cookies : [job.headers.cookie]).map((cookie) =>
+    requestBytes(target, cookie === undefined ? job.headers : { ...job.headers, cookie }, job.keepAlive),
+  );
   const planned = Math.floor(job.rate * job.seconds);
   if (planned < 1) throw new Error('fixed: rate x seconds is less than one request');
   const interval = 1000 / job.rate;
@@ -245,9 +268,9 @@ async function fixed(job: Extract<LoadJob, { kind: 'fixed' }>): Promise<LoadResu
       conns.add(this);
     }
 
-    send(due: number): void {
-      this.due = due;
-      this.socket.write(bytes);
+    send(n: number): void {
+      this.due = dueAt(n);
+      this.socket.write(variants[n % variants.length]!);
     }
 
     onRead(length: number): boolean {
@@ -285,7 +308,7 @@ async function fixed(job: Extract<LoadJob, { kind: 'fixed' }>): Promise<LoadResu
     /** Ready for the next request: straight to the head of the queue, or idle. */
     release(): void {
       if (dispatched < released) {
-        this.send(dueAt(dispatched));
+        this.send(dispatched);
         dispatched += 1;
       } else {
         idle.push(this);
@@ -325,7 +348,7 @@ async function fixed(job: Extract<LoadJob, { kind: 'fixed' }>): Promise<LoadResu
         if (open >= maxSockets) return;
         conn = new Conn();
       }
-      conn.send(dueAt(dispatched));
+      conn.send(dispatched);
       dispatched += 1;
     }
   };
@@ -380,8 +403,64 @@ async function fixed(job: Extract<LoadJob, { kind: 'fixed' }>): Promise<LoadResu
   return { requests: done, seconds, rate: done / seconds, statuses, errors, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1) };
 }
 
+/** The target's loopback host and port. A load generator aimed elsewhere would be a flood: this one only ever talks to this machine. */
+function loopbackTarget(url: string, kind: string): { host: string; port: number; target: URL } {
+  const target = new URL(url);
+  const host = loopbackAddress(target.hostname);
+  if (target.protocol !== 'http:' || host === null) throw new Error(`${kind}: only http:// on loopback, got ${url}`);
+  return { host, port: Number(target.port || 80), target };
+}
+
+async function saturateNewConnections(job: Extract<LoadJob, { kind: 'saturate-new-connections' }>): Promise<LoadResult> {
+  const { host, port, target } = loopbackTarget(job.url, 'saturate-new-connections');
+  const bytes = requestBytes(target, job.headers, false);
+  const statusCounts = new Map<number, number>();
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const endAt = started + job.seconds * 1000;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const sent = performance.now();
+      let buf: Buffer = Buffer.alloc(0);
+      let status = 0;
+      const socket = connect({ host, port }, () => socket.write(bytes));
+      const timer = setTimeout(() => socket.destroy(), REQUEST_TIMEOUT_MS);
+      socket.on('data', (chunk: Buffer) => {
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+        const end = parseResponse(buf, 0);
+        if (end >= 0 && !parsed.untilClose) {
+          status = parsed.status;
+          socket.destroy();
+        }
+      });
+      socket.on('error', ignore);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        if (status === 0 && buf.length > 0 && parseResponse(buf, 0) >= 0) status = parsed.status;
+        if (status === 0) errors += 1;
+        else {
+          statusCounts.set(status, (statusCounts.get(status) ?? 0) + 1);
+          if (status >= 200 && status < 300) latencies.push(performance.now() - sent);
+        }
+        resolve();
+      });
+    });
+  const worker = async () => {
+    while (performance.now() < endAt) await one();
+  };
+  await Promise.all(Array.from({ length: job.connections }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  const sorted = Float64Array.from(latencies).sort();
+  const at = (p: number) => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!);
+  const statuses: Record<string, number> = {};
+  for (const [code, count] of [...statusCounts].sort(([a], [b]) => a - b)) statuses[String(code)] = count;
+  const requests = latencies.length + errors + [...statusCounts].filter(([code]) => code < 200 || code >= 300).reduce((a, [, n]) => a + n, 0);
+  return { requests, seconds, rate: requests / seconds, statuses, errors, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1) };
+}
+
 const job = JSON.parse(process.argv[2] ?? 'null') as LoadJob | null;
 if (job) {
-  const result = job.kind === 'saturate' ? await saturate(job) : await fixed(job);
+  const result = job.kind === 'saturate' ? await saturate(job) : job.kind === 'saturate-new-connections' ? await saturateNewConnections(job) : await fixed(job);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
