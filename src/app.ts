@@ -17,6 +17,8 @@ import { createGroups, createOidcSignIn, parseGroupMap, type Groups, type OidcGr
 import { createMemoryState, createRateLimiter, createRedisState, type SharedState } from './cluster/index.js';
 import { openDatabase, type Database } from './store/index.js';
 import { createInfisicalSource, openVault, type Vault } from './vault/index.js';
+import { createBrowserPool, findChromium, type BrowserPool } from './browser/index.js';
+import { createBrowserSessions, type BrowserSessions } from './sessions/index.js';
 
 /**
  * The composition root's wiring: one small function per module, each taking
@@ -64,6 +66,8 @@ export interface Services {
   vault: Vault;
   /** The actor that system events (start, stop) are recorded under. */
   systemActor: Actor;
+  clock: Clock;
+  ids: IdGenerator;
   /** Settles the audit trail and closes the database. */
   close(): Promise<void>;
 }
@@ -115,6 +119,8 @@ export async function openServices(ctx: AppContext): Promise<Services> {
       oidc,
       vault: vaultService,
       systemActor: { kind: 'system', id: ctx.config.nodeId, name: 'webasset' },
+      clock,
+      ids,
       async close() {
         vaultService.close();
         // Webhook deliveries in flight may still record alert.delivery_failed: before the trail closes.
@@ -417,19 +423,43 @@ function resolveSigningKey(ctx: AppContext, database: Database): string {
   return key;
 }
 
+/** Browser sessions of a serving node: one Chromium (started at the first session), found at start so a missing one stops the start with the fix named. */
+export interface BrowserWiring {
+  pool: BrowserPool;
+  sessions: BrowserSessions;
+}
+
+function wireBrowserSessions(services: Services): BrowserWiring {
+  const { config, logger } = services;
+  const pool = createBrowserPool({ chromiumPath: findChromium(config.chromiumPath), logger });
+  const sessions = createBrowserSessions({
+    db: services.database.db,
+    access: services.access,
+    assets: services.assets,
+    vault: services.vault,
+    pool,
+    trail: services.audit.trail,
+    clock: services.clock,
+    ids: services.ids,
+    nodeId: config.nodeId,
+    logger,
+  });
+  return { pool, sessions };
+}
+
 export interface RunningServer {
   http: FastifyInstance;
+  /** Governed browser sessions of this node. */
+  browser: BrowserWiring;
   /** Base URL the server listens on. */
   url: string;
   /** Graceful stop: no new requests, in-flight ones finish, `system.stopped` recorded, trail flushed, database closed. */
   stop(reason: string): Promise<void>;
 }
 
-export async function startServer(services: Services): Promise<RunningServer> {
-  const { config, logger, audit } = services;
-  let shuttingDown = false;
-  const { oidc } = services;
-  const http = await createHttpServer({
+function createServer(services: Services, browser: BrowserWiring, isShuttingDown: () => boolean): Promise<FastifyInstance> {
+  const { config, logger, audit, oidc } = services;
+  return createHttpServer({
     forwardAuth: { ...services.forwardAuth, shedding: FORWARD_AUTH_SHEDDING },
     logger,
     trail: audit.trail,
@@ -452,10 +482,29 @@ export async function startServer(services: Services): Promise<RunningServer> {
     pingState: async () => {
       await services.state.get('readyz');
     },
-    isShuttingDown: () => shuttingDown,
+    isShuttingDown,
+    browserSessions: browser.sessions,
+    liveSessions: browser.sessions,
   });
-  const address = await http.listen({ port: config.port, host: config.host });
+}
+
+export async function startServer(services: Services): Promise<RunningServer> {
+  const { config, logger, audit } = services;
+  let shuttingDown = false;
+  const browser = wireBrowserSessions(services);
+  let http: FastifyInstance;
   try {
+    // Sessions this node left live when it last stopped without a clean shutdown have no browser any more.
+    const recovered = await browser.sessions.recover();
+    if (recovered > 0) logger.warn({ sessions: recovered }, 'ended browser sessions left by an earlier run (node_restart)');
+    http = await createServer(services, browser, () => shuttingDown);
+  } catch (error) {
+    await closeBrowser(browser);
+    throw error;
+  }
+  let address: string;
+  try {
+    address = await http.listen({ port: config.port, host: config.host });
     await audit.trail.record({
       actor: services.systemActor,
       action: 'system.started',
@@ -465,6 +514,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
   } catch (error) {
     // Fail closed: a node whose start cannot be audited does not serve.
     await http.close();
+    await closeBrowser(browser);
     throw error;
   }
   logger.info({ url: address, version: services.version, node: config.nodeId }, 'webasset is listening');
@@ -472,11 +522,14 @@ export async function startServer(services: Services): Promise<RunningServer> {
   let stopping: Promise<void> | undefined;
   return {
     http,
+    browser,
     url: address,
     stop(reason) {
       stopping ??= (async () => {
         shuttingDown = true;
         await staleSweep.stop();
+        // Sessions first: their live views close with them, so the HTTP server has no socket left waiting.
+        await closeBrowser(browser);
         await http.close();
         try {
           await audit.trail.record({ actor: services.systemActor, action: 'system.stopped', outcome: 'success', details: { reason, version: services.version } });
@@ -489,6 +542,12 @@ export async function startServer(services: Services): Promise<RunningServer> {
       return stopping;
     },
   };
+}
+
+/** Ends every browser session of this node (`shutdown`, recorded) and closes Chromium. */
+async function closeBrowser(browser: BrowserWiring): Promise<void> {
+  await browser.sessions.shutdown();
+  await browser.pool.close();
 }
 
 /**

@@ -31,6 +31,8 @@ import { createProxyTrust } from './proxy-trust.js';
 import { registerWebSockets } from './live-view/websocket-plugin.js';
 import type { LiveSessions } from './live-view/ports.js';
 import { liveViewRoutes } from './routes/live-view.js';
+import { sessionsRoutes } from './routes/sessions.js';
+import type { BrowserSessions } from '../sessions/index.js';
 import { createLoadShedder, type LoadShedOptions } from './load-shed.js';
 import { createForwardAuthFastPath } from './forward-auth-fast-path.js';
 import { serverWithFastPath } from './node-server.js';
@@ -69,6 +71,8 @@ export interface HttpDeps {
   isShuttingDown(): boolean;
   /** Browser sessions as the live view sees them (sessions/ provides them); absent: every live view id is not found. */
   liveSessions?: LiveSessions | undefined;
+  /** /api/sessions: governed browser sessions (routes are added when given). */
+  browserSessions?: BrowserSessions | undefined;
   /** Largest accepted request body. */
   bodyLimit?: number;
   /** GET /authz (ForwardAuth): host rules, return-URL allowlist, sign-in URL, counters, load shedding. */
@@ -156,6 +160,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   if (deps.admin) await app.register(adminRoutes, deps.admin);
   await app.register(adminTokenRoutes, { tokens: deps.tokens });
   if (deps.vault) await app.register(adminVaultRoutes, { vault: deps.vault });
+  if (deps.browserSessions) await app.register(sessionsRoutes, { sessions: deps.browserSessions });
   await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [] });
   await app.register(forwardAuthRoutes, {
     gate: deps.forwardAuth.gate,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Permission } from '../../src/access/index.js';
@@ -40,6 +41,8 @@ interface Fixtures {
   assetId: string;
   permissionId: string;
   tokenId: string;
+  /** Browser-session rows (live on another node, so no browser is started here): each signed-in caller's own, and the victim's. */
+  browserSessions: Partial<Record<CallerName, string>> & { victim: string };
 }
 
 type Params = (fx: Fixtures, who: CallerName) => { own?: Record<string, string> | undefined; other: Record<string, string> };
@@ -53,6 +56,8 @@ interface Expectation {
   statuses?: Partial<Record<CallerName, number>> & { default?: number };
   /** Own-resource routes: what an allowed caller gets on someone else's resource (it must not act on it). */
   otherStatus?: number;
+  /** The same, per caller, where roles differ (an administrator may read or end anyone's browser session). */
+  otherStatusBy?: Partial<Record<CallerName, number>>;
   /** Statuses an allowed caller may get besides 2xx (the sample input may be refused by the route's own rules). */
   allowedAlso?: number[];
   /** Exact statuses for callers the route itself turns away after access allowed them (e.g. browser-only routes). */
@@ -71,6 +76,7 @@ const token: Params = (fx) => ({ other: { id: fx.tokenId } });
 const vaultEntry: Params = () => ({ other: { id: 'matrix-entry' } });
 const ENROLMENT_TOKEN = 'x'.repeat(43);
 const enrolment: Params = () => ({ other: { token: ENROLMENT_TOKEN } });
+const browserSession: Params = (fx, who) => ({ own: fx.browserSessions[who] ? { id: fx.browserSessions[who] } : undefined, other: { id: fx.browserSessions.victim } });
 
 const TABLE: Record<string, Expectation> = {
   'GET /healthz': { rule: 'public', statuses: { default: 200 } },
@@ -154,6 +160,12 @@ const TABLE: Record<string, Expectation> = {
   // Live view (the socket itself is tested in live-view*.test.ts): a plain GET without an upgrade is refused by the route.
   'GET /api/sessions/:id/live': { rule: 'authenticated', allowedAlso: [400] },
   'GET /sessions/:id/view': { rule: 'authenticated', routeRefuses: { adminWrongScope: 403 } },
+
+  // Browser sessions: the sessions module decides. No grant on this asset: every start is refused (starts are tested in sessions*.test.ts).
+  'POST /api/sessions': { rule: 'authenticated', body: () => ({ assetId: 'matrix-no-grant' }), allowedAlso: [403] },
+  'GET /api/sessions': { rule: 'authenticated' },
+  'GET /api/sessions/:id': { rule: 'authenticated', params: browserSession, otherStatusBy: { operator: 404, agentToken: 404, auditor: 200, admin: 200 } },
+  'DELETE /api/sessions/:id': { rule: 'authenticated', params: browserSession, otherStatusBy: { operator: 404, agentToken: 404, auditor: 403, admin: 200 } },
   'GET /viewer/viewer.js': { rule: 'public', statuses: { default: 200 } },
   'GET /viewer/viewer.css': { rule: 'public', statuses: { default: 200 } },
 };
@@ -223,6 +235,16 @@ describe('authorization matrix: every route × caller × own or other resource',
     const a = await ts.services.assets.create({ id: `m${n}-asset`, name: 'Asset', url: `https://m${n}.example.com/` }, CLI);
     const p = await ts.services.grants.create({ subjectKind: 'group', subjectId: g.id, assetId: a.id, actions: ['connect'] }, CLI);
     const t = await ts.services.tokens.create({ name: `m${n}-victim-token`, role: 'auditor', createdBy: CLI });
+    const browserRow = async (userId: string) => {
+      const id = randomUUID();
+      await ts.services.database.db
+        .insertInto('browser_sessions')
+        .values({ id, asset_id: a.id, user_id: userId, principal_kind: 'user', state: 'active', end_reason: null, end_message: null, created_at_ms: Date.now(), active_at_ms: Date.now(), ended_at_ms: null, last_input_at_ms: Date.now(), node_id: 'matrix-other-node', credential: null })
+        .execute();
+      return id;
+    };
+    const browserSessions: Fixtures['browserSessions'] = { victim: await browserRow(victimCaller.userId!) };
+    for (const name of CALLERS) if (callers[name].userId) browserSessions[name] = await browserRow(callers[name].userId!);
     return {
       callers,
       victim: { userId: victimCaller.userId!, sessionId: victimSession, caller: victimCaller },
@@ -230,6 +252,7 @@ describe('authorization matrix: every route × caller × own or other resource',
       assetId: a.id,
       permissionId: p.id,
       tokenId: t.id,
+      browserSessions,
     };
   }
 
@@ -299,8 +322,9 @@ describe('authorization matrix: every route × caller × own or other resource',
       if (res.status !== want) return `${label}; expected ${want}`;
       return (await sideEffects()) !== before ? `${label}; a refused call changed something` : undefined;
     }
-    if (whose === 'other' && entry.otherStatus !== undefined) {
-      return res.status !== entry.otherStatus ? `${label}; expected ${entry.otherStatus} on someone else's resource` : undefined;
+    const otherStatus = entry.otherStatusBy?.[who] ?? entry.otherStatus;
+    if (whose === 'other' && otherStatus !== undefined) {
+      return res.status !== otherStatus ? `${label}; expected ${otherStatus} on someone else's resource` : undefined;
     }
     const refused = entry.routeRefuses?.[who];
     if (refused !== undefined) return res.status !== refused ? `${label}; expected ${refused} from the route itself` : undefined;

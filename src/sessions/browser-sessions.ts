@@ -1,0 +1,134 @@
+import { decide } from '../access/index.js';
+import { AppError } from '../core/index.js';
+import type { Principal } from '../identity/index.js';
+import { createLiveSessions } from './live-sessions.js';
+import { createSessionAudit } from './session-audit.js';
+import { createSessionStore } from './session-store.js';
+import { startSession } from './start-session.js';
+import type { BrowserSessions, BrowserSessionsDeps, SessionRecord } from './types.js';
+
+const MESSAGE_MAX = 500;
+const NO_CONTROL = /\p{Cc}/gu;
+
+/**
+ * The lifecycle of governed browser sessions (`starting → logging_in →
+ * active → ended`): the one place that decides when a session starts and
+ * ends. REST, the live view and MCP all go through it.
+ */
+export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSessions {
+  for (const key of ['db', 'access', 'assets', 'vault', 'pool', 'trail', 'clock', 'ids', 'logger'] as const) {
+    if (!deps[key]) throw new TypeError(`createBrowserSessions: ${key} is required`);
+  }
+  if (typeof deps.nodeId !== 'string' || deps.nodeId === '') throw new TypeError('createBrowserSessions: nodeId is required');
+  const { access, clock, nodeId } = deps;
+  const store = createSessionStore(deps.db);
+  const audit = createSessionAudit(deps.trail, nodeId);
+  const live = createLiveSessions({ store, audit, clock, logger: deps.logger, tickMs: deps.tickMs ?? 1_000 });
+  let accepting = true;
+  live.startTicking();
+
+  /** Holds a role permission now, without recording a refusal (a probe; the refusal that matters is recorded by the caller). */
+  const holds = (p: Principal, permission: 'admin.sessions.read' | 'admin.sessions.revoke') => decide({ principal: p, action: permission, now: new Date(clock.now()) }).allowed;
+
+  async function mayWatch(p: Principal, assetId: string): Promise<boolean> {
+    return (await access.visibleAssets(p, 'watch')).some((a) => a.id === assetId && a.available);
+  }
+
+  /** The session when `p` may see it; one answer for "absent" and "not yours", so ids cannot be probed. */
+  async function visible(id: string, p: Principal): Promise<SessionRecord> {
+    const record = await current(id);
+    if (record && (record.userId === p.id || holds(p, 'admin.sessions.read') || (await mayWatch(p, record.assetId)))) return record;
+    throw new AppError('not_found', { publicMessage: 'No such session.' });
+  }
+
+  /** The stored record, with this node's fresher view of a live one. */
+  async function current(id: string): Promise<SessionRecord | null> {
+    const here = live.sessions.get(id);
+    if (here && !here.ending) return here.record;
+    return typeof id === 'string' ? store.get(id) : null;
+  }
+
+  return {
+    start: (principal, assetId, context = {}) =>
+      startSession(
+        { ...deps, store, live, audit, loginTimeoutMs: deps.loginTimeoutMs ?? 30_000, accepting: () => accepting },
+        principal,
+        assetId,
+        context,
+      ),
+
+    get: visible,
+
+    async list(principal, options = {}, context = {}) {
+      if (!options.all) return store.list(principal.id);
+      await access.authorize(principal, 'admin.sessions.read', context);
+      return store.list(undefined);
+    },
+
+    async end(id, principal, options = {}, context = {}) {
+      const record = await visible(id, principal);
+      const owner = record.userId === principal.id;
+      // Someone who may see it but not end it (a watcher) is refused, and the refusal recorded.
+      if (!owner) await access.authorize(principal, 'admin.sessions.revoke', context);
+      if (record.state === 'ended') throw new AppError('session_ended');
+      const reason = owner ? 'user' : 'admin';
+      const message = owner ? null : (options.message?.replace(NO_CONTROL, ' ').slice(0, MESSAGE_MAX) ?? null) || null;
+      const here = live.sessions.get(id);
+      if (here) {
+        await live.finish(here, reason, { actor: audit.actorOf(principal), message, context });
+      } else {
+        // Held by another node (or left by a crash): the database says it ended; its node closes it on its next tick.
+        await audit.record('browser_session.ended', 'success', id, audit.actorOf(principal), { assetId: record.assetId, userId: record.userId, reason, message, from: record.state }, context);
+        if (!(await store.end(id, reason, message, clock.now()))) throw new AppError('session_ended');
+      }
+      return (await store.get(id))!;
+    },
+
+    async attach(id, principal, mode, context = {}) {
+      const record = await current(id);
+      if (!record) throw new AppError('not_found', { publicMessage: 'No such session.' });
+      if (record.userId !== principal.id) {
+        if (mode === 'control') throw new AppError('not_found', { publicMessage: 'No such session.' });
+        // Recorded as auth.denied when refused, but answered as if it did not exist.
+        await access.authorizeAsset(principal, 'watch', record.assetId, context).catch((error: unknown) => {
+          throw error instanceof AppError && error.code === 'forbidden' ? new AppError('not_found', { publicMessage: 'No such session.' }) : error;
+        });
+      }
+      if (record.state === 'ended') throw new AppError('session_ended');
+      const s = live.sessions.get(id);
+      const browser = s && !s.ending ? (s.browser ?? (await s.opened.catch(() => null))) : null;
+      if (!s || !browser || s.ending) {
+        throw s ? new AppError('session_ended') : new AppError('not_found', { publicMessage: 'This session is held by another server node.' });
+      }
+      await audit.record('browser_session.attached', 'success', id, audit.actorOf(principal), { assetId: record.assetId, mode, owner: record.userId }, context);
+      return {
+        record: s.record,
+        browser,
+        touch: () => live.touch(s),
+        onEnd(listener) {
+          if (s.ending) {
+            void s.ending.then(() => listener(s.record.endReason ?? 'shutdown'));
+            return () => undefined;
+          }
+          s.listeners.add(listener);
+          return () => s.listeners.delete(listener);
+        },
+      };
+    },
+
+    async recover() {
+      const left = (await store.liveOnNode(nodeId)).filter((r) => !live.sessions.has(r.id));
+      for (const record of left) {
+        await audit.record('browser_session.ended', 'success', record.id, audit.system, { assetId: record.assetId, userId: record.userId, reason: 'node_restart', message: 'the node restarted', from: record.state });
+        await store.end(record.id, 'node_restart', 'the node restarted', clock.now());
+      }
+      return left.length;
+    },
+
+    async shutdown() {
+      accepting = false;
+      await live.stop('shutdown');
+    },
+  };
+}
+

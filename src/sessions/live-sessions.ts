@@ -1,0 +1,164 @@
+import type { AssetRecord, RequestContext } from '../access/index.js';
+import type { Actor } from '../audit/index.js';
+import type { BrowserEvent, BrowserSession } from '../browser/index.js';
+import type { Clock } from '../core/index.js';
+import type { Principal } from '../identity/index.js';
+import type { SessionAudit } from './session-audit.js';
+import type { SessionStore } from './session-store.js';
+import type { EndReason, SessionRecord, SessionsLogger } from './types.js';
+
+/** A session whose browser context lives on this node. */
+export interface LiveSession {
+  record: SessionRecord;
+  owner: Principal;
+  asset: AssetRecord;
+  browser: BrowserSession | null;
+  /** Settles once the context is open (or failed to open). */
+  opened: Promise<BrowserSession | null>;
+  lastInputMs: number;
+  persistedInputMs: number;
+  ending: Promise<void> | null;
+  listeners: Set<(reason: EndReason) => void>;
+  /** Audit records of browser events, in order. */
+  events: Promise<void>;
+}
+
+export interface Ending {
+  actor: Actor;
+  message?: string | null | undefined;
+  context?: RequestContext | undefined;
+  /** Someone else recorded and stored the end already (another node, a racing end): only close here. */
+  endedElsewhere?: boolean | undefined;
+}
+
+const PERSIST_INPUT_MS = 10_000;
+
+/**
+ * The live sessions of this node and everything that ends them: a caller,
+ * the timeouts (checked on a tick, against the injected clock), the
+ * browser's own end, and an end written to the database by another node.
+ */
+export function createLiveSessions(deps: { store: SessionStore; audit: SessionAudit; clock: Clock; logger: SessionsLogger; tickMs: number }) {
+  const { store, audit, clock, logger } = deps;
+  const sessions = new Map<string, LiveSession>();
+  /** Ends that could not be written (database away): retried on each tick so the limits free up. */
+  const unwritten = new Map<string, { reason: EndReason; message: string | null; at: number }>();
+  let timer: NodeJS.Timeout | undefined;
+  let ticking = false;
+
+  function finish(s: LiveSession, reason: EndReason, how: Ending): Promise<void> {
+    s.ending ??= (async () => {
+      const now = clock.now();
+      const message = how.message ?? null;
+      if (!how.endedElsewhere) {
+        // Ending is the fail-closed direction: a session is closed even when its end cannot be recorded.
+        await audit
+          .record('browser_session.ended', 'success', s.record.id, how.actor, { assetId: s.record.assetId, userId: s.record.userId, reason, message, from: s.record.state, durationMs: now - Date.parse(s.record.createdAt) }, how.context)
+          .catch((error: unknown) => logger.error({ err: error, session: s.record.id }, 'could not record the end of a browser session; it is closed anyway'));
+      }
+      const browser = s.browser ?? (await s.opened.catch(() => null));
+      s.record = { ...s.record, state: 'ended', endReason: reason, endMessage: message, endedAt: new Date(now).toISOString() };
+      await browser?.close().catch((error: unknown) => logger.warn({ err: error, session: s.record.id }, 'closing a browser context failed'));
+      if (!how.endedElsewhere) await writeEnd(s.record.id, reason, message, now);
+      sessions.delete(s.record.id);
+      for (const listener of s.listeners) {
+        try {
+          listener(reason);
+        } catch (error) {
+          logger.warn({ err: error }, 'a session end listener failed');
+        }
+      }
+      s.listeners.clear();
+    })();
+    return s.ending;
+  }
+
+  async function writeEnd(id: string, reason: EndReason, message: string | null, at: number): Promise<void> {
+    try {
+      await store.end(id, reason, message, at);
+      unwritten.delete(id);
+    } catch (error) {
+      unwritten.set(id, { reason, message, at });
+      logger.error({ err: error, session: id }, 'could not store the end of a browser session; retrying');
+    }
+  }
+
+  /** Browser events: the end of the context ends the session; blocks, downloads and uploads are recorded in order. */
+  function onBrowserEvent(s: LiveSession, event: BrowserEvent): void {
+    if (event.type === 'ended') {
+      if (!s.ending) void finish(s, 'browser_crashed', { actor: audit.system, message: event.reason === 'browser_crashed' ? 'the browser process ended' : 'the browser closed the session' });
+      return;
+    }
+    const entry =
+      event.type === 'blocked'
+        ? { action: 'browser_session.blocked' as const, outcome: 'denied' as const, details: { what: event.what, url: event.url?.slice(0, 2048) ?? null, reason: event.reason } }
+        : event.type === 'download'
+          ? { action: 'browser_session.downloaded' as const, outcome: 'success' as const, details: { fileName: event.fileName, size: event.size, sha256: event.sha256 } }
+          : event.type === 'upload'
+            ? { action: 'browser_session.uploaded' as const, outcome: 'success' as const, details: { fileNames: event.fileNames } }
+            : undefined;
+    if (!entry) return;
+    s.events = s.events
+      .then(() => audit.record(entry.action, entry.outcome, s.record.id, audit.actorOf(s.owner), { assetId: s.record.assetId, ...entry.details }))
+      .catch((error: unknown) => {
+        logger.error({ err: error, session: s.record.id }, 'could not record a browser event; the session ends (fail closed)');
+        if (!s.ending) void finish(s, 'browser_crashed', { actor: audit.system, message: 'a browser event could not be recorded in the audit trail' });
+      });
+  }
+
+  async function tick(): Promise<void> {
+    if (ticking) return;
+    ticking = true;
+    try {
+      const now = clock.now();
+      for (const s of sessions.values()) {
+        if (s.ending) continue;
+        const { idleTimeoutMinutes, maxDurationMinutes } = s.asset.policy;
+        if (now - Date.parse(s.record.createdAt) >= maxDurationMinutes * 60_000) {
+          void finish(s, 'max_duration', { actor: audit.system, message: `the maximum duration of ${maxDurationMinutes} minutes was reached` });
+        } else if (s.record.state === 'active' && now - s.lastInputMs >= idleTimeoutMinutes * 60_000) {
+          void finish(s, 'idle_timeout', { actor: audit.system, message: `no input for ${idleTimeoutMinutes} minutes` });
+        } else if (s.lastInputMs > s.persistedInputMs && now - s.persistedInputMs >= PERSIST_INPUT_MS) {
+          s.persistedInputMs = s.lastInputMs;
+          await store.touch(s.record.id, s.lastInputMs);
+        }
+      }
+      for (const ended of await store.endedAmong([...sessions.keys()])) {
+        const s = sessions.get(ended.id);
+        if (s && !s.ending) void finish(s, ended.reason, { actor: audit.system, endedElsewhere: true });
+      }
+      for (const [id, end] of unwritten) await writeEnd(id, end.reason, end.message, end.at);
+    } catch (error) {
+      logger.warn({ err: error }, 'browser session sweep failed');
+    } finally {
+      ticking = false;
+    }
+  }
+
+  return {
+    sessions,
+    finish,
+    onBrowserEvent,
+    add(record: SessionRecord, owner: Principal, asset: AssetRecord): LiveSession {
+      const now = clock.now();
+      const s: LiveSession = { record, owner, asset, browser: null, opened: Promise.resolve(null), lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), events: Promise.resolve() };
+      sessions.set(record.id, s);
+      return s;
+    },
+    touch(s: LiveSession): void {
+      s.lastInputMs = Math.max(s.lastInputMs, clock.now());
+    },
+    startTicking(): void {
+      timer ??= setInterval(() => void tick(), deps.tickMs);
+      timer.unref();
+    },
+    async stop(reason: EndReason): Promise<void> {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await Promise.all([...sessions.values()].map((s) => finish(s, reason, { actor: audit.system })));
+      for (const [id, end] of unwritten) await writeEnd(id, end.reason, end.message, end.at);
+    },
+  };
+}
+
+export type LiveSessions = ReturnType<typeof createLiveSessions>;

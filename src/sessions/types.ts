@@ -1,0 +1,84 @@
+import type { Kysely } from 'kysely';
+import type { Access, AssetRecord, RequestContext } from '../access/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import type { BrowserPool, BrowserSession } from '../browser/index.js';
+import type { Clock, IdGenerator } from '../core/index.js';
+import type { Principal } from '../identity/index.js';
+import type { Tables } from '../store/index.js';
+import type { VaultReader } from '../vault/index.js';
+
+export const SESSION_STATES = ['starting', 'logging_in', 'active', 'ended'] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+export const END_REASONS = ['user', 'idle_timeout', 'max_duration', 'admin', 'login_failed', 'browser_crashed', 'shutdown', 'node_restart'] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
+/** A governed browser session as callers see it (timestamps as ISO text, like every record of the API). */
+export interface SessionRecord {
+  id: string;
+  assetId: string;
+  /** The principal that started it: a user id, or `token:<id>` for a role token. */
+  userId: string;
+  principalKind: 'user' | 'agent';
+  state: SessionState;
+  endReason: EndReason | null;
+  /** The failed step of a login, the administrator's reason, or what went wrong; never a value. */
+  endMessage: string | null;
+  createdAt: string;
+  activeAt: string | null;
+  endedAt: string | null;
+  lastInputAt: string;
+  /** The node whose browser holds it. */
+  nodeId: string;
+  /** Vault entry id of the credential it logged in with. */
+  credential: string | null;
+}
+
+/** The live handle the live view works through (owner: control; `watch` on the asset: watch). */
+export interface AttachedSession {
+  record: SessionRecord;
+  browser: BrowserSession;
+  /** Counts as input for the idle timeout. */
+  touch(): void;
+  /** Called once when the session ends; returns the unsubscribe function. */
+  onEnd(listener: (reason: EndReason) => void): () => void;
+}
+
+export interface BrowserSessions {
+  /** Decides `connect`, holds the asset's and the credential's limits, records, opens a context and logs in. Resolves once active. */
+  start(principal: Principal, assetId: string, context?: RequestContext): Promise<SessionRecord>;
+  /** The session when `principal` owns it, may read every session (`admin.sessions.read`) or holds `watch` on its asset; `not_found` otherwise. */
+  get(id: string, principal: Principal): Promise<SessionRecord>;
+  /** The caller's own sessions, newest first; with `all`, everyone's (needs `admin.sessions.read`, refusal audited). */
+  list(principal: Principal, options?: { all?: boolean | undefined }, context?: RequestContext): Promise<SessionRecord[]>;
+  /** Ends it: the owner with reason `user`, someone holding `admin.sessions.revoke` with `admin` (and `message`). */
+  end(id: string, principal: Principal, options?: { message?: string | undefined }, context?: RequestContext): Promise<SessionRecord>;
+  attach(id: string, principal: Principal, mode: 'control' | 'watch', context?: RequestContext): Promise<AttachedSession>;
+  /** Ends the sessions a crash of this node left behind (`node_restart`); call once before serving. */
+  recover(): Promise<number>;
+  /** Refuses new starts and ends every live session of this node with `shutdown`. */
+  shutdown(): Promise<void>;
+}
+
+export interface SessionsLogger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
+export interface BrowserSessionsDeps {
+  db: Kysely<Tables>;
+  access: Access;
+  assets: { get(id: string): Promise<AssetRecord | null> };
+  vault: VaultReader;
+  pool: BrowserPool;
+  trail: AuditTrail;
+  clock: Clock;
+  ids: IdGenerator;
+  nodeId: string;
+  logger: SessionsLogger;
+  /** How often timeouts are checked and sessions ended elsewhere are noticed (default 1 s). */
+  tickMs?: number | undefined;
+  /** Deadline of a login (default 30 s). */
+  loginTimeoutMs?: number | undefined;
+}
