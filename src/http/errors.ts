@@ -2,6 +2,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { AppError, ERROR_CODES, type ErrorCode } from '../core/index.js';
 import { isConnectionError } from '../store/index.js';
 
+const UNAVAILABLE_BY_DESIGN: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['shutting_down', 'server_busy']);
+
 /** The one body every error response has. */
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; requestId: string; details?: unknown };
@@ -16,7 +18,9 @@ export interface ErrorBody {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const mapped = toAppError(error);
-    if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
+    // A node that is stopping or shedding load refuses by design: one line with the code, not an error with a stack per request.
+    if (UNAVAILABLE_BY_DESIGN.has(mapped.code)) request.log.warn({ code: mapped.code }, 'request refused');
+    else if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: mapped.code }, 'request refused');
     return send(reply, request, mapped);
   });
