@@ -57,7 +57,14 @@ export async function openBrowserSession(deps: { browser: Browser; spec: Context
   const tabs = createTabs({
     report,
     onActiveChanged: () => void screencasts.restart().catch(() => undefined),
-    onLastClosed: () => void end('closed'),
+    // Pages also close when the browser dies (before Playwright reports the disconnect): a round
+    // trip to the browser tells the two apart, so a crash is never recorded as an ordinary close.
+    onLastClosed: () => {
+      void context.cookies().then(
+        () => end(deps.browser.isConnected() ? 'closed' : 'browser_crashed'),
+        () => end('browser_crashed'),
+      );
+    },
   });
   const dispatch = createInputDispatcher();
   const registering = new Map<Page, Promise<Tab>>();
