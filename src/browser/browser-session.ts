@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { AppError } from '../core/index.js';
 import { createInputDispatcher } from './input.js';
-import { runLogin } from './login-runner.js';
+import { runLogin } from './login/index.js';
 import { installNavigationLock, type NavigationLock } from './navigation-lock.js';
 import { applyClipboardPolicy, contextPolicyOptions, watchPagePolicy } from './policy.js';
 import { createScreencasts } from './screencast.js';

@@ -119,7 +119,7 @@ describe('blocked schemes: a session', () => {
     const shown = session.tabs().map((tab) => tab.url);
     expect(shown.filter((url) => /^(file|chrome|view-source|data|javascript|devtools):/.test(url))).toEqual([]);
     const navigations = log.events.filter((e) => e.type === 'navigated' || e.type === 'tab_opened' || e.type === 'tab_switched');
-    expect(navigations.map((e) => ('url' in e ? e.url : '')).filter((url) => /^(file|chrome|view-source|data|javascript|devtools):/.test(url))).toEqual([]);
+    expect(navigations.map((e) => ('url' in e ? (e.url ?? '') : '')).filter((url) => /^(file|chrome|view-source|data|javascript|devtools):/.test(url))).toEqual([]);
     expect(session.closed).toBe(false);
     await session.close();
   });
