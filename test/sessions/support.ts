@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { sql } from 'kysely';
+import pino from 'pino';
+import { createAccess, createAssets, createGrants, type AssetInput, type Assets, type Grants } from '../../src/access/index.js';
+import type { AuditTrail } from '../../src/audit/index.js';
+import { createBrowserPool, DEFAULT_LAUNCH_ARGS, findChromium, type BrowserPool } from '../../src/browser/index.js';
+import { createRedactor, randomIds, systemClock, type Clock } from '../../src/core/index.js';
+import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
+import type { Principal } from '../../src/identity/index.js';
+import { createBrowserSessions, type BrowserSessions } from '../../src/sessions/index.js';
+import { openVault, type Vault } from '../../src/vault/index.js';
+import { buildAudit } from '../support/audit-fixtures.js';
+import type { FreshDatabase } from '../support/databases.js';
+import { LogCapture } from '../support/server.js';
+import { insertPlainUser } from '../support/session-user.js';
+
+export const CANARY_USERNAME = 'sessions-alice';
+export const CANARY_PASSWORD = 'canary-Sess-9f3a1c77e2';
+export const CLI: Principal = { kind: 'user', id: 'admin-cli', name: 'Admin', roles: ['admin'], groups: [], via: 'cli', mfa: true };
+
+/** A pool whose Chromium carries a marker switch, so a test can find (and kill) exactly its browser process. */
+export function markedPool(): { pool: BrowserPool; browserPids(): number[] } {
+  const marker = `--webasset-sessions-test=${randomBytes(6).toString('hex')}`;
+  const pool = createBrowserPool({ chromiumPath: findChromium(undefined), logger: pino({ level: 'silent' }), launchArgs: [...DEFAULT_LAUNCH_ARGS, marker] });
+  const browserPids = () =>
+    readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .filter((pid) => {
+        try {
+          const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+          return args.includes(marker) && !args.some((arg) => arg.startsWith('--type='));
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  return { pool, browserPids };
+}
+
+export async function startDemoPortal(): Promise<{ portal: DemoPortal; url: string }> {
+  const portal = createDemoPortal({ username: CANARY_USERNAME, password: CANARY_PASSWORD });
+  return { portal, url: await portal.start(0, '127.0.0.1') };
+}
+
+export interface SessionStack {
+  sessions: BrowserSessions;
+  assets: Assets;
+  grants: Grants;
+  vault: Vault;
+  trail: AuditTrail;
+  logs: LogCapture;
+  /** A new operator (a users row) with `actions` on the asset through a direct grant. */
+  operator(name: string, assetId?: string, actions?: Array<'connect' | 'watch'>): Promise<Principal>;
+  auditRows(filter?: { action?: string; target?: string }): Promise<Array<{ action: string; outcome: string; actor_id: string; target_id: string | null; details: Record<string, any> }>>;
+  /** Every audit event's text, for canary searches. */
+  auditText(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real parts, wired as the composition root does: this test's database,
+ * the audit trail, access, the vault with a fresh key, the given Chromium
+ * pool and the sessions module. One asset `bank` on the demo portal, logged
+ * into with the vault entry `bank-login` (the canary password).
+ */
+export async function buildStack(
+  fresh: FreshDatabase,
+  pool: BrowserPool,
+  portalUrl: string,
+  options: { clock?: Clock; tickMs?: number; nodeId?: string; asset?: Partial<AssetInput>; password?: string } = {},
+): Promise<SessionStack> {
+  const clock = options.clock ?? systemClock;
+  const { database, dataDir } = fresh.db;
+  const db = database.db;
+  const logs = new LogCapture();
+  const logger = pino({ level: 'debug' }, logs);
+  const audit = buildAudit(database, dataDir, { clock, redactor: createRedactor() });
+  await audit.trail.start();
+  const trail = audit.trail;
+  const vault = await openVault({ db, trail, clock, masterKey: randomBytes(32), systemActor: { kind: 'system', id: 'test-node', name: 'webasset' } });
+  const access = createAccess({ trail, db, clock });
+  const assets = createAssets({ db, trail, clock });
+  const grants = createGrants({ db, trail, clock, ids: randomIds });
+  await vault.set({ entryId: 'bank-login', values: new Map([['username', Buffer.from(CANARY_USERNAME)], ['password', Buffer.from(options.password ?? CANARY_PASSWORD)]]) }, CLI);
+  await assets.create({ id: 'bank', name: 'Demo Bank', url: `${portalUrl}/login`, credential: 'bank-login', allowInsecureHttp: true, ...options.asset }, CLI);
+  const sessions = createBrowserSessions({ db, access, assets, vault, pool, trail, clock, ids: randomIds, nodeId: options.nodeId ?? 'test-node', logger, tickMs: options.tickMs ?? 50, loginTimeoutMs: 20_000 });
+  let closed = false;
+  return {
+    sessions,
+    assets,
+    grants,
+    vault,
+    trail,
+    logs,
+    async operator(name, assetId = 'bank', actions = ['connect']) {
+      const id = await insertPlainUser(db, name);
+      await grants.create({ subjectKind: 'user', subjectId: id, assetId, actions }, CLI);
+      return { kind: 'user', id, name, roles: ['operator'], groups: [], via: 'session', mfa: true };
+    },
+    async auditRows(filter = {}) {
+      await trail.flush();
+      const { rows } = await sql<{ action: string; outcome: string; actor_id: string; target_id: string | null; details: string }>`
+        SELECT action, outcome, actor_id, target_id, details FROM audit_events
+        WHERE (${filter.action ?? null}::text IS NULL OR action = ${filter.action ?? null})
+          AND (${filter.target ?? null}::text IS NULL OR target_id = ${filter.target ?? null})
+        ORDER BY seq`.execute(db);
+      return rows.map((r) => ({ ...r, details: JSON.parse(r.details) as Record<string, any> }));
+    },
+    async auditText() {
+      await trail.flush();
+      const { rows } = await sql<{ t: string }>`SELECT coalesce(string_agg(action || ' ' || coalesce(target_id, '') || ' ' || details, E'\\n'), '') AS t FROM audit_events`.execute(db);
+      return rows[0]!.t;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await sessions.shutdown();
+      vault.close();
+      await trail.close();
+    },
+  };
+}
+
+/** Polls until `probe` gives a value (a deadline, not a timing assertion). */
+export async function eventually<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
