@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserPool, BrowserSession, ScreencastFrame, SecretFields } from '../../src/browser/index.js';
+import { eventLog, html, spec, startSite, startTestPool, waitUntil, type Site } from './support.js';
+
+// What the live view relies on: screencast frames with acknowledgement backpressure, input that
+// reaches the page (accents included), and the login window during which nothing is shown or typed.
+// Pages report what they received by requesting /echo?v=..., so the test reads it from the server.
+
+const FIELD = 'position:absolute;left:20px;top:20px;width:400px;height:40px;font-size:20px';
+let pool: BrowserPool;
+let site: Site;
+const echoes: string[] = [];
+
+beforeAll(async () => {
+  pool = startTestPool();
+  site = await startSite((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    switch (url.pathname) {
+      case '/echo':
+        echoes.push(url.searchParams.get('v') ?? '');
+        res.writeHead(204);
+        return res.end();
+      case '/field':
+        return html(
+          res,
+          `<input id="f" style="${FIELD}" oninput="fetch('/echo?v=' + encodeURIComponent(this.value))">
+           <div id="tick" style="position:absolute;top:100px;left:20px">0</div>
+           <script>let n = 0; setInterval(() => { document.getElementById('tick').textContent = String(++n); }, 30);</script>`,
+        );
+      case '/login':
+        return html(res, `<form method="post" action="/login-post"><input id="user" name="user"><input id="pass" name="pass" type="password"><button id="go">Sign in</button></form>`);
+      case '/login-post':
+        res.writeHead(303, { location: '/home' });
+        return res.end();
+      case '/home':
+        return html(res, `<h1 id="welcome">Welcome</h1><input id="f" style="${FIELD}" oninput="fetch('/echo?v=' + encodeURIComponent(this.value))">`);
+      default:
+        return html(res, 'portal');
+    }
+  });
+});
+afterAll(async () => {
+  await pool?.close();
+  await site?.close();
+});
+
+async function openField(): Promise<BrowserSession> {
+  const session = await pool.open(spec({ onEvent: () => undefined }));
+  await session.navigate(site.url('portal.test', '/field'));
+  return session;
+}
+
+async function clickField(session: BrowserSession): Promise<void> {
+  await session.input({ type: 'mouse', action: 'move', x: 100, y: 40 });
+  await session.input({ type: 'mouse', action: 'down', x: 100, y: 40, button: 'left' });
+  await session.input({ type: 'mouse', action: 'up', x: 100, y: 40, button: 'left' });
+}
+
+const key = async (session: BrowserSession, name: string) => {
+  await session.input({ type: 'key', action: 'down', key: name });
+  await session.input({ type: 'key', action: 'up', key: name });
+};
+
+describe('screencast', () => {
+  it('delivers JPEG frames, holds the next one until the last is acked, and stops', async () => {
+    const session = await openField();
+    const frames: ScreencastFrame[] = [];
+    const stop = await session.startScreencast({ maxWidth: 640, maxHeight: 360, quality: 60 }, (frame) => frames.push(frame));
+    const first = await waitUntil(() => frames[0]);
+    expect(first.data.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    expect(first).toMatchObject({ width: 1280, height: 720 });
+
+    // The page changes every 30 ms; without an ack nothing more is delivered.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(frames).toHaveLength(1);
+
+    first.ack();
+    const second = await waitUntil(() => frames[1]);
+    second.ack();
+    // Acked promptly, frames keep coming.
+    await waitUntil(() => {
+      frames.at(-1)!.ack();
+      return frames.length >= 5;
+    });
+
+    await stop();
+    frames.at(-1)!.ack();
+    const count = frames.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(frames.length).toBe(count);
+    await session.close();
+  });
+});
+
+describe('input', () => {
+  it('types text with accents, keys and shortcuts into a field', async () => {
+    const session = await openField();
+    await clickField(session);
+    await session.input({ type: 'text', text: 'é ñ ç ã' });
+    await waitUntil(() => echoes.includes('é ñ ç ã'), 15_000, () => JSON.stringify(echoes));
+    await key(session, 'a');
+    await session.input({ type: 'key', action: 'down', key: 'Shift' });
+    await key(session, 'Z');
+    await session.input({ type: 'key', action: 'up', key: 'Shift' });
+    await waitUntil(() => echoes.includes('é ñ ç ãaZ'), 15_000, () => JSON.stringify(echoes));
+    await key(session, 'Backspace');
+    await waitUntil(() => echoes.includes('é ñ ç ãa'), 15_000, () => JSON.stringify(echoes));
+    // Ctrl+A selects (it does not type an "a"); Backspace then empties the field.
+    await session.input({ type: 'key', action: 'down', key: 'Control' });
+    await key(session, 'a');
+    await session.input({ type: 'key', action: 'up', key: 'Control' });
+    await key(session, 'Backspace');
+    await waitUntil(() => echoes.at(-1) === '', 15_000, () => JSON.stringify(echoes));
+    await session.close();
+  });
+
+  it('refuses malformed input', async () => {
+    const session = await openField();
+    await expect(session.input({ type: 'mouse', action: 'move', x: Number.NaN, y: 1 })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(session.input({ type: 'text', text: 'x'.repeat(10_001) })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(session.input({ type: 'key', action: 'down', key: '' })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(session.input({ type: 'nope' } as never)).rejects.toMatchObject({ code: 'invalid_request' });
+    await session.close();
+  });
+});
+
+describe('login window', () => {
+  it('withholds frames and ignores input until the login is done, then shows the page', async () => {
+    const log = eventLog();
+    const session = await pool.open(spec({ onEvent: log.onEvent }));
+    await session.navigate(site.url('portal.test', '/field'));
+    await clickField(session);
+    const frames: ScreencastFrame[] = [];
+    const stop = await session.startScreencast({ maxWidth: 640, maxHeight: 360, quality: 50 }, (frame) => {
+      frames.push(frame);
+      frame.ack();
+    });
+    await waitUntil(() => frames.length >= 2);
+
+    let release!: () => void;
+    const credentialAsked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let asked = false;
+    const values = new Map([
+      ['username', Buffer.from('alice')],
+      ['password', Buffer.from('correct horse battery')],
+    ]);
+    const fields: SecretFields = { names: [...values.keys()], get: (name) => values.get(name), dispose: () => values.clear() };
+    const login = session.login({
+      startUrl: site.url('portal.test', '/login'),
+      recipe: { injection: 'fill', steps: [{ fill: '#user', value: '{{username}}' }, { fill: '#pass', value: '{{password}}' }, { click: '#go' }] },
+      successCheck: { selector: '#welcome' },
+      failureCheck: null,
+      readCredential: async () => {
+        asked = true;
+        await credentialAsked;
+        return fields;
+      },
+    });
+    const framesAtLoginStart = frames.length;
+    await waitUntil(() => asked);
+    await session.input({ type: 'text', text: 'typed-while-signing-in' });
+    // The page keeps changing every 30 ms; none of it may reach the viewer during the login.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(frames.length).toBe(framesAtLoginStart);
+    release();
+
+    expect(await login).toMatchObject({ ok: true, injection: 'fill' });
+    await waitUntil(() => frames.length > framesAtLoginStart);
+    expect(echoes).not.toContain('typed-while-signing-in');
+    expect(values.size).toBe(0);
+    await stop();
+    await session.close();
+  });
+});
