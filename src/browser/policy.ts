@@ -18,7 +18,7 @@ const MAX_CLIPBOARD_REPORTS = 20;
  * Chromium while the page has focus).
  */
 export async function applyClipboardPolicy(context: BrowserContext, policy: SessionPolicy, report: (event: BrowserEvent) => void): Promise<void> {
-  const granted = [...(policy.clipboardCopy === 'allow' ? ['clipboard-write', 'clipboard-sanitized-write'] : []), ...(policy.clipboardPaste === 'allow' ? ['clipboard-read'] : [])];
+  const granted = [...(policy.clipboardCopy === 'allow' ? ['clipboard-write'] : []), ...(policy.clipboardPaste === 'allow' ? ['clipboard-read'] : [])];
   if (granted.length > 0) await context.grantPermissions(granted);
   const denyCopy = policy.clipboardCopy === 'deny';
   const denyPaste = policy.clipboardPaste === 'deny';
