@@ -2,6 +2,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import WebSocket from 'ws';
+import type { TestServer } from '../support/server.js';
+import { call, CLI, type Caller } from './admin-callers.js';
 
 /** A text message from the live view, parsed. */
 export type LiveText = { type: string; [key: string]: unknown };
@@ -144,4 +146,25 @@ export async function startPortalSite(credentials: { username: string; password:
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The portal as an asset with its vault entry; `connect` for each of `owners`, `watch` for each of `watchers`. */
+export async function addPortalAsset(
+  ts: TestServer,
+  site: PortalSite,
+  options: { assetId: string; password: string; connect: Caller[]; watch?: Caller[] },
+): Promise<void> {
+  const { vault, assets, grants } = ts.services;
+  const entryId = `${options.assetId}-login`;
+  await vault.set({ entryId, values: new Map([['username', Buffer.from('alice')], ['password', Buffer.from(options.password)]]) }, CLI);
+  await assets.create({ id: options.assetId, name: 'Live portal', url: site.url, allowedHosts: ['127.0.0.1'], credential: entryId, allowInsecureHttp: true }, CLI);
+  for (const caller of options.connect) await grants.create({ subjectKind: 'user', subjectId: caller.userId!, assetId: options.assetId, actions: ['connect'] }, CLI);
+  for (const caller of options.watch ?? []) await grants.create({ subjectKind: 'user', subjectId: caller.userId!, assetId: options.assetId, actions: ['watch'] }, CLI);
+}
+
+/** Starts a session through the REST API and returns its id once it is active. */
+export async function startSession(ts: TestServer, owner: Caller, assetId: string): Promise<string> {
+  const started = await call(ts, owner, 'POST', '/api/sessions', { assetId });
+  if (started.status !== 201) throw new Error(`session start answered ${started.status}: ${started.text}`);
+  return (started.json as { id: string }).id;
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { call, CLI, sessionCaller, type Caller } from './admin-callers.js';
-import { LiveClient, startPortalSite, type PortalSite } from './live-view-fixtures.js';
+import { call, sessionCaller, type Caller } from './admin-callers.js';
+import { addPortalAsset, LiveClient, startPortalSite, type PortalSite } from './live-view-fixtures.js';
 
 /**
  * The live view end to end: a real server, a real Chromium logging into a portal of our own,
@@ -28,16 +28,11 @@ describe('live view of a browser session (real Chromium)', () => {
   beforeAll(async () => {
     site = await startPortalSite({ username: 'alice', password: PASSWORD });
     ts = await startTestServer({ WEBASSET_API_RATE_LIMIT: '100000' });
-    const { vault, assets, grants } = ts.services;
-    await vault.set({ entryId: 'live-portal-login', values: new Map([['username', Buffer.from('alice')], ['password', Buffer.from(PASSWORD)]]) }, CLI);
-    await assets.create({ id: ASSET, name: 'Live portal', url: site.url, allowedHosts: ['127.0.0.1'], credential: 'live-portal-login', allowInsecureHttp: true }, CLI);
     owner = await sessionCaller(ts, 'live-owner', ['operator']);
     watcher = await sessionCaller(ts, 'live-watcher', ['operator']);
-    other = await sessionCaller(ts, 'live-other', ['operator']);
-    await grants.create({ subjectKind: 'user', subjectId: owner.userId!, assetId: ASSET, actions: ['connect'] }, CLI);
-    await grants.create({ subjectKind: 'user', subjectId: watcher.userId!, assetId: ASSET, actions: ['watch'] }, CLI);
     // May use the asset, but not someone else's session of it.
-    await grants.create({ subjectKind: 'user', subjectId: other.userId!, assetId: ASSET, actions: ['connect'] }, CLI);
+    other = await sessionCaller(ts, 'live-other', ['operator']);
+    await addPortalAsset(ts, site, { assetId: ASSET, password: PASSWORD, connect: [owner, other], watch: [watcher] });
   });
   afterAll(async () => {
     for (const client of clients) client.close();

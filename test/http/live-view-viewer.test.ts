@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAUNCH_ARGS, findChromium } from '../../src/browser/index.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sessionCaller, type Caller } from './admin-callers.js';
+import { addPortalAsset, startPortalSite, startSession, type PortalSite } from './live-view-fixtures.js';
 
 /** The viewer page in a real Chromium (the one a user would have), against the real server. */
 describe('live view: the minimal viewer page in a browser', () => {
@@ -35,6 +36,55 @@ describe('live view: the minimal viewer page in a browser', () => {
     expect((await opened).url()).toBe(`${ts.url.replace(/^http/, 'ws')}/api/sessions/no-such-session/live`);
     // An unknown id (or someone else's) is "Not found." and nothing more.
     await page.locator('#overlay', { hasText: 'Not found.' }).waitFor();
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
+
+describe('live view: working a session through the viewer page', () => {
+  const PASSWORD = 'viewer-canary-Pa55word-2b9e';
+  let ts: TestServer;
+  let site: PortalSite;
+  let owner: Caller;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    site = await startPortalSite({ username: 'alice', password: PASSWORD });
+    ts = await startTestServer();
+    owner = await sessionCaller(ts, 'viewer-owner', ['operator']);
+    await addPortalAsset(ts, site, { assetId: 'viewer-portal', password: PASSWORD, connect: [owner] });
+    browser = await chromium.launch({ executablePath: findChromium(undefined), args: [...DEFAULT_LAUNCH_ARGS] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await ts?.stop();
+    await site?.close();
+  });
+
+  it('paints the remote page, and clicks, typed text, a dead-key composition and Enter reach the portal', async () => {
+    const sessionId = await startSession(ts, owner, 'viewer-portal');
+    const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    const cookie = /^webasset=(.*)$/.exec(owner.headers('GET').cookie!)![1]!;
+    await context.addCookies([{ name: 'webasset', value: cookie, url: ts.url }]);
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    await page.goto(`${ts.url}/sessions/${sessionId}/view`);
+    // The overlay goes away with the first painted frame.
+    await page.locator('#overlay.hidden').waitFor({ state: 'attached' });
+    await expect.poll(() => page.locator('#status').textContent()).toBe('Live');
+
+    // The portal's text field sits at 20..420 × 20..50 of the remote page; the frame fills the stage.
+    const canvas = page.locator('#screen');
+    await canvas.click({ position: { x: 100, y: 35 } });
+    const note = site.nextNote();
+    await page.keyboard.type('Crème brûlée ');
+    // A dead key as an input method composes it: circumflex, then the composed letter.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Input.imeSetComposition', { text: '^', selectionStart: 1, selectionEnd: 1 });
+    await cdp.send('Input.insertText', { text: 'ê' });
+    await page.keyboard.press('Enter');
+    expect(await note).toBe('Crème brûlée ê');
     expect(problems).toEqual([]);
     await context.close();
   });
