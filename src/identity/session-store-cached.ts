@@ -18,6 +18,13 @@ import type { SessionRecord, SessionStore } from './session-store.js';
  *
  * Cached records are shared, not copied: web-sessions treats records as
  * immutable (it builds a new object for each change).
+ *
+ * Concurrent misses of one key share one store read. When a busy session's
+ * entry expires, every check arriving before the read returns would
+ * otherwise read the store too: hundreds of identical queries at once,
+ * enough to fill the ForwardAuth in-flight cap and shed checks every 500 ms
+ * on a node that is not overloaded at all. A read is shared only while no
+ * write has begun since it started (the same rule as for caching it).
  */
 export interface CachedSessionStoreOptions {
   store: SessionStore;
@@ -38,6 +45,7 @@ export function createCachedSessionStore(options: CachedSessionStoreOptions): Se
   const maxEntries = options.maxEntries ?? 10_000;
   if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0 || ttlMs > 1000) throw new TypeError('cached session store: ttlMs must be 1..1000');
   const entries = new Map<string, { record: SessionRecord; at: number }>();
+  const reads = new Map<string, { generation: number; record: Promise<SessionRecord | null> }>();
   let listening = false;
   // A write that began before a read finished must win: the read may carry the old record.
   let generation = 0;
@@ -79,13 +87,23 @@ export function createCachedSessionStore(options: CachedSessionStoreOptions): Se
       const now = clock.now();
       if (hit && now - hit.at < ttlMs) return hit.record;
       if (hit) entries.delete(idHash);
+      const pending = reads.get(idHash);
+      if (pending && pending.generation === generation) return pending.record;
       const before = generation;
-      const record = await store.get(idHash);
-      if (record && listening && generation === before) {
-        if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
-        entries.set(idHash, { record, at: now });
-      }
-      return record;
+      const read = store.get(idHash).then((record) => {
+        if (record && listening && generation === before) {
+          if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
+          entries.set(idHash, { record, at: now });
+        }
+        return record;
+      });
+      const shared = { generation: before, record: read };
+      reads.set(idHash, shared);
+      const forget = () => {
+        if (reads.get(idHash) === shared) reads.delete(idHash);
+      };
+      read.then(forget, forget);
+      return read;
     },
     update: (idHash, record, expiresAt) => writing([idHash], () => store.update(idHash, record, expiresAt)),
     remove: (idHash) => writing([idHash], () => store.remove(idHash)),

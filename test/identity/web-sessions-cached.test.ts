@@ -43,16 +43,20 @@ describe('the per-node session read cache', () => {
       userAgent: null,
     }) as SessionRecord;
 
-  /** The one copy every node reads (a stand-in for the database), counting its reads. */
+  /** The one copy every node reads (a stand-in for the database), counting its reads; `gate` holds reads until opened. */
   function backend() {
     const rows = new Map<string, SessionRecord>();
     let reads = 0;
+    let gate: Promise<void> = Promise.resolve();
     const store: SessionStore = {
       kind: 'memory',
       insert: async (h, r) => void rows.set(h, r),
       get: async (h) => {
         reads += 1;
-        return rows.get(h) ?? null;
+        // The row as it was when the read began, answered when the gate opens (a query in flight).
+        const row = rows.get(h) ?? null;
+        await gate;
+        return row;
       },
       update: async (h, r) => rows.has(h) && rows.set(h, r) !== undefined,
       remove: async (h) => {
@@ -65,8 +69,54 @@ describe('the per-node session read cache', () => {
       listByUser: async () => [],
       sweep: async () => [],
     };
-    return { store, reads: () => reads };
+    return {
+      store,
+      reads: () => reads,
+      /** Reads wait until the returned function is called. */
+      hold: () => {
+        let open!: () => void;
+        gate = new Promise((resolve) => (open = resolve));
+        return () => {
+          gate = Promise.resolve();
+          open();
+        };
+      },
+    };
   }
+
+  it('lets concurrent misses of one session share one store read', async () => {
+    const clock = new ManualClock();
+    const state = createMemoryState({ clock });
+    const shared = backend();
+    const cache = createCachedSessionStore({ store: shared.store, state, clock });
+    await cache.ready;
+    await shared.store.insert('h3', record('s3'), 0);
+    const release = shared.hold();
+    const answers = Promise.all(Array.from({ length: 100 }, () => cache.get('h3')));
+    release();
+    expect((await answers).every((r) => r?.sessionId === 's3')).toBe(true);
+    expect(shared.reads()).toBe(1);
+    await state.close();
+  });
+
+  it('does not hand a read that began before a write to a caller who came after it', async () => {
+    const clock = new ManualClock();
+    const state = createMemoryState({ clock });
+    const shared = backend();
+    const cache = createCachedSessionStore({ store: shared.store, state, clock });
+    await cache.ready;
+    await shared.store.insert('h4', record('s4'), 0);
+    const release = shared.hold();
+    const early = cache.get('h4');
+    const removal = cache.remove('h4'); // a revocation starts while the first read is in flight
+    const late = cache.get('h4');
+    release();
+    await removal;
+    expect(await late).toBeNull();
+    expect((await early)?.sessionId).toBe('s4');
+    expect(await cache.get('h4')).toBeNull();
+    await state.close();
+  });
 
   it('serves repeated reads from memory, and drops an entry on every node when it is revoked', async () => {
     const clock = new ManualClock();
