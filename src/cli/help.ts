@@ -51,6 +51,10 @@ Commands:
   demo-portal [--port N] [--host ADDR] [--credentials FILE]
                                        Run the demo bank portal (default 127.0.0.1:8090;
                                        FILE: JSON username, password, totpSeed)
+  demo-portal seed [--url URL] [--grant USER] [--credentials FILE]
+                                       Add the demo portal to the product: vault entry and
+                                       asset demo-bank, connect + watch for USER (default:
+                                       the first administrator); safe to run again
 
 Global options:
   --config FILE    YAML config file (default: ./webasset.yaml when present)

@@ -32,7 +32,7 @@ const COMMANDS: Record<string, (ctx: CommandContext, args: string[]) => Promise<
 };
 
 /** Commands that need the database and may therefore run inside a server holding the embedded one. */
-const FORWARDABLE = new Set(['migrate', 'audit', 'tokens', 'users', 'import', 'vault']);
+const FORWARDABLE = new Set(['migrate', 'audit', 'tokens', 'users', 'import', 'vault', 'demo-portal']);
 
 /**
  * Runs `webasset ...` and returns the exit code; every error is mapped here, never thrown.
