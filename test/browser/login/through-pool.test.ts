@@ -1,0 +1,82 @@
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBrowserPool, findChromium, type BrowserEvent, type BrowserPool, type ContextSpec } from '../../../src/browser/index.js';
+import type { DemoPortal } from '../../../src/demo-portal/index.js';
+import { LogCapture } from '../../support/server.js';
+import { loopbackLookup, TEST_LAUNCH_ARGS } from '../support.js';
+import { CANARY_PASSWORD, CANARY_SEED, CANARY_USERNAME, credential, startPortal } from './support.js';
+
+// The runner as sessions will use it: through the pool's BrowserSession, behind the navigation lock.
+describe('login through the browser pool (real Chromium)', () => {
+  let pool: BrowserPool;
+  let portal: DemoPortal;
+  let port: string;
+  const logs = new LogCapture();
+  const events: BrowserEvent[] = [];
+
+  beforeAll(async () => {
+    pool = createBrowserPool({ chromiumPath: findChromium(undefined), logger: pino({ level: 'debug' }, logs), launchArgs: TEST_LAUNCH_ARGS, lookup: loopbackLookup });
+    let url: string;
+    ({ portal, url } = await startPortal());
+    port = new URL(url).port;
+  });
+  afterAll(async () => {
+    await pool?.close();
+    await portal?.stop();
+  });
+
+  const spec = (sessionId: string): ContextSpec => ({
+    sessionId,
+    allowedHosts: ['bank.test'],
+    allowInsecureHttp: true,
+    policy: { downloads: 'block', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny' },
+    onEvent: (event) => events.push(event),
+  });
+
+  it('signs in with the automatic recipe and the intercepted password; the page script, logs and events never hold a secret', async () => {
+    const before = portal.observed.length;
+    const session = await pool.open(spec('login-pool-1'));
+    try {
+      const secret = credential({ username: CANARY_USERNAME, password: CANARY_PASSWORD, totpSeed: CANARY_SEED });
+      const outcome = await session.login({
+        startUrl: `http://bank.test:${port}/login-scripted`,
+        recipe: null,
+        successCheck: { selector: '#balance' },
+        failureCheck: { selector: '#login-error' },
+        readCredential: async () => secret,
+      });
+      expect(outcome).toMatchObject({ ok: true, injection: 'intercept' });
+      expect(secret.disposed).toBe(true);
+      expect(session.tabs()[0]!.url).toBe(`http://bank.test:${port}/accounts`);
+    } finally {
+      await session.close();
+    }
+    expect(portal.observed.length).toBeGreaterThan(before);
+    const everything = [JSON.stringify(events), logs.text(), ...portal.observed.slice(before)].join('\n');
+    expect(everything).not.toContain(CANARY_PASSWORD);
+    expect(everything).not.toContain(CANARY_SEED);
+  });
+
+  it('the TOTP and two-page variants through the pool; a wrong password is a refused login naming the check step', async () => {
+    const run = async (path: string, password = CANARY_PASSWORD) => {
+      const session = await pool.open(spec(`login-pool-${path}`));
+      try {
+        return await session.login({
+          startUrl: `http://bank.test:${port}${path}`,
+          recipe: null,
+          successCheck: null,
+          failureCheck: null,
+          readCredential: async () => credential({ username: CANARY_USERNAME, password, totpSeed: CANARY_SEED }),
+        });
+      } finally {
+        await session.close();
+      }
+    };
+    expect(await run('/login-totp')).toMatchObject({ ok: true });
+    expect(await run('/login-two-page')).toMatchObject({ ok: true });
+    const wrong = await run('/login', 'canary-wrong-pool-55');
+    expect(wrong).toMatchObject({ ok: false });
+    expect((wrong as { step: string }).step).toMatch(/check the result$/);
+    expect(JSON.stringify(wrong) + logs.text()).not.toContain('canary-wrong-pool-55');
+  });
+});
