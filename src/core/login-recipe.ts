@@ -7,6 +7,8 @@ import { z } from 'zod';
  * credential fields; a recipe never holds a secret itself.
  */
 export type RecipeStep =
+  // `optional`: the step is skipped when its element is not visible once the page has loaded
+  // (no waiting); without it, a step waits for its element until the login's deadline.
   /** Absolute http(s) URL, or a path relative to the asset's start URL. */
   | { goto: string }
   /** Selector; `value` is a template: '{{username}}', '{{password}}', '{{totp}}', '{{field:NAME}}' (and literal text). */

@@ -38,7 +38,7 @@ async function runStep(run: LoginRun, scope: Scope, step: RecipeStep, childPrefi
     await run.page.goto(url, { waitUntil: 'domcontentloaded', timeout: remaining(run) });
   } else if ('fill' in step) {
     const target = visible(scope, step.fill);
-    if (step.optional && !(await target.isVisible())) return;
+    if (step.optional && !(await visibleOnceLoaded(run, target))) return;
     const handle = await target.elementHandle({ timeout: remaining(run) });
     try {
       await fillTemplate(run, handle, step.value);
@@ -47,20 +47,30 @@ async function runStep(run: LoginRun, scope: Scope, step: RecipeStep, childPrefi
     }
   } else if ('click' in step) {
     const target = visible(scope, step.click);
-    if (step.optional && !(await target.isVisible())) return;
+    if (step.optional && !(await visibleOnceLoaded(run, target))) return;
     await target.click({ timeout: remaining(run) });
   } else if ('press' in step) {
     const target = visible(scope, step.press);
-    if (step.optional && !(await target.isVisible())) return;
+    if (step.optional && !(await visibleOnceLoaded(run, target))) return;
     await target.press(step.key, { timeout: remaining(run) });
   } else if ('waitFor' in step) {
     await waitFor(run, scope, step.waitFor);
   } else if ('frame' in step) {
     await visible(scope, step.frame).waitFor({ state: 'visible', timeout: remaining(run) });
     await runSteps(run, scope.frameLocator(step.frame), step.steps, childPrefix);
-  } else if (await visible(scope, step.ifVisible).isVisible()) {
+  } else if (await visibleOnceLoaded(run, visible(scope, step.ifVisible))) {
     await runSteps(run, scope, step.steps, childPrefix);
   }
+}
+
+/**
+ * Optional steps and ifVisible blocks look once, without waiting for the element: after the page's
+ * load event (banners and consent dialogs are usually there by then), so an absent element costs
+ * no timeout.
+ */
+async function visibleOnceLoaded(run: LoginRun, target: Locator): Promise<boolean> {
+  await run.page.waitForLoadState('load', { timeout: Math.min(remaining(run), 5000) }).catch(() => undefined);
+  return target.isVisible();
 }
 
 /** Portals often keep hidden copies of a form (mobile layout, templates): the visible one is meant. */

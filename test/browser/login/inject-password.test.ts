@@ -63,17 +63,16 @@ describe('password injection against page scripts (real Chromium)', () => {
     await portal?.stop();
   });
 
-  async function login(startUrl: string, recipe: LoginRecipe | null, hosts = ['127.0.0.1'], password = CANARY_PASSWORD, prepare?: (context: BrowserContext) => Promise<void>) {
-    return withContext(prepare, async (page, context) => {
+  async function login(startUrl: string, recipe: LoginRecipe | null, hosts = ['127.0.0.1'], password = CANARY_PASSWORD) {
+    return withContext(async (page, context) => {
       const input: LoginInput = { startUrl, recipe, successCheck: { selector: '#balance' }, failureCheck: { selector: '#login-error' }, timeoutMs: 20_000, readCredential: async () => credential({ username: CANARY_USERNAME, password }) };
       return runLogin(page, context, input, hostGuard(hosts, true));
     });
   }
 
-  async function withContext<T>(prepare: ((context: BrowserContext) => Promise<void>) | undefined, run: (page: Page, context: BrowserContext) => Promise<T>): Promise<T> {
+  async function withContext<T>(run: (page: Page, context: BrowserContext) => Promise<T>): Promise<T> {
     const { context, page } = await newPage(browser);
     try {
-      await prepare?.(context);
       return await run(page, context);
     } finally {
       await context.close();
