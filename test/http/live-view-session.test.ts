@@ -140,8 +140,37 @@ describe('live view of a browser session (real Chromium)', () => {
     expect(slow.frames).toHaveLength(3);
   });
 
+  it('refuses a ninth viewer of one session, and has room again once one leaves', async () => {
+    for (const client of clients) client.close();
+    await Promise.all(clients.map((client) => client.closed));
+    const eight = Array.from({ length: 8 }, () => open(owner));
+    await Promise.all(eight.map((v) => v.until(() => v.text('state') !== undefined, 'state')));
+    const ninth = open(owner);
+    expect(await ninth.closed).toEqual({ code: 4429, reason: 'too many viewers' });
+    expect(ninth.texts.at(-1)).toMatchObject({ type: 'error', code: 'too_many_viewers' });
+    eight[0]!.close();
+    await eight[0]!.closed;
+    // The server counts the leaver out when its side of the socket closes, a moment after ours.
+    for (let attempt = 0; ; attempt++) {
+      const again = open(owner);
+      await again.until(() => again.texts.length > 0, 'an answer');
+      if (again.texts[0]!.type === 'state') break;
+      expect(attempt).toBeLessThan(20);
+      await again.closed;
+    }
+    for (const client of clients) client.close();
+    await Promise.all(clients.map((client) => client.closed));
+  });
+
   it('ends every viewer with the reason when the session ends, and never sent the password in a message', async () => {
-    const viewers = [open(owner), open(watcher)];
+    // The server counts closed viewers out a moment after they close (see above).
+    let viewers: LiveClient[] = [];
+    for (let attempt = 0; attempt < 20; attempt++) {
+      viewers = [open(owner), open(watcher)];
+      await Promise.all(viewers.map((v) => v.until(() => v.texts.length > 0, 'an answer')));
+      if (viewers.every((v) => v.texts[0]!.type === 'state')) break;
+      viewers.forEach((v) => v.close());
+    }
     await Promise.all(viewers.map((v) => v.until(() => v.text('state') !== undefined, 'state')));
     const ended = await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`);
     expect(ended.status).toBe(200);

@@ -8,6 +8,7 @@ import { CLOSE, errorMessage, isInputEvent, parseClientMessage, type ClientMessa
 import { createOpQueue } from './op-queue.js';
 import { createOutbox } from './outbox.js';
 import type { LiveEndReason, LiveHandle, LiveMode, LiveSessions } from './ports.js';
+import type { ViewerSlots } from './viewer-slots.js';
 import { clampViewport, screencastOptions, type Viewport } from './viewport.js';
 
 export interface LiveConnectionDeps {
@@ -17,6 +18,8 @@ export interface LiveConnectionDeps {
   sessionId: string;
   context: RequestContext;
   log: FastifyBaseLogger;
+  /** Viewers per session on this node (shared by every connection of the server). */
+  slots: ViewerSlots;
   /** How often the tab list is compared with what the viewer last got. */
   tabsPollMs?: number;
   /** Frames in flight per viewer (sent, not yet written and acked). */
@@ -42,6 +45,8 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   const outbox = createOutbox(socket);
   const early: ClientMessage[] = [];
   let handle: LiveHandle | null = null;
+  /** Set once the early messages are replayed: from then on messages are steered as they come, in order. */
+  let ready = false;
   let mode: LiveMode = 'watch';
   let finished = false;
   let invalidInARow = 0;
@@ -50,6 +55,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   let tabsTimer: NodeJS.Timeout | null = null;
   let lastTabs = '';
   let signingIn = false;
+  let holdsSlot = false;
   let viewport: Viewport = DEFAULT_VIEWPORT;
 
   const pump: FramePump = createFramePump({
@@ -71,7 +77,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     const message = parseClientMessage(data, isBinary);
     if (!message) return invalid();
     invalidInARow = 0;
-    if (handle) return steer(message);
+    if (ready) return steer(message);
     if (early.length < EARLY_MESSAGE_LIMIT) early.push(message);
     else outbox.send(errorMessage('busy'), { droppable: true });
   });
@@ -92,12 +98,19 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     mode = record.userId === deps.principal.id ? 'control' : 'watch';
     const attached = await deps.sessions.attach(deps.sessionId, deps.principal, mode, deps.context);
     if (finished) return;
+    if (!deps.slots.take(deps.sessionId)) {
+      outbox.send(errorMessage('too_many_viewers'));
+      return finish(CLOSE.tooManyViewers, 'too many viewers');
+    }
+    holdsSlot = true;
     handle = attached;
     unsubscribeEnd = attached.onEnd((reason) => ended(reason));
     if (finished) return; // onEnd may call back at once for a session that ended meanwhile.
     announce();
     await stream();
+    if (finished) return;
     for (const message of early.splice(0)) steer(message);
+    ready = true;
   }
 
   function refuse(error: unknown): void {
@@ -220,6 +233,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   function cleanup(): void {
     if (finished) return;
     finished = true;
+    if (holdsSlot) deps.slots.release(deps.sessionId);
     if (tabsTimer) clearInterval(tabsTimer);
     pump.close();
     unsubscribeEnd?.();

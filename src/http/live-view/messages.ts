@@ -61,6 +61,7 @@ export const LIVE_ERRORS = {
   session_ended: 'The session has ended.',
   tab_not_found: 'There is no such tab in this session.',
   busy: 'Too many messages at once; some were dropped.',
+  too_many_viewers: 'This session has as many viewers as it may have; close another view first.',
   input_failed: 'The input could not be delivered to the browser.',
   unavailable: 'The session cannot be shown right now; try again shortly.',
   internal: 'An internal error occurred.',
@@ -73,6 +74,8 @@ export const CLOSE = {
   sessionEnded: 4410,
   /** No such session, or not yours to see: the two are never told apart. */
   notFound: 4404,
+  /** The session has MAX_VIEWERS_PER_SESSION viewers already. */
+  tooManyViewers: 4429,
   /** Too many invalid messages in a row. */
   protocolError: 4400,
   /** The server could not attach (audit trail down, database unavailable). */

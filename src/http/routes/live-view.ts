@@ -4,6 +4,7 @@ import type { AuditTrail } from '../../audit/index.js';
 import { AppError } from '../../core/index.js';
 import { runLiveConnection } from '../live-view/connection.js';
 import { createUpgradeOriginCheck } from '../live-view/origin.js';
+import { createViewerSlots } from '../live-view/viewer-slots.js';
 import type { LiveSessions } from '../live-view/ports.js';
 import { contextOf } from '../request-context.js';
 
@@ -39,6 +40,7 @@ const VIEWER_FILES = { 'viewer.js': 'text/javascript; charset=utf-8', 'viewer.cs
  */
 export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDeps): Promise<void> {
   const checkOrigin = createUpgradeOriginCheck({ publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins, trail: deps.trail });
+  const slots = createViewerSlots();
   const page = await readFile(new URL('viewer.html', VIEWER_DIR));
   const assets = new Map<string, Buffer>();
   for (const name of Object.keys(VIEWER_FILES)) assets.set(name, await readFile(new URL(name, VIEWER_DIR)));
@@ -65,6 +67,7 @@ export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDe
         sessionId: request.params.id,
         context: contextOf(request),
         log: request.log,
+        slots,
       });
     },
   });
