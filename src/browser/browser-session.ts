@@ -1,6 +1,8 @@
+import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { AppError } from '../core/index.js';
+import { startEgressProxy } from './egress-proxy.js';
 import { createInputDispatcher } from './input.js';
 import { runLogin } from './login/index.js';
 import { installNavigationLock, type NavigationLock } from './navigation-lock.js';
@@ -23,7 +25,13 @@ export interface PooledSession extends BrowserSession {
  * Opens one session's isolated context, in the order DESIGN.md asks for: the navigation lock and
  * the policy are installed on the context before its first page exists, then the first tab opens.
  */
-export async function openBrowserSession(deps: { browser: Browser; spec: ContextSpec; logger: Logger; onEnded(session: PooledSession): void }): Promise<PooledSession> {
+export async function openBrowserSession(deps: {
+  browser: Browser;
+  spec: ContextSpec;
+  logger: Logger;
+  lookup?: LookupFunction | undefined;
+  onEnded(session: PooledSession): void;
+}): Promise<PooledSession> {
   const { spec, logger } = deps;
   const viewport = checkViewport(spec.viewport ?? DEFAULT_VIEWPORT);
   const guard = createUrlGuard({ allowedHosts: spec.allowedHosts, allowInsecureHttp: spec.allowInsecureHttp });
@@ -40,13 +48,25 @@ export async function openBrowserSession(deps: { browser: Browser; spec: Context
     }
   };
 
-  const context = await deps.browser.newContext({ viewport, serviceWorkers: 'block', ...contextPolicyOptions(spec.policy) });
+  const proxy = await startEgressProxy({
+    guard,
+    lookup: deps.lookup,
+    block: (what, url, reason) => report({ type: 'blocked', what, url: describeUrl(url), reason: `egress: ${reason}` }),
+  });
+  let context: BrowserContext;
   let lock: NavigationLock;
+  try {
+    context = await deps.browser.newContext({ viewport, serviceWorkers: 'block', proxy: { server: proxy.server }, ...contextPolicyOptions(spec.policy) });
+  } catch (error) {
+    await proxy.close();
+    throw error;
+  }
   try {
     lock = await installNavigationLock(context, { guard, report });
     await applyClipboardPolicy(context, spec.policy, report);
   } catch (error) {
     await context.close().catch(() => undefined);
+    await proxy.close();
     throw error;
   }
 
@@ -106,6 +126,7 @@ export async function openBrowserSession(deps: { browser: Browser; spec: Context
     closed = true;
     await screencasts.stopAll().catch(() => undefined);
     if (reason === 'closed') await context.close().catch(() => undefined);
+    await proxy.close();
     report({ type: 'ended', reason });
     deps.onEnded(session);
   };
@@ -125,6 +146,7 @@ export async function openBrowserSession(deps: { browser: Browser; spec: Context
   } catch (error) {
     closed = true;
     await context.close().catch(() => undefined);
+    await proxy.close();
     throw error;
   }
 

@@ -3,6 +3,8 @@ import { classifyCommittedUrl } from './blocked-schemes.js';
 import type { BlockedWhat, BrowserEvent } from './types.js';
 import { describeUrl, type UrlGuard } from './url-guard.js';
 
+const MAX_PENDING_POPUPS = 100;
+
 export interface NavigationLockDeps {
   guard: UrlGuard;
   report(event: BrowserEvent): void;
@@ -30,6 +32,21 @@ export async function installNavigationLock(context: BrowserContext, deps: Navig
   const guard = deps.guard;
   const report = (event: BrowserEvent) => deps.report(event);
   const marks: PageMarks = { own: new WeakSet(), committed: new WeakSet() };
+  // A refused popup shows nothing but an error page: it is closed. Its page may appear before or
+  // after the refusal, so both moments look for it (request.frame() resolves once the page exists).
+  const blockedPopups = new Set<Request>();
+  const closeBlockedPopups = () => {
+    for (const request of blockedPopups) {
+      let page: Page;
+      try {
+        page = request.frame().page();
+      } catch {
+        continue;
+      }
+      blockedPopups.delete(request);
+      if (!marks.own.has(page) && !marks.committed.has(page)) page.close().catch(ignoreClosed);
+    }
+  };
   const block = (what: BlockedWhat, url: string, reason: string) => report({ type: 'blocked', what, url: describeUrl(url), reason });
 
   await context.route(
@@ -37,8 +54,13 @@ export async function installNavigationLock(context: BrowserContext, deps: Navig
     async (route: Route, request: Request) => {
       const verdict = guard.check(request.url());
       if (verdict.ok) return route.continue().catch(ignoreClosed);
-      block(isPopupNavigation(request, marks) ? 'popup' : request.isNavigationRequest() ? 'navigation' : 'request', request.url(), verdict.reason);
+      const popup = isPopupNavigation(request, marks);
+      block(popup ? 'popup' : request.isNavigationRequest() ? 'navigation' : 'request', request.url(), verdict.reason);
       await route.abort('blockedbyclient').catch(ignoreClosed);
+      if (popup && blockedPopups.size < MAX_PENDING_POPUPS) {
+        blockedPopups.add(request);
+        closeBlockedPopups();
+      }
     },
   );
 
@@ -68,6 +90,7 @@ export async function installNavigationLock(context: BrowserContext, deps: Navig
         if (frame === page.mainFrame()) closeFailedPopup();
       });
       closeFailedPopup();
+      closeBlockedPopups();
       await interceptRedirects(cdp, guard, block);
     },
   };

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import { chromium, type Browser } from 'playwright-core';
 import { AppError } from '../core/index.js';
@@ -23,6 +24,8 @@ export interface BrowserPoolDeps {
   logger: Logger;
   /** Replaces DEFAULT_LAUNCH_ARGS (tests add --host-resolver-rules to give loopback servers real names). */
   launchArgs?: readonly string[];
+  /** How each session's egress proxy resolves host names; default: the system resolver (tests map test names to 127.0.0.1). */
+  lookup?: LookupFunction;
 }
 
 /**
@@ -83,6 +86,7 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
           browser,
           spec,
           logger,
+          lookup: deps.lookup,
           onEnded: (ended) => {
             sessions.delete(ended);
           },

@@ -34,6 +34,12 @@ beforeAll(async () => {
         return html(res, `<script>location.href = ${JSON.stringify(`http://portal.test:${s.port}@evil.test:${s.port}/userinfo-target`)};</script>`);
       case '/lookalike':
         return html(res, `<img src="${s.url('portal.test.evil.test', '/a.png')}"><img src="${s.url('evilportal.test', '/b.png')}"><img src="${s.url('p\u03bfrtal.test', '/c.png')}">`);
+      case '/worker':
+        return html(res, `<script>new Worker('/worker.js');</script>`);
+      case '/worker.js':
+        res.writeHead(200, { 'content-type': 'text/javascript' });
+        return res.end(`try { new WebSocket(${JSON.stringify(`ws://evil.test:${s.port}/worker-socket`)}); } catch (e) {}
+          fetch(${JSON.stringify(s.url('evil.test', '/worker-fetch'))}).catch(() => {});`);
       case '/websocket':
         return html(res, `<script>try { new WebSocket(${JSON.stringify(`ws://evil.test:${s.port}/socket`)}); } catch (e) {}</script>`);
       default:
@@ -83,10 +89,9 @@ describe('navigation lock: hosts', () => {
 
     await session.navigate(site.url('portal.test', '/popup-allowed'));
     const opened = await log.waitFor((e) => e.type === 'navigated' && e.url.includes('app.portal.test'));
-    expect(opened).toMatchObject({ type: 'navigated', tabId: 'tab-3' });
-    const tabs = session.tabs();
-    expect(tabs).toHaveLength(2);
-    expect(tabs.find((tab) => tab.active)?.id).toBe('tab-3');
+    const tabs = await waitUntil(() => session.tabs().length === 2 && session.tabs(), 15_000, () => JSON.stringify(session.tabs()));
+    expect(tabs.find((tab) => tab.active)?.id).toBe((opened as { tabId: string }).tabId);
+    expect((opened as { tabId: string }).tabId).not.toBe('tab-1');
     await session.switchTab('tab-1');
     expect(session.tabs().find((tab) => tab.active)?.id).toBe('tab-1');
     expect(log.events).toContainEqual(expect.objectContaining({ type: 'tab_switched', tabId: 'tab-1' }));
@@ -114,6 +119,15 @@ describe('navigation lock: hosts', () => {
   it('refuses WebSockets to other hosts', async () => {
     const { session, log } = await openAt('/websocket');
     expect(await log.waitFor(blocked('/socket'))).toMatchObject({ what: 'websocket' });
+    expect(evilHits()).toEqual([]);
+    await session.close();
+  });
+
+  it('refuses WebSockets and requests that a worker opens to other hosts', async () => {
+    const { session, log } = await openAt('/worker');
+    await log.waitFor(blocked('/worker-fetch'));
+    // Workers' WebSockets pass no in-browser hook: the session's egress proxy refuses the tunnel.
+    expect(await log.waitFor((e) => e.type === 'blocked' && (e.url ?? '').startsWith('https://evil.test:'))).toMatchObject({ reason: expect.stringContaining('egress') });
     expect(evilHits()).toEqual([]);
     await session.close();
   });

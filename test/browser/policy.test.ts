@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserPool, BrowserSession, SessionPolicy } from '../../src/browser/index.js';
 import { createBrowserPool, findChromium } from '../../src/browser/index.js';
-import { eventLog, html, silentLogger, spec, startSite, TEST_LAUNCH_ARGS, waitUntil, type Site } from './support.js';
+import { eventLog, html, loopbackLookup, silentLogger, spec, startSite, TEST_LAUNCH_ARGS, waitUntil, type Site } from './support.js';
 
 // Downloads, uploads and the clipboard follow the asset's policy. Each control sits at a fixed
 // place on the page and is clicked through session.input, as an operator would.
@@ -44,7 +44,7 @@ beforeAll(async () => {
   });
   // The Clipboard API exists only in secure contexts: the test portal (plain http) is declared one.
   const secure = `--unsafely-treat-insecure-origin-as-secure=${site.url('portal.test', '').replace(/\/$/, '')}`;
-  pool = createBrowserPool({ chromiumPath: findChromium(undefined), logger: silentLogger, launchArgs: [...TEST_LAUNCH_ARGS, secure] });
+  pool = createBrowserPool({ chromiumPath: findChromium(undefined), logger: silentLogger, launchArgs: [...TEST_LAUNCH_ARGS, secure], lookup: loopbackLookup });
 });
 afterAll(async () => {
   await pool?.close();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBrowserPool, findChromium, type BrowserEvent } from '../../src/browser/index.js';
-import { eventLog, html, silentLogger, spec, startSite, TEST_LAUNCH_ARGS, waitUntil, type Site } from './support.js';
+import { eventLog, html, loopbackLookup, silentLogger, spec, startSite, TEST_LAUNCH_ARGS, waitUntil, type Site } from './support.js';
 
 // The pool against a real Chromium. Each pool gets a marker switch (Chromium ignores unknown
 // switches) so the test can find its browser's main process in /proc, count and kill it.
@@ -22,7 +22,7 @@ afterAll(async () => {
 
 function markedPool() {
   const marker = `--webasset-test-pool=${randomBytes(6).toString('hex')}`;
-  const pool = createBrowserPool({ chromiumPath: findChromium(undefined), logger: silentLogger, launchArgs: [...TEST_LAUNCH_ARGS, marker] });
+  const pool = createBrowserPool({ chromiumPath: findChromium(undefined), logger: silentLogger, launchArgs: [...TEST_LAUNCH_ARGS, marker], lookup: loopbackLookup });
   /** Main browser processes of this pool (renderers and helpers carry --type=). */
   const browserPids = () =>
     readdirSync('/proc')

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, LookupFunction, Socket } from 'node:net';
 import pino from 'pino';
 import { createBrowserPool, DEFAULT_LAUNCH_ARGS, findChromium, type BrowserEvent, type BrowserPool, type ContextSpec } from '../../src/browser/index.js';
 
@@ -10,10 +10,16 @@ import { createBrowserPool, DEFAULT_LAUNCH_ARGS, findChromium, type BrowserEvent
  */
 export const TEST_LAUNCH_ARGS = [...DEFAULT_LAUNCH_ARGS, '--host-resolver-rules=MAP * 127.0.0.1'];
 
+/** The same mapping for the sessions' egress proxies, which resolve names themselves. */
+export const loopbackLookup: LookupFunction = (_hostname, options, callback) => {
+  if (options.all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
+  else callback(null, '127.0.0.1', 4);
+};
+
 export const silentLogger = pino({ level: 'silent' });
 
 export function startTestPool(): BrowserPool {
-  return createBrowserPool({ chromiumPath: findChromium(undefined), logger: silentLogger, launchArgs: TEST_LAUNCH_ARGS });
+  return createBrowserPool({ chromiumPath: findChromium(undefined), logger: silentLogger, launchArgs: TEST_LAUNCH_ARGS, lookup: loopbackLookup });
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, site: Site) => void;
@@ -34,6 +40,11 @@ export async function startSite(handler: Handler): Promise<Site> {
   const server: Server = createServer((req, res) => {
     hits.push(`${(req.headers.host ?? '').replace(/:\d+$/, '')} ${req.url ?? ''}`);
     handler(req, res, site);
+  });
+  // WebSocket handshakes count as hits too; the test servers never accept one.
+  server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    hits.push(`${(req.headers.host ?? '').replace(/:\d+$/, '')} ${req.url ?? ''}`);
+    socket.destroy();
   });
   server.on('connection', (socket) => {
     sockets.add(socket);

@@ -1,0 +1,115 @@
+import { once } from 'node:events';
+import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, type LookupFunction, type AddressInfo, type Socket } from 'node:net';
+import type { BlockedWhat } from './types.js';
+import type { UrlGuard } from './url-guard.js';
+
+export interface EgressProxy {
+  /** `http://127.0.0.1:PORT`, for the context's proxy setting. */
+  readonly server: string;
+  close(): Promise<void>;
+}
+
+export interface EgressProxyDeps {
+  guard: UrlGuard;
+  block(what: BlockedWhat, url: string, reason: string): void;
+  /** How names are resolved; default: the system resolver. */
+  lookup?: LookupFunction | undefined;
+}
+
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+
+/**
+ * The last layer of the navigation lock: each context sends all its traffic through its own proxy
+ * on 127.0.0.1, which connects only to the allowed hosts. It sees what the in-browser layers cannot:
+ * WebSockets opened by workers, redirect hops in out-of-process iframes and in a popup's first
+ * moments. Chromium proxies loopback too (Playwright adds `<-loopback>`), so nothing goes around it.
+ * https and wss pass as opaque CONNECT tunnels (the host is checked, the bytes are not read).
+ */
+export async function startEgressProxy(deps: EgressProxyDeps): Promise<EgressProxy> {
+  const sockets = new Set<Socket>();
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, ...(deps.lookup ? { lookup: deps.lookup } : {}) } as ConstructorParameters<typeof Agent>[0]);
+  const server = createServer((req, res) => forward(req, res, deps, agent));
+
+  server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    const target = parseAuthority(req.url ?? '');
+    const verdict = target ? deps.guard.check(authorityUrl(target)) : { ok: false as const, reason: 'malformed CONNECT' };
+    if (!target || !verdict.ok) {
+      deps.block('request', target ? authorityUrl(target) : 'about:blank', verdict.ok ? 'refused' : verdict.reason);
+      client.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const upstream = connect({ host: target.host, port: target.port, ...(deps.lookup ? { lookup: deps.lookup } : {}) });
+    track(upstream);
+    upstream.once('connect', () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  // A plain ws:// through a proxy arrives as an absolute-form Upgrade: the lock's WebSocket route
+  // already judged it in pages; here it is only ever refused or tunnelled like any other request.
+  server.on('upgrade', (req: IncomingMessage, client: Socket) => {
+    deps.block('websocket', req.url ?? '', 'plain WebSocket upgrades through the proxy are not forwarded');
+    client.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+  });
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
+  server.on('connection', track);
+
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    server: `http://127.0.0.1:${port}`,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      agent.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function forward(req: IncomingMessage, res: ServerResponse, deps: EgressProxyDeps, agent: Agent): void {
+  const url = req.url ?? '';
+  const verdict = /^http:\/\//i.test(url) ? deps.guard.check(url) : { ok: false as const, reason: 'not an absolute http URL' };
+  if (!verdict.ok) {
+    deps.block('request', url, verdict.reason);
+    res.writeHead(403, { 'content-type': 'text/plain' }).end('Blocked by the session policy.');
+    return;
+  }
+  const target = new URL(url);
+  const headers = { ...req.headers };
+  for (const name of HOP_BY_HOP) delete headers[name];
+  const upstream = httpRequest(
+    { agent, host: target.hostname, port: target.port || 80, method: req.method, path: `${target.pathname}${target.search}`, headers },
+    (answer) => {
+      const out = { ...answer.headers };
+      for (const name of HOP_BY_HOP) delete out[name];
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+      answer.pipe(res);
+    },
+  );
+  upstream.on('error', () => {
+    if (!res.headersSent) res.writeHead(502).end();
+    else res.destroy();
+  });
+  req.pipe(upstream);
+}
+
+function parseAuthority(authority: string): { host: string; port: number } | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]/@\s]+):(\d{1,5})$/.exec(authority);
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+function authorityUrl(target: { host: string; port: number }): string {
+  return `https://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}/`;
+}
