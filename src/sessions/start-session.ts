@@ -110,6 +110,8 @@ async function openContext(deps: StartDeps, s: LiveSession): Promise<BrowserSess
     throw error instanceof AppError ? error : new AppError('browser_unavailable', { cause: error });
   }
   if (s.ending) {
+    // Ended while the context was opening (before the end could see it): close it here.
+    await s.browser?.close().catch(() => undefined);
     await s.ending;
     throw new AppError('session_ended');
   }

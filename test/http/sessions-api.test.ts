@@ -90,6 +90,31 @@ describe('/api/sessions', () => {
     expect(JSON.parse(rows[0]!.details)).toMatchObject({ reason: 'admin', message: 'end of the trial', userId: alice.userId });
   });
 
+  it('takes and shows the browser-session definition of an asset in the admin API', async () => {
+    const admin = await operator('asset-admin', ['admin']);
+    const definition = {
+      startUrl: 'https://portal.example.com/sign-in',
+      credential: 'portal-entry',
+      loginRecipe: { steps: [{ fill: '#user', value: '{{username}}' }, { fill: '#pass', value: '{{password}}' }, { click: 'text=Sign in' }], injection: 'intercept' },
+      successCheck: { url: '**/home' },
+      failureCheck: { selector: '.alert-error' },
+      allowInsecureHttp: false,
+      policy: { idleTimeoutMinutes: 5, downloads: 'allow' },
+    };
+    const created = await api(admin, 'POST', '/api/admin/assets', { id: 'portal', name: 'Portal', url: 'https://portal.example.com/', ...definition });
+    expect(created.status).toBe(201);
+    const policy = { idleTimeoutMinutes: 5, maxDurationMinutes: 480, downloads: 'allow', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny', maxSessions: null, maxSessionsPerCredential: 1 };
+    expect(created.json).toMatchObject({ ...definition, policy });
+    expect((await api(admin, 'GET', '/api/admin/assets/portal')).json).toMatchObject({ ...definition, policy });
+    const patched = await api(admin, 'PATCH', '/api/admin/assets/portal', { policy: { maxSessionsPerCredential: 3 }, loginRecipe: null });
+    expect(patched.json).toMatchObject({ before: { policy }, after: { loginRecipe: null, policy: { ...policy, maxSessionsPerCredential: 3 } } });
+    for (const bad of [{ loginRecipe: { steps: [{ teleport: '#x' }] } }, { policy: { downloads: 'maybe' } }, { startUrl: 'https://elsewhere.example.org/' }, { credential: 'Bad Entry' }]) {
+      const res = await api(admin, 'PATCH', '/api/admin/assets/portal', bad);
+      expect(res.status, JSON.stringify(bad)).toBe(400);
+      expect(res.json).toMatchObject({ error: { code: 'invalid_request' } });
+    }
+  });
+
   it('refuses bad input with a stable code and changes nothing', async () => {
     const carol = await operator('carol');
     const count = async () => Number((await sql<{ n: number }>`SELECT count(*)::int AS n FROM browser_sessions`.execute(ts.services.database.db)).rows[0]!.n);

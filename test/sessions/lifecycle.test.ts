@@ -61,6 +61,40 @@ describe('browser sessions: starting → logging_in → active → ended', () =>
     expect(JSON.stringify(ended)).not.toContain(CANARY_PASSWORD);
   });
 
+  it('attaches the owner to control and a holder of watch to watch; anyone else is answered not_found (recorded)', async () => {
+    const alice = await stack.operator('alice');
+    const walter = await stack.operator('walter', 'bank', ['watch']);
+    const mallory = await stack.operator('mallory');
+    const session = await stack.sessions.start(alice, 'bank');
+
+    const control = await stack.sessions.attach(session.id, alice, 'control', { requestId: 'ws-1' });
+    expect(control.record).toMatchObject({ id: session.id, state: 'active' });
+    expect(control.browser.closed).toBe(false);
+    const watch = await stack.sessions.attach(session.id, walter, 'watch');
+    await expect(stack.sessions.attach(session.id, walter, 'control')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(stack.sessions.attach(session.id, mallory, 'watch')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(stack.sessions.attach(session.id, mallory, 'control')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(stack.sessions.get(session.id, mallory)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(stack.sessions.end(session.id, mallory)).rejects.toMatchObject({ code: 'not_found' });
+    expect(await stack.sessions.get(session.id, walter)).toMatchObject({ id: session.id });
+    await expect(stack.sessions.end(session.id, walter)).rejects.toMatchObject({ code: 'forbidden' });
+
+    const attached = await stack.auditRows({ action: 'browser_session.attached' });
+    expect(attached.map((r) => [r.actor_id, r.details.mode])).toEqual([
+      [alice.id, 'control'],
+      [walter.id, 'watch'],
+    ]);
+    const denied = await stack.auditRows({ action: 'auth.denied' });
+    expect(denied.map((r) => r.actor_id)).toEqual([mallory.id, walter.id]);
+
+    const seen: string[] = [];
+    watch.onEnd((reason) => seen.push(`watch:${reason}`));
+    control.onEnd((reason) => seen.push(`control:${reason}`));
+    await stack.sessions.end(session.id, alice);
+    expect(seen.sort()).toEqual(['control:user', 'watch:user']);
+    expect(watch.browser.closed).toBe(true);
+  });
+
   it('ends a session whose login fails with login_failed and the step, never the value', async () => {
     const alice = await stack.operator('alice');
     await stack.vault.set({ entryId: 'bank-login', values: new Map([['username', Buffer.from('nobody')], ['password', Buffer.from(`${CANARY_PASSWORD}-wrong`)]]) }, CLI);
