@@ -1,9 +1,9 @@
 import type { ElementHandle } from 'playwright-core';
-import { parseTemplate } from '../../core/index.js';
+import { parseTemplate, TOTP_STEP_SECONDS } from '../../core/index.js';
 import type { DomElement } from './dom.js';
 import { StepFailure } from './failure.js';
 import { installPasswordInjector } from './inject-password.js';
-import { remaining, type LoginRun } from './run-context.js';
+import { remaining, sleep, type LoginRun } from './run-context.js';
 
 /**
  * Fills a value template into a field. A template that draws on the credential is filled only into
@@ -21,7 +21,14 @@ export async function fillTemplate(run: LoginRun, field: ElementHandle, template
     run.injector.arm(endpoint!);
     passwordAs = run.injector.placeholder;
   }
+  if (parts.some((part) => part.kind === 'totp')) await freshTotpWindow(run);
   await field.fill(run.credential.resolve(parts, passwordAs), { timeout: remaining(run) });
+}
+
+/** A code typed in the last moments of its 30 s window may arrive after it: wait for the next one (at most 2 s). */
+async function freshTotpWindow(run: LoginRun): Promise<void> {
+  const left = TOTP_STEP_SECONDS * 1000 - (Date.now() % (TOTP_STEP_SECONDS * 1000));
+  if (left < 2000 && left + 50 < remaining(run)) await sleep(left + 50);
 }
 
 /**
