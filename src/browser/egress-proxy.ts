@@ -28,7 +28,7 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authorization', 'proxy-co
  */
 export async function startEgressProxy(deps: EgressProxyDeps): Promise<EgressProxy> {
   const sockets = new Set<Socket>();
-  const agent = new Agent({ keepAlive: true, maxSockets: 64, ...(deps.lookup ? { lookup: deps.lookup } : {}) } as ConstructorParameters<typeof Agent>[0]);
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, ...(deps.lookup ? { lookup: deps.lookup } : {}) });
   const server = createServer((req, res) => forward(req, res, deps, agent));
 
   server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
