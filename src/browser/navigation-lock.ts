@@ -18,7 +18,8 @@ export interface NavigationLock {
 }
 
 /**
- * Three layers, because none alone sees everything (docs/decisions/0019-navigation-lock.md):
+ * The in-browser layers of the lock; the session's egress proxy (egress-proxy.ts) is the network
+ * one. Several, because none alone sees everything (docs/decisions/0019-browser-pool-and-navigation-lock.md):
  * 1. a context route: the first request of everything the context loads, popups, iframes and
  *    workers included, before it leaves the browser;
  * 2. a CDP Fetch interceptor per page: the redirect hops that Playwright's routes continue on
