@@ -168,9 +168,9 @@ export function readDefinition(stored: Record<string, unknown>): AssetDefinition
   return mergeDefinition(DEFAULT_DEFINITION, {
     startUrl: field(httpUrlSchema.nullable(), 'startUrl', null),
     credential: field(definitionInputFields.credential, 'credential', null),
-    loginRecipe: field(loginRecipeSchema.nullable(), 'loginRecipe', null) as LoginRecipe | null,
-    successCheck: field(pageCheckSchema.nullable(), 'successCheck', null) as PageCheck | null,
-    failureCheck: field(pageCheckSchema.nullable(), 'failureCheck', null) as PageCheck | null,
+    loginRecipe: field<LoginRecipe | null>(loginRecipeSchema.nullable(), 'loginRecipe', null),
+    successCheck: field<PageCheck | null>(pageCheckSchema.nullable(), 'successCheck', null),
+    failureCheck: field<PageCheck | null>(pageCheckSchema.nullable(), 'failureCheck', null),
     allowInsecureHttp: field(z.boolean(), 'allowInsecureHttp', false),
     policy: policyInput,
   });

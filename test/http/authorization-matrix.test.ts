@@ -244,7 +244,10 @@ describe('authorization matrix: every route × caller × own or other resource',
       return id;
     };
     const browserSessions: Fixtures['browserSessions'] = { victim: await browserRow(victimCaller.userId!) };
-    for (const name of CALLERS) if (callers[name].userId) browserSessions[name] = await browserRow(callers[name].userId!);
+    for (const name of CALLERS) {
+      const userId = callers[name].userId;
+      if (userId) browserSessions[name] = await browserRow(userId);
+    }
     return {
       callers,
       victim: { userId: victimCaller.userId!, sessionId: victimSession, caller: victimCaller },

@@ -9,11 +9,12 @@ import { buildStack, CANARY_PASSWORD, CLI, eventually, markedPool, startDemoPort
 // Chromium and the demo portal. Timeouts run on a manual clock (the tick reads it).
 
 let pool: BrowserPool;
-let browserPids: () => number[];
+let marked: ReturnType<typeof markedPool>;
 let portal: DemoPortal;
 let portalUrl: string;
 beforeAll(async () => {
-  ({ pool, browserPids } = markedPool());
+  marked = markedPool();
+  pool = marked.pool;
   ({ portal, url: portalUrl } = await startDemoPortal());
 });
 afterAll(async () => {
@@ -158,7 +159,7 @@ describe('browser sessions: starting → logging_in → active → ended', () =>
   it('ends the sessions of a crashed browser with browser_crashed, and the next session works', async () => {
     const alice = await stack.operator('alice');
     const first = await stack.sessions.start(alice, 'bank');
-    const pids = browserPids();
+    const pids = marked.browserPids();
     expect(pids).toHaveLength(1);
     process.kill(pids[0]!, 'SIGKILL');
     const ended = await eventually(async () => {
