@@ -92,6 +92,24 @@ describe('screencast', () => {
   });
 });
 
+describe('viewport', () => {
+  it('resize changes the page size that frames report, and refuses absurd sizes', async () => {
+    const session = await openField();
+    const frames: ScreencastFrame[] = [];
+    const stop = await session.startScreencast({ maxWidth: 640, maxHeight: 360, quality: 50 }, (frame) => {
+      frames.push(frame);
+      frame.ack();
+    });
+    await waitUntil(() => frames[0]);
+    await session.resize(800, 600);
+    await waitUntil(() => frames.find((frame) => frame.width === 800 && frame.height === 600), 15_000, () => JSON.stringify(frames.map((f) => [f.width, f.height])));
+    await expect(session.resize(10, 10)).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(session.resize(1.5, 700)).rejects.toMatchObject({ code: 'invalid_request' });
+    await stop();
+    await session.close();
+  });
+});
+
 describe('input', () => {
   it('types text with accents, keys and shortcuts into a field', async () => {
     const session = await openField();
