@@ -65,9 +65,10 @@ export class LiveClient {
   }
 }
 
-/** A counter that changes every 40 ms: the screencast always has a new frame to send. */
+/** A counter that changes every 40 ms (the screencast always has a new frame to send), and a link that opens a new tab. */
 const CLOCK =
   '<div id="clock" style="position:absolute;left:20px;top:80px">0</div>' +
+  '<a id="new-tab" href="/note" target="_blank" style="position:absolute;left:20px;top:120px;width:200px;height:30px;display:block">new tab</a>' +
   '<script>let n = 0; setInterval(() => { document.getElementById("clock").textContent = String(++n); }, 40);</script>';
 
 export interface PortalSite {

@@ -113,6 +113,24 @@ describe('live view of a browser session (real Chromium)', () => {
     expect(viewer.ws.readyState).toBe(viewer.ws.OPEN);
   });
 
+  it('lists a tab the page opens, and switches between tabs', async () => {
+    type Tab = { id: string; url: string; active: boolean };
+    const viewer = open(owner);
+    const tabs = () => (viewer.texts.filter((m) => m.type === 'tabs').at(-1)?.tabs ?? []) as Tab[];
+    await viewer.until(() => tabs().length === 1, 'the tab list');
+    const first = tabs()[0]!;
+    viewer.send({ type: 'mouse', action: 'down', x: 60, y: 135, button: 'left' });
+    viewer.send({ type: 'mouse', action: 'up', x: 60, y: 135, button: 'left' });
+    await viewer.until(() => tabs().length === 2, 'two tabs');
+    const second = tabs().find((t) => t.id !== first.id)!;
+    expect(second.url).toBe(`${site.url}note`);
+    viewer.send({ type: 'switch_tab', tabId: second.id });
+    await viewer.until(() => tabs().find((t) => t.id === second.id)?.active === true, 'the new tab active');
+    viewer.send({ type: 'switch_tab', tabId: first.id });
+    await viewer.until(() => tabs().find((t) => t.id === first.id)?.active === true, 'the first tab active again');
+    expect(viewer.texts.filter((m) => m.type === 'error')).toEqual([]);
+  });
+
   it('refuses another operator, even with the right id, exactly like an id that does not exist', async () => {
     const intruder = open(other);
     expect(await intruder.closed).toEqual({ code: 4404, reason: 'not found' });

@@ -7,7 +7,7 @@ import { createFramePump, type FramePump } from './frame-pump.js';
 import { CLOSE, errorMessage, isInputEvent, parseClientMessage, type ClientMessage } from './messages.js';
 import { createOpQueue } from './op-queue.js';
 import { createOutbox } from './outbox.js';
-import type { LiveEndReason, LiveHandle, LiveMode, LiveSessions } from './ports.js';
+import type { LiveEndReason, LiveFrame, LiveHandle, LiveMode, LiveSessions } from './ports.js';
 import type { ViewerSlots } from './viewer-slots.js';
 import { clampViewport, screencastOptions, type Viewport } from './viewport.js';
 
@@ -33,6 +33,8 @@ const INVALID_IN_A_ROW_LIMIT = 50;
 /** Browser operations (input, resize, tab switch) allowed to wait at once. */
 const OP_QUEUE_LIMIT = 256;
 const DEFAULT_VIEWPORT: Viewport = { width: 1280, height: 720 };
+/** Starts of a screencast tried before the view gives up (waits of 0.2, 0.4, 0.8, 1.6 s between them). */
+const SCREENCAST_ATTEMPTS = 5;
 
 /**
  * One viewer of one browser session, as named steps: listen (before
@@ -169,17 +171,28 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     const previous = stopScreencast;
     stopScreencast = null;
     if (previous) await previous().catch((error: unknown) => log.debug({ err: error }, 'live view: stopping the screencast failed'));
-    if (finished || browser.closed) return;
-    const stop = await browser.startScreencast(screencastOptions(viewport), (frame) => {
+    const onFrame = (frame: LiveFrame) => {
       if (signingIn && !finished) {
         signingIn = false;
         outbox.send({ type: 'state', state: 'active', mode, viewport: mode === 'control' ? viewport : null });
       }
       pump.offer(frame);
       sendTabsIfChanged();
-    });
-    if (finished) await stop().catch(() => undefined);
-    else stopScreencast = stop;
+    };
+    for (let attempt = 1; ; attempt++) {
+      if (finished || browser.closed) return;
+      try {
+        const stop = await browser.startScreencast(screencastOptions(viewport), onFrame);
+        if (finished) await stop().catch(() => undefined);
+        else stopScreencast = stop;
+        return;
+      } catch (error) {
+        // A tab in the middle of a navigation can refuse a new screencast for a moment; a closed session ends through onEnd.
+        if (isAppError(error) || attempt >= SCREENCAST_ATTEMPTS) throw error;
+        log.debug({ err: error, attempt }, 'live view: the screencast did not start; trying again');
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
+    }
   }
 
   // Step 5: steer.
