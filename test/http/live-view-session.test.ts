@@ -113,6 +113,17 @@ describe('live view of a browser session (real Chromium)', () => {
     expect(viewer.ws.readyState).toBe(viewer.ws.OPEN);
   });
 
+  it('closes a socket that sends an oversized message (1009) or fifty invalid ones in a row (4400)', async () => {
+    const big = open(owner);
+    await big.until(() => big.text('state') !== undefined, 'state');
+    big.send({ type: 'text', text: 'x'.repeat(20 * 1024) });
+    expect((await big.closed).code).toBe(1009);
+    const noisy = open(owner);
+    await noisy.until(() => noisy.text('state') !== undefined, 'state');
+    for (let i = 0; i < 50; i++) noisy.send({ type: 'nonsense', i });
+    expect(await noisy.closed).toEqual({ code: 4400, reason: 'too many invalid messages' });
+  });
+
   it('lists a tab the page opens, and switches between tabs', async () => {
     type Tab = { id: string; url: string; active: boolean };
     const viewer = open(owner);
