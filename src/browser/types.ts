@@ -73,7 +73,9 @@ export interface ScreencastOptions {
 }
 
 export interface ScreencastFrame {
+  /** One JPEG, at most maxWidth x maxHeight pixels. */
   data: Buffer;
+  /** The page's viewport in CSS pixels: the coordinate space of input events (the JPEG may be scaled down). */
   width: number;
   height: number;
   timestampMs: number;
