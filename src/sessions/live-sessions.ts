@@ -61,6 +61,7 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
       await browser?.close().catch((error: unknown) => logger.warn({ err: error, session: s.record.id }, 'closing a browser context failed'));
       if (!how.endedElsewhere) await writeEnd(s.record.id, reason, message, now);
       sessions.delete(s.record.id);
+      logger.info({ session: s.record.id, asset: s.record.assetId, reason }, 'browser session ended');
       for (const listener of s.listeners) {
         try {
           listener(reason);

@@ -181,6 +181,7 @@ async function activate(
   s.record = { ...s.record, state: 'active', activeAt: new Date(now).toISOString(), lastInputAt: new Date(now).toISOString() };
   s.lastInputMs = now;
   s.persistedInputMs = now;
+  deps.logger.info({ session: s.record.id, asset: s.record.assetId, user: s.record.userId, durationMs: details.durationMs }, 'browser session active');
   return s.record;
 }
 
