@@ -49,6 +49,8 @@ export interface Config {
   infisicalClientId: string | undefined;
   infisicalClientSecret: string | undefined;
   infisicalCacheSeconds: number;
+  /** Development only: the demo portal beside the server (quickstart). */
+  demoPortalPort: number | undefined;
 }
 
 /** One `forwardAuth.rules` entry as configured; src/access/forward-auth-rules.ts gives it meaning. */

@@ -337,6 +337,12 @@ export const SETTINGS: readonly SettingDefinition[] = [
     'How long values read from Infisical stay in memory (never on disk); 0: not cached.',
     { defaultText: '60' },
   ),
+  define(
+    'demoPortalPort',
+    'WEBASSET_DEMO_PORTAL_PORT',
+    port.optional(),
+    'Development only: also start the demo bank portal on 127.0.0.1:PORT and add it as asset demo-bank. Unset: not started.',
+  ),
 ];
 
 /** Environment variables the loader itself reads, besides the settings. */

@@ -8,7 +8,10 @@ import { DEMO_ASSET_ID, seedDemoPortal } from '../../src/cli/commands/demo-porta
 import { compileHostPattern, hostMatches } from '../../src/core/index.js';
 import { createDemoPortal, DEMO_CREDENTIALS, type DemoPortal } from '../../src/demo-portal/index.js';
 import type { Principal } from '../../src/identity/index.js';
+import type { ChildProcess } from 'node:child_process';
 import { cli } from '../support/cli.js';
+import { createPgDatabase, dropPgDatabase, TEST_DATABASE_URL } from '../support/databases.js';
+import { startServe, stopServe } from '../support/serve-child.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const by: Principal = { kind: 'user', id: 'test-admin', name: 'Test admin', roles: ['admin'], via: 'cli', groups: [], mfa: true };
@@ -89,5 +92,37 @@ describe('webasset demo-portal seed', () => {
     expect(unknown.stderr).toContain('no user named nobody');
     const list = await cli(['vault', 'list'], env, dir);
     expect(list.stdout).toContain(DEMO_ASSET_ID);
+  });
+});
+
+describe('WEBASSET_DEMO_PORTAL_PORT (quickstart)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'demo-serve-'));
+  let child: ChildProcess | undefined;
+  let dbUrl: string | undefined;
+  afterAll(async () => {
+    await stopServe(child);
+    if (dbUrl && TEST_DATABASE_URL) await dropPgDatabase(TEST_DATABASE_URL, dbUrl);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serve starts the demo portal beside it and seeds it; the first administrator gets the permission; shutdown stops it', async () => {
+    dbUrl = TEST_DATABASE_URL ? await createPgDatabase(TEST_DATABASE_URL) : undefined;
+    const common = { WEBASSET_DATA_DIR: join(dir, 'data'), ...(dbUrl ? { DATABASE_URL: dbUrl } : {}) };
+    const started = await startServe({ ...process.env, PORT: '0', WEBASSET_DEMO_PORTAL_PORT: '0', ...common }, dir);
+    child = started.child;
+    const line = started.output().split('\n').find((l) => l.includes('DEVELOPMENT: demo portal'))!;
+    expect(line).toBeDefined();
+    const demoUrl = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(line)![1]!;
+    expect(line).toContain(`asset ${DEMO_ASSET_ID}: created for ${demoUrl}`);
+    expect(line).toContain('permission: none yet');
+    expect((await fetch(`${demoUrl}/login`)).status).toBe(200);
+
+    expect((await cli(['users', 'create', '--admin', '--username', 'root'], common, dir)).code).toBe(0);
+    const seeded = await cli(['demo-portal', 'seed', '--url', demoUrl], common, dir);
+    expect(seeded.stdout).toContain('permission for root: connect, watch');
+
+    await stopServe(child);
+    await expect(fetch(`${demoUrl}/login`)).rejects.toThrow();
+    expect(started.output()).not.toContain(DEMO_CREDENTIALS.password);
   });
 });

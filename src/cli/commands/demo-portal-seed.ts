@@ -1,6 +1,7 @@
 import type { Services } from '../../app.js';
 import type { Actor } from '../../audit/index.js';
 import { AppError } from '../../core/index.js';
+import { createDemoPortal, DEMO_CREDENTIALS } from '../../demo-portal/index.js';
 import type { Principal } from '../../identity/index.js';
 
 /** The quickstart's demo asset and its vault entry share one id. */
@@ -67,6 +68,28 @@ export async function seedDemoPortal(services: Services, input: SeedInput, actor
     lines.push(`permission for ${user.username}: connect, watch`);
   }
   return lines;
+}
+
+/** The CLI's actor as an administrator principal (whoever runs the CLI on the host owns the data folder). */
+export function cliPrincipal(actor: Actor): Principal {
+  return { kind: 'user', id: actor.id, name: actor.name ?? actor.id, roles: ['admin'], groups: [], via: 'cli', mfa: true };
+}
+
+/**
+ * `WEBASSET_DEMO_PORTAL_PORT` (development only): the demo portal beside the server, seeded with the
+ * built-in account, announced at warn. Resolves to the function that stops it.
+ */
+export async function startDemoPortalBeside(services: Services, port: number, actor: Actor): Promise<() => Promise<void>> {
+  const portal = createDemoPortal(DEMO_CREDENTIALS);
+  const url = await portal.start(port, '127.0.0.1');
+  try {
+    const seeded = await seedDemoPortal(services, { url, credentials: DEMO_CREDENTIALS, grantTo: undefined }, actor, cliPrincipal(actor));
+    services.logger.warn({ url, done: seeded }, 'DEVELOPMENT: demo portal started beside the server (WEBASSET_DEMO_PORTAL_PORT); never set it in production');
+  } catch (error) {
+    await portal.stop();
+    throw error;
+  }
+  return () => portal.stop();
 }
 
 async function firstAdministrator(services: Services) {

@@ -4,10 +4,9 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { AppError } from '../../core/index.js';
 import { createDemoPortal, DEMO_CREDENTIALS, VARIANTS } from '../../demo-portal/index.js';
-import type { Principal } from '../../identity/index.js';
 import { withServices, type CommandContext } from '../context.js';
 import { writeLine } from '../io.js';
-import { seedDemoPortal } from './demo-portal-seed.js';
+import { cliPrincipal, seedDemoPortal } from './demo-portal-seed.js';
 
 const DEFAULT_PORT = 8090;
 const credentialsFile = z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(4096), totpSeed: z.string().regex(/^[A-Za-z2-7 =]+$/).optional() });
@@ -44,8 +43,7 @@ async function seedCommand(ctx: CommandContext, args: string[]): Promise<number>
   const url = values.url ?? `http://127.0.0.1:${DEFAULT_PORT}`;
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new AppError('invalid_request', { publicMessage: '--url must be the http(s) URL the demo portal listens on' });
   const credentials = values.credentials === undefined ? DEMO_CREDENTIALS : readCredentials(resolve(ctx.io.cwd, values.credentials));
-  const by: Principal = { kind: 'user', id: ctx.actor.id, name: ctx.actor.name ?? ctx.actor.id, roles: ['admin'], groups: [], via: 'cli', mfa: true };
-  const lines = await withServices(ctx, (services) => seedDemoPortal(services, { url, credentials, grantTo: values.grant }, ctx.actor, by));
+  const lines = await withServices(ctx, (services) => seedDemoPortal(services, { url, credentials, grantTo: values.grant }, ctx.actor, cliPrincipal(ctx.actor)));
   for (const line of lines) writeLine(ctx.io.stdout, line);
   return 0;
 }
