@@ -5,7 +5,7 @@ import pino from 'pino';
 import { createAccess, createAssets, createGrants, type AssetInput, type Assets, type Grants } from '../../src/access/index.js';
 import type { AuditTrail } from '../../src/audit/index.js';
 import { createBrowserPool, DEFAULT_LAUNCH_ARGS, findChromium, type BrowserPool } from '../../src/browser/index.js';
-import { createRedactor, randomIds, systemClock, type Clock } from '../../src/core/index.js';
+import { AppError, createRedactor, randomIds, systemClock, type Clock } from '../../src/core/index.js';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
 import type { Principal } from '../../src/identity/index.js';
 import { createBrowserSessions, type BrowserSessions } from '../../src/sessions/index.js';
@@ -68,7 +68,7 @@ export async function buildStack(
   fresh: FreshDatabase,
   pool: BrowserPool,
   portalUrl: string,
-  options: { clock?: Clock; tickMs?: number; nodeId?: string; asset?: Partial<AssetInput>; password?: string } = {},
+  options: { clock?: Clock; tickMs?: number; nodeId?: string; asset?: Partial<AssetInput>; password?: string; sessionsTrail?: (trail: AuditTrail) => AuditTrail } = {},
 ): Promise<SessionStack> {
   const clock = options.clock ?? systemClock;
   const { database, dataDir } = fresh.db;
@@ -84,7 +84,8 @@ export async function buildStack(
   const grants = createGrants({ db, trail, clock, ids: randomIds });
   await vault.set({ entryId: 'bank-login', values: new Map([['username', Buffer.from(CANARY_USERNAME)], ['password', Buffer.from(options.password ?? CANARY_PASSWORD)]]) }, CLI);
   await assets.create({ id: 'bank', name: 'Demo Bank', url: `${portalUrl}/login`, credential: 'bank-login', allowInsecureHttp: true, ...options.asset }, CLI);
-  const sessions = createBrowserSessions({ db, access, assets, vault, pool, trail, clock, ids: randomIds, nodeId: options.nodeId ?? 'test-node', logger, tickMs: options.tickMs ?? 50, loginTimeoutMs: 20_000 });
+  const sessionsTrail = options.sessionsTrail?.(trail) ?? trail;
+  const sessions = createBrowserSessions({ db, access, assets, vault, pool, trail: sessionsTrail, clock, ids: randomIds, nodeId: options.nodeId ?? 'test-node', logger, tickMs: options.tickMs ?? 50, loginTimeoutMs: 20_000 });
   let closed = false;
   return {
     sessions,
@@ -120,6 +121,17 @@ export async function buildStack(
       await trail.close();
     },
   };
+}
+
+/**
+ * The real trail, refusing the actions in `failing` as a trail that can write neither to the
+ * database nor to its spool does (audit_unavailable): a deliberately failing backend.
+ */
+export function refusing(failing: Set<string>): (trail: AuditTrail) => AuditTrail {
+  return (trail) => ({
+    ...trail,
+    record: (event) => (failing.has(event.action) ? Promise.reject(new AppError('audit_unavailable')) : trail.record(event)),
+  });
 }
 
 /** Polls until `probe` gives a value (a deadline, not a timing assertion). */
