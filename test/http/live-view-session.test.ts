@@ -80,6 +80,13 @@ describe('live view of a browser session (real Chromium)', () => {
     watching.send({ type: 'text', text: 'WATCHER' });
     watching.send({ type: 'key', action: 'down', key: 'Enter' });
     await watching.until(() => watching.texts.filter((m) => m.type === 'error' && m.code === 'read_only').length >= 3, 'read_only errors');
+    // A watcher may size its own frames (not the page): no refusal for that. Messages are handled in order, so once the
+    // marker is answered, the resize was too.
+    watching.send({ type: 'resize', width: 640, height: 400 });
+    watching.send('marker');
+    await watching.until(() => watching.text('error') !== undefined && watching.texts.some((m) => m.code === 'invalid_message'), 'the marker reply');
+    expect(watching.texts.filter((m) => m.type === 'error').map((m) => m.code)).toEqual(['read_only', 'read_only', 'read_only', 'invalid_message']);
+    expect(watching.texts.some((m) => m.type === 'state' && m.viewport !== null)).toBe(false);
 
     await viewer.until(() => viewer.frames.length >= 1, 'a frame for the owner');
     const note = site.nextNote();

@@ -170,15 +170,23 @@ function isPrintable(event) {
   if (event.getModifierState('AltGraph')) return true;
   return !event.ctrlKey && !event.metaKey && !event.altKey;
 }
+// Keys sent down and not yet up: released when focus leaves (Alt+Tab away would otherwise leave Alt held remotely).
+const held = new Map();
 keys.addEventListener('keydown', (event) => {
   if (mode !== 'control' || event.isComposing || event.key === 'Dead' || event.key === 'Process') return;
   if (isPrintable(event)) return; // the input event below sends it as text
   event.preventDefault();
+  held.set(event.key, event.code);
   send({ type: 'key', action: 'down', key: event.key, code: event.code });
 });
 keys.addEventListener('keyup', (event) => {
-  if (mode !== 'control' || event.isComposing || event.key === 'Dead' || event.key === 'Process' || isPrintable(event)) return;
+  if (mode !== 'control' || !held.has(event.key)) return;
+  held.delete(event.key);
   send({ type: 'key', action: 'up', key: event.key, code: event.code });
+});
+keys.addEventListener('blur', () => {
+  for (const [key, code] of held) send({ type: 'key', action: 'up', key, code });
+  held.clear();
 });
 keys.addEventListener('input', (event) => {
   if (event.isComposing) return;

@@ -58,6 +58,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   let lastTabs = '';
   let signingIn = false;
   let holdsSlot = false;
+  let resizeQueued = false;
   let viewport: Viewport = DEFAULT_VIEWPORT;
 
   const pump: FramePump = createFramePump({
@@ -201,7 +202,10 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     if (message.type === 'ack') return pump.clientAck();
     if (message.type === 'resize') {
       viewport = clampViewport(message);
-      return queue(async () => {
+      // A window being dragged sends many sizes; each restarts a screencast, so only the latest waiting one runs.
+      if (resizeQueued) return;
+      resizeQueued = queue(async () => {
+        resizeQueued = false;
         // Only the controller sets the page's size; a watcher only chooses the size of its own frames.
         if (mode === 'control') {
           await browser.resize(viewport.width, viewport.height);
@@ -209,13 +213,17 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
         }
         await stream();
       });
+      return;
     }
     if (mode !== 'control') {
       outbox.send(errorMessage('read_only'), { droppable: true });
       return;
     }
     handle!.touch();
-    if (isInputEvent(message)) return queue(() => browser.input(message));
+    if (isInputEvent(message)) {
+      queue(() => browser.input(message));
+      return;
+    }
     // switch_tab
     if (!browser.tabs().some((tab) => tab.id === message.tabId)) {
       outbox.send(errorMessage('tab_not_found'), { droppable: true });
@@ -227,8 +235,10 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     });
   }
 
-  function queue(op: () => Promise<void>): void {
-    if (!ops.push(op)) outbox.send(errorMessage('busy'), { droppable: true });
+  function queue(op: () => Promise<void>): boolean {
+    if (ops.push(op)) return true;
+    outbox.send(errorMessage('busy'), { droppable: true });
+    return false;
   }
 
   // Step 6: end.
