@@ -4,6 +4,17 @@ import type { BlockedWhat, BrowserEvent } from './types.js';
 import { describeUrl, type UrlGuard } from './url-guard.js';
 
 const MAX_PENDING_POPUPS = 100;
+/** Page scripts can call the reporting binding themselves: a cap keeps them from flooding the audit trail. */
+const MAX_PAGE_REPORTS = 20;
+
+const REFUSE_SERVICE_WORKERS = `(() => {
+  if (!self.ServiceWorkerContainer) return;
+  const report = self.__webassetServiceWorkerBlocked;
+  Object.defineProperty(ServiceWorkerContainer.prototype, 'register', { configurable: false, writable: false, value: function () {
+    try { report && report(); } catch (e) {}
+    return Promise.reject(new DOMException('Service workers are not allowed in this session', 'SecurityError'));
+  } });
+})();`;
 
 export interface NavigationLockDeps {
   guard: UrlGuard;
@@ -33,6 +44,7 @@ export async function installNavigationLock(context: BrowserContext, deps: Navig
   const guard = deps.guard;
   const report = (event: BrowserEvent) => deps.report(event);
   const marks: PageMarks = { own: new WeakSet(), committed: new WeakSet() };
+  let serviceWorkerReports = 0;
   // A refused popup shows nothing but an error page: it is closed. Its page may appear before or
   // after the refusal, so both moments look for it (request.frame() resolves once the page exists).
   const blockedPopups = new Set<Request>();
@@ -53,6 +65,13 @@ export async function installNavigationLock(context: BrowserContext, deps: Navig
   await context.route(
     () => true,
     async (route: Route, request: Request) => {
+      // A service worker could answer the session's requests itself, out of the lock's sight: its
+      // script fetch (marked by this header) never leaves, whatever the page's register() does.
+      if (request.headers()['service-worker'] === 'script') {
+        block('service_worker', request.url(), 'service workers are not allowed');
+        await route.abort('blockedbyclient').catch(ignoreClosed);
+        return;
+      }
       const verdict = guard.check(request.url());
       if (verdict.ok) return route.continue().catch(ignoreClosed);
       const popup = isPopupNavigation(request, marks);
@@ -64,6 +83,14 @@ export async function installNavigationLock(context: BrowserContext, deps: Navig
       }
     },
   );
+
+  await context.exposeBinding('__webassetServiceWorkerBlocked', () => {
+    if (serviceWorkerReports >= MAX_PAGE_REPORTS) return;
+    serviceWorkerReports += 1;
+    report({ type: 'blocked', what: 'service_worker', reason: 'service workers are not allowed' });
+  });
+  // Playwright's serviceWorkers: 'block' makes register() resolve as if it worked; refusing it tells the page the truth.
+  await context.addInitScript({ content: REFUSE_SERVICE_WORKERS });
 
   await context.routeWebSocket(
     (url: URL) => !guard.check(url.href).ok,

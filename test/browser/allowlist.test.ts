@@ -34,6 +34,11 @@ beforeAll(async () => {
         return html(res, `<script>location.href = ${JSON.stringify(`http://portal.test:${s.port}@evil.test:${s.port}/userinfo-target`)};</script>`);
       case '/lookalike':
         return html(res, `<img src="${s.url('portal.test.evil.test', '/a.png')}"><img src="${s.url('evilportal.test', '/b.png')}"><img src="${s.url('p\u03bfrtal.test', '/c.png')}">`);
+      case '/popup-redirect':
+        return html(res, `<script>window.open(${JSON.stringify(s.url('app.portal.test', '/redirect-away'))});</script>`);
+      case '/redirect-away':
+        res.writeHead(302, { location: s.url('evil.test', '/popup-landing') });
+        return res.end();
       case '/worker':
         return html(res, `<script>new Worker('/worker.js');</script>`);
       case '/worker.js':
@@ -95,6 +100,13 @@ describe('navigation lock: hosts', () => {
     await session.switchTab('tab-1');
     expect(session.tabs().find((tab) => tab.active)?.id).toBe('tab-1');
     expect(log.events).toContainEqual(expect.objectContaining({ type: 'tab_switched', tabId: 'tab-1' }));
+    await session.close();
+  });
+
+  it('stops a popup to an allowed host that redirects to another one', async () => {
+    const { session, log } = await openAt('/popup-redirect');
+    await log.waitFor(blocked('/popup-landing'));
+    expect(evilHits()).toEqual([]);
     await session.close();
   });
 

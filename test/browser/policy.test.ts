@@ -33,6 +33,11 @@ beforeAll(async () => {
           res,
           `<button style="${BUTTON}" onclick="navigator.clipboard.writeText('copied').then(() => fetch('/echo?v=copy-ok'), () => fetch('/echo?v=copy-refused'))">copy</button>`,
         );
+      case '/service-worker':
+        return html(res, `<script>(navigator.serviceWorker ? navigator.serviceWorker.register('/sw.js') : Promise.reject(new Error('none'))).then(() => fetch('/echo?v=sw-ok'), () => fetch('/echo?v=sw-refused'));</script>`);
+      case '/sw.js':
+        res.writeHead(200, { 'content-type': 'text/javascript' });
+        return res.end('self.addEventListener("fetch", () => {});');
       case '/paste':
         return html(
           res,
@@ -123,5 +128,16 @@ describe('clipboard', () => {
     await waitUntil(() => echoes.includes('paste-ok'), 15_000, () => JSON.stringify(echoes));
     expect(copy.log.events.some((e) => e.type === 'blocked' && e.what === 'clipboard')).toBe(false);
     await copy.session.close();
+  });
+});
+
+describe('service workers', () => {
+  it('are never registered (a worker could answer requests the lock never sees)', async () => {
+    const { session, log } = await openAt('/service-worker');
+    await waitUntil(() => echoes.includes('sw-refused'), 15_000, () => JSON.stringify(echoes));
+    expect(await log.waitFor((e) => e.type === 'blocked' && e.what === 'service_worker')).toMatchObject({ reason: 'service workers are not allowed' });
+    expect(echoes).not.toContain('sw-ok');
+    expect(site.hits).not.toContain('portal.test /sw.js');
+    await session.close();
   });
 });
