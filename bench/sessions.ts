@@ -1,0 +1,721 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium, type Browser } from 'playwright-core';
+import WebSocket from 'ws';
+import { openServices, startServer, type RunningServer, type Services } from '../src/app.js';
+import { DEFAULT_LAUNCH_ARGS, type BrowserPool } from '../src/browser/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { createLogger, createRedactor } from '../src/core/index.js';
+import { createDemoPortal, DEMO_CREDENTIALS } from '../src/demo-portal/index.js';
+import type { Principal } from '../src/identity/index.js';
+import { chromiumMemory } from './chromium-memory.js';
+import { fmtInt, fmtMs, fmtRatio, percentile, table } from './harness.js';
+
+/**
+ * `bench/sessions`: governed browser sessions on the demo portal, against
+ * bare Playwright scripts on the same Chromium. See docs/benchmarks.md,
+ * "Browser sessions".
+ */
+export interface SessionsBenchConfig {
+  /** Logins measured per variant (a), (b), (c). */
+  sessions: number;
+  /** Sessions held open at once for the memory figure. */
+  held: number;
+  /** Input-to-visible-change probes. */
+  probes: number;
+  /** Seconds each bandwidth stream is measured. */
+  streamSeconds: number;
+  chromiumPath: string;
+}
+
+export function sessionsConfigFromEnv(env: NodeJS.ProcessEnv): SessionsBenchConfig {
+  const num = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
+    return value;
+  };
+  return {
+    sessions: num('BENCH_SESSIONS_N', 20),
+    held: num('BENCH_SESSIONS_HELD', 50),
+    probes: num('BENCH_SESSIONS_PROBES', 20),
+    streamSeconds: num('BENCH_SESSIONS_STREAM_SECONDS', 5),
+    chromiumPath: env.CHROMIUM_PATH || '/usr/bin/chromium',
+  };
+}
+
+const ADMIN: Principal = { kind: 'user', id: 'bench-admin', name: 'Bench admin', roles: ['admin'], groups: [], via: 'cli', mfa: true };
+const VIEWPORT = { width: 1280, height: 720 } as const;
+/** The demo portal's one-form login: the same form for the product's automatic recipe and the bare scripts. */
+const LOGIN_PATH = '/login';
+const SUCCESS_SELECTOR = '#balance';
+const MB = 1024 * 1024;
+
+const epochMs = () => performance.timeOrigin + performance.now();
+const sha1 = (data: Buffer) => createHash('sha1').update(data).digest('hex');
+
+interface Stats {
+  n: number;
+  p50: number;
+  p95: number;
+  max: number;
+}
+
+function stats(values: readonly number[]): Stats {
+  const sorted = Float64Array.from(values).sort();
+  return { n: sorted.length, p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The product, in this process, and who calls it.
+
+interface Product {
+  services: Services;
+  server: RunningServer;
+  url: string;
+  dataDir: string;
+}
+
+async function startProduct(chromiumPath: string): Promise<Product> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'webasset-bench-sessions-'));
+  const { config, secrets } = loadConfig({
+    env: {
+      PORT: '0',
+      WEBASSET_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      WEBASSET_AUDIT_SIGNING_KEY: Buffer.alloc(32, 7).toString('base64'),
+      WEBASSET_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
+      CHROMIUM_PATH: chromiumPath,
+      // One operator starts and ends a few hundred sessions within minutes; the per-user API rate limit is not what is measured.
+      WEBASSET_API_RATE_LIMIT: '1000000',
+    },
+    cwd: dataDir,
+  });
+  const redactor = createRedactor(secrets);
+  const logger = createLogger({ level: config.logLevel, redactor });
+  const services = await openServices({ config, logger, redactor, version: 'bench' });
+  const server = await startServer(services);
+  return { services, server, url: server.url, dataDir };
+}
+
+/** An operator with a web session (MFA done), calling the REST API and the live view as a browser would. */
+interface Caller {
+  userId: string;
+  cookie: string;
+  csrf: string;
+  origin: string;
+}
+
+async function operator(product: Product, username: string): Promise<Caller> {
+  const { users, sessions } = product.services;
+  const user = await users.create({ username, roles: ['operator'], source: 'local', kind: 'person' }, ADMIN);
+  const snapshot = await users.sessionUser(user.id);
+  if (!snapshot) throw new Error('bench: no session user');
+  const created = await sessions.create({ user: snapshot, mfa: true, method: 'password', context: {} });
+  return { userId: user.id, cookie: `webasset=${created.cookieValue}`, csrf: created.csrfToken, origin: product.url };
+}
+
+async function api(caller: Caller, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> {
+  const headers: Record<string, string> = { cookie: caller.cookie };
+  if (method !== 'GET') Object.assign(headers, { 'x-csrf-token': caller.csrf, origin: caller.origin });
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${caller.origin}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = text === '' ? null : JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  return { status: res.status, json, text };
+}
+
+interface SessionJson {
+  id: string;
+  state: string;
+  createdAt: string;
+  activeAt: string | null;
+}
+
+/** POST /api/sessions answers once the session is active (or refused / failed). */
+async function startSession(caller: Caller, assetId: string): Promise<{ ms: number; session: SessionJson | null; error: string | null }> {
+  const t0 = performance.now();
+  const res = await api(caller, 'POST', '/api/sessions', { assetId });
+  const ms = performance.now() - t0;
+  if (res.status !== 201) return { ms, session: null, error: `${res.status} ${res.text.slice(0, 300)}` };
+  return { ms, session: res.json as SessionJson, error: null };
+}
+
+async function endSession(caller: Caller, id: string): Promise<void> {
+  const res = await api(caller, 'DELETE', `/api/sessions/${encodeURIComponent(id)}`);
+  if (res.status !== 200) throw new Error(`ending session ${id} answered ${res.status}: ${res.text.slice(0, 200)}`);
+}
+
+interface Assets {
+  /** The demo portal's one-form login, automatic recipe (what the quickstart does, on /login instead of /login-totp). */
+  bank: string;
+  /** Logs in, opens the transfer page and clicks its IBAN field: an idle page with a focused text field for input probes. */
+  live: string;
+  /** The bench's own animated page, no login. */
+  busy: string;
+}
+
+async function createAssets(product: Product, portalUrl: string, busyUrl: string, caller: Caller, held: number): Promise<Assets> {
+  const { vault, assets, grants } = product.services;
+  // One vault entry per asset: the per-credential limit counts across assets. Fresh buffers for each: the vault wipes what it was given.
+  for (const entryId of ['bench-bank-login', 'bench-live-login']) {
+    const values = new Map([
+      ['username', Buffer.from(DEMO_CREDENTIALS.username)],
+      ['password', Buffer.from(DEMO_CREDENTIALS.password)],
+    ]);
+    await vault.set({ entryId, values }, product.services.systemActor);
+  }
+  const common = {
+    allowedHosts: ['127.0.0.1'],
+    allowInsecureHttp: true,
+    policy: { idleTimeoutMinutes: 60, maxSessions: null, maxSessionsPerCredential: Math.min(1000, held + 5) },
+  };
+  await assets.create(
+    { id: 'bench-bank', name: 'Demo Bank (bench)', url: portalUrl, startUrl: `${portalUrl}${LOGIN_PATH}`, credential: 'bench-bank-login', loginRecipe: null, successCheck: { selector: SUCCESS_SELECTOR }, ...common },
+    ADMIN,
+  );
+  await assets.create(
+    {
+      id: 'bench-live',
+      name: 'Demo Bank transfer (bench)',
+      url: portalUrl,
+      startUrl: `${portalUrl}${LOGIN_PATH}`,
+      credential: 'bench-live-login',
+      loginRecipe: {
+        steps: [
+          { fill: '#username', value: '{{username}}' },
+          { fill: '#password', value: '{{password}}' },
+          { click: '#sign-in' },
+          { waitFor: { selector: SUCCESS_SELECTOR } },
+          { goto: '/transfer' },
+          { click: '#to' },
+        ],
+      },
+      successCheck: { selector: '#to' },
+      ...common,
+    },
+    ADMIN,
+  );
+  await assets.create({ id: 'bench-busy', name: 'Animated page (bench)', url: busyUrl, credential: null, ...common }, ADMIN);
+  for (const assetId of ['bench-bank', 'bench-live', 'bench-busy']) {
+    await grants.create({ subjectKind: 'user', subjectId: caller.userId, assetId, actions: ['connect'] }, ADMIN);
+  }
+  return { bank: 'bench-bank', live: 'bench-live', busy: 'bench-busy' };
+}
+
+/** A page that never stops changing: a sliding gradient block and a clock ticking every animation frame. */
+const BUSY_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>Busy</title><style>
+body{margin:0;font:16px system-ui,sans-serif;background:#f4f6f8}
+@keyframes slide{from{transform:translateX(0)}to{transform:translateX(900px)}}
+.box{width:240px;height:240px;margin:40px;background:linear-gradient(45deg,#c33,#fc3,#3c6,#36c);animation:slide 3s linear infinite alternate}
+#clock{font:48px monospace;margin:0 40px}</style></head>
+<body><h1 style="margin:40px">Dashboard</h1><div class="box"></div><p id="clock"></p>
+<script>const c=document.getElementById('clock');(function tick(){c.textContent=new Date().toISOString();requestAnimationFrame(tick);})();</script>
+</body></html>`;
+
+async function startBusyPage(): Promise<{ url: string; server: Server }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(BUSY_PAGE);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
+}
+
+/**
+ * tsx (which runs `npm run bench`) compiles with esbuild's keepNames: a named arrow function inside
+ * a callback gets a `__name(fn, "name")` call, and Playwright sends the callback's source text to
+ * the page, where `__name` does not exist (ReferenceError; the automatic recipe's field search
+ * fails). The built product (tsc) and vitest do not do this. Until the login runner's page
+ * callbacks avoid it, every context this process opens (the product's and the bare scripts', so
+ * both pay the same) defines a `__name` that does nothing.
+ */
+function shimEsbuildNames(): void {
+  const launch = chromium.launch.bind(chromium);
+  chromium.launch = async (options) => {
+    const browser = await launch(options);
+    const newContext = browser.newContext.bind(browser);
+    browser.newContext = async (contextOptions) => {
+      const context = await newContext(contextOptions);
+      await context.addInitScript('globalThis.__name ??= (fn) => fn;');
+      return context;
+    };
+    return browser;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a), (b), (c): start to logged in.
+
+const LAUNCH = { headless: true, args: [...DEFAULT_LAUNCH_ARGS] };
+
+interface LoginTimes {
+  product: number[];
+  /** activeAt - createdAt of the session record (ms resolution). */
+  productRecord: number[];
+  cold: number[];
+  warm: number[];
+  errors: string[];
+}
+
+async function measureLogins(config: SessionsBenchConfig, caller: Caller, assetId: string, portalUrl: string): Promise<LoginTimes> {
+  const times: LoginTimes = { product: [], productRecord: [], cold: [], warm: [], errors: [] };
+  const warmBrowser = await chromium.launch({ ...LAUNCH, executablePath: config.chromiumPath });
+  try {
+    // Warm-up, not measured: the product launches its Chromium at its first session; the warm script's browser is launched above.
+    const first = await startSession(caller, assetId);
+    if (first.session) await endSession(caller, first.session.id);
+    else times.errors.push(`product warm-up: ${first.error}`);
+    await timedBare(warmBrowser, portalUrl, () => undefined, performance.now());
+
+    const variants: Array<() => Promise<void>> = [
+      async () => {
+        const r = await startSession(caller, assetId);
+        if (!r.session) return void times.errors.push(`product: ${r.error}`);
+        times.product.push(r.ms);
+        if (r.session.activeAt) times.productRecord.push(Date.parse(r.session.activeAt) - Date.parse(r.session.createdAt));
+        await endSession(caller, r.session.id);
+      },
+      async () => {
+        const t0 = performance.now();
+        try {
+          await timedBare(warmBrowser, portalUrl, (ms) => times.warm.push(ms), t0);
+        } catch (error) {
+          times.errors.push(`warm bare script: ${(error as Error).message}`);
+        }
+      },
+      async () => {
+        const t0 = performance.now();
+        let browser: Browser | undefined;
+        try {
+          browser = await chromium.launch({ ...LAUNCH, executablePath: config.chromiumPath });
+          await timedBare(browser, portalUrl, (ms) => times.cold.push(ms), t0);
+        } catch (error) {
+          times.errors.push(`cold bare script: ${(error as Error).message}`);
+        } finally {
+          await browser?.close().catch(() => undefined);
+        }
+      },
+    ];
+    // Interleaved, in a rotating order, so that the load of the machine (shared with other work) drifts over all three alike.
+    for (let i = 0; i < config.sessions; i++) {
+      for (let k = 0; k < variants.length; k++) await variants[(i + k) % variants.length]!();
+    }
+  } finally {
+    await warmBrowser.close().catch(() => undefined);
+  }
+  return times;
+}
+
+/** Runs the bare login on `browser` and reports the time from `t0` to the passed success check (context closing excluded). */
+async function timedBare(browser: Browser, portalUrl: string, record: (ms: number) => void, t0: number): Promise<void> {
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${portalUrl}${LOGIN_PATH}`, { waitUntil: 'domcontentloaded' });
+    await page.fill('#username', DEMO_CREDENTIALS.username);
+    await page.fill('#password', DEMO_CREDENTIALS.password);
+    await page.click('#sign-in');
+    await page.waitForSelector(SUCCESS_SELECTOR, { timeout: 30_000 });
+    record(performance.now() - t0);
+  } finally {
+    await context.close().catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) live view.
+
+interface Tapped {
+  /** CDP frame timestamp (Page.screencastFrame metadata.timestamp), epoch ms. */
+  captureMs: number;
+  /** When the browser module handed the frame to the live view, epoch ms. */
+  handedMs: number;
+}
+
+/**
+ * Measurement tap, not product code: wraps the pool's open() so that every screencast frame's
+ * CDP timestamp is remembered by the hash of its JPEG bytes. The live view sends frames as bare
+ * JPEG, so the client looks its frames up here. The product's objects are otherwise untouched.
+ */
+function tapScreencasts(pool: BrowserPool): Map<string, Tapped> {
+  const taps = new Map<string, Tapped>();
+  const open = pool.open.bind(pool);
+  pool.open = async (spec) => {
+    const session = await open(spec);
+    const start = session.startScreencast.bind(session);
+    session.startScreencast = (options, onFrame) =>
+      start(options, (frame) => {
+        if (taps.size > 50_000) taps.clear();
+        taps.set(sha1(frame.data), { captureMs: frame.timestampMs, handedMs: epochMs() });
+        onFrame(frame);
+      });
+    return session;
+  };
+  return taps;
+}
+
+interface Arrival {
+  hash: string;
+  bytes: number;
+  atMs: number;
+  atEpochMs: number;
+  /** The tap's record, looked up on arrival (the same caret state recurs, so a later lookup could find a newer frame). */
+  tapped: Tapped | undefined;
+}
+
+/** A viewer on loopback: acks each frame as it arrives (as the minimal viewer does once painted) and records it. */
+class Viewer {
+  readonly frames: Arrival[] = [];
+  readonly texts: Array<{ type: string; [key: string]: unknown }> = [];
+  private waiters: Array<() => void> = [];
+  private readonly ws: WebSocket;
+  readonly opened: Promise<void>;
+
+  constructor(caller: Caller, sessionId: string, taps: ReadonlyMap<string, Tapped>) {
+    this.ws = new WebSocket(`${caller.origin.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(sessionId)}/live`, { headers: { cookie: caller.cookie, origin: caller.origin } });
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+    this.ws.on('message', (data: Buffer, isBinary) => {
+      if (isBinary) {
+        const atMs = performance.now();
+        const hash = sha1(data);
+        this.frames.push({ hash, bytes: data.length, atMs, atEpochMs: performance.timeOrigin + atMs, tapped: taps.get(hash) });
+        this.ws.send('{"type":"ack"}');
+      } else {
+        this.texts.push(JSON.parse(data.toString('utf8')) as { type: string });
+      }
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    this.ws.on('close', () => this.waiters.splice(0).forEach((wake) => wake()));
+  }
+
+  send(message: unknown): void {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  /** Resolves true once `check` holds, false after `timeoutMs` or when the socket closed. */
+  async until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (!check()) {
+      const left = deadline - performance.now();
+      if (left <= 0 || this.ws.readyState === WebSocket.CLOSED) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return true;
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+interface Stream {
+  label: string;
+  seconds: number;
+  frames: number;
+  bytes: number;
+  firstFrameBytes: number;
+}
+
+/** Bytes and frames per second arriving at one viewer, from its first frame on. */
+async function measureStream(label: string, viewer: Viewer, seconds: number): Promise<Stream | string> {
+  if (!(await viewer.until(() => viewer.frames.length > 0, 15_000))) return `${label}: no frame within 15 s (${JSON.stringify(viewer.texts)})`;
+  const from = viewer.frames.length;
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const got = viewer.frames.slice(from);
+  return { label, seconds: (performance.now() - t0) / 1000, frames: got.length, bytes: got.reduce((s, f) => s + f.bytes, 0), firstFrameBytes: viewer.frames[0]!.bytes };
+}
+
+/**
+ * Input-to-visible-change: a key down through the live-view socket (alternately "a" and Backspace
+ * into the focused IBAN field), timed until a frame arrives that shows something not shown while
+ * the page was still. The page is idle but for the caret blinking, so the "still" frames are the
+ * few caret states seen during a settle time longer than one blink period; frames are compared
+ * by the hash of their bytes (the same pixels give the same JPEG), nothing is decoded.
+ */
+async function probeInput(viewer: Viewer, probes: number): Promise<{ latencies: number[]; timeouts: number }> {
+  const latencies: number[] = [];
+  let timeouts = 0;
+  let stillFrom = viewer.frames.length;
+  for (let i = 0; i < probes; i++) {
+    await sleep(1100);
+    const still = new Set(viewer.frames.slice(stillFrom).map((f) => f.hash));
+    if (still.size === 0 && viewer.frames.length > 0) still.add(viewer.frames.at(-1)!.hash);
+    const key = i % 2 === 0 ? { key: 'a', code: 'KeyA' } : { key: 'Backspace', code: 'Backspace' };
+    const seen = viewer.frames.length;
+    const t0 = performance.now();
+    viewer.send({ type: 'key', action: 'down', ...key });
+    viewer.send({ type: 'key', action: 'up', ...key });
+    let changed = -1;
+    const ok = await viewer.until(() => {
+      for (let k = seen; k < viewer.frames.length; k++) {
+        if (!still.has(viewer.frames[k]!.hash)) {
+          changed = k;
+          return true;
+        }
+      }
+      return false;
+    }, 5_000);
+    if (!ok) {
+      timeouts++;
+      stillFrom = viewer.frames.length;
+      continue;
+    }
+    latencies.push(viewer.frames[changed]!.atMs - t0);
+    stillFrom = changed;
+  }
+  return { latencies, timeouts };
+}
+
+interface LiveReport {
+  streams: Stream[];
+  captureToArrival: Array<{ label: string; total: number[]; toProduct: number[]; matched: number; frames: number }>;
+  input: { latencies: number[]; timeouts: number };
+  problems: string[];
+}
+
+async function measureLiveView(config: SessionsBenchConfig, caller: Caller, assets: Assets, taps: Map<string, Tapped>): Promise<LiveReport> {
+  const report: LiveReport = { streams: [], captureToArrival: [], input: { latencies: [], timeouts: 0 }, problems: [] };
+  const opened: string[] = [];
+  const viewers: Viewer[] = [];
+  const match = (label: string, viewer: Viewer) => {
+    const total: number[] = [];
+    const toProduct: number[] = [];
+    for (const f of viewer.frames) {
+      const tap = f.tapped;
+      if (!tap || tap.captureMs <= 0) continue;
+      total.push(f.atEpochMs - tap.captureMs);
+      toProduct.push(tap.handedMs - tap.captureMs);
+    }
+    report.captureToArrival.push({ label, total, toProduct, matched: total.length, frames: viewer.frames.length });
+  };
+  try {
+    const open = async (assetId: string): Promise<Viewer | null> => {
+      const r = await startSession(caller, assetId);
+      if (!r.session) {
+        report.problems.push(`live view: session on ${assetId} did not start: ${r.error}`);
+        return null;
+      }
+      opened.push(r.session.id);
+      const viewer = new Viewer(caller, r.session.id, taps);
+      viewers.push(viewer);
+      await viewer.opened;
+      return viewer;
+    };
+
+    const idle = await open(assets.bank);
+    if (idle) {
+      const s = await measureStream('idle: demo portal accounts page', idle, config.streamSeconds);
+      if (typeof s === 'string') report.problems.push(s);
+      else report.streams.push(s);
+      match('idle page (accounts)', idle);
+    }
+    const probe = await open(assets.live);
+    if (probe) {
+      const s = await measureStream('idle, focused field (caret blinks): transfer page', probe, config.streamSeconds);
+      if (typeof s === 'string') report.problems.push(s);
+      else {
+        report.streams.push(s);
+        report.input = await probeInput(probe, config.probes);
+        if (report.input.timeouts > 0) report.problems.push(`input probes: ${report.input.timeouts} of ${config.probes} showed no change within 5 s`);
+      }
+      match('input probes (transfer page)', probe);
+    }
+    const busy = await open(assets.busy);
+    if (busy) {
+      const s = await measureStream('busy: animated page (bench)', busy, config.streamSeconds);
+      if (typeof s === 'string') report.problems.push(s);
+      else report.streams.push(s);
+      match('busy page (animation)', busy);
+    }
+  } finally {
+    for (const viewer of viewers) viewer.close();
+    for (const id of opened) await endSession(caller, id).catch((error: unknown) => report.problems.push((error as Error).message));
+  }
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c2) memory with many sessions held.
+
+interface HeldReport {
+  held: number;
+  wanted: number;
+  errors: string[];
+  startMs: number[];
+  activeAfter: number;
+  baseline: { processes: number; pssBytes: number };
+  loaded: { processes: number; pssBytes: number };
+}
+
+async function measureHeld(config: SessionsBenchConfig, caller: Caller, assetId: string): Promise<HeldReport> {
+  const baseline = chromiumMemory();
+  const ids: string[] = [];
+  const errors: string[] = [];
+  const startMs: number[] = [];
+  try {
+    for (let i = 0; i < config.held; i++) {
+      const r = await startSession(caller, assetId);
+      if (r.session) {
+        ids.push(r.session.id);
+        startMs.push(r.ms);
+      } else errors.push(r.error ?? 'unknown');
+    }
+    // Idle: let the last logins' pages settle and the renderers go quiet.
+    await sleep(5000);
+    const loaded = chromiumMemory();
+    const list = await api(caller, 'GET', '/api/sessions');
+    const sessions = (list.json as { sessions?: SessionJson[] } | null)?.sessions ?? [];
+    const mine = new Set(ids);
+    const activeAfter = sessions.filter((s) => mine.has(s.id) && s.state === 'active').length;
+    return { held: ids.length, wanted: config.held, errors, startMs, activeAfter, baseline, loaded };
+  } finally {
+    for (const id of ids) await endSession(caller, id).catch((error: unknown) => errors.push((error as Error).message));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Prints the figures and the goals; resolves false when a correctness check failed. */
+export async function runSessions(config: SessionsBenchConfig): Promise<boolean> {
+  console.log('\nBrowser sessions benchmark (demo portal on loopback; product in this process vs bare Playwright scripts, same Chromium)');
+  console.log(
+    `  node ${process.version}, ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(2)} at start; ${config.sessions} logins per variant, ` +
+      `${config.held} sessions held, ${config.probes} input probes, ${config.streamSeconds} s per stream; Chromium ${config.chromiumPath}\n`,
+  );
+  const problems: string[] = [];
+  shimEsbuildNames();
+  const portal = createDemoPortal({ username: DEMO_CREDENTIALS.username, password: DEMO_CREDENTIALS.password });
+  const portalUrl = await portal.start(0, '127.0.0.1');
+  const busy = await startBusyPage();
+  const product = await startProduct(config.chromiumPath);
+  const taps = tapScreencasts(product.server.browser.pool);
+  try {
+    const caller = await operator(product, `bench-${randomUUID().slice(0, 8)}`);
+    const assets = await createAssets(product, portalUrl, busy.url, caller, config.held);
+
+    const logins = await measureLogins(config, caller, assets.bank, portalUrl);
+    problems.push(...logins.errors);
+    printLogins(logins);
+
+    const live = await measureLiveView(config, caller, assets, taps);
+    problems.push(...live.problems);
+    printLive(live);
+
+    const held = await measureHeld(config, caller, assets.bank);
+    printHeld(held);
+
+    printGoals(logins, live, held);
+  } finally {
+    await product.server.stop('bench finished');
+    rmSync(product.dataDir, { recursive: true, force: true });
+    await portal.stop();
+    busy.server.close();
+  }
+  for (const p of problems) console.log(`PROBLEM: ${p}`);
+  console.log(`load average after: ${loadavg()[0]!.toFixed(2)}`);
+  return problems.length === 0;
+}
+
+function printLogins(t: LoginTimes): void {
+  const a = stats(t.product);
+  const rows = [
+    ['(a) product: POST /api/sessions until active', stats(t.product)],
+    ['(a) product: record activeAt - createdAt', stats(t.productRecord)],
+    ['(b) bare script, new Chromium per session', stats(t.cold)],
+    ['(c) bare script, one warm Chromium, new context', stats(t.warm)],
+  ] as const;
+  console.log('start to logged in (request accepted -> success check passed), ms, sequential');
+  console.log(
+    table(
+      ['variant', 'n', 'p50', 'p95', 'max', 'p50 vs (a)'],
+      rows.map(([label, s]) => [label, fmtInt(s.n), fmtMs(s.p50), fmtMs(s.p95), fmtMs(s.max), fmtRatio(s.p50 / a.p50)]),
+    ),
+  );
+}
+
+function printLive(r: LiveReport): void {
+  console.log('\nlive view over loopback (WebSocket client in this process, acks each frame on arrival), 1280x720, JPEG quality 70');
+  console.log(
+    table(
+      ['stream', 'seconds', 'frames/s', 'bytes/s', 'KB/frame', 'first frame KB'],
+      r.streams.map((s) => [s.label, s.seconds.toFixed(1), (s.frames / s.seconds).toFixed(1), fmtInt(s.bytes / s.seconds), s.frames ? (s.bytes / s.frames / 1024).toFixed(1) : '-', (s.firstFrameBytes / 1024).toFixed(1)]),
+    ),
+  );
+  console.log('\ncapture (CDP frame timestamp) to arrival at the client, ms');
+  console.log(
+    table(
+      ['frames of', 'arrived', 'matched', 'p50', 'p95', 'max', 'capture -> live view p50'],
+      r.captureToArrival.map((c) => {
+        const s = stats(c.total);
+        return [c.label, fmtInt(c.frames), fmtInt(c.matched), fmtMs(s.p50), fmtMs(s.p95), fmtMs(s.max), fmtMs(stats(c.toProduct).p50)];
+      }),
+    ),
+  );
+  const i = stats(r.input.latencies);
+  console.log(`\ninput to visible change (key down sent -> first changed frame arrived): n ${i.n}, p50 ${fmtMs(i.p50)} ms, p95 ${fmtMs(i.p95)} ms, max ${fmtMs(i.max)} ms, timeouts ${r.input.timeouts}`);
+}
+
+function printHeld(h: HeldReport): void {
+  const perSession = h.loaded.pssBytes / Math.max(1, h.held);
+  const marginal = (h.loaded.pssBytes - h.baseline.pssBytes) / Math.max(1, h.held);
+  const s = stats(h.startMs);
+  console.log(`\n${h.held} of ${h.wanted} sessions held through the product (idle, logged in, 5 s after the last login)`);
+  console.log(
+    table(
+      ['Chromium', 'processes', 'PSS MB', 'per session MB'],
+      [
+        ['browser, no session', fmtInt(h.baseline.processes), (h.baseline.pssBytes / MB).toFixed(0), '-'],
+        [`${h.held} sessions`, fmtInt(h.loaded.processes), (h.loaded.pssBytes / MB).toFixed(0), (perSession / MB).toFixed(1)],
+        ['increase per session', '', '', (marginal / MB).toFixed(1)],
+      ],
+    ),
+  );
+  console.log(`starts while filling up: p50 ${fmtMs(s.p50)} ms, p95 ${fmtMs(s.p95)} ms, max ${fmtMs(s.max)} ms; still active afterwards: ${h.activeAfter}; errors: ${h.errors.length}`);
+  for (const e of h.errors.slice(0, 5)) console.log(`  error: ${e}`);
+}
+
+function printGoals(t: LoginTimes, live: LiveReport, h: HeldReport): void {
+  const a = stats(t.product);
+  const b = stats(t.cold);
+  const c = stats(t.warm);
+  const capture = stats(live.captureToArrival.flatMap((x) => x.total));
+  const input = stats(live.input.latencies);
+  const perSession = h.loaded.pssBytes / Math.max(1, h.held) / MB;
+  const heldOk = h.held === h.wanted && h.errors.length === 0 && h.activeAfter === h.wanted;
+  const goals: Array<[string, string, boolean]> = [
+    ['(a) p50 <= 1 s', `${fmtMs(a.p50)} ms`, a.p50 <= 1000],
+    ['(a) <= 1.15x (c) warm bare script (p50)', fmtRatio(a.p50 / c.p50), a.p50 / c.p50 <= 1.15],
+    ['(a) >= 1.5x faster than (b) new Chromium per session (p50)', `${fmtRatio(b.p50 / a.p50)} faster`, b.p50 / a.p50 >= 1.5],
+    [`PSS per idle session with ${h.wanted} open <= 120 MB`, `${perSession.toFixed(1)} MB`, perSession <= 120],
+    [`${h.wanted} sessions held without errors`, `${h.held} started, ${h.activeAfter} active, ${h.errors.length} errors`, heldOk],
+    ['capture to arrival p50 <= 20 ms', `${fmtMs(capture.p50)} ms`, capture.p50 <= 20],
+    ['capture to arrival p95 <= 100 ms', `${fmtMs(capture.p95)} ms`, capture.p95 <= 100],
+    ['input to visible change p50 <= 60 ms', `${fmtMs(input.p50)} ms`, input.p50 <= 60],
+    ['input to visible change p95 <= 100 ms', `${fmtMs(input.p95)} ms`, input.p95 <= 100],
+  ];
+  console.log('\ngoals (browser sessions)');
+  console.log(table(['goal', 'measured', 'met'], goals.map(([g, m, met]) => [g, m, met ? 'yes' : 'NO'])));
+}
