@@ -56,7 +56,11 @@ export function createInputDispatcher() {
         else if (event.action === 'up') modifiers &= ~bit;
         else throw invalid('unknown key action');
         const printable = [...event.key].length === 1;
-        const commandHeld = (modifiers & (MODIFIER_BITS.Control! | MODIFIER_BITS.Alt! | MODIFIER_BITS.Meta!)) !== 0;
+        const ctrl = (modifiers & MODIFIER_BITS.Control!) !== 0;
+        const alt = (modifiers & MODIFIER_BITS.Alt!) !== 0;
+        // Ctrl+Alt together is AltGr on many layouts (@, €, { on German, French, Spanish keyboards): it types.
+        const altGr = ctrl && alt && printable;
+        const commandHeld = (modifiers & MODIFIER_BITS.Meta!) !== 0 || ctrl !== alt;
         const text = event.action === 'down' && !commandHeld ? (printable ? event.key : KEY_TEXT[event.key]) : undefined;
         const code = typeof event.code === 'string' && event.code.length <= 32 ? event.code : '';
         await cdp.send('Input.dispatchKeyEvent', {
@@ -66,7 +70,8 @@ export function createInputDispatcher() {
           text,
           unmodifiedText: text,
           windowsVirtualKeyCode: KEY_CODES[event.key] ?? (printable ? event.key.toUpperCase().charCodeAt(0) : 0),
-          modifiers,
+          // Chromium would take Ctrl+Alt+key as a shortcut: the character of AltGr goes without them.
+          modifiers: altGr ? modifiers & ~(MODIFIER_BITS.Control! | MODIFIER_BITS.Alt!) : modifiers,
         });
         return;
       }

@@ -85,7 +85,8 @@ export interface ScreencastFrame {
 /**
  * Input from a viewer. A `key` down of a printable character (`key` of one character, no Ctrl,
  * Alt or Meta held) types it, as a keyboard does; `text` inserts composed text (IME, dead keys,
- * accents). A viewer sends one or the other for a character, never both.
+ * accents). A viewer sends one or the other for a character, never both. `dblclick` is the second
+ * click of a double click (press and release with a click count of 2): a viewer sends down, up, dblclick.
  */
 export type InputEvent =
   | { type: 'mouse'; action: 'move' | 'down' | 'up' | 'dblclick'; x: number; y: number; button?: 'left' | 'middle' | 'right' }

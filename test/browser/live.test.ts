@@ -129,6 +129,13 @@ describe('input', () => {
     await session.input({ type: 'key', action: 'up', key: 'Control' });
     await key(session, 'Backspace');
     await waitUntil(() => echoes.at(-1) === '', 15_000, () => JSON.stringify(echoes));
+    // AltGr arrives as Control+Alt: the character it makes is typed.
+    await session.input({ type: 'key', action: 'down', key: 'Control' });
+    await session.input({ type: 'key', action: 'down', key: 'Alt' });
+    await key(session, '@');
+    await session.input({ type: 'key', action: 'up', key: 'Alt' });
+    await session.input({ type: 'key', action: 'up', key: 'Control' });
+    await waitUntil(() => echoes.at(-1) === '@', 15_000, () => JSON.stringify(echoes));
     await session.close();
   });
 
