@@ -14,6 +14,8 @@ import { createUrlGuard, describeUrl } from './url-guard.js';
 
 export const DEFAULT_VIEWPORT = { width: 1280, height: 720 } as const;
 const NAVIGATION_TIMEOUT_MS = 30_000;
+/** Distinct refusals reported per session (each is reported once). */
+const MAX_DISTINCT_BLOCKED = 1000;
 
 /** A session as the pool holds it: the public handle plus what only the pool may do. */
 export interface PooledSession extends BrowserSession {
@@ -39,8 +41,19 @@ export async function openBrowserSession(deps: {
   let loggingIn = false;
   let size = viewport;
 
+  const reported = new Set<string>();
   const report = (event: BrowserEvent) => {
     if (closed && event.type !== 'ended') return;
+    // A portal page that pulls trackers from other hosts would otherwise audit the same refusal on every load.
+    if (event.type === 'blocked') {
+      const key = `${event.what} ${event.url ?? ''} ${event.reason}`;
+      if (reported.has(key)) return;
+      if (reported.size >= MAX_DISTINCT_BLOCKED) {
+        if (reported.size > MAX_DISTINCT_BLOCKED) return;
+        reported.add('(overflow)');
+        event = { type: 'blocked', what: 'request', reason: `more than ${MAX_DISTINCT_BLOCKED} distinct refusals; further ones are not reported` };
+      } else reported.add(key);
+    }
     try {
       spec.onEvent(event);
     } catch (error) {
@@ -157,6 +170,7 @@ export async function openBrowserSession(deps: {
     },
     async login(input: LoginInput): Promise<LoginOutcome> {
       const tab = requireOpen();
+      if (loggingIn) throw new AppError('conflict', { publicMessage: 'A login is already running in this session.' });
       loggingIn = true;
       try {
         return await runLogin(tab.page, context, input, { isAllowedOrigin: (url) => guard.check(url).ok });

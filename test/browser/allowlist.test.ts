@@ -34,6 +34,8 @@ beforeAll(async () => {
         return html(res, `<script>location.href = ${JSON.stringify(`http://portal.test:${s.port}@evil.test:${s.port}/userinfo-target`)};</script>`);
       case '/lookalike':
         return html(res, `<img src="${s.url('portal.test.evil.test', '/a.png')}"><img src="${s.url('evilportal.test', '/b.png')}"><img src="${s.url('p\u03bfrtal.test', '/c.png')}">`);
+      case '/repeat':
+        return html(res, `<img src="${s.url('evil.test', '/tracker.png')}"><img src="${s.url('evil.test', '/tracker.png?n=2')}">`);
       case '/popup-redirect':
         return html(res, `<script>window.open(${JSON.stringify(s.url('app.portal.test', '/redirect-away'))});</script>`);
       case '/redirect-away':
@@ -141,6 +143,15 @@ describe('navigation lock: hosts', () => {
     // Workers' WebSockets pass no in-browser hook: the session's egress proxy refuses the tunnel.
     expect(await log.waitFor((e) => e.type === 'blocked' && (e.url ?? '').startsWith('https://evil.test:'))).toMatchObject({ reason: expect.stringContaining('egress') });
     expect(evilHits()).toEqual([]);
+    await session.close();
+  });
+
+  it('reports the same refusal once per session', async () => {
+    const { session, log } = await openAt('/repeat');
+    await session.navigate(site.url('portal.test', '/repeat'));
+    await session.navigate(site.url('portal.test', '/done'));
+    await log.waitFor((e) => e.type === 'navigated' && e.url.endsWith('/done'));
+    expect(log.events.filter(blocked('/tracker.png'))).toHaveLength(1);
     await session.close();
   });
 
