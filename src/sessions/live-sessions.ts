@@ -13,8 +13,10 @@ export interface LiveSession {
   owner: Principal;
   asset: AssetRecord;
   browser: BrowserSession | null;
-  /** Settles once the context is open (or failed to open). */
+  /** Settles once the context is open, or with null when it failed or was never opened. */
   opened: Promise<BrowserSession | null>;
+  /** Settles `opened`; every path of a start calls it once (later calls do nothing). */
+  settle(browser: BrowserSession | null): void;
   lastInputMs: number;
   persistedInputMs: number;
   ending: Promise<void> | null;
@@ -142,7 +144,9 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
     onBrowserEvent,
     add(record: SessionRecord, owner: Principal, asset: AssetRecord): LiveSession {
       const now = clock.now();
-      const s: LiveSession = { record, owner, asset, browser: null, opened: Promise.resolve(null), lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), events: Promise.resolve() };
+      let settle!: (browser: BrowserSession | null) => void;
+      const opened = new Promise<BrowserSession | null>((resolve) => (settle = resolve));
+      const s: LiveSession = { record, owner, asset, browser: null, opened, settle, lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), events: Promise.resolve() };
       sessions.set(record.id, s);
       return s;
     },

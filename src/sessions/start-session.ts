@@ -85,6 +85,7 @@ async function recordStart(deps: StartDeps, s: LiveSession, principal: Principal
   try {
     await deps.audit.record('browser_session.started', 'success', s.record.id, deps.audit.actorOf(principal), { assetId: s.record.assetId, vaultEntry: s.record.credential, node: deps.nodeId, ...viaOf(principal) }, context);
   } catch (error) {
+    s.settle(null);
     deps.live.sessions.delete(s.record.id);
     await deps.store.release(s.record.id);
     throw error;
@@ -94,17 +95,23 @@ async function recordStart(deps: StartDeps, s: LiveSession, principal: Principal
 async function openContext(deps: StartDeps, s: LiveSession): Promise<BrowserSession> {
   const { asset } = s;
   const { downloads, uploads, clipboardCopy, clipboardPaste } = asset.policy;
-  s.opened = deps.pool.open({
-    sessionId: s.record.id,
-    allowedHosts: asset.allowedHosts,
-    allowInsecureHttp: asset.allowInsecureHttp,
-    policy: { downloads, uploads, clipboardCopy, clipboardPaste },
-    onEvent: (event) => deps.live.onBrowserEvent(s, event),
-  });
+  if (s.ending) {
+    // Ended while its start was being recorded (a shutdown): nothing to open.
+    s.settle(null);
+    await s.ending;
+    throw new AppError('session_ended');
+  }
   try {
-    s.browser = await s.opened;
+    s.browser = await deps.pool.open({
+      sessionId: s.record.id,
+      allowedHosts: asset.allowedHosts,
+      allowInsecureHttp: asset.allowInsecureHttp,
+      policy: { downloads, uploads, clipboardCopy, clipboardPaste },
+      onEvent: (event) => deps.live.onBrowserEvent(s, event),
+    });
+    s.settle(s.browser);
   } catch (error) {
-    s.opened = Promise.resolve(null);
+    s.settle(null);
     deps.logger.error({ err: error, session: s.record.id }, 'could not open a browser context');
     await deps.live.finish(s, 'browser_crashed', { actor: deps.audit.system, message: 'the browser could not open a context' });
     throw error instanceof AppError ? error : new AppError('browser_unavailable', { cause: error });
