@@ -1,6 +1,6 @@
 import type { ElementHandle, Frame } from 'playwright-core';
 import type { DomElement } from './dom.js';
-import { framesMainFirst, ONE_TIME_CODE_FIELD, PASSWORD_FIELD, verdict, type Checks } from './checks.js';
+import { framesMainFirst, ONE_TIME_CODE_FIELD, PASSWORD_FIELD, POLL_MS, verdict, type Checks } from './checks.js';
 import { StepFailure } from './failure.js';
 import { fillTemplate } from './fill.js';
 import { remaining, sleep, type LoginRun } from './run-context.js';
@@ -8,7 +8,6 @@ import { remaining, sleep, type LoginRun } from './run-context.js';
 /** A lone username field: the first page of a two-page login. */
 const USERNAME_FIELD =
   'input[autocomplete="username"], input[type="email"], input[name*="user" i], input[id*="user" i], input[name*="login" i], input[id*="login" i], input[name*="email" i], input[id*="email" i]';
-const POLL_MS = 100;
 
 /**
  * The automatic recipe, for assets without one: find the visible password field (in any frame),
@@ -95,18 +94,19 @@ async function visibleHandle(frame: Frame, selector: string): Promise<ElementHan
 
 /** The visible text, e-mail or phone input just before the password field, in its form (or its page). */
 async function usernameBefore(password: ElementHandle): Promise<ElementHandle | undefined> {
+  // Page functions hold no named inner function: tools that keep function names (tsx, esbuild's
+  // keepNames) wrap those in a helper that does not exist in the page.
   const handle = await password.evaluateHandle((pw) => {
-    // Runs in the page: no imports, constants inline (4 = Node.DOCUMENT_POSITION_FOLLOWING).
     const field = pw as unknown as DomElement;
-    const style = (el: DomElement) => (globalThis as unknown as { getComputedStyle(e: DomElement): { visibility: string; display: string } }).getComputedStyle(el);
-    const shown = (el: DomElement) => {
-      const box = el.getBoundingClientRect();
-      return box.width > 0 && box.height > 0 && style(el).visibility !== 'hidden' && style(el).display !== 'none';
-    };
-    const inputs = Array.from((field.form ?? field.ownerDocument).querySelectorAll('input')).filter(
-      (input) => ['text', 'email', 'tel'].includes(input.type) && !input.disabled && !input.readOnly && shown(input),
+    const before = Array.from((field.form ?? field.ownerDocument).querySelectorAll('input')).filter(
+      (input) =>
+        ['text', 'email', 'tel'].includes(input.type) &&
+        !input.disabled &&
+        !input.readOnly &&
+        input.checkVisibility({ visibilityProperty: true }) &&
+        input.getBoundingClientRect().width > 0 &&
+        (input.compareDocumentPosition(field) & 4) !== 0, // 4: Node.DOCUMENT_POSITION_FOLLOWING
     );
-    const before = inputs.filter((input) => input.compareDocumentPosition(field) & 4);
     return before.find((input) => input.autocomplete === 'username') ?? before[before.length - 1] ?? null;
   });
   return handle.asElement() ?? undefined;
@@ -116,19 +116,18 @@ async function usernameBefore(password: ElementHandle): Promise<ElementHandle | 
 async function submit(run: LoginRun, field: ElementHandle): Promise<void> {
   const handle = await field.evaluateHandle((el) => {
     const input = el as unknown as DomElement;
-    const style = (node: DomElement) => (globalThis as unknown as { getComputedStyle(e: DomElement): { visibility: string } }).getComputedStyle(node);
-    const shown = (node: DomElement) => {
-      const box = node.getBoundingClientRect();
-      return box.width > 0 && box.height > 0 && style(node).visibility !== 'hidden';
-    };
     const controls = Array.from((input.form ?? input.ownerDocument).querySelectorAll('button, input[type="submit"], input[type="image"]')).filter(
-      (control) => !control.disabled && shown(control),
+      (control) => !control.disabled && control.checkVisibility({ visibilityProperty: true }) && control.getBoundingClientRect().width > 0,
     );
-    const isSubmit = (control: DomElement) => control.type === 'submit' || control.type === 'image';
-    if (input.form) return controls.find(isSubmit) ?? null;
+    if (input.form) return controls.find((control) => control.type === 'submit' || control.type === 'image') ?? null;
     // No form (a script-driven page): a button after the field that says what it does.
-    const after = controls.filter((control) => input.compareDocumentPosition(control) & 4);
-    return after.find((control) => /log ?in|sign ?in|next|continue|submit|verify|weiter|anmelden|suivant|connexion/i.test(control.textContent || control.value || '')) ?? null;
+    return (
+      controls.find(
+        (control) =>
+          (input.compareDocumentPosition(control) & 4) !== 0 &&
+          /log ?in|sign ?in|next|continue|submit|verify|weiter|anmelden|suivant|connexion/i.test(control.textContent || control.value || ''),
+      ) ?? null
+    );
   });
   const control = handle.asElement();
   try {

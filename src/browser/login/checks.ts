@@ -2,6 +2,9 @@ import type { Frame, Page } from 'playwright-core';
 import { compileUrlPattern, type PageCheck } from '../../core/index.js';
 import { sleep, type LoginRun } from './run-context.js';
 
+/** How often the checks look again: one or two CDP round trips each, so cheap; smaller is a faster login. */
+export const POLL_MS = 50;
+
 /** Fields that mean "still on a login form". */
 export const PASSWORD_FIELD = 'input[type="password"]';
 export const ONE_TIME_CODE_FIELD =
@@ -79,6 +82,6 @@ export async function awaitVerdict(run: LoginRun, checks: Checks): Promise<'succ
     const result = await verdict(run, checks);
     if (result) return result;
     if (Date.now() >= run.deadline) return 'timeout';
-    await sleep(Math.min(100, Math.max(0, run.deadline - Date.now())));
+    await sleep(Math.min(POLL_MS, Math.max(0, run.deadline - Date.now())));
   }
 }

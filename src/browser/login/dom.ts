@@ -13,6 +13,8 @@ export interface DomElement {
   readonly ownerDocument: DomContainer;
   getAttribute(name: string): string | null;
   getBoundingClientRect(): { width: number; height: number };
+  /** Chromium 105+: false for display:none (and, with the option, visibility:hidden) on it or an ancestor. */
+  checkVisibility(options?: { visibilityProperty?: boolean }): boolean;
   compareDocumentPosition(other: DomElement): number;
 }
 
