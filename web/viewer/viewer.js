@@ -13,9 +13,8 @@ const tabsNav = document.getElementById('tabs');
 const ctx = canvas.getContext('2d');
 
 let mode = 'watch';
-let viewport = null; // page size in CSS pixels (controller only), for mapping pointer positions
-let image = { width: 0, height: 0 }; // last frame's size
-let drawn = { x: 0, y: 0, w: 0, h: 0 }; // where the last frame sits on the canvas, in CSS pixels
+let viewport = null; // page size in CSS pixels of the frames that follow (from the server's state messages)
+let shown = { page: null, x: 0, y: 0, w: 0, h: 0 }; // the frame on the canvas: its page size and where it sits (CSS pixels)
 let ended = false;
 let failed = false; // the server said why it closes: keep its words on screen
 
@@ -36,10 +35,11 @@ function show(text, blocking) {
 // Frames: painted one at a time, acked once painted (the server sends at most two ahead of our acks).
 let painting = Promise.resolve();
 function paint(bytes) {
+  // The page size that goes with this frame is the one announced before it arrived.
+  const page = viewport;
   painting = painting.then(async () => {
     try {
       const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/jpeg' }));
-      image = { width: bitmap.width, height: bitmap.height };
       const scale = window.devicePixelRatio || 1;
       const cw = canvas.clientWidth;
       const ch = canvas.clientHeight;
@@ -48,13 +48,13 @@ function paint(bytes) {
         canvas.height = Math.round(ch * scale);
       }
       const fit = Math.min(cw / bitmap.width, ch / bitmap.height);
-      drawn = { w: bitmap.width * fit, h: bitmap.height * fit, x: 0, y: 0 };
-      drawn.x = (cw - drawn.w) / 2;
-      drawn.y = (ch - drawn.h) / 2;
+      const w = bitmap.width * fit;
+      const h = bitmap.height * fit;
+      shown = { page: page ?? { width: bitmap.width, height: bitmap.height }, w, h, x: (cw - w) / 2, y: (ch - h) / 2 };
       ctx.setTransform(scale, 0, 0, scale, 0, 0);
       ctx.fillStyle = '#1d1f21';
       ctx.fillRect(0, 0, cw, ch);
-      ctx.drawImage(bitmap, drawn.x, drawn.y, drawn.w, drawn.h);
+      ctx.drawImage(bitmap, shown.x, shown.y, shown.w, shown.h);
       bitmap.close();
       if (!ended) show(mode === 'control' ? 'Live' : 'Watching (read-only)', false);
     } finally {
@@ -71,7 +71,7 @@ socket.addEventListener('message', (event) => {
       mode = message.mode;
       if (message.viewport) viewport = message.viewport;
       document.body.classList.toggle('watching', mode !== 'control');
-      if (message.state === 'active' && !ended) show(mode === 'control' ? 'Live' : 'Watching (read-only)', image.width === 0);
+      if (message.state === 'active' && !ended) show(mode === 'control' ? 'Live' : 'Watching (read-only)', shown.page === null);
       break;
     case 'signing_in':
       show('Signing in…', true);
@@ -127,9 +127,9 @@ new ResizeObserver(() => {
 // Pointer: canvas position → page CSS pixels of the frame shown.
 function pagePoint(event) {
   const rect = canvas.getBoundingClientRect();
-  const size = viewport ?? image;
-  const x = ((event.clientX - rect.left - drawn.x) / (drawn.w || 1)) * size.width;
-  const y = ((event.clientY - rect.top - drawn.y) / (drawn.h || 1)) * size.height;
+  const size = shown.page ?? { width: 0, height: 0 };
+  const x = ((event.clientX - rect.left - shown.x) / (shown.w || 1)) * size.width;
+  const y = ((event.clientY - rect.top - shown.y) / (shown.h || 1)) * size.height;
   return { x: Math.round(Math.max(0, Math.min(size.width, x))), y: Math.round(Math.max(0, Math.min(size.height, y))) };
 }
 const BUTTONS = ['left', 'middle', 'right'];

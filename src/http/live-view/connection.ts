@@ -60,6 +60,8 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   let holdsSlot = false;
   let resizeQueued = false;
   let viewport: Viewport = DEFAULT_VIEWPORT;
+  /** Page size (CSS pixels) of the frames sent lately, as the browser reports it. */
+  let pageSize: Viewport | null = null;
 
   const pump: FramePump = createFramePump({
     maxInFlight: deps.maxFramesInFlight ?? 2,
@@ -146,7 +148,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   // Step 3: announce.
   function announce(): void {
     const record = handle!.record;
-    outbox.send({ type: 'state', state: record.state, mode, viewport: mode === 'control' ? viewport : null });
+    outbox.send({ type: 'state', state: record.state, mode, viewport: null });
     if (record.state === 'starting' || record.state === 'logging_in') {
       // The browser withholds frames until the login is done; the first frame means the page is the user's to see.
       signingIn = true;
@@ -173,9 +175,14 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     stopScreencast = null;
     if (previous) await previous().catch((error: unknown) => log.debug({ err: error }, 'live view: stopping the screencast failed'));
     const onFrame = (frame: LiveFrame) => {
-      if (signingIn && !finished) {
+      // The first frame ends the signing-in screen; a frame of another page size tells the viewer how to map its pointer.
+      // Sent before that frame, and no frame of the old size can follow it (older frames were sent or are dropped).
+      const size = frame.width > 0 && frame.height > 0 ? { width: frame.width, height: frame.height } : null;
+      const resized = size !== null && (size.width !== pageSize?.width || size.height !== pageSize?.height);
+      if (!finished && (signingIn || resized)) {
         signingIn = false;
-        outbox.send({ type: 'state', state: 'active', mode, viewport: mode === 'control' ? viewport : null });
+        if (size) pageSize = size;
+        outbox.send({ type: 'state', state: 'active', mode, viewport: pageSize });
       }
       pump.offer(frame);
       sendTabsIfChanged();
@@ -207,10 +214,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
       resizeQueued = queue(async () => {
         resizeQueued = false;
         // Only the controller sets the page's size; a watcher only chooses the size of its own frames.
-        if (mode === 'control') {
-          await browser.resize(viewport.width, viewport.height);
-          outbox.send({ type: 'state', state: signingIn ? 'logging_in' : 'active', mode, viewport });
-        }
+        if (mode === 'control') await browser.resize(viewport.width, viewport.height);
         await stream();
       });
       return;

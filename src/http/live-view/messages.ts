@@ -86,6 +86,7 @@ export const CLOSE = {
 } as const;
 
 export type ServerMessage =
+  /** `viewport`: page size in CSS pixels of the frames that follow (null until the first frame); sent again when it changes. */
   | { type: 'state'; state: LiveSessionState; mode: LiveMode; viewport: { width: number; height: number } | null }
   | { type: 'signing_in' }
   | { type: 'tabs'; tabs: LiveTab[] }
