@@ -22,3 +22,4 @@ export {
   type RecipeStep,
   type TemplatePart,
 } from './login-recipe.js';
+export { importJumpServerAutofill, jumpServerAutofillSchema, type JumpServerImport } from './jumpserver-autofill.js';
