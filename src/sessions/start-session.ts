@@ -101,28 +101,35 @@ async function openContext(deps: StartDeps, s: LiveSession): Promise<BrowserSess
     await s.ending;
     throw new AppError('session_ended');
   }
+  let browser: BrowserSession;
   try {
-    s.browser = await deps.pool.open({
+    browser = s.browser = await deps.pool.open({
       sessionId: s.record.id,
       allowedHosts: asset.allowedHosts,
       allowInsecureHttp: asset.allowInsecureHttp,
       policy: { downloads, uploads, clipboardCopy, clipboardPaste },
       onEvent: (event) => deps.live.onBrowserEvent(s, event),
     });
-    s.settle(s.browser);
+    s.settle(browser);
   } catch (error) {
     s.settle(null);
     deps.logger.error({ err: error, session: s.record.id }, 'could not open a browser context');
     await deps.live.finish(s, 'browser_crashed', { actor: deps.audit.system, message: 'the browser could not open a context' });
     throw error instanceof AppError ? error : new AppError('browser_unavailable', { cause: error });
   }
-  if (s.ending) {
+  const ending = endingOf(s);
+  if (ending) {
     // Ended while the context was opening (before the end could see it): close it here.
-    await s.browser?.close().catch(() => undefined);
-    await s.ending;
+    await browser.close().catch(() => undefined);
+    await ending;
     throw new AppError('session_ended');
   }
-  return s.browser!;
+  return browser;
+}
+
+/** Read afresh: an end may have begun during any await. */
+function endingOf(s: LiveSession): Promise<void> | null {
+  return s.ending;
 }
 
 async function openWithoutLogin(deps: StartDeps, s: LiveSession, browser: BrowserSession, context: RequestContext): Promise<SessionRecord> {
