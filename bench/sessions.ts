@@ -249,28 +249,6 @@ async function startBusyPage(): Promise<{ url: string; server: Server }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
 }
 
-/**
- * tsx (which runs `npm run bench`) compiles with esbuild's keepNames: a named arrow function inside
- * a callback gets a `__name(fn, "name")` call, and Playwright sends the callback's source text to
- * the page, where `__name` does not exist (ReferenceError; the automatic recipe's field search
- * fails). The built product (tsc) and vitest do not do this. Until the login runner's page
- * callbacks avoid it, every context this process opens (the product's and the bare scripts', so
- * both pay the same) defines a `__name` that does nothing.
- */
-function shimEsbuildNames(): void {
-  const launch = chromium.launch.bind(chromium);
-  chromium.launch = async (options) => {
-    const browser = await launch(options);
-    const newContext = browser.newContext.bind(browser);
-    browser.newContext = async (contextOptions) => {
-      const context = await newContext(contextOptions);
-      await context.addInitScript('globalThis.__name ??= (fn) => fn;');
-      return context;
-    };
-    return browser;
-  };
-}
-
 // ---------------------------------------------------------------------------------------------
 // (a), (b), (c): start to logged in.
 
@@ -668,7 +646,6 @@ export async function runSessions(config: SessionsBenchConfig): Promise<boolean>
       `${config.held} sessions held, ${config.probes} input probes, ${config.streamSeconds} s per stream; Chromium ${config.chromiumPath}\n`,
   );
   const problems: string[] = [];
-  shimEsbuildNames();
   const portal = createDemoPortal({ username: DEMO_CREDENTIALS.username, password: DEMO_CREDENTIALS.password });
   const portalUrl = await portal.start(0, '127.0.0.1');
   const busy = await startBusyPage();
