@@ -107,7 +107,7 @@ export async function openBrowserSession(deps: {
     if (!pending) {
       pending = (async () => {
         const cdp = await context.newCDPSession(page);
-        await lock.watchPage(page, cdp);
+        lock.watchPage(page);
         watchPagePolicy(page, spec.policy, report);
         if (size.width !== viewport.width || size.height !== viewport.height) await page.setViewportSize(size).catch(() => undefined);
         const tab = tabs.add(page, cdp);

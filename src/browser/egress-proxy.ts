@@ -79,8 +79,9 @@ function forward(req: IncomingMessage, res: ServerResponse, deps: EgressProxyDep
   const url = req.url ?? '';
   const verdict = /^http:\/\//i.test(url) ? deps.guard.check(url) : { ok: false as const, reason: 'not an absolute http URL' };
   if (!verdict.ok) {
-    deps.block('request', url, verdict.reason);
-    res.writeHead(403, { 'content-type': 'text/plain' }).end('Blocked by the session policy.');
+    deps.block(isNavigation(req) ? 'navigation' : 'request', url, verdict.reason);
+    // No answer at all: a 403 would be shown as the other host's page; a dropped connection is a network error.
+    req.socket.destroy();
     return;
   }
   const target = new URL(url);
@@ -112,4 +113,9 @@ function parseAuthority(authority: string): { host: string; port: number } | und
 
 function authorityUrl(target: { host: string; port: number }): string {
   return `https://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}/`;
+}
+
+/** Chromium marks navigations (redirect hops included) with Sec-Fetch-Mode (secure origins) or Upgrade-Insecure-Requests (all). */
+function isNavigation(req: IncomingMessage): boolean {
+  return req.headers['sec-fetch-mode'] === 'navigate' || req.headers['upgrade-insecure-requests'] === '1';
 }

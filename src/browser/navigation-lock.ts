@@ -1,4 +1,4 @@
-import type { BrowserContext, CDPSession, Frame, Page, Request, Route } from 'playwright-core';
+import type { BrowserContext, Frame, Page, Request, Route } from 'playwright-core';
 import { classifyCommittedUrl } from './blocked-schemes.js';
 import type { BlockedWhat, BrowserEvent } from './types.js';
 import { describeUrl, type UrlGuard } from './url-guard.js';
@@ -24,21 +24,19 @@ export interface NavigationLockDeps {
 export interface NavigationLock {
   /** Marks a page the session opened itself: its first navigation is not a popup's. */
   markOwn(page: Page): void;
-  /** Adds the per-page layers (redirect check over the page's CDP session, committed-URL check); awaited before the page is used. */
-  watchPage(page: Page, cdp: CDPSession): Promise<void>;
+  /** Adds the per-page layer (committed-URL check) and closes refused popups; called before the page is used. */
+  watchPage(page: Page): void;
 }
 
 /**
  * The in-browser layers of the lock; the session's egress proxy (egress-proxy.ts) is the network
- * one. Several, because none alone sees everything (docs/decisions/0019-browser-pool-and-navigation-lock.md):
+ * one, and the only one that sees redirect hops (Playwright continues those on its own) and
+ * workers' WebSockets. See docs/decisions/0019-browser-pool-and-navigation-lock.md.
  * 1. a context route: the first request of everything the context loads, popups, iframes and
- *    workers included, before it leaves the browser;
- * 2. a CDP Fetch interceptor per page: the redirect hops that Playwright's routes continue on
- *    their own (an open redirect on the portal would otherwise lead anywhere);
- * 3. a check of every committed URL: chrome:, view-source:, data: and the like are not requests
- *    at all; a frame that lands on one (or, should a layer above miss, on another host) is sent
- *    back to about:blank.
- * WebSockets to other hosts are refused by a WebSocket route.
+ *    workers included, before it leaves the browser, classified (request, navigation, popup);
+ * 2. a check of every committed URL: chrome:, devtools:, data: and the like are not requests at
+ *    all; a frame that lands on one (or on another host) is sent back to about:blank;
+ * 3. a WebSocket route for pages' WebSockets, and service worker registration refused.
  */
 export async function installNavigationLock(context: BrowserContext, deps: NavigationLockDeps): Promise<NavigationLock> {
   const guard = deps.guard;
@@ -106,7 +104,7 @@ export async function installNavigationLock(context: BrowserContext, deps: Navig
     markOwn(page) {
       marks.own.add(page);
     },
-    async watchPage(page, cdp) {
+    watchPage(page) {
       if (watched.has(page)) return;
       watched.add(page);
       // A popup whose first navigation was refused shows nothing but Chromium's error page: it is closed.
@@ -119,24 +117,8 @@ export async function installNavigationLock(context: BrowserContext, deps: Navig
       });
       closeFailedPopup();
       closeBlockedPopups();
-      await interceptRedirects(cdp, guard, block);
     },
   };
-}
-
-async function interceptRedirects(cdp: CDPSession, guard: UrlGuard, block: (what: BlockedWhat, url: string, reason: string) => void): Promise<void> {
-  cdp.on('Fetch.requestPaused', (event) => {
-    const url = event.request.url;
-    // data: and blob: sub-resources are the page's own bytes; only network URLs are judged here.
-    const verdict = /^(https?|wss?):/i.test(url) ? guard.check(url) : { ok: true as const };
-    if (verdict.ok) {
-      cdp.send('Fetch.continueRequest', { requestId: event.requestId }).catch(ignoreClosed);
-      return;
-    }
-    block(event.resourceType === 'Document' ? 'navigation' : 'request', url, event.redirectedRequestId ? `redirect: ${verdict.reason}` : verdict.reason);
-    cdp.send('Fetch.failRequest', { requestId: event.requestId, errorReason: 'BlockedByClient' }).catch(ignoreClosed);
-  });
-  await cdp.send('Fetch.enable', { patterns: [{ urlPattern: '*', requestStage: 'Request' }] });
 }
 
 /** True when the committed URL may stay. */

@@ -54,7 +54,7 @@ describe('blocked schemes: the lock, with browser-initiated navigations', () => 
     });
     const page = await context.newPage();
     lock.markOwn(page);
-    await lock.watchPage(page, await context.newCDPSession(page));
+    lock.watchPage(page);
     await page.goto(site.url('portal.test', '/'));
     return { context, page, events };
   }
