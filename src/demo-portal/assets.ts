@@ -38,8 +38,21 @@ const JSON_LOGIN_JS = `(() => {
   });
 })();`;
 
+/** The hashed variant: SHA-256 of the field, hex, in a hidden input; the field itself is never sent. */
+const HASH_LOGIN_JS = `(() => {
+  const form = document.getElementById('login-form');
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const bytes = new TextEncoder().encode(document.getElementById('password').value);
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    document.getElementById('password-hash').value = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+    form.submit();
+  });
+})();`;
+
 export const STATIC_FILES: Record<string, { type: string; body: string }> = {
   '/static/portal.css': { type: 'text/css; charset=utf-8', body: CSS },
   '/static/spy.js': { type: 'text/javascript; charset=utf-8', body: SPY_JS },
   '/static/json-login.js': { type: 'text/javascript; charset=utf-8', body: JSON_LOGIN_JS },
+  '/static/hash-login.js': { type: 'text/javascript; charset=utf-8', body: HASH_LOGIN_JS },
 };

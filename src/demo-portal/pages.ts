@@ -8,6 +8,7 @@ export const VARIANTS = {
   '/login-iframe': 'The login form inside an iframe',
   '/login-scripted': 'A page script that copies the password field and reports it (shows what injection hides)',
   '/login-json': 'The page posts the login as JSON with fetch',
+  '/login-hashed': 'The page hashes the password before sending it (needs injection: fill)',
 } as const;
 
 export function homePage(): string {
@@ -57,6 +58,14 @@ export function scriptedPage(error?: string): string {
 export function jsonLoginPage(): string {
   const body = html`<h1>Sign in</h1><p class="error" id="login-error" role="alert" hidden>Wrong username or password.</p>${credentialsForm('/login-json', undefined)}<p>The page's script sees: <output id="seen-password"></output></p>`;
   return layout('Sign in', body, { scripts: ['/static/spy.js', '/static/json-login.js'] });
+}
+
+/** The password field has no name: only the hash the page computes from it is sent. */
+export function hashedPage(error?: string): string {
+  const body = html`<h1>Sign in</h1>${loginError(error)}<form id="login-form" method="post" action="/login-hashed"><label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" required>
+<label for="password">Password</label><input id="password" type="password" autocomplete="current-password" required><input id="password-hash" name="passwordHash" type="hidden">
+<button id="sign-in" type="submit">Sign in</button></form>`;
+  return layout('Sign in', body, { scripts: ['/static/hash-login.js'] });
 }
 
 export function accountsPage(user: string, balance: string, csrf: string): string {

@@ -37,6 +37,7 @@ export function createDemoPortal(options: DemoPortalOptions): DemoPortal {
   if (!options.username || !options.password) throw new TypeError('the demo portal needs a username and a password');
   const clock = options.clock ?? systemClock;
   const totpKey = options.totpSeed ? base32Decode(options.totpSeed.replace(/\s+/g, '')) : undefined;
+  const passwordHash = createHash('sha256').update(options.password, 'utf8').digest('hex');
   const sessions = createPortalSessions();
   const observed: string[] = [];
   let server: Server | undefined;
@@ -93,6 +94,11 @@ export function createDemoPortal(options: DemoPortalOptions): DemoPortal {
     'GET /login-scripted': () => ({ html: pages.scriptedPage() }),
     'POST /login-scripted': (r) => (credentialsMatch(r.body.username, r.body.password) ? signIn(r, options.username) : { status: 401, html: pages.scriptedPage(WRONG_CREDENTIALS) }),
     'GET /login-json': () => ({ html: pages.jsonLoginPage() }),
+    'GET /login-hashed': () => ({ html: pages.hashedPage() }),
+    'POST /login-hashed': (r) =>
+      sameText(r.body.username ?? '', options.username) && sameText(r.body.passwordHash ?? '', passwordHash)
+        ? signIn(r, options.username)
+        : { status: 401, html: pages.hashedPage(WRONG_CREDENTIALS) },
     'POST /api/login': (r) => {
       if (!credentialsMatch(r.body.username, r.body.password)) return { status: 401, json: { ok: false } };
       const reply = signIn(r, options.username);

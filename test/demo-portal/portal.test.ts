@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -100,6 +101,14 @@ describe('demo portal', () => {
     expect((await c.get('/accounts')).status).toBe(200);
     await fetch(`${base}/spy`, { method: 'POST', body: 'what-the-script-saw' });
     expect(portal.observed).toContain('what-the-script-saw');
+  });
+
+  it('takes only the hash of the password on /login-hashed (what its page script sends)', async () => {
+    const c = client(base);
+    expect((await c.get('/login-hashed')).text).toContain('/static/hash-login.js');
+    expect((await c.post('/login-hashed', { username: USERNAME, passwordHash: PASSWORD })).status).toBe(401);
+    const hash = createHash('sha256').update(PASSWORD).digest('hex');
+    expect((await c.post('/login-hashed', { username: USERNAME, passwordHash: hash })).location).toBe('/accounts');
   });
 
   it('makes a transfer with the form token, and signs out', async () => {

@@ -94,6 +94,15 @@ describe('runLogin against the demo portal (real Chromium)', () => {
     expect(twoPage.outcome.ok).toBe(false);
   });
 
+  it("a page that hashes the password needs injection 'fill'; with interception the failure says so", async () => {
+    const filled = await login('/login-hashed', { recipe: { ...VARIANTS['/login']!, injection: 'fill' } });
+    expect(filled.outcome).toMatchObject({ ok: true, injection: 'fill' });
+    expect(filled.balance).toBe('€12,345.67');
+    const intercepted = await login('/login-hashed', { recipe: VARIANTS['/login']! });
+    expect(intercepted.outcome).toMatchObject({ ok: false, step: '4: check the result' });
+    expect((intercepted.outcome as { message: string }).message).toMatch(/may need injection: fill/);
+  });
+
   it('reports a wrong TOTP seed at the check step after the code', async () => {
     const { outcome } = await login('/login-totp', { recipe: VARIANTS['/login-totp']!, fields: { username: CANARY_USERNAME, password: CANARY_PASSWORD, totpSeed: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' } });
     expect(outcome).toMatchObject({ ok: false, step: '6: check the result' });
