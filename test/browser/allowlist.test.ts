@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserEvent, BrowserPool } from '../../src/browser/index.js';
 import { eventLog, html, spec, startSite, startTestPool, waitUntil, type Site } from './support.js';
@@ -47,13 +50,23 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'text/javascript' });
         return res.end(`try { new WebSocket(${JSON.stringify(`ws://evil.test:${s.port}/worker-socket`)}); } catch (e) {}
           fetch(${JSON.stringify(s.url('evil.test', '/worker-fetch'))}).catch(() => {});`);
+      case '/websocket-allowed':
+        return html(res, `<script>const ws = new WebSocket(${JSON.stringify(`ws://portal.test:${s.port}/live`)}); ws.onopen = () => fetch('/ws-open');</script>`);
       case '/websocket':
         return html(res, `<script>try { new WebSocket(${JSON.stringify(`ws://evil.test:${s.port}/socket`)}); } catch (e) {}</script>`);
       default:
         return html(res, `<h1>portal ${path}</h1>`);
     }
-  });
+  }, acceptLiveSocket);
 });
+
+/** Completes the WebSocket handshake for portal.test/live (RFC 6455 accept key); every other upgrade is refused. */
+function acceptLiveSocket(req: IncomingMessage, socket: Socket): boolean {
+  if (!(req.headers.host ?? '').startsWith('portal.test:') || req.url !== '/live') return false;
+  const accept = createHash('sha1').update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  return true;
+}
 
 afterAll(async () => {
   await pool?.close();
@@ -128,6 +141,12 @@ describe('navigation lock: hosts', () => {
     await log.waitFor(blocked('evilportal.test'));
     await log.waitFor(blocked('xn--prtal-rce.test'));
     expect(evilHits()).toEqual([]);
+    await session.close();
+  });
+
+  it('lets WebSockets to the portal through (tunnelled by the egress proxy)', async () => {
+    const { session } = await openAt('/websocket-allowed');
+    await waitUntil(() => site.hits.includes('portal.test /ws-open'), 15_000, () => JSON.stringify(site.hits.slice(-5)));
     await session.close();
   });
 

@@ -34,17 +34,17 @@ export interface Site {
 }
 
 /** A small HTTP server on 127.0.0.1, port 0, serving every test host name (the Host header tells them apart). */
-export async function startSite(handler: Handler): Promise<Site> {
+export async function startSite(handler: Handler, onUpgrade?: (req: IncomingMessage, socket: Socket) => boolean): Promise<Site> {
   const hits: string[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
     hits.push(`${(req.headers.host ?? '').replace(/:\d+$/, '')} ${req.url ?? ''}`);
     handler(req, res, site);
   });
-  // WebSocket handshakes count as hits too; the test servers never accept one.
+  // WebSocket handshakes count as hits too; only those `onUpgrade` takes are accepted.
   server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
     hits.push(`${(req.headers.host ?? '').replace(/:\d+$/, '')} ${req.url ?? ''}`);
-    socket.destroy();
+    if (!onUpgrade?.(req, socket)) socket.destroy();
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
