@@ -69,12 +69,25 @@ describe('live view: working a session through the viewer page', () => {
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(error.message));
+    // What the page's socket says and hears: the page size announced by the server, and the page's acks (sent once painted).
+    const wire: string[] = [];
+    page.on('websocket', (ws) => {
+      ws.on('framereceived', (f) => {
+        if (typeof f.payload === 'string' && f.payload.includes('"viewport":{"width":1000')) wire.push('resized');
+      });
+      ws.on('framesent', (f) => {
+        if (String(f.payload) === '{"type":"ack"}') wire.push('painted');
+      });
+    });
     await page.goto(`${ts.url}/sessions/${sessionId}/view`);
     // The overlay goes away with the first painted frame.
     await page.locator('#overlay.hidden').waitFor({ state: 'attached' });
     await expect.poll(() => page.locator('#status').textContent()).toBe('Live');
 
-    // The portal's text field sits at 20..420 × 20..50 of the remote page; the frame fills the stage.
+    // The viewer asked for a page as large as its stage (1000 wide): once a frame of that size is painted, it fills the
+    // canvas and canvas positions are page positions. The portal's text field sits at 20..420 × 20..50.
+    const paintedSinceResize = () => (wire.includes('resized') ? wire.slice(wire.indexOf('resized')).filter((w) => w === 'painted').length : 0);
+    await expect.poll(paintedSinceResize, { timeout: 30_000 }).toBeGreaterThan(0);
     const canvas = page.locator('#screen');
     await canvas.click({ position: { x: 100, y: 35 } });
     const note = site.nextNote();
