@@ -70,8 +70,9 @@ async function saturate(job: Extract<LoadJob, { kind: 'saturate' }>): Promise<Lo
     connections: job.connections,
     pipelining: 1,
     duration: job.seconds,
+    // setupRequest belongs to an entry of `requests` (a top-level one is silently ignored), and runs before each request.
     ...(cookies && cookies.length > 0
-      ? { setupRequest: (request: { headers?: Record<string, string> }) => ({ ...request, headers: { ...request.headers, cookie: cookies[next++ % cookies.length]! } }) }
+      ? { requests: [{ setupRequest: (request: autocannon.Request) => ({ ...request, headers: { ...request.headers, cookie: cookies[next++ % cookies.length]! } }) }] }
       : {}),
   });
   const statuses: Record<string, number> = {};
