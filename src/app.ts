@@ -276,11 +276,11 @@ export interface ForwardAuthWiring {
 
 /**
  * Load shedding of GET /authz: past 256 checks in flight, new checks get 503
- * at once instead of queueing behind the ones that can still be answered
- * (docs/benchmarks.md). The event-loop-delay trigger stays off: on a machine
- * starved by other processes it refused every check, not the excess.
+ * at once instead of queueing behind the ones that can still be answered;
+ * while the event loop is behind (WEBASSET_FORWARD_AUTH_SHED_DELAY_MS),
+ * checks that would read the session store get 503 too (docs/benchmarks.md).
  */
-const FORWARD_AUTH_SHEDDING = { maxInFlight: 256, maxEventLoopDelayMs: 0 };
+const FORWARD_AUTH_MAX_IN_FLIGHT = 256;
 
 function wireForwardAuth(ctx: AppContext, audit: Audit, clock: Clock): ForwardAuthWiring {
   const { config, logger } = ctx;
@@ -460,7 +460,7 @@ export interface RunningServer {
 function createServer(services: Services, browser: BrowserWiring, isShuttingDown: () => boolean): Promise<FastifyInstance> {
   const { config, logger, audit, oidc } = services;
   return createHttpServer({
-    forwardAuth: { ...services.forwardAuth, shedding: FORWARD_AUTH_SHEDDING },
+    forwardAuth: { ...services.forwardAuth, shedding: { maxInFlight: FORWARD_AUTH_MAX_IN_FLIGHT, maxEventLoopDelayMs: config.forwardAuthShedDelayMs } },
     logger,
     trail: audit.trail,
     auditService: audit.service,

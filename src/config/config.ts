@@ -18,6 +18,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** ForwardAuth: per-host rules (checked in shape here; compiled by access/) and where to sign in. */
   forwardAuth: { rules: ForwardAuthRuleConfig[]; signInUrl?: string | undefined };
+  /** Event-loop delay (ms, averaged) past which ForwardAuth checks that would read the session store are shed; 0: off. */
+  forwardAuthShedDelayMs: number;
   /** Hosts a sign-in may return to, besides the rule hosts and the public URL. */
   returnUrlHosts: string[];
   oidcIssuer: string | undefined;

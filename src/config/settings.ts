@@ -247,6 +247,13 @@ export const SETTINGS: readonly SettingDefinition[] = [
     { defaultText: '(no rules)' },
   ),
   define(
+    'forwardAuthShedDelayMs',
+    'WEBASSET_FORWARD_AUTH_SHED_DELAY_MS',
+    z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 to 60000').max(60000, 'expected 0 to 60000').default(250),
+    'ForwardAuth under CPU overload: while the event loop runs this late on average (ms), checks that would read the session store are refused with 503 server_busy; checks answered from the per-node cache still pass. 0: off.',
+    { defaultText: '250' },
+  ),
+  define(
     'returnUrlHosts',
     'WEBASSET_RETURN_URL_HOSTS',
     returnUrlHostList.default([]),

@@ -20,7 +20,8 @@ import { identityHeaders, shedAnswer, type ForwardAuthStats } from './routes/aut
  * (forwarded-request.ts), resolves the same cookie through the same session
  * service, and asks the same gate (`passes`, the pure twin of `check`). It
  * answers only two ways: 200 with the identity headers when the gate lets
- * the caller pass, and 503 when the check is shed. Everything else (no or
+ * the caller pass, and 503 when the check is shed (too many in flight, or,
+ * while the event loop is behind, a check that would read the session store). Everything else (no or
  * unknown cookie, a session that must rotate, a denial to audit, a bearer
  * token, a query it does not know, shutdown, an error) is handed to the
  * Fastify route untouched, which answers as it always did; the route stays
@@ -35,7 +36,7 @@ export interface ForwardAuthFastPath {
 
 export interface ForwardAuthFastPathDeps {
   gate: ForwardAuthGate;
-  sessions: Pick<WebSessions, 'resolve'>;
+  sessions: Pick<WebSessions, 'resolve' | 'resolveCached'>;
   isTrustedProxy(peer: string | undefined): boolean;
   /** WEBASSET_PUBLIC_URL is https: the cookie is the Secure one whatever the request says (as session-cookie.ts). */
   publicHttps: boolean;
@@ -52,12 +53,26 @@ const BEARER_SCHEME = /^Bearer(\s|$)/i;
 export function createForwardAuthFastPath(deps: ForwardAuthFastPathDeps): ForwardAuthFastPath {
   const { gate, sessions, stats, shedder, logger } = deps;
 
+  const shed = (req: IncomingMessage, res: ServerResponse) => {
+    stats.shed += 1;
+    const answer = shedAnswer(requestIdOf(req));
+    res.writeHead(503, answer.headers).end(answer.body);
+  };
+
   const pass = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const original = forwardedRequest(req, deps.isTrustedProxy(req.socket.remoteAddress));
     const secure = deps.publicHttps || original.proto === 'https';
     const cookie = sessionCookieFromHeader(req.headers.cookie, secure);
     if (cookie === undefined) return false;
-    const resolved = await sessions.resolve(cookie);
+    // Short of CPU, a check that needs the store (a read is several times a pass) is the one to refuse; cached ones pass.
+    const behind = shedder.behind();
+    const cached = behind ? sessions.resolveCached(cookie) : 'miss';
+    if (behind && cached === 'miss') {
+      shedder.countShed();
+      shed(req, res);
+      return true;
+    }
+    const resolved = cached === 'miss' ? await sessions.resolve(cookie) : cached;
     // Unknown cookies are cleared, rotations issue a new cookie and denials are audited: all the route's work.
     if (!resolved || resolved.rotate || !gate.passes(resolved.principal, original.host)) return false;
     if (res.destroyed) return true;
@@ -78,9 +93,7 @@ export function createForwardAuthFastPath(deps: ForwardAuthFastPathDeps): Forwar
     },
     async answer(req, res) {
       if (!shedder.enter()) {
-        stats.shed += 1;
-        const shed = shedAnswer(requestIdOf(req));
-        res.writeHead(503, shed.headers).end(shed.body);
+        shed(req, res);
         return true;
       }
       try {

@@ -3,13 +3,19 @@ import { performance } from 'node:perf_hooks';
 /**
  * Refuses work early when this process is saturated, so that a proxy in
  * front sees fast 503s instead of every request slowing down until all of
- * them time out. Two signals: requests in flight on the guarded routes, and
- * how late the event loop runs a timer (every request on this process waits
- * at least that long).
+ * them time out. Two signals: requests in flight on the guarded routes
+ * (work waiting on I/O piles up there), and how late the event loop runs a
+ * timer (CPU work: every request on this process waits at least that long).
+ * The first refuses by itself; the second only tells the caller, which
+ * knows which of its requests are the expensive ones worth refusing.
  */
 export interface LoadShedder {
-  /** False when the caller should answer 503 now; otherwise call `leave()` when the request ends. */
+  /** False when the caller should answer 503 now (too many in flight); otherwise call `leave()` when the request ends. */
   enter(): boolean;
+  /** True while the averaged event-loop delay is past `maxEventLoopDelayMs` (never when that is 0). */
+  behind(): boolean;
+  /** Counts a request the caller refused because the loop is behind. */
+  countShed(): void;
   leave(): void;
   /** Requests refused so far. */
   readonly shed: number;
@@ -24,10 +30,11 @@ export interface LoadShedOptions {
   maxInFlight: number;
   /**
    * Past this event-loop delay (ms), averaged over about a quarter of a
-   * second, new requests are refused until it falls again. Averaged because
-   * one late timer (a GC pause, a synchronous PGlite query) is not overload.
-   * 0: off. A machine starved of CPU by other processes also delays the loop,
-   * and then every request would be refused, not the excess only.
+   * second, `behind()` is true until it falls again. Averaged because one
+   * late timer (a GC pause, a synchronous PGlite query) is not overload.
+   * 0: off. A machine starved of CPU by other processes also delays the
+   * loop: refusing every request then would turn a slow node into a dead
+   * one, which is why the caller refuses only its expensive requests.
    */
   maxEventLoopDelayMs: number;
   /** How often the delay is sampled (ms). */
@@ -51,12 +58,16 @@ export function createLoadShedder(options: LoadShedOptions): LoadShedder {
   timer.unref();
   return {
     enter() {
-      if (inFlight >= options.maxInFlight || (options.maxEventLoopDelayMs > 0 && delayMs > options.maxEventLoopDelayMs)) {
+      if (inFlight >= options.maxInFlight) {
         shed += 1;
         return false;
       }
       inFlight += 1;
       return true;
+    },
+    behind: () => options.maxEventLoopDelayMs > 0 && delayMs > options.maxEventLoopDelayMs,
+    countShed() {
+      shed += 1;
     },
     leave() {
       inFlight -= 1;

@@ -82,6 +82,10 @@ export function createCachedSessionStore(options: CachedSessionStoreOptions): Se
     async insert(idHash, record, expiresAt) {
       await store.insert(idHash, record, expiresAt);
     },
+    peek(idHash) {
+      const hit = entries.get(idHash);
+      return hit && clock.now() - hit.at < ttlMs ? hit.record : undefined;
+    },
     async get(idHash) {
       const hit = entries.get(idHash);
       const now = clock.now();

@@ -46,6 +46,8 @@ export interface SessionStore {
   /** `expiresAt`: when the record may be dropped (the earlier of the idle and absolute ends). */
   insert(idHash: string, record: SessionRecord, expiresAt: number): Promise<void>;
   get(idHash: string): Promise<SessionRecord | null>;
+  /** Caching stores only: the record when it is in memory and fresh, else undefined (never a store read). */
+  peek?(idHash: string): SessionRecord | undefined;
   /** Replaces a live record (last-seen, snapshot); false when it is gone, and then nothing is written (no resurrection). */
   update(idHash: string, record: SessionRecord, expiresAt: number): Promise<boolean>;
   /** Removes a record; returns it only to the one caller that removed it (so its end is audited once). */

@@ -40,6 +40,13 @@ export interface WebSessions {
   }): Promise<{ cookieValue: string; sessionId: string; csrfToken: string }>;
   /** Principal for a cookie value (checks idle + absolute timeout, touches last-seen), or null. */
   resolve(cookieValue: string): Promise<ResolvedSession | null>;
+  /**
+   * `resolve`'s answer when the per-node cache alone can give it, with no
+   * store read or write (nor an end to record); 'miss' otherwise. A node
+   * short of CPU sheds the checks that would read the store and still
+   * answers the ones it can from memory.
+   */
+  resolveCached(cookieValue: string): ResolvedSession | null | 'miss';
   /** Privilege change: same session content under a new id; the old cookie stops working. Rejects `unauthenticated` when the session is gone. */
   rotate(cookieValue: string, changes?: { mfa?: boolean; user?: SessionUser }): Promise<{ cookieValue: string }>;
   revoke(sessionId: string, by: Principal | null, reason: string): Promise<boolean>;
@@ -209,6 +216,16 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
       });
       await store.insert(hashOf(cookieValue), record, expiresAt(record));
       return { cookieValue, sessionId: record.sessionId, csrfToken: record.csrfToken };
+    },
+
+    resolveCached(cookieValue) {
+      if (typeof cookieValue !== 'string' || !SESSION_VALUE_SHAPE.test(cookieValue)) return null;
+      const record = store.peek?.(hashOf(cookieValue));
+      if (record === undefined) return 'miss';
+      const now = clock.now();
+      // An ended session is recorded by resolve(); a due last-seen touch is a store write.
+      if (endReason(record, now) !== null || now - record.lastSeenAt >= touchEveryMs) return 'miss';
+      return { principal: principalOf(record), csrfToken: record.csrfToken, rotate: record.rotatePending === true };
     },
 
     async resolve(cookieValue) {

@@ -45,6 +45,9 @@ export async function startTestServer(env: Record<string, string> = {}, options:
       PORT: '0',
       WEBASSET_DATA_DIR: dataDir,
       LOG_LEVEL: 'info',
+      // A test process on a loaded CI machine runs its event loop late for long stretches: the CPU-overload trigger would
+      // refuse first checks of sessions at random there. test/http/forward-auth-shedding.test.ts turns it on.
+      WEBASSET_FORWARD_AUTH_SHED_DELAY_MS: '0',
       ...(dbUrl ? { DATABASE_URL: dbUrl } : {}),
       // Each server gets its own key space on the shared Redis.
       ...(TEST_REDIS_URL ? { REDIS_URL: TEST_REDIS_URL, WEBASSET_REDIS_KEY_PREFIX: `wa-test-${randomUUID()}:` } : {}),
