@@ -464,8 +464,10 @@ function printReport(r: BackendReport, config: ForwardAuthBenchConfig): void {
   const fresh = r.fixed.find((f) => f.target === '/authz' && f.mode === 'new connection')!.result;
   const ratio = r.authzMax / r.bareMax;
   const ratioNew = r.authzMaxNew / r.bareMaxNew;
-  // Collapse: answers stop coming (errors) or the node serves far less than its maximum once pushed past it.
-  const collapsed = (o: (typeof rows)[number]) => o.result.errors > o.result.requests * 0.01 || o.twoXxRate < o.max * 0.8;
+  // Collapse: answers stop coming (more than 1% unanswered within 10 s) or the node passes less than half its maximum
+  // once pushed past it. Half, not all: at 1.5x the open-loop generator needs more CPU than at saturation, on the same
+  // two cores as the server, so even a node that lost nothing answers less than its measured maximum.
+  const collapsed = (o: (typeof rows)[number]) => o.result.errors > o.result.requests * 0.01 || o.twoXxRate < o.max * 0.5;
   const revokedMax = Math.max(...r.revocationMs);
   const goals: Array<[string, string, boolean]> = [
     ['throughput >= 0.7x bare (keep-alive)', fmtRatio(ratio), ratio >= 0.7],
