@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal, SessionUser } from '../../src/identity/index.js';
 import { SESSION_COOKIE } from '../../src/http/session-cookie.js';
+import { signedInUser } from '../support/forward-auth.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 // The fast path for GET /authz (src/http/forward-auth-fast-path.ts) answers passes without Fastify. It must
@@ -50,29 +49,13 @@ async function viaFastify(t: TestServer, method: 'GET' | 'HEAD', path: string, h
   return normalize(res.statusCode, res.headers, res.body);
 }
 
-async function signIn(t: TestServer, input: { username: string; roles: SessionUser['roles']; groups: string[] }) {
-  const by: Principal = { kind: 'user', id: randomUUID(), name: 'test', roles: ['admin'], groups: [], via: 'cli', mfa: true };
-  const record = await t.services.users.create({ username: input.username, email: `${input.username}@example.com`, source: 'local', roles: input.roles }, by);
-  const user: SessionUser = {
-    id: record.id,
-    username: record.username,
-    name: record.displayName,
-    email: record.email,
-    kind: 'person',
-    roles: input.roles,
-    groups: input.groups.map((name) => ({ id: randomUUID(), name })),
-  };
-  const session = await t.services.sessions.create({ user, mfa: true, method: 'password', context: {} });
-  return session.cookieValue;
-}
-
 describe('GET /authz fast path', () => {
   let t: TestServer;
   let ops: string;
   let token: string;
   beforeAll(async () => {
     t = await startTestServer({ WEBASSET_TRUSTED_PROXIES: 'loopback', WEBASSET_FORWARD_AUTH: JSON.stringify(RULES) });
-    ops = await signIn(t, { username: 'olga', roles: ['operator'], groups: ['ops', 'Site Reliability'] });
+    ops = (await signedInUser(t, { username: 'olga', email: 'olga@example.com', roles: ['operator'], groups: ['ops', 'Site Reliability'] })).cookieValue;
     token = await t.token('agent');
   });
   afterAll(async () => t?.stop());

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Principal, SessionUser } from '../../src/identity/index.js';
 import { INSECURE_SESSION_COOKIE } from '../../src/http/session-cookie.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { signedInUser } from '../support/forward-auth.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 // Under CPU overload (the event loop running late on average), GET /authz refuses the checks that would read the
@@ -12,13 +11,6 @@ import { startTestServer, type TestServer } from '../support/server.js';
 // The manual clock keeps cache entries from expiring while the test runs.
 
 const RULES = { rules: [{ host: 'app.example.com', groups: ['ops'] }] };
-
-async function session(t: TestServer, username: string): Promise<string> {
-  const by: Principal = { kind: 'user', id: randomUUID(), name: 'test', roles: ['admin'], groups: [], via: 'cli', mfa: true };
-  const record = await t.services.users.create({ username, email: null, source: 'local', roles: ['operator'] }, by);
-  const user: SessionUser = { id: record.id, username, name: username, email: null, kind: 'person', roles: ['operator'], groups: [{ id: randomUUID(), name: 'ops' }] };
-  return (await t.services.sessions.create({ user, mfa: true, method: 'password', context: {} })).cookieValue;
-}
 
 /** Holds the event loop for `ms`, `times` times, letting timers run (late) in between. */
 async function starveLoop(ms: number, times: number): Promise<void> {
@@ -47,8 +39,8 @@ describe('GET /authz while the event loop is behind', () => {
   };
 
   it('sheds checks that would read the session store, passes cached ones, and serves all again once the loop catches up', async () => {
-    const cached = await session(t, 'cached');
-    const uncached = await session(t, 'uncached');
+    const cached = (await signedInUser(t, { username: 'cached', roles: ['operator'], groups: ['ops'] })).cookieValue;
+    const uncached = (await signedInUser(t, { username: 'uncached', roles: ['operator'], groups: ['ops'] })).cookieValue;
     // The start (migrations, key files) itself holds the loop: first wait until it is on time, which caches `cached`.
     await vi.waitFor(async () => expect((await check(cached)).status).toBe(200), { timeout: 20_000, interval: 100 });
     const stats = t.services.forwardAuth.stats;

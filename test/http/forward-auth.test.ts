@@ -8,6 +8,7 @@ import { createLoadShedder } from '../../src/http/load-shed.js';
 import { createProxyTrust } from '../../src/http/proxy-trust.js';
 import { headerValue } from '../../src/http/routes/authz.js';
 import { INSECURE_SESSION_COOKIE, SESSION_COOKIE } from '../../src/http/session-cookie.js';
+import { signedInUser } from '../support/forward-auth.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 // GET /authz at the level of single requests (inject): who passes, who is sent to sign in, who is
@@ -49,20 +50,9 @@ async function authz(t: TestServer, call: Call) {
 }
 
 async function signIn(t: TestServer, input: { username: string; email?: string | null; roles?: SessionUser['roles']; groups?: string[] }) {
-  const by: Principal = { kind: 'user', id: randomUUID(), name: 'test', roles: ['admin'], groups: [], via: 'cli', mfa: true };
-  const record = await t.services.users.create({ username: input.username, email: input.email ?? null, source: 'local', roles: input.roles ?? [] }, by);
-  const user: SessionUser = {
-    id: record.id,
-    username: record.username,
-    name: record.displayName,
-    email: record.email,
-    kind: 'person',
-    roles: input.roles ?? [],
-    groups: (input.groups ?? []).map((name) => ({ id: randomUUID(), name })),
-  };
-  const session = await t.services.sessions.create({ user, mfa: true, method: 'password', context: {} });
+  const session = await signedInUser(t, input);
   // Behind the proxy the original request is https, so the browser sends the __Host- cookie.
-  return { ...session, user, cookie: `${SESSION_COOKIE}=${session.cookieValue}` };
+  return { ...session, cookie: `${SESSION_COOKIE}=${session.cookieValue}` };
 }
 
 async function denials(t: TestServer) {
