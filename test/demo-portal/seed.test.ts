@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runLogin } from '../../src/browser/login/index.js';
 import { DEMO_ASSET_ID, seedDemoPortal } from '../../src/cli/commands/demo-portal-seed.js';
 import { compileHostPattern, hostMatches } from '../../src/core/index.js';
@@ -110,8 +110,15 @@ describe('WEBASSET_DEMO_PORTAL_PORT (quickstart)', () => {
     const common = { WEBASSET_DATA_DIR: join(dir, 'data'), ...(dbUrl ? { DATABASE_URL: dbUrl } : {}) };
     const started = await startServe({ ...process.env, PORT: '0', WEBASSET_DEMO_PORTAL_PORT: '0', ...common }, dir);
     child = started.child;
-    const line = started.output().split('\n').find((l) => l.includes('DEVELOPMENT: demo portal'))!;
-    expect(line).toBeDefined();
+    // Seeding runs once the server listens, which is when startServe resolves: the line may come a moment later.
+    const line = await vi.waitFor(
+      () => {
+        const found = started.output().split('\n').find((l) => l.includes('DEVELOPMENT: demo portal'));
+        expect(found).toBeDefined();
+        return found!;
+      },
+      { timeout: 15_000, interval: 50 },
+    );
     const demoUrl = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(line)![1]!;
     expect(line).toContain(`asset ${DEMO_ASSET_ID}: created for ${demoUrl}`);
     expect(line).toContain('permission: none yet');
