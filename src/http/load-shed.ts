@@ -14,6 +14,13 @@ export interface LoadShedder {
   enter(): boolean;
   /** True while the averaged event-loop delay is past `maxEventLoopDelayMs` (never when that is 0). */
   behind(): boolean;
+  /**
+   * While behind: whether one more expensive request may still go ahead in
+   * this tenth of a second (at most `behindAllowance` of them). A cache kept
+   * warm by a trickle of store reads keeps serving; refusing every read
+   * would empty it, and then refuse everyone.
+   */
+  allowWhileBehind(): boolean;
   /** Counts a request the caller refused because the loop is behind. */
   countShed(): void;
   leave(): void;
@@ -39,7 +46,11 @@ export interface LoadShedOptions {
   maxEventLoopDelayMs: number;
   /** How often the delay is sampled (ms). */
   sampleIntervalMs?: number;
+  /** Expensive requests let through per 100 ms while behind; default 10. */
+  behindAllowance?: number;
 }
+
+const ALLOWANCE_WINDOW_MS = 100;
 
 /** Weight of the newest sample in the moving average: with 50 ms samples, about 250 ms of memory. */
 const SMOOTHING = 0.2;
@@ -50,6 +61,9 @@ export function createLoadShedder(options: LoadShedOptions): LoadShedder {
   let shed = 0;
   let delayMs = 0;
   let expected = performance.now() + interval;
+  const allowance = options.behindAllowance ?? 10;
+  let windowStart = 0;
+  let allowed = 0;
   const timer = setInterval(() => {
     const now = performance.now();
     delayMs += SMOOTHING * (Math.max(0, now - expected) - delayMs);
@@ -66,6 +80,16 @@ export function createLoadShedder(options: LoadShedOptions): LoadShedder {
       return true;
     },
     behind: () => options.maxEventLoopDelayMs > 0 && delayMs > options.maxEventLoopDelayMs,
+    allowWhileBehind() {
+      const now = performance.now();
+      if (now - windowStart >= ALLOWANCE_WINDOW_MS) {
+        windowStart = now;
+        allowed = 0;
+      }
+      if (allowed >= allowance) return false;
+      allowed += 1;
+      return true;
+    },
     countShed() {
       shed += 1;
     },
