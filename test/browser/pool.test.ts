@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBrowserPool, findChromium, type BrowserEvent } from '../../src/browser/index.js';
+import { markedBrowserPids } from '../support/browser-processes.js';
 import { eventLog, html, loopbackLookup, silentLogger, spec, startSite, TEST_LAUNCH_ARGS, waitUntil, type Site } from './support.js';
 
 // The pool against a real Chromium. Each pool gets a marker switch (Chromium ignores unknown
@@ -23,19 +23,8 @@ afterAll(async () => {
 function markedPool() {
   const marker = `--webasset-test-pool=${randomBytes(6).toString('hex')}`;
   const pool = createBrowserPool({ chromiumPath: findChromium(undefined), logger: silentLogger, launchArgs: [...TEST_LAUNCH_ARGS, marker], lookup: loopbackLookup });
-  /** Main browser processes of this pool (renderers and helpers carry --type=). */
-  const browserPids = () =>
-    readdirSync('/proc')
-      .filter((name) => /^\d+$/.test(name))
-      .filter((pid) => {
-        try {
-          const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-          return args.includes(marker) && !args.some((arg) => arg.startsWith('--type='));
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
+  /** Main browser processes of this pool. */
+  const browserPids = () => markedBrowserPids(marker);
   return { pool, browserPids };
 }
 

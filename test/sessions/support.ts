@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { createAccess, createAssets, createGrants, type AssetInput, type Assets, type Grants } from '../../src/access/index.js';
@@ -11,6 +10,7 @@ import type { Principal } from '../../src/identity/index.js';
 import { createBrowserSessions, type BrowserSessions } from '../../src/sessions/index.js';
 import { openVault, type Vault } from '../../src/vault/index.js';
 import { buildAudit } from '../support/audit-fixtures.js';
+import { markedBrowserPids } from '../support/browser-processes.js';
 import type { FreshDatabase } from '../support/databases.js';
 import { LogCapture } from '../support/server.js';
 import { insertPlainUser } from '../support/session-user.js';
@@ -23,18 +23,7 @@ export const CLI: Principal = { kind: 'user', id: 'admin-cli', name: 'Admin', ro
 export function markedPool(): { pool: BrowserPool; browserPids(): number[] } {
   const marker = `--webasset-sessions-test=${randomBytes(6).toString('hex')}`;
   const pool = createBrowserPool({ chromiumPath: findChromium(undefined), logger: pino({ level: 'silent' }), launchArgs: [...DEFAULT_LAUNCH_ARGS, marker] });
-  const browserPids = () =>
-    readdirSync('/proc')
-      .filter((name) => /^\d+$/.test(name))
-      .filter((pid) => {
-        try {
-          const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-          return args.includes(marker) && !args.some((arg) => arg.startsWith('--type='));
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
+  const browserPids = () => markedBrowserPids(marker);
   return { pool, browserPids };
 }
 
