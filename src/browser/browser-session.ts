@@ -86,6 +86,11 @@ export async function openBrowserSession(deps: {
   const screencasts = createScreencasts({
     openCdp: async () => (tabs.active && !closed ? context.newCDPSession(tabs.active.page) : undefined),
     withheld: () => loggingIn,
+    onAttachFailed: (error, attempts) => {
+      if (closed) return;
+      const message = error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200);
+      logger.warn({ sessionId: spec.sessionId, attempts, error: message }, 'screencast could not re-attach to the active tab; its viewers get no frames until the next tab switch or restart');
+    },
   });
   const tabs = createTabs({
     report,

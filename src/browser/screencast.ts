@@ -83,24 +83,74 @@ interface Viewer {
   options: ScreencastOptions;
   onFrame: (frame: ScreencastFrame) => void;
   source: FrameSource | undefined;
+  /** Bumped by every attach and detach: an attach overtaken by a later one undoes itself. */
+  generation: number;
 }
+
+/** Re-attaching right after a form post or a tab switch can meet "Not attached to an active page" for a moment. */
+export const REATTACH_ATTEMPTS = 4;
+const REATTACH_DELAY_MS = 100;
 
 /**
  * The screencasts of one session: each viewer has its own CDP session on the active tab, and all
  * of them move to another tab on a switch. `restart()` also makes Chromium send a fresh frame
- * (it sends frames only on change), which the viewer needs when the login ends.
+ * (it sends frames only on change), which the viewer needs when the login ends. A re-attach that
+ * fails is tried again a few times; if it still fails, `onAttachFailed` is told (the viewer then
+ * gets no frames until the next restart), never silently.
  */
-export function createScreencasts(deps: { openCdp(): Promise<CDPSession | undefined>; withheld(): boolean }) {
+export function createScreencasts(deps: {
+  openCdp(): Promise<CDPSession | undefined>;
+  withheld(): boolean;
+  onAttachFailed?(error: unknown, attempts: number): void;
+  /** Test seam; default REATTACH_DELAY_MS times the attempt number. */
+  retryDelayMs?: number;
+}) {
   const viewers = new Set<Viewer>();
+  const retryDelayMs = deps.retryDelayMs ?? REATTACH_DELAY_MS;
 
   const attach = async (viewer: Viewer) => {
+    viewer.generation += 1;
+    const generation = viewer.generation;
     const cdp = await deps.openCdp();
-    if (!cdp || !viewers.has(viewer)) return;
-    viewer.source = await startFrameSource(cdp, viewer.options, viewer.onFrame, () => deps.withheld());
-    // Stopped while starting: undo.
-    if (!viewers.has(viewer)) await viewer.source.stop();
+    if (!cdp) return;
+    if (!viewers.has(viewer) || viewer.generation !== generation) {
+      await cdp.detach().catch(() => undefined);
+      return;
+    }
+    let source: FrameSource;
+    try {
+      source = await startFrameSource(cdp, viewer.options, viewer.onFrame, () => deps.withheld());
+    } catch (error) {
+      await cdp.detach().catch(() => undefined);
+      throw error;
+    }
+    // Stopped, or attached again by a later restart, while starting: undo.
+    if (!viewers.has(viewer) || viewer.generation !== generation) {
+      await source.stop();
+      return;
+    }
+    viewer.source = source;
+  };
+  const reattach = async (viewer: Viewer) => {
+    for (let attempt = 1; ; attempt++) {
+      const generation = viewer.generation;
+      try {
+        await attach(viewer);
+        return;
+      } catch (error) {
+        // Removed, or a later restart took over: nothing to report.
+        if (!viewers.has(viewer) || viewer.generation !== generation + 1) return;
+        if (attempt >= REATTACH_ATTEMPTS) {
+          deps.onAttachFailed?.(error, attempt);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, retryDelayMs * attempt));
+        if (!viewers.has(viewer) || viewer.generation !== generation + 1) return;
+      }
+    }
   };
   const detach = async (viewer: Viewer) => {
+    viewer.generation += 1;
     const source = viewer.source;
     viewer.source = undefined;
     await source?.stop();
@@ -108,9 +158,14 @@ export function createScreencasts(deps: { openCdp(): Promise<CDPSession | undefi
 
   return {
     async add(options: ScreencastOptions, onFrame: (frame: ScreencastFrame) => void): Promise<() => Promise<void>> {
-      const viewer: Viewer = { options, onFrame, source: undefined };
+      const viewer: Viewer = { options, onFrame, source: undefined, generation: 0 };
       viewers.add(viewer);
-      await attach(viewer);
+      try {
+        await attach(viewer);
+      } catch (error) {
+        viewers.delete(viewer);
+        throw error;
+      }
       return async () => {
         viewers.delete(viewer);
         await detach(viewer);
@@ -119,7 +174,7 @@ export function createScreencasts(deps: { openCdp(): Promise<CDPSession | undefi
     async restart(): Promise<void> {
       await Promise.all([...viewers].map(async (viewer) => {
         await detach(viewer);
-        await attach(viewer).catch(() => undefined);
+        await reattach(viewer);
       }));
     },
     async stopAll(): Promise<void> {

@@ -1,0 +1,168 @@
+import { EventEmitter } from 'node:events';
+import type { CDPSession } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserPool, BrowserSession, ScreencastFrame, SecretFields } from '../../src/browser/index.js';
+import { createScreencasts, REATTACH_ATTEMPTS } from '../../src/browser/screencast.js';
+import { html, spec, startSite, startTestPool, waitUntil, type Site } from './support.js';
+
+// Robustness of the browser module against Chromium's own moods: screencasts that must survive
+// tab switches and form posts, and so on.
+
+const TICKER = `<div id="tick" style="position:absolute;top:100px;left:20px">0</div>
+  <script>let n = 0; setInterval(() => { document.getElementById('tick').textContent = String(++n); }, 30);</script>`;
+
+let pool: BrowserPool;
+let site: Site;
+
+beforeAll(async () => {
+  pool = startTestPool();
+  site = await startSite((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    switch (url.pathname) {
+      case '/login':
+        return html(res, `<form method="post" action="/login-post"><input id="user" name="user"><input id="pass" name="pass" type="password"><button id="go">Sign in</button></form>`);
+      case '/login-post':
+        res.writeHead(303, { location: '/home' });
+        return res.end();
+      case '/home':
+        return html(res, `<h1 id="welcome">Welcome</h1>${TICKER}`);
+      case '/opener':
+        return html(res, `<a id="open" href="/home" target="_blank" style="position:absolute;left:0;top:0;width:400px;height:200px;display:block">open</a>${TICKER}`);
+      default:
+        return html(res, `portal${TICKER}`);
+    }
+  });
+});
+afterAll(async () => {
+  await pool?.close();
+  await site?.close();
+});
+
+/** Frames are acked at once; `count()` is how many arrived. */
+async function watch(session: BrowserSession) {
+  const frames: ScreencastFrame[] = [];
+  const stop = await session.startScreencast({ maxWidth: 320, maxHeight: 180, quality: 40 }, (frame) => {
+    frames.push(frame);
+    frame.ack();
+  });
+  return { frames, stop, more: (n: number) => waitUntil(() => frames.length >= n, 15_000, () => `only ${frames.length} frames`) };
+}
+
+describe('screencast re-attach', () => {
+  it('frames keep arriving after a login that posts a form', async () => {
+    const session = await pool.open(spec({ onEvent: () => undefined }));
+    await session.navigate(site.url('portal.test', '/'));
+    const viewer = await watch(session);
+    await viewer.more(2);
+    const values = new Map([
+      ['username', Buffer.from('alice')],
+      ['password', Buffer.from('pw')],
+    ]);
+    const fields: SecretFields = { names: [...values.keys()], get: (name) => values.get(name), dispose: () => values.clear() };
+    const outcome = await session.login({
+      startUrl: site.url('portal.test', '/login'),
+      recipe: { injection: 'fill', steps: [{ fill: '#user', value: '{{username}}' }, { fill: '#pass', value: '{{password}}' }, { click: '#go' }] },
+      successCheck: { selector: '#welcome' },
+      failureCheck: null,
+      readCredential: async () => fields,
+    });
+    expect(outcome).toMatchObject({ ok: true });
+    // The home page ticks every 30 ms: a live screencast keeps delivering.
+    const after = viewer.frames.length;
+    await viewer.more(after + 5);
+    await viewer.stop();
+    await session.close();
+  });
+
+  it('frames keep arriving across tab switches', async () => {
+    const session = await pool.open(spec({ onEvent: () => undefined }));
+    await session.navigate(site.url('portal.test', '/opener'));
+    const viewer = await watch(session);
+    await viewer.more(2);
+    await session.input({ type: 'mouse', action: 'down', x: 50, y: 50, button: 'left' });
+    await session.input({ type: 'mouse', action: 'up', x: 50, y: 50, button: 'left' });
+    await waitUntil(() => session.tabs().length === 2 && session.tabs()[1]!.active, 15_000, () => JSON.stringify(session.tabs()));
+    await viewer.more(viewer.frames.length + 5);
+    for (let round = 0; round < 3; round++) {
+      for (const tab of session.tabs()) {
+        await session.switchTab(tab.id);
+        await viewer.more(viewer.frames.length + 3);
+      }
+    }
+    await viewer.stop();
+    await session.close();
+  });
+});
+
+/** A CDP session whose Page.startScreencast fails the first `failures` times. */
+function fakeCdp(state: { failures: number; starts: number; detached: number }): CDPSession {
+  const emitter = new EventEmitter();
+  const cdp = {
+    on: (event: string, listener: (...args: unknown[]) => void) => emitter.on(event, listener),
+    send: async (method: string) => {
+      if (method === 'Page.startScreencast') {
+        state.starts += 1;
+        if (state.failures > 0) {
+          state.failures -= 1;
+          throw new Error('Protocol error (Page.startScreencast): Not attached to an active page');
+        }
+        queueMicrotask(() => emitter.emit('Page.screencastFrame', { data: '', sessionId: 1, metadata: {} }));
+      }
+      return {};
+    },
+    detach: async () => {
+      state.detached += 1;
+    },
+  };
+  return cdp as unknown as CDPSession;
+}
+
+describe('screencast re-attach (fake CDP)', () => {
+  const setup = (failures: number) => {
+    const state = { failures: 0, starts: 0, detached: 0 };
+    const failuresSeen: Array<{ error: unknown; attempts: number }> = [];
+    const casts = createScreencasts({
+      openCdp: async () => fakeCdp(state),
+      withheld: () => false,
+      onAttachFailed: (error, attempts) => failuresSeen.push({ error, attempts }),
+      retryDelayMs: 1,
+    });
+    return {
+      state,
+      failuresSeen,
+      casts,
+      fail: () => {
+        state.failures = failures;
+      },
+    };
+  };
+
+  it('retries a re-attach that CDP refuses for a moment', async () => {
+    const { state, failuresSeen, casts, fail } = setup(REATTACH_ATTEMPTS - 1);
+    let frames = 0;
+    await casts.add({ maxWidth: 100, maxHeight: 100, quality: 50 }, (frame) => {
+      frames += 1;
+      frame.ack();
+    });
+    await waitUntil(() => frames === 1);
+    fail();
+    await casts.restart();
+    await waitUntil(() => frames === 2);
+    expect(state.starts).toBe(1 + REATTACH_ATTEMPTS);
+    expect(failuresSeen).toEqual([]);
+    await casts.stopAll();
+  });
+
+  it('reports a re-attach that keeps failing instead of swallowing it', async () => {
+    const { state, failuresSeen, casts, fail } = setup(REATTACH_ATTEMPTS);
+    await casts.add({ maxWidth: 100, maxHeight: 100, quality: 50 }, (frame) => frame.ack());
+    fail();
+    await casts.restart();
+    expect(failuresSeen).toHaveLength(1);
+    expect(failuresSeen[0]!.attempts).toBe(REATTACH_ATTEMPTS);
+    expect(String(failuresSeen[0]!.error)).toContain('Not attached to an active page');
+    // Each refused CDP session was detached, not leaked.
+    expect(state.detached).toBeGreaterThanOrEqual(REATTACH_ATTEMPTS);
+    await casts.stopAll();
+  });
+});
