@@ -1,30 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserPool } from '../../src/browser/index.js';
-import type { DemoPortal } from '../../src/demo-portal/index.js';
+import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/databases.js';
-import { buildStack, markedPool, refusing, startDemoPortal } from './support.js';
+import { buildStack, refusing, usePoolAndPortal } from './support.js';
 
 // No audit, no action: a start whose steps cannot be recorded opens nothing and reads no credential;
 // an end that cannot be recorded still closes the session (ending is the fail-closed direction).
 
-let pool: BrowserPool;
-let portal: DemoPortal;
-let portalUrl: string;
-beforeAll(async () => {
-  ({ pool } = markedPool());
-  ({ portal, url: portalUrl } = await startDemoPortal());
-});
-afterAll(async () => {
-  await pool?.close();
-  await portal?.stop();
-});
+const shared = usePoolAndPortal();
 
 describe('browser sessions when the audit trail refuses', () => {
   const fresh = useTestDatabase();
 
   async function stackRefusing(...actions: string[]) {
     const failing = new Set(actions);
-    const stack = await buildStack(fresh, pool, portalUrl, { sessionsTrail: refusing(failing) });
+    const stack = await buildStack(fresh, shared.pool, shared.portalUrl, { sessionsTrail: refusing(failing) });
     fresh.defer(() => stack.close());
     return { stack, failing };
   }
@@ -34,7 +22,7 @@ describe('browser sessions when the audit trail refuses', () => {
     const alice = await stack.operator('alice');
     await expect(stack.sessions.start(alice, 'bank')).rejects.toMatchObject({ code: 'audit_unavailable', status: 503 });
     expect(await stack.sessions.list(alice)).toEqual([]);
-    expect(pool.size).toBe(0);
+    expect(shared.pool.size).toBe(0);
     expect(await stack.auditRows({ action: 'vault.secret.read' })).toEqual([]);
   });
 
@@ -44,7 +32,7 @@ describe('browser sessions when the audit trail refuses', () => {
     await expect(stack.sessions.start(alice, 'bank')).rejects.toMatchObject({ code: 'audit_unavailable' });
     const [session] = await stack.sessions.list(alice);
     expect(session).toMatchObject({ state: 'ended', endReason: 'login_failed', endMessage: 'the login could not be recorded' });
-    expect(pool.size).toBe(0);
+    expect(shared.pool.size).toBe(0);
     expect(await stack.auditRows({ action: 'vault.secret.read' })).toEqual([]);
   });
 
@@ -54,7 +42,7 @@ describe('browser sessions when the audit trail refuses', () => {
     const session = await stack.sessions.start(alice, 'bank');
     failing.add('browser_session.ended');
     expect(await stack.sessions.end(session.id, alice)).toMatchObject({ state: 'ended', endReason: 'user' });
-    expect(pool.size).toBe(0);
+    expect(shared.pool.size).toBe(0);
     expect(stack.logs.text()).toContain('could not record the end of a browser session');
   });
 });

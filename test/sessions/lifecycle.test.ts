@@ -1,26 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BrowserPool } from '../../src/browser/index.js';
-import type { DemoPortal } from '../../src/demo-portal/index.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/databases.js';
 import { ManualClock } from '../support/manual-clock.js';
-import { buildStack, CANARY_PASSWORD, CLI, eventually, markedPool, startDemoPortal, type SessionStack } from './support.js';
+import { buildStack, CANARY_PASSWORD, CLI, eventually, type SessionStack, usePoolAndPortal } from './support.js';
 
 // The lifecycle against real parts: PGlite or PostgreSQL, the audit trail, the vault, a real
 // Chromium and the demo portal. Timeouts run on a manual clock (the tick reads it).
 
-let pool: BrowserPool;
-let marked: ReturnType<typeof markedPool>;
-let portal: DemoPortal;
-let portalUrl: string;
-beforeAll(async () => {
-  marked = markedPool();
-  pool = marked.pool;
-  ({ portal, url: portalUrl } = await startDemoPortal());
-});
-afterAll(async () => {
-  await pool?.close();
-  await portal?.stop();
-});
+const shared = usePoolAndPortal();
 
 describe('browser sessions: starting → logging_in → active → ended', () => {
   const fresh = useTestDatabase();
@@ -29,7 +15,7 @@ describe('browser sessions: starting → logging_in → active → ended', () =>
 
   beforeEach(async () => {
     clock = new ManualClock(Date.now());
-    stack = await buildStack(fresh, pool, portalUrl, { clock });
+    stack = await buildStack(fresh, shared.pool, shared.portalUrl, { clock });
     fresh.defer(() => stack.close());
   });
 
@@ -113,7 +99,7 @@ describe('browser sessions: starting → logging_in → active → ended', () =>
     expect(actions).toEqual(['browser_session.started', 'browser_session.login_started', 'browser_session.login_failed', 'browser_session.ended']);
     const everywhere = `${await stack.auditText()}\n${stack.logs.text()}\n${JSON.stringify(session)}\n${error.publicMessage}`;
     expect(everywhere).not.toContain(CANARY_PASSWORD);
-    expect(pool.size).toBe(0);
+    expect(shared.pool.size).toBe(0);
   });
 
   it('ends an idle session after the asset’s idle timeout; input through attach keeps it alive', async () => {
@@ -159,7 +145,7 @@ describe('browser sessions: starting → logging_in → active → ended', () =>
   it('ends the sessions of a crashed browser with browser_crashed, and the next session works', async () => {
     const alice = await stack.operator('alice');
     const first = await stack.sessions.start(alice, 'bank');
-    const pids = marked.browserPids();
+    const pids = shared.browserPids();
     expect(pids).toHaveLength(1);
     process.kill(pids[0]!, 'SIGKILL');
     const ended = await eventually(async () => {
@@ -180,6 +166,6 @@ describe('browser sessions: starting → logging_in → active → ended', () =>
     await stack.sessions.shutdown();
     for (const id of [a.id, b.id]) expect(await stack.sessions.get(id, alice)).toMatchObject({ state: 'ended', endReason: 'shutdown' });
     await expect(stack.sessions.start(alice, 'bank')).rejects.toMatchObject({ code: 'shutting_down' });
-    expect(pool.size).toBe(0);
+    expect(shared.pool.size).toBe(0);
   });
 });

@@ -1,26 +1,14 @@
 import { randomIds } from '../../src/core/index.js';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createAccess, createAssets } from '../../src/access/index.js';
-import type { BrowserPool } from '../../src/browser/index.js';
-import type { DemoPortal } from '../../src/demo-portal/index.js';
 import { createBrowserSessions } from '../../src/sessions/index.js';
 import { useTestDatabase } from '../support/databases.js';
-import { buildStack, CLI, eventually, markedPool, startDemoPortal, type SessionStack } from './support.js';
+import { buildStack, CLI, eventually, type SessionStack, usePoolAndPortal } from './support.js';
 
 // Concurrency limits are counted in the database under locks: these tests start many sessions at
 // once (on PostgreSQL too, with TEST_DATABASE_URL) and count who got in.
 
-let pool: BrowserPool;
-let portal: DemoPortal;
-let portalUrl: string;
-beforeAll(async () => {
-  ({ pool } = markedPool());
-  ({ portal, url: portalUrl } = await startDemoPortal());
-});
-afterAll(async () => {
-  await pool?.close();
-  await portal?.stop();
-});
+const shared = usePoolAndPortal();
 
 type Outcome = { ok: true; id: string } | { ok: false; code: string; status: number; message: string; data: unknown };
 const attempt = (p: Promise<{ id: string }>): Promise<Outcome> =>
@@ -34,7 +22,7 @@ describe('browser session limits', () => {
   let stack: SessionStack;
 
   beforeEach(async () => {
-    stack = await buildStack(fresh, pool, portalUrl, { asset: { policy: { maxSessionsPerCredential: 2 } } });
+    stack = await buildStack(fresh, shared.pool, shared.portalUrl, { asset: { policy: { maxSessionsPerCredential: 2 } } });
     fresh.defer(() => stack.close());
   });
 
@@ -59,7 +47,7 @@ describe('browser session limits', () => {
     expect(await attempt(stack.sessions.start(operators.find((p) => p !== owner)!, 'bank'))).toMatchObject({ ok: true });
 
     // Another asset naming the same vault entry counts against the same credential (2 live on bank).
-    await stack.assets.create({ id: 'bank-2', name: 'Bank 2', url: `${portalUrl}/login`, credential: 'bank-login', allowInsecureHttp: true, policy: { maxSessionsPerCredential: 3 } }, CLI);
+    await stack.assets.create({ id: 'bank-2', name: 'Bank 2', url: `${shared.portalUrl}/login`, credential: 'bank-login', allowInsecureHttp: true, policy: { maxSessionsPerCredential: 3 } }, CLI);
     const other = await stack.operator('other', 'bank-2');
     expect(await attempt(stack.sessions.start(other, 'bank-2'))).toMatchObject({ ok: true });
     expect(await attempt(stack.sessions.start(other, 'bank-2'))).toMatchObject({ ok: false, code: 'credential_in_use', data: { inUse: 3, limit: 3 } });
@@ -91,7 +79,7 @@ describe('browser session limits', () => {
     await expect(stack.sessions.start(nobody, "'; DROP TABLE browser_sessions; --")).rejects.toMatchObject({ code: 'forbidden' });
     expect((await stack.auditRows({ action: 'auth.denied' })).map((r) => r.details.reason)).toEqual(['no_grant', 'unknown_asset', 'unknown_asset']);
     expect(await stack.sessions.list(nobody)).toEqual([]);
-    expect(pool.size).toBe(0);
+    expect(shared.pool.size).toBe(0);
   });
 
   it('ends at start the sessions a crashed node left live (node_restart); the old process closes its browser on its next tick', async () => {
@@ -104,7 +92,7 @@ describe('browser session limits', () => {
       access: createAccess({ trail: stack.trail, db }),
       assets: createAssets({ db, trail: stack.trail, clock: { now: () => Date.now() } }),
       vault: stack.vault,
-      pool,
+      pool: shared.pool,
       trail: stack.trail,
       clock: { now: () => Date.now() },
       ids: randomIds,
@@ -117,7 +105,7 @@ describe('browser session limits', () => {
     expect(await again.get(left.id, alice)).toMatchObject({ state: 'ended', endReason: 'node_restart', endMessage: 'the node restarted' });
     const [end] = await stack.auditRows({ action: 'browser_session.ended' });
     expect(end).toMatchObject({ actor_id: 'test-node', details: { reason: 'node_restart', from: 'active' } });
-    await eventually(async () => pool.size === 0, 10_000, 'the old instance to close its browser context');
+    await eventually(async () => shared.pool.size === 0, 10_000, 'the old instance to close its browser context');
     // Closing it there recorded nothing more.
     expect(await stack.auditRows({ action: 'browser_session.ended' })).toHaveLength(1);
   });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { createAccess, createAssets, createGrants, type AssetInput, type Assets, type Grants } from '../../src/access/index.js';
 import type { AuditTrail } from '../../src/audit/index.js';
 import { createBrowserPool, DEFAULT_LAUNCH_ARGS, findChromium, type BrowserPool } from '../../src/browser/index.js';
@@ -30,6 +31,30 @@ export function markedPool(): { pool: BrowserPool; browserPids(): number[] } {
 export async function startDemoPortal(): Promise<{ portal: DemoPortal; url: string }> {
   const portal = createDemoPortal({ username: CANARY_USERNAME, password: CANARY_PASSWORD });
   return { portal, url: await portal.start(0, '127.0.0.1') };
+}
+
+/** The marked pool and the demo portal a test file shares: started before its tests, closed after them. */
+export interface SharedPoolAndPortal {
+  pool: BrowserPool;
+  browserPids: () => number[];
+  portal: DemoPortal;
+  portalUrl: string;
+}
+
+/** Starts a marked pool and the demo portal in `beforeAll` and closes them in `afterAll`; read the fields inside tests. */
+export function usePoolAndPortal(): SharedPoolAndPortal {
+  const shared = {} as SharedPoolAndPortal;
+  beforeAll(async () => {
+    const marked = markedPool();
+    shared.pool = marked.pool;
+    shared.browserPids = () => marked.browserPids();
+    ({ portal: shared.portal, url: shared.portalUrl } = await startDemoPortal());
+  });
+  afterAll(async () => {
+    await shared.pool?.close();
+    await shared.portal?.stop();
+  });
+  return shared;
 }
 
 export interface SessionStack {
