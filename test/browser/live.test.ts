@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserPool, BrowserSession, ScreencastFrame, SecretFields } from '../../src/browser/index.js';
-import { eventLog, html, spec, startSite, startTestPool, waitUntil, type Site } from './support.js';
+import { answerEcho, eventLog, html, spec, startSite, startTestPool, waitUntil, type Site } from './support.js';
 
 // What the live view relies on: screencast frames with acknowledgement backpressure, input that
 // reaches the page (accents included), and the login window during which nothing is shown or typed.
@@ -17,9 +17,7 @@ beforeAll(async () => {
     const url = new URL(req.url ?? '/', 'http://x');
     switch (url.pathname) {
       case '/echo':
-        echoes.push(url.searchParams.get('v') ?? '');
-        res.writeHead(204);
-        return res.end();
+        return answerEcho(url, res, echoes);
       case '/field':
         return html(
           res,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserPool, BrowserSession, SessionPolicy } from '../../src/browser/index.js';
 import { createBrowserPool, findChromium } from '../../src/browser/index.js';
-import { eventLog, html, loopbackLookup, silentLogger, spec, startSite, TEST_LAUNCH_ARGS, waitUntil, type Site } from './support.js';
+import { answerEcho, eventLog, html, loopbackLookup, silentLogger, spec, startSite, TEST_LAUNCH_ARGS, waitUntil, type Site } from './support.js';
 
 // Downloads, uploads and the clipboard follow the asset's policy. Each control sits at a fixed
 // place on the page and is clicked through session.input, as an operator would.
@@ -18,9 +18,7 @@ beforeAll(async () => {
     const url = new URL(req.url ?? '/', 'http://x');
     switch (url.pathname) {
       case '/echo':
-        echoes.push(url.searchParams.get('v') ?? '');
-        res.writeHead(204);
-        return res.end();
+        return answerEcho(url, res, echoes);
       case '/statement.csv':
         res.writeHead(200, { 'content-type': 'text/csv', 'content-disposition': 'attachment; filename="statement.csv"', 'content-length': String(FILE.length) });
         return res.end(FILE);

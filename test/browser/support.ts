@@ -70,6 +70,13 @@ export function html(res: ServerResponse, body: string, headers: Record<string, 
   res.end(`<!doctype html><html><head><title>test</title></head><body>${body}</body></html>`);
 }
 
+/** Pages report what they received by requesting /echo?v=...: keeps the value in `echoes` and answers 204. */
+export function answerEcho(url: URL, res: ServerResponse, echoes: string[]): void {
+  echoes.push(url.searchParams.get('v') ?? '');
+  res.writeHead(204);
+  res.end();
+}
+
 /** Collects a session's events; `waitFor` polls until one matches (a deadline, not a timing assertion). */
 export function eventLog() {
   const events: BrowserEvent[] = [];
