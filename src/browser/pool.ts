@@ -6,6 +6,37 @@ import { openBrowserSession, type PooledSession } from './browser-session.js';
 import type { BrowserPool, BrowserSession, ContextSpec } from './types.js';
 
 /**
+ * Chromium honours only the last --disable-features switch, and Playwright passes its own list
+ * first (playwright-core 1.65, chromiumSwitches.ts): ours repeats that list, so none of it is lost.
+ * A test checks that the launched browser's last --disable-features still holds every name Playwright passed.
+ */
+const PLAYWRIGHT_DISABLED_FEATURES = [
+  'AvoidUnnecessaryBeforeUnloadCheckSync',
+  'DestroyProfileOnBrowserClose',
+  'HttpsUpgrades',
+  'HttpsFirstBalancedModeAutoEnable',
+  'LensOverlay',
+  'MediaRouter',
+  'PaintHolding',
+  'ThirdPartyStoragePartitioning',
+  'AvoidCorsURLLoaderRestartOnRedirect',
+  'TcpPortRandomizationWin',
+  'OptimizationHints',
+  'NetworkTimeServiceQuerying',
+  'AimEnabled',
+  'PreconnectToSearch',
+  'msForceBrowserSignIn',
+  'msEdgeUpdateLaunchServicesPreferredVersion',
+];
+/**
+ * Chromium's own traffic that --disable-background-networking leaves on: a page with a password
+ * field makes it ask content-autofill.googleapis.com for field types (AutofillServerCommunication),
+ * and Translate may ask translate.googleapis.com. The egress proxy refuses both, but each refusal
+ * would be audited as the session's blocked request.
+ */
+const CHROMIUM_BACKGROUND_FEATURES = ['AutofillServerCommunication', 'Translate'];
+
+/**
  * Flags this machine (and containers like it) needs. No --remote-debugging-port: Playwright
  * drives the browser over a pipe, so no DevTools endpoint is ever reachable from the network.
  */
@@ -17,6 +48,7 @@ export const DEFAULT_LAUNCH_ARGS: readonly string[] = [
   '--disable-component-update',
   '--disable-sync',
   '--no-first-run',
+  `--disable-features=${[...PLAYWRIGHT_DISABLED_FEATURES, ...CHROMIUM_BACKGROUND_FEATURES].join(',')}`,
 ];
 
 export interface BrowserPoolDeps {

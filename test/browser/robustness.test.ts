@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import type { CDPSession } from 'playwright-core';
+import { readdir, readFile } from 'node:fs/promises';
+import { chromium, type CDPSession } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserPool, BrowserSession, ScreencastFrame, SecretFields } from '../../src/browser/index.js';
+import { findChromium, type BrowserPool, type BrowserSession, type ScreencastFrame, type SecretFields } from '../../src/browser/index.js';
 import { createScreencasts, REATTACH_ATTEMPTS } from '../../src/browser/screencast.js';
-import { html, spec, startSite, startTestPool, waitUntil, type Site } from './support.js';
+import { eventLog, html, spec, startSite, startTestPool, TEST_LAUNCH_ARGS, waitUntil, type Site } from './support.js';
 
 // Robustness of the browser module against Chromium's own moods: screencasts that must survive
 // tab switches and form posts, and so on.
@@ -26,6 +27,9 @@ beforeAll(async () => {
         return res.end();
       case '/home':
         return html(res, `<h1 id="welcome">Welcome</h1>${TICKER}`);
+      case '/password':
+        return html(res, `<form method="post" action="/login-post"><input id="user" name="user" autocomplete="username" style="position:absolute;left:10px;top:10px;width:300px;height:30px">
+          <input id="pass" name="pass" type="password" autocomplete="current-password" style="position:absolute;left:10px;top:60px;width:300px;height:30px"><button>Sign in</button></form>`);
       case '/opener':
         return html(res, `<a id="open" href="/home" target="_blank" style="position:absolute;left:0;top:0;width:400px;height:200px;display:block">open</a>${TICKER}`);
       default:
@@ -164,5 +168,45 @@ describe('screencast re-attach (fake CDP)', () => {
     // Each refused CDP session was detached, not leaked.
     expect(state.detached).toBeGreaterThanOrEqual(REATTACH_ATTEMPTS);
     await casts.stopAll();
+  });
+});
+
+describe("Chromium's own background traffic", () => {
+  it('a page with a password field makes Chromium contact no Google service (no blocked event for one)', async () => {
+    const log = eventLog();
+    const session = await pool.open(spec({ onEvent: log.onEvent }));
+    await session.navigate(site.url('portal.test', '/password'));
+    // Focus the fields, as a user would; autofill looks at forms on load and on focus.
+    for (const y of [25, 75]) {
+      await session.input({ type: 'mouse', action: 'down', x: 50, y, button: 'left' });
+      await session.input({ type: 'mouse', action: 'up', x: 50, y, button: 'left' });
+    }
+    await session.navigate(site.url('portal.test', '/password?again'));
+    // Without --disable-features=AutofillServerCommunication, content-autofill.googleapis.com was refused within about a second.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const google = log.events.filter((event) => event.type === 'blocked' && /google(apis)?\.com|gstatic\.com/.test(event.url ?? ''));
+    expect(google).toEqual([]);
+    await session.close();
+  });
+
+  it("the launched browser's last --disable-features keeps every feature Playwright disables", async () => {
+    const marker = `--webasset-test-marker=${Math.random().toString(36).slice(2)}`;
+    const browser = await chromium.launch({ executablePath: findChromium(undefined), args: [...TEST_LAUNCH_ARGS, marker], headless: true });
+    try {
+      let argv: string[] | undefined;
+      for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+        const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+        if (args.includes(marker) && !args.some((arg) => arg.startsWith('--type='))) argv = args;
+      }
+      expect(argv).toBeDefined();
+      const lists = argv!.filter((arg) => arg.startsWith('--disable-features=')).map((arg) => arg.slice('--disable-features='.length).split(','));
+      // Playwright's own list, then ours: Chromium honours only the last one.
+      expect(lists.length).toBeGreaterThanOrEqual(2);
+      const last = lists.at(-1)!;
+      for (const feature of lists.slice(0, -1).flat()) expect(last).toContain(feature);
+      expect(last).toContain('AutofillServerCommunication');
+    } finally {
+      await browser.close();
+    }
   });
 });
