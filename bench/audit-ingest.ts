@@ -10,7 +10,7 @@ import { canonicalJson, createRedactor, randomIds, systemClock } from '../src/co
 import { openDatabase, type Database } from '../src/store/index.js';
 import { createCopyBatcher, createNaiveWriter } from './baselines.js';
 import { BENCH_SECRETS, benchEvent } from './events.js';
-import { drive, fmtInt, fmtMs, fmtRatio, table, type DriveOptions, type RunResult } from './harness.js';
+import { drive, fmtInt, fmtMs, fmtRatio, positiveFromEnv, table, type DriveOptions, type RunResult } from './harness.js';
 
 export interface AuditIngestConfig {
   /** Admin URL of the PostgreSQL server; each variant gets its own scratch database on it. */
@@ -34,13 +34,7 @@ const NODE_ID = 'bench-node';
 
 /** Reads BENCH_* variables; defaults are the product's defaults (src/config/settings.ts) where one exists. */
 export function configFromEnv(env: NodeJS.ProcessEnv): AuditIngestConfig {
-  const num = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${raw}`);
-    return value;
-  };
+  const num = (name: string, fallback: number): number => positiveFromEnv(env, name, fallback, 'number');
   return {
     adminUrl: env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
     producers: num('BENCH_PRODUCERS', 200),

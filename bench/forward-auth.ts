@@ -1,20 +1,17 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { openServices, startServer, type RunningServer, type Services } from '../src/app.js';
-import { loadConfig } from '../src/config/index.js';
-import { createLogger, createRedactor } from '../src/core/index.js';
+import type { Services } from '../src/app.js';
 import { createPasswordHasher, type Principal, type SessionUser } from '../src/identity/index.js';
 import type { LoadJob, LoadResult } from './forward-auth-load.js';
-import { fmtInt, fmtRatio, table } from './harness.js';
+import { fmtInt, fmtRatio, positiveFromEnv, table } from './harness.js';
+import { startProductNode, stopProductNode, type ProductNode } from './product-node.js';
 
 /**
  * `bench/forward-auth`: GET /authz against a bare node:http server that
@@ -31,13 +28,7 @@ export interface ForwardAuthBenchConfig {
 }
 
 export function forwardAuthConfigFromEnv(env: NodeJS.ProcessEnv): ForwardAuthBenchConfig {
-  const num = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${raw}`);
-    return value;
-  };
+  const num = (name: string, fallback: number): number => positiveFromEnv(env, name, fallback, 'number');
   return {
     seconds: num('BENCH_FA_SECONDS', 10),
     connections: num('BENCH_FA_CONNECTIONS', 50),
@@ -51,12 +42,7 @@ const HOST = 'app.example.com';
 const RULES = { rules: [{ host: HOST, groups: ['ops'] }], signInUrl: 'https://gw.example.com/login' };
 const LOAD_SCRIPT = fileURLToPath(new URL('./forward-auth-load.ts', import.meta.url));
 
-interface Node {
-  services: Services;
-  server: RunningServer;
-  url: string;
-  dataDir: string;
-}
+type Node = ProductNode;
 
 interface Backend {
   label: string;
@@ -78,37 +64,13 @@ function load(job: LoadJob): Promise<LoadResult> {
   });
 }
 
-async function startNode(env: Record<string, string>): Promise<Node> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'webasset-bench-fa-'));
-  const { config, secrets } = loadConfig({
-    env: {
-      PORT: '0',
-      WEBASSET_DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      WEBASSET_TRUSTED_PROXIES: 'loopback',
-      WEBASSET_FORWARD_AUTH: JSON.stringify(RULES),
-      WEBASSET_AUDIT_SIGNING_KEY: Buffer.alloc(32, 7).toString('base64'),
-      // One deployment: every node has the same vault master key (each data folder would otherwise make its own).
-      WEBASSET_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
-      ...env,
-    },
-    cwd: dataDir,
-  });
-  const redactor = createRedactor(secrets);
-  const logger = createLogger({ level: config.logLevel, redactor });
-  const services = await openServices({ config, logger, redactor, version: 'bench' });
-  const server = await startServer(services);
-  return { services, server, url: server.url, dataDir };
-}
-
-async function stopNode(node: Node): Promise<void> {
-  await node.server.stop('bench finished');
-  rmSync(node.dataDir, { recursive: true, force: true });
+function startNode(env: Record<string, string>): Promise<Node> {
+  return startProductNode('webasset-bench-fa-', { WEBASSET_TRUSTED_PROXIES: 'loopback', WEBASSET_FORWARD_AUTH: JSON.stringify(RULES), ...env });
 }
 
 async function embeddedBackend(): Promise<Backend> {
   const node = await startNode({});
-  return { label: 'embedded (PGlite, in-process state)', nodes: [node], cleanup: () => stopNode(node) };
+  return { label: 'embedded (PGlite, in-process state)', nodes: [node], cleanup: () => stopProductNode(node) };
 }
 
 async function postgresBackend(config: ForwardAuthBenchConfig): Promise<Backend | string> {
@@ -141,8 +103,8 @@ async function postgresBackend(config: ForwardAuthBenchConfig): Promise<Backend 
     label: 'PostgreSQL + Redis (two nodes)',
     nodes: [first, second],
     async cleanup() {
-      await stopNode(second);
-      await stopNode(first);
+      await stopProductNode(second);
+      await stopProductNode(first);
       const drop = new pg.Client({ connectionString: config.pgUrl });
       await drop.connect();
       await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

@@ -82,3 +82,16 @@ export function table(header: readonly string[], rows: readonly (readonly string
 export const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
 export const fmtMs = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '-');
 export const fmtRatio = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '-');
+
+/**
+ * `env[name]` as a positive number (with `kind` integer, a positive whole number), or `fallback`
+ * when it is unset or empty; anything else throws, naming the variable.
+ */
+export function positiveFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, kind: 'integer' | 'number'): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  const valid = kind === 'integer' ? Number.isInteger(value) : Number.isFinite(value);
+  if (!valid || value <= 0) throw new Error(`${name} must be a positive ${kind}, got ${raw}`);
+  return value;
+}

@@ -1,21 +1,17 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser } from 'playwright-core';
 import WebSocket from 'ws';
-import { openServices, startServer, type RunningServer, type Services } from '../src/app.js';
 import { DEFAULT_LAUNCH_ARGS, type BrowserPool } from '../src/browser/index.js';
-import { loadConfig } from '../src/config/index.js';
-import { createLogger, createRedactor } from '../src/core/index.js';
 import { createDemoPortal, DEMO_CREDENTIALS } from '../src/demo-portal/index.js';
 import type { Principal } from '../src/identity/index.js';
 import { chromiumMemory } from './chromium-memory.js';
-import { fmtInt, fmtMs, fmtRatio, percentile, table } from './harness.js';
+import { fmtInt, fmtMs, fmtRatio, percentile, positiveFromEnv, table } from './harness.js';
+import { startProductNode, stopProductNode, type ProductNode } from './product-node.js';
 
 /**
  * `bench/sessions`: governed browser sessions on the demo portal, against
@@ -35,13 +31,7 @@ export interface SessionsBenchConfig {
 }
 
 export function sessionsConfigFromEnv(env: NodeJS.ProcessEnv): SessionsBenchConfig {
-  const num = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
-    return value;
-  };
+  const num = (name: string, fallback: number): number => positiveFromEnv(env, name, fallback, 'integer');
   return {
     sessions: num('BENCH_SESSIONS_N', 20),
     held: num('BENCH_SESSIONS_HELD', 50),
@@ -76,33 +66,14 @@ function stats(values: readonly number[]): Stats {
 // ---------------------------------------------------------------------------------------------
 // The product, in this process, and who calls it.
 
-interface Product {
-  services: Services;
-  server: RunningServer;
-  url: string;
-  dataDir: string;
-}
+type Product = ProductNode;
 
-async function startProduct(chromiumPath: string): Promise<Product> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'webasset-bench-sessions-'));
-  const { config, secrets } = loadConfig({
-    env: {
-      PORT: '0',
-      WEBASSET_DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      WEBASSET_AUDIT_SIGNING_KEY: Buffer.alloc(32, 7).toString('base64'),
-      WEBASSET_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
-      CHROMIUM_PATH: chromiumPath,
-      // One operator starts and ends a few hundred sessions within minutes; the per-user API rate limit is not what is measured.
-      WEBASSET_API_RATE_LIMIT: '1000000',
-    },
-    cwd: dataDir,
+function startProduct(chromiumPath: string): Promise<Product> {
+  return startProductNode('webasset-bench-sessions-', {
+    CHROMIUM_PATH: chromiumPath,
+    // One operator starts and ends a few hundred sessions within minutes; the per-user API rate limit is not what is measured.
+    WEBASSET_API_RATE_LIMIT: '1000000',
   });
-  const redactor = createRedactor(secrets);
-  const logger = createLogger({ level: config.logLevel, redactor });
-  const services = await openServices({ config, logger, redactor, version: 'bench' });
-  const server = await startServer(services);
-  return { services, server, url: server.url, dataDir };
 }
 
 /** An operator with a web session (MFA done), calling the REST API and the live view as a browser would. */
@@ -668,8 +639,7 @@ export async function runSessions(config: SessionsBenchConfig): Promise<boolean>
 
     printGoals(logins, live, held);
   } finally {
-    await product.server.stop('bench finished');
-    rmSync(product.dataDir, { recursive: true, force: true });
+    await stopProductNode(product);
     await portal.stop();
     busy.server.close();
   }
