@@ -113,7 +113,7 @@ export async function openBrowserSession(deps: {
       pending = (async () => {
         const cdp = await context.newCDPSession(page);
         lock.watchPage(page);
-        watchPagePolicy(page, spec.policy, report);
+        watchPagePolicy(page, spec.policy, report, cdp);
         if (size.width !== viewport.width || size.height !== viewport.height) await page.setViewportSize(size).catch(() => undefined);
         const tab = tabs.add(page, cdp);
         const navigated = () => {

@@ -100,6 +100,10 @@ function forward(req: IncomingMessage, res: ServerResponse, deps: EgressProxyDep
     if (!res.headersSent) res.writeHead(502).end();
     else res.destroy();
   });
+  // The browser hung up (a cancelled download, a stopped load): the site's answer is not read on.
+  res.on('close', () => {
+    if (!res.writableFinished) upstream.destroy();
+  });
   req.pipe(upstream);
 }
 

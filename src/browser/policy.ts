@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import type { BrowserContext, Download, Page } from 'playwright-core';
+import type { BrowserContext, CDPSession, Download, Page } from 'playwright-core';
 import type { BrowserEvent, SessionPolicy } from './types.js';
 import { describeUrl } from './url-guard.js';
 
@@ -8,6 +8,9 @@ import { describeUrl } from './url-guard.js';
 export function contextPolicyOptions(policy: SessionPolicy): { acceptDownloads: boolean } {
   return { acceptDownloads: policy.downloads === 'allow' };
 }
+
+/** Largest download an asset that allows downloads may keep; a larger one is cancelled and reported as blocked. */
+export const MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024;
 
 /** Page scripts may call the reporting binding themselves: a cap keeps a hostile page from flooding the audit trail. */
 const MAX_CLIPBOARD_REPORTS = 20;
@@ -53,10 +56,55 @@ function clipboardScript(denyCopy: boolean, denyPaste: boolean): string {
 })();`;
 }
 
-/** Downloads and uploads of one page (tab), per policy. */
-export function watchPagePolicy(page: Page, policy: SessionPolicy, report: (event: BrowserEvent) => void): void {
+/**
+ * Downloads and uploads of one page (tab), per policy. `cdp` is the tab's own CDP session: its
+ * Page.downloadProgress events let a download that grows past the cap be cancelled while it runs
+ * (Playwright tells nothing before the file is complete); the size is checked again at the end.
+ */
+export function watchPagePolicy(page: Page, policy: SessionPolicy, report: (event: BrowserEvent) => void, cdp?: CDPSession): void {
+  const maxBytes = policy.maxDownloadBytes ?? MAX_DOWNLOAD_BYTES;
+  const running: RunningDownload[] = [];
+  // URLs Chromium reported too large before Playwright handed over their Download.
+  const oversizedUrls: string[] = [];
+  const tooLarge = (entry: RunningDownload) => {
+    if (entry.tooLarge) return;
+    entry.tooLarge = true;
+    void entry.download.cancel().catch(() => undefined);
+    report({ type: 'blocked', what: 'download', url: describeUrl(entry.download.url()), reason: `download too large (${entry.fileName}, over ${maxBytes} bytes)` });
+  };
+  if (policy.downloads === 'allow' && cdp) {
+    const urls = new Map<string, string>();
+    const flagged = new Set<string>();
+    cdp.on('Page.downloadWillBegin', (event: { guid: string; url: string }) => {
+      if (urls.size < 1000) urls.set(event.guid, event.url);
+    });
+    cdp.on('Page.downloadProgress', (event: { guid: string; totalBytes: number; receivedBytes: number; state: string }) => {
+      if (event.state !== 'inProgress') {
+        urls.delete(event.guid);
+        return;
+      }
+      if (flagged.has(event.guid) || (event.receivedBytes <= maxBytes && event.totalBytes <= maxBytes)) return;
+      const url = urls.get(event.guid);
+      if (url === undefined) return;
+      flagged.add(event.guid);
+      const entry = running.find((candidate) => candidate.download.url() === url && !candidate.tooLarge);
+      if (entry) tooLarge(entry);
+      else if (oversizedUrls.length < 100) oversizedUrls.push(url);
+    });
+    void cdp.send('Page.enable').catch(() => undefined);
+  }
   page.on('download', (download) => {
-    void handleDownload(download, policy, report);
+    const entry: RunningDownload = { download, fileName: download.suggestedFilename().slice(0, 255), tooLarge: false };
+    running.push(entry);
+    const early = oversizedUrls.indexOf(download.url());
+    if (policy.downloads === 'allow' && early !== -1) {
+      oversizedUrls.splice(early, 1);
+      tooLarge(entry);
+    }
+    void handleDownload(entry, policy, maxBytes, report, tooLarge).finally(() => {
+      const index = running.indexOf(entry);
+      if (index !== -1) running.splice(index, 1);
+    });
   });
   // A listener makes Playwright intercept the chooser: no dialog opens and no file is set unless we set one.
   page.on('filechooser', () => {
@@ -68,8 +116,20 @@ export function watchPagePolicy(page: Page, policy: SessionPolicy, report: (even
   });
 }
 
-async function handleDownload(download: Download, policy: SessionPolicy, report: (event: BrowserEvent) => void): Promise<void> {
-  const fileName = download.suggestedFilename().slice(0, 255);
+interface RunningDownload {
+  download: Download;
+  fileName: string;
+  tooLarge: boolean;
+}
+
+async function handleDownload(
+  entry: RunningDownload,
+  policy: SessionPolicy,
+  maxBytes: number,
+  report: (event: BrowserEvent) => void,
+  tooLarge: (entry: RunningDownload) => void,
+): Promise<void> {
+  const { download, fileName } = entry;
   if (policy.downloads === 'block') {
     await download.cancel().catch(() => undefined);
     report({ type: 'blocked', what: 'download', url: describeUrl(download.url()), reason: `downloads are blocked for this asset (${fileName})` });
@@ -77,9 +137,17 @@ async function handleDownload(download: Download, policy: SessionPolicy, report:
   }
   try {
     const path = await download.path();
+    if (entry.tooLarge) return;
     const { size, sha256 } = await digest(path);
+    if (size > maxBytes) {
+      // Grew past the cap between two progress events, or no progress was seen: not kept either.
+      tooLarge(entry);
+      await download.delete().catch(() => undefined);
+      return;
+    }
     report({ type: 'download', fileName, size, sha256 });
   } catch {
+    if (entry.tooLarge) return;
     report({ type: 'blocked', what: 'download', url: describeUrl(download.url()), reason: `download failed (${fileName})` });
   }
 }

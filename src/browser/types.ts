@@ -16,6 +16,8 @@ export interface SessionPolicy {
   uploads: 'block' | 'allow';
   clipboardCopy: 'allow' | 'deny';
   clipboardPaste: 'allow' | 'deny';
+  /** Largest allowed download in bytes; default MAX_DOWNLOAD_BYTES (policy.ts, 100 MiB). A larger one is cancelled and reported as blocked. */
+  maxDownloadBytes?: number;
 }
 
 export interface ContextSpec {

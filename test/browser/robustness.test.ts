@@ -14,6 +14,11 @@ const TICKER = `<div id="tick" style="position:absolute;top:100px;left:20px">0</
 
 let pool: BrowserPool;
 let site: Site;
+/** /big streams this many bytes in 16 KiB chunks; `bigSent` counts what went out before the browser hung up. */
+const BIG_BYTES = 4 * 1024 * 1024;
+const big = { sent: 0, finished: false, aborted: false };
+const SMALL = Buffer.alloc(1000, 'x');
+const LINK = 'position:absolute;left:0;top:0;width:400px;height:200px;display:block';
 
 beforeAll(async () => {
   pool = startTestPool();
@@ -30,6 +35,32 @@ beforeAll(async () => {
       case '/password':
         return html(res, `<form method="post" action="/login-post"><input id="user" name="user" autocomplete="username" style="position:absolute;left:10px;top:10px;width:300px;height:30px">
           <input id="pass" name="pass" type="password" autocomplete="current-password" style="position:absolute;left:10px;top:60px;width:300px;height:30px"><button>Sign in</button></form>`);
+      case '/big': {
+        Object.assign(big, { sent: 0, finished: false, aborted: false });
+        const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-disposition': 'attachment; filename="big.bin"' };
+        if (url.searchParams.has('length')) headers['content-length'] = String(BIG_BYTES);
+        res.writeHead(200, headers);
+        const chunk = Buffer.alloc(16 * 1024, 'b');
+        const timer = setInterval(() => {
+          if (big.sent >= BIG_BYTES) {
+            clearInterval(timer);
+            big.finished = true;
+            return res.end();
+          }
+          big.sent += chunk.length;
+          res.write(chunk);
+        }, 10);
+        res.on('close', () => {
+          clearInterval(timer);
+          if (!big.finished) big.aborted = true;
+        });
+        return;
+      }
+      case '/small.bin':
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-disposition': 'attachment; filename="small.bin"' });
+        return res.end(SMALL);
+      case '/links':
+        return html(res, `<a href="${url.searchParams.get('to') ?? '/'}" style="${LINK}">download</a>`);
       case '/opener':
         return html(res, `<a id="open" href="/home" target="_blank" style="position:absolute;left:0;top:0;width:400px;height:200px;display:block">open</a>${TICKER}`);
       default:
@@ -208,5 +239,43 @@ describe("Chromium's own background traffic", () => {
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe('download size cap', () => {
+  const CAP = 64 * 1024;
+  const openLinks = async (to: string) => {
+    const log = eventLog();
+    const session = await pool.open(
+      spec({ onEvent: log.onEvent, policy: { downloads: 'allow', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny', maxDownloadBytes: CAP } }),
+    );
+    await session.navigate(site.url('portal.test', `/links?to=${encodeURIComponent(to)}`));
+    await session.input({ type: 'mouse', action: 'down', x: 50, y: 50, button: 'left' });
+    await session.input({ type: 'mouse', action: 'up', x: 50, y: 50, button: 'left' });
+    return { session, log };
+  };
+
+  for (const [name, path] of [
+    ['without a Content-Length', '/big'],
+    ['with a Content-Length', '/big?length'],
+  ] as const) {
+    it(`a download growing past the cap is cancelled while it runs and reported as blocked (${name})`, async () => {
+      const { session, log } = await openLinks(path);
+      const blocked = await log.waitFor((event) => event.type === 'blocked' && event.what === 'download');
+      expect(blocked).toMatchObject({ reason: expect.stringContaining('download too large (big.bin') });
+      // Chromium stopped reading long before the end.
+      await waitUntil(() => big.aborted, 15_000, () => JSON.stringify(big));
+      expect(big.sent).toBeLessThan(BIG_BYTES / 2);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(log.events.filter((event) => event.type === 'download' || (event.type === 'blocked' && event.what === 'download'))).toHaveLength(1);
+      await session.close();
+    });
+  }
+
+  it('a download under the cap is kept and reported as usual', async () => {
+    const { session, log } = await openLinks('/small.bin');
+    expect(await log.waitFor((event) => event.type === 'download')).toMatchObject({ fileName: 'small.bin', size: SMALL.length });
+    expect(log.events.some((event) => event.type === 'blocked')).toBe(false);
+    await session.close();
   });
 });
