@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal, SessionUser } from '../../src/identity/index.js';
 import { INSECURE_SESSION_COOKIE } from '../../src/http/session-cookie.js';
 import { nginxMissingReason, startEchoUpstream, startNginx, type EchoUpstream, type RunningNginx } from '../support/nginx.js';
+import { signedInUser } from '../support/forward-auth.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 // A real nginx (Debian package) in front of a test upstream, asking our GET /authz before every
@@ -49,18 +48,7 @@ describe.skipIf(missing !== undefined)(`nginx auth_request in front of an upstre
   let noEmail: { cookie: string; sessionId: string };
 
   async function signIn(username: string, email: string | null, groups: string[]) {
-    const by: Principal = { kind: 'user', id: randomUUID(), name: 'test', roles: ['admin'], groups: [], via: 'cli', mfa: true };
-    const record = await t.services.users.create({ username, email, source: 'local', roles: ['operator'] }, by);
-    const user: SessionUser = {
-      id: record.id,
-      username: record.username,
-      name: record.displayName,
-      email: record.email,
-      kind: 'person',
-      roles: ['operator'],
-      groups: groups.map((name) => ({ id: randomUUID(), name })),
-    };
-    const session = await t.services.sessions.create({ user, mfa: true, method: 'password', context: {} });
+    const session = await signedInUser(t, { username, email, roles: ['operator'], groups });
     // nginx listens on plain http here, so the browser holds the cookie without the __Host- prefix.
     return { cookie: `${INSECURE_SESSION_COOKIE}=${session.cookieValue}`, sessionId: session.sessionId };
   }
