@@ -1,7 +1,7 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { AppError, canonicalJson, type Clock, type IdGenerator } from '../core/index.js';
+import { AppError, canonicalJson, importJumpServerAutofill, isAppError, type Clock, type IdGenerator } from '../core/index.js';
 import type { AuditEventInput, AuditTrail } from '../audit/index.js';
 import { groupDescriptionSchema, groupNameSchema, rolesSchema, sortRoles, type MembershipEffects, type Principal, type Role } from '../identity/index.js';
 import type { AssetRow, GroupRow, PermissionRow, Tables, UserRow } from '../store/index.js';
@@ -49,15 +49,37 @@ const groupEntry = z.strictObject({
   /** Usernames (local memberships). Absent: memberships of this group are not managed by the file. */
   members: z.array(usernameSchema).max(100_000).optional(),
 });
-const assetEntry = z.strictObject({
-  id: assetIdSchema,
-  name: text(200),
-  url: z.string().min(1).max(2048),
-  allowedHosts: z.array(z.string().min(1).max(253)).min(1).max(50).optional(),
-  mfaRequired: z.boolean().optional(),
-  /** Browser-session definition (start URL, vault entry, recipe, checks, policy): absent fields stay as they are, null resets. */
-  ...definitionInputFields,
-});
+const assetEntry = z
+  .strictObject({
+    id: assetIdSchema,
+    name: text(200),
+    url: z.string().min(1).max(2048),
+    allowedHosts: z.array(z.string().min(1).max(253)).min(1).max(50).optional(),
+    mfaRequired: z.boolean().optional(),
+    /** Browser-session definition (start URL, vault entry, recipe, checks, policy): absent fields stay as they are, null resets. */
+    ...definitionInputFields,
+    /**
+     * A JumpServer web asset's autofill (`autofill`, the selectors, `script`) or its script list alone, as an
+     * existing JumpServer deployment has it: converted to `loginRecipe` here (core/jumpserver-autofill.ts).
+     */
+    jumpServerAutofill: z.unknown().optional(),
+  })
+  .transform(({ jumpServerAutofill, ...entry }, ctx) => {
+    if (jumpServerAutofill === undefined) return entry;
+    if (entry.loginRecipe !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['jumpServerAutofill'], message: 'give loginRecipe or jumpServerAutofill, not both' });
+      return z.NEVER;
+    }
+    try {
+      return { ...entry, loginRecipe: importJumpServerAutofill(jumpServerAutofill).recipe };
+    } catch (error) {
+      // The converter names the step and the problem, never a value.
+      const details = isAppError(error) && Array.isArray(error.data) ? (error.data as Array<{ field: string; problem: string }>) : [];
+      const where = details.map((d) => `${d.field}: ${d.problem}`).join('; ');
+      ctx.addIssue({ code: 'custom', path: ['jumpServerAutofill'], message: where || (isAppError(error) ? error.publicMessage : 'not a JumpServer autofill') });
+      return z.NEVER;
+    }
+  });
 const permissionEntry = z
   .strictObject({
     group: groupNameSchema.optional(),
