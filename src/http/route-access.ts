@@ -74,7 +74,7 @@ async function guard(deps: RouteAccessDeps, access: RouteAccess, request: Fastif
   // (a forged sign-in would log the victim into the attacker's account).
   if (unsafe && !bearer) {
     const problem = deps.csrf.checkOrigin(request);
-    if (problem) await refuseCsrf(deps, request, null, problem);
+    if (problem) await refuseCsrf(deps.trail, request, null, problem);
   }
 
   const required = access.kind !== 'public';
@@ -84,7 +84,7 @@ async function guard(deps: RouteAccessDeps, access: RouteAccess, request: Fastif
     const problem = deps.csrf.checkToken(request, identified.csrfToken ?? '');
     if (problem) {
       // On a public route the caller just counts as anonymous; elsewhere the request is refused.
-      if (required) await refuseCsrf(deps, request, principal, problem);
+      if (required) await refuseCsrf(deps.trail, request, principal, problem);
       principal = null;
     }
   }
@@ -113,13 +113,23 @@ async function checkScope(deps: RouteAccessDeps, request: FastifyRequest, princi
   throw new AppError('insufficient_scope');
 }
 
-async function refuseCsrf(deps: RouteAccessDeps, request: FastifyRequest, principal: Principal | null, reason: CsrfProblem): Promise<never> {
-  await deps.trail.record({
+/**
+ * Records `auth.csrf.failed` and refuses with `csrf_failed` (no record, no answer: the record comes first).
+ * The one refusal of every cookie request from the wrong place, plain or WebSocket upgrade (live-view/origin.ts).
+ */
+export async function refuseCsrf(
+  trail: AuditTrail,
+  request: FastifyRequest,
+  principal: Principal | null,
+  reason: CsrfProblem | 'missing_origin',
+  extra: Record<string, unknown> = {},
+): Promise<never> {
+  await trail.record({
     actor: principal ? { kind: principal.kind, id: principal.id, name: principal.name } : { kind: 'user', id: 'anonymous' },
     action: 'auth.csrf.failed',
     outcome: 'denied',
     // The route pattern, not the URL: a query string could carry anything.
-    details: { reason, method: request.method, route: request.routeOptions.url ?? null },
+    details: { reason, method: request.method, route: request.routeOptions.url ?? null, ...extra },
     ...contextOf(request),
   });
   throw new AppError('csrf_failed');

@@ -1,8 +1,7 @@
 import type { FastifyRequest } from 'fastify';
-import { AppError } from '../../core/index.js';
 import type { AuditTrail } from '../../audit/index.js';
 import { createCsrfGuard } from '../csrf.js';
-import { contextOf } from '../request-context.js';
+import { refuseCsrf } from '../route-access.js';
 
 /**
  * Cross-site WebSocket hijacking: a browser attaches our cookie to a
@@ -18,15 +17,7 @@ export function createUpgradeOriginCheck(options: { publicUrl?: string | undefin
     const origin = request.headers.origin;
     const reason = typeof origin !== 'string' || origin === '' ? 'missing_origin' : guard.checkOrigin(request);
     if (reason === null) return;
-    const principal = request.principal;
-    await options.trail.record({
-      actor: principal ? { kind: principal.kind, id: principal.id, name: principal.name } : { kind: 'user', id: 'anonymous' },
-      action: 'auth.csrf.failed',
-      outcome: 'denied',
-      // The route pattern, never the URL; the refused origin is not recorded either (it is the other site's to choose).
-      details: { reason, method: request.method, route: request.routeOptions.url ?? null, websocket: true },
-      ...contextOf(request),
-    });
-    throw new AppError('csrf_failed');
+    // The refused origin is not recorded (it is the other site's to choose).
+    await refuseCsrf(options.trail, request, request.principal, reason, { websocket: true });
   };
 }
