@@ -5,7 +5,7 @@ import type { WebSessions } from '../identity/index.js';
 import { forwardedRequest } from './forwarded-request.js';
 import type { LoadShedder } from './load-shed.js';
 import { requestIdOf } from './request-id.js';
-import { sessionCookieFromHeader } from './session-cookie.js';
+import type { SessionCookies } from './session-cookie.js';
 import { HSTS } from './security-headers.js';
 import { identityHeaders, shedAnswer, type ForwardAuthStats } from './routes/authz.js';
 
@@ -38,8 +38,8 @@ export interface ForwardAuthFastPathDeps {
   gate: ForwardAuthGate;
   sessions: Pick<WebSessions, 'resolve' | 'resolveCached'>;
   isTrustedProxy(peer: string | undefined): boolean;
-  /** WEBASSET_PUBLIC_URL is https: the cookie is the Secure one whatever the request says (as session-cookie.ts). */
-  publicHttps: boolean;
+  /** Which cookie a request of a given scheme carries, and reading it from the raw header. */
+  cookies: Pick<SessionCookies, 'isSecureScheme' | 'readHeader'>;
   stats: ForwardAuthStats;
   shedder: LoadShedder;
   isShuttingDown(): boolean;
@@ -61,8 +61,8 @@ export function createForwardAuthFastPath(deps: ForwardAuthFastPathDeps): Forwar
 
   const pass = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const original = forwardedRequest(req, deps.isTrustedProxy(req.socket.remoteAddress));
-    const secure = deps.publicHttps || original.proto === 'https';
-    const cookie = sessionCookieFromHeader(req.headers.cookie, secure);
+    const secure = deps.cookies.isSecureScheme(original.proto);
+    const cookie = deps.cookies.readHeader(req.headers.cookie, original.proto);
     if (cookie === undefined) return false;
     // Short of CPU, a check that needs the store (a read is several times a pass) is the one to refuse; cached ones pass,
     // and a few reads per tenth of a second still go ahead so that busy sessions stay cached.

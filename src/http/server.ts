@@ -94,6 +94,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   const isTrustedProxy = createProxyTrust(deps.trustedProxies);
   const loggerInstance: FastifyBaseLogger = deps.logger.child({}, { serializers: { req: requestLogView } });
   const shedder = createLoadShedder(deps.forwardAuth.shedding);
+  const cookies = createSessionCookies({ publicUrl: deps.publicUrl });
   const fastPath =
     deps.forwardAuth.fastPath === false
       ? null
@@ -101,7 +102,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
           gate: deps.forwardAuth.gate,
           sessions: deps.sessions,
           isTrustedProxy,
-          publicHttps: deps.publicUrl !== undefined && new URL(deps.publicUrl).protocol === 'https:',
+          cookies,
           stats: deps.forwardAuth.stats,
           shedder,
           isShuttingDown: () => deps.isShuttingDown(),
@@ -137,7 +138,6 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   registerErrorHandling(app);
   recordRouteTable(app);
   await app.register(cookie);
-  const cookies = createSessionCookies({ publicUrl: deps.publicUrl });
   await registerSecurityHeaders(app, { corsOrigins: deps.corsOrigins ?? [], isSecure: (request) => cookies.isSecure(request) });
   // Before the route-access guard, so that a shed /authz check costs no session lookup.
   registerForwardAuthShedding(app, { shedder, stats: deps.forwardAuth.stats });

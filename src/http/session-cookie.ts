@@ -13,43 +13,46 @@ export const INSECURE_SESSION_COOKIE = 'webasset';
 export interface SessionCookies {
   /** True when the request came over TLS (directly, or X-Forwarded-Proto from a trusted proxy), or the public URL is https. */
   isSecure(request: FastifyRequest): boolean;
+  /** The same for a scheme read from the request by hand (the ForwardAuth fast path, forwarded-request.ts). */
+  isSecureScheme(proto: string): boolean;
+  /**
+   * The session cookie straight from a Cookie header, for the ForwardAuth fast path (which runs without
+   * @fastify/cookie). Only plain values (what we issue), and the first of a repeated name as @fastify/cookie
+   * reads it; anything encoded or quoted gives undefined, and the caller leaves the request to the full route.
+   */
+  readHeader(header: string | undefined, proto: string): string | undefined;
   name(request: FastifyRequest): string;
   read(request: FastifyRequest): string | undefined;
   set(reply: FastifyReply, request: FastifyRequest, value: string): void;
   clear(reply: FastifyReply, request: FastifyRequest): void;
 }
 
-/**
- * The session cookie's value straight from a Cookie header, for the
- * ForwardAuth fast path (which runs without @fastify/cookie). Only plain
- * values (what we issue) are returned, and the first of a repeated name, as
- * @fastify/cookie reads it; anything encoded or quoted gives undefined, and
- * the caller then leaves the request to the full route.
- */
-export function sessionCookieFromHeader(header: string | undefined, secure: boolean): string | undefined {
-  if (header === undefined) return undefined;
-  const name = secure ? SESSION_COOKIE : INSECURE_SESSION_COOKIE;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
-    const value = part.slice(eq + 1).trim();
-    return PLAIN_VALUE.test(value) ? value : undefined;
-  }
-  return undefined;
-}
-
 const PLAIN_VALUE = /^[A-Za-z0-9_-]{1,256}$/;
 
 export function createSessionCookies(options: { publicUrl?: string | undefined }): SessionCookies {
   const publicHttps = options.publicUrl !== undefined && new URL(options.publicUrl).protocol === 'https:';
+  const isSecureScheme = (proto: string) => publicHttps || proto === 'https';
   // request.protocol honours X-Forwarded-Proto only when the peer is a trusted proxy (Fastify's trustProxy).
-  const isSecure = (request: FastifyRequest) => publicHttps || request.protocol === 'https';
-  const name = (request: FastifyRequest) => (isSecure(request) ? SESSION_COOKIE : INSECURE_SESSION_COOKIE);
+  const isSecure = (request: FastifyRequest) => isSecureScheme(request.protocol);
+  const nameFor = (secure: boolean) => (secure ? SESSION_COOKIE : INSECURE_SESSION_COOKIE);
+  const name = (request: FastifyRequest) => nameFor(isSecure(request));
   const attributes = (request: FastifyRequest) =>
     ({ path: '/', httpOnly: true, sameSite: 'lax', secure: isSecure(request) }) as const;
   return {
     isSecure,
+    isSecureScheme,
     name,
+    readHeader(header, proto) {
+      if (header === undefined) return undefined;
+      const wanted = nameFor(isSecureScheme(proto));
+      for (const part of header.split(';')) {
+        const eq = part.indexOf('=');
+        if (eq === -1 || part.slice(0, eq).trim() !== wanted) continue;
+        const value = part.slice(eq + 1).trim();
+        return PLAIN_VALUE.test(value) ? value : undefined;
+      }
+      return undefined;
+    },
     read(request) {
       const value = request.cookies[name(request)];
       return typeof value === 'string' && value !== '' ? value : undefined;
