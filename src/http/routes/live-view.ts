@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { AuditTrail } from '../../audit/index.js';
 import { AppError } from '../../core/index.js';
@@ -7,6 +6,7 @@ import { createUpgradeOriginCheck } from '../live-view/origin.js';
 import { createViewerSlots } from '../live-view/viewer-slots.js';
 import type { LiveSessions } from '../live-view/ports.js';
 import { contextOf } from '../request-context.js';
+import { serveWebFolder } from '../static-files.js';
 
 export interface LiveViewRouteDeps {
   /** Absent when this server runs no browser sessions: then no id exists. */
@@ -28,10 +28,6 @@ const sessionParams = {
   additionalProperties: false,
 } as const;
 
-/** The minimal viewer, shipped as files (no build step): the same bytes for every session, so nothing is templated into them. */
-const VIEWER_DIR = new URL('../../../web/viewer/', import.meta.url);
-const VIEWER_FILES = { 'viewer.js': 'text/javascript; charset=utf-8', 'viewer.css': 'text/css; charset=utf-8' } as const;
-
 /**
  * The live view of a browser session: `GET /api/sessions/:id/live`
  * (WebSocket; wire format in live-view/messages.ts) and the minimal viewer
@@ -41,9 +37,8 @@ const VIEWER_FILES = { 'viewer.js': 'text/javascript; charset=utf-8', 'viewer.cs
 export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDeps): Promise<void> {
   const checkOrigin = createUpgradeOriginCheck({ publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins, trail: deps.trail });
   const slots = createViewerSlots();
-  const page = await readFile(new URL('viewer.html', VIEWER_DIR));
-  const assets = new Map<string, Buffer>();
-  for (const name of Object.keys(VIEWER_FILES)) assets.set(name, await readFile(new URL(name, VIEWER_DIR)));
+  // The minimal viewer: web/viewer/, its script and style sheet public at /viewer/*.
+  const page = await serveWebFolder(app, { folder: 'viewer', page: 'viewer.html', assets: ['viewer.js', 'viewer.css'] });
 
   app.route<{ Params: { id: string } }>({
     method: 'GET',
@@ -75,10 +70,4 @@ export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDe
   app.get('/sessions/:id/view', { config: { access: { kind: 'authenticated' } }, schema: { params: sessionParams } }, async (_request, reply) =>
     reply.type('text/html; charset=utf-8').send(page),
   );
-
-  for (const [name, type] of Object.entries(VIEWER_FILES)) {
-    const body = assets.get(name)!;
-    // Public: the same code for everyone, and no secret in it.
-    app.get(`/viewer/${name}`, { config: { access: { kind: 'public' } } }, async (_request, reply) => reply.type(type).send(body));
-  }
 }
