@@ -31,6 +31,8 @@ export interface Config {
   oidcMfaAmr: string[];
   oidcMfaAcr: string[];
   chromiumPath: string | undefined;
+  /** ffmpeg for exporting recordings to video; unset: found on the PATH. */
+  ffmpegPath: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   nodeId: string;
   auditSigningKey: string | undefined;

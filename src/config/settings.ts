@@ -291,6 +291,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
     { defaultText: '(none)' },
   ),
   define('chromiumPath', 'CHROMIUM_PATH', nonEmpty.optional(), 'Path to the Chromium executable. Unset: found on the machine.'),
+  define('ffmpegPath', 'FFMPEG_PATH', nonEmpty.optional(), 'Path to the ffmpeg executable that exports recordings to video (ffprobe beside it). Unset: ffmpeg found on the PATH.'),
   define('logLevel', 'LOG_LEVEL', logLevel.default('info'), 'Log level: fatal, error, warn, info, debug, trace or silent.', { defaultText: 'info' }),
   define('nodeId', 'WEBASSET_NODE_ID', nonEmpty.max(128).optional(), 'Name of this node in audit events and logs. Unset: the host name.'),
   define(

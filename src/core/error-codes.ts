@@ -47,6 +47,9 @@ export const ERROR_CODES = {
   asset_in_use: { status: 409, message: 'This asset has as many sessions open as it allows; try again when one ends.' },
   session_ended: { status: 410, message: 'This browser session has ended.' },
   login_failed: { status: 502, message: 'The remote browser could not log in to the portal.' },
+  recording_unavailable: { status: 503, message: 'The session recording cannot be written; the session was refused or ended because its asset requires recording.' },
+  legal_hold: { status: 409, message: 'This recording is under legal hold and cannot be deleted.' },
+  ffmpeg_missing: { status: 503, message: 'ffmpeg is not installed on this server; install it (apt-get install ffmpeg) or set FFMPEG_PATH.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
