@@ -113,7 +113,7 @@ function decideAsset(principal: Principal, action: AssetAction, input: DecisionI
   if (!asset || typeof asset.id !== 'string' || asset.id === '') return deny('asset_required', 'no asset given');
   if (asset.mfaRequired === true && principal.via === 'session' && !principal.mfa) return deny('mfa_required', 'this asset needs a sign-in with a second factor');
   if (needsMfa(principal, input.mfaRoles)) return deny('mfa_required', 'this role needs a sign-in with a second factor');
-  // Auditors replay any recording: that is their role, not a grant on each asset.
+  // Auditors and administrators replay any recording: that is their role, not a grant on each asset.
   if (action === 'replay' && holds(principal.roles, 'recordings.replay')) return { allowed: true };
 
   const groupIds = new Set(principal.groups.map((g) => g.id));

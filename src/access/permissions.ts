@@ -6,7 +6,9 @@ import type { Role } from '../identity/index.js';
  *
  * `admin.policy.*` covers groups, memberships, assets and permissions;
  * `admin.users.*` the accounts. Auditors read the whole policy (who may use
- * what is evidence) but change nothing.
+ * what is evidence) but change nothing. Auditors and administrators replay
+ * every recording (`recordings.replay`); only administrators put one under
+ * legal hold or delete it early (`admin.recordings.write`).
  */
 export const ROLE_PERMISSIONS = {
   admin: [
@@ -22,6 +24,8 @@ export const ROLE_PERMISSIONS = {
     'admin.tokens.write',
     'admin.vault.read',
     'admin.vault.write',
+    'admin.recordings.write',
+    'recordings.replay',
   ],
   auditor: ['audit.read', 'audit.export', 'admin.users.read', 'admin.policy.read', 'admin.sessions.read', 'recordings.replay'],
   operator: [],

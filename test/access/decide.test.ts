@@ -64,6 +64,7 @@ describe('decide(): asset actions', () => {
     ['watch granted', { action: 'watch', grants: [grant({ actions: ['connect', 'watch'] })] }, true],
     ['replay not granted to an operator', { action: 'replay', grants: [grant()] }, 'no_grant'],
     ['auditors replay any asset', { action: 'replay', principal: principal({ roles: ['auditor'] }), grants: [] }, true],
+    ['administrators replay any asset', { action: 'replay', principal: principal({ roles: ['admin'] }), grants: [] }, true],
     ['admins do not connect without a grant', { principal: principal({ roles: ['admin'] }), grants: [] }, 'no_grant'],
     ['no asset given', { asset: undefined, grants: [grant()] }, 'asset_required'],
     ['asset needs MFA, session without it', { asset: { id: ASSET.id, mfaRequired: true }, principal: principal({ mfa: false }), grants: [grant()] }, 'mfa_required'],
@@ -206,7 +207,7 @@ describe('deny is the default (randomized)', () => {
       allowed++;
       // Every allow has a witness: a role permission, or a grant of this action on this asset to the caller now.
       if (action === 'connect' || action === 'watch' || action === 'replay') {
-        const viaRole = action === 'replay' && p.roles.includes('auditor');
+        const viaRole = action === 'replay' && p.roles.some((r) => (ROLE_PERMISSIONS[r] as readonly string[]).includes('recordings.replay'));
         const witness = grants.some(
           (g) =>
             g.assetId === ASSET.id &&

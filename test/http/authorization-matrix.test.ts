@@ -30,7 +30,8 @@ const WHO_MAY: Record<Permission, readonly CallerName[]> = {
   'admin.tokens.write': ['admin'],
   'admin.vault.read': ['admin'],
   'admin.vault.write': ['admin'],
-  'recordings.replay': ['auditor'],
+  'admin.recordings.write': ['admin'],
+  'recordings.replay': ['auditor', 'admin'],
 };
 
 /** The resources one route is exercised on, made fresh for each route. */
