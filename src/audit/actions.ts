@@ -70,6 +70,12 @@ export const AUDIT_ACTIONS = {
   'browser_session.blocked': 'The navigation lock or the session policy blocked something in the remote browser (request, navigation, popup, download, upload, clipboard, WebSocket, service worker); details hold what, the URL and why.',
   'browser_session.downloaded': 'The remote browser downloaded a file the asset policy allows; details hold its name, size and SHA-256.',
   'browser_session.uploaded': 'Files were uploaded to the portal as the asset policy allows; details hold their names.',
+  'recording.started': 'A session recording began; details hold the session, asset and user and the retention in days.',
+  'recording.failed': 'A session recording could not be written (storage error, disk full); nothing more is written to it; details hold the session and the chunk that failed.',
+  'recording.sealed': 'A session recording was sealed with its signed manifest; details hold the session, asset, whether it is complete (and why not), chunks, bytes, duration and the SHA-256 of the manifest file.',
+  'recording.deleted': 'A recording was deleted early by an administrator with a reason; details hold the reason and its session.',
+  'recording.expired': 'A recording past its retention (and not under legal hold) was deleted by the retention job; details hold the retention in days and its session.',
+  'recording.legal_hold_set': 'A legal hold on a recording was placed or released; details hold hold (true or false) and the reason.',
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

@@ -7,7 +7,19 @@ export { createAuditSpool, type AuditSpool } from './spool.js';
 export { createAuditTrail, type AuditTrail, type AuditTrailStatus } from './trail.js';
 export { createAuditReader, type AuditFilters, type AuditPage, type AuditReader } from './reader.js';
 export { describeResult, type VerifyResult } from './chain-checker.js';
-export { createCheckpointSigner, createCheckpointVerifier, type CheckpointSigner, type CheckpointVerifier } from './signer.js';
+export {
+  createCheckpointSigner,
+  createCheckpointVerifier,
+  createDocumentSigner,
+  createDocumentVerifier,
+  publicKeyId,
+  type CheckpointSigner,
+  type CheckpointVerifier,
+  type DocumentCheck,
+  type DocumentSigner,
+  type DocumentVerifier,
+  type SignedDocument,
+} from './signer.js';
 export { exportLines, verifyExportFile, EXPORT_FORMATS, type ExportFormat } from './export-format.js';
 export { createAudit, type Audit, type AuditDeps } from './audit.js';
 export { createAuditService, type AuditService, type AuditServiceDeps, type CallContext, type SearchParams } from './service.js';

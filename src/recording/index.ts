@@ -1,0 +1,26 @@
+export type {
+  BeginInfo,
+  ChunkInfo,
+  ChunkRecord,
+  ChunkVerification,
+  RecordedFrame,
+  Recorder,
+  RecordingCallContext,
+  RecordingEvent,
+  RecordingEventBody,
+  RecordingListFilter,
+  RecordingManifest,
+  RecordingPage,
+  Recordings,
+  RecordingsDeps,
+  RecordingsLogger,
+  RecordingState,
+  RecordingStorage,
+  RecordingSummary,
+  SealResult,
+  VerifyReport,
+} from './types.js';
+export { CHUNK_MAGIC, decodeChunk, encodeChunk } from './format.js';
+export { isRecordingId } from './recording-id.js';
+export { createFileRecordingStorage } from './file-storage.js';
+export { createRecordings } from './recordings.js';
