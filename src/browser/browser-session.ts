@@ -4,6 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { AppError } from '../core/index.js';
 import { startEgressProxy } from './egress-proxy.js';
 import { createInputDispatcher } from './input.js';
+import { createInputRecorder } from './input-events.js';
 import { runLogin } from './login/index.js';
 import { installNavigationLock, type NavigationLock } from './navigation-lock.js';
 import { applyClipboardPolicy, contextPolicyOptions, watchPagePolicy } from './policy.js';
@@ -105,6 +106,12 @@ export async function openBrowserSession(deps: {
     },
   });
   const dispatch = createInputDispatcher();
+  const inputs = createInputRecorder({
+    report,
+    keystrokes: spec.recordKeystrokes ?? 'masked',
+    clipboardCopy: spec.policy.clipboardCopy === 'allow',
+    clipboardPaste: spec.policy.clipboardPaste === 'allow',
+  });
   const registering = new Map<Page, Promise<Tab>>();
 
   const register = (page: Page): Promise<Tab> => {
@@ -141,6 +148,8 @@ export async function openBrowserSession(deps: {
 
   const end = async (reason: 'closed' | 'browser_crashed') => {
     if (closed) return;
+    // The field being typed into is reported before the session stops reporting.
+    inputs.flush();
     closed = true;
     await screencasts.stopAll().catch(() => undefined);
     if (reason === 'closed') await context.close().catch(() => undefined);
@@ -203,8 +212,10 @@ export async function openBrowserSession(deps: {
       if (closed || loggingIn) return;
       const tab = tabs.active;
       if (!tab) return;
+      const recorded = inputs.before(tab, event);
       try {
         await dispatch(tab.cdp, event);
+        recorded?.();
       } catch (error) {
         if (error instanceof AppError) throw error;
         // The tab closed under the event: input to a closed tab is dropped.

@@ -29,6 +29,11 @@ export interface ContextSpec {
   policy: SessionPolicy;
   /** Default 1280x720. */
   viewport?: { width: number; height: number };
+  /**
+   * What `keys` events carry: `masked` (default) a count only; `plain` also the text typed into
+   * fields that are not password fields (a password field never yields text).
+   */
+  recordKeystrokes?: 'masked' | 'plain';
   /** Called synchronously for every event; the sessions module audits them. Must not throw. */
   onEvent(event: BrowserEvent): void;
 }
@@ -41,6 +46,12 @@ export type BrowserEvent =
   | { type: 'download'; fileName: string; size: number; sha256: string }
   | { type: 'upload'; fileNames: string[] }
   | { type: 'tab_opened' | 'tab_closed' | 'tab_switched'; tabId: string; url: string }
+  /** A viewer pressed a mouse button; `target` describes the element (tag, type, name, role, label), never a value. */
+  | { type: 'click'; x: number; y: number; button: string; target: string }
+  /** Typing into one field, summarized (input-events.ts): `text` only when plain text is allowed and the field is not a password field. */
+  | { type: 'keys'; target: string; field: 'password' | 'text'; count: number; text?: string }
+  /** A copy or paste shortcut, where the asset's policy allows that direction: how many characters, never which. */
+  | { type: 'clipboard'; direction: 'copy' | 'paste'; chars: number }
   | { type: 'ended'; reason: 'browser_crashed' | 'closed' };
 
 export interface BrowserSession {
