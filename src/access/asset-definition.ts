@@ -19,6 +19,12 @@ export interface SessionPolicy {
   maxSessions: number | null;
   /** Live sessions using the asset's credential at once (many portals lock a shared account used twice). */
   maxSessionsPerCredential: number;
+  /** `required`: no session runs unrecorded (a start is refused, a running session ends, when the recording cannot be written); `best_effort`: it goes on, the failure audited. */
+  recording: 'required' | 'best_effort';
+  /** Typed text in recordings: `masked` counts keys only; `plain` keeps the text of fields that are not password fields. */
+  recordKeystrokes: 'masked' | 'plain';
+  /** Days a session recording is kept before the retention job deletes it (a legal hold keeps it longer). */
+  recordingRetentionDays: number;
 }
 
 export const DEFAULT_SESSION_POLICY: Readonly<SessionPolicy> = Object.freeze({
@@ -30,6 +36,9 @@ export const DEFAULT_SESSION_POLICY: Readonly<SessionPolicy> = Object.freeze({
   clipboardPaste: 'deny',
   maxSessions: null,
   maxSessionsPerCredential: 1,
+  recording: 'required',
+  recordKeystrokes: 'masked',
+  recordingRetentionDays: 365,
 });
 
 /** The definition as stored and shown, defaults filled in (`startUrl` null: the asset's URL). */
@@ -87,6 +96,9 @@ export const sessionPolicyInputSchema = z.strictObject({
   clipboardPaste: z.enum(['allow', 'deny']).optional(),
   maxSessions: limit.nullable().optional(),
   maxSessionsPerCredential: limit.optional(),
+  recording: z.enum(['required', 'best_effort']).optional(),
+  recordKeystrokes: z.enum(['masked', 'plain']).optional(),
+  recordingRetentionDays: z.number().int().min(1).max(36_500).optional(),
 });
 export type SessionPolicyInput = z.infer<typeof sessionPolicyInputSchema>;
 

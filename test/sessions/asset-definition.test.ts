@@ -41,7 +41,7 @@ describe('asset definition: start URL, credential, recipe, checks, policy', () =
       allowInsecureHttp: false,
       policy: DEFAULT_SESSION_POLICY,
     });
-    expect(created.policy).toEqual({ idleTimeoutMinutes: 15, maxDurationMinutes: 480, downloads: 'block', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny', maxSessions: null, maxSessionsPerCredential: 1 });
+    expect(created.policy).toEqual({ idleTimeoutMinutes: 15, maxDurationMinutes: 480, downloads: 'block', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny', maxSessions: null, maxSessionsPerCredential: 1, recording: 'required', recordKeystrokes: 'masked', recordingRetentionDays: 365 });
     expect(await assets.get('plain')).toEqual(created);
   });
 
@@ -108,6 +108,10 @@ describe('asset definition: start URL, credential, recipe, checks, policy', () =
       [{ policy: { idleTimeoutMinutes: 0 } }, 'policy'],
       [{ policy: { downloads: 'sometimes' } }, 'policy'],
       [{ policy: { maxSessionsPerCredential: null } }, 'policy'],
+      [{ policy: { recording: 'optional' } }, 'policy'],
+      [{ policy: { recordKeystrokes: 'all' } }, 'policy'],
+      [{ policy: { recordingRetentionDays: 0 } }, 'policy'],
+      [{ policy: { recordingRetentionDays: 36_501 } }, 'policy'],
       [{ policy: { surprise: true } }, 'policy'],
       [{ allowInsecureHttp: 'yes' }, 'allowInsecureHttp'],
     ];

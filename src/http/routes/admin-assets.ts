@@ -21,6 +21,9 @@ const policy = {
     clipboardPaste: { type: 'string' },
     maxSessions: { type: ['integer', 'null'] },
     maxSessionsPerCredential: { type: 'integer' },
+    recording: { type: 'string' },
+    recordKeystrokes: { type: 'string' },
+    recordingRetentionDays: { type: 'integer' },
   },
 } as const;
 
