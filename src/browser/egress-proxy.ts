@@ -24,7 +24,8 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authorization', 'proxy-co
  * on 127.0.0.1, which connects only to the allowed hosts. It sees what the in-browser layers cannot:
  * WebSockets opened by workers, redirect hops in out-of-process iframes and in a popup's first
  * moments. Chromium proxies loopback too (Playwright adds `<-loopback>`), so nothing goes around it.
- * https and wss pass as opaque CONNECT tunnels (the host is checked, the bytes are not read).
+ * https and wss pass as opaque CONNECT tunnels: the host is checked and, unless the asset allows
+ * plain http, the first byte must open a TLS handshake (Chromium tunnels ws:// too); nothing else is read.
  */
 export async function startEgressProxy(deps: EgressProxyDeps): Promise<EgressProxy> {
   const sockets = new Set<Socket>();
@@ -39,16 +40,34 @@ export async function startEgressProxy(deps: EgressProxyDeps): Promise<EgressPro
       client.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    // Chromium tunnels ws:// through CONNECT too: unless the asset allows plain http, a tunnel must carry TLS.
+    const tlsOnly = !deps.guard.check(`http://${authorityOf(target)}/`).ok;
     const upstream = connect({ host: target.host, port: target.port, ...(deps.lookup ? { lookup: deps.lookup } : {}) });
     track(upstream);
     upstream.once('connect', () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
+      const splice = (first: Buffer) => {
+        if (tlsOnly && first.length > 0 && first[0] !== TLS_HANDSHAKE) {
+          const plain = describePlainTunnel(first, target);
+          deps.block(plain.what, plain.url, 'plain http is not allowed for this asset (unencrypted data in a CONNECT tunnel)');
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+        if (first.length > 0) upstream.write(first);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      };
+      if (!tlsOnly || head.length > 0) return splice(head);
+      // Nothing reaches the host before the client's first bytes are judged.
+      client.once('data', (first: Buffer) => {
+        client.pause();
+        splice(first);
+      });
     });
     upstream.on('error', () => client.destroy());
     client.on('error', () => upstream.destroy());
+    client.on('close', () => upstream.destroy());
   });
   // A plain ws:// through a proxy arrives as an absolute-form Upgrade: the lock's WebSocket route
   // already judged it in pages; here it is only ever refused or tunnelled like any other request.
@@ -115,8 +134,24 @@ function parseAuthority(authority: string): { host: string; port: number } | und
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
+function authorityOf(target: { host: string; port: number }): string {
+  return `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+}
+
 function authorityUrl(target: { host: string; port: number }): string {
-  return `https://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}/`;
+  return `https://${authorityOf(target)}/`;
+}
+
+/** The first byte of every TLS connection (a handshake record: the ClientHello). */
+const TLS_HANDSHAKE = 0x16;
+
+/** What a refused plain tunnel was for, from its first bytes: a WebSocket handshake (ws://) or another request. */
+function describePlainTunnel(first: Buffer, target: { host: string; port: number }): { what: BlockedWhat; url: string } {
+  const text = first.subarray(0, 4096).toString('latin1');
+  const line = /^[A-Z]{3,10} (\/\S*) HTTP\/1\.[01]\r\n/.exec(text);
+  if (!line) return { what: 'request', url: `http://${authorityOf(target)}/` };
+  const websocket = /\r\nupgrade:\s*websocket\s*\r\n/i.test(text);
+  return { what: websocket ? 'websocket' : 'request', url: `${websocket ? 'ws' : 'http'}://${authorityOf(target)}${line[1]}` };
 }
 
 /** Chromium marks navigations (redirect hops included) with Sec-Fetch-Mode (secure origins) or Upgrade-Insecure-Requests (all). */
