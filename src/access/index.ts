@@ -15,3 +15,4 @@ export {
   type ForwardAuthRules,
 } from './forward-auth-rules.js';
 export { createReturnUrlPolicy, RETURN_URL_MAX_LENGTH, type ReturnUrlPolicy } from './return-urls.js';
+export { createReplayAccess, type ReplayAccess, type ReplayAccessDeps, type ReplayScope } from './replay-access.js';

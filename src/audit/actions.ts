@@ -76,6 +76,7 @@ export const AUDIT_ACTIONS = {
   'recording.deleted': 'A recording was deleted early by an administrator with a reason; details hold the reason and its session.',
   'recording.expired': 'A recording past its retention (and not under legal hold) was deleted by the retention job; details hold the retention in days and its session.',
   'recording.legal_hold_set': 'A legal hold on a recording was placed or released; details hold hold (true or false) and the reason.',
+  'recording.replayed': 'Someone replayed a recording (its page, events, frames or manifest); recorded once per viewer and recording in 10 minutes, before anything of it is sent; details hold the session, asset and the first part fetched.',
   'recording.exported': 'A recording left the product: exported to video (webm, mp4) or as an evidence bundle; details hold the session, asset and format. Recorded before the file appears where the caller can see it.',
 } as const;
 
