@@ -40,6 +40,8 @@ export async function openBrowserSession(deps: {
   const guard = createUrlGuard({ allowedHosts: spec.allowedHosts, allowInsecureHttp: spec.allowInsecureHttp });
   let closed = false;
   let loggingIn = false;
+  /** Aborted when the session ends: a login in flight stops at once. */
+  const ending = new AbortController();
   let size = viewport;
 
   const reported = new Set<string>();
@@ -151,6 +153,7 @@ export async function openBrowserSession(deps: {
     // The field being typed into is reported before the session stops reporting.
     inputs.flush();
     closed = true;
+    ending.abort();
     await screencasts.stopAll().catch(() => undefined);
     if (reason === 'closed') await context.close().catch(() => undefined);
     await proxy.close();
@@ -187,7 +190,8 @@ export async function openBrowserSession(deps: {
       if (loggingIn) throw new AppError('conflict', { publicMessage: 'A login is already running in this session.' });
       loggingIn = true;
       try {
-        return await runLogin(tab.page, context, input, { isAllowedOrigin: (url) => guard.check(url).ok });
+        const signal = input.signal ? AbortSignal.any([input.signal, ending.signal]) : ending.signal;
+        return await runLogin(tab.page, context, { ...input, signal }, { isAllowedOrigin: (url) => guard.check(url).ok });
       } finally {
         loggingIn = false;
         // Chromium sends frames only on change: a restart gives the viewer the logged-in page at once.

@@ -131,6 +131,8 @@ export interface LoginInput {
   readCredential(): Promise<SecretFields>;
   /** Default 30 s. */
   timeoutMs?: number;
+  /** Aborted when the session ends: the runner stops at once, reads no credential and gives a failed outcome. */
+  signal?: AbortSignal | undefined;
 }
 
 export type LoginOutcome =

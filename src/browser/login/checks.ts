@@ -1,6 +1,6 @@
 import type { Frame, Page } from 'playwright-core';
 import { compileUrlPattern, type PageCheck } from '../../core/index.js';
-import { sleep, type LoginRun } from './run-context.js';
+import { checkCancelled, sleep, type LoginRun } from './run-context.js';
 
 /** How often the checks look again: one or two CDP round trips each, so cheap; smaller is a faster login. */
 export const POLL_MS = 50;
@@ -76,9 +76,10 @@ export async function verdict(run: LoginRun, checks: Checks): Promise<'success' 
   return undefined;
 }
 
-/** Polls the checks until one decides or the deadline passes ('timeout'). */
+/** Polls the checks until one decides or the deadline passes ('timeout'); throws StepFailure when the session ends. */
 export async function awaitVerdict(run: LoginRun, checks: Checks): Promise<'success' | 'failure' | 'timeout'> {
   for (;;) {
+    checkCancelled(run);
     const result = await verdict(run, checks);
     if (result) return result;
     if (Date.now() >= run.deadline) return 'timeout';

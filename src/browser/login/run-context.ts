@@ -14,6 +14,8 @@ export interface LoginRun {
   readonly startUrl: string;
   readonly deadline: number;
   readonly timeoutMs: number;
+  /** The session ended: every step and poll stops (see cancelled()). */
+  readonly signal: AbortSignal | undefined;
   /** Installed at the first password fill in intercept mode. */
   injector: PasswordInjector | undefined;
   /** Label of the step running now ('3: fill #password'): what a failure names. */
@@ -25,8 +27,17 @@ export interface LoginRun {
   navigationsAtPreviousStep: number;
 }
 
-/** Milliseconds left before the deadline; a step that starts after it fails naming the overall timeout. */
+/** What a login ended by its session fails with. */
+export const CANCELLED = 'the session ended during the login';
+
+/** Throws when the session ended; called by every loop of the runner. */
+export function checkCancelled(run: Pick<LoginRun, 'signal'>): void {
+  if (run.signal?.aborted) throw new StepFailure(CANCELLED);
+}
+
+/** Milliseconds left before the deadline; a step that starts after it fails naming the overall timeout (or the end of the session). */
 export function remaining(run: LoginRun): number {
+  checkCancelled(run);
   const left = run.deadline - Date.now();
   if (left <= 0) throw new StepFailure(`the login took longer than ${Math.round(run.timeoutMs / 1000)} s`);
   return left;

@@ -2,7 +2,7 @@ import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { compileUrlPattern, type RecipeStep } from '../../core/index.js';
 import { StepFailure } from './failure.js';
 import { fillTemplate } from './fill.js';
-import { remaining, sleep, type LoginRun } from './run-context.js';
+import { checkCancelled, remaining, sleep, type LoginRun } from './run-context.js';
 
 type Scope = Page | FrameLocator;
 
@@ -84,6 +84,7 @@ async function waitFor(run: LoginRun, scope: Scope, wait: { selector?: string; u
   if (wait.navigation) {
     // A navigation started by the previous step (a click that submits) counts, even if it is already done.
     while (run.navigations <= run.navigationsAtPreviousStep) {
+      checkCancelled(run);
       if (Date.now() >= until) throw new StepFailure(`no navigation within ${Math.round(timeout / 1000)} s`);
       await sleep(50);
     }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBrowserPool, findChromium, type BrowserEvent, type BrowserPool, type ContextSpec } from '../../../src/browser/index.js';
 import type { DemoPortal } from '../../../src/demo-portal/index.js';
 import { LogCapture } from '../../support/server.js';
-import { loopbackLookup, TEST_LAUNCH_ARGS } from '../support.js';
+import { loopbackLookup, TEST_LAUNCH_ARGS, waitUntil } from '../support.js';
 import { CANARY_PASSWORD, CANARY_SEED, CANARY_USERNAME, credential, startPortal } from './support.js';
 
 // The runner as sessions will use it: through the pool's BrowserSession, behind the navigation lock.
@@ -78,5 +78,47 @@ describe('login through the browser pool (real Chromium)', () => {
     expect(wrong).toMatchObject({ ok: false });
     expect((wrong as { step: string }).step).toMatch(/check the result$/);
     expect(JSON.stringify(wrong) + logs.text()).not.toContain('canary-wrong-pool-55');
+  });
+
+  it('stops a login at once when the session closes or its signal aborts: a failed outcome, the credential disposed, none read after', async () => {
+    const session = await pool.open(spec('login-pool-cancel'));
+    const secret = credential({ username: CANARY_USERNAME, password: CANARY_PASSWORD, totpSeed: CANARY_SEED });
+    const login = session.login({
+      startUrl: `http://bank.test:${port}/login`,
+      recipe: null,
+      // Never shown: the runner signs in, then polls until its deadline.
+      successCheck: { selector: '#never-shown' },
+      failureCheck: null,
+      readCredential: async () => secret,
+      timeoutMs: 20_000,
+    });
+    await waitUntil(() => secret.reads > 0 && session.tabs()[0]?.url.endsWith('/accounts'), 15_000, () => JSON.stringify(session.tabs()));
+    const closing = Date.now();
+    await session.close();
+    const outcome = await login;
+    expect(Date.now() - closing).toBeLessThan(1000);
+    expect(outcome).toMatchObject({ ok: false, message: 'the session ended during the login' });
+    expect(secret.disposed).toBe(true);
+
+    // A signal that aborted before the runner began: the credential is never asked for.
+    const second = await pool.open(spec('login-pool-cancel-2'));
+    let asked = 0;
+    try {
+      const outcome2 = await second.login({
+        startUrl: `http://bank.test:${port}/login`,
+        recipe: null,
+        successCheck: null,
+        failureCheck: null,
+        readCredential: async () => {
+          asked++;
+          return credential({ username: CANARY_USERNAME, password: CANARY_PASSWORD });
+        },
+        signal: AbortSignal.abort(),
+      });
+      expect(outcome2).toMatchObject({ ok: false, step: '0: read the credential', message: 'the session ended during the login' });
+      expect(asked).toBe(0);
+    } finally {
+      await second.close();
+    }
   });
 });
