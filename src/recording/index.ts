@@ -24,3 +24,4 @@ export { CHUNK_MAGIC, decodeChunk, encodeChunk } from './format.js';
 export { isRecordingId } from './recording-id.js';
 export { createFileRecordingStorage } from './file-storage.js';
 export { createRecordings } from './recordings.js';
+export * from './export.js';

@@ -228,6 +228,14 @@ export interface Recordings {
   events(id: string): Promise<RecordingEvent[]>;
   /** Frames from `fromMs` on: the first is the last frame at or before `fromMs`. */
   frames(id: string, fromMs: number): AsyncIterable<RecordedFrame>;
+  /** The signed manifest file's bytes as stored; null while recording, or for an unknown, malformed or deleted id. */
+  manifest(id: string): Promise<Buffer | null>;
+  /**
+   * A chunk file's bytes as stored, unchecked (an evidence bundle carries them
+   * as they are, so `verify` finds a changed byte); null for an unknown chunk,
+   * or an unknown, malformed or deleted id.
+   */
+  chunk(id: string, seq: number): Promise<Buffer | null>;
   /** Checks every chunk hash and the manifest signature. */
   verify(id: string): Promise<VerifyReport>;
   /** Checks an evidence bundle `<dir>/recording/` (chunks + manifest.json) with the configured public keys. */

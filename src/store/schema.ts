@@ -19,6 +19,8 @@ export interface Tables {
   vault_versions: VaultVersionRow;
   vault_references: VaultReferenceRow;
   browser_sessions: BrowserSessionRow;
+  recordings: RecordingRow;
+  recording_chunks: RecordingChunkRow;
 }
 
 export interface AuditEventRow {
@@ -247,4 +249,44 @@ export interface BrowserSessionRow {
   node_id: string;
   /** Vault entry id of the credential injected (counted for the per-credential limit). */
   credential: string | null;
+}
+
+export interface RecordingRow {
+  id: string;
+  session_id: string;
+  asset_id: string;
+  /** The principal's id, as in browser_sessions. */
+  user_id: string;
+  node_id: string;
+  started_at_ms: number;
+  ended_at_ms: number | null;
+  /** `recording`, `sealed` or `deleted`. */
+  state: string;
+  /** Null while recording. */
+  complete: boolean | null;
+  incomplete_reason: string | null;
+  chunks: Generated<number>;
+  bytes: Generated<number>;
+  frames: Generated<number>;
+  events: Generated<number>;
+  duration_ms: Generated<number>;
+  manifest_sha256: string | null;
+  /** Distinct URLs, titles and event targets, newline-separated, capped at 256 KiB. */
+  search_text: Generated<string>;
+  retention_days: number;
+  legal_hold: Generated<boolean>;
+  deleted_at_ms: number | null;
+  deleted_by: string | null;
+  delete_reason: string | null;
+}
+
+export interface RecordingChunkRow {
+  recording_id: string;
+  seq: number;
+  sha256: string;
+  bytes: number;
+  start_ms: number;
+  end_ms: number;
+  frames: number;
+  events: number;
 }

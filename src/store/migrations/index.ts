@@ -5,6 +5,7 @@ import * as identity from './0003-identity.js';
 import * as vault from './0004-vault.js';
 import * as vaultReferences from './0005-vault-references.js';
 import * as browserSessions from './0006-browser-sessions.js';
+import * as recordings from './0007-recordings.js';
 
 /** Ordered by name; a released migration is never edited, only followed by a new one. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0004-vault': vault,
   '0005-vault-references': vaultReferences,
   '0006-browser-sessions': browserSessions,
+  '0007-recordings': recordings,
 };
