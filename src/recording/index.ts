@@ -25,3 +25,4 @@ export { isRecordingId } from './recording-id.js';
 export { createFileRecordingStorage } from './file-storage.js';
 export { createRecordings } from './recordings.js';
 export * from './export.js';
+export * from './evidence.js';
