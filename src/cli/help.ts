@@ -48,6 +48,19 @@ Commands:
   vault link ID --infisical-project P --environment E [--path /F] --key FIELD=NAME ...
                                        Keep an entry in Infisical (names only, no values)
   vault unlink ID                      Remove an entry's Infisical reference
+  recording list [--user ID] [--asset ID] [--from ISO] [--to ISO] [--text Q] [--limit N] [--cursor C]
+                                       Recordings you may replay (id, start, duration, state,
+                                       asset, user, hold, bytes)
+  recording show ID                    A recording's metadata and event track (audited)
+  recording export ID [--format webm|mp4] [--out FILE]
+                                       Video made by ffmpeg (FFMPEG_PATH), one at a time
+  recording evidence ID --out DIR      Evidence bundle: chunks, signed manifest, the session's
+                                       audit events, public key, verification report
+  recording verify ID|DIR              Check every chunk hash and the manifest signature
+                                       (exit 1 names the failing chunk)
+  recording delete ID --reason TEXT    Delete a recording early (refused under legal hold)
+  recording hold|release ID --reason TEXT
+                                       Place or release a legal hold
   demo-portal [--port N] [--host ADDR] [--credentials FILE]
                                        Run the demo bank portal (default 127.0.0.1:8090;
                                        FILE: JSON username, password, totpSeed)

@@ -7,6 +7,7 @@ import { ADMIN_SOCKET_NAME, forwardToServer } from './admin-socket.js';
 import { auditCommand } from './commands/audit.js';
 import { demoPortalCommand } from './commands/demo-portal.js';
 import { migrateCommand } from './commands/migrate.js';
+import { recordingCommand } from './commands/recording.js';
 import { serveCommand } from './commands/serve.js';
 import { tokensCommand } from './commands/tokens.js';
 import { usersCommand } from './commands/users.js';
@@ -29,10 +30,11 @@ const COMMANDS: Record<string, (ctx: CommandContext, args: string[]) => Promise<
   import: importCommand,
   vault: vaultCommand,
   'demo-portal': demoPortalCommand,
+  recording: recordingCommand,
 };
 
 /** Commands that need the database and may therefore run inside a server holding the embedded one. */
-const FORWARDABLE = new Set(['migrate', 'audit', 'tokens', 'users', 'import', 'vault', 'demo-portal']);
+const FORWARDABLE = new Set(['migrate', 'audit', 'tokens', 'users', 'import', 'vault', 'demo-portal', 'recording']);
 
 /**
  * Runs `webasset ...` and returns the exit code; every error is mapped here, never thrown.

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app.js';
 import { createDocumentSigner, verifyExportFile, createCheckpointVerifier } from '../../src/audit/index.js';
 import { canonicalJson } from '../../src/core/index.js';
-import { describeEvidenceReport, verifyEvidence, verifyStoredRecording, writeEvidence, type EvidenceDeps } from '../../src/recording/evidence.js';
+import { describeEvidenceReport, verifyEvidence, verifyStoredRecording, writeEvidence, type EvidenceDeps } from '../../src/recording/index.js';
 import { CANARIES, deployment, makeRecording, type MadeRecording, type RecordedDeployment } from './cli-fixture.js';
 
 const actor = { kind: 'user' as const, id: 'os:auditor@host', name: 'auditor (cli)' };
@@ -95,7 +95,7 @@ describe('evidence bundles (webasset recording evidence / verify)', () => {
     const dir = copy('one-byte');
     const chunk = join(dir, 'recording', 'chunk-000002.war');
     const bytes = readFileSync(chunk);
-    bytes[bytes.length - 10] ^= 0x01;
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0x01;
     writeFileSync(chunk, bytes);
     const report = await verifyEvidence(deps, dir);
     expect(report.ok).toBe(false);
@@ -142,7 +142,7 @@ describe('evidence bundles (webasset recording evidence / verify)', () => {
     const original = readFileSync(chunk);
     try {
       const spoiled = Buffer.from(original);
-      spoiled[spoiled.length - 1] ^= 0xff;
+      spoiled[spoiled.length - 1] = spoiled[spoiled.length - 1]! ^ 0xff;
       writeFileSync(chunk, spoiled);
       const bad = await verifyStoredRecording(deps, recording.id);
       expect(bad.ok).toBe(false);
