@@ -20,6 +20,8 @@ export interface LiveSession {
   lastInputMs: number;
   persistedInputMs: number;
   ending: Promise<void> | null;
+  /** Aborted as soon as an end begins, before it is recorded: the login stops and reads no credential. */
+  readonly cancel: AbortController;
   listeners: Set<(reason: EndReason) => void>;
   /** Audit records of browser events, in order. */
   events: Promise<void>;
@@ -50,6 +52,7 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
 
   function finish(s: LiveSession, reason: EndReason, how: Ending): Promise<void> {
     s.ending ??= (async () => {
+      s.cancel.abort();
       const now = clock.now();
       const message = how.message ?? null;
       if (!how.endedElsewhere) {
@@ -146,7 +149,7 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
       const now = clock.now();
       let settle!: (browser: BrowserSession | null) => void;
       const opened = new Promise<BrowserSession | null>((resolve) => (settle = resolve));
-      const s: LiveSession = { record, owner, asset, browser: null, opened, settle, lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), events: Promise.resolve() };
+      const s: LiveSession = { record, owner, asset, browser: null, opened, settle, lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), events: Promise.resolve(), cancel: new AbortController() };
       sessions.set(record.id, s);
       return s;
     },

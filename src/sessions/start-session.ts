@@ -161,6 +161,8 @@ async function logIn(deps: StartDeps, s: LiveSession, browser: BrowserSession, e
       failureCheck: asset.failureCheck,
       readCredential: () => deps.vault.read({ entryId, sessionId: id, purpose: 'login', actor: deps.audit.actorOf(owner), context }),
       timeoutMs: deps.loginTimeoutMs,
+      // An end (owner, administrator, timeout, shutdown) stops the login at once.
+      signal: s.cancel.signal,
     });
   } catch (error) {
     return failStart(deps, s, 'the login could not run', error);
