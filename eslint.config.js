@@ -3,10 +3,12 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const TYPED_FILES = ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'vitest.config.ts'];
+const TYPED_FILES = ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'vitest.config.ts', 'web/app/vite.config.ts'];
+/** The web UI (browser code, Preact): its own tsconfig (DOM, JSX). */
+const UI_FILES = ['web/app/src/**/*.{ts,tsx}'];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', '.tmp/', 'coverage/'] },
+  { ignores: ['dist/', 'web/app/dist/', 'node_modules/', 'data/', '.tmp/', 'coverage/'] },
 
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -32,6 +34,23 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       // Fastify plugins and port implementations are async by contract, with or without an await.
       '@typescript-eslint/require-await': 'off',
+    },
+  },
+
+  // The web UI: the same type-aware rules, through its own tsconfig.
+  {
+    files: UI_FILES,
+    extends: [...tseslint.configs.recommendedTypeCheckedOnly],
+    languageOptions: {
+      parserOptions: {
+        project: './web/app/tsconfig.json',
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/only-throw-error': 'error',
     },
   },
 

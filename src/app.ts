@@ -469,6 +469,7 @@ function createServer(services: Services, browser: BrowserWiring, isShuttingDown
     throttle: services.throttle,
     sessions: services.sessions,
     accounts: services.accounts,
+    lockout: { threshold: config.lockoutThreshold, minutes: config.lockoutMinutes },
     admin: { users: services.users, groups: services.groups, assets: services.assets, grants: services.grants, sessions: services.sessions },
     state: services.state,
     vault: services.vault,

@@ -37,6 +37,9 @@ import { createLoadShedder, type LoadShedOptions } from './load-shed.js';
 import { createForwardAuthFastPath } from './forward-auth-fast-path.js';
 import { serverWithFastPath } from './node-server.js';
 import { requestIdOf } from './request-id.js';
+import { authOptionsRoutes } from './routes/auth-options.js';
+import { myAssetsRoutes } from './routes/my-assets.js';
+import { webUiRoutes } from './routes/web-ui.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -48,6 +51,10 @@ export interface HttpDeps {
   sessions: WebSessions;
   /** Local accounts: sign-in, enrolment links, one's own MFA (routes are added when given). */
   accounts?: { signIn: LocalSignIn; enrolment: Enrolment; mfa: Mfa } | undefined;
+  /** The lockout policy of local accounts, stated by the sign-in page (GET /api/auth/options). */
+  lockout?: { threshold: number; minutes: number } | undefined;
+  /** The built web UI; default web/app/dist (routes/web-ui.ts). */
+  webUiDir?: URL | undefined;
   /** /api/admin: users, groups, memberships, assets, permissions (routes are added when given). */
   admin?: AdminRouteDeps | undefined;
   /** Rate-limit counters (in-process or Redis). */
@@ -162,6 +169,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   if (deps.vault) await app.register(adminVaultRoutes, { vault: deps.vault });
   if (deps.browserSessions) await app.register(sessionsRoutes, { sessions: deps.browserSessions });
   await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [] });
+  await app.register(authOptionsRoutes, { localAccounts: deps.accounts !== undefined, sso: Boolean(deps.oidc), lockout: deps.lockout ?? null });
+  await app.register(myAssetsRoutes, { access: deps.access });
+  await app.register(webUiRoutes, { dir: deps.webUiDir });
   await app.register(forwardAuthRoutes, {
     gate: deps.forwardAuth.gate,
     returnUrls: deps.forwardAuth.returnUrls,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Permission } from '../../src/access/index.js';
@@ -77,6 +78,8 @@ const token: Params = (fx) => ({ other: { id: fx.tokenId } });
 const vaultEntry: Params = () => ({ other: { id: 'matrix-entry' } });
 const ENROLMENT_TOKEN = 'x'.repeat(43);
 const enrolment: Params = () => ({ other: { token: ENROLMENT_TOKEN } });
+/** A file of the built UI (test/support/build-ui.ts builds it before the run). */
+const uiFile: Params = () => ({ other: { file: readdirSync(new URL('../../web/app/dist/assets/', import.meta.url)).find((name) => name.endsWith('.js'))! } });
 const browserSession: Params = (fx, who) => ({ own: fx.browserSessions[who] ? { id: fx.browserSessions[who] } : undefined, other: { id: fx.browserSessions.victim } });
 
 const TABLE: Record<string, Expectation> = {
@@ -169,6 +172,15 @@ const TABLE: Record<string, Expectation> = {
   'DELETE /api/sessions/:id': { rule: 'authenticated', params: browserSession, otherStatusBy: { operator: 404, agentToken: 404, auditor: 403, admin: 200 } },
   'GET /viewer/viewer.js': { rule: 'public', statuses: { default: 200 } },
   'GET /viewer/viewer.css': { rule: 'public', statuses: { default: 200 } },
+
+  // The web UI: its page at each client route and its hashed files, the same for everyone; what it may see comes from the API.
+  'GET /': { rule: 'public', statuses: { default: 200 } },
+  'GET /sign-in': { rule: 'public', statuses: { default: 200 } },
+  'GET /enrol': { rule: 'public', statuses: { default: 200 } },
+  'GET /ui/assets/:file': { rule: 'public', params: uiFile, statuses: { default: 200 } },
+  'GET /api/auth/options': { rule: 'public', statuses: { default: 200 } },
+  // The launcher's list: the access module decides what each caller sees (test/e2e/web-ui.test.ts, test/access/access.test.ts).
+  'GET /api/assets': { rule: 'authenticated' },
 };
 
 describe('authorization matrix: every route × caller × own or other resource', () => {

@@ -1,0 +1,216 @@
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_LAUNCH_ARGS, findChromium } from '../../src/browser/index.js';
+import { seedDemoPortal } from '../../src/cli/commands/demo-portal-seed.js';
+import { base32Decode, totp } from '../../src/core/index.js';
+import { createDemoPortal, DEMO_CREDENTIALS, type DemoPortal } from '../../src/demo-portal/index.js';
+import { TEST_ADMIN } from '../support/accounts.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const actor = { kind: 'user' as const, id: 'test-admin', name: 'Test admin' };
+/** The demo bank's secrets: they reach the remote browser only, never the operator's. */
+const CANARIES = [DEMO_CREDENTIALS.password, DEMO_CREDENTIALS.totpSeed];
+const ROOT_PASSWORD = 'a calm newcomer passphrase 7';
+
+/** Everything the operator's browser received or showed, to search for canaries, and every CSP violation it reported. */
+interface Watch {
+  bodies: string[];
+  wsTexts: string[];
+  binaryFrames: number;
+  violations: string[];
+}
+
+/** A browser context that records every response body, WebSocket text message and CSP violation. */
+async function watchedContext(browser: Browser): Promise<{ context: BrowserContext; watch: Watch }> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const watch: Watch = { bodies: [], wsTexts: [], binaryFrames: 0, violations: [] };
+  // Init scripts are injected by the browser's automation, not by the page: the CSP does not apply to them.
+  await context.addInitScript({
+    content: "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
+  });
+  context.on('console', (message) => {
+    const text = message.text();
+    if (/Content Security Policy|CSP violation/i.test(text)) watch.violations.push(text);
+  });
+  context.on('weberror', (error) => watch.violations.push(`page error: ${error.error().message}`));
+  context.on('response', (response) => {
+    void response.text().then(
+      (text) => watch.bodies.push(`${response.url()}\n${text}`),
+      () => undefined, // redirects and aborted loads have no body
+    );
+  });
+  context.on('page', (page) => watchSockets(page, watch));
+  return { context, watch };
+}
+
+function watchSockets(page: Page, watch: Watch): void {
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', (frame) => {
+      if (typeof frame.payload === 'string') watch.wsTexts.push(frame.payload);
+      else watch.binaryFrames++;
+    });
+    ws.on('framesent', (frame) => {
+      if (typeof frame.payload === 'string') watch.wsTexts.push(frame.payload);
+    });
+  });
+}
+
+/** The current TOTP code, or the one of the next time step (a code is accepted once, and never an older one). */
+function totpCode(secret: string, stepsAhead = 0): string {
+  return totp(base32Decode(secret), Date.now() + stepsAhead * 30_000);
+}
+
+describe('web UI: a newcomer enrols, signs in, opens the demo portal and works in it without seeing its password', () => {
+  let ts: TestServer;
+  let portal: DemoPortal;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    ts = await startTestServer();
+    portal = createDemoPortal(DEMO_CREDENTIALS);
+    const url = await portal.start(0, '127.0.0.1');
+    // What the quickstart does: the first administrator with an enrolment link, then the demo bank seeded for them.
+    const root = await ts.services.users.create({ username: 'root', roles: ['admin'], source: 'local' }, TEST_ADMIN);
+    await seedDemoPortal(ts.services, { url, credentials: DEMO_CREDENTIALS, grantTo: undefined }, actor, TEST_ADMIN);
+    expect(await ts.services.grants.list({ subjectKind: 'user', subjectId: root.id })).toHaveLength(1);
+    browser = await chromium.launch({ executablePath: findChromium(undefined), args: [...DEFAULT_LAUNCH_ARGS] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await ts?.stop();
+    await portal?.stop();
+  });
+
+  it('enrolment link → password and TOTP → sign in with TOTP → launcher → demo bank live, logged in; no canary, no CSP violation', async () => {
+    const root = (await ts.services.users.findByUsername('root'))!;
+    const link = new URL((await ts.services.users.createEnrolmentLink(root.id, 'enrol', TEST_ADMIN)).url);
+    const { context, watch } = await watchedContext(browser);
+    const page = await context.newPage();
+
+    // 1. The enrolment link: the app's page, served with the strict policy.
+    const landing = await page.goto(`${ts.url}${link.pathname}${link.search}`);
+    expect(landing!.status()).toBe(200);
+    const csp = landing!.headers()['content-security-policy']!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(landing!.headers()['x-frame-options']).toBe('DENY');
+    const html = await landing!.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i); // no inline script
+    expect(html).not.toMatch(/<style|\sstyle=/i); // no inline style
+    await expect.poll(() => page.locator('#enrol-username').textContent()).toBe('root');
+    // The token leaves the address bar once read.
+    expect(new URL(page.url()).search).toBe('');
+
+    await page.getByLabel('New password').fill(ROOT_PASSWORD);
+    await page.getByLabel('Repeat it').fill(ROOT_PASSWORD);
+    await page.getByRole('button', { name: 'Save password' }).click();
+
+    // 2. TOTP: the QR code and the secret as text; the code from the secret read off the page.
+    await page.locator('img.qr').waitFor();
+    const secret = (await page.locator('#totp-secret').textContent())!.replace(/\s+/g, '');
+    expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
+    await page.getByLabel('Code shown by the app').fill(totpCode(secret));
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => page.locator('#recovery-codes li').count()).toBe(10);
+    await page.getByRole('button', { name: 'I have saved my recovery codes' }).click();
+    await page.locator('#enrolment-done').waitFor();
+    await page.getByRole('button', { name: 'Go to sign in' }).click();
+
+    // 3. Sign in: password, then the next TOTP code (the enrolment used up the current one).
+    await page.getByLabel('Username').fill('root');
+    await page.getByLabel('Password').fill(ROOT_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Code from your authenticator app').fill(totpCode(secret, 1));
+    await page.getByRole('button', { name: 'Continue' }).click();
+
+    // 4. The launcher: the demo bank as a card; the search finds it and filters it out.
+    const card = page.locator('li.card[data-asset="demo-bank"]');
+    await card.waitFor();
+    expect(await card.locator('h2').textContent()).toBe('Demo Bank');
+    expect(await card.locator('.state').textContent()).toBe('Available');
+    await page.getByPlaceholder('Search portals').fill('nothing like it');
+    await page.getByText('No portal matches').waitFor();
+    await page.getByPlaceholder('Search portals').fill('demo');
+    await card.waitFor();
+
+    // 5. One click: the session opens (logged in by the product) and the live view shows it.
+    await card.getByRole('button', { name: 'Open Demo Bank' }).click();
+    await page.waitForURL(/\/sessions\/[^/]+\/view$/, { timeout: 30_000 });
+    const sessionId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2]!);
+    await page.locator('#overlay.hidden').waitFor({ state: 'attached', timeout: 30_000 });
+    await expect.poll(() => page.locator('#status').textContent()).toBe('Live');
+    await expect.poll(() => watch.binaryFrames, { timeout: 15_000 }).toBeGreaterThan(0);
+    const session = await context.request.get(`${ts.url}/api/sessions/${encodeURIComponent(sessionId)}`);
+    expect(session.status()).toBe(200);
+    // Active means the success check passed: the accounts page, with its balance, is what the frames show.
+    expect(await session.json()).toMatchObject({ id: sessionId, assetId: 'demo-bank', state: 'active', userId: root.id });
+
+    // 6. Back to the launcher: the card says the session is the operator's own; then sign out.
+    await page.goto(`${ts.url}/`);
+    await expect.poll(() => card.locator('.state').textContent()).toBe('In use by you');
+    expect(await card.getByRole('link', { name: 'Return to session' }).getAttribute('href')).toBe(`/sessions/${encodeURIComponent(sessionId)}/view`);
+    const dom = await page.content();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You have signed out.').waitFor();
+    expect(new URL(page.url()).pathname).toBe('/sign-in');
+    expect((await context.request.get(`${ts.url}/api/auth/session`)).status()).toBe(401);
+
+    // Nothing the operator's browser got or showed holds the demo bank's secrets; the browser reported no CSP violation.
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the last response bodies be read
+    expect(watch.bodies.length).toBeGreaterThan(5);
+    expect(watch.wsTexts.length).toBeGreaterThan(0);
+    for (const canary of CANARIES) {
+      expect(watch.bodies.filter((body) => body.includes(canary))).toEqual([]);
+      expect(watch.wsTexts.filter((text) => text.includes(canary))).toEqual([]);
+      expect(dom).not.toContain(canary);
+    }
+    expect(watch.violations).toEqual([]);
+    // The watch does see a violation: an inline style attribute is refused and reported.
+    await page.evaluate(`document.body.insertAdjacentHTML('beforeend', '<p style="color: red">probe</p>')`);
+    await expect.poll(() => watch.violations.length).toBe(1);
+    await context.close();
+  });
+});
+
+describe('web UI: sign-in refusals say what to do and how long to wait', () => {
+  let ts: TestServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    ts = await startTestServer({ WEBASSET_LOCKOUT_THRESHOLD: '2', WEBASSET_LOCKOUT_MINUTES: '7', WEBASSET_SIGNIN_IP_LIMIT: '3' });
+    browser = await chromium.launch({ executablePath: findChromium(undefined), args: [...DEFAULT_LAUNCH_ARGS] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await ts?.stop();
+  });
+
+  it('a wrong password states the lockout policy; past the address limit, the form waits with a countdown', async () => {
+    const { context, watch } = await watchedContext(browser);
+    const page = await context.newPage();
+    await page.goto(`${ts.url}/`);
+    // Signed out: the app goes to its sign-in page. No SSO configured here: no SSO button.
+    await page.waitForURL(`${ts.url}/sign-in`);
+    expect(await page.locator('#sso').count()).toBe(0);
+    const message = page.locator('#sign-in-message');
+    const statuses: number[] = [];
+    const attempt = async () => {
+      await page.getByLabel('Username').fill('someone');
+      await page.getByLabel('Password').fill('not the password');
+      const answered = page.waitForResponse((r) => r.url().endsWith('/api/auth/login'));
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      statuses.push((await answered).status());
+    };
+
+    await attempt();
+    await expect.poll(() => message.textContent()).toContain('After 2 failed attempts an account is locked for 7 minutes');
+    // Attempts from this address within 15 minutes past the limit (3) are refused with Retry-After.
+    while (statuses.at(-1) !== 429 && statuses.length < 6) await attempt();
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    await expect.poll(() => message.textContent()).toMatch(/Too many sign-in attempts from this address\. Try again in \d+ minutes?( \d+ seconds?)?\./);
+    expect(await page.getByRole('button', { name: 'Sign in' }).isDisabled()).toBe(true);
+    expect(watch.violations).toEqual([]);
+    await context.close();
+  });
+});

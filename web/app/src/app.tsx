@@ -1,0 +1,63 @@
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { currentSession, describeError, type WhoAmI } from './api.js';
+import { Enrol } from './pages/enrol.js';
+import { Launcher } from './pages/launcher.js';
+import { SignIn } from './pages/sign-in.js';
+import { navigate, useRoute } from './router.js';
+
+type SessionState = { kind: 'loading' } | { kind: 'signed-out'; notice?: string } | { kind: 'signed-in'; who: WhoAmI } | { kind: 'failed'; message: string };
+
+/** The app: who is signed in decides between the sign-in page and the launcher; the enrolment link has its own page. */
+export function App() {
+  const route = useRoute();
+  const [session, setSession] = useState<SessionState>({ kind: 'loading' });
+
+  const refresh = useCallback(async () => {
+    try {
+      const who = await currentSession();
+      setSession(who ? { kind: 'signed-in', who } : { kind: 'signed-out' });
+    } catch (error) {
+      setSession({ kind: 'failed', message: describeError(error) });
+    }
+  }, []);
+
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
+
+  // The page follows the session: signed out goes to sign-in, signed in leaves it.
+  useEffect(() => {
+    if (route === '/enrol') return;
+    if (session.kind === 'signed-out' && route !== '/sign-in') navigate('/sign-in', { replace: true });
+    if (session.kind === 'signed-in' && route === '/sign-in') navigate('/', { replace: true });
+  }, [route, session.kind]);
+
+  if (route === '/enrol') return <Enrol />;
+  switch (session.kind) {
+    case 'loading':
+      return <Shell><p class="muted" role="status">Loading…</p></Shell>;
+    case 'failed':
+      return (
+        <Shell>
+          <p class="error" role="alert">{session.message}</p>
+          <button type="button" onClick={() => void refresh()}>Try again</button>
+        </Shell>
+      );
+    case 'signed-out':
+      return <SignIn notice={session.notice} onSignedIn={() => void refresh()} />;
+    case 'signed-in':
+      return <Launcher who={session.who} onSignedOut={(notice) => setSession({ kind: 'signed-out', notice })} />;
+  }
+}
+
+/** The frame of the pages shown before or without a signed-in user. */
+export function Shell(props: { children: preact.ComponentChildren; wide?: boolean }) {
+  return (
+    <main class={props.wide ? 'shell wide' : 'shell'}>
+      <header class="brand">
+        <span class="logo" aria-hidden="true">◆</span> WebAsset Controller
+      </header>
+      {props.children}
+    </main>
+  );
+}

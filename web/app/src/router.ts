@@ -1,0 +1,29 @@
+import { useEffect, useState } from 'preact/hooks';
+
+/** The UI's own addresses; the server answers each of them with the app (src/http/routes/web-ui.ts, CLIENT_ROUTES). */
+export type Route = '/' | '/sign-in' | '/enrol';
+
+const ROUTES: readonly Route[] = ['/', '/sign-in', '/enrol'];
+
+function current(): Route {
+  const path = window.location.pathname;
+  return (ROUTES as readonly string[]).includes(path) ? (path as Route) : '/';
+}
+
+/** Goes to another page of the app without a reload. */
+export function navigate(to: Route, options: { replace?: boolean } = {}): void {
+  if (options.replace) window.history.replaceState(null, '', to);
+  else window.history.pushState(null, '', to);
+  window.dispatchEvent(new PopStateEvent('popstate'));
+}
+
+/** The page the address bar names, kept up to date with back and forward. */
+export function useRoute(): Route {
+  const [route, setRoute] = useState(current);
+  useEffect(() => {
+    const onPop = () => setRoute(current());
+    window.addEventListener('popstate', onPop);
+    return () => window.removeEventListener('popstate', onPop);
+  }, []);
+  return route;
+}
