@@ -22,6 +22,7 @@ export interface SealFields {
 export interface RecordingStore {
   insert(row: { id: string; sessionId: string; assetId: string; userId: string; nodeId: string; startedAtMs: number; retentionDays: number }): Promise<void>;
   get(id: string): Promise<RecordingRecord | null>;
+  bySession(sessionId: string): Promise<RecordingRecord | null>;
   /** Adds a chunk row and the recording's counters in one transaction; `searchText` replaces the stored one when given. */
   addChunk(id: string, chunk: ChunkInfo, searchText: string | undefined): Promise<void>;
   chunks(id: string): Promise<ChunkInfo[]>;
@@ -61,6 +62,9 @@ export function createRecordingStore(db: Kysely<Tables>): RecordingStore {
     },
     async get(id) {
       return (await db.selectFrom('recordings').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+    },
+    async bySession(sessionId) {
+      return (await db.selectFrom('recordings').selectAll().where('session_id', '=', sessionId).executeTakeFirst()) ?? null;
     },
     async addChunk(id, chunk, searchText) {
       await db.transaction().execute(async (trx) => {

@@ -16,6 +16,7 @@ const HOUR_MS = 3_600_000;
 const REASON_MAX = 500;
 const SWEEP_BATCH = 100;
 const NO_CONTROL = /\p{Cc}/gu;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Session recordings: the recorder a session writes to, the list and replay
@@ -73,6 +74,7 @@ export function createRecordings(deps: RecordingsDeps): Recordings {
   const recordings: Recordings = {
     async begin(info) {
       checkBegin(info);
+      if (await store.bySession(info.sessionId)) throw new AppError('conflict', { publicMessage: 'This session already has a recording.' });
       const id = ctx.ids.uuid();
       if (!isRecordingId(id)) throw new TypeError('createRecordings: ids.uuid() must give UUID v4 ids');
       try {
@@ -224,7 +226,7 @@ export function createRecordings(deps: RecordingsDeps): Recordings {
 function checkBegin(info: BeginInfo): void {
   const bad = (what: string) => new AppError('invalid_request', { publicMessage: `Invalid recording start: ${what}.` });
   if (!info || typeof info !== 'object') throw bad('no details');
-  if (typeof info.sessionId !== 'string' || !/^[0-9a-f-]{36}$/i.test(info.sessionId)) throw bad('sessionId must be a UUID');
+  if (typeof info.sessionId !== 'string' || !UUID.test(info.sessionId)) throw bad('sessionId must be a UUID');
   if (typeof info.assetId !== 'string' || info.assetId === '') throw bad('assetId is required');
   if (typeof info.userId !== 'string' || info.userId === '') throw bad('userId is required');
   if (!Number.isInteger(info.retentionDays) || info.retentionDays < 1 || info.retentionDays > 36_500) throw bad('retentionDays must be 1 to 36500');

@@ -186,5 +186,9 @@ describe('recordings service', () => {
     ]) {
       await expect(s.recordings.begin(info)).rejects.toMatchObject({ code: 'invalid_request' });
     }
+    const session = sessionId();
+    const rec = await s.recordings.begin({ sessionId: session, assetId: ASSET, userId: USER, retentionDays: 30 });
+    await expect(s.recordings.begin({ sessionId: session, assetId: ASSET, userId: USER, retentionDays: 30 })).rejects.toMatchObject({ code: 'conflict' });
+    await rec.seal({ complete: true });
   });
 });
