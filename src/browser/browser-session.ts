@@ -121,7 +121,7 @@ export async function openBrowserSession(deps: {
     if (!pending) {
       pending = (async () => {
         const cdp = await context.newCDPSession(page);
-        lock.watchPage(page);
+        lock.watchPage(page, cdp);
         watchPagePolicy(page, spec.policy, report, cdp);
         if (size.width !== viewport.width || size.height !== viewport.height) await page.setViewportSize(size).catch(() => undefined);
         const tab = tabs.add(page, cdp);

@@ -1,4 +1,4 @@
-import type { BrowserContext, Frame, Page, Request, Route } from 'playwright-core';
+import type { BrowserContext, CDPSession, Frame, Page, Request, Route } from 'playwright-core';
 import { classifyCommittedUrl } from './blocked-schemes.js';
 import type { BlockedWhat, BrowserEvent } from './types.js';
 import { describeUrl, type UrlGuard } from './url-guard.js';
@@ -24,8 +24,11 @@ export interface NavigationLockDeps {
 export interface NavigationLock {
   /** Marks a page the session opened itself: its first navigation is not a popup's. */
   markOwn(page: Page): void;
-  /** Adds the per-page layer (committed-URL check) and closes refused popups; called before the page is used. */
-  watchPage(page: Page): void;
+  /**
+   * Adds the per-page layers (committed-URL check; with the tab's CDP session, the report of what
+   * Chromium itself refused) and closes refused popups; called before the page is used.
+   */
+  watchPage(page: Page, cdp?: CDPSession): void;
 }
 
 /**
@@ -104,9 +107,10 @@ export async function installNavigationLock(context: BrowserContext, deps: Navig
     markOwn(page) {
       marks.own.add(page);
     },
-    watchPage(page) {
+    watchPage(page, cdp) {
       if (watched.has(page)) return;
       watched.add(page);
+      if (cdp) reportRefusedByChromium(cdp, block);
       // A popup whose first navigation was refused shows nothing but Chromium's error page: it is closed.
       const closeFailedPopup = () => {
         if (!marks.own.has(page) && !marks.committed.has(page) && page.url().startsWith('chrome-error:')) page.close().catch(ignoreClosed);
@@ -120,6 +124,26 @@ export async function installNavigationLock(context: BrowserContext, deps: Navig
     },
   };
 }
+
+/**
+ * A page's own attempt at a local scheme (`window.open('chrome://settings')`, a link or `location`
+ * to `file:`, a top-level `data:`) is refused by Chromium before any request or window exists, so
+ * no other layer sees it. Chromium says so in a `security` log entry, which page scripts cannot
+ * write (their console goes to another domain): that entry is reported as a blocked navigation.
+ */
+function reportRefusedByChromium(cdp: CDPSession, block: (what: BlockedWhat, url: string, reason: string) => void): void {
+  cdp.on('Log.entryAdded', (event: { entry: { source: string; text: string } }) => {
+    if (event.entry.source !== 'security') return;
+    const refused = REFUSED_BY_CHROMIUM.exec(event.entry.text);
+    if (!refused) return;
+    const url = refused[1] ?? refused[2] ?? '';
+    const scheme = classifyCommittedUrl(url);
+    block('navigation', url, `${scheme.kind === 'blocked' ? scheme.reason : 'not allowed'} (refused by Chromium)`);
+  });
+  cdp.send('Log.enable').catch(ignoreClosed);
+}
+
+const REFUSED_BY_CHROMIUM = /^(?:Not allowed to load local resource: (\S+)|Not allowed to navigate top frame to data URL: (data:\S*))/;
 
 /** True when the committed URL may stay. */
 function checkCommitted(frame: Frame, guard: UrlGuard, block: (what: BlockedWhat, url: string, reason: string) => void): boolean {

@@ -50,7 +50,7 @@ export function describeUrl(url: string): string {
       return `${parsed.protocol}//${parsed.host}${parsed.pathname}`.slice(0, 500);
     }
     // data:, javascript: and blob: carry content in the URL itself: only the scheme is kept.
-    return LOCAL_SCHEMES.has(parsed.protocol) ? `${parsed.protocol}${parsed.pathname}`.slice(0, 200) : parsed.protocol;
+    return LOCAL_SCHEMES.has(parsed.protocol) ? `${parsed.protocol}${parsed.host ? `//${parsed.host}` : ''}${parsed.pathname}`.slice(0, 200) : parsed.protocol;
   } catch {
     return '(unparsable URL)';
   }

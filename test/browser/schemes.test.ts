@@ -110,10 +110,16 @@ describe('blocked schemes: a session', () => {
     },
   );
 
-  it('a page that opens file:, chrome://settings, view-source:, data: and javascript: windows shows none of them, and the browser lives on', async () => {
+  it('a page that opens file:, chrome://settings, view-source:, data: and javascript: windows shows none of them, reports them, and the browser lives on', async () => {
     const log = eventLog();
     const session = await pool.open(spec({ onEvent: log.onEvent }));
     await session.navigate(site.url('portal.test', '/tricks'));
+    // Chromium refuses these before any request or window exists; its security log is what reports them.
+    const refused = (url: string, scheme: string) => (e: BrowserEvent) =>
+      e.type === 'blocked' && e.what === 'navigation' && (e.url ?? '').startsWith(url) && e.reason === `scheme ${scheme} is not allowed (refused by Chromium)`;
+    await log.waitFor(refused('chrome://settings/', 'chrome:'));
+    await log.waitFor(refused('file:/etc/passwd', 'file:'));
+    await log.waitFor(refused('view-source:http://portal.test:', 'view-source:'));
     await session.navigate(site.url('portal.test', '/after'));
     await log.waitFor((e) => e.type === 'navigated' && e.url.endsWith('/after'));
     const shown = session.tabs().map((tab) => tab.url);

@@ -62,6 +62,7 @@ describe('describeUrl', () => {
     expect(describeUrl('data:text/html,<script>secret</script>')).toBe('data:');
     expect(describeUrl('javascript:steal("x")')).toBe('javascript:');
     expect(describeUrl('file:///etc/passwd')).toBe('file:/etc/passwd');
+    expect(describeUrl('chrome://settings/?search=x')).toBe('chrome://settings/');
     expect(describeUrl('about:blank')).toBe('about:blank');
     expect(describeUrl('::')).toBe('(unparsable URL)');
   });
