@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/index.js';
-import { createRecordingExporter, findFfmpeg, probeDurationMs, type VideoFrame } from '../../src/recording/export.js';
+import { createRecordingExporter, exportRecording, findFfmpeg, probeDurationMs, type VideoFrame } from '../../src/recording/index.js';
+import { useTestDatabase } from '../support/databases.js';
+import { buildStack, CANARY_PASSWORD, CANARY_USERNAME, eventually, usePoolAndPortal } from '../sessions/support.js';
 
 // Real ffmpeg and ffprobe from the operating system (the package `ffmpeg`).
 const tools = findFfmpeg({ pathEnv: process.env.PATH });
@@ -146,5 +148,41 @@ describe('video export with ffmpeg', () => {
   it('finds ffmpeg and ffprobe on the PATH, or beside FFMPEG_PATH', () => {
     expect(findFfmpeg({ pathEnv: process.env.PATH })).toEqual({ ffmpeg: tools.ffmpeg, ffprobe: tools.ffprobe });
     expect(findFfmpeg({ configured: tools.ffmpeg })).toEqual(tools);
+  });
+});
+
+describe('video export of a recorded demo-portal session (real Chromium and ffmpeg)', () => {
+  const shared = usePoolAndPortal();
+  const fresh = useTestDatabase();
+
+  it('is a playable WebM as long as the recording, audited, with no secret in any byte', async () => {
+    const s = await buildStack(fresh, shared.pool, shared.portalUrl, { asset: { successCheck: { selector: '#balance' } } });
+    fresh.defer(() => s.close());
+    const alice = await s.operator('alice');
+    const session = await s.sessions.start(alice, 'bank');
+    const attached = await s.sessions.attach(session.id, alice, 'control');
+    const detach = attached.onEnd(() => undefined);
+    await attached.browser.navigate(`${shared.portalUrl}/transfer`);
+    await eventually(async () => attached.browser.tabs().some((t) => t.active && t.url.endsWith('/transfer')), 10_000, 'the transfer page');
+    await new Promise((r) => setTimeout(r, 1500));
+    await attached.browser.navigate(`${shared.portalUrl}/accounts`);
+    await new Promise((r) => setTimeout(r, 1500));
+    detach();
+    await s.sessions.end(session.id, alice);
+    const [recording] = (await s.recordings.list({})).items;
+    expect(recording).toMatchObject({ state: 'sealed', complete: true });
+    expect(recording!.frames).toBeGreaterThanOrEqual(2);
+
+    const out = join(fresh.db.dataDir, 'session.webm');
+    const exporter = createRecordingExporter({ tools: () => tools });
+    const actor = { kind: 'user' as const, id: 'os:auditor@host', name: 'auditor (cli)' };
+    const result = await exportRecording({ recordings: s.recordings, trail: s.trail, exporter }, { id: recording!.id, format: 'webm', outPath: out, actor });
+    expect(result.frames).toBe(recording!.frames);
+    playable(out);
+    expect(Math.abs((await probeDurationMs(tools.ffprobe, out)) - recording!.durationMs)).toBeLessThan(1000);
+    const bytes = readFileSync(out);
+    for (const canary of [CANARY_PASSWORD, CANARY_USERNAME]) expect(bytes.includes(Buffer.from(canary))).toBe(false);
+    const audited = await s.auditRows({ action: 'recording.exported', target: recording!.id });
+    expect(audited).toEqual([expect.objectContaining({ actor_id: actor.id, outcome: 'success', details: expect.objectContaining({ session: session.id, format: 'webm', codec: 'vp9' }) })]);
   });
 });
