@@ -7,6 +7,8 @@ import type { RecordingStorage } from './types.js';
 
 const CHUNK_NAME = /^chunk-(\d{6,9})\.war$/;
 const MANIFEST = 'manifest.json';
+/** Our own temp files (`.chunk-000001.war.<hex>.tmp`, `.probe-<hex>`), never anything else. */
+const TEMP_NAME = /^\.(?:(?:chunk-\d{6,9}\.war|manifest\.json)\.[0-9a-f]{12}\.tmp|probe-[0-9a-f]{12})$/;
 const MAX_SEQ = 999_999_999;
 
 /** The file name of chunk `seq` (`chunk-000001.war`). */
@@ -68,7 +70,12 @@ export function createFileRecordingStorage(dir: string): RecordingStorage {
       }
     },
     async writeManifest(id, bytes) {
-      await replaceDurably(folderOf(id), MANIFEST, bytes);
+      const folder = folderOf(id);
+      await replaceDurably(folder, MANIFEST, bytes);
+      // A sealed folder holds its chunks and manifest only: temp files a crash left behind go.
+      for (const name of await readdir(folder)) {
+        if (TEMP_NAME.test(name)) await rm(join(folder, name), { force: true });
+      }
     },
     async readManifest(id) {
       return readIfExists(join(folderOf(id), MANIFEST));

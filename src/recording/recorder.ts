@@ -10,6 +10,9 @@ import type { ChunkInfo, ChunkRecord, Recorder, RecordingEventBody, SealResult }
 /** Length prefix + kind + t (+ width/height for a frame): what a record adds to a chunk besides its payload. */
 const RECORD_OVERHEAD = 13;
 const MAX_T = 0xffff_ffff;
+/** Longest text kept per event field, and most entries per list (file names). */
+const MAX_TEXT = 4096;
+const MAX_LIST = 100;
 
 /**
  * One session's recording: buffers records and writes a whole chunk at
@@ -169,13 +172,28 @@ export function createRecorder(ctx: RecordingContext, row: RecordingRecord): Rec
   };
 }
 
-/** A password field never keeps text, whatever the caller passed (defence in depth for R1b's masking). */
+/**
+ * A password field never keeps text, whatever the caller passed (defence in
+ * depth behind the browser's masking); text fields are capped so one event
+ * (a data: URL, a huge title) cannot swell a chunk.
+ */
 function sanitize(e: RecordingEventBody): RecordingEventBody {
-  if (e.type === 'keys' && e.field !== 'text' && 'text' in e) {
-    const { text: _dropped, ...rest } = e;
-    return rest;
+  let body: RecordingEventBody = e;
+  if (body.type === 'keys' && body.field !== 'text' && 'text' in body) {
+    const { text: _dropped, ...rest } = body;
+    body = rest;
   }
-  return e;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body) as Array<[string, unknown]>) {
+    if (typeof value === 'string') out[key] = capText(value);
+    else if (Array.isArray(value)) out[key] = (value as unknown[]).slice(0, MAX_LIST).map((v) => (typeof v === 'string' ? capText(v) : v));
+    else out[key] = value;
+  }
+  return out as RecordingEventBody;
+}
+
+function capText(value: string): string {
+  return value.length > MAX_TEXT ? `${value.slice(0, MAX_TEXT)}…` : value;
 }
 
 function side(value: number): number {

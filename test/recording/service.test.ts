@@ -116,6 +116,18 @@ describe('recordings service', () => {
     expect(decodeChunk(readFileSync(join(folder, 'chunk-000001.war')))).toHaveLength(3);
   });
 
+  it('caps long event text so one event cannot swell a chunk', async () => {
+    const s = await recordingStack(fresh);
+    const rec = await s.recordings.begin({ sessionId: sessionId(), assetId: ASSET, userId: USER, retentionDays: 30 });
+    rec.event({ type: 'navigated', tabId: 't', url: `data:text/html,${'a'.repeat(100_000)}`, title: 'x' });
+    rec.event({ type: 'upload', fileNames: Array.from({ length: 500 }, (_, i) => `f${i}.pdf`) });
+    await rec.seal({ complete: true });
+    const [nav, upload] = await s.recordings.events(rec.recordingId);
+    expect(nav).toMatchObject({ type: 'navigated', title: 'x' });
+    expect((nav as { url: string }).url).toHaveLength(4097);
+    expect((upload as { fileNames: string[] }).fileNames).toHaveLength(100);
+  });
+
   it('lists with filters, text search, visibility and cursor paging; newest first', async () => {
     const s = await recordingStack(fresh);
     const made: Array<{ id: string; assetId: string; userId: string }> = [];

@@ -42,6 +42,16 @@ describe('file recording storage', () => {
     expect(await storage.listChunks(ID)).toEqual([1]);
   });
 
+  it('writing the manifest sweeps our own temp files a crash left behind, nothing else', async () => {
+    await storage.create(ID);
+    writeFileSync(join(dir, ID, '.chunk-000003.war.0123456789ab.tmp'), 'x');
+    writeFileSync(join(dir, ID, '.probe-0123456789ab'), 'x');
+    writeFileSync(join(dir, ID, 'notes.txt'), 'x');
+    await storage.writeChunk(ID, 1, Buffer.from('one'));
+    await storage.writeManifest(ID, Buffer.from('{}'));
+    expect(readdirSync(join(dir, ID)).sort()).toEqual(['chunk-000001.war', 'manifest.json', 'notes.txt']);
+  });
+
   it('removes a recording folder', async () => {
     await storage.writeChunk(ID, 1, Buffer.from('one'));
     await storage.remove(ID);
