@@ -141,6 +141,7 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await page.locator('#overlay.hidden').waitFor({ state: 'attached', timeout: 30_000 });
     await expect.poll(() => page.locator('#status').textContent()).toBe('Live');
     await expect.poll(() => watch.binaryFrames, { timeout: 15_000 }).toBeGreaterThan(0);
+    const viewerDom = await page.content();
     const session = await context.request.get(`${ts.url}/api/sessions/${encodeURIComponent(sessionId)}`);
     expect(session.status()).toBe(200);
     // Active means the success check passed: the accounts page, with its balance, is what the frames show.
@@ -164,6 +165,7 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
       expect(watch.bodies.filter((body) => body.includes(canary))).toEqual([]);
       expect(watch.wsTexts.filter((text) => text.includes(canary))).toEqual([]);
       expect(dom).not.toContain(canary);
+      expect(viewerDom).not.toContain(canary);
     }
     expect(watch.violations).toEqual([]);
     // The watch does see a violation: an inline style attribute is refused and reported.

@@ -52,6 +52,7 @@ export function Enrol() {
             </p>
             {state.passwordStep ? (
               <PasswordForm
+                username={state.username ?? ''}
                 submit={async (password) => {
                   const next = await api<EnrolmentState>('POST', `${base}/password`, { password });
                   if (next.done) finish();
@@ -72,7 +73,7 @@ export function Enrol() {
   );
 }
 
-function PasswordForm(props: { submit(password: string): Promise<void> }) {
+function PasswordForm(props: { username: string; submit: (password: string) => Promise<void> }) {
   const [password, setPassword] = useState('');
   const [repeat, setRepeat] = useState('');
   const [busy, setBusy] = useState(false);
@@ -99,6 +100,8 @@ function PasswordForm(props: { submit(password: string): Promise<void> }) {
     <form onSubmit={(e) => void submit(e)} aria-label="Choose a password">
       <h2>Choose a password</h2>
       <p class="muted">At least 12 characters, not a common password.</p>
+      {/* For password managers: which account this new password belongs to. */}
+      <input type="text" name="username" autoComplete="username" value={props.username} readOnly hidden />
       <label for="new-password">New password</label>
       <input id="new-password" type="password" autoComplete="new-password" minLength={12} required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
       <label for="repeat-password">Repeat it</label>
