@@ -7,6 +7,7 @@ import type { Services } from '../../src/app.js';
 import { runRecordingCommand } from '../../src/cli/commands/recording.js';
 import type { CommandContext } from '../../src/cli/context.js';
 import { describeCliError } from '../../src/cli/exit-codes.js';
+import { runCli } from '../../src/cli/main.js';
 import type { Principal } from '../../src/identity/index.js';
 import { cli } from '../support/cli.js';
 import { CANARIES, deployment, makeRecording, type MadeRecording, type RecordedDeployment } from './cli-fixture.js';
@@ -200,6 +201,18 @@ describe('webasset recording for someone without replay', () => {
     expect(leaks).toEqual([]);
     // Holding and deleting need the administrator's permission.
     expect((await as(operator, ['hold', recording.id, '--reason', 'x'])).message).toContain('error [forbidden]');
+  });
+
+  it('inside the server (the admin socket), runs as the local administrator and takes only absolute paths', async () => {
+    const stderr = new PassThrough();
+    const err: Buffer[] = [];
+    stderr.on('data', (c: Buffer) => err.push(c));
+    const io = { env: {}, cwd: env.dir, stdin: new PassThrough(), stdout: new PassThrough(), stderr };
+    const actor = { kind: 'user' as const, id: 'os:ops@host', name: 'ops via admin socket' };
+    expect(await runCli(['recording', 'export', recording.id, '--out', 'relative.webm'], io, services, actor)).toBe(2);
+    expect(await runCli(['recording', 'verify', 'some-folder'], io, services, actor)).toBe(2);
+    expect(Buffer.concat(err).toString()).toContain('must be an absolute path');
+    expect(await runCli(['recording', 'verify', recording.id], io, services, actor)).toBe(0);
   });
 
   it('lets an auditor replay and export (the role permission recordings.replay)', async () => {

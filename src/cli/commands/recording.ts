@@ -126,7 +126,7 @@ async function exportVideo(ctx: CommandContext, args: string[], principal: Princ
   const id = oneId(positionals, 'recording export needs one recording id');
   const format = values.format ?? 'webm';
   if (!isExportVideoFormat(format)) throw usage(`--format must be one of ${EXPORT_VIDEO_FORMATS.join(', ')}`);
-  const outPath = outputPath(ctx, values.out ?? `recording-${id}.${format}`, '--out');
+  const outPath = hostPath(ctx, values.out ?? `recording-${id}.${format}`, '--out');
   const result = await withServices(ctx, async (s) => {
     const found = await replayable(s, principal, id);
     return exportRecording({ recordings: s.recordings, trail: s.audit.trail, exporter: exporterOf(ctx, s) }, { id: found.id, format, outPath, actor: ctx.actor });
@@ -140,7 +140,7 @@ async function evidence(ctx: CommandContext, args: string[], principal: Principa
   const { values, positionals } = parseArgs({ args, options: { out: { type: 'string' } }, strict: true, allowPositionals: true });
   const id = oneId(positionals, 'recording evidence needs one recording id');
   if (!values.out) throw usage('recording evidence needs --out DIR (a new or empty folder)');
-  const outDir = outputPath(ctx, values.out, '--out');
+  const outDir = hostPath(ctx, values.out, '--out');
   const report = await withServices(ctx, async (s) => {
     const found = await replayable(s, principal, id);
     return writeEvidence(evidenceDeps(s), { id: found.id, outDir, actor: ctx.actor });
@@ -160,7 +160,7 @@ async function verify(ctx: CommandContext, args: string[], principal: Principal)
       const found = await replayable(s, principal, target);
       return verifyStoredRecording(evidenceDeps(s), found.id);
     }
-    const dir = resolve(ctx.io.cwd, target);
+    const dir = hostPath(ctx, target, 'the bundle folder');
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw usage(`${positionals[0]} is neither a recording id nor a bundle folder`);
     // Checking a bundle reads no recording of the product; it still takes the right to replay recordings.
     await s.access.authorize(principal, 'recordings.replay');
@@ -223,11 +223,11 @@ function exporterOf(ctx: CommandContext, s: Services): RecordingExporter {
 }
 
 /**
- * A path the caller gave. Through the admin socket the server writes the file, in
+ * A path the caller gave. Through the admin socket the server reads or writes it, from
  * its own working folder, so only an absolute path says where without surprise.
  */
-function outputPath(ctx: CommandContext, path: string, flag: string): string {
-  if (ctx.services && !isAbsolute(path)) throw usage(`${flag} must be an absolute path while the server holds the embedded database (the server writes it)`);
+function hostPath(ctx: CommandContext, path: string, what: string): string {
+  if (ctx.services && !isAbsolute(path)) throw usage(`${what} must be an absolute path while the server holds the embedded database (the server reads and writes it)`);
   return resolve(ctx.io.cwd, path);
 }
 
