@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAUNCH_ARGS, findChromium } from '../../src/browser/index.js';
@@ -5,6 +6,7 @@ import { seedDemoPortal } from '../../src/cli/commands/demo-portal-seed.js';
 import { base32Decode, totp } from '../../src/core/index.js';
 import { createDemoPortal, DEMO_CREDENTIALS, type DemoPortal } from '../../src/demo-portal/index.js';
 import { TEST_ADMIN } from '../support/accounts.js';
+import { startTestIdp, type TestIdp } from '../support/oidc-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const actor = { kind: 'user' as const, id: 'test-admin', name: 'Test admin' };
@@ -212,6 +214,67 @@ describe('web UI: sign-in refusals say what to do and how long to wait', () => {
     expect(statuses).toEqual([401, 401, 401, 429]);
     await expect.poll(() => message.textContent()).toMatch(/Too many sign-in attempts from this address\. Try again in \d+ minutes?( \d+ seconds?)?\./);
     expect(await page.getByRole('button', { name: 'Sign in' }).isDisabled()).toBe(true);
+    expect(watch.violations).toEqual([]);
+    await context.close();
+  });
+});
+
+/** A free port for a server whose public URL (the callback registered at the provider) must be known before it starts. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+describe('web UI: single sign-on against the in-process OpenID provider', () => {
+  let idp: TestIdp;
+  let ts: TestServer;
+  let browser: Browser;
+  let app: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    app = `http://127.0.0.1:${port}`;
+    idp = await startTestIdp({
+      redirectUris: [`${app}/auth/oidc/callback`],
+      postLogoutRedirectUris: [`${app}/auth/oidc/logged-out`],
+      users: [{ sub: 'sso-ana', username: 'ana', name: 'Ana Lima', email: 'ana@example.com', groups: [] }],
+    });
+    ts = await startTestServer({ PORT: String(port), WEBASSET_PUBLIC_URL: app, OIDC_ISSUER: idp.issuer, OIDC_CLIENT_ID: idp.clientId, OIDC_CLIENT_SECRET: idp.clientSecret });
+    browser = await chromium.launch({ executablePath: findChromium(undefined), args: [...DEFAULT_LAUNCH_ARGS] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await ts?.stop();
+    await idp?.stop();
+  });
+
+  it('"Sign in with SSO" goes to the provider and back to the launcher, signed in', async () => {
+    const { context, watch } = await watchedContext(browser);
+    const page = await context.newPage();
+    await page.goto(`${app}/sign-in`);
+    await page.getByRole('link', { name: 'Sign in with SSO' }).click();
+    // The provider's own sign-in step (a JSON stand-in for its login page): post the username from there.
+    await page.waitForURL((url) => url.href.startsWith(`${idp.issuer}/interaction/`));
+    await page.evaluate(`(() => {
+      const form = document.createElement('form');
+      form.method = 'POST';
+      form.action = location.pathname + '/login';
+      const input = document.createElement('input');
+      input.name = 'username';
+      input.value = 'ana';
+      form.append(input);
+      document.body.append(form);
+      form.submit();
+    })()`);
+    await page.waitForURL(`${app}/`);
+    await expect.poll(() => page.locator('#who').textContent()).toBe('Ana Lima');
+    await page.getByText('No portal is shared with you yet').waitFor();
     expect(watch.violations).toEqual([]);
     await context.close();
   });
