@@ -114,6 +114,8 @@ export interface PolicyChange {
 export interface ImportResult {
   changes: PolicyChange[];
   applied: boolean;
+  /** What conversions in the file changed in meaning (parsePolicyFile); never a value. */
+  warnings: string[];
 }
 
 export interface ImportDeps {
@@ -126,6 +128,14 @@ export interface ImportDeps {
 
 /** Parses and validates a policy file; problems name the path in the file, never the values. */
 export function parsePolicy(source: string): PolicyFile {
+  return parsePolicyFile(source).file;
+}
+
+/**
+ * parsePolicy, with what the file's conversions changed in meaning (JumpServer autofill: a dropped
+ * sleep, a code step, fixed text typed): each warning names its place in the file, never a value.
+ */
+export function parsePolicyFile(source: string): { file: PolicyFile; warnings: string[] } {
   if (Buffer.byteLength(source) > POLICY_MAX_BYTES) throw invalid([{ field: 'file', problem: `larger than ${POLICY_MAX_BYTES} bytes` }]);
   // Aliases are refused outright: a "billion laughs" file expands them exponentially.
   const doc = parseDocument(source, { uniqueKeys: true, prettyErrors: false, strict: true });
@@ -140,7 +150,18 @@ export function parsePolicy(source: string): PolicyFile {
   if (!parsed.success) throw invalid(parsed.error.issues.slice(0, 50).map((i) => ({ field: i.path.join('.') || 'file', problem: i.message })));
   const problems = duplicates(parsed.data);
   if (problems.length > 0) throw invalid(problems);
-  return parsed.data;
+  return { file: parsed.data, warnings: conversionWarnings(data) };
+}
+
+/** The converter's warnings for each asset entry that carried JumpServer autofill (it converted once already, so it does not throw here). */
+function conversionWarnings(data: unknown): string[] {
+  const assets = (data as { assets?: unknown }).assets;
+  if (!Array.isArray(assets)) return [];
+  return assets.flatMap((entry: unknown, index) => {
+    const { id, jumpServerAutofill } = entry as { id: string; jumpServerAutofill?: unknown };
+    if (jumpServerAutofill === undefined) return [];
+    return importJumpServerAutofill(jumpServerAutofill).warnings.map((warning) => `asset ${id} (assets.${index}.jumpServerAutofill) ${warning}`);
+  });
 }
 
 function duplicates(file: PolicyFile): Array<{ field: string; problem: string }> {
@@ -575,7 +596,7 @@ export async function importPolicy(
   input: { source: string; fileName: string; dryRun: boolean; by: Principal; context?: RequestContext | undefined },
 ): Promise<ImportResult> {
   const { db, trail, clock, ids } = deps;
-  const file = parsePolicy(input.source);
+  const { file, warnings } = parsePolicyFile(input.source);
   const assigned = new Map<string, string>();
   const newId = (key: string) => {
     let id = assigned.get(key);
@@ -596,7 +617,7 @@ export async function importPolicy(
     });
   if (input.dryRun || steps.length === 0) {
     await summary('success');
-    return { changes, applied: false };
+    return { changes, applied: false, warnings };
   }
   for (const step of steps) await trail.record({ actor, ...step.audit, ...context });
   const expected = changes.map(formatChange).join('\n');
@@ -616,7 +637,7 @@ export async function importPolicy(
   }
   await summary('success');
   await settle(deps, [...new Set(steps.flatMap((s) => s.touches))], new Set(steps.flatMap((s) => s.orphans ?? [])), input.by);
-  return { changes, applied: true };
+  return { changes, applied: true, warnings };
 }
 
 async function settle(deps: ImportDeps, userIds: string[], orphans: ReadonlySet<string>, by: Principal): Promise<void> {

@@ -125,7 +125,8 @@ function elementSelector(target: string, where: string, warnings: string[]): str
     case 'xpath':
       return `xpath=${value}`;
     default:
-      warnings.push(`${where}: unknown locator '${by}' read as name=…, as JumpServer does`);
+      // The locator is quoted only when it looks like one: the target is the file's text, not ours.
+      warnings.push(`${where}: unknown locator${/^[a-z_]{1,32}$/.test(by) ? ` '${by}'` : ''} read as name=…, as JumpServer does`);
       return `[name=${quote(value)}]`;
   }
 }

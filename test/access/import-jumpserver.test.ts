@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicy } from '../../src/access/import-policy.js';
+import { parsePolicy, parsePolicyFile } from '../../src/access/import-policy.js';
 import { importJumpServerAutofill, type AppError } from '../../src/core/index.js';
 
 // An existing JumpServer deployment brings its web assets over through the import file: an asset entry may carry
@@ -40,5 +40,29 @@ describe('jumpServerAutofill in the import file', () => {
       expect(text).toContain('assets.0.jumpServerAutofill');
       expect(text).not.toContain('S3cr3t-Canary');
     }
+  });
+
+  it("gives the converter's warnings, naming the asset and the step, never a value", () => {
+    const secret = 'S3cr3t-Canary-typed';
+    const { file: parsed, warnings } = parsePolicyFile(
+      file({
+        jumpServerAutofill: [
+          { step: 1, command: 'type', target: 'id=username', value: '{USERNAME}' },
+          { step: 2, command: 'sleep', target: '2', value: '' },
+          { step: 3, command: 'type', target: 'id=pin', value: secret },
+          { step: 4, command: 'code', target: 'name=otp', value: '' },
+          { step: 5, command: 'type', target: `${secret}=x`, value: '{SECRET}' },
+        ],
+      }),
+    );
+    expect(parsed.assets![0]!.loginRecipe).not.toBeNull();
+    expect(warnings).toEqual([
+      'asset bank-a (assets.0.jumpServerAutofill) step 2 (sleep): dropped; recipe steps wait for their element (add a waitFor step if the portal needs one)',
+      'asset bank-a (assets.0.jumpServerAutofill) step 3 (type): types fixed text; if it is a secret, move it to the vault entry and use {{field:NAME}}',
+      "asset bank-a (assets.0.jumpServerAutofill) step 4 (code): JumpServer asks the person for a code; the recipe fills {{totp}} from the vault entry's totpSeed",
+      'asset bank-a (assets.0.jumpServerAutofill) step 5 (type): unknown locator read as name=…, as JumpServer does',
+    ]);
+    expect(JSON.stringify(warnings)).not.toContain('S3cr3t');
+    expect(parsePolicyFile(file({ loginRecipe: { steps: [{ click: '#go' }] } })).warnings).toEqual([]);
   });
 });

@@ -108,6 +108,36 @@ describe('webasset import', { timeout: 300_000 }, () => {
     expect(lines(after.stdout).filter((l) => l.startsWith('+ user '))).toHaveLength(50);
   });
 
+  it("prints the JumpServer converter's warnings on stderr, naming the asset and step, never a value", async () => {
+    expect((await cli(['migrate'], env, dir)).code).toBe(0);
+    writeFileSync(
+      join(dir, 'jumpserver.yaml'),
+      `version: 1
+assets:
+  - id: bank-js
+    name: Bank JS
+    url: https://bank-js.example.com/login
+    jumpServerAutofill:
+      - { step: 1, command: type, target: id=username, value: "{USERNAME}" }
+      - { step: 2, command: sleep, target: "2", value: "" }
+      - { step: 3, command: type, target: id=pin, value: "S3cr3t-Canary-pin" }
+      - { step: 4, command: "zap\\u001b[2J", target: "", value: "" }
+      - { step: 5, command: type, target: id=password, value: "{SECRET}" }
+`,
+    );
+    const res = await cli(['import', 'jumpserver.yaml', '--dry-run'], env, dir);
+    expect(res.code, res.stderr).toBe(0);
+    expect(lines(res.stdout)).toContain('+ asset bank-js');
+    const warnings = lines(res.stderr).filter((l) => l.startsWith('warning: '));
+    expect(warnings).toEqual([
+      'warning: asset bank-js (assets.0.jumpServerAutofill) step 2 (sleep): dropped; recipe steps wait for their element (add a waitFor step if the portal needs one)',
+      'warning: asset bank-js (assets.0.jumpServerAutofill) step 3 (type): types fixed text; if it is a secret, move it to the vault entry and use {{field:NAME}}',
+      'warning: asset bank-js (assets.0.jumpServerAutofill) step 4 (zap\\u001b[2J): skipped, its target is empty (JumpServer skips it too)',
+    ]);
+    expect(res.stderr + res.stdout).not.toContain('S3cr3t-Canary');
+    expect(res.stderr).not.toContain('\u001b');
+  });
+
   it('runs inside a running server that holds the embedded database (admin socket)', async () => {
     server = (await startServe({ ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' }, dir)).child;
     const other = mkdtempSync(join(tmpdir(), 'webasset-import-cwd-'));

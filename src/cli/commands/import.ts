@@ -42,6 +42,8 @@ export async function importCommand(ctx: CommandContext, args: string[]): Promis
       ),
     );
     for (const change of result.changes) writeLine(ctx.io.stdout, formatChange(change));
+    // The file's own text (a step's command) could carry control characters: shown escaped, never run by the terminal.
+    for (const warning of result.warnings) writeLine(ctx.io.stderr, `warning: ${warning.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}`);
     const verb = dryRun ? 'would change' : 'changed';
     writeLine(ctx.io.stderr, result.changes.length === 0 ? 'No changes: the database already matches the file.' : `${result.changes.length} ${verb}${dryRun ? ' (dry run: nothing was changed)' : ''}.`);
     return EXIT.ok;
