@@ -4,19 +4,22 @@
  * (a goal missed is reported, not fatal).
  *
  * `npm run bench` runs all of them; `npm run bench -- audit` or
- * `npm run bench -- forward-auth` or `npm run bench -- sessions` runs one. Settings: see bench/audit-ingest.ts
+ * `npm run bench -- forward-auth` or `npm run bench -- sessions` or `npm run bench -- recording` runs one. Settings: see bench/audit-ingest.ts
  * (BENCH_SECONDS, BENCH_PRODUCERS, BENCH_DATABASE_URL, ...) and
  * bench/forward-auth.ts (BENCH_FA_SECONDS, BENCH_FA_CONNECTIONS, BENCH_FA_BACKENDS, BENCH_REDIS_URL) and
- * bench/sessions.ts (BENCH_SESSIONS_N, BENCH_SESSIONS_HELD, BENCH_SESSIONS_PROBES, BENCH_SESSIONS_STREAM_SECONDS).
+ * bench/sessions.ts (BENCH_SESSIONS_N, BENCH_SESSIONS_HELD, BENCH_SESSIONS_PROBES, BENCH_SESSIONS_STREAM_SECONDS) and
+ * bench/recording/index.ts (BENCH_REC_SECONDS, BENCH_REC_CONCURRENT, BENCH_REC_BURST_SECONDS, BENCH_REC_SEEK_MINUTES, BENCH_REC_SEEKS).
  */
 import { configFromEnv, runAuditIngest } from './audit-ingest.js';
 import { forwardAuthConfigFromEnv, runForwardAuth } from './forward-auth.js';
+import { recordingConfigFromEnv, runRecording } from './recording/index.js';
 import { runSessions, sessionsConfigFromEnv } from './sessions.js';
 
 const BENCHMARKS = {
   audit: () => runAuditIngest(configFromEnv(process.env)),
   'forward-auth': () => runForwardAuth(forwardAuthConfigFromEnv(process.env)),
   sessions: () => runSessions(sessionsConfigFromEnv(process.env)),
+  recording: () => runRecording(recordingConfigFromEnv(process.env)),
 } as const;
 
 const wanted = process.argv.slice(2);
