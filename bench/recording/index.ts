@@ -285,6 +285,7 @@ async function seekTimes(product: RecordingProduct, config: RecordingBenchConfig
   const durationMs = sealed.durationMs;
   const inProcess: number[] = [];
   const http: number[] = [];
+  let httpRoute = true;
   for (let k = 0; k < config.seeks; k++) {
     const t = Math.floor(Math.random() * durationMs);
     const a = performance.now();
@@ -293,10 +294,16 @@ async function seekTimes(product: RecordingProduct, config: RecordingBenchConfig
     await iterator.return?.();
     inProcess.push(performance.now() - a);
     if (first.done) problems.push(`(d) no frame at ${t} ms`);
+    if (!httpRoute) continue;
     const b = performance.now();
     const res = await api(product.caller, 'GET', `/api/recordings/${sealed.recordingId}/frame?t=${t}`);
     http.push(performance.now() - b);
-    if (res.status !== 200) problems.push(`(d) GET .../frame?t=${t} answered ${res.status}`);
+    // A build whose server does not serve the recordings routes yet: the in-process figure stands alone.
+    if (res.status === 404 && k === 0) {
+      httpRoute = false;
+      http.length = 0;
+      console.log('(d) GET /api/recordings/:id/frame answered 404: not served by this build; only the in-process seek is measured');
+    } else if (res.status !== 200) problems.push(`(d) GET .../frame?t=${t} answered ${res.status}`);
   }
   return { frames: total, chunks: sealed.chunks, bytes: sealed.bytes, writeMs, inProcess: Float64Array.from(inProcess).sort(), http: Float64Array.from(http).sort() };
 }
