@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { createAccess, type Access } from './access/index.js';
 import { createAssets, createGrants, type Assets, type Grants } from './access/index.js';
 import { createForwardAuthGate, createForwardAuthRules, createReturnUrlPolicy, type ForwardAuthGate, type ReturnUrlPolicy } from './access/index.js';
-import { createAudit, type Actor, type Audit } from './audit/index.js';
+import { createAudit, createDocumentSigner, createDocumentVerifier, type Actor, type Audit } from './audit/index.js';
 import type { Config } from './config/index.js';
 import { loadOrCreateKeyFile, randomIds, systemClock, type Clock, type IdGenerator, type Redactor } from './core/index.js';
 import { createDetect, type Detect } from './detect/index.js';
@@ -19,6 +19,7 @@ import { openDatabase, type Database } from './store/index.js';
 import { createInfisicalSource, openVault, type Vault } from './vault/index.js';
 import { createBrowserPool, findChromium, type BrowserPool } from './browser/index.js';
 import { createBrowserSessions, type BrowserSessions } from './sessions/index.js';
+import { createFileRecordingStorage, createRecordings, type Recordings } from './recording/index.js';
 
 /**
  * The composition root's wiring: one small function per module, each taking
@@ -64,6 +65,8 @@ export interface Services {
   oidc: OidcSignIn | null;
   /** Portal credentials, sealed; read only by the browser module (vault.read). */
   vault: Vault;
+  /** Session recordings (WEBASSET_RECORDINGS_DIR), sealed with the audit signing key; sessions, HTTP and the CLI share this one. */
+  recordings: Recordings;
   /** The actor that system events (start, stop) are recorded under. */
   systemActor: Actor;
   clock: Clock;
@@ -81,7 +84,9 @@ export async function openServices(ctx: AppContext): Promise<Services> {
   let vault: Vault | undefined;
   try {
     state = await wireCluster(ctx, clock);
-    const audit = await wireAudit(ctx, database, clock, ids);
+    const signingKey = resolveSigningKey(ctx, database);
+    const audit = await wireAudit(ctx, database, signingKey, clock, ids);
+    const recordings = wireRecordings(ctx, database, audit, signingKey, clock, ids);
     const access = createAccess({ trail: audit.trail, db: database.db, clock, mfaRoles: ctx.config.mfaRequiredRoles });
     const assets = createAssets({ db: database.db, trail: audit.trail, clock });
     const grants = createGrants({ db: database.db, trail: audit.trail, clock, ids });
@@ -118,6 +123,7 @@ export async function openServices(ctx: AppContext): Promise<Services> {
       detect,
       oidc,
       vault: vaultService,
+      recordings,
       systemActor: { kind: 'system', id: ctx.config.nodeId, name: 'webasset' },
       clock,
       ids,
@@ -354,13 +360,13 @@ function wireOidc(
   });
 }
 
-async function wireAudit(ctx: AppContext, database: Database, clock: Clock, ids: IdGenerator): Promise<Audit> {
+async function wireAudit(ctx: AppContext, database: Database, signingKey: string, clock: Clock, ids: IdGenerator): Promise<Audit> {
   const { config, logger } = ctx;
   const audit = createAudit({
     db: database.db,
     copyOut: database.copyOut,
     dataDir: config.dataDir,
-    signingKey: resolveSigningKey(ctx, database),
+    signingKey,
     trustedPublicKeys: config.auditTrustedKeys,
     nodeId: config.nodeId,
     clock,
@@ -408,6 +414,27 @@ async function wireVault(ctx: AppContext, database: Database, audit: Audit, dete
   }
 }
 
+/**
+ * Recordings are files in WEBASSET_RECORDINGS_DIR; their manifests are signed with the audit
+ * signing key, so one published public key checks both the trail and the recordings. Verification
+ * also trusts the earlier keys of WEBASSET_AUDIT_TRUSTED_KEYS.
+ */
+function wireRecordings(ctx: AppContext, database: Database, audit: Audit, signingKey: string, clock: Clock, ids: IdGenerator): Recordings {
+  const { config, logger } = ctx;
+  const signer = createDocumentSigner(signingKey);
+  return createRecordings({
+    db: database.db,
+    storage: createFileRecordingStorage(config.recordingsDir),
+    trail: audit.trail,
+    signer,
+    verifier: createDocumentVerifier([signer.publicKey, ...config.auditTrustedKeys]),
+    clock,
+    ids,
+    nodeId: config.nodeId,
+    logger,
+  });
+}
+
 function resolveSigningKey(ctx: AppContext, database: Database): string {
   const { config, logger, redactor } = ctx;
   if (config.auditSigningKey) return config.auditSigningKey;
@@ -438,6 +465,7 @@ function wireBrowserSessions(services: Services): BrowserWiring {
     assets: services.assets,
     vault: services.vault,
     pool,
+    recordings: services.recordings,
     trail: services.audit.trail,
     clock: services.clock,
     ids: services.ids,
@@ -498,6 +526,9 @@ export async function startServer(services: Services): Promise<RunningServer> {
     // Sessions this node left live when it last stopped without a clean shutdown have no browser any more.
     const recovered = await browser.sessions.recover();
     if (recovered > 0) logger.warn({ sessions: recovered }, 'ended browser sessions left by an earlier run (node_restart)');
+    // Their recordings were cut off where the last chunk was flushed: sealed incomplete, so they verify.
+    const sealed = await services.recordings.recover();
+    if (sealed > 0) logger.warn({ recordings: sealed }, 'sealed session recordings left by an earlier run (node_restart)');
     http = await createServer(services, browser, () => shuttingDown);
   } catch (error) {
     await closeBrowser(browser);
@@ -520,6 +551,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
   }
   logger.info({ url: address, version: services.version, node: config.nodeId }, 'webasset is listening');
   const staleSweep = startStaleVaultSweep(services);
+  const stopRetention = services.recordings.startRetentionJob();
   let stopping: Promise<void> | undefined;
   return {
     http,
@@ -529,6 +561,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
       stopping ??= (async () => {
         shuttingDown = true;
         await staleSweep.stop();
+        stopRetention();
         // Sessions first: their live views close with them, so the HTTP server has no socket left waiting.
         await closeBrowser(browser);
         await http.close();

@@ -19,16 +19,19 @@ export interface InputTarget {
 
 export interface InputRecorder {
   /**
-   * Called before an input is dispatched: starts reading what it acts on (the element under the
-   * pointer, the focused field) so that the page is read as it was before the input changed it.
-   * Returns what to call once the input was dispatched (a paste is measured after it), if anything.
+   * Called before an input is dispatched: reads what it acts on (the element under the pointer,
+   * the focused field) so that the page is read as it was before the input changed it. Resolves
+   * when the input may be dispatched (a mouse press waits for its target to be read, at most
+   * {@link MAX_CLICK_READ_WAIT_MS}), to what to call once it was dispatched (a paste is measured after it), if anything.
    */
-  before(target: InputTarget, event: InputEvent): (() => void) | undefined;
+  before(target: InputTarget, event: InputEvent): Promise<(() => void) | undefined>;
   /** Reports the summary of the field being typed into (at the session's end). */
   flush(): void;
 }
 
 const MAX_TEXT = 1000;
+/** A press is held back at most this long for its target to be read (one CDP round trip, three after a navigation). */
+export const MAX_CLICK_READ_WAIT_MS = 50;
 const MAX_COORDINATE = 100_000;
 const MODIFIERS = new Set(['Control', 'Alt', 'Meta', 'Shift']);
 /** Keys that end typing into a field: the summary so far is reported. */
@@ -103,7 +106,7 @@ export function createInputRecorder(options: InputRecorderOptions): InputRecorde
   };
 
   return {
-    before(target, event) {
+    async before(target, event) {
       if (!event || typeof event !== 'object') return undefined;
       const { cdp } = target;
       if (event.type === 'mouse') {
@@ -115,6 +118,8 @@ export function createInputRecorder(options: InputRecorderOptions): InputRecorde
           flush();
           options.report({ type: 'click', x: Math.round(x), y: Math.round(y), button, target: (await described) ?? 'page' });
         });
+        // A press on a link navigates at once: the target is read before the press reaches the page.
+        await Promise.race([described, new Promise((resolve) => setTimeout(resolve, MAX_CLICK_READ_WAIT_MS).unref())]);
         return undefined;
       }
       if (event.type === 'text') {

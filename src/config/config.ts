@@ -4,6 +4,8 @@ export interface Config {
   host: string;
   /** Absolute path. */
   dataDir: string;
+  /** Absolute path; default `<dataDir>/recordings`. */
+  recordingsDir: string;
   databaseUrl: string | undefined;
   databasePoolMax: number;
   redisUrl: string | undefined;

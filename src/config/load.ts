@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from '../core/index.js';
@@ -54,6 +54,7 @@ export function loadConfig(input: LoadConfigInput): LoadedConfig {
   const config = {
     ...values,
     dataDir: resolve(input.cwd, values.dataDir as string),
+    recordingsDir: resolve(input.cwd, (values.recordingsDir as string | undefined) ?? join(values.dataDir as string, 'recordings')),
     nodeId: (values.nodeId as string | undefined) ?? hostname(),
   } as unknown as Config;
   crossCheck(config, problems);

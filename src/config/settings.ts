@@ -178,6 +178,13 @@ export const SETTINGS: readonly SettingDefinition[] = [
   define('dataDir', 'WEBASSET_DATA_DIR', nonEmpty.default('./data'), 'Folder for the embedded database, key files and the audit spool.', {
     defaultText: './data',
   }),
+  define(
+    'recordingsDir',
+    'WEBASSET_RECORDINGS_DIR',
+    nonEmpty.optional(),
+    'Folder of the session recordings (chunks and signed manifests). Unset: recordings in the data folder.',
+    { defaultText: '<dataDir>/recordings' },
+  ),
   define('databaseUrl', 'DATABASE_URL', url(['postgres:', 'postgresql:']).optional(), 'PostgreSQL connection URL. Unset: embedded PGlite in the data folder.', {
     secret: true,
   }),

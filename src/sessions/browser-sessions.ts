@@ -3,6 +3,7 @@ import { AppError } from '../core/index.js';
 import type { Principal } from '../identity/index.js';
 import { createLiveSessions } from './live-sessions.js';
 import { createSessionAudit } from './session-audit.js';
+import { DEFAULT_MIN_FRAME_INTERVAL_MS } from './session-recording.js';
 import { createSessionStore } from './session-store.js';
 import { startSession } from './start-session.js';
 import type { BrowserSessions, BrowserSessionsDeps, SessionRecord } from './types.js';
@@ -16,7 +17,7 @@ const NO_CONTROL = /\p{Cc}/gu;
  * ends. REST, the live view and MCP all go through it.
  */
 export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSessions {
-  for (const key of ['db', 'access', 'assets', 'vault', 'pool', 'trail', 'clock', 'ids', 'logger'] as const) {
+  for (const key of ['db', 'access', 'assets', 'vault', 'pool', 'recordings', 'trail', 'clock', 'ids', 'logger'] as const) {
     if (!deps[key]) throw new TypeError(`createBrowserSessions: ${key} is required`);
   }
   if (typeof deps.nodeId !== 'string' || deps.nodeId === '') throw new TypeError('createBrowserSessions: nodeId is required');
@@ -51,7 +52,15 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
   return {
     start: (principal, assetId, context = {}) =>
       startSession(
-        { ...deps, store, live, audit, loginTimeoutMs: deps.loginTimeoutMs ?? 30_000, accepting: () => accepting },
+        {
+          ...deps,
+          store,
+          live,
+          audit,
+          loginTimeoutMs: deps.loginTimeoutMs ?? 30_000,
+          recordingFrameIntervalMs: deps.recordingFrameIntervalMs ?? DEFAULT_MIN_FRAME_INTERVAL_MS,
+          accepting: () => accepting,
+        },
         principal,
         assetId,
         context,
@@ -101,6 +110,13 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
         throw s ? new AppError('session_ended') : new AppError('not_found', { publicMessage: 'This session is held by another server node.' });
       }
       await audit.record('browser_session.attached', 'success', id, audit.actorOf(principal), { assetId: record.assetId, mode, owner: record.userId }, context);
+      s.recording?.event({ type: 'viewer', action: 'attached', mode, userId: principal.id });
+      let detached = false;
+      const detach = () => {
+        if (detached) return;
+        detached = true;
+        s.recording?.event({ type: 'viewer', action: 'detached', mode, userId: principal.id });
+      };
       return {
         record: s.record,
         browser,
@@ -108,10 +124,14 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
         onEnd(listener) {
           if (s.ending) {
             void s.ending.then(() => listener(s.record.endReason ?? 'shutdown'));
-            return () => undefined;
+            return detach;
           }
           s.listeners.add(listener);
-          return () => s.listeners.delete(listener);
+          // The live view unsubscribes when its viewer goes: that is the viewer's detach.
+          return () => {
+            s.listeners.delete(listener);
+            detach();
+          };
         },
       };
     },

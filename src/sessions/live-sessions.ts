@@ -4,6 +4,7 @@ import type { BrowserEvent, BrowserSession } from '../browser/index.js';
 import type { Clock } from '../core/index.js';
 import type { Principal } from '../identity/index.js';
 import type { SessionAudit } from './session-audit.js';
+import type { SessionRecording } from './session-recording.js';
 import type { SessionStore } from './session-store.js';
 import type { EndReason, SessionRecord, SessionsLogger } from './types.js';
 
@@ -25,6 +26,8 @@ export interface LiveSession {
   listeners: Set<(reason: EndReason) => void>;
   /** Audit records of browser events, in order. */
   events: Promise<void>;
+  /** Begun with the start; sealed by every end. */
+  recording: SessionRecording | null;
 }
 
 export interface Ending {
@@ -64,6 +67,8 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
       const browser = s.browser ?? (await s.opened.catch(() => null));
       s.record = { ...s.record, state: 'ended', endReason: reason, endMessage: message, endedAt: new Date(now).toISOString() };
       await browser?.close().catch((error: unknown) => logger.warn({ err: error, session: s.record.id }, 'closing a browser context failed'));
+      // After the close, so the last typing summary is in; before the listeners, so an ended session's recording is sealed.
+      await s.recording?.seal(reason);
       if (!how.endedElsewhere) await writeEnd(s.record.id, reason, message, now);
       sessions.delete(s.record.id);
       logger.info({ session: s.record.id, asset: s.record.assetId, reason }, 'browser session ended');
@@ -91,6 +96,7 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
 
   /** Browser events: the end of the context ends the session; blocks, downloads and uploads are recorded in order. */
   function onBrowserEvent(s: LiveSession, event: BrowserEvent): void {
+    s.recording?.browserEvent(event);
     if (event.type === 'ended') {
       if (!s.ending) void finish(s, 'browser_crashed', { actor: audit.system, message: event.reason === 'browser_crashed' ? 'the browser process ended' : 'the browser closed the session' });
       return;
@@ -149,7 +155,7 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
       const now = clock.now();
       let settle!: (browser: BrowserSession | null) => void;
       const opened = new Promise<BrowserSession | null>((resolve) => (settle = resolve));
-      const s: LiveSession = { record, owner, asset, browser: null, opened, settle, lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), events: Promise.resolve(), cancel: new AbortController() };
+      const s: LiveSession = { record, owner, asset, browser: null, opened, settle, lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), events: Promise.resolve(), recording: null, cancel: new AbortController() };
       sessions.set(record.id, s);
       return s;
     },

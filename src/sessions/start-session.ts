@@ -2,9 +2,11 @@ import type { Access, AssetRecord, RequestContext } from '../access/index.js';
 import { AppError, type Clock, type IdGenerator } from '../core/index.js';
 import type { Principal } from '../identity/index.js';
 import type { BrowserPool, BrowserSession } from '../browser/index.js';
+import type { Recordings } from '../recording/index.js';
 import type { VaultReader } from '../vault/index.js';
 import type { LiveSession, LiveSessions } from './live-sessions.js';
 import { viaOf, type SessionAudit } from './session-audit.js';
+import { beginSessionRecording, type SessionRecording } from './session-recording.js';
 import type { SessionStore } from './session-store.js';
 import type { SessionRecord, SessionsLogger } from './types.js';
 
@@ -13,6 +15,8 @@ export interface StartDeps {
   assets: { get(id: string): Promise<AssetRecord | null> };
   vault: VaultReader;
   pool: BrowserPool;
+  recordings: Recordings;
+  recordingFrameIntervalMs: number;
   store: SessionStore;
   live: LiveSessions;
   audit: SessionAudit;
@@ -30,15 +34,18 @@ const DECIDE_ATTEMPTS = 5;
 /**
  * Opening a session, as DESIGN.md's flow reads: authorize, reserve under the
  * limits, record, open an isolated context, log in (the credential is read
- * only inside the browser's login), record the result. Every step that fails
- * after the reservation ends the session, so nothing is left half-open.
+ * only inside the browser's login), record the result. The recording begins
+ * while the context opens. Every step that fails after the reservation ends
+ * the session, so nothing is left half-open.
  */
 export async function startSession(deps: StartDeps, principal: Principal, assetId: string, context: RequestContext): Promise<SessionRecord> {
   if (!deps.accepting()) throw new AppError('shutting_down');
   const { record, asset } = await authorizeAndReserve(deps, principal, assetId, context);
   const s = deps.live.add(record, principal, asset);
   await recordStart(deps, s, principal, context);
+  s.recording = beginRecording(deps, s);
   const browser = await openContext(deps, s);
+  await requireRecording(deps, s, s.recording, browser, context);
   if (asset.credential === null) return openWithoutLogin(deps, s, browser, context);
   return logIn(deps, s, browser, asset.credential, context);
 }
@@ -92,6 +99,44 @@ async function recordStart(deps: StartDeps, s: LiveSession, principal: Principal
   }
 }
 
+function beginRecording(deps: StartDeps, s: LiveSession): SessionRecording {
+  const recording = beginSessionRecording({
+    recordings: deps.recordings,
+    logger: deps.logger,
+    minFrameIntervalMs: deps.recordingFrameIntervalMs,
+    info: { sessionId: s.record.id, assetId: s.record.assetId, userId: s.record.userId, retentionDays: s.asset.policy.recordingRetentionDays },
+    onFailure: () => {
+      // Fail closed where the asset says so; a best-effort session goes on unrecorded (the service audited recording.failed).
+      if (s.asset.policy.recording === 'required' && !s.ending) {
+        void deps.live.finish(s, 'recording_failed', { actor: deps.audit.system, message: 'the session recording could not be written' });
+      }
+    },
+  });
+  recording.event({ type: 'state', state: 'starting' });
+  return recording;
+}
+
+/**
+ * The recording must have begun before anything is shown or typed: for a `required` asset a
+ * recording that could not begin ends the session (`recording_failed`) and refuses the start
+ * with recording_unavailable; a best-effort one goes on (the recordings service has audited
+ * `recording.failed`).
+ */
+async function requireRecording(deps: StartDeps, s: LiveSession, recording: SessionRecording, browser: BrowserSession, context: RequestContext): Promise<void> {
+  const recorder = await recording.ready;
+  if (recorder) {
+    // Not awaited: the login does not wait for the recording's screencast (frames are withheld until it ends anyway).
+    recording.startFrames(browser).catch((error: unknown) => {
+      if (!browser.closed) deps.logger.warn({ err: error, session: s.record.id }, 'the recording could not start its screencast');
+    });
+    return;
+  }
+  if (s.asset.policy.recording !== 'required') return;
+  if (!s.ending) await deps.live.finish(s, 'recording_failed', { actor: deps.audit.system, message: 'the session recording could not begin', context });
+  else await s.ending;
+  throw new AppError('recording_unavailable', { cause: recording.beginError });
+}
+
 async function openContext(deps: StartDeps, s: LiveSession): Promise<BrowserSession> {
   const { asset } = s;
   const { downloads, uploads, clipboardCopy, clipboardPaste } = asset.policy;
@@ -108,6 +153,7 @@ async function openContext(deps: StartDeps, s: LiveSession): Promise<BrowserSess
       allowedHosts: asset.allowedHosts,
       allowInsecureHttp: asset.allowInsecureHttp,
       policy: { downloads, uploads, clipboardCopy, clipboardPaste },
+      recordKeystrokes: asset.policy.recordKeystrokes,
       onEvent: (event) => deps.live.onBrowserEvent(s, event),
     });
     s.settle(browser);
@@ -152,6 +198,7 @@ async function logIn(deps: StartDeps, s: LiveSession, browser: BrowserSession, e
     return failStart(deps, s, 'the login could not be recorded', error);
   }
   s.record = { ...s.record, state: 'logging_in' };
+  s.recording?.event({ type: 'state', state: 'logging_in' });
   let outcome;
   try {
     outcome = await browser.login({
@@ -195,6 +242,7 @@ async function activate(
     return failStart(deps, s, 'the session could not be recorded as active', error);
   }
   s.record = { ...s.record, state: 'active', activeAt: new Date(now).toISOString(), lastInputAt: new Date(now).toISOString() };
+  s.recording?.event({ type: 'state', state: 'active' });
   s.lastInputMs = now;
   s.persistedInputMs = now;
   deps.logger.info({ session: s.record.id, asset: s.record.assetId, user: s.record.userId, durationMs: details.durationMs }, 'browser session active');

@@ -3,6 +3,7 @@ import type { Access, AssetRecord, RequestContext } from '../access/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { BrowserPool, BrowserSession } from '../browser/index.js';
 import type { Clock, IdGenerator } from '../core/index.js';
+import type { Recordings } from '../recording/index.js';
 import type { Principal } from '../identity/index.js';
 import type { Tables } from '../store/index.js';
 import type { VaultReader } from '../vault/index.js';
@@ -10,7 +11,7 @@ import type { VaultReader } from '../vault/index.js';
 export const SESSION_STATES = ['starting', 'logging_in', 'active', 'ended'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 
-export const END_REASONS = ['user', 'idle_timeout', 'max_duration', 'admin', 'login_failed', 'browser_crashed', 'shutdown', 'node_restart'] as const;
+export const END_REASONS = ['user', 'idle_timeout', 'max_duration', 'admin', 'login_failed', 'browser_crashed', 'shutdown', 'node_restart', 'recording_failed'] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
 /** A governed browser session as callers see it (timestamps as ISO text, like every record of the API). */
@@ -40,7 +41,7 @@ export interface AttachedSession {
   browser: BrowserSession;
   /** Counts as input for the idle timeout. */
   touch(): void;
-  /** Called once when the session ends; returns the unsubscribe function. */
+  /** Called once when the session ends; returns the unsubscribe function, which also records the viewer as gone (recording event `viewer` detached). */
   onEnd(listener: (reason: EndReason) => void): () => void;
 }
 
@@ -72,6 +73,8 @@ export interface BrowserSessionsDeps {
   assets: { get(id: string): Promise<AssetRecord | null> };
   vault: VaultReader;
   pool: BrowserPool;
+  /** Every session is recorded (asset policy `recording`: required or best effort). */
+  recordings: Recordings;
   trail: AuditTrail;
   clock: Clock;
   ids: IdGenerator;
@@ -81,4 +84,6 @@ export interface BrowserSessionsDeps {
   tickMs?: number | undefined;
   /** Deadline of a login (default 30 s). */
   loginTimeoutMs?: number | undefined;
+  /** The recording's frame rate cap: a frame is acked this long after it arrived (default 500 ms). */
+  recordingFrameIntervalMs?: number | undefined;
 }

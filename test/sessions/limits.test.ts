@@ -93,6 +93,7 @@ describe('browser session limits', () => {
       assets: createAssets({ db, trail: stack.trail, clock: { now: () => Date.now() } }),
       vault: stack.vault,
       pool: shared.pool,
+      recordings: stack.recordings,
       trail: stack.trail,
       clock: { now: () => Date.now() },
       ids: randomIds,

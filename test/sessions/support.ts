@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { createAccess, createAssets, createGrants, type AssetInput, type Assets, type Grants } from '../../src/access/index.js';
-import type { AuditTrail } from '../../src/audit/index.js';
+import { createDocumentSigner, createDocumentVerifier, type AuditTrail } from '../../src/audit/index.js';
 import { createBrowserPool, DEFAULT_LAUNCH_ARGS, findChromium, type BrowserPool } from '../../src/browser/index.js';
 import { AppError, createRedactor, randomIds, systemClock, type Clock } from '../../src/core/index.js';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
 import type { Principal } from '../../src/identity/index.js';
+import { createFileRecordingStorage, createRecordings, type Recordings, type RecordingStorage } from '../../src/recording/index.js';
 import { createBrowserSessions, type BrowserSessions } from '../../src/sessions/index.js';
 import { openVault, type Vault } from '../../src/vault/index.js';
 import { buildAudit } from '../support/audit-fixtures.js';
@@ -63,6 +65,8 @@ export interface SessionStack {
   grants: Grants;
   vault: Vault;
   trail: AuditTrail;
+  /** The sessions' recordings, in `<dataDir>/recordings` unless a storage was given. */
+  recordings: Recordings;
   logs: LogCapture;
   /** A new operator (a users row) with `actions` on the asset through a direct grant. */
   operator(name: string, assetId?: string, actions?: Array<'connect' | 'watch'>): Promise<Principal>;
@@ -82,7 +86,17 @@ export async function buildStack(
   fresh: FreshDatabase,
   pool: BrowserPool,
   portalUrl: string,
-  options: { clock?: Clock; tickMs?: number; nodeId?: string; asset?: Partial<AssetInput>; password?: string; sessionsTrail?: (trail: AuditTrail) => AuditTrail } = {},
+  options: {
+    clock?: Clock;
+    tickMs?: number;
+    nodeId?: string;
+    asset?: Partial<AssetInput>;
+    password?: string;
+    sessionsTrail?: (trail: AuditTrail) => AuditTrail;
+    /** Where recordings go (a storage that fails on purpose); default files in `<dataDir>/recordings`. */
+    recordingStorage?: RecordingStorage;
+    recordingFrameIntervalMs?: number;
+  } = {},
 ): Promise<SessionStack> {
   const clock = options.clock ?? systemClock;
   const { database, dataDir } = fresh.db;
@@ -99,7 +113,35 @@ export async function buildStack(
   await vault.set({ entryId: 'bank-login', values: new Map([['username', Buffer.from(CANARY_USERNAME)], ['password', Buffer.from(options.password ?? CANARY_PASSWORD)]]) }, CLI);
   await assets.create({ id: 'bank', name: 'Demo Bank', url: `${portalUrl}/login`, credential: 'bank-login', allowInsecureHttp: true, ...options.asset }, CLI);
   const sessionsTrail = options.sessionsTrail?.(trail) ?? trail;
-  const sessions = createBrowserSessions({ db, access, assets, vault, pool, trail: sessionsTrail, clock, ids: randomIds, nodeId: options.nodeId ?? 'test-node', logger, tickMs: options.tickMs ?? 50, loginTimeoutMs: 20_000 });
+  const nodeId = options.nodeId ?? 'test-node';
+  const signer = createDocumentSigner(randomBytes(32).toString('base64'));
+  const recordings = createRecordings({
+    db,
+    storage: options.recordingStorage ?? createFileRecordingStorage(join(dataDir, 'recordings')),
+    trail,
+    signer,
+    verifier: createDocumentVerifier([signer.publicKey]),
+    clock,
+    ids: randomIds,
+    nodeId,
+    logger,
+  });
+  const sessions = createBrowserSessions({
+    db,
+    access,
+    assets,
+    vault,
+    pool,
+    recordings,
+    trail: sessionsTrail,
+    clock,
+    ids: randomIds,
+    nodeId,
+    logger,
+    tickMs: options.tickMs ?? 50,
+    loginTimeoutMs: 20_000,
+    recordingFrameIntervalMs: options.recordingFrameIntervalMs,
+  });
   let closed = false;
   return {
     sessions,
@@ -107,6 +149,7 @@ export async function buildStack(
     grants,
     vault,
     trail,
+    recordings,
     logs,
     async operator(name, assetId = 'bank', actions = ['connect']) {
       const id = await insertPlainUser(db, name);

@@ -8,7 +8,7 @@ import type { Principal } from '../../identity/index.js';
  */
 
 export type LiveSessionState = 'starting' | 'logging_in' | 'active' | 'ended';
-export type LiveEndReason = 'user' | 'idle_timeout' | 'max_duration' | 'admin' | 'login_failed' | 'browser_crashed' | 'shutdown' | 'node_restart';
+export type LiveEndReason = 'user' | 'idle_timeout' | 'max_duration' | 'admin' | 'login_failed' | 'browser_crashed' | 'shutdown' | 'node_restart' | 'recording_failed';
 export type LiveMode = 'control' | 'watch';
 
 export interface LiveSessionRecord {
