@@ -33,6 +33,8 @@ export async function openBrowserSession(deps: {
   spec: ContextSpec;
   logger: Logger;
   lookup?: LookupFunction | undefined;
+  /** The browser's downloadsPath: running downloads are measured there (policy.ts). */
+  downloadsDir?: string | undefined;
   onEnded(session: PooledSession): void;
 }): Promise<PooledSession> {
   const { spec, logger } = deps;
@@ -122,7 +124,7 @@ export async function openBrowserSession(deps: {
       pending = (async () => {
         const cdp = await context.newCDPSession(page);
         lock.watchPage(page, cdp);
-        watchPagePolicy(page, spec.policy, report, cdp);
+        watchPagePolicy(page, spec.policy, report, cdp, deps.downloadsDir);
         if (size.width !== viewport.width || size.height !== viewport.height) await page.setViewportSize(size).catch(() => undefined);
         const tab = tabs.add(page, cdp);
         const navigated = () => {
@@ -216,7 +218,7 @@ export async function openBrowserSession(deps: {
       if (closed || loggingIn) return;
       const tab = tabs.active;
       if (!tab) return;
-      const recorded = await inputs.before(tab, event);
+      const recorded = inputs.before(tab, event);
       try {
         await dispatch(tab.cdp, event);
         recorded?.();

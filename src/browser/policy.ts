@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { BrowserContext, CDPSession, Download, Page } from 'playwright-core';
 import type { BrowserEvent, SessionPolicy } from './types.js';
 import { describeUrl } from './url-guard.js';
@@ -14,6 +16,13 @@ export const MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024;
 
 /** Page scripts may call the reporting binding themselves: a cap keeps a hostile page from flooding the audit trail. */
 const MAX_CLIPBOARD_REPORTS = 20;
+
+/**
+ * How often the size of a running download's partial file is read. Chromium reports progress only
+ * about every 0.5 s, which at loopback speed let a download pass a small cap by tens of megabytes;
+ * the file on disk bounds the overshoot to what arrives in one interval plus the cancel's round trip.
+ */
+export const DOWNLOAD_POLL_MS = 25;
 
 /**
  * Clipboard: the permissions are granted only for what the policy allows, and what it denies is
@@ -59,9 +68,11 @@ function clipboardScript(denyCopy: boolean, denyPaste: boolean): string {
 /**
  * Downloads and uploads of one page (tab), per policy. `cdp` is the tab's own CDP session: its
  * Page.downloadProgress events let a download that grows past the cap be cancelled while it runs
- * (Playwright tells nothing before the file is complete); the size is checked again at the end.
+ * (Playwright tells nothing before the file is complete), and with `downloadsDir` (the browser's
+ * downloadsPath) the partial file `<guid>.crdownload` is measured every DOWNLOAD_POLL_MS as well;
+ * the size is checked again at the end.
  */
-export function watchPagePolicy(page: Page, policy: SessionPolicy, report: (event: BrowserEvent) => void, cdp?: CDPSession): void {
+export function watchPagePolicy(page: Page, policy: SessionPolicy, report: (event: BrowserEvent) => void, cdp?: CDPSession, downloadsDir?: string): void {
   const maxBytes = policy.maxDownloadBytes ?? MAX_DOWNLOAD_BYTES;
   const running: RunningDownload[] = [];
   // URLs Chromium reported too large before Playwright handed over their Download.
@@ -75,21 +86,51 @@ export function watchPagePolicy(page: Page, policy: SessionPolicy, report: (even
   if (policy.downloads === 'allow' && cdp) {
     const urls = new Map<string, string>();
     const flagged = new Set<string>();
-    cdp.on('Page.downloadWillBegin', (event: { guid: string; url: string }) => {
-      if (urls.size < 1000) urls.set(event.guid, event.url);
-    });
-    cdp.on('Page.downloadProgress', (event: { guid: string; totalBytes: number; receivedBytes: number; state: string }) => {
-      if (event.state !== 'inProgress') {
-        urls.delete(event.guid);
-        return;
-      }
-      if (flagged.has(event.guid) || (event.receivedBytes <= maxBytes && event.totalBytes <= maxBytes)) return;
-      const url = urls.get(event.guid);
-      if (url === undefined) return;
-      flagged.add(event.guid);
+    const polls = new Map<string, NodeJS.Timeout>();
+    const stopPolling = (guid: string) => {
+      clearInterval(polls.get(guid));
+      polls.delete(guid);
+    };
+    const overCap = (guid: string) => {
+      const url = urls.get(guid);
+      if (flagged.has(guid) || url === undefined) return;
+      flagged.add(guid);
+      stopPolling(guid);
       const entry = running.find((candidate) => candidate.download.url() === url && !candidate.tooLarge);
       if (entry) tooLarge(entry);
       else if (oversizedUrls.length < 100) oversizedUrls.push(url);
+    };
+    cdp.on('Page.downloadWillBegin', (event: { guid: string; url: string }) => {
+      if (urls.size >= 1000) return;
+      urls.set(event.guid, event.url);
+      if (downloadsDir === undefined || !/^[\w-]{1,64}$/.test(event.guid)) return;
+      const partial = join(downloadsDir, `${event.guid}.crdownload`);
+      let reading = false;
+      const timer = setInterval(() => {
+        if (reading) return;
+        reading = true;
+        stat(partial).then(
+          (info) => {
+            reading = false;
+            if (info.size > maxBytes) overCap(event.guid);
+          },
+          // Not there yet, or renamed once complete: the progress events and the final check cover both.
+          () => (reading = false),
+        );
+      }, DOWNLOAD_POLL_MS);
+      timer.unref();
+      polls.set(event.guid, timer);
+    });
+    cdp.on('Page.downloadProgress', (event: { guid: string; totalBytes: number; receivedBytes: number; state: string }) => {
+      if (event.state !== 'inProgress') {
+        stopPolling(event.guid);
+        urls.delete(event.guid);
+        return;
+      }
+      if (event.receivedBytes > maxBytes || event.totalBytes > maxBytes) overCap(event.guid);
+    });
+    page.once('close', () => {
+      for (const guid of [...polls.keys()]) stopPolling(guid);
     });
     void cdp.send('Page.enable').catch(() => undefined);
   }

@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { LookupFunction } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { chromium, type Browser } from 'playwright-core';
 import { AppError } from '../core/index.js';
@@ -75,13 +78,18 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
 
   const launch = async (): Promise<Browser> => {
     let browser: Browser;
+    // Our own downloads folder (0700, one per browser), so a running download's partial file can be measured (policy.ts).
+    const downloadsPath = mkdtempSync(join(tmpdir(), 'webasset-downloads-'));
     try {
-      browser = await chromium.launch({ executablePath: deps.chromiumPath, args, headless: true, handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false });
+      browser = await chromium.launch({ executablePath: deps.chromiumPath, args, headless: true, downloadsPath, handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false });
     } catch (error) {
+      rmSync(downloadsPath, { recursive: true, force: true });
       logger.error({ err: error, chromiumPath: deps.chromiumPath }, 'Chromium did not start');
       throw new AppError('browser_unavailable', { detail: `Chromium at ${deps.chromiumPath} did not start`, cause: error });
     }
+    downloads.set(browser, downloadsPath);
     browser.on('disconnected', () => {
+      rmSync(downloadsPath, { recursive: true, force: true });
       if (launching && current === browser) launching = undefined;
       if (closing) return;
       const victims = [...sessions].filter((session) => owner.get(session) === browser);
@@ -94,6 +102,7 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
   };
   let current: Browser | undefined;
   const owner = new WeakMap<PooledSession, Browser>();
+  const downloads = new WeakMap<Browser, string>();
 
   const getBrowser = (): Promise<Browser> => {
     if (!launching) {
@@ -119,6 +128,7 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
           spec,
           logger,
           lookup: deps.lookup,
+          downloadsDir: downloads.get(browser),
           onEnded: (ended) => {
             sessions.delete(ended);
           },

@@ -272,6 +272,20 @@ describe('download size cap', () => {
     });
   }
 
+  it('the overshoot past the cap is bounded by the partial file poll, not by the 0.5 s progress events', async () => {
+    const { session, log } = await openLinks('/big');
+    await log.waitFor((event) => event.type === 'blocked' && event.what === 'download');
+    await waitUntil(() => big.aborted, 15_000, () => JSON.stringify(big));
+    // /big sends 1.6 MB/s: progress events alone let about 0.5 s of it (800 KiB) through; the poll
+    // (DOWNLOAD_POLL_MS) plus the cancel's round trip, a small fraction of that. Sent bytes include
+    // what sat in socket buffers and the proxy, which never reached the file.
+    expect(big.sent).toBeLessThan(CAP + 512 * 1024);
+    // The partial file is gone: nothing of it is kept.
+    await waitUntil(() => log.events.some((event) => event.type === 'blocked'), 1000);
+    expect(log.events.some((event) => event.type === 'download')).toBe(false);
+    await session.close();
+  });
+
   it('a download under the cap is kept and reported as usual', async () => {
     const { session, log } = await openLinks('/small.bin');
     expect(await log.waitFor((event) => event.type === 'download')).toMatchObject({ fileName: 'small.bin', size: SMALL.length });
