@@ -218,7 +218,7 @@ export async function openBrowserSession(deps: {
       if (closed || loggingIn) return;
       const tab = tabs.active;
       if (!tab) return;
-      const recorded = inputs.before(tab, event);
+      const recorded = await inputs.before(tab, event);
       try {
         await dispatch(tab.cdp, event);
         recorded?.();
