@@ -6,6 +6,7 @@ import { seedDemoPortal } from '../../src/cli/commands/demo-portal-seed.js';
 import { base32Decode, totp } from '../../src/core/index.js';
 import { createDemoPortal, DEMO_CREDENTIALS, type DemoPortal } from '../../src/demo-portal/index.js';
 import { TEST_ADMIN } from '../support/accounts.js';
+import { sessionCaller } from '../http/admin-callers.js';
 import { startTestIdp, type TestIdp } from '../support/oidc-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -83,7 +84,7 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await portal?.stop();
   });
 
-  it('enrolment link → password and TOTP → sign in with TOTP → launcher → demo bank live, logged in; no canary, no CSP violation', async () => {
+  it('enrolment link → password and TOTP → sign in with TOTP → launcher → demo bank live, logged in; busy for another operator; sign out; recovery code; no canary, no CSP violation', async () => {
     const root = (await ts.services.users.findByUsername('root'))!;
     const link = new URL((await ts.services.users.createEnrolmentLink(root.id, 'enrol', TEST_ADMIN)).url);
     const { context, watch } = await watchedContext(browser);
@@ -115,6 +116,7 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await page.getByLabel('Code shown by the app').fill(totpCode(secret));
     await page.getByRole('button', { name: 'Confirm' }).click();
     await expect.poll(() => page.locator('#recovery-codes li').count()).toBe(10);
+    const recoveryCodes = await page.locator('#recovery-codes li').allTextContents();
     await page.getByRole('button', { name: 'I have saved my recovery codes' }).click();
     await page.locator('#enrolment-done').waitFor();
     await page.getByRole('button', { name: 'Go to sign in' }).click();
@@ -154,10 +156,33 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await expect.poll(() => card.locator('.state').textContent()).toBe('In use by you');
     expect(await card.getByRole('link', { name: 'Return to session' }).getAttribute('href')).toBe(`/sessions/${encodeURIComponent(sessionId)}/view`);
     const dom = await page.content();
+
+    // Another operator of the same portal meanwhile: its one credential is busy, and the card says so.
+    const bea = await sessionCaller(ts, 'bea', ['operator']);
+    await ts.services.grants.create({ subjectKind: 'user', subjectId: bea.userId!, assetId: 'demo-bank', actions: ['connect'] }, TEST_ADMIN);
+    const beaContext = await browser.newContext();
+    await beaContext.addCookies([{ name: 'webasset', value: /^webasset=(.*)$/.exec(bea.headers('GET').cookie!)![1]!, url: ts.url }]);
+    const beaPage = await beaContext.newPage();
+    await beaPage.goto(`${ts.url}/`);
+    const beaCard = beaPage.locator('li.card[data-asset="demo-bank"]');
+    await beaCard.getByRole('button', { name: 'Open Demo Bank' }).click();
+    await expect.poll(() => beaCard.locator('.state').textContent()).toBe('Credential busy');
+    expect(await beaCard.locator('.error').textContent()).toMatch(/^Credential busy: .*in use by 1/);
+    await beaContext.close();
+
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByText('You have signed out.').waitFor();
     expect(new URL(page.url()).pathname).toBe('/sign-in');
     expect((await context.request.get(`${ts.url}/api/auth/session`)).status()).toBe(401);
+
+    // Signing in again with a recovery code instead of the app.
+    await page.getByLabel('Username').fill('root');
+    await page.getByLabel('Password').fill(ROOT_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+    await page.getByLabel('Recovery code').fill(recoveryCodes[0]!);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await expect.poll(() => page.locator('#who').textContent()).toBe('root');
 
     // Nothing the operator's browser got or showed holds the demo bank's secrets; the browser reported no CSP violation.
     await new Promise((resolve) => setTimeout(resolve, 200)); // let the last response bodies be read

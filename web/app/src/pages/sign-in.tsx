@@ -165,15 +165,16 @@ function MfaStep(props: { blocked: boolean; onAnswer: (answer: SignInAnswer) => 
 
   return (
     <form onSubmit={(e) => void submit(e)} aria-label="Second factor">
+      {/* Two distinct inputs (keys): reusing one would keep the TOTP field's pattern as an empty one, which refuses every recovery code. */}
       {recovery ? (
         <>
           <label for="mfa-code">Recovery code</label>
-          <input id="mfa-code" name="recoveryCode" autoComplete="off" autoCapitalize="characters" spellcheck={false} required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+          <input key="recovery" id="mfa-code" name="recoveryCode" autoComplete="off" autoCapitalize="characters" spellcheck={false} required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
         </>
       ) : (
         <>
           <label for="mfa-code">Code from your authenticator app</label>
-          <input id="mfa-code" name="code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 ]{6,8}" required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+          <input key="totp" id="mfa-code" name="code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 ]{6,8}" required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
         </>
       )}
       <button type="submit" disabled={busy || props.blocked}>{busy ? 'Checking…' : 'Continue'}</button>
