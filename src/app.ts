@@ -527,7 +527,11 @@ export async function startServer(services: Services): Promise<RunningServer> {
     const recovered = await browser.sessions.recover();
     if (recovered > 0) logger.warn({ sessions: recovered }, 'ended browser sessions left by an earlier run (node_restart)');
     // Their recordings were cut off where the last chunk was flushed: sealed incomplete, so they verify.
-    const sealed = await services.recordings.recover();
+    // A failure here is retried at the next start; it does not keep the node from serving.
+    const sealed = await services.recordings.recover().catch((error: unknown) => {
+      logger.error({ err: error }, 'could not seal the session recordings left by an earlier run; the next start tries again');
+      return 0;
+    });
     if (sealed > 0) logger.warn({ recordings: sealed }, 'sealed session recordings left by an earlier run (node_restart)');
     http = await createServer(services, browser, () => shuttingDown);
   } catch (error) {

@@ -201,6 +201,27 @@ describe('recorded browser sessions', () => {
     expect(keys).toEqual([expect.objectContaining({ target: 'input[name=to] "To (IBAN)"', field: 'text', count: TRANSFER_IBAN.length, text: TRANSFER_IBAN })]);
   });
 
+  it('seals complete on clean ends: a failed login and a shutdown', async () => {
+    const s = await stack();
+    const alice = await s.operator('alice');
+    await s.vault.set({ entryId: 'bank-login', values: new Map([['username', Buffer.from(CANARY_USERNAME)], ['password', Buffer.from('wrong-password')], ['totpSeed', Buffer.from(CANARY_SEED)]]) }, CLI);
+    await expect(s.sessions.start(alice, 'bank')).rejects.toMatchObject({ code: 'login_failed' });
+    await s.vault.set(
+      { entryId: 'bank-login', values: new Map([['username', Buffer.from(CANARY_USERNAME)], ['password', Buffer.from(CANARY_PASSWORD)], ['totpSeed', Buffer.from(CANARY_SEED)]]) },
+      CLI,
+    );
+    const live = await s.sessions.start(alice, 'bank');
+    await s.sessions.shutdown();
+    const { items } = await s.recordings.list({});
+    expect(items).toHaveLength(2);
+    for (const item of items) {
+      expect(item).toMatchObject({ state: 'sealed', complete: true, incompleteReason: null });
+      const reason = item.sessionId === live.id ? 'shutdown' : 'login_failed';
+      expect((await s.recordings.events(item.id)).at(-1)).toMatchObject({ type: 'state', state: 'ended', reason });
+      expect(await s.recordings.verify(item.id)).toMatchObject({ ok: true });
+    }
+  });
+
   it('refuses the start (recording_unavailable) when a required recording cannot begin: nothing left open, audited', async () => {
     const { storage } = failingStorage(join(fresh.db.dataDir, 'recordings'), 'create');
     const s = await stack({ recordingStorage: storage });
