@@ -33,7 +33,7 @@ import type { LiveSessions } from './live-view/ports.js';
 import { liveViewRoutes } from './routes/live-view.js';
 import { sessionsRoutes } from './routes/sessions.js';
 import type { BrowserSessions } from '../sessions/index.js';
-import type { Recordings } from '../recording/index.js';
+import type { RecordingExporter, Recordings } from '../recording/index.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { createLoadShedder, type LoadShedOptions } from './load-shed.js';
 import { createForwardAuthFastPath } from './forward-auth-fast-path.js';
@@ -84,6 +84,8 @@ export interface HttpDeps {
   browserSessions?: BrowserSessions | undefined;
   /** /api/recordings and the replay page /recordings/:id/replay (routes are added when given). */
   recordings?: Recordings | undefined;
+  /** Video downloads of recordings (GET /api/recordings/:id/export): the process's one exporter and a folder for its files. */
+  recordingExport?: { exporter: RecordingExporter; dir: string } | undefined;
   /** Largest accepted request body. */
   bodyLimit?: number;
   /** GET /authz (ForwardAuth): host rules, return-URL allowlist, sign-in URL, counters, load shedding. */
@@ -172,7 +174,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   await app.register(adminTokenRoutes, { tokens: deps.tokens });
   if (deps.vault) await app.register(adminVaultRoutes, { vault: deps.vault });
   if (deps.browserSessions) await app.register(sessionsRoutes, { sessions: deps.browserSessions });
-  if (deps.recordings) await app.register(recordingRoutes, { recordings: deps.recordings, access: deps.access, trail: deps.trail, state: deps.state });
+  if (deps.recordings) {
+    await app.register(recordingRoutes, { recordings: deps.recordings, access: deps.access, trail: deps.trail, state: deps.state, videoExport: deps.recordingExport });
+  }
   await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [] });
   await app.register(authOptionsRoutes, { localAccounts: deps.accounts !== undefined, sso: Boolean(deps.oidc), lockout: deps.lockout ?? null });
   await app.register(myAssetsRoutes, { access: deps.access });

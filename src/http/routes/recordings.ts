@@ -1,3 +1,6 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { createReplayAccess, type Access } from '../../access/index.js';
@@ -5,7 +8,7 @@ import type { Actor, AuditTrail } from '../../audit/index.js';
 import type { SharedState } from '../../cluster/index.js';
 import { AppError, type Clock } from '../../core/index.js';
 import type { Principal } from '../../identity/index.js';
-import type { RecordedFrame, RecordingListFilter, Recordings } from '../../recording/index.js';
+import { EXPORT_VIDEO_FORMATS, exportRecording, type ExportVideoFormat, type RecordedFrame, type RecordingExporter, type RecordingListFilter, type Recordings } from '../../recording/index.js';
 import { encodeFrameRecord } from '../recordings/frame-stream.js';
 import { createReplayAudit } from '../recordings/replay-audit.js';
 import { contextOf } from '../request-context.js';
@@ -20,6 +23,8 @@ export interface RecordingRouteDeps {
   /** Where the throttle of `recording.replayed` keeps its marks (shared by every node). */
   state: SharedState;
   clock?: Clock | undefined;
+  /** Video downloads (`GET /api/recordings/:id/export`): the process's one exporter and a folder for its files; absent: no such route. */
+  videoExport?: { exporter: RecordingExporter; dir: string } | undefined;
 }
 
 const authenticated: { access: RouteAccess } = { access: { kind: 'authenticated' } };
@@ -100,6 +105,8 @@ const listQuery = {
 const MS = { type: 'integer', minimum: 0, maximum: 4_294_967_295 } as const;
 const framesQuery = { type: 'object', additionalProperties: false, properties: { from: MS } } as const;
 const frameQuery = { type: 'object', additionalProperties: false, properties: { t: MS } } as const;
+const exportQuery = { type: 'object', additionalProperties: false, required: ['format'], properties: { format: { type: 'string', enum: [...EXPORT_VIDEO_FORMATS] } } } as const;
+const VIDEO_TYPES: Record<ExportVideoFormat, string> = { webm: 'video/webm', mp4: 'video/mp4' };
 const reason = { type: 'string', minLength: 1, maxLength: 500 } as const;
 const holdBody = { type: 'object', additionalProperties: false, required: ['hold', 'reason'], properties: { hold: { type: 'boolean' }, reason } } as const;
 const deleteBody = { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason } } as const;
@@ -219,6 +226,42 @@ export async function recordingRoutes(app: FastifyInstance, deps: RecordingRoute
       return reply.type('application/json; charset=utf-8').send(manifest);
     },
   );
+
+  const { videoExport } = deps;
+  if (videoExport) {
+    app.get<{ Params: { id: string }; Querystring: { format: ExportVideoFormat } }>(
+      '/api/recordings/:id/export',
+      { config: authenticated, schema: { params: idParams, querystring: exportQuery } },
+      async (request, reply) => {
+        const caller = callerOf(request);
+        const context = contextOf(request);
+        const recording = await replay.recording(caller, request.params.id, context);
+        if (recording.state !== 'sealed') throw new AppError('conflict', { publicMessage: 'The recording is still running; export it once its session has ended.' });
+        const { format } = request.query;
+        // A private folder per download: ffmpeg spools the frames beside the video, and it all goes when the answer is done.
+        await mkdir(videoExport.dir, { recursive: true, mode: 0o700 });
+        const dir = await mkdtemp(join(videoExport.dir, 'export-'));
+        const cleanUp = () => void rm(dir, { recursive: true, force: true }).catch((error: unknown) => request.log.warn({ err: error }, 'a video export folder could not be removed'));
+        // A client that goes away stops the export (queued or running); the folder goes either way.
+        const abort = new AbortController();
+        reply.raw.once('close', () => {
+          abort.abort();
+          cleanUp();
+        });
+        const outPath = join(dir, `recording.${format}`);
+        // Audited `recording.exported` by exportRecording once the video is made, before a byte of it is sent.
+        const result = await exportRecording(
+          { recordings, trail: deps.trail, exporter: videoExport.exporter },
+          { id: recording.id, format, outPath, actor: actorOf(caller), context, signal: abort.signal },
+        );
+        return reply
+          .type(VIDEO_TYPES[format])
+          .header('content-length', String(result.bytes))
+          .header('content-disposition', `attachment; filename="recording-${recording.id}.${format}"`)
+          .send(createReadStream(outPath));
+      },
+    );
+  }
 
   app.post<{ Params: { id: string }; Body: { hold: boolean; reason: string } }>(
     '/api/recordings/:id/legal-hold',
