@@ -175,14 +175,16 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     expect(new URL(page.url()).pathname).toBe('/sign-in');
     expect((await context.request.get(`${ts.url}/api/auth/session`)).status()).toBe(401);
 
-    // Signing in again with a recovery code instead of the app.
+    // Signing in again with a recovery code instead of the app, from a link back to the session (returnTo, a path here).
+    await page.goto(`${ts.url}/sign-in?returnTo=${encodeURIComponent(`/sessions/${sessionId}/view`)}`);
     await page.getByLabel('Username').fill('root');
     await page.getByLabel('Password').fill(ROOT_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
     await page.getByLabel('Recovery code').fill(recoveryCodes[0]!);
     await page.getByRole('button', { name: 'Continue' }).click();
-    await expect.poll(() => page.locator('#who').textContent()).toBe('root');
+    await page.waitForURL(`${ts.url}/sessions/${sessionId}/view`);
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: 15_000 }).toBe('Live');
 
     // Nothing the operator's browser got or showed holds the demo bank's secrets; the browser reported no CSP violation.
     await new Promise((resolve) => setTimeout(resolve, 200)); // let the last response bodies be read
@@ -282,6 +284,9 @@ describe('web UI: single sign-on against the in-process OpenID provider', () => 
   it('"Sign in with SSO" goes to the provider and back to the launcher, signed in', async () => {
     const { context, watch } = await watchedContext(browser);
     const page = await context.newPage();
+    await page.goto(`${app}/sign-in?returnTo=${encodeURIComponent('https://elsewhere.example/')}`);
+    // The page hands returnTo to the server, which checks it against its allowlist (refused here: 400 return_to_invalid).
+    expect(await page.locator('#sso').getAttribute('href')).toBe(`/auth/oidc/login?returnTo=${encodeURIComponent('https://elsewhere.example/')}`);
     await page.goto(`${app}/sign-in`);
     await page.getByRole('link', { name: 'Sign in with SSO' }).click();
     // The provider's own sign-in step (a JSON stand-in for its login page): post the username from there.

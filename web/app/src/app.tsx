@@ -3,7 +3,7 @@ import { currentSession, describeError, type WhoAmI } from './api.js';
 import { Enrol } from './pages/enrol.js';
 import { Launcher } from './pages/launcher.js';
 import { SignIn } from './pages/sign-in.js';
-import { navigate, useRoute } from './router.js';
+import { navigate, returnPath, useRoute } from './router.js';
 
 type SessionState = { kind: 'loading' } | { kind: 'signed-out'; notice?: string } | { kind: 'signed-in'; who: WhoAmI } | { kind: 'failed'; message: string };
 
@@ -29,7 +29,11 @@ export function App() {
   useEffect(() => {
     if (route === '/enrol') return;
     if (session.kind === 'signed-out' && route !== '/sign-in') navigate('/sign-in', { replace: true });
-    if (session.kind === 'signed-in' && route === '/sign-in') navigate('/', { replace: true });
+    if (session.kind === 'signed-in' && route === '/sign-in') {
+      const back = returnPath();
+      if (back && back !== '/' && back !== '/sign-in') window.location.assign(back);
+      else navigate('/', { replace: true });
+    }
   }, [route, session.kind]);
 
   if (route === '/enrol') return <Enrol />;

@@ -27,3 +27,20 @@ export function useRoute(): Route {
   }, []);
   return route;
 }
+
+/**
+ * The `returnTo` of the address (ForwardAuth's sign-in redirect, a bookmarked page), when it is a
+ * path on this site: `/x`, never `//host` or `/\host`, which browsers treat as another site. An
+ * absolute URL is left to the server, which checks it against its allowlist (single sign-on's
+ * `returnTo`); null otherwise.
+ */
+export function returnPath(): string | null {
+  const value = new URLSearchParams(window.location.search).get('returnTo');
+  if (!value || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return null;
+  return value;
+}
+
+/** The raw `returnTo` of the address, for the server to check (single sign-on), or null. */
+export function returnToParameter(): string | null {
+  return new URLSearchParams(window.location.search).get('returnTo');
+}

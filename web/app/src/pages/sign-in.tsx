@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, describeError, formatWait, setCsrfToken, type SignInAnswer, type SignInOptions, type TotpStart } from '../api.js';
 import { Shell } from '../app.js';
 import { useSecondsLeft } from '../countdown.js';
+import { returnToParameter } from '../router.js';
 import { TotpEnrolment } from '../totp-enrolment.js';
 
 type Step = 'password' | 'mfa' | 'enrol';
@@ -135,7 +136,7 @@ function PasswordStep(props: { options: SignInOptions | null; blocked: boolean; 
       {props.options?.sso && (
         <>
           {local && <p class="or">or</p>}
-          <a class="button secondary" id="sso" href="/auth/oidc/login?returnTo=%2F">
+          <a class="button secondary" id="sso" href={`/auth/oidc/login?returnTo=${encodeURIComponent(returnToParameter() ?? '/')}`}>
             Sign in with SSO
           </a>
         </>
