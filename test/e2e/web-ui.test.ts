@@ -125,6 +125,8 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await page.getByLabel('Username').fill('root');
     await page.getByLabel('Password').fill(ROOT_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    // Typing goes straight to the code field: it has the focus when the step appears.
+    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('mfa-code');
     await page.getByLabel('Code from your authenticator app').fill(totpCode(secret, 1));
     await page.getByRole('button', { name: 'Continue' }).click();
 

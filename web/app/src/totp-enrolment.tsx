@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { describeError, type TotpStart } from './api.js';
 
 interface Props {
@@ -17,6 +17,8 @@ export function TotpEnrolment(props: Props) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [recoveryCodes, setRecoveryCodes] = useState<string[] | null>(null);
+  const codeField = useRef<HTMLInputElement>(null);
+  useEffect(() => codeField.current?.focus(), [seed]);
 
   useEffect(() => {
     props.start().then(setSeed, (e: unknown) => setError(describeError(e)));
@@ -51,7 +53,7 @@ export function TotpEnrolment(props: Props) {
           </code>
           <form onSubmit={(e) => void submit(e)}>
             <label for="totp-code">Code shown by the app</label>
-            <input id="totp-code" name="code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 ]{6,8}" required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+            <input ref={codeField} id="totp-code" name="code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 ]{6,8}" required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
             <button type="submit" disabled={busy}>{busy ? 'Checking…' : 'Confirm'}</button>
           </form>
         </>

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, describeError, setCsrfToken, type Asset, type BrowserSession, type WhoAmI } from '../api.js';
 
 interface Props {
@@ -30,6 +30,9 @@ export function Launcher(props: Props) {
   const [opening, setOpening] = useState<string | null>(null);
   const [cardErrors, setCardErrors] = useState<Record<string, string>>({});
 
+  const signedOut = useRef(props.onSignedOut);
+  signedOut.current = props.onSignedOut;
+
   const load = useCallback(async () => {
     try {
       const [list, mine] = await Promise.all([api<{ assets: Asset[] }>('GET', '/api/assets'), api<{ sessions: BrowserSession[] }>('GET', '/api/sessions')]);
@@ -37,13 +40,16 @@ export function Launcher(props: Props) {
       setSessions(mine.sessions.filter((s) => s.state !== 'ended'));
       setError(null);
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) props.onSignedOut('Your session has ended. Sign in again.');
+      if (e instanceof ApiError && e.status === 401) signedOut.current('Your session has ended. Sign in again.');
       else setError(describeError(e));
     }
-  }, [props]);
+  }, []);
 
+  // Loaded now and every 30 s: a session may end meanwhile (idle timeout, an administrator), a time window open.
   useEffect(() => {
     void load();
+    const timer = window.setInterval(() => void load(), 30_000);
+    return () => window.clearInterval(timer);
   }, [load]);
 
   const shown = useMemo(() => {

@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, describeError, formatWait, setCsrfToken, type SignInAnswer, type SignInOptions, type TotpStart } from '../api.js';
 import { Shell } from '../app.js';
 import { useSecondsLeft } from '../countdown.js';
+import { useFocusOnMount } from '../focus.js';
 import { returnToParameter } from '../router.js';
 import { TotpEnrolment } from '../totp-enrolment.js';
 
@@ -108,6 +109,7 @@ function PasswordStep(props: { options: SignInOptions | null; blocked: boolean; 
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const local = props.options?.localAccounts ?? true;
+  const first = useFocusOnMount<HTMLInputElement>();
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -127,7 +129,7 @@ function PasswordStep(props: { options: SignInOptions | null; blocked: boolean; 
       {local && (
         <form onSubmit={(e) => void submit(e)} aria-label="Sign in with your account">
           <label for="username">Username</label>
-          <input id="username" name="username" autoComplete="username" autoCapitalize="off" spellcheck={false} required value={username} onInput={(e) => setUsername(e.currentTarget.value)} />
+          <input ref={first} id="username" name="username" autoComplete="username" autoCapitalize="off" spellcheck={false} required value={username} onInput={(e) => setUsername(e.currentTarget.value)} />
           <label for="password">Password</label>
           <input id="password" name="password" type="password" autoComplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
           <button type="submit" disabled={busy || props.blocked}>{busy ? 'Signing in…' : 'Sign in'}</button>
@@ -149,6 +151,9 @@ function MfaStep(props: { blocked: boolean; onAnswer: (answer: SignInAnswer) => 
   const [recovery, setRecovery] = useState(false);
   const [code, setCode] = useState('');
   const [busy, setBusy] = useState(false);
+  const field = useRef<HTMLInputElement>(null);
+  // The code field takes the focus when the step appears and when it switches between app and recovery code.
+  useEffect(() => field.current?.focus(), [recovery]);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -170,12 +175,12 @@ function MfaStep(props: { blocked: boolean; onAnswer: (answer: SignInAnswer) => 
       {recovery ? (
         <>
           <label for="mfa-code">Recovery code</label>
-          <input key="recovery" id="mfa-code" name="recoveryCode" autoComplete="off" autoCapitalize="characters" spellcheck={false} required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+          <input ref={field} key="recovery" id="mfa-code" name="recoveryCode" autoComplete="off" autoCapitalize="characters" spellcheck={false} required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
         </>
       ) : (
         <>
           <label for="mfa-code">Code from your authenticator app</label>
-          <input key="totp" id="mfa-code" name="code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 ]{6,8}" required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+          <input ref={field} key="totp" id="mfa-code" name="code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 ]{6,8}" required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
         </>
       )}
       <button type="submit" disabled={busy || props.blocked}>{busy ? 'Checking…' : 'Continue'}</button>
