@@ -139,7 +139,9 @@ export async function openBrowserSession(deps: {
           );
         };
         page.on('framenavigated', (frame) => {
-          if (frame === page.mainFrame()) navigated();
+          if (frame !== page.mainFrame()) return;
+          inputs.prepare(tab);
+          navigated();
         });
         // A popup may have committed its first page before it was registered.
         navigated();

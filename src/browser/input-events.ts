@@ -25,13 +25,15 @@ export interface InputRecorder {
    * {@link MAX_CLICK_READ_WAIT_MS}), to what to call once it was dispatched (a paste is measured after it), if anything.
    */
   before(target: InputTarget, event: InputEvent): Promise<(() => void) | undefined>;
+  /** The tab's page changed (a navigation): its reader is made ready now, so the next press is read at once. */
+  prepare(target: InputTarget): void;
   /** Reports the summary of the field being typed into (at the session's end). */
   flush(): void;
 }
 
 const MAX_TEXT = 1000;
-/** A press is held back at most this long for its target to be read (one CDP round trip, three after a navigation). */
-export const MAX_CLICK_READ_WAIT_MS = 50;
+/** A press is held back at most this long for its target to be read (usually one CDP round trip, a few ms). */
+export const MAX_CLICK_READ_WAIT_MS = 150;
 const MAX_COORDINATE = 100_000;
 const MODIFIERS = new Set(['Control', 'Alt', 'Meta', 'Shift']);
 /** Keys that end typing into a field: the summary so far is reported. */
@@ -87,6 +89,13 @@ export function createInputRecorder(options: InputRecorderOptions): InputRecorde
     if (typing && !typing.field.password && typing.text.length > 0) typing.text = typing.text.slice(0, -1);
   };
 
+  const prepare = (cdp: CDPSession) => {
+    const world = isolatedWorld(cdp);
+    worlds.set(cdp, world);
+    world.catch(() => {
+      if (worlds.get(cdp) === world) worlds.delete(cdp);
+    });
+  };
   const read = async <T>(cdp: CDPSession, op: string, x = 0, y = 0): Promise<T | undefined> => {
     for (let attempt = 0; attempt < 2; attempt++) {
       let world = worlds.get(cdp);
@@ -109,6 +118,8 @@ export function createInputRecorder(options: InputRecorderOptions): InputRecorde
     async before(target, event) {
       if (!event || typeof event !== 'object') return undefined;
       const { cdp } = target;
+      // A pointer moves before it presses: the reader is ready by then.
+      if (!worlds.has(cdp)) prepare(cdp);
       if (event.type === 'mouse') {
         if (event.action !== 'down' || !coordinate(event.x) || !coordinate(event.y)) return undefined;
         const { x, y } = event;
@@ -174,6 +185,9 @@ export function createInputRecorder(options: InputRecorderOptions): InputRecorde
       const focused = read<Field>(cdp, 'focus');
       inOrder(async () => typed((await focused) ?? PAGE, key, 1));
       return undefined;
+    },
+    prepare(target) {
+      prepare(target.cdp);
     },
     flush() {
       flush();
