@@ -20,6 +20,7 @@ import { createInfisicalSource, openVault, type Vault } from './vault/index.js';
 import { createBrowserPool, findChromium, type BrowserPool } from './browser/index.js';
 import { createBrowserSessions, type BrowserSessions } from './sessions/index.js';
 import { createFileRecordingStorage, createRecordings, type Recordings } from './recording/index.js';
+import { createRecordingExporter, findFfmpeg } from './recording/index.js';
 
 /**
  * The composition root's wiring: one small function per module, each taking
@@ -514,6 +515,9 @@ function createServer(services: Services, browser: BrowserWiring, isShuttingDown
     isShuttingDown,
     browserSessions: browser.sessions,
     liveSessions: browser.sessions,
+    recordings: services.recordings,
+    // One exporter per serving process: video exports run one at a time (ffmpeg is looked for at each export, so a node without it still serves).
+    recordingExport: { exporter: createRecordingExporter({ tools: () => findFfmpeg({ configured: config.ffmpegPath }), logger }), dir: join(config.dataDir, 'exports') },
   });
 }
 

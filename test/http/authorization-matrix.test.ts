@@ -45,6 +45,8 @@ interface Fixtures {
   tokenId: string;
   /** Browser-session rows (live on another node, so no browser is started here): each signed-in caller's own, and the victim's. */
   browserSessions: Partial<Record<CallerName, string>> & { victim: string };
+  /** A sealed recording of the victim's session on the asset (made only for the recording routes). */
+  recordingId: string;
 }
 
 type Params = (fx: Fixtures, who: CallerName) => { own?: Record<string, string> | undefined; other: Record<string, string> };
@@ -81,6 +83,9 @@ const enrolment: Params = () => ({ other: { token: ENROLMENT_TOKEN } });
 /** A file of the built UI (test/support/build-ui.ts builds it before the run). */
 const uiFile: Params = () => ({ other: { file: readdirSync(new URL('../../web/app/dist/assets/', import.meta.url)).find((name) => name.endsWith('.js'))! } });
 const browserSession: Params = (fx, who) => ({ own: fx.browserSessions[who] ? { id: fx.browserSessions[who] } : undefined, other: { id: fx.browserSessions.victim } });
+const recording: Params = (fx) => ({ other: { id: fx.recordingId } });
+/** Operators and agents of the matrix hold `connect` on the asset, not `replay`: one recording is not found, the list is forbidden. */
+const noReplayGrant = { operator: 404, agentToken: 404 } as const;
 
 const TABLE: Record<string, Expectation> = {
   'GET /healthz': { rule: 'public', statuses: { default: 200 } },
@@ -181,6 +186,22 @@ const TABLE: Record<string, Expectation> = {
   'GET /api/auth/options': { rule: 'public', statuses: { default: 200 } },
   // The launcher's list: the access module decides what each caller sees (test/e2e/web-ui.test.ts, test/access/access.test.ts).
   'GET /api/assets': { rule: 'authenticated' },
+
+  // Recordings: replay is decided by the access module (auditors and administrators replay all; others need `replay` on the asset).
+  'GET /api/recordings': { rule: 'authenticated', routeRefuses: { operator: 403, agentToken: 403 } },
+  'GET /api/recordings/:id': { rule: 'authenticated', params: recording, routeRefuses: noReplayGrant },
+  'GET /api/recordings/:id/frames': { rule: 'authenticated', params: recording, routeRefuses: noReplayGrant },
+  // The matrix's recording has events only: "no frame" (404) for whoever may replay it.
+  'GET /api/recordings/:id/frame': { rule: 'authenticated', params: recording, routeRefuses: noReplayGrant, allowedAlso: [404] },
+  'GET /api/recordings/:id/manifest': { rule: 'authenticated', params: recording, routeRefuses: noReplayGrant },
+  'GET /recordings/:id/replay': { rule: 'authenticated', params: recording, routeRefuses: { ...noReplayGrant, adminWrongScope: 403 } },
+  // The matrix sends no `format`: 400 for everyone the route access lets through (exports are tested in recordings-export.test.ts).
+  'GET /api/recordings/:id/export': { rule: 'authenticated', params: recording, allowedAlso: [400], routeRefuses: { operator: 400, agentToken: 400 } },
+  'POST /api/recordings/:id/legal-hold': { rule: 'admin.recordings.write', params: recording, body: () => ({ hold: true, reason: 'matrix' }) },
+  // The matrix sends no body with DELETE: the reason is required (400); with one it is deleted (tested in recordings.test.ts).
+  'DELETE /api/recordings/:id': { rule: 'admin.recordings.write', params: recording, allowedAlso: [400] },
+  'GET /replay/replay.js': { rule: 'public', statuses: { default: 200 } },
+  'GET /replay/replay.css': { rule: 'public', statuses: { default: 200 } },
 };
 
 describe('authorization matrix: every route × caller × own or other resource', () => {
@@ -216,7 +237,7 @@ describe('authorization matrix: every route × caller × own or other resource',
     expect(problems).toEqual([]);
   });
 
-  async function fixtures(): Promise<Fixtures> {
+  async function fixtures(key: string): Promise<Fixtures> {
     const n = ++serial;
     const make = async (name: CallerName): Promise<Caller & { sessionId?: string }> => {
       switch (name) {
@@ -261,9 +282,17 @@ describe('authorization matrix: every route × caller × own or other resource',
       const userId = callers[name].userId;
       if (userId) browserSessions[name] = await browserRow(userId);
     }
+    let recordingId = '';
+    if (key.includes('/recordings')) {
+      const recorder = await ts.services.recordings.begin({ sessionId: browserSessions.victim, assetId: a.id, userId: victimCaller.userId!, retentionDays: 30 });
+      recorder.event({ type: 'navigated', tabId: 't1', url: `https://m${n}.example.com/`, title: 'Matrix' });
+      await recorder.seal({ complete: true });
+      recordingId = recorder.recordingId;
+    }
     return {
       callers,
       victim: { userId: victimCaller.userId!, sessionId: victimSession, caller: victimCaller },
+      recordingId,
       groupId: g.id,
       assetId: a.id,
       permissionId: p.id,
@@ -294,7 +323,7 @@ describe('authorization matrix: every route × caller × own or other resource',
       const [method0, url] = key.split(' ') as [string, string];
       const route = { method: method0, url };
       const entry = TABLE[key]!;
-      const fx = await fixtures();
+      const fx = await fixtures(key);
       for (const who of CALLERS) {
         const sets = entry.params ? entry.params(fx, who) : { other: {} };
         // Someone else's first: acting on one's own resource may end one's own session (delete, disable, sign out).
