@@ -26,6 +26,8 @@ let portalPort: number;
  */
 let plain: Site;
 const tlsHits: string[] = [];
+/** Upgraded sockets are not the server's any more (closeAllConnections skips them): closed by hand. */
+const sockets = new Set<Socket>();
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'webasset-tls-'));
@@ -54,6 +56,7 @@ beforeAll(async () => {
     rmSync(dir, { recursive: true, force: true });
   }
   portal.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    sockets.add(socket);
     tlsHits.push(`upgrade ${req.url ?? ''}`);
     acceptWebSocket(req, socket);
   });
@@ -70,6 +73,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool?.close();
   portal?.closeAllConnections();
+  for (const socket of sockets) socket.destroy();
   await new Promise<void>((resolve) => (portal ? portal.close(() => resolve()) : resolve()));
   await plain?.close();
 });
