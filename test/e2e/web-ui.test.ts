@@ -204,6 +204,37 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await expect.poll(() => watch.violations.length).toBe(1);
     await context.close();
   });
+
+  it('an account that must use MFA and has none enrols TOTP at sign-in, sees its recovery codes once, and is signed in', async () => {
+    const carla = await ts.services.users.create({ username: 'carla', roles: ['operator'], source: 'local' }, TEST_ADMIN);
+    const link = new URL((await ts.services.users.createEnrolmentLink(carla.id, 'enrol', TEST_ADMIN)).url);
+    // Her link only sets a password (operators need no second factor here); then an administrator requires one.
+    const set = await fetch(`${ts.url}/api/auth/enrolment/${link.searchParams.get('token')}/password`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: ts.url },
+      body: JSON.stringify({ password: 'she keeps a long passphrase' }),
+    });
+    expect(await set.json()).toEqual({ done: true });
+    await ts.services.users.update(carla.id, { mfaRequired: true }, TEST_ADMIN);
+
+    const { context, watch } = await watchedContext(browser);
+    const page = await context.newPage();
+    await page.goto(`${ts.url}/sign-in`);
+    await page.getByLabel('Username').fill('carla');
+    await page.getByLabel('Password').fill('she keeps a long passphrase');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Your account must use a second factor.').waitFor();
+    const secret = (await page.locator('#totp-secret').textContent())!.replace(/\s+/g, '');
+    await page.getByLabel('Code shown by the app').fill(totpCode(secret));
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => page.locator('#recovery-codes li').count()).toBe(10);
+    await page.getByRole('button', { name: 'I have saved my recovery codes' }).click();
+    await expect.poll(() => page.locator('#who').textContent()).toBe('carla');
+    expect(new URL(page.url()).pathname).toBe('/');
+    await page.getByText('No portal is shared with you yet').waitFor();
+    expect(watch.violations).toEqual([]);
+    await context.close();
+  });
 });
 
 describe('web UI: sign-in refusals say what to do and how long to wait', () => {
