@@ -45,7 +45,7 @@ export async function startSession(deps: StartDeps, principal: Principal, assetI
   await recordStart(deps, s, principal, context);
   s.recording = beginRecording(deps, s);
   const browser = await openContext(deps, s);
-  await requireRecording(deps, s, s.recording, browser, context);
+  await requireRecording(deps, s, s.recording, context);
   if (asset.credential === null) return openWithoutLogin(deps, s, browser, context);
   return logIn(deps, s, browser, asset.credential, context);
 }
@@ -122,19 +122,24 @@ function beginRecording(deps: StartDeps, s: LiveSession): SessionRecording {
  * with recording_unavailable; a best-effort one goes on (the recordings service has audited
  * `recording.failed`).
  */
-async function requireRecording(deps: StartDeps, s: LiveSession, recording: SessionRecording, browser: BrowserSession, context: RequestContext): Promise<void> {
-  const recorder = await recording.ready;
-  if (recorder) {
-    // Not awaited: the login does not wait for the recording's screencast (frames are withheld until it ends anyway).
-    recording.startFrames(browser).catch((error: unknown) => {
-      if (!browser.closed) deps.logger.warn({ err: error, session: s.record.id }, 'the recording could not start its screencast');
-    });
-    return;
-  }
-  if (s.asset.policy.recording !== 'required') return;
+async function requireRecording(deps: StartDeps, s: LiveSession, recording: SessionRecording, context: RequestContext): Promise<void> {
+  if ((await recording.ready) || s.asset.policy.recording !== 'required') return;
   if (!s.ending) await deps.live.finish(s, 'recording_failed', { actor: deps.audit.system, message: 'the session recording could not begin', context });
   else await s.ending;
   throw new AppError('recording_unavailable', { cause: recording.beginError });
+}
+
+/**
+ * The recording's screencast starts once the session is active: nothing is shown during the login,
+ * and a screencast running through it would make Chromium encode frames that are thrown away
+ * while the login competes for the CPU. Not awaited: the start answers without waiting for it.
+ */
+function startRecordingFrames(deps: StartDeps, s: LiveSession): void {
+  const browser = s.browser;
+  if (!browser || !s.recording) return;
+  s.recording.startFrames(browser).catch((error: unknown) => {
+    if (!browser.closed) deps.logger.warn({ err: error, session: s.record.id }, 'the recording could not start its screencast');
+  });
 }
 
 async function openContext(deps: StartDeps, s: LiveSession): Promise<BrowserSession> {
@@ -243,6 +248,7 @@ async function activate(
   }
   s.record = { ...s.record, state: 'active', activeAt: new Date(now).toISOString(), lastInputAt: new Date(now).toISOString() };
   s.recording?.event({ type: 'state', state: 'active' });
+  startRecordingFrames(deps, s);
   s.lastInputMs = now;
   s.persistedInputMs = now;
   deps.logger.info({ session: s.record.id, asset: s.record.assetId, user: s.record.userId, durationMs: details.durationMs }, 'browser session active');
