@@ -174,7 +174,7 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByText('You have signed out.').waitFor();
-    expect(new URL(page.url()).pathname).toBe('/sign-in');
+    await page.waitForURL(`${ts.url}/sign-in`);
     expect((await context.request.get(`${ts.url}/api/auth/session`)).status()).toBe(401);
 
     // Signing in again with a recovery code instead of the app, from a link back to the session (returnTo, a path here).
