@@ -22,8 +22,7 @@ describe('a recorded session when its node is killed', () => {
   let portal: DemoPortal | undefined;
   let dbUrl: string | undefined;
   afterAll(async () => {
-    // stopServe waits for an exit: not for a child that was killed already.
-    for (const child of children) if (child.signalCode === null) await stopServe(child);
+    for (const child of children) await stopServe(child);
     await portal?.stop();
     if (dbUrl && TEST_DATABASE_URL) await dropPgDatabase(TEST_DATABASE_URL, dbUrl);
     rmSync(dir, { recursive: true, force: true });

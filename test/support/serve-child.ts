@@ -41,7 +41,7 @@ export async function startServe(env: NodeJS.ProcessEnv, cwd: string): Promise<S
 
 /** Stops a child left running by a failed test, so that its database and folder can be removed. */
 export async function stopServe(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
   await exited;
