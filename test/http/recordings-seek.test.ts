@@ -9,7 +9,11 @@ const HOUR_MS = 3_600_000;
 /** One frame every 2 s for an hour (0.5 fps: a screen that changes often enough to matter, and 1800 real JPEGs). */
 const FRAME_EVERY_MS = 2_000;
 
-/** Seeking over HTTP in a 1-hour recording starts at once: the stream begins at the chunk that holds the time, not at the start. */
+/**
+ * Seeking over HTTP in a 1-hour recording: the stream begins with the last frame at or before the
+ * time. That a seek reads only the chunk holding the time is proven in test/recording/recorder.test.ts;
+ * how long it takes is measured by bench/recording (tests never assert timings).
+ */
 describe('/api/recordings: seeking in a 1-hour recording', () => {
   let ts: TestServer;
   let auditor: Caller;
@@ -39,23 +43,16 @@ describe('/api/recordings: seeking in a 1-hour recording', () => {
     expect(recording.chunks).toBeGreaterThan(5);
   });
 
-  it.each([59 * 60_000 + 30_001, 30 * 60_000 + 1, 1])('answers the first frame of a seek to %i ms within a second', async (from) => {
-    // Warm once (the route's first use pays for module loading), then measure.
-    await (await fetch(`${ts.url}/api/recordings/${id}/frame?t=0`, { headers: auditor.headers('GET') })).arrayBuffer();
-    const started = performance.now();
+  it.each([59 * 60_000 + 30_001, 30 * 60_000 + 1, 1])('answers a seek to %i ms with the last frame at or before it', async (from) => {
     const bytes = await firstFrameBytes(`${ts.url}/api/recordings/${id}/frames?from=${from}`, auditor.headers('GET'));
-    const elapsed = performance.now() - started;
     const first = decodeFrameStream(bytes.subarray(0, 12 + bytes.readUInt32BE(0)))[0]!;
     expect(first.t).toBe(Math.floor(from / FRAME_EVERY_MS) * FRAME_EVERY_MS);
     expect(first.jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
-    expect(elapsed, `first frame after ${Math.round(elapsed)} ms`).toBeLessThan(1_000);
   });
 
-  it('answers a single frame near the end within a second', async () => {
-    const started = performance.now();
+  it('answers a single frame near the end', async () => {
     const res = await fetch(`${ts.url}/api/recordings/${id}/frame?t=${HOUR_MS - 1}`, { headers: auditor.headers('GET') });
     const jpeg = Buffer.from(await res.arrayBuffer());
-    expect(performance.now() - started).toBeLessThan(1_000);
     expect(res.headers.get('x-frame-t')).toBe(String(HOUR_MS - FRAME_EVERY_MS));
     expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
   });
