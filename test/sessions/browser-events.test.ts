@@ -23,6 +23,7 @@ beforeAll(async () => {
       res.end(`<!doctype html><html><head><title>site</title></head><body>${body}</body></html>`);
     };
     if (req.url === '/leave') return page(`<p>leaving</p><script>setTimeout(() => { location.href = 'http://127.0.0.2:${(server.address() as AddressInfo).port}/elsewhere'; }, 50)</script>`);
+    if (req.url === '/settings') return page(`<script>window.open('chrome://settings')</script>`);
     if (req.url === '/download') return page(`<a id="d" href="/statement.txt" download>statement</a><script>setTimeout(() => document.getElementById('d').click(), 50)</script>`);
     if (req.url === '/statement.txt') {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-disposition': 'attachment; filename="statement.txt"' });
@@ -58,6 +59,14 @@ describe('browser events recorded against the session', () => {
     const actions = (await stack.auditRows({ target: session.id })).map((r) => r.action);
     expect(actions.slice(0, 2)).toEqual(['browser_session.started', 'browser_session.activated']);
     expect(await stack.auditRows({ action: 'vault.secret.read' })).toEqual([]);
+  });
+
+  it('records a window the page tries to open on chrome://settings (Chromium refuses it, no window exists) as a blocked navigation', async () => {
+    await stack.assets.update('site', { startUrl: `${base}/settings` }, CLI);
+    const alice = await stack.operator('alice', 'site');
+    const session = await stack.sessions.start(alice, 'site');
+    const blocked = await eventually(async () => (await stack.auditRows({ action: 'browser_session.blocked', target: session.id })).find((r) => r.details.url === 'chrome://settings/'));
+    expect(blocked).toMatchObject({ outcome: 'denied', actor_id: alice.id, details: { assetId: 'site', what: 'navigation', reason: 'scheme chrome: is not allowed (refused by Chromium)' } });
   });
 
   it('records an allowed download with its name, size and SHA-256, and a download the policy blocks as a block', async () => {
