@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/databases.js';
 import { buildStack, CANARY_PASSWORD, eventually, usePoolAndPortal } from './support.js';
 
-// Ending a session while its login runs stops the login at once: the start answers session_ended
-// within about a second (not at the login's deadline), and no credential is read once the end began.
+// Ending a session while its login runs stops the login at once, and no credential is read once the
+// end began. The login's deadline is set far beyond the test's own timeout (60 s), so a login that is
+// not stopped fails the test by hanging; no wall-clock limit is asserted.
+const FAR_DEADLINE_MS = 30 * 60_000;
 
 const shared = usePoolAndPortal();
 
@@ -19,7 +21,7 @@ describe('ending a session during its login', () => {
     ['an administrator', 'admin'],
     ['a shutdown', 'shutdown'],
   ] as const)('stops the login promptly when %s ends it', async (_who, reason) => {
-    const stack = await buildStack(fresh, shared.pool, shared.portalUrl, { asset: { successCheck: NEVER } });
+    const stack = await buildStack(fresh, shared.pool, shared.portalUrl, { asset: { successCheck: NEVER }, loginTimeoutMs: FAR_DEADLINE_MS });
     fresh.defer(() => stack.close());
     const alice = await stack.operator('alice');
     const starting = stack.sessions.start(alice, 'bank').then(
@@ -35,12 +37,10 @@ describe('ending a session during its login', () => {
     // Long enough for the automatic recipe to submit: the runner is then polling its success check.
     await new Promise((resolve) => setTimeout(resolve, 1000));
 
-    const began = Date.now();
     if (reason === 'user') await stack.sessions.end(session!.id, alice);
     else if (reason === 'admin') await stack.sessions.end(session!.id, { kind: 'user', id: 'admin-1', name: 'Admin', roles: ['admin'], groups: [], via: 'session', mfa: true });
     else await stack.sessions.shutdown();
     expect(await starting).toBe('session_ended');
-    expect(Date.now() - began).toBeLessThan(1500);
 
     expect(await stack.sessions.get(session!.id, alice)).toMatchObject({ state: 'ended', endReason: reason });
     expect(shared.pool.size).toBe(0);

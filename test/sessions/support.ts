@@ -96,6 +96,8 @@ export async function buildStack(
     /** Where recordings go (a storage that fails on purpose); default files in `<dataDir>/recordings`. */
     recordingStorage?: RecordingStorage;
     recordingFrameIntervalMs?: number;
+    /** Deadline of a login; default 20 s. */
+    loginTimeoutMs?: number;
   } = {},
 ): Promise<SessionStack> {
   const clock = options.clock ?? systemClock;
@@ -139,7 +141,7 @@ export async function buildStack(
     nodeId,
     logger,
     tickMs: options.tickMs ?? 50,
-    loginTimeoutMs: 20_000,
+    loginTimeoutMs: options.loginTimeoutMs ?? 20_000,
     recordingFrameIntervalMs: options.recordingFrameIntervalMs,
   });
   let closed = false;
