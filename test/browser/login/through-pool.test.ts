@@ -86,17 +86,16 @@ describe('login through the browser pool (real Chromium)', () => {
     const login = session.login({
       startUrl: `http://bank.test:${port}/login`,
       recipe: null,
-      // Never shown: the runner signs in, then polls until its deadline.
+      // Never shown: the runner signs in, then polls until its deadline, set far past the test's
+      // own timeout, so a login that the close does not stop fails the test by hanging.
       successCheck: { selector: '#never-shown' },
       failureCheck: null,
       readCredential: async () => secret,
-      timeoutMs: 20_000,
+      timeoutMs: 30 * 60_000,
     });
     await waitUntil(() => secret.reads > 0 && session.tabs()[0]?.url.endsWith('/accounts'), 15_000, () => JSON.stringify(session.tabs()));
-    const closing = Date.now();
     await session.close();
     const outcome = await login;
-    expect(Date.now() - closing).toBeLessThan(1000);
     expect(outcome).toMatchObject({ ok: false, message: 'the session ended during the login' });
     expect(secret.disposed).toBe(true);
 
