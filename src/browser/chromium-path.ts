@@ -1,5 +1,4 @@
-import { accessSync, constants, statSync } from 'node:fs';
-import { AppError } from '../core/index.js';
+import { AppError, isExecutableFile } from '../core/index.js';
 
 /** Where distributions put Chromium or Chrome; the first executable one wins. */
 export const CHROMIUM_CANDIDATES: readonly string[] = [
@@ -33,14 +32,4 @@ export function findChromium(configured: string | undefined, candidates: readonl
     publicMessage: `No Chromium was found on this machine; ${INSTALL_HINT}.`,
     detail: `none of ${candidates.join(', ')} is an executable file`,
   });
-}
-
-function isExecutableFile(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -5,6 +5,7 @@ export { randomIds, type IdGenerator } from './ids.js';
 export { canonicalJson } from './canonical-json.js';
 export { createRedactor, isSecretFieldName, REDACTED, MIN_SECRET_LENGTH, type Redactor } from './redactor.js';
 export { loadOrCreateKeyFile } from './key-file.js';
+export { isExecutableFile } from './executable.js';
 export { createLogger } from './logger.js';
 export { compileHostPattern, hostMatches, isHostPattern, normalizeHost, type HostPattern } from './host-pattern.js';
 export { TOTP_DIGITS, TOTP_STEP_SECONDS, base32Decode, base32Encode, hotp, totp, totpStep } from './totp.js';

@@ -1,21 +1,10 @@
-import type { Actor, AuditAction, AuditTrail, DocumentSigner, DocumentVerifier, Outcome } from '../audit/index.js';
-import type { Clock, IdGenerator } from '../core/index.js';
+import type { Actor, AuditAction, AuditTrail, Outcome } from '../audit/index.js';
 import type { RecordingStore } from './recording-store.js';
-import type { RecordingCallContext, RecordingsLogger, RecordingStorage } from './types.js';
+import type { RecordingCallContext, RecordingsDeps } from './types.js';
 
-/** What the parts of the service share (built once by createRecordings). */
-export interface RecordingContext {
+/** What the parts of the service share (built once by createRecordings): its dependencies, defaults filled in. */
+export interface RecordingContext extends Omit<Required<RecordingsDeps>, 'db'> {
   store: RecordingStore;
-  storage: RecordingStorage;
-  trail: AuditTrail;
-  signer: DocumentSigner;
-  verifier: DocumentVerifier;
-  clock: Clock;
-  ids: IdGenerator;
-  nodeId: string;
-  logger: RecordingsLogger;
-  flushIntervalMs: number;
-  maxChunkBytes: number;
   /** The node as the actor of what the system does (start, seal, expiry). */
   system: Actor;
   audit(action: AuditAction, outcome: Outcome, recordingId: string, actor: Actor, details: Record<string, unknown>, context?: RecordingCallContext): Promise<void>;

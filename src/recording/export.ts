@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
 import { mkdtemp, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import type { Actor, AuditTrail } from '../audit/index.js';
-import { AppError } from '../core/index.js';
+import { AppError, isExecutableFile } from '../core/index.js';
 import { isRecordingId } from './recording-id.js';
 import type { RecordingCallContext, Recordings } from './types.js';
 
@@ -61,16 +60,6 @@ export function findFfmpeg(options: { configured?: string | undefined; pathEnv?:
 
 function missing(publicMessage: string): AppError {
   return new AppError('ffmpeg_missing', { publicMessage, detail: publicMessage });
-}
-
-function isExecutableFile(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface VideoExportInput {
