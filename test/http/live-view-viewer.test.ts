@@ -97,7 +97,9 @@ describe('live view: working a session through the viewer page', () => {
     await cdp.send('Input.imeSetComposition', { text: '^', selectionStart: 1, selectionEnd: 1 });
     await cdp.send('Input.insertText', { text: 'ê' });
     await page.keyboard.press('Enter');
-    expect(await note).toBe('Crème brûlée ê');
+    // Bounded, so that a lost click or keystroke fails here with what the socket carried (a CI run once hung at this step).
+    const noted = await Promise.race([note, new Promise<string>((resolve) => setTimeout(() => resolve(`no note; socket: ${wire.join(' ')}`), 30_000).unref())]);
+    expect(noted).toBe('Crème brûlée ê');
     expect(problems).toEqual([]);
     await context.close();
   });
