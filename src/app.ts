@@ -20,7 +20,7 @@ import { createInfisicalSource, openVault, type Vault } from './vault/index.js';
 import { createBrowserPool, findChromium, type BrowserPool } from './browser/index.js';
 import { createBrowserSessions, type BrowserSessions } from './sessions/index.js';
 import { createFileRecordingStorage, createRecordings, type Recordings } from './recording/index.js';
-import { createRecordingExporter, findFfmpeg } from './recording/index.js';
+import { createRecordingExporter, findFfmpeg, type RecordingExporter } from './recording/index.js';
 
 /**
  * The composition root's wiring: one small function per module, each taking
@@ -68,6 +68,8 @@ export interface Services {
   vault: Vault;
   /** Session recordings (WEBASSET_RECORDINGS_DIR), sealed with the audit signing key; sessions, HTTP and the CLI share this one. */
   recordings: Recordings;
+  /** Video export of recordings: one per process, so exports run one at a time whoever asks (HTTP, or the CLI through the admin socket). */
+  recordingExporter: RecordingExporter;
   /** The actor that system events (start, stop) are recorded under. */
   systemActor: Actor;
   clock: Clock;
@@ -125,6 +127,8 @@ export async function openServices(ctx: AppContext): Promise<Services> {
       oidc,
       vault: vaultService,
       recordings,
+      // ffmpeg is looked for at each export, so a node without it still serves.
+      recordingExporter: createRecordingExporter({ tools: () => findFfmpeg({ configured: ctx.config.ffmpegPath }), logger: ctx.logger }),
       systemActor: { kind: 'system', id: ctx.config.nodeId, name: 'webasset' },
       clock,
       ids,
@@ -516,8 +520,7 @@ function createServer(services: Services, browser: BrowserWiring, isShuttingDown
     browserSessions: browser.sessions,
     liveSessions: browser.sessions,
     recordings: services.recordings,
-    // One exporter per serving process: video exports run one at a time (ffmpeg is looked for at each export, so a node without it still serves).
-    recordingExport: { exporter: createRecordingExporter({ tools: () => findFfmpeg({ configured: config.ffmpegPath }), logger }), dir: join(config.dataDir, 'exports') },
+    recordingExport: { exporter: services.recordingExporter, dir: join(config.dataDir, 'exports') },
   });
 }
 

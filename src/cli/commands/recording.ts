@@ -216,10 +216,12 @@ function evidenceDeps(s: Services) {
   };
 }
 
-/** The process's exporter (one export at a time); a one-shot command without one makes its own. */
+/**
+ * Inside a serving process (through the admin socket) its one exporter, so exports there still run one
+ * at a time; a one-shot command makes its own, which finds ffmpeg on the PATH it was started with.
+ */
 function exporterOf(ctx: CommandContext, s: Services): RecordingExporter {
-  const shared = (s as Services & { recordingExporter?: RecordingExporter }).recordingExporter;
-  return shared ?? createRecordingExporter({ tools: () => findFfmpeg({ configured: s.config.ffmpegPath, pathEnv: ctx.io.env.PATH }) });
+  return ctx.services ? s.recordingExporter : createRecordingExporter({ tools: () => findFfmpeg({ configured: s.config.ffmpegPath, pathEnv: ctx.io.env.PATH }) });
 }
 
 /**
