@@ -84,6 +84,6 @@ export interface BrowserSessionsDeps {
   tickMs?: number | undefined;
   /** Deadline of a login (default 30 s). */
   loginTimeoutMs?: number | undefined;
-  /** The recording's frame rate cap: a frame is acked this long after it arrived (default 500 ms). */
+  /** The recording's frame rate cap: a frame is acked this long after it arrived (default 750 ms). */
   recordingFrameIntervalMs?: number | undefined;
 }
