@@ -5,13 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { Services } from '../src/app.js';
 import { createPasswordHasher, type Principal, type SessionUser } from '../src/identity/index.js';
 import type { LoadJob, LoadResult } from './forward-auth-load.js';
 import { fmtInt, fmtRatio, positiveFromEnv, table } from './harness.js';
-import { startProductNode, stopProductNode, type ProductNode } from './product-node.js';
+import { createScratchDatabase, startProductNode, stopProductNode, type ProductNode } from './product-node.js';
 
 /**
  * `bench/forward-auth`: GET /authz against a bare node:http server that
@@ -83,19 +82,9 @@ async function postgresBackend(config: ForwardAuthBenchConfig): Promise<Backend 
   } finally {
     redis.disconnect();
   }
-  const name = `wa_bench_fa_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: config.pgUrl });
-  try {
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name} TEMPLATE template0`);
-  } catch {
-    return `PostgreSQL not reachable at ${new URL(config.pgUrl).host}`;
-  } finally {
-    await admin.end().catch(() => undefined);
-  }
-  const url = new URL(config.pgUrl);
-  url.pathname = `/${name}`;
-  const env = { DATABASE_URL: url.toString(), REDIS_URL: config.redisUrl, WEBASSET_REDIS_KEY_PREFIX: `wa-bench-${randomUUID()}:` };
+  const scratch = await createScratchDatabase(config.pgUrl, config.redisUrl, 'wa_bench_fa');
+  if (typeof scratch === 'string') return scratch;
+  const env = scratch.env;
   // Two nodes on the same database and Redis, as behind a load balancer.
   const first = await startNode({ ...env, WEBASSET_NODE_ID: 'bench-1' });
   const second = await startNode({ ...env, WEBASSET_NODE_ID: 'bench-2' });
@@ -105,10 +94,7 @@ async function postgresBackend(config: ForwardAuthBenchConfig): Promise<Backend 
     async cleanup() {
       await stopProductNode(second);
       await stopProductNode(first);
-      const drop = new pg.Client({ connectionString: config.pgUrl });
-      await drop.connect();
-      await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await drop.end();
+      await scratch.drop();
     },
   };
 }

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { openServices, startServer, type RunningServer, type Services } from '../src/app.js';
 import { loadConfig } from '../src/config/index.js';
 import { createLogger, createRedactor } from '../src/core/index.js';
@@ -43,4 +45,36 @@ export async function startProductNode(dataDirPrefix: string, env: Record<string
 export async function stopProductNode(node: ProductNode): Promise<void> {
   await node.server.stop('bench finished');
   rmSync(node.dataDir, { recursive: true, force: true });
+}
+
+/** A database of its own for one benchmark run, on a PostgreSQL server the caller names; dropped afterwards. */
+export interface ScratchDatabase {
+  /** Settings for a node on it: DATABASE_URL, REDIS_URL and a Redis key prefix of its own. */
+  env: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+/** Creates the database, or says why it cannot (a string), so a benchmark can print it and go on. */
+export async function createScratchDatabase(serverUrl: string, redisUrl: string, prefix: string): Promise<ScratchDatabase | string> {
+  const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  try {
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE template0`);
+  } catch {
+    return `PostgreSQL not reachable at ${new URL(serverUrl).host}`;
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    env: { DATABASE_URL: url.toString(), REDIS_URL: redisUrl, WEBASSET_REDIS_KEY_PREFIX: `wa-bench-${randomUUID()}:` },
+    async drop() {
+      const client = new pg.Client({ connectionString: serverUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
 }

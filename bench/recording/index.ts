@@ -17,7 +17,7 @@ import {
   type RecordingSummary,
 } from '../../src/recording/index.js';
 import { fmtInt, fmtMs, percentile, positiveFromEnv, table } from '../harness.js';
-import { stopProductNode } from '../product-node.js';
+import { createScratchDatabase, stopProductNode } from '../product-node.js';
 import { cpuShare, sampleCpu } from './cpu.js';
 import { api, endSession, startRecordingProduct, startSession, type RecordingProduct } from './product.js';
 import { operatorScript } from './script.js';
@@ -37,6 +37,9 @@ export interface RecordingBenchConfig {
   seekMinutes: number;
   seeks: number;
   chromiumPath: string;
+  /** A PostgreSQL server: the recorded node runs on a fresh database there and on Redis (null: embedded PGlite). */
+  databaseUrl: string | null;
+  redisUrl: string;
 }
 
 export function recordingConfigFromEnv(env: NodeJS.ProcessEnv): RecordingBenchConfig {
@@ -48,6 +51,8 @@ export function recordingConfigFromEnv(env: NodeJS.ProcessEnv): RecordingBenchCo
     seekMinutes: num('BENCH_REC_SEEK_MINUTES', 60),
     seeks: num('BENCH_REC_SEEKS', 20),
     chromiumPath: env.CHROMIUM_PATH || '/usr/bin/chromium',
+    databaseUrl: env.BENCH_REC_DATABASE_URL || null,
+    redisUrl: env.BENCH_REC_REDIS_URL || 'redis://127.0.0.1:6379',
   };
 }
 
@@ -68,8 +73,12 @@ export async function runRecording(config: RecordingBenchConfig): Promise<boolea
   console.log('\nSession recordings benchmark (demo portal on loopback, product in this process)');
   console.log(
     `  node ${process.version}, ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(2)} at start; scripted session ${config.seconds} s, ` +
-      `${config.concurrent} sessions ending together after ${config.burstSeconds} s, seeks in a ${config.seekMinutes}-minute recording; Chromium ${config.chromiumPath}\n`,
+      `${config.concurrent} sessions ending together after ${config.burstSeconds} s, seeks in a ${config.seekMinutes}-minute recording; Chromium ${config.chromiumPath}; ` +
+      `recorded node on ${config.databaseUrl ? `PostgreSQL ${new URL(config.databaseUrl).host} + Redis` : 'embedded PGlite'}\n`,
   );
+  // The recorded node only: the run without recording stays embedded (its CPU figure is the node's and Chromium's, not the database's).
+  const database = config.databaseUrl ? await createScratchDatabase(config.databaseUrl, config.redisUrl, 'wa_bench_rec') : null;
+  if (typeof database === 'string') throw new Error(`bench: ${database}`);
   const problems: string[] = [];
   const tools = findFfmpeg({ configured: process.env.FFMPEG_PATH, pathEnv: process.env.PATH });
   const portal = createDemoPortal({ username: DEMO_CREDENTIALS.username, password: DEMO_CREDENTIALS.password });
@@ -77,7 +86,7 @@ export async function runRecording(config: RecordingBenchConfig): Promise<boolea
   const scratch = mkdtempSync(join(tmpdir(), 'webasset-bench-rec-out-'));
   try {
     // (a) + (b): the scripted session with recording, exported to WebM; (c) ending together; (d) seeks. Same node.
-    const on = await startRecordingProduct({ chromiumPath: config.chromiumPath, portalUrl, recording: 'required', sessions: config.concurrent });
+    const on = await startRecordingProduct({ chromiumPath: config.chromiumPath, portalUrl, recording: 'required', sessions: config.concurrent, env: database?.env });
     let recorded: ScriptRun;
     try {
       recorded = await scripted(on, portalUrl, config.seconds, 'recording on');
@@ -103,6 +112,7 @@ export async function runRecording(config: RecordingBenchConfig): Promise<boolea
   } finally {
     await portal.stop();
     rmSync(scratch, { recursive: true, force: true });
+    await database?.drop();
   }
   for (const p of problems) console.log(`PROBLEM: ${p}`);
   console.log(`load average after: ${loadavg()[0]!.toFixed(2)}`);

@@ -28,11 +28,12 @@ const ADMIN: Principal = { kind: 'user', id: 'bench-admin', name: 'Bench admin',
  * the demo portal as asset `bench-rec` (policy `recording`: `required`, or `best_effort` for the
  * run without recording, whose recordings folder cannot be written).
  */
-export async function startRecordingProduct(options: { chromiumPath: string; portalUrl: string; recording: 'required' | 'best_effort'; recordingsDir?: string; sessions: number }): Promise<RecordingProduct> {
+export async function startRecordingProduct(options: { chromiumPath: string; portalUrl: string; recording: 'required' | 'best_effort'; recordingsDir?: string; sessions: number; env?: Record<string, string> }): Promise<RecordingProduct> {
   const node = await startProductNode('webasset-bench-rec-', {
     CHROMIUM_PATH: options.chromiumPath,
     WEBASSET_API_RATE_LIMIT: '1000000',
     ...(options.recordingsDir ? { WEBASSET_RECORDINGS_DIR: options.recordingsDir } : {}),
+    ...options.env,
   });
   const { users, sessions, vault, assets, grants } = node.services;
   const user = await users.create({ username: `bench-${randomUUID().slice(0, 8)}`, roles: ['operator'], source: 'local', kind: 'person' }, ADMIN);
