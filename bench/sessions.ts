@@ -8,7 +8,7 @@ import { chromium, type Browser } from 'playwright-core';
 import WebSocket from 'ws';
 import { DEFAULT_LAUNCH_ARGS, type BrowserPool } from '../src/browser/index.js';
 import { createDemoPortal, DEMO_CREDENTIALS } from '../src/demo-portal/index.js';
-import type { Principal } from '../src/identity/index.js';
+import { api, BENCH_ADMIN, signInOperator, type Caller } from './api-caller.js';
 import { chromiumMemory } from './chromium-memory.js';
 import { fmtInt, fmtMs, fmtRatio, percentile, positiveFromEnv, table } from './harness.js';
 import { startProductNode, stopProductNode, type ProductNode } from './product-node.js';
@@ -41,7 +41,6 @@ export function sessionsConfigFromEnv(env: NodeJS.ProcessEnv): SessionsBenchConf
   };
 }
 
-const ADMIN: Principal = { kind: 'user', id: 'bench-admin', name: 'Bench admin', roles: ['admin'], groups: [], via: 'cli', mfa: true };
 const VIEWPORT = { width: 1280, height: 720 } as const;
 /** The demo portal's one-form login: the same form for the product's automatic recipe and the bare scripts. */
 const LOGIN_PATH = '/login';
@@ -74,38 +73,6 @@ function startProduct(chromiumPath: string): Promise<Product> {
     // One operator starts and ends a few hundred sessions within minutes; the per-user API rate limit is not what is measured.
     WEBASSET_API_RATE_LIMIT: '1000000',
   });
-}
-
-/** An operator with a web session (MFA done), calling the REST API and the live view as a browser would. */
-interface Caller {
-  userId: string;
-  cookie: string;
-  csrf: string;
-  origin: string;
-}
-
-async function operator(product: Product, username: string): Promise<Caller> {
-  const { users, sessions } = product.services;
-  const user = await users.create({ username, roles: ['operator'], source: 'local', kind: 'person' }, ADMIN);
-  const snapshot = await users.sessionUser(user.id);
-  if (!snapshot) throw new Error('bench: no session user');
-  const created = await sessions.create({ user: snapshot, mfa: true, method: 'password', context: {} });
-  return { userId: user.id, cookie: `webasset=${created.cookieValue}`, csrf: created.csrfToken, origin: product.url };
-}
-
-async function api(caller: Caller, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> {
-  const headers: Record<string, string> = { cookie: caller.cookie };
-  if (method !== 'GET') Object.assign(headers, { 'x-csrf-token': caller.csrf, origin: caller.origin });
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${caller.origin}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = text === '' ? null : JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: res.status, json, text };
 }
 
 interface SessionJson {
@@ -157,7 +124,7 @@ async function createAssets(product: Product, portalUrl: string, busyUrl: string
   };
   await assets.create(
     { id: 'bench-bank', name: 'Demo Bank (bench)', url: portalUrl, startUrl: `${portalUrl}${LOGIN_PATH}`, credential: 'bench-bank-login', loginRecipe: null, successCheck: { selector: SUCCESS_SELECTOR }, ...common },
-    ADMIN,
+    BENCH_ADMIN,
   );
   await assets.create(
     {
@@ -170,7 +137,7 @@ async function createAssets(product: Product, portalUrl: string, busyUrl: string
       successCheck: { selector: SUCCESS_SELECTOR },
       ...common,
     },
-    ADMIN,
+    BENCH_ADMIN,
   );
   await assets.create(
     {
@@ -192,11 +159,11 @@ async function createAssets(product: Product, portalUrl: string, busyUrl: string
       successCheck: { selector: '#to' },
       ...common,
     },
-    ADMIN,
+    BENCH_ADMIN,
   );
-  await assets.create({ id: 'bench-busy', name: 'Animated page (bench)', url: busyUrl, credential: null, ...common }, ADMIN);
+  await assets.create({ id: 'bench-busy', name: 'Animated page (bench)', url: busyUrl, credential: null, ...common }, BENCH_ADMIN);
   for (const assetId of ['bench-bank', 'bench-recipe', 'bench-live', 'bench-busy']) {
-    await grants.create({ subjectKind: 'user', subjectId: caller.userId, assetId, actions: ['connect'] }, ADMIN);
+    await grants.create({ subjectKind: 'user', subjectId: caller.userId, assetId, actions: ['connect'] }, BENCH_ADMIN);
   }
   return { bank: 'bench-bank', recipe: 'bench-recipe', live: 'bench-live', busy: 'bench-busy' };
 }
@@ -623,7 +590,7 @@ export async function runSessions(config: SessionsBenchConfig): Promise<boolean>
   const product = await startProduct(config.chromiumPath);
   const taps = tapPool(product.server.browser.pool);
   try {
-    const caller = await operator(product, `bench-${randomUUID().slice(0, 8)}`);
+    const caller = await signInOperator(product, `bench-${randomUUID().slice(0, 8)}`);
     const assets = await createAssets(product, portalUrl, busy.url, caller, config.held);
 
     const logins = await measureLogins(config, caller, assets, portalUrl, taps);

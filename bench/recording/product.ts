@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { BrowserPool, BrowserSession } from '../../src/browser/index.js';
 import { DEMO_CREDENTIALS } from '../../src/demo-portal/index.js';
-import type { Principal } from '../../src/identity/index.js';
+import { api, BENCH_ADMIN, signInOperator, type Caller } from '../api-caller.js';
 import { startProductNode, type ProductNode } from '../product-node.js';
+
+export { api, type Caller } from '../api-caller.js';
 
 /** The product in this process, an operator who may connect to the demo portal, and the sessions' browser handles. */
 export interface RecordingProduct {
@@ -14,14 +16,6 @@ export interface RecordingProduct {
   browsers: Map<string, BrowserSession>;
 }
 
-export interface Caller {
-  userId: string;
-  cookie: string;
-  csrf: string;
-  origin: string;
-}
-
-const ADMIN: Principal = { kind: 'user', id: 'bench-admin', name: 'Bench admin', roles: ['admin'], groups: [], via: 'cli', mfa: true };
 
 /**
  * Starts a product node whose recordings go to `recordingsDir` (default: its data folder), with
@@ -35,12 +29,8 @@ export async function startRecordingProduct(options: { chromiumPath: string; por
     ...(options.recordingsDir ? { WEBASSET_RECORDINGS_DIR: options.recordingsDir } : {}),
     ...options.env,
   });
-  const { users, sessions, vault, assets, grants } = node.services;
-  const user = await users.create({ username: `bench-${randomUUID().slice(0, 8)}`, roles: ['operator'], source: 'local', kind: 'person' }, ADMIN);
-  const snapshot = await users.sessionUser(user.id);
-  if (!snapshot) throw new Error('bench: no session user');
-  const created = await sessions.create({ user: snapshot, mfa: true, method: 'password', context: {} });
-  const caller = { userId: user.id, cookie: `webasset=${created.cookieValue}`, csrf: created.csrfToken, origin: node.url };
+  const { vault, assets, grants } = node.services;
+  const caller = await signInOperator(node, `bench-${randomUUID().slice(0, 8)}`);
   const values = new Map([
     ['username', Buffer.from(DEMO_CREDENTIALS.username)],
     ['password', Buffer.from(DEMO_CREDENTIALS.password)],
@@ -59,9 +49,9 @@ export async function startRecordingProduct(options: { chromiumPath: string; por
       allowInsecureHttp: true,
       policy: { idleTimeoutMinutes: 120, maxSessions: null, maxSessionsPerCredential: Math.min(1000, options.sessions + 5), recording: options.recording },
     },
-    ADMIN,
+    BENCH_ADMIN,
   );
-  await grants.create({ subjectKind: 'user', subjectId: caller.userId, assetId: 'bench-rec', actions: ['connect', 'replay'] }, ADMIN);
+  await grants.create({ subjectKind: 'user', subjectId: caller.userId, assetId: 'bench-rec', actions: ['connect', 'replay'] }, BENCH_ADMIN);
   return { node, caller, assetId: 'bench-rec', browsers: tapBrowsers(node.server.browser.pool) };
 }
 
@@ -74,21 +64,6 @@ function tapBrowsers(pool: BrowserPool): Map<string, BrowserSession> {
     return session;
   };
   return browsers;
-}
-
-export async function api(caller: Caller, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> {
-  const headers: Record<string, string> = { cookie: caller.cookie };
-  if (method !== 'GET') Object.assign(headers, { 'x-csrf-token': caller.csrf, origin: caller.origin });
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${caller.origin}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = text === '' ? null : JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: res.status, json, text };
 }
 
 /** POST /api/sessions answers once the session is active. */
