@@ -152,10 +152,12 @@ export async function openBrowserSession(deps: {
     return pending;
   };
 
+  let stopping = false;
   const end = async (reason: 'closed' | 'browser_crashed') => {
-    if (closed) return;
+    if (stopping) return;
+    stopping = true;
     // The field being typed into is reported before the session stops reporting.
-    inputs.flush();
+    await inputs.flush();
     closed = true;
     ending.abort();
     await screencasts.stopAll().catch(() => undefined);

@@ -27,8 +27,12 @@ export interface InputRecorder {
   before(target: InputTarget, event: InputEvent): Promise<(() => void) | undefined>;
   /** The tab's page changed (a navigation): its reader is made ready now, so the next press is read at once. */
   prepare(target: InputTarget): void;
-  /** Reports the summary of the field being typed into (at the session's end). */
-  flush(): void;
+  /**
+   * Reports the summary of the field being typed into (at the session's end), once the reads of
+   * inputs already dispatched have come back (at most {@link MAX_CLICK_READ_WAIT_MS}): keys typed
+   * just before the end are counted.
+   */
+  flush(): Promise<void>;
 }
 
 const MAX_TEXT = 1000;
@@ -189,7 +193,10 @@ export function createInputRecorder(options: InputRecorderOptions): InputRecorde
     prepare(target) {
       prepare(target.cdp);
     },
-    flush() {
+    async flush() {
+      inOrder(flush);
+      await Promise.race([queue, new Promise((resolve) => setTimeout(resolve, MAX_CLICK_READ_WAIT_MS).unref())]);
+      // Whatever did not come back in time: its summary so far.
       flush();
       modifiers = new Set();
     },

@@ -81,10 +81,8 @@ describe('input events for the recording', () => {
     await session.input({ type: 'text', text: 'é!' });
     await click(session, 100, 115);
     await type(session, 'hunter2');
-    // The summary of the field typed into last is reported when the session ends. Each key's field is
-    // read asynchronously; a close within those few milliseconds loses the last keys (a known edge:
-    // the close does not wait for reads in flight), so the test lets them finish first.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The summary of the field typed into last is reported when the session ends, right after the
+    // last key: the close waits for the reads of keys already typed.
     await session.close();
     expect(recorded(log.events).filter((e) => e.type === 'keys')).toEqual([
       { type: 'keys', target: 'input[name=note] "Note"', field: 'text', count: 7, text: 'hellé!' },
