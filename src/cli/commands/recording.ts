@@ -175,7 +175,6 @@ async function change(ctx: CommandContext, args: string[], principal: Principal,
   const id = oneId(positionals, `recording ${what} needs one recording id`);
   const reason = values.reason?.trim();
   if (!reason) throw usage(`recording ${what} needs --reason TEXT (it goes into the audit trail)`);
-  if (reason.length > 500) throw usage('--reason must be at most 500 characters');
   await withServices(ctx, async (s) => {
     await s.access.authorize(principal, 'admin.recordings.write');
     const found = await s.recordings.get(id);
