@@ -2,6 +2,7 @@ import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { AppError } from '../core/index.js';
+import { createAgentControls } from './agent/controls.js';
 import { startEgressProxy } from './egress-proxy.js';
 import { createInputDispatcher } from './input.js';
 import { createInputRecorder } from './input-events.js';
@@ -186,8 +187,20 @@ export async function openBrowserSession(deps: {
     throw error;
   }
 
+  const agent = createAgentControls({
+    activeTab: () => {
+      const tab = requireOpen();
+      if (loggingIn) throw new AppError('conflict', { publicMessage: 'The session is still logging in; try again when it is active.' });
+      return tab;
+    },
+    tabCount: () => (closed ? 0 : tabs.all().length),
+    guard,
+    report,
+  });
+
   const session: PooledSession = {
     sessionId: spec.sessionId,
+    agent,
     get closed() {
       return closed;
     },

@@ -3,7 +3,12 @@
 export { createBrowserPool, DEFAULT_LAUNCH_ARGS, type BrowserPoolDeps } from './pool.js';
 export { findChromium, CHROMIUM_CANDIDATES } from './chromium-path.js';
 export { DEFAULT_VIEWPORT } from './browser-session.js';
+export { redactAgentText } from './agent/redact.js';
 export type {
+  AgentActionResult,
+  AgentControls,
+  AgentPage,
+  AgentSnapshot,
   BlockedWhat,
   BrowserEvent,
   BrowserPool,
@@ -13,6 +18,7 @@ export type {
   LoginGuard,
   LoginInput,
   LoginOutcome,
+  RedactionSource,
   ScreencastFrame,
   ScreencastOptions,
   SecretFields,

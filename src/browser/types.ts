@@ -76,6 +76,62 @@ export interface BrowserSession {
   resize(width: number, height: number): Promise<void>;
   close(): Promise<void>;
   readonly closed: boolean;
+  /** Tool-level controls for an AI agent (MCP): refs from an accessibility snapshot, bounded settle waits, redacted results. */
+  readonly agent: AgentControls;
+}
+
+/** Values that must never leave the browser module in agent results (the session credential's values). */
+export interface RedactionSource {
+  values(): readonly Buffer[];
+}
+
+/** The active tab as an agent sees it; already redacted. */
+export interface AgentPage {
+  url: string;
+  title: string;
+}
+
+export interface AgentActionResult {
+  page: AgentPage;
+  /** What the action caused, as observed by the bounded settle wait. */
+  effect: 'navigated' | 'changed' | 'none';
+  /** The element acted on, described without its value (e.g. `textbox "Amount"`), redacted. */
+  target?: string;
+  /** For type/fill: whether the field was a password field (audit masks text then). */
+  field?: 'password' | 'text';
+}
+
+export interface AgentSnapshot {
+  page: AgentPage;
+  /** YAML-ish aria tree with `[ref=eN]` refs, repetition collapsed, redacted. */
+  text: string;
+  /** Present when text was cut at maxChars: pass it back to continue. */
+  cursor?: string;
+  tabs: number;
+}
+
+/**
+ * What an agent may do in a session (src/browser/agent). Every string it returns passes the one
+ * redaction function (agent/redact.ts). Refused with `conflict` while the login runs and
+ * `session_ended` after close. Errors are AppErrors with messages of our own, never Playwright's.
+ */
+export interface AgentControls {
+  /** With `cursor`: the next part of the snapshot the cursor came from (refs stay those of that snapshot). */
+  snapshot(options: { redact: RedactionSource; cursor?: string | undefined; maxChars?: number | undefined }): Promise<AgentSnapshot>;
+  click(ref: string, options: { redact: RedactionSource }): Promise<AgentActionResult>;
+  type(ref: string, text: string, options: { redact: RedactionSource; submit?: boolean | undefined }): Promise<AgentActionResult>;
+  selectOption(ref: string, values: readonly string[], options: { redact: RedactionSource }): Promise<AgentActionResult>;
+  pressKey(key: string, options: { redact: RedactionSource }): Promise<AgentActionResult>;
+  hover(ref: string, options: { redact: RedactionSource }): Promise<AgentActionResult>;
+  /** The navigation lock applies: outside the allowlist -> AppError forbidden (reported as blocked); the session stays usable. */
+  navigate(url: string, options: { redact: RedactionSource }): Promise<AgentActionResult>;
+  goBack(options: { redact: RedactionSource }): Promise<AgentActionResult>;
+  /** Exactly one of text/ref/url (url: substring or glob). timeoutMs capped at 30 s. AppError `wait_timed_out` when not met. */
+  waitFor(condition: { text?: string | undefined; ref?: string | undefined; url?: string | undefined }, timeoutMs: number, options: { redact: RedactionSource }): Promise<AgentActionResult>;
+  /** JPEG of the active tab's viewport; password inputs and any element whose text holds a redacted value are masked. */
+  screenshot(options: { redact: RedactionSource }): Promise<{ jpeg: Buffer; width: number; height: number; page: AgentPage }>;
+  /** Types `secret` into the field `ref` (wiping it is the caller's); refused (forbidden) when the field's frame or form is not on an allowed host; returns target/field only. */
+  fillCredential(ref: string, secret: Buffer, options: { redact: RedactionSource }): Promise<AgentActionResult>;
 }
 
 export interface ScreencastOptions {

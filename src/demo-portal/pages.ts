@@ -75,13 +75,31 @@ export function accountsPage(user: string, balance: string, csrf: string): strin
   return layout('Accounts', body);
 }
 
+/** The transfer form's optional purpose (a select, for the agent tools' select_option). */
+export const PURPOSES: ReadonlyArray<readonly [string, string]> = [['', 'None'], ['rent', 'Rent'], ['savings', 'Savings'], ['gift', 'Gift']];
+
 export function transferPage(csrf: string, balance: string, result?: { ok: boolean; text: string }): string {
   const message = result ? html`<p id="transfer-result" class="${result.ok ? 'ok' : 'error'}" role="status">${result.text}</p>` : raw('');
   const form = html`<form id="transfer-form" method="post" action="/transfer"><input type="hidden" name="csrf" value="${csrf}">
 <label for="to">To (IBAN)</label><input id="to" name="to" type="text" required maxlength="34">
 <label for="amount">Amount (EUR)</label><input id="amount" name="amount" type="text" inputmode="decimal" required>
+<label for="purpose">Purpose (optional)</label><select id="purpose" name="purpose">${PURPOSES.map(([value, label]) => html`<option value="${value}">${label}</option>`)}</select>
 <button id="send" type="submit">Send</button></form>`;
   return layout('Transfer', html`<h1>Transfer</h1><p>Available: <span id="balance">${balance}</span></p>${message}${form}<p><a href="/accounts">Back to accounts</a></p>${logoutForm(csrf)}`);
+}
+
+/**
+ * A careless portal's profile page (signed in, `/profile`): it prints the account's password in its
+ * text, in attributes (title, data-, an input's value) and in a link, as some real portals do. The
+ * agent tools' redaction must still hide it (the MCP canary test).
+ */
+export function carelessProfilePage(user: string, password: string, csrf: string): string {
+  const body = html`<h1>Profile</h1><p>Signed in as <strong id="user">${user}</strong></p>
+<p id="careless-text">Your password is <code>${password}</code>, keep it safe.</p>
+<p><span id="careless-attr" title="${password}" data-password="${password}" aria-label="Password on file: ${password}">Password on file</span></p>
+<label for="careless-input">Current password (shown)</label><input id="careless-input" type="text" value="${password}" readonly>
+<p><a id="careless-link" href="/accounts?hint=${encodeURIComponent(password)}">Back to accounts</a></p>${logoutForm(csrf)}`;
+  return layout('Profile', body);
 }
 
 export function signedOutPage(): string {

@@ -112,6 +112,11 @@ export function createDemoPortal(options: DemoPortalOptions): DemoPortal {
       const session = signedIn(r);
       return session ? { html: pages.accountsPage(session.user!, pages.formatEuros(session.balanceCents), session.csrf) } : { redirect: '/login' };
     },
+    // A careless page for the redaction tests: it prints the password (pages.carelessProfilePage).
+    'GET /profile': (r) => {
+      const session = signedIn(r);
+      return session ? { html: pages.carelessProfilePage(session.user!, options.password, session.csrf) } : { redirect: '/login' };
+    },
     'GET /transfer': (r) => {
       const session = signedIn(r);
       return session ? { html: pages.transferPage(session.csrf, pages.formatEuros(session.balanceCents)) } : { redirect: '/login' };
@@ -119,7 +124,7 @@ export function createDemoPortal(options: DemoPortalOptions): DemoPortal {
     'POST /transfer': (r) => {
       const session = signedIn(r);
       if (!session || !sameText(r.body.csrf ?? '', session.csrf)) return { redirect: '/login' };
-      const result = transfer(session, r.body.to ?? '', r.body.amount ?? '');
+      const result = transfer(session, r.body.to ?? '', r.body.amount ?? '', r.body.purpose ?? '');
       return { status: result.ok ? 200 : 400, html: pages.transferPage(session.csrf, pages.formatEuros(session.balanceCents), result) };
     },
     'GET /logout': (r) => (r.session ? { redirect: '/accounts' } : { html: pages.signedOutPage() }),
@@ -174,14 +179,15 @@ export function createDemoPortal(options: DemoPortalOptions): DemoPortal {
   };
 }
 
-function transfer(session: PortalSession, to: string, amount: string): { ok: boolean; text: string } {
+function transfer(session: PortalSession, to: string, amount: string, purpose: string): { ok: boolean; text: string } {
   const iban = to.replace(/\s+/g, '').toUpperCase();
   if (!/^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$/.test(iban)) return { ok: false, text: 'Enter a valid IBAN.' };
   if (!/^\d{1,9}([.,]\d{1,2})?$/.test(amount.trim())) return { ok: false, text: 'Enter an amount such as 25.00.' };
   const cents = Math.round(Number(amount.trim().replace(',', '.')) * 100);
   if (cents <= 0 || cents > session.balanceCents) return { ok: false, text: 'The amount exceeds the available balance.' };
   session.balanceCents -= cents;
-  return { ok: true, text: `Sent ${pages.formatEuros(cents)} to ${iban}.` };
+  const label = pages.PURPOSES.find(([value]) => value !== '' && value === purpose)?.[1];
+  return { ok: true, text: `Sent ${pages.formatEuros(cents)} to ${iban}.${label ? ` Purpose: ${label}.` : ''}` };
 }
 
 function send(res: ServerResponse, reply: Reply): void {

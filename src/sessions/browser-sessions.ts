@@ -1,6 +1,7 @@
 import { decide } from '../access/index.js';
 import { AppError } from '../core/index.js';
 import type { Principal } from '../identity/index.js';
+import { endedError, openAgentHandle } from './agent-handle.js';
 import { createLiveSessions } from './live-sessions.js';
 import { createSessionAudit } from './session-audit.js';
 import { DEFAULT_MIN_FRAME_INTERVAL_MS } from './session-recording.js';
@@ -134,6 +135,17 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
           };
         },
       };
+    },
+
+    async agent(id, principal, context = {}) {
+      const record = await current(id);
+      // Only the owner drives a session with tools; anyone else learns nothing about it.
+      if (!record || record.userId !== principal.id) throw new AppError('not_found', { publicMessage: 'No such session.' });
+      const s = live.sessions.get(id);
+      if (record.state === 'ended' || s?.ending) throw endedError(s?.endingReason ?? record.endReason);
+      if (!s) throw new AppError('not_found', { publicMessage: 'This session is held by another server node.' });
+      if (record.state !== 'active' || !s.browser) throw new AppError('conflict', { publicMessage: 'The session is still starting; try again when it is active.' });
+      return openAgentHandle({ vault: deps.vault, live, audit, clock }, s, s.browser, principal, context);
     },
 
     async recover() {

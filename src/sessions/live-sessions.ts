@@ -28,6 +28,24 @@ export interface LiveSession {
   events: Promise<void>;
   /** Begun with the start; sealed by every end. */
   recording: SessionRecording | null;
+  /** Why it is ending, as soon as an end begins (before the record says so). */
+  endingReason: EndReason | null;
+  /** The credential's values for the agent tools' redaction (agent-handle.ts): read once, wiped at the end. */
+  secrets: AgentSecrets;
+}
+
+/** One vault read per session (purpose `redact`), held in Buffers of our own that the end wipes. */
+export interface AgentSecrets {
+  values: Buffer[] | null;
+  loading: Promise<Buffer[]> | null;
+  wiped: boolean;
+}
+
+/** Zero-fills the held values; a read still in flight is wiped when it lands (agent-handle.ts checks `wiped`). */
+export function wipeSecrets(secrets: AgentSecrets): void {
+  secrets.wiped = true;
+  for (const value of secrets.values ?? []) value.fill(0);
+  secrets.values = null;
 }
 
 export interface Ending {
@@ -55,6 +73,7 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
 
   function finish(s: LiveSession, reason: EndReason, how: Ending): Promise<void> {
     s.ending ??= (async () => {
+      s.endingReason = reason;
       s.cancel.abort();
       const now = clock.now();
       const message = how.message ?? null;
@@ -67,6 +86,7 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
       const browser = s.browser ?? (await s.opened.catch(() => null));
       s.record = { ...s.record, state: 'ended', endReason: reason, endMessage: message, endedAt: new Date(now).toISOString() };
       await browser?.close().catch((error: unknown) => logger.warn({ err: error, session: s.record.id }, 'closing a browser context failed'));
+      wipeSecrets(s.secrets);
       // After the close, so the last typing summary is in; before the listeners, so an ended session's recording is sealed.
       await s.recording?.seal(reason);
       if (!how.endedElsewhere) await writeEnd(s.record.id, reason, message, now);
@@ -155,7 +175,7 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
       const now = clock.now();
       let settle!: (browser: BrowserSession | null) => void;
       const opened = new Promise<BrowserSession | null>((resolve) => (settle = resolve));
-      const s: LiveSession = { record, owner, asset, browser: null, opened, settle, lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), events: Promise.resolve(), recording: null, cancel: new AbortController() };
+      const s: LiveSession = { record, owner, asset, browser: null, opened, settle, lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), events: Promise.resolve(), recording: null, cancel: new AbortController(), endingReason: null, secrets: { values: null, loading: null, wiped: false } };
       sessions.set(record.id, s);
       return s;
     },

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Access, AssetRecord, RequestContext } from '../access/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import type { BrowserPool, BrowserSession } from '../browser/index.js';
+import type { AgentActionResult, AgentControls, BrowserPool, BrowserSession, RedactionSource } from '../browser/index.js';
 import type { Clock, IdGenerator } from '../core/index.js';
 import type { Recordings } from '../recording/index.js';
 import type { Principal } from '../identity/index.js';
@@ -45,6 +45,23 @@ export interface AttachedSession {
   onEnd(listener: (reason: EndReason) => void): () => void;
 }
 
+/** The owner's handle for an agent's tool calls (MCP). */
+export interface AgentHandle {
+  readonly record: SessionRecord;
+  /** The browser's agent controls; each call counts as input (idle timeout) and fails with the end reason once the session ended. */
+  controls: AgentControls;
+  /** The session credential's values (one vault read per session, purpose `redact`), wiped at the session's end. */
+  redact: RedactionSource;
+  /**
+   * Reads the credential (vault purpose `fill_credential`, audited), types one field's value into
+   * `ref` and wipes it. `field`: `username`, `password`, `totp` (the code computed now from
+   * `totpSeed`) or another field's name. The result holds target and field kind only.
+   */
+  fillCredential(ref: string, field: string, context?: RequestContext): Promise<AgentActionResult>;
+  /** Adds the recording event `{ type: 'tool', tool, summary }`; the summary is redacted and capped. */
+  recordTool(tool: string, summary: string): void;
+}
+
 export interface BrowserSessions {
   /** Decides `connect`, holds the asset's and the credential's limits, records, opens a context and logs in. Resolves once active. */
   start(principal: Principal, assetId: string, context?: RequestContext): Promise<SessionRecord>;
@@ -55,6 +72,12 @@ export interface BrowserSessions {
   /** Ends it: the owner with reason `user`, someone holding `admin.sessions.revoke` with `admin` (and `message`). */
   end(id: string, principal: Principal, options?: { message?: string | undefined }, context?: RequestContext): Promise<SessionRecord>;
   attach(id: string, principal: Principal, mode: 'control' | 'watch', context?: RequestContext): Promise<AttachedSession>;
+  /**
+   * The owner's (the principal that started it) handle for tool calls: no attach audit, no viewer
+   * event. Not the owner: `not_found`; held by another node: `not_found`; ended: `session_ended`
+   * whose message says why (an administrator, the idle timeout, ...); still starting: `conflict`.
+   */
+  agent(id: string, principal: Principal, context?: RequestContext): Promise<AgentHandle>;
   /** Ends the sessions a crash of this node left behind (`node_restart`); call once before serving. */
   recover(): Promise<number>;
   /** Refuses new starts and ends every live session of this node with `shutdown`. */
