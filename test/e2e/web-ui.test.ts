@@ -235,6 +235,40 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     expect(watch.violations).toEqual([]);
     await context.close();
   });
+
+  it('speaks the browser language (Brazilian Portuguese here), switches to Spanish from the page and remembers it; <html lang> follows', async () => {
+    const context = await browser.newContext({ locale: 'pt-BR', viewport: { width: 1100, height: 760 } });
+    const page = await context.newPage();
+    await page.goto(`${ts.url}/sign-in`);
+    await page.getByRole('heading', { name: 'Entrar' }).waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('pt-BR');
+    expect(await page.title()).toBe('Entrar · WebAsset Controller');
+    // A refusal in Portuguese, with the lockout policy's figures written for the locale.
+    await page.getByLabel('Usuário').fill('nobody');
+    await page.getByLabel('Senha').fill('not the password');
+    await page.getByRole('button', { name: 'Entrar' }).click();
+    await expect.poll(() => page.locator('#sign-in-message').textContent()).toBe(
+      'O usuário ou a senha estão errados, ou a conta não pode entrar agora. Após 10 tentativas com falha, a conta fica bloqueada por 30 minutos; se isso aconteceu, aguarde ou peça a um administrador para desbloqueá-la.',
+    );
+    // The switch: the message already shown is written again in the new language.
+    await page.getByLabel('Idioma').selectOption('es');
+    await expect.poll(() => page.locator('html').getAttribute('lang')).toBe('es');
+    await page.getByRole('heading', { name: 'Iniciar sesión' }).waitFor();
+    expect(await page.locator('#sign-in-message').textContent()).toContain('Tras 10 intentos fallidos, la cuenta se bloquea durante 30 minutos');
+    // Remembered by this browser: a new load stays in Spanish although the browser asks for Portuguese.
+    await page.reload();
+    await page.getByLabel('Usuario', { exact: true }).waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('es');
+    expect(await page.getByLabel('Idioma').inputValue()).toBe('es');
+    // Another browser of the same person that asks for a language the UI lacks gets English.
+    const other = await browser.newContext({ locale: 'de-DE' });
+    const otherPage = await other.newPage();
+    await otherPage.goto(`${ts.url}/sign-in`);
+    await otherPage.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await otherPage.locator('html').getAttribute('lang')).toBe('en');
+    await other.close();
+    await context.close();
+  });
 });
 
 describe('web UI: sign-in refusals say what to do and how long to wait', () => {

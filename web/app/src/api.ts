@@ -1,5 +1,6 @@
 // The one way the UI talks to the product: same-origin JSON requests with the session cookie, and the
 // session's CSRF token on every state change (docs/api.md, "Web sessions and route access").
+import { hasMessage, language, t, waitText } from './i18n/index.js';
 
 /** An error answer of the product: `{ error: { code, message, requestId, details? } }`, plus the HTTP status. */
 export class ApiError extends Error {
@@ -142,28 +143,29 @@ export interface BrowserSession {
   id: string;
   assetId: string;
   state: 'starting' | 'logging_in' | 'active' | 'ended';
+  /** `user`, `idle_timeout`, `max_duration`, `admin`, `login_failed`, ... (src/sessions/types.ts, END_REASONS). */
   endReason: string | null;
+  /** The administrator's reason or the failed login step; never a secret value. */
+  endMessage?: string | null;
   createdAt: string;
+  activeAt?: string | null;
+  endedAt?: string | null;
 }
 
-/** A message for a person: what went wrong and, for a rate limit, how long to wait. */
+/**
+ * A message for a person: what went wrong and, for a rate limit, how long to wait. The server's public
+ * messages are English: shown as they are in English (they can be more precise than the code), and
+ * replaced by the catalogue's words for their code in the other languages.
+ */
 export function describeError(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.code === 'rate_limited') {
       const wait = error.retryAfterSeconds ?? (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? null;
-      return wait ? `Too many attempts. Try again in ${formatWait(wait)}.` : 'Too many attempts. Try again later.';
+      return wait ? t('error.rateLimitedWait', { wait: waitText(wait) }) : t('error.rateLimited');
     }
+    const key = `error.${error.code}`;
+    if (language() !== 'en' && hasMessage(key)) return t(key);
     return error.message;
   }
-  return 'The server could not be reached. Check your connection and try again.';
-}
-
-/** "45 seconds", "3 minutes", "1 minute 30 seconds". */
-export function formatWait(seconds: number): string {
-  const s = Math.max(1, Math.ceil(seconds));
-  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
-  const minutes = Math.floor(s / 60);
-  const rest = s % 60;
-  const m = `${minutes} minute${minutes === 1 ? '' : 's'}`;
-  return rest === 0 ? m : `${m} ${rest} second${rest === 1 ? '' : 's'}`;
+  return t('error.unreachable');
 }

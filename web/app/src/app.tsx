@@ -1,14 +1,18 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { currentSession, describeError, type WhoAmI } from './api.js';
+import { t, useLanguage } from './i18n/index.js';
+import { LanguageSwitch } from './language-switch.js';
 import { Enrol } from './pages/enrol.js';
 import { Launcher } from './pages/launcher.js';
 import { SignIn } from './pages/sign-in.js';
 import { navigate, returnPath, useRoute } from './router.js';
 
-type SessionState = { kind: 'loading' } | { kind: 'signed-out'; notice?: string } | { kind: 'signed-in'; who: WhoAmI } | { kind: 'failed'; message: string };
+type SessionState = { kind: 'loading' } | { kind: 'signed-out'; notice?: () => string } | { kind: 'signed-in'; who: WhoAmI } | { kind: 'failed'; error: unknown };
 
-/** The app: who is signed in decides between the sign-in page and the launcher; the enrolment link has its own page. */
+/** The app: who is signed in decides between the sign-in page and the signed-in pages; the enrolment link has its own page. */
 export function App() {
+  // The whole app renders again when the language changes.
+  useLanguage();
   const route = useRoute();
   const [session, setSession] = useState<SessionState>({ kind: 'loading' });
 
@@ -17,7 +21,7 @@ export function App() {
       const who = await currentSession();
       setSession(who ? { kind: 'signed-in', who } : { kind: 'signed-out' });
     } catch (error) {
-      setSession({ kind: 'failed', message: describeError(error) });
+      setSession({ kind: 'failed', error });
     }
   }, []);
 
@@ -37,31 +41,34 @@ export function App() {
   }, [route, session.kind]);
 
   if (route === '/enrol') return <Enrol />;
+  const signedOut = (notice: () => string) => setSession({ kind: 'signed-out', notice });
   switch (session.kind) {
     case 'loading':
-      return <Shell><p class="muted" role="status">Loading…</p></Shell>;
+      return <Shell><p class="muted" role="status">{t('app.loading')}</p></Shell>;
     case 'failed':
       return (
         <Shell>
-          <p class="error" role="alert">{session.message}</p>
-          <button type="button" onClick={() => void refresh()}>Try again</button>
+          <p class="error" role="alert">{describeError(session.error)}</p>
+          <button type="button" onClick={() => void refresh()}>{t('app.tryAgain')}</button>
         </Shell>
       );
     case 'signed-out':
       return <SignIn notice={session.notice} onSignedIn={() => void refresh()} />;
     case 'signed-in':
-      return <Launcher who={session.who} onSignedOut={(notice) => setSession({ kind: 'signed-out', notice })} />;
+      return <Launcher who={session.who} onSignedOut={signedOut} />;
   }
 }
 
-/** The frame of the pages shown before or without a signed-in user. */
-export function Shell(props: { children: preact.ComponentChildren; wide?: boolean }) {
+/** The frame of the pages shown before or without a signed-in user: a banner with the language switch, then the page. */
+export function Shell(props: { children: preact.ComponentChildren }) {
   return (
-    <main class={props.wide ? 'shell wide' : 'shell'}>
+    <div class="shell">
       <header class="brand">
         <span class="logo" aria-hidden="true">◆</span> WebAsset Controller
+        <span class="spacer" />
+        <LanguageSwitch />
       </header>
-      {props.children}
-    </main>
+      <main>{props.children}</main>
+    </div>
   );
 }

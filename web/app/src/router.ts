@@ -5,6 +5,13 @@ export type Route = '/' | '/sign-in' | '/enrol';
 
 const ROUTES: readonly Route[] = ['/', '/sign-in', '/enrol'];
 
+/** Whether the app has changed page itself since it loaded (then a new page moves the focus to its heading). */
+let movedInApp = false;
+
+export function hasNavigated(): boolean {
+  return movedInApp;
+}
+
 function current(): Route {
   const path = window.location.pathname;
   return (ROUTES as readonly string[]).includes(path) ? (path as Route) : '/';
@@ -12,6 +19,7 @@ function current(): Route {
 
 /** Goes to another page of the app without a reload. */
 export function navigate(to: Route, options: { replace?: boolean } = {}): void {
+  movedInApp = true;
   if (options.replace) window.history.replaceState(null, '', to);
   else window.history.pushState(null, '', to);
   window.dispatchEvent(new PopStateEvent('popstate'));
@@ -21,7 +29,10 @@ export function navigate(to: Route, options: { replace?: boolean } = {}): void {
 export function useRoute(): Route {
   const [route, setRoute] = useState(current);
   useEffect(() => {
-    const onPop = () => setRoute(current());
+    const onPop = () => {
+      movedInApp = true;
+      setRoute(current());
+    };
     window.addEventListener('popstate', onPop);
     return () => window.removeEventListener('popstate', onPop);
   }, []);
@@ -43,4 +54,11 @@ export function returnPath(): string | null {
 /** The raw `returnTo` of the address, for the server to check (single sign-on), or null. */
 export function returnToParameter(): string | null {
   return new URLSearchParams(window.location.search).get('returnTo');
+}
+
+/** A link to a page of the app: a real address (new tab, copy) that a plain click follows without a reload. */
+export function followInApp(event: MouseEvent, to: Route): void {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  navigate(to);
 }

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { describeError, type TotpStart } from './api.js';
+import { t } from './i18n/index.js';
 
 interface Props {
   /** Asks the server for a new seed (shown this once). */
@@ -15,13 +16,13 @@ export function TotpEnrolment(props: Props) {
   const [seed, setSeed] = useState<TotpStart | null>(null);
   const [code, setCode] = useState('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
   const [recoveryCodes, setRecoveryCodes] = useState<string[] | null>(null);
   const codeField = useRef<HTMLInputElement>(null);
   useEffect(() => codeField.current?.focus(), [seed]);
 
   useEffect(() => {
-    props.start().then(setSeed, (e: unknown) => setError(describeError(e)));
+    props.start().then(setSeed, (e: unknown) => setError(e ?? new Error('failed')));
   }, []);
 
   if (recoveryCodes) return <RecoveryCodes codes={recoveryCodes} onDone={props.onDone} />;
@@ -33,7 +34,7 @@ export function TotpEnrolment(props: Props) {
     try {
       setRecoveryCodes(await props.confirm(code.replace(/\s+/g, '')));
     } catch (e) {
-      setError(describeError(e));
+      setError(e ?? new Error('failed'));
     } finally {
       setBusy(false);
     }
@@ -41,24 +42,24 @@ export function TotpEnrolment(props: Props) {
 
   return (
     <section aria-labelledby="totp-title">
-      <h2 id="totp-title">Set up your authenticator app</h2>
-      {!seed && !error && <p class="muted" role="status">Preparing a new secret…</p>}
+      <h2 id="totp-title">{t('totp.title')}</h2>
+      {!seed && error === null && <p class="muted" role="status">{t('totp.preparing')}</p>}
       {seed && (
         <>
-          <p>Scan this code with an authenticator app (such as Google Authenticator, Microsoft Authenticator or FreeOTP).</p>
-          <img class="qr" src={`data:image/svg+xml;charset=utf-8,${encodeURIComponent(seed.qrSvg)}`} alt="QR code of your new authenticator secret" width={200} height={200} />
-          <p>Or enter this secret by hand (time-based, 6 digits, 30 seconds):</p>
-          <code class="secret" id="totp-secret" data-secret={seed.secret}>
+          <p>{t('totp.scan')}</p>
+          <img class="qr" src={`data:image/svg+xml;charset=utf-8,${encodeURIComponent(seed.qrSvg)}`} alt={t('totp.qrAlt')} width={200} height={200} />
+          <p id="totp-manual">{t('totp.manual')}</p>
+          <code class="secret" id="totp-secret" data-secret={seed.secret} aria-describedby="totp-manual">
             {seed.secret.replace(/(.{4})/g, '$1 ').trim()}
           </code>
           <form onSubmit={(e) => void submit(e)}>
-            <label for="totp-code">Code shown by the app</label>
+            <label for="totp-code">{t('totp.code')}</label>
             <input ref={codeField} id="totp-code" name="code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 ]{6,8}" required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
-            <button type="submit" disabled={busy}>{busy ? 'Checking…' : 'Confirm'}</button>
+            <button type="submit" disabled={busy}>{busy ? t('totp.checking') : t('totp.confirm')}</button>
           </form>
         </>
       )}
-      {error && <p class="error" role="alert">{error}</p>}
+      {error !== null && <p class="error" role="alert">{describeError(error)}</p>}
     </section>
   );
 }
@@ -67,9 +68,9 @@ export function TotpEnrolment(props: Props) {
 export function RecoveryCodes(props: { codes: string[]; onDone: () => void }) {
   return (
     <section aria-labelledby="recovery-title">
-      <h2 id="recovery-title">Your recovery codes</h2>
+      <h2 id="recovery-title">{t('recovery.title')}</h2>
       <p>
-        Each code signs you in once if you lose your authenticator. <strong>They are shown only now:</strong> print them or keep them in a password manager.
+        {t('recovery.intro')} <strong>{t('recovery.once')}</strong> {t('recovery.keep')}
       </p>
       <ol class="recovery-codes" id="recovery-codes">
         {props.codes.map((c) => (
@@ -78,7 +79,7 @@ export function RecoveryCodes(props: { codes: string[]; onDone: () => void }) {
           </li>
         ))}
       </ol>
-      <button type="button" onClick={props.onDone}>I have saved my recovery codes</button>
+      <button type="button" onClick={props.onDone}>{t('recovery.done')}</button>
     </section>
   );
 }

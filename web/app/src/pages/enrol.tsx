@@ -1,6 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, describeError, type EnrolmentState, type TotpStart } from '../api.js';
 import { Shell } from '../app.js';
+import { usePageHeading, useTitle } from '../focus.js';
+import { dateTimeText, hasMessage, t } from '../i18n/index.js';
 import { navigate } from '../router.js';
 import { TotpEnrolment } from '../totp-enrolment.js';
 
@@ -17,15 +19,17 @@ let linkToken: string | null | undefined;
 export function Enrol() {
   const [token] = useState(() => (linkToken ??= takeToken()));
   const [state, setState] = useState<EnrolmentState | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
   const [finished, setFinished] = useState(false);
+  const heading = usePageHeading();
+  useTitle(t('enrol.title'));
 
   useEffect(() => {
     if (!token) {
-      setError('This page needs the link you were sent; open the whole link.');
+      setError('no-link');
       return;
     }
-    api<EnrolmentState>('GET', `/api/auth/enrolment/${encodeURIComponent(token)}`).then(setState, (e: unknown) => setError(describeError(e)));
+    api<EnrolmentState>('GET', `/api/auth/enrolment/${encodeURIComponent(token)}`).then(setState, (e: unknown) => setError(e ?? new Error('failed')));
   }, [token]);
 
   const base = `/api/auth/enrolment/${encodeURIComponent(token ?? '')}`;
@@ -36,19 +40,20 @@ export function Enrol() {
 
   return (
     <Shell>
-      <h1>Set up your account</h1>
-      {error && <p class="error" role="alert">{error}</p>}
+      <h1 ref={heading} tabIndex={-1}>{t('enrol.title')}</h1>
+      {error !== null && <p class="error" role="alert">{error === 'no-link' ? t('enrol.needLink') : describeError(error)}</p>}
       {finished || state?.done ? (
         <section>
-          <p class="notice" role="status" id="enrolment-done">Your account is ready.</p>
-          <button type="button" onClick={() => navigate('/sign-in')}>Go to sign in</button>
+          <p class="notice" role="status" id="enrolment-done">{t('enrol.ready')}</p>
+          <button type="button" onClick={() => navigate('/sign-in')}>{t('enrol.goSignIn')}</button>
         </section>
       ) : (
         state && (
           <>
             <p>
-              Account <strong id="enrol-username">{state.username}</strong>
+              {t('enrol.account')} <strong id="enrol-username">{state.username}</strong>
               {state.displayName && state.displayName !== state.username ? ` (${state.displayName})` : ''}.
+              {state.expiresAt && ` ${t('enrol.validUntil', { date: dateTimeText(state.expiresAt) })}`}
             </p>
             {state.passwordStep ? (
               <PasswordForm
@@ -77,12 +82,13 @@ function PasswordForm(props: { username: string; submit: (password: string) => P
   const [password, setPassword] = useState('');
   const [repeat, setRepeat] = useState('');
   const [busy, setBusy] = useState(false);
-  const [problems, setProblems] = useState<string[]>([]);
+  // Kept as functions: the list is written again in the new language after a switch.
+  const [problems, setProblems] = useState<Array<() => string>>([]);
 
   const submit = async (event: Event) => {
     event.preventDefault();
     if (password !== repeat) {
-      setProblems(['The two passwords differ.']);
+      setProblems([() => t('enrol.differ')]);
       return;
     }
     setBusy(true);
@@ -97,20 +103,20 @@ function PasswordForm(props: { username: string; submit: (password: string) => P
   };
 
   return (
-    <form onSubmit={(e) => void submit(e)} aria-label="Choose a password">
-      <h2>Choose a password</h2>
-      <p class="muted">At least 12 characters, not a common password.</p>
+    <form onSubmit={(e) => void submit(e)} aria-labelledby="password-title">
+      <h2 id="password-title">{t('enrol.passwordTitle')}</h2>
+      <p class="muted" id="password-hint">{t('enrol.passwordHint')}</p>
       {/* For password managers: which account this new password belongs to. */}
       <input type="text" name="username" autoComplete="username" value={props.username} readOnly hidden />
-      <label for="new-password">New password</label>
-      <input id="new-password" type="password" autoComplete="new-password" minLength={12} required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
-      <label for="repeat-password">Repeat it</label>
+      <label for="new-password">{t('enrol.newPassword')}</label>
+      <input id="new-password" aria-describedby="password-hint" type="password" autoComplete="new-password" minLength={12} required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+      <label for="repeat-password">{t('enrol.repeat')}</label>
       <input id="repeat-password" type="password" autoComplete="new-password" required value={repeat} onInput={(e) => setRepeat(e.currentTarget.value)} />
-      <button type="submit" disabled={busy}>{busy ? 'Saving…' : 'Save password'}</button>
+      <button type="submit" disabled={busy}>{busy ? t('enrol.saving') : t('enrol.save')}</button>
       {problems.length > 0 && (
         <ul class="error" role="alert">
-          {problems.map((p) => (
-            <li key={p}>{p}</li>
+          {problems.map((p, i) => (
+            <li key={i}>{p()}</li>
           ))}
         </ul>
       )}
@@ -118,12 +124,23 @@ function PasswordForm(props: { username: string; submit: (password: string) => P
   );
 }
 
-/** `password_rejected` lists the broken rules in `details`; anything else is one message. */
-function passwordProblems(error: unknown): string[] {
+/**
+ * `password_rejected` lists the broken rules in `details` (`{ code, message }`): each in the
+ * catalogue's words for its code, or the server's message for a rule the UI does not know yet;
+ * anything else is one message.
+ */
+function passwordProblems(error: unknown): Array<() => string> {
   if (error instanceof ApiError && error.code === 'password_rejected' && Array.isArray(error.details)) {
-    const lines = error.details.map((d: unknown) => (typeof d === 'string' ? d : typeof d === 'object' && d && 'message' in d ? String(d.message) : ''));
-    const shown = lines.filter((l) => l !== '');
+    const lines = error.details.map((d: unknown): (() => string) | null => {
+      if (typeof d === 'string') return () => d;
+      if (typeof d !== 'object' || d === null) return null;
+      const code = 'code' in d ? `password.${String(d.code)}` : '';
+      const text = 'message' in d ? String(d.message) : '';
+      if (hasMessage(code)) return () => t(code);
+      return text === '' ? null : () => text;
+    });
+    const shown = lines.filter((l) => l !== null);
     if (shown.length > 0) return shown;
   }
-  return [describeError(error)];
+  return [() => describeError(error)];
 }

@@ -1,10 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, ApiError, describeError, setCsrfToken, type Asset, type BrowserSession, type WhoAmI } from '../api.js';
-
-interface Props {
-  who: WhoAmI;
-  onSignedOut: (notice: string) => void;
-}
+import { api, ApiError, describeError, type Asset, type BrowserSession } from '../api.js';
+import { usePageHeading, useTitle } from '../focus.js';
+import { SignedInFrame, type SignedInProps } from '../frame.js';
+import { hasMessage, t } from '../i18n/index.js';
 
 /** What a card says about an asset, and whether it can be opened. */
 interface CardState {
@@ -12,23 +10,26 @@ interface CardState {
   tone: 'ok' | 'mine' | 'busy' | 'off';
 }
 
-const UNAVAILABLE: Record<string, string> = {
-  outside_time_window: 'Outside your time window',
-  mfa_required: 'Needs a sign-in with MFA',
-  max_concurrent_sessions: 'At your session limit',
-};
-
 /** Where the live view of a session is (the minimal viewer, until the UI has its own). */
 export const liveViewUrl = (sessionId: string) => `/sessions/${encodeURIComponent(sessionId)}/view`;
 
+/** Why an asset cannot be opened now, in words (`GET /api/assets`' `reason`). */
+function unavailableLabel(reason: string | null): string {
+  const key = `card.${reason ?? ''}`;
+  return hasMessage(key) ? t(key) : t('card.unavailable');
+}
+
 /** The operator's home: the assets they may use, as cards; one click opens a session and goes to its live view. */
-export function Launcher(props: Props) {
+export function Launcher(props: SignedInProps) {
   const [assets, setAssets] = useState<Asset[] | null>(null);
   const [sessions, setSessions] = useState<BrowserSession[]>([]);
   const [query, setQuery] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
   const [opening, setOpening] = useState<string | null>(null);
-  const [cardErrors, setCardErrors] = useState<Record<string, string>>({});
+  // Kept as errors, not text: a card's message follows a change of language.
+  const [cardErrors, setCardErrors] = useState<Record<string, unknown>>({});
+  const heading = usePageHeading();
+  useTitle(t('launcher.title'));
 
   const signedOut = useRef(props.onSignedOut);
   signedOut.current = props.onSignedOut;
@@ -40,8 +41,8 @@ export function Launcher(props: Props) {
       setSessions(mine.sessions.filter((s) => s.state !== 'ended'));
       setError(null);
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) signedOut.current('Your session has ended. Sign in again.');
-      else setError(describeError(e));
+      if (e instanceof ApiError && e.status === 401) signedOut.current(() => t('app.sessionOver'));
+      else setError(e);
     }
   }, []);
 
@@ -69,7 +70,7 @@ export function Launcher(props: Props) {
       window.location.assign(liveViewUrl(session.id));
     } catch (e) {
       setOpening(null);
-      setCardErrors((all) => ({ ...all, [asset.id]: describeOpenError(e) }));
+      setCardErrors((all) => ({ ...all, [asset.id]: e }));
       void load();
     }
   };
@@ -78,93 +79,72 @@ export function Launcher(props: Props) {
     try {
       await api('DELETE', `/api/sessions/${encodeURIComponent(session.id)}`);
     } catch (e) {
-      if (!(e instanceof ApiError && e.code === 'session_ended')) setCardErrors((all) => ({ ...all, [session.assetId]: describeError(e) }));
+      if (!(e instanceof ApiError && e.code === 'session_ended')) setCardErrors((all) => ({ ...all, [session.assetId]: e }));
     }
     void load();
   };
 
-  const signOut = async () => {
-    try {
-      const answer = await api<{ loggedOut: boolean; logoutUrl: string | null }>('POST', '/api/auth/logout');
-      setCsrfToken(null);
-      if (answer.logoutUrl) window.location.assign(answer.logoutUrl);
-      else props.onSignedOut('You have signed out.');
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) props.onSignedOut('You have signed out.');
-      else setError(describeError(e));
-    }
-  };
-
   const stateOf = (asset: Asset): CardState => {
     const live = liveSessionOf(asset.id);
-    if (opening === asset.id) return { label: 'Signing in…', tone: 'busy' };
-    if (live) return { label: live.state === 'active' ? 'In use by you' : 'Signing in…', tone: 'mine' };
-    if (!asset.available) return { label: UNAVAILABLE[asset.reason ?? ''] ?? 'Not available now', tone: 'off' };
-    if (cardErrors[asset.id]?.startsWith('Credential busy')) return { label: 'Credential busy', tone: 'busy' };
-    return { label: 'Available', tone: 'ok' };
+    if (opening === asset.id) return { label: t('card.signingIn'), tone: 'busy' };
+    if (live) return { label: live.state === 'active' ? t('card.inUse') : t('card.signingIn'), tone: 'mine' };
+    if (!asset.available) return { label: unavailableLabel(asset.reason), tone: 'off' };
+    if (credentialBusy(cardErrors[asset.id])) return { label: t('card.credentialBusy'), tone: 'busy' };
+    return { label: t('card.available'), tone: 'ok' };
   };
 
   return (
-    <div class="page">
-      <header class="topbar">
-        <span class="brand">
-          <span class="logo" aria-hidden="true">◆</span> WebAsset Controller
-        </span>
-        <span class="spacer" />
-        <span class="who" id="who">{props.who.user.name}</span>
-        <button type="button" class="secondary" id="sign-out" onClick={() => void signOut()}>
-          Sign out
-        </button>
-      </header>
-      <main class="content">
-        <div class="toolbar">
-          <h1>Your portals</h1>
-          <label class="search">
-            <span class="visually-hidden">Search portals</span>
-            <input type="search" id="search" placeholder="Search portals" value={query} onInput={(e) => setQuery(e.currentTarget.value)} />
-          </label>
-        </div>
-        {error && <p class="error" role="alert">{error}</p>}
-        {!assets && !error && <p class="muted" role="status">Loading your portals…</p>}
-        {assets && assets.length === 0 && <p class="muted">No portal is shared with you yet. Ask an administrator for access.</p>}
-        {assets && assets.length > 0 && shown.length === 0 && <p class="muted">No portal matches “{query}”.</p>}
-        <ul class="cards" aria-label="Portals">
-          {shown.map((asset) => {
-            const state = stateOf(asset);
-            const live = liveSessionOf(asset.id);
-            return (
-              <li key={asset.id} class="card" data-asset={asset.id}>
-                <div class="card-head">
-                  <span class="icon" aria-hidden="true">{asset.name.trim().charAt(0).toUpperCase() || '?'}</span>
-                  <div>
-                    <h2>{asset.name}</h2>
-                    <p class="host">{hostOf(asset.url)}</p>
-                  </div>
+    <SignedInFrame who={props.who} onSignedOut={props.onSignedOut} current="/">
+      <div class="toolbar">
+        <h1 ref={heading} tabIndex={-1}>{t('launcher.title')}</h1>
+        <label class="search">
+          <span class="visually-hidden">{t('launcher.search')}</span>
+          <input type="search" id="search" placeholder={t('launcher.search')} value={query} onInput={(e) => setQuery(e.currentTarget.value)} />
+        </label>
+      </div>
+      {error !== null && <p class="error" role="alert">{describeError(error)}</p>}
+      {!assets && error === null && <p class="muted" role="status">{t('launcher.loading')}</p>}
+      {assets && assets.length === 0 && <p class="muted">{t('launcher.none')}</p>}
+      <p class="muted" role="status">{assets && assets.length > 0 && shown.length === 0 ? t('launcher.noMatch', { query }) : ''}</p>
+      <ul class="cards" aria-label={t('launcher.listLabel')}>
+        {shown.map((asset) => {
+          const state = stateOf(asset);
+          const live = liveSessionOf(asset.id);
+          const cardError = cardErrors[asset.id];
+          return (
+            <li key={asset.id} class="card" data-asset={asset.id}>
+              <div class="card-head">
+                <span class="icon" aria-hidden="true">{asset.name.trim().charAt(0).toUpperCase() || '?'}</span>
+                <div>
+                  <h2>{asset.name}</h2>
+                  <p class="host">{hostOf(asset.url)}</p>
                 </div>
-                <p class={`state ${state.tone}`}>{state.label}</p>
-                {cardErrors[asset.id] && (
-                  <p class="error" role="alert">
-                    {cardErrors[asset.id]}
-                  </p>
-                )}
-                <div class="actions">
-                  {live ? (
-                    <>
-                      <a class="button" href={liveViewUrl(live.id)}>Return to session</a>
-                      <button type="button" class="secondary" onClick={() => void end(live)}>End</button>
-                    </>
-                  ) : (
-                    <button type="button" disabled={!asset.available || opening !== null} onClick={() => void open(asset)} aria-label={`Open ${asset.name}`}>
-                      {opening === asset.id ? 'Signing in…' : 'Open'}
+              </div>
+              <p class={`state ${state.tone}`}>{state.label}</p>
+              {cardError !== undefined && (
+                <p class="error" role="alert">
+                  {credentialBusy(cardError) ? t('launcher.credentialBusyError', { message: describeError(cardError) }) : describeError(cardError)}
+                </p>
+              )}
+              <div class="actions">
+                {live ? (
+                  <>
+                    <a class="button" href={liveViewUrl(live.id)}>{t('launcher.return')}</a>
+                    <button type="button" class="secondary" onClick={() => void end(live)} aria-label={t('launcher.endLabel', { name: asset.name })}>
+                      {t('launcher.end')}
                     </button>
-                  )}
-                </div>
-              </li>
-            );
-          })}
-        </ul>
-      </main>
-    </div>
+                  </>
+                ) : (
+                  <button type="button" disabled={!asset.available || opening !== null} onClick={() => void open(asset)} aria-label={t('launcher.openLabel', { name: asset.name })}>
+                    {opening === asset.id ? t('card.signingIn') : t('launcher.open')}
+                  </button>
+                )}
+              </div>
+            </li>
+          );
+        })}
+      </ul>
+    </SignedInFrame>
   );
 }
 
@@ -176,7 +156,6 @@ function hostOf(url: string): string {
   }
 }
 
-function describeOpenError(error: unknown): string {
-  if (error instanceof ApiError && error.code === 'credential_in_use') return `Credential busy: ${error.message}`;
-  return describeError(error);
+function credentialBusy(error: unknown): boolean {
+  return error instanceof ApiError && error.code === 'credential_in_use';
 }

@@ -1,16 +1,17 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, describeError, formatWait, setCsrfToken, type SignInAnswer, type SignInOptions, type TotpStart } from '../api.js';
+import { api, ApiError, describeError, setCsrfToken, type SignInAnswer, type SignInOptions, type TotpStart } from '../api.js';
 import { Shell } from '../app.js';
 import { useSecondsLeft } from '../countdown.js';
-import { useFocusOnMount } from '../focus.js';
+import { useFocusOnMount, useTitle } from '../focus.js';
+import { t, waitText } from '../i18n/index.js';
 import { returnToParameter } from '../router.js';
 import { TotpEnrolment } from '../totp-enrolment.js';
 
 type Step = 'password' | 'mfa' | 'enrol';
 
 interface Props {
-  /** Shown above the form (e.g. "You have signed out."). */
-  notice?: string | undefined;
+  /** Shown above the form (e.g. "You have signed out."), in the language of the moment. */
+  notice?: (() => string) | undefined;
   onSignedIn: () => void;
 }
 
@@ -18,9 +19,11 @@ interface Props {
 export function SignIn(props: Props) {
   const [options, setOptions] = useState<SignInOptions | null>(null);
   const [step, setStep] = useState<Step>('password');
-  const [message, setMessage] = useState<{ kind: 'error' | 'info'; text: string } | null>(props.notice ? { kind: 'info', text: props.notice } : null);
+  // Messages are kept as functions: they are written again in the new language after a switch.
+  const [message, setMessage] = useState<{ kind: 'error' | 'info'; text: () => string } | null>(props.notice ? { kind: 'info', text: props.notice } : null);
   const [blockedUntil, setBlockedUntil] = useState<number | null>(null);
   const secondsLeft = useSecondsLeft(blockedUntil);
+  useTitle(t('signIn.title'));
 
   useEffect(() => {
     api<SignInOptions>('GET', '/api/auth/options').then(setOptions, () => setOptions({ localAccounts: true, sso: false, lockout: null }));
@@ -37,23 +40,24 @@ export function SignIn(props: Props) {
     if (error instanceof ApiError && error.code === 'rate_limited') {
       const wait = error.retryAfterSeconds ?? 60;
       setBlockedUntil(Date.now() + wait * 1000);
-      setMessage({ kind: 'error', text: 'Too many sign-in attempts from this address.' });
+      setMessage({ kind: 'error', text: () => t('signIn.tooMany') });
       return;
     }
     if (error instanceof ApiError && error.code === 'invalid_credentials') {
       const lock = options?.lockout;
-      const policy = lock
-        ? ` After ${lock.threshold} failed attempts an account is locked for ${formatWait(lock.minutes * 60)}; if that happened, wait, or ask an administrator to unlock it.`
-        : '';
-      setMessage({ kind: 'error', text: `${step === 'mfa' ? 'The code is wrong or was already used.' : 'The username or password is wrong, or the account cannot sign in right now.'}${policy}` });
+      const wrong = step === 'mfa' ? 'signIn.wrongCode' : 'signIn.wrongPassword';
+      setMessage({
+        kind: 'error',
+        text: () => (lock ? `${t(wrong)} ${t('signIn.lockoutPolicy', { threshold: lock.threshold, wait: waitText(lock.minutes * 60) })}` : t(wrong)),
+      });
       return;
     }
     if (error instanceof ApiError && error.code === 'login_expired') {
       setStep('password');
-      setMessage({ kind: 'error', text: 'The sign-in step expired or had too many wrong codes. Sign in again.' });
+      setMessage({ kind: 'error', text: () => t('signIn.expired') });
       return;
     }
-    setMessage({ kind: 'error', text: describeError(error) });
+    setMessage({ kind: 'error', text: () => describeError(error) });
   };
 
   const done = (answer: SignInAnswer) => {
@@ -64,11 +68,11 @@ export function SignIn(props: Props) {
   const blocked = secondsLeft > 0;
   return (
     <Shell>
-      <h1>Sign in</h1>
+      <h1>{t('signIn.title')}</h1>
       {message && (
         <p class={message.kind === 'error' ? 'error' : 'notice'} role={message.kind === 'error' ? 'alert' : 'status'} id="sign-in-message">
-          {message.text}
-          {blocked && ` Try again in ${formatWait(secondsLeft)}.`}
+          {message.text()}
+          {blocked && ` ${t('signIn.tryAgainIn', { wait: waitText(secondsLeft) })}`}
         </p>
       )}
       {step === 'password' && (
@@ -82,7 +86,7 @@ export function SignIn(props: Props) {
           }}
           onError={(error) => {
             if (error instanceof ApiError && error.code === 'mfa_enrolment_required') {
-              setMessage({ kind: 'info', text: 'Your account must use a second factor. Set it up now to finish signing in.' });
+              setMessage({ kind: 'info', text: () => t('signIn.mustEnrol') });
               setStep('enrol');
             } else refused(error);
           }}
@@ -127,19 +131,19 @@ function PasswordStep(props: { options: SignInOptions | null; blocked: boolean; 
   return (
     <>
       {local && (
-        <form onSubmit={(e) => void submit(e)} aria-label="Sign in with your account">
-          <label for="username">Username</label>
+        <form onSubmit={(e) => void submit(e)} aria-label={t('signIn.formLabel')}>
+          <label for="username">{t('signIn.username')}</label>
           <input ref={first} id="username" name="username" autoComplete="username" autoCapitalize="off" spellcheck={false} required value={username} onInput={(e) => setUsername(e.currentTarget.value)} />
-          <label for="password">Password</label>
+          <label for="password">{t('signIn.password')}</label>
           <input id="password" name="password" type="password" autoComplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
-          <button type="submit" disabled={busy || props.blocked}>{busy ? 'Signing in…' : 'Sign in'}</button>
+          <button type="submit" disabled={busy || props.blocked}>{busy ? t('signIn.submitting') : t('signIn.submit')}</button>
         </form>
       )}
       {props.options?.sso && (
         <>
-          {local && <p class="or">or</p>}
+          {local && <p class="or">{t('signIn.or')}</p>}
           <a class="button secondary" id="sso" href={`/auth/oidc/login?returnTo=${encodeURIComponent(returnToParameter() ?? '/')}`}>
-            Sign in with SSO
+            {t('signIn.sso')}
           </a>
         </>
       )}
@@ -170,25 +174,25 @@ function MfaStep(props: { blocked: boolean; onAnswer: (answer: SignInAnswer) => 
   };
 
   return (
-    <form onSubmit={(e) => void submit(e)} aria-label="Second factor">
+    <form onSubmit={(e) => void submit(e)} aria-label={t('mfa.formLabel')}>
       {/* Two distinct inputs (keys): reusing one would keep the TOTP field's pattern as an empty one, which refuses every recovery code. */}
       {recovery ? (
         <>
-          <label for="mfa-code">Recovery code</label>
+          <label for="mfa-code">{t('mfa.recoveryCode')}</label>
           <input ref={field} key="recovery" id="mfa-code" name="recoveryCode" autoComplete="off" autoCapitalize="characters" spellcheck={false} required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
         </>
       ) : (
         <>
-          <label for="mfa-code">Code from your authenticator app</label>
+          <label for="mfa-code">{t('mfa.appCode')}</label>
           <input ref={field} key="totp" id="mfa-code" name="code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 ]{6,8}" required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
         </>
       )}
-      <button type="submit" disabled={busy || props.blocked}>{busy ? 'Checking…' : 'Continue'}</button>
+      <button type="submit" disabled={busy || props.blocked}>{busy ? t('mfa.checking') : t('mfa.continue')}</button>
       <div class="links">
         <button type="button" class="link" onClick={() => { setRecovery(!recovery); setCode(''); }}>
-          {recovery ? 'Use the authenticator app instead' : 'Use a recovery code instead'}
+          {recovery ? t('mfa.useApp') : t('mfa.useRecovery')}
         </button>
-        <button type="button" class="link" onClick={props.onCancel}>Start again</button>
+        <button type="button" class="link" onClick={props.onCancel}>{t('mfa.startAgain')}</button>
       </div>
     </form>
   );
