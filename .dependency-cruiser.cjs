@@ -6,8 +6,8 @@
 const BELOW_SESSIONS = ['identity', 'access', 'vault', 'browser', 'recording', 'detect', 'audit', 'store', 'cluster', 'config', 'core'];
 const SERVICE_DEPS = ['audit', 'store', 'cluster', 'config', 'core'];
 const LAYERS = {
-  cli: ['sessions', 'demo-portal', ...BELOW_SESSIONS],
-  http: ['sessions', ...BELOW_SESSIONS],
+  cli: ['mcp', 'sessions', 'demo-portal', ...BELOW_SESSIONS],
+  http: ['mcp', 'sessions', ...BELOW_SESSIONS],
   mcp: ['sessions', ...BELOW_SESSIONS],
   sessions: BELOW_SESSIONS,
   identity: SERVICE_DEPS,

@@ -55,6 +55,12 @@ export interface Config {
   infisicalClientId: string | undefined;
   infisicalClientSecret: string | undefined;
   infisicalCacheSeconds: number;
+  /** MCP tool allow/deny lists per role (src/mcp applies them); empty: every tool allowed. */
+  mcpToolPolicy: McpToolPolicyConfig;
+  /** MCP tool calls per token per minute. */
+  mcpToolRateLimit: number;
+  /** Origins allowed on /mcp besides the public URL's. */
+  mcpAllowedOrigins: string[];
   /** Development only: the demo portal beside the server (quickstart). */
   demoPortalPort: number | undefined;
 }
@@ -66,3 +72,6 @@ export interface ForwardAuthRuleConfig {
   roles: Array<'admin' | 'auditor' | 'operator' | 'agent'>;
   anySignedInUser?: true | undefined;
 }
+
+/** `mcpToolPolicy` as configured: per role, an optional allow list and a deny list of tool names. */
+export type McpToolPolicyConfig = Partial<Record<'admin' | 'auditor' | 'operator' | 'agent', { allow?: string[] | undefined; deny: string[] }>>;

@@ -1,3 +1,3 @@
 export { loadConfig, type LoadConfigInput, type LoadedConfig } from './load.js';
-export { SETTINGS, LOADER_VARIABLES, type SettingDefinition } from './settings.js';
-export type { Config, ForwardAuthRuleConfig } from './config.js';
+export { SETTINGS, LOADER_VARIABLES, MCP_TOOL_NAMES, type SettingDefinition } from './settings.js';
+export type { Config, ForwardAuthRuleConfig, McpToolPolicyConfig } from './config.js';

@@ -153,6 +153,43 @@ const oidcScopeList = z
   .refine((scopes) => scopes.includes('openid'), { message: 'must include openid' })
   .refine((scopes) => scopes.every((scope) => /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/.test(scope)), { message: 'expected scope names (RFC 6749 characters)' });
 
+// MCP tools (src/mcp), spelled out because config sits below mcp; test/mcp/policy.test.ts checks that this list equals the tools.
+export const MCP_TOOL_NAMES = [
+  'list_assets',
+  'open_session',
+  'list_sessions',
+  'close_session',
+  'snapshot',
+  'click',
+  'type',
+  'select_option',
+  'press_key',
+  'hover',
+  'navigate',
+  'go_back',
+  'wait_for',
+  'screenshot',
+  'fill_credential',
+] as const;
+const MCP_POLICY_ROLES = ['admin', 'auditor', 'operator', 'agent'] as const;
+const mcpToolList = z.array(z.enum(MCP_TOOL_NAMES, { error: `expected tool names among ${MCP_TOOL_NAMES.join(', ')}` }));
+const mcpRolePolicy = z.object({ allow: mcpToolList.optional(), deny: mcpToolList.default([]) }).strict();
+const mcpToolPolicy = z.preprocess(
+  (value) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return Symbol('not JSON');
+    }
+  },
+  z
+    .partialRecord(z.enum(MCP_POLICY_ROLES, { error: `expected roles among ${MCP_POLICY_ROLES.join(', ')}` }), mcpRolePolicy, {
+      error: 'expected a mapping of role to { allow: [tools], deny: [tools] } (JSON in the environment)',
+    })
+    .default({}),
+);
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
   error: 'expected one of fatal, error, warn, info, debug, trace, silent',
 });
@@ -351,6 +388,27 @@ export const SETTINGS: readonly SettingDefinition[] = [
     z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 to 3600').max(3600, 'expected 0 to 3600').default(60),
     'How long values read from Infisical stay in memory (never on disk); 0: not cached.',
     { defaultText: '60' },
+  ),
+  define(
+    'mcpToolPolicy',
+    'WEBASSET_MCP_TOOL_POLICY',
+    mcpToolPolicy,
+    'Which MCP tools each role may call: a mapping role -> { allow: [tools], deny: [tools] } (YAML, or JSON in the environment). A role without allow may call every tool but those it denies; a caller needs every one of its roles (and, on behalf of an operator, the operator\'s roles) to allow the tool. Unset: every tool allowed; grants still decide which assets.',
+    { defaultText: '(every tool allowed)' },
+  ),
+  define(
+    'mcpToolRateLimit',
+    'WEBASSET_MCP_TOOL_RATE_LIMIT',
+    positiveInt(1_000_000).default(300),
+    'MCP tool calls one token may make per minute (every node counts together); past it, the call fails with rate_limited and says when to retry.',
+    { defaultText: '300' },
+  ),
+  define(
+    'mcpAllowedOrigins',
+    'WEBASSET_MCP_ALLOWED_ORIGINS',
+    originList.default([]),
+    'Browser origins allowed to call /mcp besides the public URL\'s (a request with any other Origin is refused 403): comma-separated, exact. Clients that are not browsers send no Origin.',
+    { defaultText: '(none)' },
   ),
   define(
     'demoPortalPort',

@@ -42,6 +42,8 @@ import { requestIdOf } from './request-id.js';
 import { authOptionsRoutes } from './routes/auth-options.js';
 import { myAssetsRoutes } from './routes/my-assets.js';
 import { webUiRoutes } from './routes/web-ui.js';
+import { mcpRoutes } from './routes/mcp.js';
+import type { McpTools } from '../mcp/index.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -86,6 +88,8 @@ export interface HttpDeps {
   recordings?: Recordings | undefined;
   /** Video downloads of recordings (GET /api/recordings/:id/export): the process's one exporter and a folder for its files. */
   recordingExport?: { exporter: RecordingExporter; dir: string } | undefined;
+  /** The MCP endpoint /mcp and its protected-resource metadata (routes are added when given). */
+  mcp?: { tools: McpTools; allowedOrigins: readonly string[]; version: string } | undefined;
   /** Largest accepted request body. */
   bodyLimit?: number;
   /** GET /authz (ForwardAuth): host rules, return-URL allowlist, sign-in URL, counters, load shedding. */
@@ -177,6 +181,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   if (deps.recordings) {
     await app.register(recordingRoutes, { recordings: deps.recordings, access: deps.access, trail: deps.trail, state: deps.state, videoExport: deps.recordingExport });
   }
+  if (deps.mcp) await app.register(mcpRoutes, { ...deps.mcp, trail: deps.trail, publicUrl: deps.publicUrl });
   await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [] });
   await app.register(authOptionsRoutes, { localAccounts: deps.accounts !== undefined, sso: Boolean(deps.oidc), lockout: deps.lockout ?? null });
   await app.register(myAssetsRoutes, { access: deps.access });

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import type { RequestContext } from '../access/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import { AppError } from '../core/index.js';
+import type { Principal } from '../identity/index.js';
+import { errorResult, toToolFailure, type ToolFailure } from './errors.js';
+import type { ToolPolicy } from './policy.js';
+import type { AgentHandle, McpAccess, McpLogger, McpRateLimit, McpSessions } from './ports.js';
+import { redactResult, redactText, type ToolResult } from './results.js';
+import { TOOLS, type ToolDefinition, type ToolOutput } from './tools.js';
+
+/** A tool as the protocol lists it. */
+export interface ListedTool {
+  name: string;
+  description: string;
+  inputSchema: { type: 'object'; [key: string]: unknown };
+  annotations: { readOnlyHint: boolean; destructiveHint: boolean; openWorldHint: boolean };
+}
+
+/** The MCP tools, free of any transport: HTTP and stdio (through HTTP) call these. */
+export interface McpTools {
+  /** The tools `principal` may call (its roles' tool policy), in their stable order. */
+  list(principal: Principal): ListedTool[];
+  /** Runs one tool call: rate limit, policy, input check, the session's handle, the tool, its recording event and its audit record. Never throws. */
+  call(principal: Principal, name: string, args: unknown, context: RequestContext): Promise<ToolResult>;
+}
+
+export interface McpToolsDeps {
+  sessions: McpSessions;
+  access: McpAccess;
+  trail: AuditTrail;
+  policy: ToolPolicy;
+  rateLimit: McpRateLimit;
+  logger: McpLogger;
+  /** Milliseconds, for durations; default performance.now. */
+  now?: () => number;
+}
+
+const MASK = '[MASKED]';
+const MAX_AUDIT_TEXT = 200;
+
+export function createMcpTools(deps: McpToolsDeps): McpTools {
+  const { sessions, access, trail, policy, rateLimit, logger } = deps;
+  for (const name of ['start', 'list', 'end', 'agent'] as const) {
+    if (typeof sessions?.[name] !== 'function') throw new TypeError(`createMcpTools: sessions.${name} is required`);
+  }
+  if (typeof trail?.record !== 'function') throw new TypeError('createMcpTools: an audit trail is required');
+  const now = deps.now ?? (() => performance.now());
+  const byName = new Map<string, ToolDefinition>(TOOLS.map((t) => [t.name, t]));
+  const listed = new Map<string, ListedTool>(TOOLS.map((t) => [t.name, listing(t)]));
+
+  /** The call's steps, in order; each failure leaves through one catch that maps, records and answers. */
+  async function call(principal: Principal, name: string, rawArgs: unknown, context: RequestContext): Promise<ToolResult> {
+    const started = now();
+    const tool = byName.get(name);
+    let handle: AgentHandle | null = null;
+    let args: Record<string, unknown> | undefined;
+    let output: ToolOutput | undefined;
+    try {
+      await countCall(principal);
+      if (!tool) throw new AppError('invalid_request', { publicMessage: `There is no tool ${name.slice(0, 64)}; call tools/list.` });
+      authorizeTool(principal, tool);
+      args = parseArgs(tool, rawArgs);
+      if (tool.onSession) handle = await sessions.agent(args.session as string, principal, context);
+      output = await tool.run({ principal, context, args, handle, sessions, access });
+      handle?.recordTool(tool.name, redactText(output.summary, handle.redact));
+      await record(principal, context, name, 'success', started, { args, output, session: output.session ?? sessionOf(args), handle });
+      return redactResult(output.result, handle?.redact);
+    } catch (error) {
+      const failure = toToolFailure(error);
+      if (failure.unexpected) logUnexpected(name, error, handle);
+      try {
+        handle?.recordTool(name, `${name} failed: ${failure.code}`);
+        await record(principal, context, name, failure.outcome, started, { args, output, session: output?.session ?? sessionOf(args), handle, failure });
+      } catch (auditError) {
+        // Fail closed: a call that cannot be recorded gets no answer but the refusal.
+        return errorResult(toToolFailure(auditError));
+      }
+      return redactResult(errorResult(failure), handle?.redact);
+    }
+  }
+
+  async function countCall(principal: Principal): Promise<void> {
+    try {
+      await rateLimit.check(principal.tokenId ? `token:${principal.tokenId}` : `user:${principal.id}`);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'rate_limited') {
+        throw new AppError('rate_limited', { publicMessage: 'Too many tool calls with this token (WEBASSET_MCP_TOOL_RATE_LIMIT per minute).', data: error.data });
+      }
+      throw error;
+    }
+  }
+
+  function authorizeTool(principal: Principal, tool: ToolDefinition): void {
+    const refused = policy.refusedBy(principal, tool.name);
+    if (refused) {
+      const whose = refused.onBehalfOf ? 'of the operator this token acts for ' : '';
+      throw new AppError('forbidden', { publicMessage: `The tool ${tool.name} is not allowed for the role ${refused.role} ${whose}(WEBASSET_MCP_TOOL_POLICY).`, detail: `tool policy of ${refused.role}` });
+    }
+  }
+
+  async function record(
+    principal: Principal,
+    context: RequestContext,
+    name: string,
+    outcome: 'success' | 'failure' | 'denied',
+    started: number,
+    facts: { args: Record<string, unknown> | undefined; output: ToolOutput | undefined; session: string | undefined; handle: AgentHandle | null; failure?: ToolFailure },
+  ): Promise<void> {
+    const session = facts.session;
+    await trail.record({
+      actor: { kind: principal.kind, id: principal.id, name: principal.name },
+      action: 'mcp.tool_called',
+      outcome,
+      target: session ? { kind: 'browser_session', id: session } : null,
+      details: {
+        tool: name.slice(0, 64),
+        args: facts.args === undefined ? null : auditArgs(name, facts.args, facts.output, facts.handle),
+        durationMs: Math.round(now() - started),
+        session: session ?? null,
+        ...(facts.failure ? { code: facts.failure.code } : {}),
+        ...(principal.tokenId ? { tokenId: principal.tokenId } : {}),
+        ...(principal.onBehalfOf ? { onBehalfOf: principal.onBehalfOf.id } : {}),
+      },
+      sourceIp: context.sourceIp,
+      userAgent: context.userAgent,
+      requestId: context.requestId,
+    });
+  }
+
+  function logUnexpected(tool: string, error: unknown, handle: AgentHandle | null): void {
+    // Only the name and a redacted message: a raw exception may quote page text.
+    const message = error instanceof Error ? error.message : String(error);
+    logger.error({ tool, errorName: error instanceof Error ? error.name : typeof error, message: redactText(message, handle?.redact ?? undefined) }, 'mcp tool failed unexpectedly');
+  }
+
+  return {
+    list: (principal) => TOOLS.filter((t) => policy.allows(principal, t.name)).map((t) => listed.get(t.name)!),
+    call,
+  };
+}
+
+function parseArgs(tool: ToolDefinition, raw: unknown): Record<string, unknown> {
+  const parsed = tool.input.safeParse(raw ?? {});
+  if (parsed.success) return parsed.data;
+  // Paths and rules only: zod's messages name what was expected, never the value sent.
+  const problems = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'arguments'}: ${i.message}`);
+  throw new AppError('invalid_request', { publicMessage: `Invalid arguments for ${tool.name}: ${problems.join('; ')}.` });
+}
+
+function sessionOf(args: Record<string, unknown> | undefined): string | undefined {
+  return typeof args?.session === 'string' ? args.session : undefined;
+}
+
+/**
+ * The arguments as the audit record keeps them: `text` masked when it went
+ * (or may have gone) into a password field, always for fill_credential;
+ * long text cut; the session's secret values redacted.
+ */
+function auditArgs(tool: string, args: Record<string, unknown>, output: ToolOutput | undefined, handle: AgentHandle | null): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(args)) {
+    if (key === 'text' && (tool === 'fill_credential' || (tool === 'type' && output?.field !== 'text'))) {
+      out[key] = MASK;
+    } else if (typeof value === 'string') {
+      out[key] = redactText(value.length > MAX_AUDIT_TEXT ? `${value.slice(0, MAX_AUDIT_TEXT)}…` : value, handle?.redact ?? undefined);
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function listing(tool: ToolDefinition): ListedTool {
+  const schema = z.toJSONSchema(tool.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete schema.$schema;
+  return {
+    name: tool.name,
+    description: tool.description,
+    inputSchema: { ...schema, type: 'object' },
+    annotations: { readOnlyHint: tool.readOnly, destructiveHint: tool.name === 'close_session', openWorldHint: false },
+  };
+}
