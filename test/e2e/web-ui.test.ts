@@ -159,6 +159,20 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     expect(await card.getByRole('link', { name: 'Return to session' }).getAttribute('href')).toBe(`/sessions/${encodeURIComponent(sessionId)}/view`);
     const dom = await page.content();
 
+    // My sessions, from the launcher's banner: the live session, its portal by name, a link back to its view.
+    await page.getByRole('navigation').getByRole('link', { name: 'My sessions' }).click();
+    await page.waitForURL(`${ts.url}/my-sessions`);
+    const row = page.locator(`#sessions tr[data-session="${sessionId}"]`);
+    await row.waitFor();
+    expect(await row.locator('th').textContent()).toBe('Demo Bank');
+    expect(await row.locator('.pill').textContent()).toBe('Live');
+    expect(await row.locator('.reason').textContent()).toBe('Still running');
+    expect(await row.getByRole('link', { name: 'Open live view (Demo Bank)' }).getAttribute('href')).toBe(`/sessions/${encodeURIComponent(sessionId)}/view`);
+    // After a change of page inside the app the keyboard starts from the new page's heading.
+    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.tagName')).toBe('H1');
+    await page.goBack();
+    await card.waitFor();
+
     // Another operator of the same portal meanwhile: its one credential is busy, and the card says so.
     const bea = await sessionCaller(ts, 'bea', ['operator']);
     await ts.services.grants.create({ subjectKind: 'user', subjectId: bea.userId!, assetId: 'demo-bank', actions: ['connect'] }, TEST_ADMIN);

@@ -23,7 +23,7 @@ describe('web UI routes: the app, its files and the two API routes it needs', ()
   afterAll(async () => ts?.stop());
 
   it('answers the same page at each client route, under the strict CSP, with no inline script or style', async () => {
-    const pages = await Promise.all(['/', '/sign-in', '/enrol?token=abc'].map((path) => fetch(`${ts.url}${path}`)));
+    const pages = await Promise.all(['/', '/sign-in', '/enrol?token=abc', '/my-sessions'].map((path) => fetch(`${ts.url}${path}`)));
     const bodies = await Promise.all(pages.map((res) => res.text()));
     for (const res of pages) {
       expect(res.status).toBe(200);
@@ -41,6 +41,7 @@ describe('web UI routes: the app, its files and the two API routes it needs', ()
     // Other addresses are not the app's: they stay 404 (no catch-all).
     expect((await fetch(`${ts.url}/launcher`)).status).toBe(404);
     expect((await fetch(`${ts.url}/sign-in/x`)).status).toBe(404);
+    expect((await fetch(`${ts.url}/my-sessions/x`)).status).toBe(404);
   });
 
   it('serves the hashed files for a year, and nothing else from the folder', async () => {

@@ -2,18 +2,19 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/core/error-codes.js';
+import { END_REASONS, SESSION_STATES } from '../../src/sessions/types.js';
 import { CATALOGUES, formatDuration, formatWait, LANGUAGES, localeFor, message, parametersOf, pickLanguage, type MessageKey } from '../../web/app/src/i18n/catalogue.js';
 
 const SOURCES = join(import.meta.dirname, '..', '..', 'web', 'app', 'src');
 const KEYS = Object.keys(CATALOGUES.en) as MessageKey[];
 
 /** Keys the UI builds from a server's value (`card.${reason}`, `error.${code}`...) rather than writing them out. */
-const BUILT_FROM = ['card.', 'error.', 'password.'];
+const BUILT_FROM = ['card.', 'state.', 'endReason.', 'error.', 'password.'];
 
 /** Words that are the same in the other language (checked, so that a forgotten translation is not one of them). */
 const SAME_AS_ENGLISH: Record<string, readonly MessageKey[]> = {
-  'pt-BR': [],
-  es: [],
+  'pt-BR': ['sessions.portal'],
+  es: ['sessions.portal'],
 };
 
 function sourceText(): string {
@@ -45,15 +46,19 @@ describe('web UI message catalogue', () => {
     }
   });
 
-  it('has no key the UI never uses; the keys built from server error codes name real ones', () => {
+  it('has no key the UI never uses; the keys built from server values name real codes, states and end reasons', () => {
     const text = sourceText();
     const unused = KEYS.filter((key) => !BUILT_FROM.some((prefix) => key.startsWith(prefix)) && !text.includes(`'${key}'`));
     expect(unused).toEqual([]);
-    const CLIENT_ONLY = ['error.rateLimitedWait', 'error.rateLimited', 'error.unreachable'];
+    const CLIENT_ONLY = ['error.rateLimitedWait', 'error.rateLimited', 'error.unreachable', 'endReason.unknown'];
     for (const key of KEYS.filter((k) => !CLIENT_ONLY.includes(k))) {
       const [prefix, name] = key.split('.') as [string, string];
       if (prefix === 'error') expect(Object.keys(ERROR_CODES), key).toContain(name);
+      if (prefix === 'state') expect(SESSION_STATES, key).toContain(name);
     }
+    // Every way a session ends and every state has its words.
+    for (const reason of END_REASONS) expect(KEYS).toContain(`endReason.${reason}`);
+    for (const state of SESSION_STATES) expect(KEYS).toContain(`state.${state}`);
   });
 
   it('picks the first of the browser languages it speaks, by primary subtag, and English otherwise', () => {

@@ -4,6 +4,7 @@ import { t, useLanguage } from './i18n/index.js';
 import { LanguageSwitch } from './language-switch.js';
 import { Enrol } from './pages/enrol.js';
 import { Launcher } from './pages/launcher.js';
+import { MySessions } from './pages/my-sessions.js';
 import { SignIn } from './pages/sign-in.js';
 import { navigate, returnPath, useRoute } from './router.js';
 
@@ -55,7 +56,7 @@ export function App() {
     case 'signed-out':
       return <SignIn notice={session.notice} onSignedIn={() => void refresh()} />;
     case 'signed-in':
-      return <Launcher who={session.who} onSignedOut={signedOut} />;
+      return route === '/my-sessions' ? <MySessions who={session.who} onSignedOut={signedOut} /> : <Launcher who={session.who} onSignedOut={signedOut} />;
   }
 }
 

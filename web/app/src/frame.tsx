@@ -12,6 +12,7 @@ export interface SignedInProps {
 
 const PAGES: ReadonlyArray<{ route: Route; label: () => string }> = [
   { route: '/', label: () => t('nav.portals') },
+  { route: '/my-sessions', label: () => t('nav.sessions') },
 ];
 
 /** The frame of the signed-in pages: a banner with the app's pages, who is signed in, the language and "Sign out". */
