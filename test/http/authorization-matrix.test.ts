@@ -182,6 +182,7 @@ const TABLE: Record<string, Expectation> = {
   'GET /': { rule: 'public', statuses: { default: 200 } },
   'GET /sign-in': { rule: 'public', statuses: { default: 200 } },
   'GET /enrol': { rule: 'public', statuses: { default: 200 } },
+  'GET /my-sessions': { rule: 'public', statuses: { default: 200 } },
   'GET /ui/assets/:file': { rule: 'public', params: uiFile, statuses: { default: 200 } },
   'GET /api/auth/options': { rule: 'public', statuses: { default: 200 } },
   // The launcher's list: the access module decides what each caller sees (test/e2e/web-ui.test.ts, test/access/access.test.ts).
