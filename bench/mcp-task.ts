@@ -20,6 +20,8 @@ export interface CallRecord {
   /** Occurrences of the password in the call's arguments and in its result (JSON). */
   passwordInArgs: number;
   passwordInResult: number;
+  /** The call as the transcript holds it (MCP only): arguments and result, JSON. */
+  transcript?: { args: string; result: string };
 }
 
 export interface TaskRecord {
@@ -76,13 +78,15 @@ export class McpTranscript {
     const result = await this.client.callTool({ name: tool, arguments: args });
     const ms = performance.now() - t0;
     const json = JSON.stringify(result);
+    const argsJson = JSON.stringify(args);
     this.calls.push({
       tool,
       step,
       ms,
       resultBytes: Buffer.byteLength(json),
-      passwordInArgs: count(JSON.stringify(args), this.password),
+      passwordInArgs: count(argsJson, this.password),
       passwordInResult: count(json, this.password),
+      transcript: { args: argsJson, result: json },
     });
     const text = resultText(result);
     if (result.isError === true) throw new Error(`${tool} failed: ${text.slice(0, 500)}`);

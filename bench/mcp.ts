@@ -9,6 +9,7 @@ import { DEFAULT_LAUNCH_ARGS } from '../src/browser/index.js';
 import { createDemoPortal, DEMO_CREDENTIALS } from '../src/demo-portal/index.js';
 import { BENCH_ADMIN } from './api-caller.js';
 import { fmtInt, fmtMs, fmtRatio, percentile, positiveFromEnv, table } from './harness.js';
+import { TAPPED_ACTIONS, tapAgentControls, type AgentTaps } from './mcp-tap.js';
 import { connectOurMcp, httpProbe, rawPingProbe, runProbes, startPlaywrightMcp, type Probe } from './mcp-clients.js';
 import { taskOurMcp, taskPlaywright, taskPlaywrightMcp, type CallRecord, type TaskRecord } from './mcp-task.js';
 import { startProductNode, stopProductNode, type ProductNode } from './product-node.js';
@@ -27,6 +28,8 @@ export interface McpBenchConfig {
   agentRounds: number;
   /** Calls per echo probe (after 20 unmeasured). */
   echo: number;
+  /** Print one measured task's transcript per MCP variant (tool, arguments, result text). */
+  transcript: boolean;
   chromiumPath: string;
 }
 
@@ -37,6 +40,7 @@ export function mcpConfigFromEnv(env: NodeJS.ProcessEnv): McpBenchConfig {
     agents: num('BENCH_MCP_AGENTS', 10),
     agentRounds: num('BENCH_MCP_AGENT_ROUNDS', 2),
     echo: num('BENCH_MCP_ECHO', 300),
+    transcript: env.BENCH_MCP_TRANSCRIPT === '1',
     chromiumPath: env.CHROMIUM_PATH || '/usr/bin/chromium',
   };
 }
@@ -113,16 +117,14 @@ interface Measured {
   errors: Record<Variant, string[]>;
 }
 
-async function runTasks(
-  drivers: Partial<Record<Variant, () => Promise<TaskRecord>>>,
-  count: number,
-): Promise<Measured> {
+async function runTasks(drivers: Partial<Record<Variant, () => Promise<TaskRecord>>>, count: number, afterWarmup: () => void): Promise<Measured> {
   const measured: Measured = { tasks: { a: [], b: [], c: [] }, errors: { a: [], b: [], c: [] } };
   const present = VARIANTS.filter((v) => drivers[v] !== undefined);
   // One unmeasured task each (launches, first compilations), then `count` rounds in a rotating order.
   for (const v of present) {
     await drivers[v]!().catch((error: unknown) => measured.errors[v].push(`warm-up: ${(error as Error).message}`));
   }
+  afterWarmup();
   for (let round = 0; round < count; round++) {
     for (let k = 0; k < present.length; k++) {
       const v = present[(round + k) % present.length]!;
@@ -142,6 +144,7 @@ interface Concurrent {
   tasks: TaskRecord[];
   errors: string[];
   seconds: number;
+  taps?: AgentTaps;
 }
 
 async function runAgents(clients: readonly Client[], rounds: number): Promise<Concurrent> {
@@ -195,6 +198,9 @@ export async function runMcp(config: McpBenchConfig): Promise<boolean> {
     WEBASSET_API_RATE_LIMIT: '1000000',
     WEBASSET_MCP_TOOL_RATE_LIMIT: '1000000',
   });
+  const taps = tapAgentControls(node.server.browser.pool);
+  const resetTaps = () => TAPPED_ACTIONS.forEach((a) => (taps[a].length = 0));
+  const copyTaps = (): AgentTaps => ({ snapshot: [...taps.snapshot], click: [...taps.click], type: [...taps.type] });
   const toClose: Array<() => Promise<unknown>> = [];
   try {
     const agents = await createFixtures(node, portalUrl, config.agents);
@@ -220,11 +226,13 @@ export async function runMcp(config: McpBenchConfig): Promise<boolean> {
     if (ours) drivers.a = () => taskOurMcp(ours, ASSET_ID, DEMO_CREDENTIALS.password);
 
     const loadBefore = load();
-    const measured = await runTasks(drivers, config.tasks);
+    const measured = await runTasks(drivers, config.tasks, resetTaps);
+    const sequentialTaps = copyTaps();
     const loadAfter = load();
     for (const v of VARIANTS) for (const e of measured.errors[v]) problems.push(`${VARIANT_LABEL[v]} task failed: ${e.slice(0, 500)}`);
     if (measured.errors.b.length > 0) problems.push(`@playwright/mcp stderr: ${pw.stderr().slice(-1000)}`);
-    printTasks(measured, loadBefore, loadAfter);
+    printTasks(measured, sequentialTaps, loadBefore, loadAfter);
+    if (config.transcript) printTranscripts(measured);
 
     const echo = await measureEcho(node.url, first.token, ours, config.echo);
     printEcho(echo);
@@ -238,9 +246,11 @@ export async function runMcp(config: McpBenchConfig): Promise<boolean> {
         toClose.push(() => client.close());
       }
       const loadAgents = load();
+      resetTaps();
       concurrent = await runAgents(clients, config.agentRounds);
+      concurrent.taps = copyTaps();
       for (const e of concurrent.errors) problems.push(`(a) concurrent task failed: ${e.slice(0, 500)}`);
-      printConcurrent(concurrent, measured.tasks.a, loadAgents);
+      printConcurrent(concurrent, measured.tasks.a, sequentialTaps.click, loadAgents);
     }
 
     printGoals(measured, echo, concurrent);
@@ -319,13 +329,17 @@ const openMs = (t: TaskRecord) => t.calls.filter((c) => c.step === 'open' || c.s
 const callsOf = (tasks: readonly TaskRecord[], pick: (c: CallRecord) => boolean) => tasks.flatMap((t) => t.calls.filter(pick).map((c) => c.ms));
 const sum = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0);
 
-function printTasks(m: Measured, loadBefore: string, loadAfter: string): void {
+function printTasks(m: Measured, taps: AgentTaps, loadBefore: string, loadAfter: string): void {
   const cell = (s: Stats) => [fmtInt(s.n), fmtMs(s.p50), fmtMs(s.p95)];
   const rows: string[][] = [];
   rows.push(['open, logged in (per task)', ...VARIANTS.flatMap((v) => cell(stats(m.tasks[v].map(openMs))))]);
   rows.push(['  of (b): browser_navigate to /login', '', '', '', ...cell(stats(callsOf(m.tasks.b, (c) => c.tool === 'browser_navigate'))), '', '', '']);
   rows.push(['  of (b): click Sign in', '', '', '', ...cell(stats(callsOf(m.tasks.b, (c) => c.step === 'login' && c.tool === 'browser_click'))), '', '', '']);
-  for (const [label, pick] of STEP_ROWS) rows.push([label, ...VARIANTS.flatMap((v) => cell(stats(callsOf(m.tasks[v], pick))))]);
+  for (const [label, pick] of STEP_ROWS) {
+    rows.push([label, ...VARIANTS.flatMap((v) => cell(stats(callsOf(m.tasks[v], pick))))]);
+    const action = TAPPED_ACTIONS.find((a) => label.startsWith(a));
+    if (action && taps[action].length > 0) rows.push([`  of (a): inside the browser module`, ...cell(stats(taps[action])), '', '', '', '', '', '']);
+  }
   rows.push(['whole task', ...VARIANTS.flatMap((v) => cell(stats(m.tasks[v].map((t) => t.ms))))]);
   console.log(`wall time per action, ms, one task at a time (load average ${loadBefore} before, ${loadAfter} after)`);
   console.log(table(['action', ...VARIANTS.flatMap((v) => [`${v} n`, `${v} p50`, `${v} p95`])], rows));
@@ -361,6 +375,19 @@ function printTasks(m: Measured, loadBefore: string, loadAfter: string): void {
   console.log(`balances read: ${[...balances].join(', ')}`);
 }
 
+function printTranscripts(m: Measured): void {
+  for (const v of ['a', 'b'] as const) {
+    const task = m.tasks[v].at(-1);
+    if (!task) continue;
+    console.log(`\ntranscript of one task, ${VARIANT_LABEL[v]}`);
+    for (const c of task.calls) {
+      console.log(`>>> ${c.tool} ${c.transcript?.args ?? ''}  (${fmtMs(c.ms)} ms, ${fmtInt(c.resultBytes)} bytes)`);
+      const content = (JSON.parse(c.transcript?.result ?? '{}') as { content?: Array<{ type: string; text?: string }> }).content ?? [];
+      for (const part of content) console.log(part.type === 'text' ? part.text : `[${part.type}]`);
+    }
+  }
+}
+
 function printEcho(e: Echo): void {
   console.log('\necho-like calls, one at a time, interleaved, same server and bearer token, ms');
   console.log(
@@ -380,13 +407,14 @@ function printEcho(e: Echo): void {
   }
 }
 
-function printConcurrent(c: Concurrent, single: readonly TaskRecord[], loadAtStart: string): void {
+function printConcurrent(c: Concurrent, single: readonly TaskRecord[], sequentialClicks: readonly number[], loadAtStart: string): void {
   const all = (ts: readonly TaskRecord[]) => callsOf(ts, () => true);
   const rows: Array<[string, Stats, Stats]> = [
     ['every tool call', stats(all(single)), stats(all(c.tasks))],
     ['open_session', stats(callsOf(single, (x) => x.step === 'open')), stats(callsOf(c.tasks, (x) => x.step === 'open'))],
     ['snapshot, click, type (not open or close)', stats(callsOf(single, (x) => ['snapshot', 'click', 'type'].includes(x.step))), stats(callsOf(c.tasks, (x) => ['snapshot', 'click', 'type'].includes(x.step)))],
     ['click', stats(callsOf(single, (x) => x.step === 'click')), stats(callsOf(c.tasks, (x) => x.step === 'click'))],
+    ['  of click: inside the browser module', stats(single.length ? sequentialClicks : []), stats(c.taps?.click ?? [])],
     ['whole task', stats(single.map((t) => t.ms)), stats(c.tasks.map((t) => t.ms))],
   ];
   console.log(`\n${c.agents} agents at once through (a), each its own token and session, ${c.rounds} rounds, ${c.seconds.toFixed(1)} s (load average ${loadAtStart} at start) vs one agent (the sequential tasks above), ms`);
