@@ -177,6 +177,7 @@ const TABLE: Record<string, Expectation> = {
   'DELETE /api/sessions/:id': { rule: 'authenticated', params: browserSession, otherStatusBy: { operator: 404, agentToken: 404, auditor: 403, admin: 200 } },
   'GET /viewer/viewer.js': { rule: 'public', statuses: { default: 200 } },
   'GET /viewer/viewer.css': { rule: 'public', statuses: { default: 200 } },
+  'GET /viewer/letterbox.js': { rule: 'public', statuses: { default: 200 } },
 
   // The web UI: its page at each client route and its hashed files, the same for everyone; what it may see comes from the API.
   'GET /': { rule: 'public', statuses: { default: 200 } },
