@@ -6,15 +6,19 @@ export type Redact = (text: string) => string;
 
 /**
  * Builds the redaction of one agent call: every value of `source` (UTF-8 text, at least
- * {@link MIN_SECRET_LENGTH} characters) and the page's current password-field values, each also
- * URL-encoded (both encodings), form-encoded, HTML-escaped (named and numeric), JSON-escaped, and
- * for a base32-looking value (a TOTP seed) without spaces and in either case. Longest first, so a
- * value that contains another is replaced whole. The strings live only for the call.
+ * {@link MIN_SECRET_LENGTH} characters) and the page's current password-field values, with
+ * `[REDACTED]`. A value is matched character by character in any mix of its forms: as is,
+ * percent-encoded (either hex case; `+` for a space), as an HTML character reference (named,
+ * decimal or hex) and JSON-escaped, because pages, browsers and URLs encode different characters
+ * of the same value (Chromium adds `%27` to a query `encodeURIComponent` left alone). A
+ * base32-looking value (a TOTP seed) is also matched without spaces and in either case. Longest
+ * first, so a value that contains another is replaced whole. The pattern lives only for the call.
  */
 export function buildRedact(source: RedactionSource, pagePasswords: readonly string[] = []): Redact {
-  const variants = new Set<string>();
+  const values = new Set<string>();
+  const seeds = new Set<string>();
   const add = (value: string) => {
-    for (const v of forms(value)) if (v.length >= MIN_SECRET_LENGTH) variants.add(v);
+    if ([...value].length >= MIN_SECRET_LENGTH) values.add(value);
   };
   for (const buffer of source.values()) {
     if (buffer.length === 0) continue;
@@ -22,14 +26,13 @@ export function buildRedact(source: RedactionSource, pagePasswords: readonly str
     add(text);
     // A seed is shown by portals grouped or in lower case.
     if (/^[A-Za-z2-7 =]+$/.test(text) && text.replace(/[\s=]/g, '').length >= 16) {
-      const bare = text.replace(/[\s=]/g, '');
-      add(bare.toUpperCase());
-      add(bare.toLowerCase());
+      seeds.add(text.replace(/[\s=]/g, ''));
     }
   }
   for (const value of pagePasswords) add(value);
-  if (variants.size === 0) return (text) => text;
-  const pattern = new RegExp([...variants].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
+  if (values.size === 0 && seeds.size === 0) return (text) => text;
+  const patterns = [...[...seeds].map((seed) => ({ length: seed.length, pattern: seedForms(seed) })), ...[...values].map((value) => ({ length: value.length, pattern: anyForm(value) }))];
+  const pattern = new RegExp(patterns.sort((a, b) => b.length - a.length).map((p) => p.pattern).join('|'), 'g');
   return (text) => (typeof text === 'string' ? text.replace(pattern, REDACTED) : text);
 }
 
@@ -40,19 +43,37 @@ export function redactShortFieldValues(text: string, pagePasswords: readonly str
   return text.replace(/^(\s*- textbox\b[^\n]*\]: )(.*)$/gm, (line, head: string, value: string) => (short.has(value.replace(/^"|"$/g, '')) ? `${head}${REDACTED}` : line));
 }
 
-function forms(value: string): string[] {
-  const out = [value];
-  try {
-    out.push(encodeURIComponent(value), encodeURI(value), new URLSearchParams({ v: value }).toString().slice(2));
-  } catch {
-    // A lone surrogate cannot be URL-encoded: the other forms still apply.
+const NAMED: Record<string, string> = { '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos', ' ': 'nbsp' };
+
+/** A pattern matching `value` with each character in any of its encoded forms. */
+function anyForm(value: string): string {
+  return [...value].map(charForms).join('');
+}
+
+function charForms(char: string): string {
+  const code = char.codePointAt(0)!;
+  const forms = [escapeRegExp(char)];
+  const bytes = [...Buffer.from(char, 'utf8')].map((b) => `%${hexEither(b.toString(16).toUpperCase().padStart(2, '0'))}`).join('');
+  forms.push(bytes);
+  if (char === ' ') forms.push('\\+');
+  if (!/[A-Za-z0-9]/.test(char)) {
+    forms.push(`&#0*${code};?`, `&#[xX]0*${hexEither(code.toString(16).toUpperCase())};?`);
+    if (NAMED[char]) forms.push(`&${NAMED[char]};`);
+    if (char === "'") forms.push('&#39;');
+    if (code <= 0xffff) forms.push(`\\\\u${hexEither(code.toString(16).toUpperCase().padStart(4, '0'))}`);
+    if (char === '"' || char === '\\' || char === '/') forms.push(`\\\\${escapeRegExp(char)}`);
   }
-  out.push(
-    value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!),
-    value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`),
-    JSON.stringify(value).slice(1, -1),
-  );
-  return out;
+  return forms.length === 1 ? forms[0]! : `(?:${forms.join('|')})`;
+}
+
+/** A seed in either case, grouped by spaces or hyphens as authenticator set-up pages show it. */
+function seedForms(seed: string): string {
+  return [...seed].map((c) => (/[a-z]/i.test(c) ? `[${c.toUpperCase()}${c.toLowerCase()}]` : escapeRegExp(c))).join('[\\s-]?');
+}
+
+/** Hex digits that match in either case: `C3` -> `[Cc]3`. */
+function hexEither(hex: string): string {
+  return hex.replace(/[A-F]/g, (d) => `[${d}${d.toLowerCase()}]`);
 }
 
 function escapeRegExp(s: string): string {

