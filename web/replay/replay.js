@@ -6,6 +6,8 @@
 // shown with textContent, never parsed as HTML.
 // API: docs/api.md, "Session recordings". Frame stream records: u32 JPEG length, u32 t, u16 width, u16 height, JPEG.
 
+import { paintLetterboxed } from '/viewer/letterbox.js';
+
 const recordingId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
 const api = `/api/recordings/${encodeURIComponent(recordingId)}`;
 
@@ -159,20 +161,7 @@ async function paint(frame) {
       const current = nextPaint;
       nextPaint = null;
       const bitmap = await createImageBitmap(new Blob([current.jpeg], { type: 'image/jpeg' }));
-      const scale = window.devicePixelRatio || 1;
-      const cw = canvas.clientWidth;
-      const ch = canvas.clientHeight;
-      if (canvas.width !== Math.round(cw * scale) || canvas.height !== Math.round(ch * scale)) {
-        canvas.width = Math.round(cw * scale);
-        canvas.height = Math.round(ch * scale);
-      }
-      const fit = Math.min(cw / bitmap.width, ch / bitmap.height);
-      const w = bitmap.width * fit;
-      const h = bitmap.height * fit;
-      ctx.setTransform(scale, 0, 0, scale, 0, 0);
-      ctx.fillStyle = '#1d1f21';
-      ctx.fillRect(0, 0, cw, ch);
-      ctx.drawImage(bitmap, (cw - w) / 2, (ch - h) / 2, w, h);
+      paintLetterboxed(canvas, ctx, bitmap);
       bitmap.close();
       lastFrame = current;
       // What is on screen, for whoever checks (the page's tests): the frame's time in the recording.

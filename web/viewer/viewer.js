@@ -3,6 +3,8 @@
 // resize and tab switches back. Framework-free on purpose; the full UI (web/, Vite) replaces it later.
 // Wire format: src/http/live-view/messages.ts.
 
+import { paintLetterboxed } from './letterbox.js';
+
 const sessionId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
 const canvas = document.getElementById('screen');
 const keys = document.getElementById('keys');
@@ -40,21 +42,8 @@ function paint(bytes) {
   painting = painting.then(async () => {
     try {
       const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/jpeg' }));
-      const scale = window.devicePixelRatio || 1;
-      const cw = canvas.clientWidth;
-      const ch = canvas.clientHeight;
-      if (canvas.width !== Math.round(cw * scale) || canvas.height !== Math.round(ch * scale)) {
-        canvas.width = Math.round(cw * scale);
-        canvas.height = Math.round(ch * scale);
-      }
-      const fit = Math.min(cw / bitmap.width, ch / bitmap.height);
-      const w = bitmap.width * fit;
-      const h = bitmap.height * fit;
-      shown = { page: page ?? { width: bitmap.width, height: bitmap.height }, w, h, x: (cw - w) / 2, y: (ch - h) / 2 };
-      ctx.setTransform(scale, 0, 0, scale, 0, 0);
-      ctx.fillStyle = '#1d1f21';
-      ctx.fillRect(0, 0, cw, ch);
-      ctx.drawImage(bitmap, shown.x, shown.y, shown.w, shown.h);
+      const placed = paintLetterboxed(canvas, ctx, bitmap);
+      shown = { page: page ?? { width: bitmap.width, height: bitmap.height }, ...placed };
       bitmap.close();
       if (!ended) show(mode === 'control' ? 'Live' : 'Watching (read-only)', false);
     } finally {

@@ -38,7 +38,7 @@ export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDe
   const checkOrigin = createUpgradeOriginCheck({ publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins, trail: deps.trail });
   const slots = createViewerSlots();
   // The minimal viewer: web/viewer/, its script and style sheet public at /viewer/*.
-  const page = await serveWebFolder(app, { folder: 'viewer', page: 'viewer.html', assets: ['viewer.js', 'viewer.css'] });
+  const page = await serveWebFolder(app, { folder: 'viewer', page: 'viewer.html', assets: ['viewer.js', 'viewer.css', 'letterbox.js'] });
 
   app.route<{ Params: { id: string } }>({
     method: 'GET',
