@@ -6,7 +6,7 @@ import { createAssets, createGrants, type Assets, type Grants } from './access/i
 import { createForwardAuthGate, createForwardAuthRules, createReturnUrlPolicy, type ForwardAuthGate, type ReturnUrlPolicy } from './access/index.js';
 import { createAudit, createDocumentSigner, createDocumentVerifier, type Actor, type Audit } from './audit/index.js';
 import type { Config } from './config/index.js';
-import { AppError, loadOrCreateKeyFile, randomIds, systemClock, type Clock, type IdGenerator, type Redactor } from './core/index.js';
+import { loadOrCreateKeyFile, randomIds, systemClock, type Clock, type IdGenerator, type Redactor } from './core/index.js';
 import { createDetect, type Detect } from './detect/index.js';
 import { createForwardAuthStats, createHttpServer, type ForwardAuthStats } from './http/index.js';
 import { createApiTokens, createAuthThrottle, AUTH_FAILURE_RULE, type ApiTokens, type AuthThrottle } from './identity/index.js';
@@ -21,7 +21,7 @@ import { createBrowserPool, findChromium, type BrowserPool } from './browser/ind
 import { createBrowserSessions, type BrowserSessions } from './sessions/index.js';
 import { createFileRecordingStorage, createRecordings, type Recordings } from './recording/index.js';
 import { createRecordingExporter, findFfmpeg, type RecordingExporter } from './recording/index.js';
-import { createMcpTools, createToolPolicy, type McpSessions, type McpTools } from './mcp/index.js';
+import { createMcpTools, createToolPolicy, type McpTools } from './mcp/index.js';
 
 /**
  * The composition root's wiring: one small function per module, each taking
@@ -495,16 +495,8 @@ export interface RunningServer {
 export function wireMcp(services: Services, sessions: BrowserSessions): McpTools {
   const { config, logger } = services;
   const limiter = createRateLimiter({ state: services.state, rules: { 'mcp.tool': { limit: config.mcpToolRateLimit, windowMs: 60_000 } } });
-  // Until src/sessions ships agent(): session tools answer browser_unavailable.
-  const withAgent = sessions as BrowserSessions & Partial<Pick<McpSessions, 'agent'>>;
-  const mcpSessions: McpSessions = {
-    start: (...a) => sessions.start(...a),
-    list: (...a) => sessions.list(...a),
-    end: (...a) => sessions.end(...a),
-    agent: (...a) => (withAgent.agent ? withAgent.agent(...a) : Promise.reject(new AppError('browser_unavailable'))),
-  };
   return createMcpTools({
-    sessions: mcpSessions,
+    sessions,
     access: services.access,
     trail: services.audit.trail,
     policy: createToolPolicy(config.mcpToolPolicy),

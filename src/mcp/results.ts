@@ -1,3 +1,4 @@
+import { redactAgentText } from '../browser/index.js';
 import type { AgentActionResult, AgentPage, RedactionSource } from './ports.js';
 
 /** What a tool returns, in the protocol's shape (text and image content). */
@@ -50,30 +51,16 @@ function describeEffect(effect: AgentActionResult['effect']): string {
   }
 }
 
-const MIN_REDACTED_LENGTH = 4;
-
 /**
- * The tools' own last pass over everything they send: each of the session's
- * secret values (and its URL-encoded and HTML-escaped forms) becomes
- * `[REDACTED]`. The browser module has redacted already; this pass makes the
- * MCP edge safe on its own.
+ * The tools' own last pass over everything they send: the session's secret
+ * values become `[REDACTED]` (the browser module's one redaction function).
+ * The browser has redacted already; this pass makes the MCP edge safe on its own.
  */
 export function redactText(value: string, source: RedactionSource | undefined): string {
-  if (!source) return value;
-  let out = value;
-  for (const buffer of source.values()) {
-    const secret = buffer.toString('utf8');
-    if (secret.length < MIN_REDACTED_LENGTH) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret), htmlEscape(secret)])) out = out.split(form).join('[REDACTED]');
-  }
-  return out;
+  return source ? redactAgentText(source, value) : value;
 }
 
 export function redactResult(result: ToolResult, source: RedactionSource | undefined): ToolResult {
   if (!source) return result;
   return { ...result, content: result.content.map((c) => (c.type === 'text' ? { type: 'text', text: redactText(c.text, source) } : c)) };
-}
-
-function htmlEscape(value: string): string {
-  return value.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;');
 }

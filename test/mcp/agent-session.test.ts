@@ -1,0 +1,173 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { seedDemoPortal } from '../../src/cli/commands/demo-portal-seed.js';
+import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
+import type { Principal } from '../../src/identity/index.js';
+import { UNTRUSTED_PREFACE } from '../../src/mcp/index.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { ADMIN, agentToken, auditRows, auditText, connect, textOf } from './support.js';
+
+// The canaries: the portal's credential. They must appear in no tool result, error, log, audit record or recording.
+export const CANARY_PASSWORD = 'mcp-Canary-Pw-7e1f93b2c4';
+export const CANARY_SEED = 'NBSWY3DPORSXG5DDMFXGC4TZNVSWK43U';
+const USERNAME = 'mcp-agent-portal-user';
+const SESSION_ID = /Session ([0-9a-f-]{36}) on asset demo-bank/;
+const REF = (line: RegExp, snapshot: string): string => {
+  const m = new RegExp(`${line.source}[^\\n]*\\[ref=(\\w+)\\]`).exec(snapshot);
+  if (!m) throw new Error(`no ref for ${line} in:\n${snapshot}`);
+  return m[1]!;
+};
+const ADMIN_WEB: Principal = { kind: 'user', id: 'test-admin', name: 'Test admin', roles: ['admin'], groups: [], via: 'session', mfa: true };
+
+describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)', () => {
+  let ts: TestServer;
+  let portal: DemoPortal;
+  let agent: Awaited<ReturnType<typeof agentToken>>;
+  let client: Client;
+  /** Every result and error the agent saw, for the canary search. */
+  const transcript: string[] = [];
+
+  const call = async (name: string, args: Record<string, unknown>) => {
+    const result = await client.callTool({ name, arguments: args }, undefined, { timeout: 60_000 });
+    transcript.push(JSON.stringify(result));
+    return { result, text: textOf(result), isError: result.isError === true };
+  };
+
+  beforeAll(async () => {
+    ts = await startTestServer({ WEBASSET_API_RATE_LIMIT: '100000' });
+    portal = createDemoPortal({ username: USERNAME, password: CANARY_PASSWORD, totpSeed: CANARY_SEED });
+    const url = await portal.start(0, '127.0.0.1');
+    await seedDemoPortal(ts.services, { url, credentials: { username: USERNAME, password: CANARY_PASSWORD, totpSeed: CANARY_SEED }, grantTo: undefined }, { kind: 'user', id: 'test-admin', name: 'Test admin' }, ADMIN);
+    agent = await agentToken(ts, 'demo-agent');
+    await ts.services.grants.create({ subjectKind: 'user', subjectId: agent.userId, assetId: 'demo-bank', actions: ['connect'] }, ADMIN);
+    client = await connect(ts.url, agent.token);
+  }, 120_000);
+  // A failed test leaves its session open; the credential's limit would then refuse the next test's session.
+  afterEach(async () => {
+    for (const s of await ts.server.browser.sessions.list(ADMIN_WEB, { all: true })) {
+      if (s.state !== 'ended') await ts.server.browser.sessions.end(s.id, ADMIN_WEB).catch(() => undefined);
+    }
+  });
+  afterAll(async () => {
+    await client?.close();
+    await ts?.stop();
+    await portal?.stop();
+  });
+
+  it('opens the portal logged in, reads the balance, submits a transfer, is refused outside the allowlist, stays usable, and closes; every call audited and recorded', async () => {
+    expect((await client.listTools()).tools).toHaveLength(15);
+    expect((await call('list_assets', {})).text).toContain('demo-bank  Demo Bank');
+
+    const opened = await call('open_session', { asset: 'demo-bank' });
+    expect(opened.isError, opened.text).toBe(false);
+    const session = SESSION_ID.exec(opened.text)![1]!;
+
+    const accounts = await call('snapshot', { session });
+    expect(accounts.text.startsWith(`Snapshot of session ${session}.\n${UNTRUSTED_PREFACE}\n`)).toBe(true);
+    expect(accounts.text).toContain('Accounts');
+    expect(accounts.text).toContain(`Signed in as`);
+    expect(accounts.text).toContain('€12,345.67');
+
+    const toTransfer = await call('click', { session, ref: REF(/link "Make a transfer"/, accounts.text) });
+    expect(toTransfer.text).toMatch(/^Clicked \w+: the page navigated\./);
+    const form = (await call('snapshot', { session })).text;
+    expect((await call('type', { session, ref: REF(/textbox "To \(IBAN\)"/, form), text: 'NL02ABNA0123456789' })).isError).toBe(false);
+    expect((await call('type', { session, ref: REF(/textbox "Amount \(EUR\)"/, form), text: '45.50' })).isError).toBe(false);
+    expect((await call('select_option', { session, ref: REF(/combobox "Purpose \(optional\)"/, form), values: ['Rent'] })).isError).toBe(false);
+    await call('hover', { session, ref: REF(/button "Send"/, form) });
+    const sent = await call('click', { session, ref: REF(/button "Send"/, form) });
+    expect(sent.isError, sent.text).toBe(false);
+    const waited = await call('wait_for', { session, text: 'Sent €45.50', timeout: 10 });
+    expect(waited.isError, waited.text).toBe(false);
+    const result = (await call('snapshot', { session })).text;
+    expect(result).toContain('Sent €45.50 to NL02ABNA0123456789.');
+    expect(result).toContain('€12,300.17');
+
+    const shot = await call('screenshot', { session });
+    const image = (shot.result.content as Array<{ type: string; mimeType?: string; data?: string }>).find((c) => c.type === 'image')!;
+    expect(image.mimeType).toBe('image/jpeg');
+    expect(Buffer.from(image.data!, 'base64').subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+
+    // Outside the allowlist: refused and audited; the session goes on.
+    const outside = await call('navigate', { session, url: 'https://example.com/' });
+    expect(outside.isError).toBe(true);
+    expect(outside.text).toMatch(/^error \[forbidden\]/);
+    await call('press_key', { session, key: 'Tab' });
+    const back = await call('go_back', { session });
+    expect(back.isError, back.text).toBe(false);
+    expect((await call('snapshot', { session })).isError).toBe(false);
+
+    const closed = await call('close_session', { session });
+    expect(closed.text).toBe(`Session ${session} ended.`);
+    const after = await call('snapshot', { session });
+    expect(after.text).toMatch(/^error \[session_ended\]/);
+
+    const calls = (await auditRows(ts, 'mcp.tool_called')).filter((r) => r.actor_id === agent.userId);
+    expect(calls).toHaveLength(transcript.length);
+    expect(calls.map((r) => r.details.tool)).toEqual([
+      'list_assets', 'open_session', 'snapshot', 'click', 'snapshot', 'type', 'type', 'select_option', 'hover', 'click', 'wait_for', 'snapshot',
+      'screenshot', 'navigate', 'press_key', 'go_back', 'snapshot', 'close_session', 'snapshot',
+    ]);
+    const typed = calls.filter((r) => r.details.tool === 'type').map((r) => r.details.args.text);
+    expect(typed).toEqual(['NL02ABNA0123456789', '45.50']);
+    const refused = calls.find((r) => r.details.tool === 'navigate')!;
+    expect([refused.outcome, refused.details.code, refused.target_id]).toEqual(['denied', 'forbidden', session]);
+    expect((await auditRows(ts, 'browser_session.blocked')).some((r) => r.target_id === session && String(r.details.url).startsWith('https://example.com'))).toBe(true);
+
+    const recording = (await ts.services.recordings.list({ userId: agent.userId })).items.find((r) => r.sessionId === session)!;
+    const tools = (await ts.services.recordings.events(recording.id)).flatMap((e) => ((e as { type?: string }).type === 'tool' ? [(e as { tool: string }).tool] : []));
+    expect(tools).toEqual(expect.arrayContaining(['snapshot', 'click', 'type', 'select_option', 'wait_for', 'screenshot', 'navigate', 'go_back']));
+  }, 240_000);
+
+  it('never shows the password or the TOTP seed: careless page, fill_credential, typed password fields, errors, logs, audit and recording', async () => {
+    const session = SESSION_ID.exec((await call('open_session', { asset: 'demo-bank' })).text)![1]!;
+    const accounts = (await call('snapshot', { session })).text;
+    const origin = /url: (http:\/\/127\.0\.0\.1:\d+)\//.exec(accounts)![1]!;
+
+    const careless = await call('navigate', { session, url: `${origin}/profile` });
+    expect(careless.isError, careless.text).toBe(false);
+    const profile = (await call('snapshot', { session })).text;
+    expect(profile).toContain('Your password is');
+    expect(profile).toContain('[REDACTED]');
+    await call('screenshot', { session });
+    await call('wait_for', { session, text: CANARY_PASSWORD, timeout: 0.5 });
+    await call('navigate', { session, url: `${origin}/accounts?echo=${encodeURIComponent(CANARY_PASSWORD)}` });
+
+    // A login form again: fill_credential types the vault's values; `type` into the password field is masked in the audit record.
+    await call('navigate', { session, url: `${origin}/login` });
+    const login = (await call('snapshot', { session })).text;
+    const passwordRef = REF(/textbox "Password"/, login);
+    const filled = await call('fill_credential', { session, ref: passwordRef, field: 'password' });
+    expect(filled.text).toBe('filled');
+    expect((await call('fill_credential', { session, ref: REF(/textbox "Username"/, login), field: 'totp' })).text).toBe('filled');
+    expect((await call('snapshot', { session })).text).not.toContain(CANARY_PASSWORD);
+    await call('type', { session, ref: passwordRef, text: 'typed-secret-0042' });
+    await call('close_session', { session });
+
+    const calls = (await auditRows(ts, 'mcp.tool_called')).filter((r) => r.target_id === session);
+    const typedPassword = calls.find((r) => r.details.tool === 'type')!;
+    expect(typedPassword.details.args.text).toBe('[MASKED]');
+    expect(calls.filter((r) => r.details.tool === 'fill_credential').map((r) => r.details.args)).toEqual([
+      { session, ref: passwordRef, field: 'password' },
+      { session, ref: REF(/textbox "Username"/, login), field: 'totp' },
+    ]);
+    const recording = (await ts.services.recordings.list({ userId: agent.userId })).items.find((r) => r.sessionId === session)!;
+    const recorded = JSON.stringify(await ts.services.recordings.events(recording.id));
+    expect(recorded).not.toContain('typed-secret-0042');
+
+    const everywhere = [transcript.join('\n'), await auditText(ts), ts.logs.text(), recorded].join('\n');
+    const lowerSeed = CANARY_SEED.toLowerCase();
+    for (const canary of [CANARY_PASSWORD, encodeURIComponent(CANARY_PASSWORD), CANARY_SEED, lowerSeed]) expect(everywhere).not.toContain(canary);
+  }, 240_000);
+
+  it('fails the next call with "ended by an administrator" once an administrator ends the agent\'s session', async () => {
+    const session = SESSION_ID.exec((await call('open_session', { asset: 'demo-bank' })).text)![1]!;
+    expect((await call('snapshot', { session })).isError).toBe(false);
+    await ts.server.browser.sessions.end(session, ADMIN_WEB, { message: 'stop now' });
+    const next = await call('click', { session, ref: 'e1' });
+    expect(next.isError).toBe(true);
+    expect(next.text).toMatch(/^error \[session_ended\]: .*ended by an administrator/);
+    const listed = await call('list_sessions', {});
+    expect(listed.text).toContain(`${session}  asset demo-bank  ended (admin`);
+  }, 240_000);
+});
