@@ -5,7 +5,10 @@ import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { DEFAULT_LAUNCH_ARGS } from '../src/browser/index.js';
+import type { Principal } from '../src/identity/index.js';
+import { createMcpProtocolServer, type McpTools } from '../src/mcp/index.js';
 
 /** The clients of `bench/mcp`: ours over Streamable HTTP with a bearer token, `@playwright/mcp` over stdio. */
 
@@ -100,6 +103,35 @@ export function rawPingProbe(label: string, baseUrl: string, token: string): Pro
       });
       const body = await res.text();
       if (res.status !== 200 || !body.includes('"result"')) throw new Error(`${label}: ${res.status} ${body.slice(0, 200)}`);
+    },
+  };
+}
+
+/**
+ * The server's part of an MCP ping without HTTP, auth or a client: what POST /mcp does per request
+ * once the caller is known (a protocol server and a stateless transport built, the JSON-RPC
+ * message handled, both closed), called in this process.
+ */
+export function inProcessPingProbe(label: string, tools: McpTools, principal: Principal): Probe {
+  let id = 0;
+  return {
+    label,
+    async call() {
+      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      const server = createMcpProtocolServer(tools, principal, {}, 'bench');
+      try {
+        await server.connect(transport);
+        const message = { jsonrpc: '2.0', id: ++id, method: 'ping' };
+        const request = new Request('http://mcp.invalid/mcp', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+        });
+        const response = await transport.handleRequest(request, { parsedBody: message });
+        const body = await response.text();
+        if (response.status !== 200 || !body.includes('"result"')) throw new Error(`${label}: ${response.status} ${body.slice(0, 200)}`);
+      } finally {
+        await server.close();
+      }
     },
   };
 }

@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { chromium, type Browser } from 'playwright-core';
+import { wireMcp } from '../src/app.js';
 import { DEFAULT_LAUNCH_ARGS } from '../src/browser/index.js';
 import { createDemoPortal, DEMO_CREDENTIALS } from '../src/demo-portal/index.js';
 import { BENCH_ADMIN } from './api-caller.js';
 import { fmtInt, fmtMs, fmtRatio, percentile, positiveFromEnv, table } from './harness.js';
 import { TAPPED_ACTIONS, tapAgentControls, type AgentTaps } from './mcp-tap.js';
-import { connectOurMcp, httpProbe, rawPingProbe, runProbes, startPlaywrightMcp, type Probe } from './mcp-clients.js';
+import { connectOurMcp, httpProbe, inProcessPingProbe, rawPingProbe, runProbes, startPlaywrightMcp, type Probe } from './mcp-clients.js';
 import { taskOurMcp, taskPlaywright, taskPlaywrightMcp, type CallRecord, type TaskRecord } from './mcp-task.js';
 import { startProductNode, stopProductNode, type ProductNode } from './product-node.js';
 
@@ -234,7 +235,7 @@ export async function runMcp(config: McpBenchConfig): Promise<boolean> {
     printTasks(measured, sequentialTaps, loadBefore, loadAfter);
     if (config.transcript) printTranscripts(measured);
 
-    const echo = await measureEcho(node.url, first.token, ours, config.echo);
+    const echo = await measureEcho(node, first.token, ours, config.echo);
     printEcho(echo);
 
     let concurrent: Concurrent | null = null;
@@ -276,6 +277,7 @@ interface Echo {
 const ECHO = {
   ping: 'MCP ping (SDK Client)',
   rawPing: 'MCP ping (plain fetch POST /mcp)',
+  inProcess: 'of which: protocol server + transport, in process (no HTTP, no auth)',
   toolsList: 'MCP tools/list (SDK Client)',
   listSessions: 'MCP tools/call list_sessions (SDK Client)',
   whoami: 'HTTP GET /api/auth/session (bearer)',
@@ -283,7 +285,8 @@ const ECHO = {
   healthz: 'HTTP GET /healthz (no auth)',
 } as const;
 
-async function measureEcho(baseUrl: string, token: string, ours: Client | null, calls: number): Promise<Echo> {
+async function measureEcho(node: ProductNode, token: string, ours: Client | null, calls: number): Promise<Echo> {
+  const baseUrl = node.url;
   const probes: Probe[] = [httpProbe(ECHO.healthz, baseUrl, '/healthz', null), httpProbe(ECHO.whoami, baseUrl, '/api/auth/session', token), httpProbe(ECHO.sessions, baseUrl, '/api/sessions', token)];
   if (ours) {
     const client = ours;
@@ -302,6 +305,8 @@ async function measureEcho(baseUrl: string, token: string, ours: Client | null, 
   // Without an MCP session of its own: only when the server takes stateless requests.
   const raw = rawPingProbe(ECHO.rawPing, baseUrl, token);
   if (ours && (await raw.call().then(() => true, () => false))) probes.push(raw);
+  const principal = await node.services.tokens.authenticate(token);
+  if (ours && principal) probes.push(inProcessPingProbe(ECHO.inProcess, wireMcp(node.services, node.server.browser.sessions), principal));
   const times = await runProbes(probes, calls, 20);
   return {
     times,
