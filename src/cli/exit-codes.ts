@@ -22,7 +22,7 @@ export const EXIT = {
   unavailable: 3,
 } as const;
 
-const UNAVAILABLE: readonly ErrorCode[] = ['secret_source_unavailable', 'database_unavailable', 'audit_unavailable', 'embedded_database_locked', 'shutting_down', 'shared_state_unavailable'];
+const UNAVAILABLE: readonly ErrorCode[] = ['secret_source_unavailable', 'database_unavailable', 'audit_unavailable', 'embedded_database_locked', 'shutting_down', 'shared_state_unavailable', 'server_unreachable'];
 const USAGE: readonly ErrorCode[] = ['config_invalid', 'vault_key_mismatch', 'invalid_request', 'invalid_cursor', 'page_size_too_large', 'not_found', 'password_rejected'];
 
 /** The one place that turns an error into what the CLI prints and returns. */

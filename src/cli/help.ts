@@ -61,6 +61,10 @@ Commands:
   recording delete ID --reason TEXT    Delete a recording early (refused under legal hold)
   recording hold|release ID --reason TEXT
                                        Place or release a legal hold
+  mcp --token-file FILE [--url URL]    MCP server over stdio for local clients (Claude
+                                       Desktop, VS Code): relays to URL/mcp (default: the
+                                       public URL) with the agent token in FILE; the same
+                                       checks as HTTP. See docs/mcp.md
   demo-portal [--port N] [--host ADDR] [--credentials FILE]
                                        Run the demo bank portal (default 127.0.0.1:8090;
                                        FILE: JSON username, password, totpSeed)

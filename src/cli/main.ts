@@ -6,6 +6,7 @@ import { AppError } from '../core/index.js';
 import { ADMIN_SOCKET_NAME, forwardToServer } from './admin-socket.js';
 import { auditCommand } from './commands/audit.js';
 import { demoPortalCommand } from './commands/demo-portal.js';
+import { mcpCommand } from './commands/mcp.js';
 import { migrateCommand } from './commands/migrate.js';
 import { recordingCommand } from './commands/recording.js';
 import { serveCommand } from './commands/serve.js';
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, (ctx: CommandContext, args: string[]) => Promise<
   vault: vaultCommand,
   'demo-portal': demoPortalCommand,
   recording: recordingCommand,
+  mcp: mcpCommand,
 };
 
 /** Commands that need the database and may therefore run inside a server holding the embedded one. */

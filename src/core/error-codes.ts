@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   recording_unavailable: { status: 503, message: 'The session recording cannot be written; the session was refused or ended because its asset requires recording.' },
   legal_hold: { status: 409, message: 'This recording is under legal hold and cannot be deleted.' },
   wait_timed_out: { status: 408, message: 'What was waited for did not happen within the timeout.' },
+  server_unreachable: { status: 503, message: 'The WebAsset server cannot be reached.' },
   ffmpeg_missing: { status: 503, message: 'ffmpeg is not installed on this server; install it (apt-get install ffmpeg) or set FFMPEG_PATH.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
