@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoPortal } from '../../src/cli/commands/demo-portal-seed.js';
@@ -17,6 +20,10 @@ const REF = (line: RegExp, snapshot: string): string => {
   if (!m) throw new Error(`no ref for ${line} in:\n${snapshot}`);
   return m[1]!;
 };
+const INSPECTOR = join(import.meta.dirname, '../../node_modules/.bin/mcp-inspector-cli');
+// inspector-cli 1.0.3 finds its package.json through ../package.json of the working folder: a folder of this project.
+const INSPECTOR_CWD = join(import.meta.dirname, '..');
+const run = promisify(execFile);
 const ADMIN_WEB: Principal = { kind: 'user', id: 'test-admin', name: 'Test admin', roles: ['admin'], groups: [], via: 'session', mfa: true };
 
 describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)', () => {
@@ -170,4 +177,34 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
     const listed = await call('list_sessions', {});
     expect(listed.text).toContain(`${session}  asset demo-bank  ended (admin`);
   }, 240_000);
+
+  it('does the same task through the MCP Inspector in CLI mode (one process per call; the server is stateless)', async () => {
+    const inspector = async (method: string, tool?: string, args: Record<string, string | boolean> = {}) => {
+      const argv = ['--cli', `${ts.url}/mcp`, '--transport', 'http', '--header', `Authorization: Bearer ${agent.token}`, '--method', method];
+      if (tool) argv.push('--tool-name', tool);
+      // key=value, the value read as JSON by the Inspector: strings are quoted so that "45.50" stays text.
+      const pairs = Object.entries(args).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+      if (pairs.length > 0) argv.push('--tool-arg', ...pairs);
+      const { stdout } = await run(INSPECTOR, argv, { cwd: INSPECTOR_CWD, timeout: 90_000 });
+      transcript.push(stdout);
+      return JSON.parse(stdout) as { tools?: Array<{ name: string }>; content?: Array<{ type: string; text?: string }>; isError?: boolean };
+    };
+    const said = (r: { content?: Array<{ type: string; text?: string }> }) => textOf(r);
+    expect((await inspector('tools/list')).tools).toHaveLength(15);
+    const session = SESSION_ID.exec(said(await inspector('tools/call', 'open_session', { asset: 'demo-bank' })))![1]!;
+    const accounts = said(await inspector('tools/call', 'snapshot', { session }));
+    expect(accounts).toContain('heading "Accounts"');
+    const balance = /cell "(€[\d,.]+)"/.exec(accounts)![1]!;
+    expect(balance).toMatch(/^€[\d,]+\.\d\d$/);
+    await inspector('tools/call', 'click', { session, ref: REF(/link "Make a transfer"/, accounts) });
+    const form = said(await inspector('tools/call', 'snapshot', { session }));
+    await inspector('tools/call', 'type', { session, ref: REF(/textbox "To \(IBAN\)"/, form), text: 'DE89370400440532013000' });
+    await inspector('tools/call', 'type', { session, ref: REF(/textbox "Amount \(EUR\)"/, form), text: '10.00', submit: true });
+    const done = said(await inspector('tools/call', 'wait_for', { session, text: 'Sent €10.00' }));
+    expect(done).toMatch(/^The condition was met/);
+    expect(said(await inspector('tools/call', 'close_session', { session }))).toBe(`Session ${session} ended.`);
+    const calls = (await auditRows(ts, 'mcp.tool_called')).filter((r) => r.target_id === session);
+    expect(calls.map((r) => r.details.tool)).toEqual(['open_session', 'snapshot', 'click', 'snapshot', 'type', 'type', 'wait_for', 'close_session']);
+    expect(transcript.join('\n')).not.toContain(CANARY_PASSWORD);
+  }, 300_000);
 });
