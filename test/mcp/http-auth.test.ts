@@ -72,7 +72,7 @@ describe('/mcp: transport, bearer tokens, metadata, Origin, policy, rate limit',
     for (const call of calls) expect(typeof call.details.durationMs).toBe('number');
   });
 
-  it('answers 401 with the resource metadata pointer without a token, with a bad, revoked or expired token, with a web session, and with a token in the query string', async () => {
+  it('answers 401 with the resource metadata pointer without a token, with a bad, revoked or expired token, and with a token in the query string', async () => {
     const pointer = `Bearer resource_metadata="${PUBLIC_URL_ORIGIN}/.well-known/oauth-protected-resource/mcp"`;
     const none = await rawPost(mcpUrl, {});
     expect(none.status).toBe(401);
