@@ -1,4 +1,6 @@
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAUNCH_ARGS, findChromium } from '../../src/browser/index.js';
@@ -14,6 +16,8 @@ const actor = { kind: 'user' as const, id: 'test-admin', name: 'Test admin' };
 /** The demo bank's secrets: they reach the remote browser only, never the operator's. */
 const CANARIES = [DEMO_CREDENTIALS.password, DEMO_CREDENTIALS.totpSeed];
 const ROOT_PASSWORD = 'a calm newcomer passphrase 7';
+/** Screenshots, as test artifacts (.tmp/ is not committed). */
+const ARTIFACTS = join(import.meta.dirname, '..', '..', '.tmp', 'artifacts', 'web-ui');
 
 /** Everything the operator's browser received or showed, to search for canaries, and every CSP violation it reported. */
 interface Watch {
@@ -77,6 +81,7 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await seedDemoPortal(ts.services, { url, credentials: DEMO_CREDENTIALS, grantTo: undefined }, actor, TEST_ADMIN);
     expect(await ts.services.grants.list({ subjectKind: 'user', subjectId: root.id })).toHaveLength(1);
     browser = await chromium.launch({ executablePath: findChromium(undefined), args: [...DEFAULT_LAUNCH_ARGS] });
+    mkdirSync(ARTIFACTS, { recursive: true });
   });
   afterAll(async () => {
     await browser?.close();
@@ -135,6 +140,8 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await card.waitFor();
     expect(await card.locator('h2').textContent()).toBe('Demo Bank');
     expect(await card.locator('.state').textContent()).toBe('Available');
+    // The quickstart's launcher, kept as a test artifact (docs/images/launcher.png is taken from it).
+    await page.screenshot({ path: join(ARTIFACTS, 'launcher-quickstart.en.png'), clip: { x: 0, y: 0, width: 1100, height: 640 } });
     await page.getByPlaceholder('Search portals').fill('nothing like it');
     await page.getByText('No portal matches').waitFor();
     await page.getByPlaceholder('Search portals').fill('demo');

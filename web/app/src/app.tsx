@@ -60,16 +60,17 @@ export function App() {
   }
 }
 
-/** The frame of the pages shown before or without a signed-in user: a banner with the language switch, then the page. */
+/** The frame of the pages shown before or without a signed-in user: the product's name, the page, the language switch below it. */
 export function Shell(props: { children: preact.ComponentChildren }) {
   return (
     <div class="shell">
       <header class="brand">
         <span class="logo" aria-hidden="true">◆</span> WebAsset Controller
-        <span class="spacer" />
-        <LanguageSwitch />
       </header>
       <main>{props.children}</main>
+      <footer class="shell-footer">
+        <LanguageSwitch />
+      </footer>
     </div>
   );
 }
