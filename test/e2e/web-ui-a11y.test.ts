@@ -190,7 +190,7 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
       expect(blocking).toEqual([]);
       // What is left (moderate, minor) is printed for the record, not failed.
       if (report.length > 0) console.info(`axe, ${lang}:\n${report.join('\n')}`);
-    });
+    }, 240_000); // ten page loads and five axe runs on a machine shared with other browsers
   }
 
   it('my sessions says how each session ended, in words, with the administrator note; the live one links to its view', async () => {
