@@ -184,6 +184,9 @@ const TABLE: Record<string, Expectation> = {
   'GET /sign-in': { rule: 'public', statuses: { default: 200 } },
   'GET /enrol': { rule: 'public', statuses: { default: 200 } },
   'GET /my-sessions': { rule: 'public', statuses: { default: 200 } },
+  // The auditor's desk: the page is the same for everyone; its searches need audit.read and replay (GET /api/audit, GET /api/recordings).
+  'GET /audit': { rule: 'public', statuses: { default: 200 } },
+  'GET /recordings': { rule: 'public', statuses: { default: 200 } },
   'GET /ui/assets/:file': { rule: 'public', params: uiFile, statuses: { default: 200 } },
   'GET /api/auth/options': { rule: 'public', statuses: { default: 200 } },
   // The launcher's list: the access module decides what each caller sees (test/e2e/web-ui.test.ts, test/access/access.test.ts).
