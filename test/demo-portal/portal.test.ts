@@ -124,6 +124,27 @@ describe('demo portal', () => {
     expect((await c.post('/logout', { csrf })).text).toContain('id="signed-out"');
     expect((await c.get('/accounts')).location).toBe('/login');
   });
+
+  it('a transfer may name a purpose from the list; an unknown one is ignored', async () => {
+    const c = client(base);
+    await c.post('/login', { username: USERNAME, password: PASSWORD });
+    const form = await c.get('/transfer');
+    expect(form.text).toContain('<select id="purpose" name="purpose">');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(form.text)![1]!;
+    expect((await c.post('/transfer', { csrf, to: 'NL91ABNA0417164300', amount: '1', purpose: 'rent' })).text).toContain('Sent €1.00 to NL91ABNA0417164300. Purpose: Rent.');
+    expect((await c.post('/transfer', { csrf, to: 'NL91ABNA0417164300', amount: '1', purpose: '<b>' })).text).toContain('Sent €1.00 to NL91ABNA0417164300.</p>');
+  });
+
+  it('the careless /profile page prints the password in text and attributes, signed in only (the agent redaction canary)', async () => {
+    const c = client(base);
+    expect((await c.get('/profile')).location).toBe('/login');
+    await c.post('/login', { username: USERNAME, password: PASSWORD });
+    const profile = await c.get('/profile');
+    expect(profile.text).toContain(`<code>${PASSWORD}</code>`);
+    expect(profile.text).toContain(`title="${PASSWORD}"`);
+    expect(profile.text).toContain(`value="${PASSWORD}"`);
+    expect(profile.text).toContain(`href="/accounts?hint=${PASSWORD}"`);
+  });
 });
 
 describe('webasset demo-portal', () => {

@@ -110,8 +110,13 @@ export function createAgentControls(deps: AgentControlsDeps): AgentControls {
   const targetOf = (ref: string): string | undefined => (latest ? describeRef(latest.raw, ref) : undefined);
 
   /** Runs `act` on the active tab and waits for what it caused; the result names the tab that is active afterwards. */
-  const acted = async (tab: Tab, redactFor: () => Promise<Redact>, act: () => Promise<unknown>, extra: { target?: string | undefined; field?: 'password' | 'text' } = {}): Promise<AgentActionResult> => {
-    let { effect } = await settleAfter(tab.page, readerOf(tab), act, { popupOpened: () => safeActive() !== tab });
+  const acted = async (
+    tab: Tab,
+    redactFor: () => Promise<Redact>,
+    act: () => Promise<unknown>,
+    extra: { target?: string | undefined; field?: 'password' | 'text'; expectPopup?: boolean } = {},
+  ): Promise<AgentActionResult> => {
+    let { effect } = await settleAfter(tab.page, readerOf(tab), act, { popupOpened: () => safeActive() !== tab, expectPopup: extra.expectPopup === true });
     const now = safeActive();
     if (now && now !== tab) {
       // A popup that became the active tab after the settle wait ended is still what the action caused.
@@ -170,7 +175,8 @@ export function createAgentControls(deps: AgentControlsDeps): AgentControls {
     click(ref, options) {
       return call(options?.redact, async (tab, redactFor) => {
         const locator = await resolveRef(tab, ref);
-        return acted(tab, redactFor, () => locator.click({ timeout: ACTION_TIMEOUT_MS }).catch((error: unknown) => Promise.reject(actionFailed(error, ref, 'clicked'))), { target: targetOf(ref) });
+        const expectPopup = await opensWindow(locator);
+        return acted(tab, redactFor, () => locator.click({ timeout: ACTION_TIMEOUT_MS }).catch((error: unknown) => Promise.reject(actionFailed(error, ref, 'clicked'))), { target: targetOf(ref), expectPopup });
       });
     },
 
@@ -315,6 +321,20 @@ function clampChars(value: number | undefined): number {
   if (value === undefined) return DEFAULT_MAX_CHARS;
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new AppError('invalid_request', { publicMessage: 'maxChars is a number of characters.' });
   return Math.min(MAX_MAX_CHARS, Math.max(MIN_MAX_CHARS, Math.round(value)));
+}
+
+/** Whether clicking the element follows a link or submits a form into a new window (`target="_blank"` and the like). */
+async function opensWindow(locator: Locator): Promise<boolean> {
+  return locator
+    .evaluate((el: unknown) => {
+      type Node = { closest(selector: string): (Node & { getAttribute(name: string): string | null; form?: Node | null }) | null; getAttribute(name: string): string | null; form?: Node | null };
+      const e = el as Node;
+      const link = e.closest('a[href],area[href]');
+      const submit = e.closest('button,input[type=submit i],input[type=image i]');
+      const target = link ? link.getAttribute('target') : submit ? (submit.getAttribute('formtarget') ?? submit.form?.getAttribute('target') ?? null) : null;
+      return target !== null && target !== '' && !['_self', '_parent', '_top'].includes(target.toLowerCase());
+    }, undefined, { timeout: ACTION_TIMEOUT_MS })
+    .catch(() => false);
 }
 
 /** Whether a field is a password field (its type, or autocomplete saying so): audit then masks what was typed. */

@@ -94,11 +94,12 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
      * Starts counting DOM changes in the main frame. `read()` gives how many came and how long ago
      * the last one came (undefined once the document is gone: a navigation); `stop()` ends it.
      */
-    async watchMutations(): Promise<{ read(): Promise<{ count: number; idleMs: number } | undefined>; stop(): Promise<void> }> {
+    async watchMutations(): Promise<{ readonly active: boolean; read(): Promise<{ count: number; idleMs: number } | undefined>; stop(): Promise<void> }> {
       const frame = await mainFrame();
       const token = JSON.stringify(`w${Math.random().toString(36).slice(2)}`);
       const started = frame ? await evaluate<boolean>(frame, `(${WATCH_FN})(${token})`) : undefined;
       return {
+        active: Boolean(frame && started),
         read: async () => (frame && started ? ((await evaluate<{ count: number; idleMs: number } | null>(frame, `(${READ_FN})(${token})`)) ?? undefined) : undefined),
         stop: async () => {
           if (frame && started) await evaluate(frame, `(${STOP_FN})(${token})`);

@@ -16,9 +16,10 @@ export type Effect = 'navigated' | 'changed' | 'none';
  * navigation that starts before the DOM is quiet is followed to its new document's DOMContentLoaded
  * (at most {@link NAVIGATION_SETTLE_MS}); otherwise the DOM (watched by a MutationObserver in an
  * isolated world) and the page's fetch/XHR requests must be quiet for {@link QUIET_MS}, at most
- * {@link QUIET_CAP_MS}. A popup the action opened counts as a navigation (the caller reads the new active tab).
+ * {@link QUIET_CAP_MS}. A popup the action opened counts as a navigation (the caller reads the new active tab);
+ * with `expectPopup` (a link that targets a new window) the popup is waited for.
  */
-export async function settleAfter<T>(page: Page, reader: PageReader, action: () => Promise<T>, options: { popupOpened(): boolean }): Promise<{ value: T; effect: Effect }> {
+export async function settleAfter<T>(page: Page, reader: PageReader, action: () => Promise<T>, options: { popupOpened(): boolean; expectPopup?: boolean }): Promise<{ value: T; effect: Effect }> {
   const main = page.mainFrame();
   let navigation: Request | undefined;
   let sameDocument = false;
@@ -79,10 +80,16 @@ export async function settleAfter<T>(page: Page, reader: PageReader, action: () 
   try {
     const value = await action();
     const started = Date.now();
+    // A link or form that targets a new window: its popup is waited for (bounded), however slow the machine.
+    if (options.expectPopup) {
+      const deadline = started + NAVIGATION_SETTLE_MS;
+      while (!popup && !navigation && !options.popupOpened() && Date.now() < deadline) await signal(Math.min(250, deadline - Date.now()));
+    }
     let changed = false;
     for (;;) {
       if (navigation || loaded || popup || options.popupOpened()) break;
-      const state = await watch.read();
+      // Without a watch (the page could not be read), quiet is judged by time and requests alone.
+      const state = watch.active ? await watch.read() : { count: 0, idleMs: Date.now() - started };
       if (state === undefined) {
         // The document went away under the watch: a navigation is committing.
         if (navigation) break;
