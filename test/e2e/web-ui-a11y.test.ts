@@ -14,12 +14,14 @@ const ARTIFACTS = join(import.meta.dirname, '..', '..', '.tmp', 'artifacts', 'we
 const AXE_SCRIPT = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 const LANGUAGES = [
-  { lang: 'en', locale: 'en-US', texts: { signIn: 'Sign in', enrol: 'Set up your account', launcher: 'Your portals', sessions: 'My sessions', live: 'Live', admin: 'Ended by an administrator' } },
-  { lang: 'pt-BR', locale: 'pt-BR', texts: { signIn: 'Entrar', enrol: 'Configure sua conta', launcher: 'Seus portais', sessions: 'Minhas sessões', live: 'Ao vivo', admin: 'Encerrada por um administrador' } },
-  { lang: 'es', locale: 'es-ES', texts: { signIn: 'Iniciar sesión', enrol: 'Configura tu cuenta', launcher: 'Tus portales', sessions: 'Mis sesiones', live: 'En vivo', admin: 'La terminó un administrador' } },
+  { lang: 'en', locale: 'en-US', texts: { signIn: 'Sign in', enrol: 'Set up your account', launcher: 'Your portals', sessions: 'My sessions', live: 'Live', admin: 'Ended by an administrator', audit: 'Audit trail', recordings: 'Recordings' } },
+  { lang: 'pt-BR', locale: 'pt-BR', texts: { signIn: 'Entrar', enrol: 'Configure sua conta', launcher: 'Seus portais', sessions: 'Minhas sessões', live: 'Ao vivo', admin: 'Encerrada por um administrador', audit: 'Trilha de auditoria', recordings: 'Gravações' } },
+  { lang: 'es', locale: 'es-ES', texts: { signIn: 'Iniciar sesión', enrol: 'Configura tu cuenta', launcher: 'Tus portales', sessions: 'Mis sesiones', live: 'En vivo', admin: 'La terminó un administrador', audit: 'Registro de auditoría', recordings: 'Grabaciones' } },
 ] as const;
 
-type PageName = 'sign-in' | 'enrol-password' | 'enrol-totp' | 'launcher' | 'my-sessions';
+type PageName = 'sign-in' | 'enrol-password' | 'enrol-totp' | 'launcher' | 'my-sessions' | 'audit' | 'recordings';
+/** Who a signed-in page is seen by: Ana, an operator; Aurora, an auditor (the desk). */
+type Viewer = 'operator' | 'auditor';
 
 interface AxeViolation {
   id: string;
@@ -42,6 +44,7 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
   let ts: TestServer;
   let browser: Browser;
   let cookie: string;
+  let auditorCookie: string;
   let adminUserIds: string[] = [];
   const sessionIds: Record<string, string> = {};
 
@@ -51,6 +54,8 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
     const { assets, grants } = ts.services;
     const ana = await sessionCaller(ts, 'ana', ['operator']);
     cookie = /^webasset=(.*)$/.exec(ana.headers('GET').cookie!)![1]!;
+    const aurora = await sessionCaller(ts, 'aurora', ['auditor']);
+    auditorCookie = /^webasset=(.*)$/.exec(aurora.headers('GET').cookie!)![1]!;
 
     // Three portals: one with a live session of Ana's, one available, one outside her time window.
     await assets.create({ id: 'demo-bank', name: 'Demo Bank', url: 'http://bank.example.test:8090/' }, TEST_ADMIN);
@@ -91,6 +96,12 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
           credential: null,
         })
         .execute();
+      // Each ended session has its sealed recording, for the auditor's desk.
+      if (row.state === 'ended') {
+        const recorder = await ts.services.recordings.begin({ sessionId: id, assetId: row.asset, userId: ana.userId!, retentionDays: 30 });
+        recorder.event({ type: 'navigated', tabId: 't1', url: `https://${row.asset}.example.test/accounts`, title: 'Accounts' });
+        await recorder.seal({ complete: true });
+      }
     }
     browser = await chromium.launch({ executablePath: findChromium(undefined), args: [...DEFAULT_LAUNCH_ARGS] });
   });
@@ -115,9 +126,9 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
     return `${link.pathname}${link.search}`;
   }
 
-  async function newContext(locale: string, options: { signedIn: boolean; bypassCSP?: boolean }): Promise<BrowserContext> {
+  async function newContext(locale: string, options: { signedIn: boolean; as?: Viewer; bypassCSP?: boolean }): Promise<BrowserContext> {
     const context = await browser.newContext({ locale, viewport: { width: 1100, height: 760 }, bypassCSP: options.bypassCSP ?? false });
-    if (options.signedIn) await context.addCookies([{ name: 'webasset', value: cookie, url: ts.url }]);
+    if (options.signedIn) await context.addCookies([{ name: 'webasset', value: options.as === 'auditor' ? auditorCookie : cookie, url: ts.url }]);
     return context;
   }
 
@@ -142,6 +153,14 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
         await page.getByRole('heading', { level: 1, name: texts.sessions }).waitFor();
         await page.locator('#sessions tbody tr').nth(4).waitFor();
         break;
+      case 'audit':
+        await page.getByRole('heading', { level: 1, name: texts.audit }).waitFor();
+        await page.locator('#audit-events tbody tr').first().waitFor();
+        break;
+      case 'recordings':
+        await page.getByRole('heading', { level: 1, name: texts.recordings }).waitFor();
+        await page.locator('#recordings tbody tr').nth(3).waitFor();
+        break;
     }
   }
 
@@ -153,18 +172,20 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
   }
 
   for (const { lang, locale, texts } of LANGUAGES) {
-    it(`${lang}: sign-in, enrolment (password and TOTP), launcher and my sessions; a screenshot of each; axe finds nothing serious or critical`, async () => {
-      const pages: Array<{ name: PageName; signedIn: boolean; path: () => Promise<string> }> = [
+    it(`${lang}: sign-in, enrolment (password and TOTP), launcher, my sessions, the auditor's desk; a screenshot of each; axe finds nothing serious or critical`, async () => {
+      const pages: Array<{ name: PageName; signedIn: boolean; as?: Viewer; path: () => Promise<string> }> = [
         { name: 'sign-in', signedIn: false, path: async () => '/sign-in' },
         { name: 'enrol-password', signedIn: false, path: () => enrolmentPath(false) },
         { name: 'enrol-totp', signedIn: false, path: () => enrolmentPath(true) },
         { name: 'launcher', signedIn: true, path: async () => '/' },
         { name: 'my-sessions', signedIn: true, path: async () => '/my-sessions' },
+        { name: 'audit', signedIn: true, as: 'auditor', path: async () => '/audit' },
+        { name: 'recordings', signedIn: true, as: 'auditor', path: async () => '/recordings' },
       ];
       const report: string[] = [];
-      for (const { name, signedIn, path } of pages) {
+      for (const { name, signedIn, as, path } of pages) {
         // The screenshot: under the product's CSP, which the page must not break.
-        const context = await newContext(locale, { signedIn });
+        const context = await newContext(locale, { signedIn, as });
         const problems = watchProblems(context);
         const page = await context.newPage();
         await open(page, name, await path(), texts);
@@ -174,7 +195,7 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
         await context.close();
 
         // The axe run, in a context of its own that may inject the engine.
-        const axeContext = await newContext(locale, { signedIn, bypassCSP: true });
+        const axeContext = await newContext(locale, { signedIn, as, bypassCSP: true });
         const axePage = await axeContext.newPage();
         await open(axePage, name, await path(), texts);
         const violations = await axeViolations(axePage);
@@ -190,7 +211,7 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
       expect(blocking).toEqual([]);
       // What is left (moderate, minor) is printed for the record, not failed.
       if (report.length > 0) console.info(`axe, ${lang}:\n${report.join('\n')}`);
-    }, 240_000); // ten page loads and five axe runs on a machine shared with other browsers
+    }, 420_000); // fourteen page loads and seven axe runs on a machine shared with other browsers
   }
 
   it('my sessions says how each session ended, in words, with the administrator note; the live one links to its view', async () => {

@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
 import { anonymous, call, CLI, sessionCaller, type Caller } from './admin-callers.js';
 
 /** The built UI's entry script (test/support/build-ui.ts builds the UI before the run). */
-const entryScript = () => readdirSync(new URL('../../web/app/dist/assets/', import.meta.url)).find((name) => name.endsWith('.js'))!;
+const entryScript = () => readdirSync(new URL('../../web/app/dist/assets/', import.meta.url)).find((name) => name.startsWith('index-') && name.endsWith('.js'))!;
 
 describe('web UI routes: the app, its files and the two API routes it needs', () => {
   let ts: TestServer;
@@ -23,7 +23,7 @@ describe('web UI routes: the app, its files and the two API routes it needs', ()
   afterAll(async () => ts?.stop());
 
   it('answers the same page at each client route, under the strict CSP, with no inline script or style', async () => {
-    const pages = await Promise.all(['/', '/sign-in', '/enrol?token=abc', '/my-sessions'].map((path) => fetch(`${ts.url}${path}`)));
+    const pages = await Promise.all(['/', '/sign-in', '/enrol?token=abc', '/my-sessions', '/audit', '/recordings'].map((path) => fetch(`${ts.url}${path}`)));
     const bodies = await Promise.all(pages.map((res) => res.text()));
     for (const res of pages) {
       expect(res.status).toBe(200);
@@ -42,6 +42,7 @@ describe('web UI routes: the app, its files and the two API routes it needs', ()
     expect((await fetch(`${ts.url}/launcher`)).status).toBe(404);
     expect((await fetch(`${ts.url}/sign-in/x`)).status).toBe(404);
     expect((await fetch(`${ts.url}/my-sessions/x`)).status).toBe(404);
+    expect((await fetch(`${ts.url}/audit/x`)).status).toBe(404);
   });
 
   it('serves the hashed files for a year, and nothing else from the folder', async () => {
@@ -52,6 +53,10 @@ describe('web UI routes: the app, its files and the two API routes it needs', ()
     expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
     const js = await res.text();
     expect(js).not.toContain('eval(');
+    // The pages loaded on first use (the auditor's desk, the console) are files of their own, served alike.
+    const chunks = readdirSync(new URL('../../web/app/dist/assets/', import.meta.url)).filter((name) => name.endsWith('.js') && !name.startsWith('index-'));
+    expect(chunks.some((name) => name.startsWith('audit-'))).toBe(true);
+    for (const name of chunks) expect((await fetch(`${ts.url}/ui/assets/${name}`)).status, name).toBe(200);
     expect((await fetch(`${ts.url}/ui/assets/no-such-file.js`)).status).toBe(404);
     expect((await fetch(`${ts.url}/ui/assets/..%2Findex.html`)).status).toBe(400);
     expect((await fetch(`${ts.url}/ui/assets/..%2F..%2F..%2Fpackage.json`)).status).toBe(400);

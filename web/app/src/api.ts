@@ -56,7 +56,7 @@ async function read<T>(response: Response): Promise<T> {
  * One request. A state change refused with `csrf_failed` is tried once more with a fresh token: the
  * session may have been given a new id (a role change) since the token was read.
  */
-export async function api<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
   try {
     return await read<T>(await send(method, path, body));
   } catch (error) {
@@ -150,6 +150,17 @@ export interface BrowserSession {
   createdAt: string;
   activeAt?: string | null;
   endedAt?: string | null;
+  /** Everyone's sessions (`?all=true`) name their owner: a person or an agent's service account. */
+  userId?: string;
+  principalKind?: string;
+}
+
+/** A query string of the filters that are set (empty values are left out: the API refuses empty parameters). */
+export function query(params: Record<string, string | number | boolean | null | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== '') search.set(name, String(value));
+  const text = search.toString();
+  return text === '' ? '' : `?${text}`;
 }
 
 /**

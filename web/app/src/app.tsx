@@ -1,12 +1,24 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { currentSession, describeError, type WhoAmI } from './api.js';
+import { seesDesk, SignedInFrame, type SignedInProps } from './frame.js';
 import { t, useLanguage } from './i18n/index.js';
 import { LanguageSwitch } from './language-switch.js';
 import { Enrol } from './pages/enrol.js';
 import { Launcher } from './pages/launcher.js';
 import { MySessions } from './pages/my-sessions.js';
 import { SignIn } from './pages/sign-in.js';
-import { navigate, returnPath, useRoute } from './router.js';
+import { navigate, returnPath, useRoute, type Route } from './router.js';
+
+type PageComponent = (props: SignedInProps) => preact.JSX.Element;
+
+/**
+ * The auditor's desk and the administrator's console are loaded when first opened: an operator's
+ * first load carries none of their code (decision 0025, the initial JavaScript budget).
+ */
+const LAZY_PAGES: Partial<Record<Route, { load: () => Promise<PageComponent>; shown: (roles: readonly string[]) => boolean }>> = {
+  '/audit': { load: () => import('./pages/audit.js').then((m) => m.AuditSearch), shown: seesDesk },
+  '/recordings': { load: () => import('./pages/recordings.js').then((m) => m.RecordingSearch), shown: seesDesk },
+};
 
 type SessionState = { kind: 'loading' } | { kind: 'signed-out'; notice?: () => string } | { kind: 'signed-in'; who: WhoAmI } | { kind: 'failed'; error: unknown };
 
@@ -55,9 +67,42 @@ export function App() {
       );
     case 'signed-out':
       return <SignIn notice={session.notice} onSignedIn={() => void refresh()} />;
-    case 'signed-in':
+    case 'signed-in': {
+      const lazy = LAZY_PAGES[route];
+      if (lazy) return <LazyPage key={route} route={route} who={session.who} onSignedOut={signedOut} load={lazy.load} allowed={lazy.shown(session.who.user.roles)} />;
       return route === '/my-sessions' ? <MySessions who={session.who} onSignedOut={signedOut} /> : <Launcher who={session.who} onSignedOut={signedOut} />;
+    }
   }
+}
+
+/** A page loaded on first use; a role without it sees a plain refusal (the API refuses its requests anyway). */
+function LazyPage(props: SignedInProps & { route: Route; load: () => Promise<PageComponent>; allowed: boolean }) {
+  const [Page, setPage] = useState<PageComponent | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const { load, allowed } = props;
+  useEffect(() => {
+    if (!allowed) return;
+    let live = true;
+    load().then(
+      (page) => live && setPage(() => page),
+      (e: unknown) => live && setError(e),
+    );
+    return () => {
+      live = false;
+    };
+  }, [load, allowed]);
+  if (Page) return <Page who={props.who} onSignedOut={props.onSignedOut} />;
+  return (
+    <SignedInFrame who={props.who} onSignedOut={props.onSignedOut} current={props.route}>
+      {!allowed && <p class="error" role="alert">{t('app.notForYou')}</p>}
+      {allowed && error === null && <p class="muted" role="status">{t('app.loading')}</p>}
+      {allowed && error !== null && (
+        <p class="error" role="alert">
+          {t('app.pageNotLoaded')}
+        </p>
+      )}
+    </SignedInFrame>
+  );
 }
 
 /** The frame of the pages shown before or without a signed-in user: the product's name, the page, the language switch below it. */

@@ -10,9 +10,20 @@ export interface SignedInProps {
   onSignedOut: (notice: () => string) => void;
 }
 
-const PAGES: ReadonlyArray<{ route: Route; label: () => string }> = [
+/** Roles whose permissions include the auditor's desk (`audit.read`, `recordings.replay`) and the console (every `admin.*`); src/access/permissions.ts. */
+const DESK_ROLES = ['admin', 'auditor'];
+const CONSOLE_ROLES = ['admin'];
+
+/** Whether the signed-in user's roles show the auditor's desk; the API decides again on every request. */
+export const seesDesk = (roles: readonly string[]) => roles.some((role) => DESK_ROLES.includes(role));
+/** Whether they show the administrator's console. */
+export const seesConsole = (roles: readonly string[]) => roles.some((role) => CONSOLE_ROLES.includes(role));
+
+const PAGES: ReadonlyArray<{ route: Route; label: () => string; shown?: (roles: readonly string[]) => boolean }> = [
   { route: '/', label: () => t('nav.portals') },
   { route: '/my-sessions', label: () => t('nav.sessions') },
+  { route: '/audit', label: () => t('nav.audit'), shown: seesDesk },
+  { route: '/recordings', label: () => t('nav.recordings'), shown: seesDesk },
 ];
 
 /** The frame of the signed-in pages: a banner with the app's pages, who is signed in, the language and "Sign out". */
@@ -40,7 +51,7 @@ export function SignedInFrame(props: SignedInProps & { current: Route; children:
         </span>
         <nav aria-label={t('nav.label')}>
           <ul class="nav">
-            {PAGES.map((page) => (
+            {PAGES.filter((page) => !page.shown || page.shown(props.who.user.roles)).map((page) => (
               <li key={page.route}>
                 <a href={page.route} aria-current={props.current === page.route ? 'page' : undefined} onClick={(e) => followInApp(e, page.route)}>
                   {page.label()}

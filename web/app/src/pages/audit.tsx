@@ -1,0 +1,288 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiError, describeError, query } from '../api.js';
+import { usePageHeading, useTitle } from '../focus.js';
+import { SignedInFrame, type SignedInProps } from '../frame.js';
+import { dateTimeText, t } from '../i18n/index.js';
+import { Command, isoFromLocal, Pager, shellArg, useCursorPages } from '../ui.js';
+
+/** One event of the trail (`GET /api/audit`, docs/audit-events.md). */
+interface AuditEvent {
+  seq: number;
+  id: string;
+  time: string;
+  actor: { kind: string; id: string; name: string | null };
+  action: string;
+  target: { kind: string; id: string } | null;
+  outcome: 'success' | 'failure' | 'denied';
+  sourceIp: string | null;
+  requestId: string | null;
+  nodeId: string;
+  details: Record<string, unknown>;
+  hash: string;
+}
+
+/** The search form: what the API filters on (docs/api.md, GET /api/audit). It has no free-text search. */
+interface Filters {
+  actor: string;
+  action: string;
+  outcome: '' | AuditEvent['outcome'];
+  from: string;
+  to: string;
+  targetKind: string;
+  targetId: string;
+  order: 'desc' | 'asc';
+  limit: string;
+}
+
+const EMPTY: Filters = { actor: '', action: '', outcome: '', from: '', to: '', targetKind: '', targetId: '', order: 'desc', limit: '50' };
+
+const OUTCOMES: Record<AuditEvent['outcome'], () => string> = {
+  success: () => t('audit.outcomeSuccess'),
+  failure: () => t('audit.outcomeFailure'),
+  denied: () => t('audit.outcomeDenied'),
+};
+
+/** The filters as the CLI's flags (`webasset audit export`), so an export covers what the search shows. */
+function exportFlags(f: Filters): string {
+  const flags: Array<[string, string]> = [
+    ['--from', isoFromLocal(f.from)],
+    ['--to', isoFromLocal(f.to)],
+    ['--actor', f.actor.trim()],
+    ['--action', f.action.trim()],
+    ['--target-kind', f.targetKind.trim()],
+    ['--target-id', f.targetId.trim()],
+    ['--outcome', f.outcome],
+  ];
+  return flags
+    .filter(([, value]) => value !== '')
+    .map(([flag, value]) => ` ${flag} ${shellArg(value)}`)
+    .join('');
+}
+
+/** The state of the trail's writer, from /readyz (public): whether events reach the database now. Not a verification. */
+function useTrailState(): string | null {
+  const [state, setState] = useState<string | null>(null);
+  useEffect(() => {
+    fetch('/readyz', { cache: 'no-store' })
+      .then((r) => r.json() as Promise<{ checks?: { auditTrail?: string } }>)
+      .then((body) => setState(body.checks?.auditTrail ?? null))
+      .catch(() => setState(null));
+  }, []);
+  return state;
+}
+
+/** The auditor's desk, audit trail: search with filters, page by page; export and verification as the server's commands. */
+export function AuditSearch(props: SignedInProps) {
+  const [form, setForm] = useState<Filters>(EMPTY);
+  const [applied, setApplied] = useState<Filters>(EMPTY);
+  const pages = useCursorPages();
+  const [result, setResult] = useState<{ events: AuditEvent[]; nextCursor: string | null } | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const trail = useTrailState();
+  const heading = usePageHeading();
+  useTitle(t('audit.title'));
+
+  const signedOut = useRef(props.onSignedOut);
+  signedOut.current = props.onSignedOut;
+
+  const load = useCallback(async (filters: Filters, cursor: string | null) => {
+    setBusy(true);
+    try {
+      const answer = await api<{ events: AuditEvent[]; nextCursor: string | null }>(
+        'GET',
+        `/api/audit${query({
+          actor: filters.actor.trim(),
+          action: filters.action.trim(),
+          outcome: filters.outcome,
+          from: isoFromLocal(filters.from),
+          to: isoFromLocal(filters.to),
+          targetKind: filters.targetKind.trim(),
+          targetId: filters.targetId.trim(),
+          order: filters.order,
+          limit: filters.limit,
+          cursor,
+        })}`,
+      );
+      setResult(answer);
+      setError(null);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) signedOut.current(() => t('app.sessionOver'));
+      else setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+
+  useEffect(() => {
+    void load(applied, pages.cursor);
+  }, [load, applied, pages.cursor]);
+
+  const search = (event: Event) => {
+    event.preventDefault();
+    pages.reset();
+    setApplied({ ...form });
+  };
+  const clear = () => {
+    setForm(EMPTY);
+    pages.reset();
+    setApplied(EMPTY);
+  };
+  const field = (name: keyof Filters) => ({
+    id: `audit-${name}`,
+    value: form[name],
+    onInput: (e: Event) => setForm((f) => ({ ...f, [name]: (e.currentTarget as HTMLInputElement).value })),
+  });
+  const problems = error instanceof ApiError && Array.isArray(error.details) ? (error.details as Array<{ field?: string; problem?: string }>) : [];
+  const flags = exportFlags(applied);
+
+  return (
+    <SignedInFrame who={props.who} onSignedOut={props.onSignedOut} current="/audit">
+      <h1 ref={heading} tabIndex={-1}>{t('audit.title')}</h1>
+      <p class="muted">{t('audit.intro')}</p>
+
+      <form class="filters" onSubmit={search} aria-label={t('audit.filtersLabel')}>
+        <div class="filter-grid">
+          <div>
+            <label for="audit-actor">{t('audit.actor')}</label>
+            <input type="text" {...field('actor')} aria-describedby="audit-actor-hint" />
+            <small id="audit-actor-hint" class="muted">{t('audit.actorHint')}</small>
+          </div>
+          <div>
+            <label for="audit-action">{t('audit.action')}</label>
+            <input type="text" {...field('action')} aria-describedby="audit-action-hint" />
+            <small id="audit-action-hint" class="muted">{t('audit.actionHint')}</small>
+          </div>
+          <div>
+            <label for="audit-outcome">{t('audit.outcome')}</label>
+            <select {...field('outcome')}>
+              <option value="">{t('audit.outcomeAny')}</option>
+              {(Object.keys(OUTCOMES) as Array<AuditEvent['outcome']>).map((o) => (
+                <option key={o} value={o}>{OUTCOMES[o]()}</option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label for="audit-from">{t('audit.from')}</label>
+            <input type="datetime-local" {...field('from')} />
+          </div>
+          <div>
+            <label for="audit-to">{t('audit.to')}</label>
+            <input type="datetime-local" {...field('to')} />
+          </div>
+          <div>
+            <label for="audit-targetKind">{t('audit.targetKind')}</label>
+            <input type="text" {...field('targetKind')} />
+          </div>
+          <div>
+            <label for="audit-targetId">{t('audit.targetId')}</label>
+            <input type="text" {...field('targetId')} />
+          </div>
+          <div>
+            <label for="audit-order">{t('audit.order')}</label>
+            <select {...field('order')}>
+              <option value="desc">{t('audit.newestFirst')}</option>
+              <option value="asc">{t('audit.oldestFirst')}</option>
+            </select>
+          </div>
+          <div>
+            <label for="audit-limit">{t('audit.pageSize')}</label>
+            <select {...field('limit')}>
+              {['25', '50', '100', '200'].map((n) => (
+                <option key={n} value={n}>{n}</option>
+              ))}
+            </select>
+          </div>
+        </div>
+        <div class="actions">
+          <button type="submit" id="audit-search" disabled={busy}>{t('audit.search')}</button>
+          <button type="button" class="secondary" onClick={clear}>{t('audit.clear')}</button>
+        </div>
+      </form>
+
+      {error !== null && (
+        <div class="error" role="alert">
+          <p>{describeError(error)}</p>
+          {problems.length > 0 && (
+            <ul>
+              {problems.map((p, i) => (
+                <li key={i}>{`${p.field ?? ''}: ${p.problem ?? ''}`}</li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+      <p class="muted" role="status">{busy ? t('audit.loading') : result ? t('audit.count', { count: result.events.length }) : ''}</p>
+
+      {result && result.events.length > 0 && (
+        <div class="table-wrap">
+          <table class="data" id="audit-events">
+            <caption class="visually-hidden">{t('audit.caption')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('audit.time')}</th>
+                <th scope="col">{t('audit.actor')}</th>
+                <th scope="col">{t('audit.action')}</th>
+                <th scope="col">{t('audit.target')}</th>
+                <th scope="col">{t('audit.outcome')}</th>
+                <th scope="col">{t('audit.more')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {result.events.map((event) => (
+                <tr key={event.id} data-seq={event.seq}>
+                  <th scope="row">
+                    <time dateTime={event.time}>{dateTimeText(event.time)}</time>
+                    <span class="sub">#{event.seq}</span>
+                  </th>
+                  <td>
+                    {event.actor.name ?? event.actor.id}
+                    <span class="sub">{event.actor.id}</span>
+                  </td>
+                  <td><code>{event.action}</code></td>
+                  <td>{event.target ? <span class="sub-inline">{`${event.target.kind}: ${event.target.id}`}</span> : <span class="muted">—</span>}</td>
+                  <td>
+                    <span class={`pill outcome-${event.outcome}`}>{OUTCOMES[event.outcome]?.() ?? event.outcome}</span>
+                  </td>
+                  <td>
+                    <details>
+                      <summary>
+                        {t('audit.details')}
+                        <span class="visually-hidden"> #{event.seq}</span>
+                      </summary>
+                      <pre>{JSON.stringify({ details: event.details, sourceIp: event.sourceIp, requestId: event.requestId, nodeId: event.nodeId, hash: event.hash }, null, 2)}</pre>
+                    </details>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {result && (
+        <Pager
+          id="audit-pager"
+          page={pages.page}
+          hasNext={result.nextCursor !== null}
+          busy={busy}
+          onPrevious={pages.previous}
+          onNext={() => result.nextCursor && pages.next(result.nextCursor)}
+        />
+      )}
+
+      <section class="panel" aria-labelledby="audit-export-title">
+        <h2 id="audit-export-title">{t('audit.exportTitle')}</h2>
+        <p>{t('audit.exportIntro')}</p>
+        <Command text={`webasset audit export --format ndjson${flags} --output audit-export.ndjson`} label={t('audit.exportNdjson')} />
+        <Command text={`webasset audit export --format csv${flags} --output audit-export.csv`} label={t('audit.exportCsv')} />
+        <h2 id="audit-verify-title">{t('audit.verifyTitle')}</h2>
+        <p id="audit-trail-state">
+          {trail === 'ok' ? t('audit.trailOk') : trail === 'spooling' || trail === 'draining' ? t('audit.trailSpooling') : trail === 'closed' ? t('audit.trailClosed') : t('audit.trailUnknown')}
+        </p>
+        <p>{t('audit.verifyIntro')}</p>
+        <Command text="webasset audit verify" label={t('audit.verifyTrail')} />
+        <Command text="webasset audit verify --file audit-export.ndjson" label={t('audit.verifyFile')} />
+      </section>
+    </SignedInFrame>
+  );
+}

@@ -1,0 +1,215 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiError, describeError, query } from '../api.js';
+import { usePageHeading, useTitle } from '../focus.js';
+import { SignedInFrame, type SignedInProps } from '../frame.js';
+import { dateTimeText, durationText, t } from '../i18n/index.js';
+import { Command, isoFromLocal, Pager, useCursorPages } from '../ui.js';
+
+/** A recording's metadata (`GET /api/recordings`, docs/api.md). */
+interface Recording {
+  id: string;
+  sessionId: string;
+  assetId: string;
+  userId: string;
+  startedAt: string;
+  endedAt: string | null;
+  state: 'recording' | 'sealed';
+  complete: boolean | null;
+  incompleteReason: string | null;
+  events: number;
+  durationMs: number;
+  legalHold: boolean;
+}
+
+interface Filters {
+  userId: string;
+  assetId: string;
+  from: string;
+  to: string;
+  q: string;
+}
+
+const EMPTY: Filters = { userId: '', assetId: '', from: '', to: '', q: '' };
+
+/** Where a recording is replayed: the product's replay page (web/replay), outside this app. */
+export const replayUrl = (id: string) => `/recordings/${encodeURIComponent(id)}/replay`;
+
+/** Names for the filters' lists and the table: people and assets, as the administration API lists them (auditors may read both). */
+function useNames() {
+  const [users, setUsers] = useState<Array<{ id: string; username: string; displayName: string }>>([]);
+  const [assets, setAssets] = useState<Array<{ id: string; name: string }>>([]);
+  useEffect(() => {
+    api<{ users: typeof users }>('GET', '/api/admin/users').then((r) => setUsers(r.users), () => setUsers([]));
+    api<{ assets: typeof assets }>('GET', '/api/admin/assets').then((r) => setAssets(r.assets), () => setAssets([]));
+  }, []);
+  return { users, assets };
+}
+
+/** The auditor's desk, recordings: find one by user, asset, time and text; replay it on the replay page. */
+export function RecordingSearch(props: SignedInProps) {
+  const [form, setForm] = useState<Filters>(EMPTY);
+  const [applied, setApplied] = useState<Filters>(EMPTY);
+  const pages = useCursorPages();
+  const [result, setResult] = useState<{ recordings: Recording[]; nextCursor: string | null } | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const names = useNames();
+  const heading = usePageHeading();
+  useTitle(t('recordings.title'));
+
+  const signedOut = useRef(props.onSignedOut);
+  signedOut.current = props.onSignedOut;
+
+  const load = useCallback(async (filters: Filters, cursor: string | null) => {
+    setBusy(true);
+    try {
+      const answer = await api<{ recordings: Recording[]; nextCursor: string | null }>(
+        'GET',
+        `/api/recordings${query({ userId: filters.userId, assetId: filters.assetId, from: isoFromLocal(filters.from), to: isoFromLocal(filters.to), q: filters.q.trim(), limit: 50, cursor })}`,
+      );
+      setResult(answer);
+      setError(null);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) signedOut.current(() => t('app.sessionOver'));
+      else setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+
+  useEffect(() => {
+    void load(applied, pages.cursor);
+  }, [load, applied, pages.cursor]);
+
+  const search = (event: Event) => {
+    event.preventDefault();
+    pages.reset();
+    setApplied({ ...form });
+  };
+  const clear = () => {
+    setForm(EMPTY);
+    pages.reset();
+    setApplied(EMPTY);
+  };
+  const field = (name: keyof Filters) => ({
+    id: `recordings-${name}`,
+    value: form[name],
+    onInput: (e: Event) => setForm((f) => ({ ...f, [name]: (e.currentTarget as HTMLInputElement).value })),
+  });
+  const userName = (id: string) => {
+    const user = names.users.find((u) => u.id === id);
+    return user ? user.displayName || user.username : id;
+  };
+  const assetName = (id: string) => names.assets.find((a) => a.id === id)?.name ?? id;
+
+  return (
+    <SignedInFrame who={props.who} onSignedOut={props.onSignedOut} current="/recordings">
+      <h1 ref={heading} tabIndex={-1}>{t('recordings.title')}</h1>
+      <p class="muted">{t('recordings.intro')}</p>
+
+      <form class="filters" onSubmit={search} aria-label={t('recordings.filtersLabel')}>
+        <div class="filter-grid">
+          <div>
+            <label for="recordings-userId">{t('recordings.user')}</label>
+            <select {...field('userId')}>
+              <option value="">{t('recordings.anyone')}</option>
+              {names.users.map((u) => (
+                <option key={u.id} value={u.id}>{u.displayName && u.displayName !== u.username ? `${u.displayName} (${u.username})` : u.username}</option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label for="recordings-assetId">{t('recordings.asset')}</label>
+            <select {...field('assetId')}>
+              <option value="">{t('recordings.anyAsset')}</option>
+              {names.assets.map((a) => (
+                <option key={a.id} value={a.id}>{a.name}</option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label for="recordings-from">{t('recordings.from')}</label>
+            <input type="datetime-local" {...field('from')} />
+          </div>
+          <div>
+            <label for="recordings-to">{t('recordings.to')}</label>
+            <input type="datetime-local" {...field('to')} />
+          </div>
+          <div>
+            <label for="recordings-q">{t('recordings.text')}</label>
+            <input type="search" maxLength={200} {...field('q')} aria-describedby="recordings-q-hint" />
+            <small id="recordings-q-hint" class="muted">{t('recordings.textHint')}</small>
+          </div>
+        </div>
+        <div class="actions">
+          <button type="submit" id="recordings-search" disabled={busy}>{t('recordings.search')}</button>
+          <button type="button" class="secondary" onClick={clear}>{t('recordings.clear')}</button>
+        </div>
+      </form>
+
+      {error !== null && <p class="error" role="alert">{describeError(error)}</p>}
+      <p class="muted" role="status">{busy ? t('recordings.loading') : result ? t('recordings.count', { count: result.recordings.length }) : ''}</p>
+
+      {result && result.recordings.length > 0 && (
+        <div class="table-wrap">
+          <table class="data" id="recordings">
+            <caption class="visually-hidden">{t('recordings.caption')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('recordings.started')}</th>
+                <th scope="col">{t('recordings.asset')}</th>
+                <th scope="col">{t('recordings.user')}</th>
+                <th scope="col">{t('recordings.duration')}</th>
+                <th scope="col">{t('recordings.state')}</th>
+                <th scope="col">{t('recordings.actions')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {result.recordings.map((rec) => (
+                <tr key={rec.id} data-recording={rec.id} data-session={rec.sessionId}>
+                  <th scope="row">
+                    <time dateTime={rec.startedAt}>{dateTimeText(rec.startedAt)}</time>
+                  </th>
+                  <td>{assetName(rec.assetId)}</td>
+                  <td>{userName(rec.userId)}</td>
+                  <td class="number">{durationText(rec.durationMs)}</td>
+                  <td>
+                    <span class={`pill ${rec.state === 'recording' ? 'active' : ''}`}>
+                      {rec.state === 'recording' ? t('recordings.running') : rec.complete === false ? t('recordings.incomplete') : t('recordings.sealed')}
+                    </span>
+                    {rec.legalHold && <span class="pill hold">{t('recordings.legalHold')}</span>}
+                    <span class="sub">{t('recordings.events', { count: rec.events })}</span>
+                  </td>
+                  <td>
+                    <a class="button small" href={replayUrl(rec.id)}>
+                      {t('recordings.replay')}
+                      <span class="visually-hidden"> ({`${assetName(rec.assetId)}, ${dateTimeText(rec.startedAt)}`})</span>
+                    </a>
+                    <details class="evidence">
+                      <summary>
+                        {t('recordings.evidence')}
+                        <span class="visually-hidden"> ({`${assetName(rec.assetId)}, ${dateTimeText(rec.startedAt)}`})</span>
+                      </summary>
+                      <p class="muted">{t('recordings.evidenceIntro')}</p>
+                      <Command text={`webasset recording evidence ${rec.id} --out evidence-${rec.id.slice(0, 8)}`} label={t('recordings.evidence')} />
+                    </details>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {result && (
+        <Pager
+          id="recordings-pager"
+          page={pages.page}
+          hasNext={result.nextCursor !== null}
+          busy={busy}
+          onPrevious={pages.previous}
+          onNext={() => result.nextCursor && pages.next(result.nextCursor)}
+        />
+      )}
+    </SignedInFrame>
+  );
+}

@@ -1,0 +1,131 @@
+// Small pieces the auditor's desk and the administrator's console share: loaded with them, not with the launcher.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { describeError } from './api.js';
+import { t } from './i18n/index.js';
+
+/** The value of a `datetime-local` field (the reader's wall clock) as an ISO time with a zone, for the API; '' stays ''. */
+export function isoFromLocal(value: string): string {
+  if (value === '') return '';
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? '' : date.toISOString();
+}
+
+/** One argument of a shell command, quoted when it needs to be (single quotes, a quote inside written '\''). */
+export function shellArg(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A button that copies `text`; it says "Copied" for a moment. `label` names what is copied, for a screen reader. */
+export function CopyButton(props: { text: string; label: string; id?: string }) {
+  const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
+  useEffect(() => {
+    if (state === 'idle') return;
+    const timer = window.setTimeout(() => setState('idle'), 2500);
+    return () => window.clearTimeout(timer);
+  }, [state]);
+  const copy = () => navigator.clipboard.writeText(props.text).then(() => setState('copied'), () => setState('failed'));
+  return (
+    <span class="copy">
+      <button type="button" class="secondary small" id={props.id} onClick={() => void copy()} aria-label={`${t('ui.copy')}: ${props.label}`}>
+        {t('ui.copy')}
+      </button>
+      <span class="muted" role="status">
+        {state === 'copied' ? t('ui.copied') : state === 'failed' ? t('ui.copyFailed') : ''}
+      </span>
+    </span>
+  );
+}
+
+/** A command to run on the server, with a copy button. */
+export function Command(props: { text: string; label: string }) {
+  return (
+    <div class="command">
+      <code>{props.text}</code>
+      <CopyButton text={props.text} label={props.label} />
+    </div>
+  );
+}
+
+/**
+ * The confirmation of a destructive action, shown in place: what will happen, an optional reason
+ * (required when `reasonRequired`), "Confirm" and "Cancel". It takes the focus when it appears; the
+ * API's refusal is shown in it.
+ */
+export function ConfirmPanel(props: {
+  id: string;
+  message: string;
+  confirmLabel: string;
+  reason?: 'optional' | 'required';
+  onConfirm: (reason: string) => Promise<void>;
+  onCancel: () => void;
+}) {
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    (ref.current?.querySelector('textarea, button') as HTMLElement | null)?.focus();
+  }, []);
+  const confirm = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await props.onConfirm(reason.trim());
+    } catch (e) {
+      setError(e);
+      setBusy(false);
+    }
+  };
+  const reasonId = `${props.id}-reason`;
+  return (
+    <div class="confirm" id={props.id} ref={ref} role="group" aria-labelledby={`${props.id}-message`}>
+      <p id={`${props.id}-message`}>{props.message}</p>
+      <form onSubmit={(e) => void confirm(e)}>
+        {props.reason && (
+          <>
+            <label for={reasonId}>{props.reason === 'required' ? t('ui.reasonRequired') : t('ui.reasonOptional')}</label>
+            <textarea id={reasonId} rows={2} maxLength={500} required={props.reason === 'required'} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+          </>
+        )}
+        {error !== null && <p class="error" role="alert">{describeError(error)}</p>}
+        <div class="actions">
+          <button type="submit" class="danger" disabled={busy || (props.reason === 'required' && reason.trim() === '')}>
+            {props.confirmLabel}
+          </button>
+          <button type="button" class="secondary" onClick={props.onCancel} disabled={busy}>
+            {t('ui.cancel')}
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}
+
+/** A page of results behind a cursor: the cursors of the pages before, so "Previous" goes back without the API keeping any. */
+export function useCursorPages() {
+  const [stack, setStack] = useState<Array<string | null>>([null]);
+  const cursor = stack[stack.length - 1] ?? null;
+  return {
+    cursor,
+    page: stack.length,
+    next: (nextCursor: string) => setStack((s) => [...s, nextCursor]),
+    previous: () => setStack((s) => (s.length > 1 ? s.slice(0, -1) : s)),
+    reset: () => setStack([null]),
+  };
+}
+
+/** "Previous page" / "Page N" / "Next page". */
+export function Pager(props: { id: string; page: number; hasNext: boolean; onPrevious: () => void; onNext: () => void; busy?: boolean }) {
+  return (
+    <nav class="pager" aria-label={t('ui.pages')} id={props.id}>
+      <button type="button" class="secondary small" disabled={props.page <= 1 || props.busy} onClick={props.onPrevious}>
+        {t('ui.previousPage')}
+      </button>
+      <span class="muted">{t('ui.pageNumber', { page: props.page })}</span>
+      <button type="button" class="secondary small" disabled={!props.hasNext || props.busy} onClick={props.onNext}>
+        {t('ui.nextPage')}
+      </button>
+    </nav>
+  );
+}
