@@ -21,7 +21,9 @@ const FILES: Record<string, string> = {
   'src/app.ts':
     "import { core } from './core/index.js';\nimport { store } from './store/index.js';\nimport { http } from './http/index.js';\nexport const app = [core, store, http];\n",
   'src/cli/index.ts': "import { main } from '../main.js';\nimport { sessions } from '../sessions/index.js';\nexport const cli = [main, sessions];\n",
-  'src/http/index.ts': "import { sessions } from '../sessions/index.js';\nexport const http = sessions;\n",
+  'src/http/index.ts': "import { sessions } from '../sessions/index.js';\nimport { mcp } from '../mcp/index.js';\nexport const http = [sessions, mcp];\n",
+  // MCP sits below http and cli, above sessions.
+  'src/mcp/index.ts': "import { sessions } from '../sessions/index.js';\nexport const mcp = sessions;\n",
   'src/sessions/index.ts': "import { access } from '../access/index.js';\nexport const sessions = access;\n",
   'src/access/index.ts': "import { identity } from '../identity/index.js';\nexport const access = identity;\n",
   'src/identity/index.ts': "import { audit } from '../audit/index.js';\nexport const identity = audit;\n",
@@ -39,6 +41,7 @@ const FILES: Record<string, string> = {
   'src/identity/sideways.ts': "import { vault } from '../vault/index.js';\nexport const sideways = vault;\n",
   'src/vault/index.ts': 'export const vault = 3;\n',
   'src/http/peer.ts': "import { cli } from '../cli/index.js';\nexport const peer = cli;\n",
+  'src/mcp/upward.ts': "import { http } from '../http/index.js';\nexport const upward = http;\n",
   'src/store/root.ts': "import { app } from '../app.js';\nexport const root = app;\n",
   'src/store/cycle-a.ts': "import { b } from './cycle-b.js';\nexport const a = (): number => b();\n",
   'src/store/cycle-b.ts': "import { a } from './cycle-a.js';\nexport const b = (): number => a();\n",
@@ -85,6 +88,7 @@ describe('module layering rules (.dependency-cruiser.cjs)', () => {
     expect(found('layer-config')).toEqual(['src/config/types.ts -> src/audit/types.ts']);
     expect(found('layer-identity')).toEqual(['src/identity/sideways.ts -> src/vault/index.ts']);
     expect(found('layer-http')).toEqual(['src/http/peer.ts -> src/cli/index.ts']);
+    expect(found('layer-mcp')).toEqual(['src/mcp/upward.ts -> src/http/index.ts']);
     expect(found('through-index-only')).toEqual(['src/audit/deep.ts -> src/store/inner.ts', 'src/config/types.ts -> src/audit/types.ts']);
     expect(found('composition-root-not-imported')).toEqual(['src/store/root.ts -> src/app.ts']);
     expect(found('unknown-module')).toEqual(['src/gadgets/index.ts -> src/core/index.ts']);
@@ -96,6 +100,7 @@ describe('module layering rules (.dependency-cruiser.cjs)', () => {
       'layer-config',
       'layer-identity',
       'layer-http',
+      'layer-mcp',
       'through-index-only',
       'composition-root-not-imported',
       'unknown-module',
