@@ -187,6 +187,8 @@ const TABLE: Record<string, Expectation> = {
   // The auditor's desk: the page is the same for everyone; its searches need audit.read and replay (GET /api/audit, GET /api/recordings).
   'GET /audit': { rule: 'public', statuses: { default: 200 } },
   'GET /recordings': { rule: 'public', statuses: { default: 200 } },
+  // The administrator's console: the page is the same for everyone; every change it makes goes through /api/admin and /api/sessions.
+  'GET /admin': { rule: 'public', statuses: { default: 200 } },
   'GET /ui/assets/:file': { rule: 'public', params: uiFile, statuses: { default: 200 } },
   'GET /api/auth/options': { rule: 'public', statuses: { default: 200 } },
   // The launcher's list: the access module decides what each caller sees (test/e2e/web-ui.test.ts, test/access/access.test.ts).
