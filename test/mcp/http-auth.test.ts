@@ -103,6 +103,13 @@ describe('/mcp: transport, bearer tokens, metadata, Origin, policy, rate limit',
     expect(ts.logs.text()).not.toContain(agent.token);
     expect((await auditRows(ts, 'auth.token.failed')).some((r) => String(r.details.reason).includes('query string'))).toBe(true);
 
+    // An MCP session id is no authentication (the server issues none and reads none).
+    const withSessionId = await rawPost(mcpUrl, { 'mcp-session-id': '6f1f0c1e-0000-4000-8000-000000000000' });
+    expect(withSessionId.status).toBe(401);
+    const answered = await rawPost(mcpUrl, { authorization: `Bearer ${agent.token}` }, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    expect(answered.status).toBe(200);
+    expect(answered.headers.get('mcp-session-id')).toBeNull();
+
     // The SDK client sees the 401 as an error on connect.
     await expect(connect(ts.url, revoked.token)).rejects.toThrow();
   });
