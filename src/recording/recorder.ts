@@ -25,6 +25,8 @@ export function createRecorder(ctx: RecordingContext, row: RecordingRecord): Rec
   const startedAtMs = row.started_at_ms;
   const search = createSearchText();
   const written: ChunkInfo[] = [];
+  /** Chunks whose row is in the database; the seal writes the rows of the others. */
+  const rowed = new Set<number>();
   const listeners: Array<(error: AppError) => void> = [];
   let records: ChunkRecord[] = [];
   let buffered = 0;
@@ -56,17 +58,21 @@ export function createRecorder(ctx: RecordingContext, row: RecordingRecord): Rec
     if (buffered >= ctx.maxChunkBytes) flush();
   }
 
-  function flush(): void {
+  /**
+   * Writes what is buffered as the next chunk. The last chunk (`row: false`, at the seal) gets its
+   * row in the seal's transaction instead of one of its own, and its search terms with it.
+   */
+  function flush(options: { row: boolean } = { row: true }): void {
     if (records.length === 0 || failure) return;
     const batch = records;
-    const terms = search.takeChanged();
+    const terms = options.row ? search.takeChanged() : undefined;
     records = [];
     buffered = 0;
     const chunkSeq = ++seq;
-    writing = writing.then(() => writeChunk(chunkSeq, batch, terms));
+    writing = writing.then(() => writeChunk(chunkSeq, batch, terms, options.row));
   }
 
-  async function writeChunk(chunkSeq: number, batch: ChunkRecord[], terms: string | undefined): Promise<void> {
+  async function writeChunk(chunkSeq: number, batch: ChunkRecord[], terms: string | undefined, withRow: boolean): Promise<void> {
     if (failure) return;
     let stage: 'storage' | 'database' = 'storage';
     try {
@@ -80,8 +86,10 @@ export function createRecorder(ctx: RecordingContext, row: RecordingRecord): Rec
       await ctx.storage.writeChunk(id, chunkSeq, bytes);
       // The file is in place: the manifest lists it even if its row cannot be written now.
       written.push(info);
+      if (!withRow) return;
       stage = 'database';
-      await ctx.store.addChunk(id, info, terms);
+      await ctx.lane.run(() => ctx.store.addChunk(id, info, terms));
+      rowed.add(chunkSeq);
     } catch (error) {
       await fail(error, chunkSeq, stage);
     }
@@ -117,7 +125,7 @@ export function createRecorder(ctx: RecordingContext, row: RecordingRecord): Rec
   async function seal(outcome: { complete: boolean; incompleteReason?: string | undefined }): Promise<SealResult> {
     closed = true;
     clearInterval(timer);
-    flush();
+    flush({ row: false });
     await writing;
     const failed = failure !== null;
     const endedAtMs = Math.max(ctx.clock.now(), startedAtMs);
@@ -129,6 +137,7 @@ export function createRecorder(ctx: RecordingContext, row: RecordingRecord): Rec
       endedAtMs,
       durationMs: Math.max(endedAtMs - startedAtMs, written.at(-1)?.endMs ?? 0),
       chunks: written,
+      withoutRow: written.filter((c) => !rowed.has(c.seq)),
       searchText: search.takeChanged(),
     });
   }

@@ -15,7 +15,10 @@ export interface SealFields {
   endedAtMs: number;
   durationMs: number;
   manifestSha256: string;
+  /** Every chunk of the manifest: the totals are theirs. */
   chunks: readonly ChunkInfo[];
+  /** Those of `chunks` whose row may be missing: inserted here (a row already there is kept). */
+  withoutRow: readonly ChunkInfo[];
 }
 
 /** The SQL of the recordings tables; nothing else in the module writes them. */
@@ -26,7 +29,7 @@ export interface RecordingStore {
   /** Adds a chunk row and the recording's counters in one transaction; `searchText` replaces the stored one when given. */
   addChunk(id: string, chunk: ChunkInfo, searchText: string | undefined): Promise<void>;
   chunks(id: string): Promise<ChunkInfo[]>;
-  /** Seals: inserts chunk rows still missing (a crash between file and row), sets the totals from the manifest's list. */
+  /** Seals: inserts the rows of `withoutRow` (the last chunk, or files found at recovery), sets the totals from the manifest's list. */
   seal(id: string, fields: SealFields, searchText?: string): Promise<void>;
   unsealed(nodeId: string): Promise<RecordingRecord[]>;
   list(filter: RecordingListFilter): Promise<{ rows: RecordingRecord[]; nextCursor: string | null }>;
@@ -89,10 +92,10 @@ export function createRecordingStore(db: Kysely<Tables>): RecordingStore {
     },
     async seal(id, f, searchText) {
       await db.transaction().execute(async (trx) => {
-        if (f.chunks.length > 0) {
+        if (f.withoutRow.length > 0) {
           await trx
             .insertInto('recording_chunks')
-            .values(f.chunks.map((c) => chunkRow(id, c)))
+            .values(f.withoutRow.map((c) => chunkRow(id, c)))
             .onConflict((oc) => oc.columns(['recording_id', 'seq']).doNothing())
             .execute();
         }

@@ -9,6 +9,7 @@ import { recoverRecordings } from './recover.js';
 import { readEvents, readFrames } from './replay.js';
 import type { BeginInfo, Recordings, RecordingsDeps, RecordedFrame } from './types.js';
 import { verifyFiles } from './verify.js';
+import { createWriteLane } from './write-lane.js';
 
 const DEFAULT_FLUSH_MS = 2_000;
 const DEFAULT_MAX_CHUNK = 1024 * 1024;
@@ -34,6 +35,7 @@ export function createRecordings(deps: RecordingsDeps): Recordings {
 
   const ctx: RecordingContext = {
     store: createRecordingStore(deps.db),
+    lane: createWriteLane(),
     storage: deps.storage,
     trail: deps.trail,
     signer: deps.signer,

@@ -54,6 +54,7 @@ async function recoverOne(ctx: RecordingContext, row: RecordingRecord): Promise<
     byseq.set(seq, info);
   }
   const chunks = [...byseq.values()].sort((a, b) => a.seq - b.seq);
+  const rowed = new Set(known.map((c) => c.seq));
   const durationMs = Math.max(row.duration_ms, ...chunks.map((c) => c.endMs));
   await sealRecording(ctx, row, {
     complete: false,
@@ -61,6 +62,7 @@ async function recoverOne(ctx: RecordingContext, row: RecordingRecord): Promise<
     endedAtMs: row.started_at_ms + durationMs,
     durationMs,
     chunks,
+    withoutRow: chunks.filter((c) => !rowed.has(c.seq)),
     searchText: search.takeChanged(),
   });
 }

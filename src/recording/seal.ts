@@ -11,6 +11,8 @@ export interface SealInput {
   durationMs: number;
   /** Every chunk written, ascending: the manifest lists exactly these. */
   chunks: readonly ChunkInfo[];
+  /** Those of `chunks` whose row is not in the database yet (the last one; at recovery, those found on disk). */
+  withoutRow: readonly ChunkInfo[];
   searchText?: string | undefined;
 }
 
@@ -49,7 +51,8 @@ export async function sealRecording(ctx: RecordingContext, row: RecordingRecord,
     durationMs: input.durationMs,
     manifestSha256: sha256,
   };
-  await ctx.audit('recording.sealed', 'success', row.id, ctx.system, {
+  // Through the lane: when many sessions end together, their seals take turns with the requests being served.
+  await ctx.lane.run(() => ctx.audit('recording.sealed', 'success', row.id, ctx.system, {
     session: row.session_id,
     assetId: row.asset_id,
     complete: result.complete,
@@ -58,11 +61,8 @@ export async function sealRecording(ctx: RecordingContext, row: RecordingRecord,
     bytes: result.bytes,
     durationMs: result.durationMs,
     manifestSha256: sha256,
-  });
-  await ctx.store.seal(
-    row.id,
-    { complete: input.complete, incompleteReason: input.incompleteReason, endedAtMs: input.endedAtMs, durationMs: input.durationMs, manifestSha256: sha256, chunks: input.chunks },
-    input.searchText,
-  );
+  }));
+  const fields = { complete: input.complete, incompleteReason: input.incompleteReason, endedAtMs: input.endedAtMs, durationMs: input.durationMs, manifestSha256: sha256, chunks: input.chunks, withoutRow: input.withoutRow };
+  await ctx.lane.run(() => ctx.store.seal(row.id, fields, input.searchText));
   return result;
 }

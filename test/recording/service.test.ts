@@ -64,6 +64,31 @@ describe('recordings service', () => {
     expect(await rec.seal({ complete: false, incompleteReason: 'x' })).toEqual(result);
   });
 
+  it('seals many recordings ending together: every chunk has its row (the last one written by the seal), each sealed event has its manifest', async () => {
+    const s = await recordingStack(fresh, { maxChunkBytes: 1024 });
+    const recs = await Promise.all(Array.from({ length: 20 }, () => s.recordings.begin({ sessionId: sessionId(), assetId: ASSET, userId: USER, retentionDays: 30 })));
+    for (let i = 0; i < 5; i++) {
+      s.clock.advance(500);
+      recs.forEach((rec, k) => rec.frame(fakeJpeg(k * 100 + i, 600), 1280, 720));
+    }
+    recs.forEach((rec) => rec.event({ type: 'navigated', tabId: 't1', url: 'https://bank.example/last', title: 'Last page' }));
+    const results = await Promise.all(recs.map((rec) => rec.seal({ complete: true })));
+
+    const sealed = await s.auditEvents('recording.sealed');
+    expect(sealed).toHaveLength(20);
+    for (const result of results) {
+      const manifest = JSON.parse(readFileSync(join(s.dir, result.recordingId, 'manifest.json')).toString()) as { chunks: Array<{ seq: number; sha256: string }> };
+      const rows = await s.db.selectFrom('recording_chunks').select(['seq', 'sha256']).where('recording_id', '=', result.recordingId).orderBy('seq').execute();
+      expect(rows).toEqual(manifest.chunks.map((c) => ({ seq: c.seq, sha256: c.sha256 })));
+      expect(result.chunks).toBe(3);
+      expect(await s.recordings.get(result.recordingId)).toMatchObject({ state: 'sealed', chunks: 3, frames: 5, events: 1, bytes: result.bytes });
+      expect(sealed.find((e) => e.targetId === result.recordingId)?.details).toMatchObject({ manifestSha256: result.manifestSha256 });
+    }
+    // The last chunk's event is searchable although its row came with the seal.
+    expect((await s.recordings.list({ text: 'Last page' })).items).toHaveLength(20);
+    expect((await s.recordings.verify(results[7]!.recordingId)).ok).toBe(true);
+  });
+
   it('skips byte-identical consecutive frames', async () => {
     const s = await recordingStack(fresh);
     const rec = await s.recordings.begin({ sessionId: sessionId(), assetId: ASSET, userId: USER, retentionDays: 30 });
