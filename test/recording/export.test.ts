@@ -106,6 +106,8 @@ describe('video export with ffmpeg', () => {
     const first = exporter.exportVideo({ frames: slow(), durationMs: 1000, format: 'webm', outPath: join(dir, 'q1.webm') });
     const second = exporter.exportVideo({ frames: quick(), durationMs: 1000, format: 'webm', outPath: join(dir, 'q2.webm') });
     expect(exporter.pending).toBe(2);
+    // The first starts (slowly on a loaded machine), then the second must still wait while it is held.
+    await expect.poll(() => order, { timeout: 10_000 }).toEqual(['first:start']);
     await new Promise((r) => setTimeout(r, 300));
     expect(order).toEqual(['first:start']);
     release();
