@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
  * the OAuth callback's code and state, a logout's id_token_hint, tokens of
  * links. Their values never reach a log line; the rest of the URL does.
  */
-const SECRET_QUERY_PARAMS = /^(code|state|nonce|token|id_token|id_token_hint|access_token|refresh_token|session_state|code_verifier|client_secret|ticket)$/i;
+const SECRET_QUERY_PARAMS = /^(code|state|nonce|token|id_token|id_token_hint|access_token|refresh_token|session_state|code_verifier|client_secret|ticket|bearer|api_key|apikey|password|secret)$/i;
 
 /** The URL as logged: secret query values replaced by `[REDACTED]`. */
 export function loggableUrl(url: string): string {

@@ -128,6 +128,8 @@ describe('request log lines', () => {
     expect(loggableUrl('/auth/oidc/callback?code=abc&state=def&iss=https%3A%2F%2Fidp')).toBe('/auth/oidc/callback?code=[REDACTED]&state=[REDACTED]&iss=https%3A%2F%2Fidp');
     expect(loggableUrl('/x?id_token_hint=eyJ.a.b&ok=1')).toBe('/x?id_token_hint=[REDACTED]&ok=1');
     expect(loggableUrl('/x?%63ode=abc')).toBe('/x?%63ode=[REDACTED]');
+    // Credentials some clients put in a URL (an MCP client told to use a query token): never logged, though /mcp refuses them.
+    expect(loggableUrl('/mcp?bearer=t1&api_key=t2&apikey=t3&password=p&secret=s&x=1')).toBe('/mcp?bearer=[REDACTED]&api_key=[REDACTED]&apikey=[REDACTED]&password=[REDACTED]&secret=[REDACTED]&x=1');
     expect(loggableUrl('/api/audit?action=auth.sso')).toBe('/api/audit?action=auth.sso');
     expect(loggableUrl('/plain')).toBe('/plain');
   });
