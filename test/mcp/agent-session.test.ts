@@ -167,9 +167,31 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
     for (const canary of [CANARY_PASSWORD, encodeURIComponent(CANARY_PASSWORD), CANARY_SEED, lowerSeed]) expect(everywhere).not.toContain(canary);
   }, 240_000);
 
-  it('fails the next call with "ended by an administrator" once an administrator ends the agent\'s session', async () => {
+  it('is listed with operators\' sessions and watchable live; the next call fails with "ended by an administrator" once an administrator ends it', async () => {
     const session = SESSION_ID.exec((await call('open_session', { asset: 'demo-bank' })).text)![1]!;
     expect((await call('snapshot', { session })).isError).toBe(false);
+    // The administrator's list of everyone's sessions holds the agent's, as an agent's.
+    const all = await ts.server.browser.sessions.list(ADMIN_WEB, { all: true });
+    expect(all.find((s) => s.id === session)).toMatchObject({ principalKind: 'agent', userId: agent.userId, state: 'active' });
+    // Watching it live is the live view's path (watch on the asset): a read-only attach, then the session's frames.
+    const watcherAccount = await ts.services.users.create({ username: 'watching-admin', kind: 'person', roles: ['admin'], source: 'local' }, ADMIN);
+    await ts.services.grants.create({ subjectKind: 'user', subjectId: watcherAccount.id, assetId: 'demo-bank', actions: ['watch'] }, ADMIN);
+    const watcher: Principal = { ...ADMIN_WEB, id: watcherAccount.id, name: 'Watching admin' };
+    const watched = await ts.server.browser.sessions.attach(session, watcher, 'watch');
+    const frame = await new Promise<{ width: number; bytes: number }>((resolve, reject) => {
+      let stop: (() => Promise<void>) | undefined;
+      const timer = setTimeout(() => reject(new Error('no frame of the agent session reached the watcher')), 60_000);
+      void watched.browser
+        .startScreencast({ maxWidth: 640, maxHeight: 360, quality: 40 }, (f) => {
+          f.ack();
+          clearTimeout(timer);
+          void stop?.();
+          resolve({ width: f.width, bytes: f.data.length });
+        })
+        .then((s) => (stop = s), reject);
+    });
+    expect(frame.bytes).toBeGreaterThan(0);
+    expect((await auditRows(ts, 'browser_session.attached')).some((r) => r.target_id === session && r.details.mode === 'watch')).toBe(true);
     await ts.server.browser.sessions.end(session, ADMIN_WEB, { message: 'stop now' });
     const next = await call('click', { session, ref: 'e1' });
     expect(next.isError).toBe(true);
