@@ -14,14 +14,18 @@ const ARTIFACTS = join(import.meta.dirname, '..', '..', '.tmp', 'artifacts', 'we
 const AXE_SCRIPT = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 const LANGUAGES = [
-  { lang: 'en', locale: 'en-US', texts: { signIn: 'Sign in', enrol: 'Set up your account', launcher: 'Your portals', sessions: 'My sessions', live: 'Live', admin: 'Ended by an administrator', audit: 'Audit trail', recordings: 'Recordings' } },
-  { lang: 'pt-BR', locale: 'pt-BR', texts: { signIn: 'Entrar', enrol: 'Configure sua conta', launcher: 'Seus portais', sessions: 'Minhas sessões', live: 'Ao vivo', admin: 'Encerrada por um administrador', audit: 'Trilha de auditoria', recordings: 'Gravações' } },
-  { lang: 'es', locale: 'es-ES', texts: { signIn: 'Iniciar sesión', enrol: 'Configura tu cuenta', launcher: 'Tus portales', sessions: 'Mis sesiones', live: 'En vivo', admin: 'La terminó un administrador', audit: 'Registro de auditoría', recordings: 'Grabaciones' } },
+  { lang: 'en', locale: 'en-US', texts: { signIn: 'Sign in', enrol: 'Set up your account', launcher: 'Your portals', sessions: 'My sessions', live: 'Live', admin: 'Ended by an administrator', audit: 'Audit trail', recordings: 'Recordings', console: 'Administration' } },
+  { lang: 'pt-BR', locale: 'pt-BR', texts: { signIn: 'Entrar', enrol: 'Configure sua conta', launcher: 'Seus portais', sessions: 'Minhas sessões', live: 'Ao vivo', admin: 'Encerrada por um administrador', audit: 'Trilha de auditoria', recordings: 'Gravações', console: 'Administração' } },
+  { lang: 'es', locale: 'es-ES', texts: { signIn: 'Iniciar sesión', enrol: 'Configura tu cuenta', launcher: 'Tus portales', sessions: 'Mis sesiones', live: 'En vivo', admin: 'La terminó un administrador', audit: 'Registro de auditoría', recordings: 'Grabaciones', console: 'Administración' } },
 ] as const;
 
-type PageName = 'sign-in' | 'enrol-password' | 'enrol-totp' | 'launcher' | 'my-sessions' | 'audit' | 'recordings';
-/** Who a signed-in page is seen by: Ana, an operator; Aurora, an auditor (the desk). */
-type Viewer = 'operator' | 'auditor';
+/** The administrator's console, one page per section (`/admin?section=`), and the table each section shows. */
+const CONSOLE_SECTIONS = { sessions: '#live-sessions', users: '#users', groups: '#groups', assets: '#assets', permissions: '#permissions', vault: '#vault', tokens: '#tokens' } as const;
+type ConsoleSection = keyof typeof CONSOLE_SECTIONS;
+
+type PageName = 'sign-in' | 'enrol-password' | 'enrol-totp' | 'launcher' | 'my-sessions' | 'audit' | 'recordings' | `admin-${ConsoleSection}`;
+/** Who a signed-in page is seen by: Ana, an operator; Aurora, an auditor (the desk); Adele, an administrator (the console). */
+type Viewer = 'operator' | 'auditor' | 'admin';
 
 interface AxeViolation {
   id: string;
@@ -45,6 +49,7 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
   let browser: Browser;
   let cookie: string;
   let auditorCookie: string;
+  let adminCookie: string;
   let adminUserIds: string[] = [];
   const sessionIds: Record<string, string> = {};
 
@@ -56,6 +61,15 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
     cookie = /^webasset=(.*)$/.exec(ana.headers('GET').cookie!)![1]!;
     const aurora = await sessionCaller(ts, 'aurora', ['auditor']);
     auditorCookie = /^webasset=(.*)$/.exec(aurora.headers('GET').cookie!)![1]!;
+    const adele = await sessionCaller(ts, 'adele', ['admin']);
+    adminCookie = /^webasset=(.*)$/.exec(adele.headers('GET').cookie!)![1]!;
+    // Something in each section of the console: a group with a member, a vault entry, a service account with a token.
+    // (Not Ana in the group: a change of her groups would give her web session a new cookie, and the contexts below use hers.)
+    const bot = await ts.services.users.create({ username: 'report-bot', roles: ['agent'], source: 'local', kind: 'service' }, TEST_ADMIN);
+    const agents = await ts.services.groups.create({ name: 'Report agents', description: 'Agents that read monthly reports', roles: ['agent'] }, TEST_ADMIN);
+    await ts.services.groups.addMember(agents.id, bot.id, TEST_ADMIN);
+    await ts.services.vault.set({ entryId: 'demo-bank-login', values: new Map([['username', Buffer.from('teller')], ['password', Buffer.from('not shown anywhere')]]) }, TEST_ADMIN);
+    await ts.services.tokens.create({ name: 'monthly report', serviceAccountId: bot.id, scopes: ['mcp'], createdBy: TEST_ADMIN });
 
     // Three portals: one with a live session of Ana's, one available, one outside her time window.
     await assets.create({ id: 'demo-bank', name: 'Demo Bank', url: 'http://bank.example.test:8090/' }, TEST_ADMIN);
@@ -128,7 +142,7 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
 
   async function newContext(locale: string, options: { signedIn: boolean; as?: Viewer; bypassCSP?: boolean }): Promise<BrowserContext> {
     const context = await browser.newContext({ locale, viewport: { width: 1100, height: 760 }, bypassCSP: options.bypassCSP ?? false });
-    if (options.signedIn) await context.addCookies([{ name: 'webasset', value: options.as === 'auditor' ? auditorCookie : cookie, url: ts.url }]);
+    if (options.signedIn) await context.addCookies([{ name: 'webasset', value: options.as === 'auditor' ? auditorCookie : options.as === 'admin' ? adminCookie : cookie, url: ts.url }]);
     return context;
   }
 
@@ -161,6 +175,10 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
         await page.getByRole('heading', { level: 1, name: texts.recordings }).waitFor();
         await page.locator('#recordings tbody tr').nth(3).waitFor();
         break;
+      default: {
+        await page.getByRole('heading', { level: 1, name: texts.console }).waitFor();
+        await page.locator(`${CONSOLE_SECTIONS[name.slice('admin-'.length) as ConsoleSection]} tbody tr`).first().waitFor();
+      }
     }
   }
 
@@ -172,7 +190,7 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
   }
 
   for (const { lang, locale, texts } of LANGUAGES) {
-    it(`${lang}: sign-in, enrolment (password and TOTP), launcher, my sessions, the auditor's desk; a screenshot of each; axe finds nothing serious or critical`, async () => {
+    it(`${lang}: sign-in, enrolment (password and TOTP), launcher, my sessions, the auditor's desk, every section of the console; a screenshot of each; axe finds nothing serious or critical`, async () => {
       const pages: Array<{ name: PageName; signedIn: boolean; as?: Viewer; path: () => Promise<string> }> = [
         { name: 'sign-in', signedIn: false, path: async () => '/sign-in' },
         { name: 'enrol-password', signedIn: false, path: () => enrolmentPath(false) },
@@ -181,6 +199,7 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
         { name: 'my-sessions', signedIn: true, path: async () => '/my-sessions' },
         { name: 'audit', signedIn: true, as: 'auditor', path: async () => '/audit' },
         { name: 'recordings', signedIn: true, as: 'auditor', path: async () => '/recordings' },
+        ...(Object.keys(CONSOLE_SECTIONS) as ConsoleSection[]).map((section) => ({ name: `admin-${section}` as const, signedIn: true, as: 'admin' as const, path: async () => `/admin?section=${section}` })),
       ];
       const report: string[] = [];
       for (const { name, signedIn, as, path } of pages) {
@@ -211,7 +230,7 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
       expect(blocking).toEqual([]);
       // What is left (moderate, minor) is printed for the record, not failed.
       if (report.length > 0) console.info(`axe, ${lang}:\n${report.join('\n')}`);
-    }, 420_000); // fourteen page loads and seven axe runs on a machine shared with other browsers
+    }, 600_000); // twenty-eight page loads and fourteen axe runs on a machine shared with other browsers
   }
 
   it('my sessions says how each session ended, in words, with the administrator note; the live one links to its view', async () => {

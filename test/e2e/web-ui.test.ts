@@ -62,6 +62,11 @@ function watchSockets(page: Page, watch: Watch): void {
   });
 }
 
+/** The value of a test caller's session cookie, to put in a browser context. */
+function cookieOf(caller: { headers(method: string): Record<string, string> }): string {
+  return /^webasset=(.*)$/.exec(caller.headers('GET').cookie!)![1]!;
+}
+
 /** The current TOTP code, or the one of the next time step (a code is accepted once, and never an older one). */
 function totpCode(secret: string, stepsAhead = 0): string {
   return totp(base32Decode(secret), Date.now() + stepsAhead * 30_000);
@@ -225,6 +230,166 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await expect.poll(() => watch.violations.length).toBe(1);
     await context.close();
   });
+
+  it('an administrator sees the live session in the console, gives herself watch, watches it read-only and ends it with a reason; an auditor finds its recording and opens its replay', async () => {
+    // The operator's session of the test above is still live (signing out does not end it).
+    const root = (await ts.services.users.findByUsername('root'))!;
+    const ada = await sessionCaller(ts, 'ada', ['admin']);
+    const { context, watch } = await watchedContext(browser);
+    await context.addCookies([{ name: 'webasset', value: cookieOf(ada), url: ts.url }]);
+    const page = await context.newPage();
+
+    // 1. The console opens on its live sessions: root's session on the demo bank is there.
+    await page.goto(`${ts.url}/admin`);
+    const row = page.locator('#live-sessions tbody tr').filter({ hasText: 'Demo Bank' });
+    await row.waitFor({ timeout: 30_000 });
+    const sessionId = (await row.getAttribute('data-session'))!;
+    expect(await row.locator('th').textContent()).toContain('root');
+    expect(await row.locator('.pill').textContent()).toBe('Live');
+    expect((await (await context.request.get(`${ts.url}/api/sessions/${sessionId}`)).json()) as unknown).toMatchObject({ userId: root.id, state: 'active' });
+
+    // 2. Watching needs the watch permission on the portal: she adds it in the console's permissions.
+    await page.getByRole('navigation', { name: 'Administration sections' }).getByRole('link', { name: 'Permissions' }).click();
+    await page.waitForURL(`${ts.url}/admin?section=permissions`);
+    await page.locator('#permission-form').locator('xpath=..').locator('summary').click();
+    await page.locator('#permission-subject').selectOption(`user:${ada.userId}`);
+    await page.locator('#permission-asset').selectOption('demo-bank');
+    await page.getByLabel('Open sessions').uncheck();
+    await page.getByLabel('Watch sessions').check();
+    await page.locator('#permission-form button[type="submit"]').click();
+    await page.locator('#permissions tbody tr').filter({ hasText: 'ada' }).filter({ hasText: 'Watch sessions' }).waitFor();
+
+    // 3. Back to the live sessions; "Watch" opens the viewer read-only on the running session.
+    await page.getByRole('link', { name: 'Live sessions' }).click();
+    await row.waitFor();
+    const watchLink = row.getByRole('link', { name: /^Watch/ });
+    expect(await watchLink.getAttribute('href')).toBe(`/sessions/${sessionId}/view`);
+    const viewer = await context.newPage();
+    await viewer.goto(`${ts.url}/sessions/${sessionId}/view`);
+    await expect.poll(() => viewer.locator('#status').textContent(), { timeout: 30_000 }).toBe('Watching (read-only)');
+    await expect.poll(() => watch.binaryFrames, { timeout: 15_000 }).toBeGreaterThan(0);
+    await viewer.screenshot({ path: join(ARTIFACTS, 'admin-watching.en.png') });
+    await page.screenshot({ path: join(ARTIFACTS, 'admin-live-sessions.en.png'), fullPage: true });
+
+    // 4. She ends it: a confirmation with a required reason, which the session keeps as its end message.
+    await row.getByRole('button', { name: /^End session of .*Demo Bank$/ }).click();
+    const confirm = page.locator(`#end-${sessionId}`);
+    expect(await confirm.locator('button[type="submit"]').isDisabled()).toBe(true);
+    await confirm.getByLabel('Reason (required)').fill('Compliance check: end of shift');
+    await confirm.locator('button[type="submit"]').click();
+    await page.getByText(/^The session of .*Demo Bank has ended\.$/).waitFor();
+    await expect.poll(() => viewer.locator('#status').textContent(), { timeout: 15_000 }).toMatch(/^Session ended/);
+    const ended = (await (await context.request.get(`${ts.url}/api/sessions/${sessionId}`)).json()) as { state: string; endReason: string; endMessage: string };
+    expect(ended).toMatchObject({ state: 'ended', endReason: 'admin', endMessage: 'Compliance check: end of shift' });
+    expect(watch.violations).toEqual([]);
+    await context.close();
+
+    // 5. An auditor finds the session's recording by person and portal, and opens its replay.
+    const aurelio = await sessionCaller(ts, 'aurelio', ['auditor']);
+    const desk = await watchedContext(browser);
+    await desk.context.addCookies([{ name: 'webasset', value: cookieOf(aurelio), url: ts.url }]);
+    const auditor = await desk.context.newPage();
+    await auditor.goto(`${ts.url}/recordings`);
+    await auditor.locator('#recordings-userId').selectOption(root.id);
+    await auditor.locator('#recordings-assetId').selectOption('demo-bank');
+    const recording = auditor.locator(`#recordings tr[data-session="${sessionId}"]`);
+    // The recording is sealed once the session's end has reached it: search again until it says so.
+    await expect
+      .poll(
+        async () => {
+          await auditor.locator('#recordings-search').click();
+          await recording.waitFor({ timeout: 10_000 }).catch(() => undefined);
+          return (await recording.count()) > 0 ? recording.locator('.pill').first().textContent() : null;
+        },
+        { timeout: 30_000, interval: 1000 },
+      )
+      .toBe('Sealed');
+    expect(await recording.locator('td').nth(0).textContent()).toBe('Demo Bank');
+    await auditor.screenshot({ path: join(ARTIFACTS, 'auditor-recordings.en.png'), fullPage: true });
+    const recordingId = (await recording.getAttribute('data-recording'))!;
+    await recording.getByRole('link', { name: /^Replay/ }).click();
+    await auditor.waitForURL(`${ts.url}/recordings/${recordingId}/replay`);
+    await auditor.locator('#play:not([disabled])').waitFor({ timeout: 30_000 });
+    expect(await auditor.locator('#event-list li').count()).toBeGreaterThan(0);
+
+    // The trail has the administrator's end, with her reason, in the auditor's search.
+    await auditor.goto(`${ts.url}/audit`);
+    await auditor.locator('#audit-action').fill('browser_session.ended');
+    await auditor.locator('#audit-targetId').fill(sessionId);
+    await auditor.locator('#audit-search').click();
+    await expect.poll(() => auditor.locator('#audit-events tbody tr').count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(new Set(await auditor.locator('#audit-events tbody tr code').allTextContents())).toEqual(new Set(['browser_session.ended']));
+    expect(desk.watch.violations).toEqual([]);
+    await desk.context.close();
+  }, 240_000);
+
+  it('the console invites a person (one-time link), makes a service account and its token (shown once, then gone), and writes a vault entry it never shows', async () => {
+    const adam = await sessionCaller(ts, 'adam', ['admin']);
+    const { context, watch } = await watchedContext(browser);
+    await context.addCookies([{ name: 'webasset', value: cookieOf(adam), url: ts.url }]);
+    const page = await context.newPage();
+
+    // A person: the answer's one-time enrolment link is shown where it was made.
+    await page.goto(`${ts.url}/admin?section=users`);
+    await page.locator('#users').waitFor();
+    await page.locator('#invite-form').locator('xpath=..').locator('summary').click();
+    await page.getByLabel('Username', { exact: true }).fill('dora');
+    await page.getByLabel('Display name').fill('Dora Reis');
+    await page.locator('#invite-form button[type="submit"]').click();
+    await expect.poll(() => page.locator('#enrolment-url').textContent()).toMatch(/\/enrol\?token=/);
+    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('enrolment-link-title');
+    await page.locator('#users tr[data-user="dora"]').waitFor();
+
+    // A service account, then a token for it: the value once, with a copy button; afterwards only metadata.
+    await page.locator('#invite-kind').selectOption('service');
+    await page.getByLabel('Username', { exact: true }).fill('ledger-bot');
+    await page.locator('#invite-form button[type="submit"]').click();
+    await page.getByText('Service account ledger-bot created.').waitFor();
+    await page.getByRole('link', { name: 'Agent tokens' }).click();
+    await page.locator('#token-form').locator('xpath=..').locator('summary').click();
+    await page.getByLabel('Token name').fill('ledger reader');
+    await page.locator('#token-service').selectOption({ label: 'ledger-bot' });
+    await page.getByLabel('api:read').check();
+    await page.getByLabel('mcp').uncheck();
+    await page.locator('#token-form button[type="submit"]').click();
+    const value = (await page.locator('#token-value').textContent())!;
+    expect(value).toMatch(/^wat_/);
+    expect(await page.locator('#copy-token').isVisible()).toBe(true);
+    // The token works, as the agent would use it.
+    expect((await fetch(`${ts.url}/api/auth/session`, { headers: { authorization: `Bearer ${value}` } })).status).toBe(200);
+    await page.locator('#token-done').click();
+    await page.locator('#tokens tr[data-token="ledger reader"]').waitFor();
+    expect(await page.content()).not.toContain(value);
+    await page.reload();
+    await page.locator('#tokens tr[data-token="ledger reader"]').waitFor();
+    expect(await page.content()).not.toContain(value);
+
+    // The vault: a new entry's values go in through password fields; the table shows its field names only.
+    const secret = 'vault value the page never shows 42';
+    await page.getByRole('link', { name: 'Vault' }).click();
+    await page.locator('#vault-form').locator('xpath=..').locator('summary').click();
+    await page.locator('#vault-id').fill('console-entry');
+    expect(await page.getByLabel('Field 1 value').getAttribute('type')).toBe('password');
+    await page.getByLabel('Field 1 value').fill('clerk');
+    await page.getByRole('button', { name: 'Add a field' }).click();
+    await page.getByLabel('Field 2 name').fill('password');
+    await page.getByLabel('Field 2 value').fill(secret);
+    await page.locator('#vault-form button[type="submit"]').click();
+    await page.getByText('Entry console-entry saved as version 1.').waitFor();
+    const entry = page.locator('#vault tr[data-entry="console-entry"]');
+    expect(await entry.locator('td').first().textContent()).toBe('password, username');
+    // Rotating: the form opens on that entry, its value fields empty.
+    await entry.getByRole('button', { name: /^Set or rotate/ }).click();
+    expect(await page.locator('#vault-id').inputValue()).toBe('console-entry');
+    const valueFields = page.locator('#vault-form input[type="password"]');
+    expect(await valueFields.count()).toBe(1);
+    expect(await valueFields.first().inputValue()).toBe('');
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the last response bodies be read
+    expect(watch.bodies.filter((body) => body.includes(secret))).toEqual([]);
+    expect(await page.content()).not.toContain(secret);
+    expect(watch.violations).toEqual([]);
+    await context.close();
+  }, 240_000);
 
   it('an account that must use MFA and has none enrols TOTP at sign-in, sees its recovery codes once, and is signed in', async () => {
     const carla = await ts.services.users.create({ username: 'carla', roles: ['operator'], source: 'local' }, TEST_ADMIN);

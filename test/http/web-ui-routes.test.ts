@@ -23,7 +23,7 @@ describe('web UI routes: the app, its files and the two API routes it needs', ()
   afterAll(async () => ts?.stop());
 
   it('answers the same page at each client route, under the strict CSP, with no inline script or style', async () => {
-    const pages = await Promise.all(['/', '/sign-in', '/enrol?token=abc', '/my-sessions', '/audit', '/recordings'].map((path) => fetch(`${ts.url}${path}`)));
+    const pages = await Promise.all(['/', '/sign-in', '/enrol?token=abc', '/my-sessions', '/audit', '/recordings', '/admin?section=users'].map((path) => fetch(`${ts.url}${path}`)));
     const bodies = await Promise.all(pages.map((res) => res.text()));
     for (const res of pages) {
       expect(res.status).toBe(200);
@@ -56,6 +56,7 @@ describe('web UI routes: the app, its files and the two API routes it needs', ()
     // The pages loaded on first use (the auditor's desk, the console) are files of their own, served alike.
     const chunks = readdirSync(new URL('../../web/app/dist/assets/', import.meta.url)).filter((name) => name.endsWith('.js') && !name.startsWith('index-'));
     expect(chunks.some((name) => name.startsWith('audit-'))).toBe(true);
+    expect(chunks.some((name) => name.startsWith('admin-'))).toBe(true);
     for (const name of chunks) expect((await fetch(`${ts.url}/ui/assets/${name}`)).status, name).toBe(200);
     expect((await fetch(`${ts.url}/ui/assets/no-such-file.js`)).status).toBe(404);
     expect((await fetch(`${ts.url}/ui/assets/..%2Findex.html`)).status).toBe(400);

@@ -14,7 +14,7 @@ const BUILT_FROM = ['card.', 'state.', 'endReason.', 'error.', 'password.'];
 /** Words that are the same in the other language (checked, so that a forgotten translation is not one of them). */
 const SAME_AS_ENGLISH: Record<string, readonly MessageKey[]> = {
   'pt-BR': ['sessions.portal', 'recordings.asset'],
-  es: ['sessions.portal', 'recordings.asset'],
+  es: ['sessions.portal', 'recordings.asset', 'admin.roles'],
 };
 
 function sourceText(): string {

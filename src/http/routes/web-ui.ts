@@ -16,7 +16,7 @@ export const WEB_UI_DIR = new URL('../../../web/app/dist/', import.meta.url);
  * than a catch-all, so that no other page of the product (/sessions/:id/view, /recordings/..., /api)
  * can be shadowed by the app, and an unknown address stays a 404.
  */
-export const CLIENT_ROUTES = ['/', '/sign-in', '/enrol', '/my-sessions', '/audit', '/recordings'] as const;
+export const CLIENT_ROUTES = ['/', '/sign-in', '/enrol', '/my-sessions', '/audit', '/recordings', '/admin'] as const;
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { currentSession, describeError, type WhoAmI } from './api.js';
-import { seesDesk, SignedInFrame, type SignedInProps } from './frame.js';
+import { seesConsole, seesDesk, SignedInFrame, type SignedInProps } from './frame.js';
 import { t, useLanguage } from './i18n/index.js';
 import { LanguageSwitch } from './language-switch.js';
 import { Enrol } from './pages/enrol.js';
@@ -18,6 +18,7 @@ type PageComponent = (props: SignedInProps) => preact.JSX.Element;
 const LAZY_PAGES: Partial<Record<Route, { load: () => Promise<PageComponent>; shown: (roles: readonly string[]) => boolean }>> = {
   '/audit': { load: () => import('./pages/audit.js').then((m) => m.AuditSearch), shown: seesDesk },
   '/recordings': { load: () => import('./pages/recordings.js').then((m) => m.RecordingSearch), shown: seesDesk },
+  '/admin': { load: () => import('./pages/admin.js').then((m) => m.AdminConsole), shown: seesConsole },
 };
 
 type SessionState = { kind: 'loading' } | { kind: 'signed-out'; notice?: () => string } | { kind: 'signed-in'; who: WhoAmI } | { kind: 'failed'; error: unknown };

@@ -24,6 +24,7 @@ const PAGES: ReadonlyArray<{ route: Route; label: () => string; shown?: (roles: 
   { route: '/my-sessions', label: () => t('nav.sessions') },
   { route: '/audit', label: () => t('nav.audit'), shown: seesDesk },
   { route: '/recordings', label: () => t('nav.recordings'), shown: seesDesk },
+  { route: '/admin', label: () => t('nav.admin'), shown: seesConsole },
 ];
 
 /** The frame of the signed-in pages: a banner with the app's pages, who is signed in, the language and "Sign out". */

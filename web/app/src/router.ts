@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 
 /** The UI's own addresses; the server answers each of them with the app (src/http/routes/web-ui.ts, CLIENT_ROUTES). */
-export type Route = '/' | '/sign-in' | '/enrol' | '/my-sessions' | '/audit' | '/recordings';
+export type Route = '/' | '/sign-in' | '/enrol' | '/my-sessions' | '/audit' | '/recordings' | '/admin';
 
-const ROUTES: readonly Route[] = ['/', '/sign-in', '/enrol', '/my-sessions', '/audit', '/recordings'];
+const ROUTES: readonly Route[] = ['/', '/sign-in', '/enrol', '/my-sessions', '/audit', '/recordings', '/admin'];
 
 /** Whether the app has changed page itself since it loaded (then a new page moves the focus to its heading). */
 let movedInApp = false;

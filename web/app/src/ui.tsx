@@ -129,3 +129,25 @@ export function Pager(props: { id: string; page: number; hasNext: boolean; onPre
     </nav>
   );
 }
+
+/**
+ * A value shown once (a new token, an enrolment link): its heading takes the focus when it appears,
+ * so a keyboard or screen-reader user lands on it; "Done" forgets it.
+ */
+export function OneTimeValue(props: { id: string; valueId: string; title: string; children: preact.ComponentChildren; value: string; copyId?: string; doneId?: string; doneLabel: string; onDone: () => void }) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    heading.current?.focus();
+  }, []);
+  return (
+    <div class="panel" id={props.id} role="region" aria-labelledby={`${props.id}-title`}>
+      <h3 id={`${props.id}-title`} ref={heading} tabIndex={-1}>{props.title}</h3>
+      {props.children}
+      <code class="secret" id={props.valueId}>{props.value}</code>
+      <div class="actions">
+        <CopyButton text={props.value} label={props.title} id={props.copyId} />
+        <button type="button" class="secondary small" id={props.doneId} onClick={props.onDone}>{props.doneLabel}</button>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,526 @@
+// Groups and memberships, assets, permissions: the policy (`admin.policy.*`).
+import { useState } from 'preact/hooks';
+import { api } from '../../api.js';
+import { t } from '../../i18n/index.js';
+import { ConfirmPanel } from '../../ui.js';
+import { ErrorMessage, ROLE_NAMES, roleLabel, useLoad, userName, type AdminAsset, type AdminUser, type Grant, type Group, type Member, type SectionProps, type VaultEntry } from './common.js';
+
+/** Runs `action`, keeping its refusal for the form; true when it went through. */
+function useAction() {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const run = async (action: () => Promise<unknown>): Promise<boolean> => {
+    setBusy(true);
+    try {
+      await action();
+      setError(null);
+      return true;
+    } catch (e) {
+      setError(e);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, busy, run };
+}
+
+/** Groups, the roles they give, and who is in them. */
+export function GroupsSection(props: SectionProps) {
+  const groups = useLoad(() => api<{ groups: Group[] }>('GET', '/api/admin/groups').then((r) => r.groups), props);
+  const users = useLoad(() => api<{ users: AdminUser[] }>('GET', '/api/admin/users').then((r) => r.users), props);
+  const [open, setOpen] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<string | null>(null);
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const [roles, setRoles] = useState<string[]>([]);
+  const create = useAction();
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const ok = await create.run(() => api('POST', '/api/admin/groups', { name: name.trim(), description: description.trim(), roles }));
+    if (ok) {
+      setName('');
+      setDescription('');
+      setRoles([]);
+      await groups.reload();
+    }
+  };
+
+  return (
+    <>
+      <details class="panel form-panel">
+        <summary>{t('admin.createGroup')}</summary>
+        <form onSubmit={(e) => void submit(e)} id="group-form">
+          <div class="filter-grid">
+            <div>
+              <label for="group-name">{t('admin.groupName')}</label>
+              <input id="group-name" required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+            </div>
+            <div>
+              <label for="group-description">{t('admin.description')}</label>
+              <input id="group-description" maxLength={500} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+            </div>
+          </div>
+          <fieldset class="checks">
+            <legend>{t('admin.groupRoles')}</legend>
+            {ROLE_NAMES.map((role) => (
+              <label key={role} class="check">
+                <input type="checkbox" checked={roles.includes(role)} onChange={(e) => setRoles((r) => (e.currentTarget.checked ? [...r, role] : r.filter((x) => x !== role)))} />
+                {roleLabel(role)}
+              </label>
+            ))}
+          </fieldset>
+          <ErrorMessage error={create.error} />
+          <div class="actions">
+            <button type="submit" disabled={create.busy}>{t('admin.createGroup')}</button>
+          </div>
+        </form>
+      </details>
+      <ErrorMessage error={groups.error} />
+      {groups.data && groups.data.length === 0 && <p class="muted">{t('admin.noGroups')}</p>}
+      {groups.data && groups.data.length > 0 && (
+        <div class="table-wrap">
+          <table class="data" id="groups">
+            <caption class="visually-hidden">{t('admin.groupsCaption')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('admin.groupName')}</th>
+                <th scope="col">{t('admin.description')}</th>
+                <th scope="col">{t('admin.groupRoles')}</th>
+                <th scope="col">{t('sessions.actions')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {groups.data.map((group) => (
+                <tr key={group.id} data-group={group.name}>
+                  <th scope="row">{group.name}</th>
+                  <td>{group.description}</td>
+                  <td>{group.roles.map(roleLabel).join(', ') || <span class="muted">—</span>}</td>
+                  <td>
+                    <div class="row-actions">
+                      <button type="button" class="secondary small" aria-expanded={open === group.id} onClick={() => setOpen(open === group.id ? null : group.id)} aria-label={t('admin.membersOf', { name: group.name })}>
+                        {t('admin.members')}
+                      </button>
+                      <button type="button" class="small danger" onClick={() => setDeleting(group.id)} aria-label={t('admin.deleteNamed', { name: group.name })}>
+                        {t('admin.delete')}
+                      </button>
+                    </div>
+                    {deleting === group.id && (
+                      <ConfirmPanel
+                        id={`delete-group-${group.id}`}
+                        message={t('admin.deleteGroupConfirm', { name: group.name })}
+                        confirmLabel={t('admin.delete')}
+                        onCancel={() => setDeleting(null)}
+                        onConfirm={async () => {
+                          await api('DELETE', `/api/admin/groups/${group.id}`);
+                          setDeleting(null);
+                          await groups.reload();
+                        }}
+                      />
+                    )}
+                    {open === group.id && <Members group={group} users={users.data ?? []} {...props} />}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+function Members(props: SectionProps & { group: Group; users: AdminUser[] }) {
+  const members = useLoad(() => api<{ members: Member[] }>('GET', `/api/admin/groups/${props.group.id}/members`).then((r) => r.members), props);
+  const [adding, setAdding] = useState('');
+  const action = useAction();
+  const present = new Set((members.data ?? []).map((m) => m.userId));
+
+  return (
+    <div class="members">
+      <ErrorMessage error={members.error ?? action.error} />
+      {members.data && members.data.length === 0 && <p class="muted">{t('admin.noMembers')}</p>}
+      <ul>
+        {(members.data ?? []).map((m) => (
+          <li key={m.userId}>
+            {m.username}
+            {m.source === 'oidc' && <span class="muted"> ({t('admin.fromSso')})</span>}{' '}
+            <button
+              type="button"
+              class="link"
+              onClick={() => void action.run(() => api('DELETE', `/api/admin/groups/${props.group.id}/members/${m.userId}`)).then(() => members.reload())}
+              aria-label={t('admin.removeMember', { name: m.username, group: props.group.name })}
+            >
+              {t('admin.remove')}
+            </button>
+          </li>
+        ))}
+      </ul>
+      <form
+        class="inline-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void action.run(() => api('POST', `/api/admin/groups/${props.group.id}/members`, { userId: adding })).then((ok) => {
+            if (ok) setAdding('');
+            return members.reload();
+          });
+        }}
+      >
+        <label for={`add-member-${props.group.id}`}>{t('admin.addMember')}</label>
+        <select id={`add-member-${props.group.id}`} required value={adding} onInput={(e) => setAdding(e.currentTarget.value)}>
+          <option value="">{t('admin.choose')}</option>
+          {props.users
+            .filter((u) => !present.has(u.id))
+            .map((u) => (
+              <option key={u.id} value={u.id}>{u.username}</option>
+            ))}
+        </select>
+        <button type="submit" class="small" disabled={action.busy}>{t('admin.add')}</button>
+      </form>
+    </div>
+  );
+}
+
+/** The portal catalogue: list, add, the essential edits (name, address, credential, MFA), delete. */
+export function AssetsSection(props: SectionProps) {
+  const assets = useLoad(() => api<{ assets: AdminAsset[] }>('GET', '/api/admin/assets').then((r) => r.assets), props);
+  const vault = useLoad(() => api<{ entries: VaultEntry[] }>('GET', '/api/admin/vault').then((r) => r.entries), props);
+  const [editing, setEditing] = useState<AdminAsset | null>(null);
+  const [deleting, setDeleting] = useState<string | null>(null);
+
+  return (
+    <>
+      <p class="muted">{t('admin.assetsIntro')}</p>
+      <AssetForm
+        key={editing?.id ?? 'new'}
+        asset={editing}
+        entries={vault.data ?? []}
+        onDone={async () => {
+          setEditing(null);
+          await assets.reload();
+        }}
+      />
+      <ErrorMessage error={assets.error} />
+      {assets.data && assets.data.length === 0 && <p class="muted">{t('admin.noAssets')}</p>}
+      {assets.data && assets.data.length > 0 && (
+        <div class="table-wrap">
+          <table class="data" id="assets">
+            <caption class="visually-hidden">{t('admin.assetsCaption')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('admin.assetName')}</th>
+                <th scope="col">{t('admin.assetUrl')}</th>
+                <th scope="col">{t('admin.credential')}</th>
+                <th scope="col">{t('admin.mfa')}</th>
+                <th scope="col">{t('sessions.actions')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {assets.data.map((asset) => (
+                <tr key={asset.id} data-asset={asset.id}>
+                  <th scope="row">
+                    {asset.name}
+                    <span class="sub">{asset.id}</span>
+                  </th>
+                  <td class="sub-inline">{asset.url}</td>
+                  <td>{asset.credential ?? <span class="muted">{t('admin.noCredential')}</span>}</td>
+                  <td>{asset.mfaRequired ? t('admin.mfaNeeded') : t('admin.mfaNotNeeded')}</td>
+                  <td>
+                    <div class="row-actions">
+                      <button type="button" class="secondary small" onClick={() => setEditing(asset)} aria-label={t('admin.editNamed', { name: asset.name })}>
+                        {t('admin.edit')}
+                      </button>
+                      <button type="button" class="small danger" onClick={() => setDeleting(asset.id)} aria-label={t('admin.deleteNamed', { name: asset.name })}>
+                        {t('admin.delete')}
+                      </button>
+                    </div>
+                    {deleting === asset.id && (
+                      <ConfirmPanel
+                        id={`delete-asset-${asset.id}`}
+                        message={t('admin.deleteAssetConfirm', { name: asset.name })}
+                        confirmLabel={t('admin.delete')}
+                        onCancel={() => setDeleting(null)}
+                        onConfirm={async () => {
+                          await api('DELETE', `/api/admin/assets/${encodeURIComponent(asset.id)}`);
+                          setDeleting(null);
+                          await assets.reload();
+                        }}
+                      />
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+function AssetForm(props: { asset: AdminAsset | null; entries: VaultEntry[]; onDone: () => Promise<void> }) {
+  const editing = props.asset;
+  const [id, setId] = useState(editing?.id ?? '');
+  const [name, setName] = useState(editing?.name ?? '');
+  const [url, setUrl] = useState(editing?.url ?? '');
+  const [credential, setCredential] = useState(editing?.credential ?? '');
+  const [mfaRequired, setMfaRequired] = useState(editing?.mfaRequired ?? false);
+  const action = useAction();
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const fields = { name: name.trim(), url: url.trim(), credential: credential === '' ? null : credential, mfaRequired };
+    const ok = await action.run(() =>
+      editing ? api('PATCH', `/api/admin/assets/${encodeURIComponent(editing.id)}`, fields) : api('POST', '/api/admin/assets', { id: id.trim(), ...fields }),
+    );
+    if (ok) await props.onDone();
+  };
+
+  return (
+    <details class="panel form-panel" open={editing !== null}>
+      <summary>{editing ? t('admin.editNamed', { name: editing.name }) : t('admin.addAsset')}</summary>
+      <form onSubmit={(e) => void submit(e)} id="asset-form">
+        <div class="filter-grid">
+          <div>
+            <label for="asset-id">{t('admin.assetId')}</label>
+            <input id="asset-id" required maxLength={64} pattern="[a-z0-9-]+" readOnly={editing !== null} value={id} onInput={(e) => setId(e.currentTarget.value)} aria-describedby="asset-id-hint" />
+            <small id="asset-id-hint" class="muted">{t('admin.assetIdHint')}</small>
+          </div>
+          <div>
+            <label for="asset-name">{t('admin.assetName')}</label>
+            <input id="asset-name" required maxLength={200} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          </div>
+          <div>
+            <label for="asset-url">{t('admin.assetUrl')}</label>
+            <input id="asset-url" type="url" required value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
+          </div>
+          <div>
+            <label for="asset-credential">{t('admin.credential')}</label>
+            <select id="asset-credential" value={credential} onInput={(e) => setCredential(e.currentTarget.value)}>
+              <option value="">{t('admin.noCredential')}</option>
+              {props.entries.map((entry) => (
+                <option key={entry.id} value={entry.id}>{entry.id}</option>
+              ))}
+            </select>
+          </div>
+        </div>
+        <label class="check">
+          <input type="checkbox" checked={mfaRequired} onChange={(e) => setMfaRequired(e.currentTarget.checked)} />
+          {t('admin.assetMfa')}
+        </label>
+        <p class="muted">{t('admin.recipeNote')}</p>
+        <ErrorMessage error={action.error} />
+        <div class="actions">
+          <button type="submit" disabled={action.busy}>{editing ? t('admin.save') : t('admin.addAsset')}</button>
+          {editing && (
+            <button type="button" class="secondary" onClick={() => void props.onDone()}>
+              {t('ui.cancel')}
+            </button>
+          )}
+        </div>
+      </form>
+    </details>
+  );
+}
+
+const ACTIONS = ['connect', 'watch', 'replay'] as const;
+const ACTION_LABELS: Record<(typeof ACTIONS)[number], () => string> = {
+  connect: () => t('admin.actionConnect'),
+  watch: () => t('admin.actionWatch'),
+  replay: () => t('admin.actionReplay'),
+};
+
+/** A time window in words: "Europe/Berlin, days 1–5, 08:00–18:00". */
+function windowText(grant: Grant): string {
+  const w = grant.timeWindow;
+  if (!w) return t('admin.always');
+  return t('admin.windowText', { zone: w.timeZone, days: w.days.join(', '), start: w.start, end: w.end });
+}
+
+/** Who may connect to, watch or replay which asset, when. */
+export function PermissionsSection(props: SectionProps) {
+  const grants = useLoad(() => api<{ permissions: Grant[] }>('GET', '/api/admin/permissions').then((r) => r.permissions), props);
+  const users = useLoad(() => api<{ users: AdminUser[] }>('GET', '/api/admin/users').then((r) => r.users), props);
+  const groups = useLoad(() => api<{ groups: Group[] }>('GET', '/api/admin/groups').then((r) => r.groups), props);
+  const assets = useLoad(() => api<{ assets: AdminAsset[] }>('GET', '/api/admin/assets').then((r) => r.assets), props);
+  const [deleting, setDeleting] = useState<string | null>(null);
+
+  const subjectName = (g: Grant) => (g.subjectKind === 'group' ? (groups.data?.find((x) => x.id === g.subjectId)?.name ?? g.subjectId) : userName(users.data, g.subjectId));
+  const assetName = (id: string) => assets.data?.find((a) => a.id === id)?.name ?? id;
+
+  return (
+    <>
+      <PermissionForm users={users.data ?? []} groups={groups.data ?? []} assets={assets.data ?? []} onCreated={() => grants.reload()} />
+      <ErrorMessage error={grants.error} />
+      {grants.data && grants.data.length === 0 && <p class="muted">{t('admin.noPermissions')}</p>}
+      {grants.data && grants.data.length > 0 && (
+        <div class="table-wrap">
+          <table class="data" id="permissions">
+            <caption class="visually-hidden">{t('admin.permissionsCaption')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('admin.subject')}</th>
+                <th scope="col">{t('sessions.portal')}</th>
+                <th scope="col">{t('admin.allowed')}</th>
+                <th scope="col">{t('admin.timeWindow')}</th>
+                <th scope="col">{t('admin.maxConcurrent')}</th>
+                <th scope="col">{t('sessions.actions')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {grants.data.map((g) => {
+                const label = `${subjectName(g)}, ${assetName(g.assetId)}`;
+                return (
+                  <tr key={g.id}>
+                    <th scope="row">
+                      {subjectName(g)}
+                      <span class="sub">{g.subjectKind === 'group' ? t('admin.subjectGroup') : t('admin.subjectUser')}</span>
+                    </th>
+                    <td>{assetName(g.assetId)}</td>
+                    <td>{g.actions.map((a) => ACTION_LABELS[a as (typeof ACTIONS)[number]]?.() ?? a).join(', ')}</td>
+                    <td>{windowText(g)}</td>
+                    <td class="number">{g.maxConcurrent ?? '—'}</td>
+                    <td>
+                      <button type="button" class="small danger" onClick={() => setDeleting(g.id)} aria-label={t('admin.deleteNamed', { name: label })}>
+                        {t('admin.delete')}
+                      </button>
+                      {deleting === g.id && (
+                        <ConfirmPanel
+                          id={`delete-permission-${g.id}`}
+                          message={t('admin.deletePermissionConfirm', { name: label })}
+                          confirmLabel={t('admin.delete')}
+                          onCancel={() => setDeleting(null)}
+                          onConfirm={async () => {
+                            await api('DELETE', `/api/admin/permissions/${g.id}`);
+                            setDeleting(null);
+                            await grants.reload();
+                          }}
+                        />
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+function PermissionForm(props: { users: AdminUser[]; groups: Group[]; assets: AdminAsset[]; onCreated: () => Promise<void> }) {
+  const [subject, setSubject] = useState('');
+  const [assetId, setAssetId] = useState('');
+  const [actions, setActions] = useState<string[]>(['connect']);
+  const [maxConcurrent, setMaxConcurrent] = useState('');
+  const [windowOn, setWindowOn] = useState(false);
+  const [zone, setZone] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const [days, setDays] = useState<number[]>([1, 2, 3, 4, 5]);
+  const [start, setStart] = useState('08:00');
+  const [end, setEnd] = useState('18:00');
+  const action = useAction();
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const [subjectKind, subjectId] = subject.split(':') as ['user' | 'group', string];
+    const body = {
+      subjectKind,
+      subjectId,
+      assetId,
+      actions,
+      ...(maxConcurrent !== '' ? { maxConcurrent: Number(maxConcurrent) } : {}),
+      ...(windowOn ? { timeWindow: { timeZone: zone.trim(), days, start, end } } : {}),
+    };
+    if (await action.run(() => api('POST', '/api/admin/permissions', body))) await props.onCreated();
+  };
+
+  return (
+    <details class="panel form-panel">
+      <summary>{t('admin.addPermission')}</summary>
+      <form onSubmit={(e) => void submit(e)} id="permission-form">
+        <div class="filter-grid">
+          <div>
+            <label for="permission-subject">{t('admin.subject')}</label>
+            <select id="permission-subject" required value={subject} onInput={(e) => setSubject(e.currentTarget.value)}>
+              <option value="">{t('admin.choose')}</option>
+              <optgroup label={t('admin.subjectGroup')}>
+                {props.groups.map((g) => (
+                  <option key={g.id} value={`group:${g.id}`}>{g.name}</option>
+                ))}
+              </optgroup>
+              <optgroup label={t('admin.subjectUser')}>
+                {props.users.map((u) => (
+                  <option key={u.id} value={`user:${u.id}`}>{u.username}</option>
+                ))}
+              </optgroup>
+            </select>
+          </div>
+          <div>
+            <label for="permission-asset">{t('sessions.portal')}</label>
+            <select id="permission-asset" required value={assetId} onInput={(e) => setAssetId(e.currentTarget.value)}>
+              <option value="">{t('admin.choose')}</option>
+              {props.assets.map((a) => (
+                <option key={a.id} value={a.id}>{a.name}</option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label for="permission-max">{t('admin.maxConcurrent')}</label>
+            <input id="permission-max" type="number" min={1} max={1000} value={maxConcurrent} onInput={(e) => setMaxConcurrent(e.currentTarget.value)} />
+          </div>
+        </div>
+        <fieldset class="checks">
+          <legend>{t('admin.allowed')}</legend>
+          {ACTIONS.map((a) => (
+            <label key={a} class="check">
+              <input type="checkbox" checked={actions.includes(a)} onChange={(e) => setActions((all) => (e.currentTarget.checked ? [...all, a] : all.filter((x) => x !== a)))} />
+              {ACTION_LABELS[a]()}
+            </label>
+          ))}
+        </fieldset>
+        <label class="check">
+          <input type="checkbox" checked={windowOn} onChange={(e) => setWindowOn(e.currentTarget.checked)} />
+          {t('admin.limitToWindow')}
+        </label>
+        {windowOn && (
+          <fieldset class="checks">
+            <legend>{t('admin.timeWindow')}</legend>
+            <div class="filter-grid">
+              <div>
+                <label for="window-zone">{t('admin.timeZone')}</label>
+                <input id="window-zone" required value={zone} onInput={(e) => setZone(e.currentTarget.value)} />
+              </div>
+              <div>
+                <label for="window-start">{t('admin.windowStart')}</label>
+                <input id="window-start" type="time" required value={start} onInput={(e) => setStart(e.currentTarget.value)} />
+              </div>
+              <div>
+                <label for="window-end">{t('admin.windowEnd')}</label>
+                <input id="window-end" type="time" required value={end} onInput={(e) => setEnd(e.currentTarget.value)} />
+              </div>
+            </div>
+            <div class="days">
+              {[1, 2, 3, 4, 5, 6, 7].map((d) => (
+                <label key={d} class="check">
+                  <input type="checkbox" checked={days.includes(d)} onChange={(e) => setDays((all) => (e.currentTarget.checked ? [...all, d].sort() : all.filter((x) => x !== d)))} />
+                  {weekdayName(d)}
+                </label>
+              ))}
+            </div>
+          </fieldset>
+        )}
+        <ErrorMessage error={action.error} />
+        <div class="actions">
+          <button type="submit" disabled={action.busy || actions.length === 0}>{t('admin.addPermission')}</button>
+        </div>
+      </form>
+    </details>
+  );
+}
+
+/** An ISO weekday (1 Monday … 7 Sunday) in the page's language, from Intl (2024-01-01 was a Monday). */
+function weekdayName(day: number): string {
+  return new Intl.DateTimeFormat(document.documentElement.lang || 'en', { weekday: 'long', timeZone: 'UTC' }).format(new Date(Date.UTC(2024, 0, day)));
+}

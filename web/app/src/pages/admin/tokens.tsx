@@ -1,0 +1,179 @@
+import { useState } from 'preact/hooks';
+import { api } from '../../api.js';
+import { dateTimeText, t } from '../../i18n/index.js';
+import { ConfirmPanel, OneTimeValue } from '../../ui.js';
+import { ErrorMessage, useLoad, type AdminUser, type SectionProps, type TokenInfo } from './common.js';
+
+const SCOPES = ['mcp', 'api:read', 'api:write'] as const;
+
+/** Agent tokens of service accounts: create one (its value shown here once, never again), list, revoke. */
+export function TokensSection(props: SectionProps) {
+  const tokens = useLoad(() => api<{ tokens: TokenInfo[] }>('GET', '/api/admin/tokens').then((r) => r.tokens), props);
+  const users = useLoad(() => api<{ users: AdminUser[] }>('GET', '/api/admin/users').then((r) => r.users), props);
+  // The new token's value lives in this state only, until "Done"; it is never written anywhere else.
+  const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
+  const [revoking, setRevoking] = useState<string | null>(null);
+
+  const services = (users.data ?? []).filter((u) => u.kind === 'service' && !u.disabled);
+  const people = (users.data ?? []).filter((u) => u.kind === 'person' && !u.disabled);
+  const now = Date.now();
+
+  return (
+    <>
+      <p class="muted">{t('admin.tokensIntro')}</p>
+      {created ? (
+        <OneTimeValue id="new-token" valueId="token-value" title={t('admin.tokenCreatedTitle')} value={created.token} copyId="copy-token" doneId="token-done" doneLabel={t('admin.tokenSaved')} onDone={() => setCreated(null)}>
+          <p>
+            <strong>{t('admin.tokenOnce', { name: created.name })}</strong>
+          </p>
+        </OneTimeValue>
+      ) : (
+        <CreateTokenForm
+          services={services}
+          people={people}
+          onCreated={async (name, token) => {
+            setCreated({ name, token });
+            await tokens.reload();
+          }}
+        />
+      )}
+      <ErrorMessage error={tokens.error ?? users.error} />
+      {tokens.data && tokens.data.length === 0 && <p class="muted">{t('admin.noTokens')}</p>}
+      {tokens.data && tokens.data.length > 0 && (
+        <div class="table-wrap">
+          <table class="data" id="tokens">
+            <caption class="visually-hidden">{t('admin.tokensCaption')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('admin.tokenName')}</th>
+                <th scope="col">{t('admin.serviceAccount')}</th>
+                <th scope="col">{t('admin.scopes')}</th>
+                <th scope="col">{t('admin.expires')}</th>
+                <th scope="col">{t('admin.lastUsed')}</th>
+                <th scope="col">{t('admin.accountState')}</th>
+                <th scope="col">{t('sessions.actions')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {tokens.data.map((token) => {
+                const expired = token.expiresAt !== null && Date.parse(token.expiresAt) <= now;
+                return (
+                  <tr key={token.id} data-token={token.name}>
+                    <th scope="row">{token.name}</th>
+                    <td>
+                      {token.serviceAccount?.username ?? '—'}
+                      {token.onBehalfOf && <span class="sub">{t('admin.onBehalfOfName', { name: token.onBehalfOf.username })}</span>}
+                    </td>
+                    <td>{token.scopes.join(', ')}</td>
+                    <td>{token.expiresAt ? <time dateTime={token.expiresAt}>{dateTimeText(token.expiresAt)}</time> : t('admin.never')}</td>
+                    <td>{token.lastUsedAt ? <time dateTime={token.lastUsedAt}>{dateTimeText(token.lastUsedAt)}</time> : <span class="muted">{t('admin.never')}</span>}</td>
+                    <td>
+                      <span class={`pill ${token.revoked || expired ? 'off' : 'active'}`}>{token.revoked ? t('admin.revoked') : expired ? t('admin.expired') : t('admin.valid')}</span>
+                    </td>
+                    <td>
+                      {!token.revoked && (
+                        <button type="button" class="small danger" onClick={() => setRevoking(token.id)} aria-label={t('admin.revokeToken', { name: token.name })}>
+                          {t('admin.revoke')}
+                        </button>
+                      )}
+                      {revoking === token.id && (
+                        <ConfirmPanel
+                          id={`revoke-${token.id}`}
+                          message={t('admin.revokeConfirm', { name: token.name })}
+                          confirmLabel={t('admin.revoke')}
+                          onCancel={() => setRevoking(null)}
+                          onConfirm={async () => {
+                            await api('DELETE', `/api/admin/tokens/${token.id}`);
+                            setRevoking(null);
+                            await tokens.reload();
+                          }}
+                        />
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+function CreateTokenForm(props: { services: AdminUser[]; people: AdminUser[]; onCreated: (name: string, token: string) => Promise<void> }) {
+  const [name, setName] = useState('');
+  const [serviceAccountId, setServiceAccountId] = useState('');
+  const [scopes, setScopes] = useState<string[]>(['mcp']);
+  const [days, setDays] = useState('90');
+  const [onBehalfOfId, setOnBehalfOfId] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    try {
+      const body = { name: name.trim(), serviceAccountId, scopes, expiresInDays: Number(days), ...(onBehalfOfId ? { onBehalfOfId } : {}) };
+      const answer = await api<{ token: string; info: TokenInfo }>('POST', '/api/admin/tokens', body);
+      setError(null);
+      setName('');
+      await props.onCreated(answer.info.name, answer.token);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <details class="panel form-panel">
+      <summary>{t('admin.createToken')}</summary>
+      {props.services.length === 0 && <p class="muted">{t('admin.noServiceAccounts')}</p>}
+      <form onSubmit={(e) => void submit(e)} id="token-form">
+        <div class="filter-grid">
+          <div>
+            <label for="token-name">{t('admin.tokenName')}</label>
+            <input id="token-name" required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          </div>
+          <div>
+            <label for="token-service">{t('admin.serviceAccount')}</label>
+            <select id="token-service" required value={serviceAccountId} onInput={(e) => setServiceAccountId(e.currentTarget.value)}>
+              <option value="">{t('admin.choose')}</option>
+              {props.services.map((u) => (
+                <option key={u.id} value={u.id}>{u.username}</option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label for="token-days">{t('admin.expiresInDays')}</label>
+            <input id="token-days" type="number" min={1} max={365} required value={days} onInput={(e) => setDays(e.currentTarget.value)} />
+          </div>
+          <div>
+            <label for="token-behalf">{t('admin.onBehalfOf')}</label>
+            <select id="token-behalf" value={onBehalfOfId} onInput={(e) => setOnBehalfOfId(e.currentTarget.value)} aria-describedby="token-behalf-hint">
+              <option value="">{t('admin.nobody')}</option>
+              {props.people.map((u) => (
+                <option key={u.id} value={u.id}>{u.username}</option>
+              ))}
+            </select>
+            <small id="token-behalf-hint" class="muted">{t('admin.onBehalfOfHint')}</small>
+          </div>
+        </div>
+        <fieldset class="checks">
+          <legend>{t('admin.scopes')}</legend>
+          {SCOPES.map((scope) => (
+            <label key={scope} class="check">
+              <input type="checkbox" checked={scopes.includes(scope)} onChange={(e) => setScopes((s) => (e.currentTarget.checked ? [...s, scope] : s.filter((x) => x !== scope)))} />
+              <code>{scope}</code>
+            </label>
+          ))}
+        </fieldset>
+        <ErrorMessage error={error} />
+        <div class="actions">
+          <button type="submit" disabled={busy || scopes.length === 0}>{t('admin.createToken')}</button>
+        </div>
+      </form>
+    </details>
+  );
+}

@@ -1,0 +1,158 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api } from '../../api.js';
+import { dateTimeText, t } from '../../i18n/index.js';
+import { ErrorMessage, useLoad, type SectionProps, type VaultEntry } from './common.js';
+
+/** A field being typed: its name and value live in this form only, and are cleared once saved. */
+interface FieldRow {
+  key: number;
+  name: string;
+  value: string;
+}
+
+/** Vault entries, write-only: metadata and age; set or rotate fields (a new version). A value is never shown or prefilled. */
+export function VaultSection(props: SectionProps) {
+  const entries = useLoad(() => api<{ entries: VaultEntry[] }>('GET', '/api/admin/vault').then((r) => r.entries), props);
+  const [target, setTarget] = useState<string>('');
+  const [notice, setNotice] = useState<string | null>(null);
+
+  return (
+    <>
+      <p class="muted">{t('admin.vaultIntro')}</p>
+      <SetFieldsForm
+        key={target}
+        entryId={target}
+        onSaved={async (id, version) => {
+          setNotice(t('admin.vaultSaved', { id, version }));
+          setTarget('');
+          await entries.reload();
+        }}
+      />
+      <p class="notice" role="status" hidden={notice === null}>{notice ?? ''}</p>
+      <ErrorMessage error={entries.error} />
+      {entries.data && entries.data.length === 0 && <p class="muted">{t('admin.noVaultEntries')}</p>}
+      {entries.data && entries.data.length > 0 && (
+        <div class="table-wrap">
+          <table class="data" id="vault">
+            <caption class="visually-hidden">{t('admin.vaultCaption')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('admin.entry')}</th>
+                <th scope="col">{t('admin.fields')}</th>
+                <th scope="col">{t('admin.version')}</th>
+                <th scope="col">{t('admin.setBy')}</th>
+                <th scope="col">{t('admin.age')}</th>
+                <th scope="col">{t('sessions.actions')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {entries.data.map((entry) => (
+                <tr key={entry.id} data-entry={entry.id}>
+                  <th scope="row">{entry.id}</th>
+                  <td>{entry.fields.join(', ')}</td>
+                  <td class="number">{entry.version}</td>
+                  <td>
+                    {entry.setBy.name ?? entry.setBy.id}
+                    <span class="sub">
+                      <time dateTime={entry.setAt}>{dateTimeText(entry.setAt)}</time>
+                    </span>
+                  </td>
+                  <td>
+                    {t('admin.ageDays', { age: entry.ageDays, max: entry.maxAgeDays })}
+                    {entry.stale && <span class="pill outcome-denied stale">{t('admin.stale')}</span>}
+                  </td>
+                  <td>
+                    <button type="button" class="secondary small" onClick={() => setTarget(entry.id)} aria-label={t('admin.rotateEntry', { id: entry.id })}>
+                      {t('admin.rotate')}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+let nextKey = 1;
+
+function SetFieldsForm(props: { entryId: string; onSaved: (id: string, version: number) => Promise<void> }) {
+  const [id, setId] = useState(props.entryId);
+  const [rows, setRows] = useState<FieldRow[]>(() => [{ key: nextKey++, name: props.entryId ? '' : 'username', value: '' }]);
+  const [keepOthers, setKeepOthers] = useState(true);
+  const [maxAge, setMaxAge] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const form = useRef<HTMLFormElement>(null);
+  // "Set or rotate" on a row opens this form above the table: the first field name takes the focus.
+  useEffect(() => {
+    if (props.entryId) form.current?.querySelector<HTMLInputElement>('input[id^="vault-field-"]')?.focus();
+  }, [props.entryId]);
+  const update = (key: number, change: Partial<FieldRow>) => setRows((all) => all.map((r) => (r.key === key ? { ...r, ...change } : r)));
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    try {
+      const fields = Object.fromEntries(rows.filter((r) => r.name.trim() !== '').map((r) => [r.name.trim(), r.value]));
+      const body = { fields, merge: keepOthers, ...(maxAge !== '' ? { maxAgeDays: Number(maxAge) } : {}) };
+      const saved = await api<VaultEntry>('PUT', `/api/admin/vault/${encodeURIComponent(id.trim())}`, body);
+      setRows([{ key: nextKey++, name: '', value: '' }]);
+      setError(null);
+      await props.onSaved(saved.id, saved.version);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <details class="panel form-panel" open={props.entryId !== ''}>
+      <summary>{props.entryId ? t('admin.rotateEntry', { id: props.entryId }) : t('admin.setEntry')}</summary>
+      <form ref={form} onSubmit={(e) => void submit(e)} id="vault-form" autocomplete="off">
+        <div class="filter-grid">
+          <div>
+            <label for="vault-id">{t('admin.entry')}</label>
+            <input id="vault-id" required maxLength={64} value={id} readOnly={props.entryId !== ''} onInput={(e) => setId(e.currentTarget.value)} />
+          </div>
+          <div>
+            <label for="vault-max-age">{t('admin.maxAgeDays')}</label>
+            <input id="vault-max-age" type="number" min={1} value={maxAge} onInput={(e) => setMaxAge(e.currentTarget.value)} aria-describedby="vault-max-age-hint" />
+            <small id="vault-max-age-hint" class="muted">{t('admin.maxAgeHint')}</small>
+          </div>
+        </div>
+        {rows.map((row, i) => (
+          <div class="field-row" key={row.key}>
+            <div>
+              <label for={`vault-field-${row.key}`}>{t('admin.fieldName', { n: i + 1 })}</label>
+              <input id={`vault-field-${row.key}`} required maxLength={64} value={row.name} onInput={(e) => update(row.key, { name: e.currentTarget.value })} />
+            </div>
+            <div>
+              <label for={`vault-value-${row.key}`}>{t('admin.fieldValue', { n: i + 1 })}</label>
+              <input id={`vault-value-${row.key}`} type="password" required autocomplete="new-password" value={row.value} onInput={(e) => update(row.key, { value: e.currentTarget.value })} />
+            </div>
+            {rows.length > 1 && (
+              <button type="button" class="secondary small" onClick={() => setRows((all) => all.filter((r) => r.key !== row.key))} aria-label={t('admin.removeField', { n: i + 1 })}>
+                {t('admin.remove')}
+              </button>
+            )}
+          </div>
+        ))}
+        <div class="actions">
+          <button type="button" class="secondary small" onClick={() => setRows((all) => [...all, { key: nextKey++, name: '', value: '' }])}>{t('admin.addField')}</button>
+        </div>
+        <label class="check">
+          <input type="checkbox" checked={keepOthers} onChange={(e) => setKeepOthers(e.currentTarget.checked)} />
+          {t('admin.keepOtherFields')}
+        </label>
+        <ErrorMessage error={error} />
+        <div class="actions">
+          <button type="submit" disabled={busy}>{t('admin.saveEntry')}</button>
+        </div>
+      </form>
+    </details>
+  );
+}
