@@ -338,7 +338,14 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await page.locator('#invite-form button[type="submit"]').click();
     await expect.poll(() => page.locator('#enrolment-url').textContent()).toMatch(/\/enrol\?token=/);
     await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('enrolment-link-title');
-    await page.locator('#users tr[data-user="dora"]').waitFor();
+    const dora = page.locator('#users tr[data-user="dora"]');
+    await dora.waitFor();
+    // Her roles, changed in place.
+    await dora.getByRole('button', { name: 'Change roles of dora' }).click();
+    await dora.getByLabel('Auditor').check();
+    await dora.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('The roles of dora are changed').waitFor();
+    expect(await dora.locator('td').nth(1).textContent()).toBe('Auditor, Operator');
 
     // A service account, then a token for it: the value once, with a copy button; afterwards only metadata.
     await page.locator('#invite-kind').selectOption('service');

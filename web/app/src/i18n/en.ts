@@ -369,6 +369,11 @@ export const en = {
   'admin.windowStart': 'From',
   'admin.windowEnd': 'Until',
 
+  'admin.changeRoles': 'Change roles',
+  'admin.changeRolesUser': 'Change roles of {name}',
+  'admin.rolesOf': 'Roles of {name}',
+  'admin.rolesChanged': 'The roles of {name} are changed; their open sessions take them at their next request.',
+
   'error.rateLimitedWait': 'Too many attempts. Try again in {wait}.',
   'error.rateLimited': 'Too many attempts. Try again later.',
   'error.unreachable': 'The server could not be reached. Check your connection and try again.',

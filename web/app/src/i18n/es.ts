@@ -368,6 +368,11 @@ export const es: Record<MessageKey, string> = {
   'admin.windowStart': 'Desde',
   'admin.windowEnd': 'Hasta',
 
+  'admin.changeRoles': 'Cambiar roles',
+  'admin.changeRolesUser': 'Cambiar roles de {name}',
+  'admin.rolesOf': 'Roles de {name}',
+  'admin.rolesChanged': 'Los roles de {name} han cambiado; sus sesiones abiertas los reciben en su próxima petición.',
+
   'error.rateLimitedWait': 'Demasiados intentos. Vuelve a intentarlo en {wait}.',
   'error.rateLimited': 'Demasiados intentos. Vuelve a intentarlo más tarde.',
   'error.unreachable': 'No se pudo contactar con el servidor. Comprueba tu conexión y vuelve a intentarlo.',

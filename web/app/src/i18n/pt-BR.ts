@@ -368,6 +368,11 @@ export const ptBR: Record<MessageKey, string> = {
   'admin.windowStart': 'Das',
   'admin.windowEnd': 'Até as',
 
+  'admin.changeRoles': 'Alterar papéis',
+  'admin.changeRolesUser': 'Alterar papéis de {name}',
+  'admin.rolesOf': 'Papéis de {name}',
+  'admin.rolesChanged': 'Os papéis de {name} foram alterados; as sessões abertas os recebem na próxima requisição.',
+
   'error.rateLimitedWait': 'Tentativas demais. Tente de novo em {wait}.',
   'error.rateLimited': 'Tentativas demais. Tente de novo mais tarde.',
   'error.unreachable': 'Não foi possível falar com o servidor. Verifique sua conexão e tente de novo.',

@@ -1,10 +1,10 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../../api.js';
 import { dateTimeText, t } from '../../i18n/index.js';
 import { ConfirmPanel, OneTimeValue } from '../../ui.js';
 import { ErrorMessage, ROLE_NAMES, roleLabel, useLoad, type AdminUser, type SectionProps } from './common.js';
 
-type Pending = { userId: string; action: 'disable' | 'reset-mfa' | 'end-sessions' };
+type Pending = { userId: string; action: 'disable' | 'reset-mfa' | 'end-sessions' | 'roles' };
 
 /** A one-time enrolment link, shown where it was made; the database keeps only its hash. */
 interface Link {
@@ -96,7 +96,21 @@ export function UsersSection(props: SectionProps) {
                       <button type="button" class="secondary small" onClick={() => setPending({ userId: user.id, action: 'end-sessions' })} aria-label={t('admin.endSessionsUser', { name: user.username })}>
                         {t('admin.endSessions')}
                       </button>
+                      <button type="button" class="secondary small" onClick={() => setPending({ userId: user.id, action: 'roles' })} aria-label={t('admin.changeRolesUser', { name: user.username })}>
+                        {t('admin.changeRoles')}
+                      </button>
                     </div>
+                    {pending?.userId === user.id && pending.action === 'roles' && (
+                      <RolesEditor
+                        user={user}
+                        onCancel={() => setPending(null)}
+                        onSaved={async () => {
+                          setPending(null);
+                          setNotice(t('admin.rolesChanged', { name: user.username }));
+                          await users.reload();
+                        }}
+                      />
+                    )}
                     {pending?.userId === user.id && pending.action === 'disable' && (
                       <ConfirmPanel
                         id={`disable-${user.id}`}
@@ -224,5 +238,47 @@ function InviteForm(props: { onCreated: (username: string, link: Link | null) =>
         </div>
       </form>
     </details>
+  );
+}
+
+/** A user's roles, changed in place; their live web sessions get the new roles at their next request. */
+function RolesEditor(props: { user: AdminUser; onCancel: () => void; onSaved: () => Promise<void> }) {
+  const [roles, setRoles] = useState<string[]>(props.user.roles);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const first = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    first.current?.focus();
+  }, []);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    try {
+      await api('PATCH', `/api/admin/users/${props.user.id}`, { roles });
+      await props.onSaved();
+    } catch (e) {
+      setError(e);
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="confirm roles-editor" id={`roles-${props.user.id}`} onSubmit={(e) => void submit(e)}>
+      <fieldset class="checks">
+        <legend>{t('admin.rolesOf', { name: props.user.username })}</legend>
+        {ROLE_NAMES.map((role, i) => (
+          <label key={role} class="check">
+            <input ref={i === 0 ? first : undefined} type="checkbox" checked={roles.includes(role)} onChange={(e) => setRoles((r) => (e.currentTarget.checked ? [...r, role] : r.filter((x) => x !== role)))} />
+            {roleLabel(role)}
+          </label>
+        ))}
+      </fieldset>
+      <ErrorMessage error={error} />
+      <div class="actions">
+        <button type="submit" disabled={busy}>{t('admin.save')}</button>
+        <button type="button" class="secondary" onClick={props.onCancel} disabled={busy}>
+          {t('ui.cancel')}
+        </button>
+      </div>
+    </form>
   );
 }
