@@ -8,10 +8,11 @@ import { createInputDispatcher } from './input.js';
 import { createInputRecorder } from './input-events.js';
 import { runLogin } from './login/index.js';
 import { installNavigationLock, type NavigationLock } from './navigation-lock.js';
-import { applyClipboardPolicy, contextPolicyOptions, watchPagePolicy } from './policy.js';
+import { installClipboardGuard, MAX_PASTE_CHARS } from './clipboard.js';
+import { contextPolicyOptions, watchPagePolicy } from './policy.js';
 import { createScreencasts } from './screencast.js';
 import { createTabs, type Tab } from './tabs.js';
-import type { BrowserEvent, BrowserSession, ContextSpec, InputEvent, LoginInput, LoginOutcome, ScreencastFrame, ScreencastOptions, TabInfo } from './types.js';
+import type { BrowserEvent, BrowserSession, ContextSpec, CopiedText, InputEvent, LoginInput, LoginOutcome, ScreencastFrame, ScreencastOptions, TabInfo } from './types.js';
 import { createUrlGuard, describeUrl } from './url-guard.js';
 
 export const DEFAULT_VIEWPORT = { width: 1280, height: 720 } as const;
@@ -46,6 +47,9 @@ export async function openBrowserSession(deps: {
   /** Aborted when the session ends: a login in flight stops at once. */
   const ending = new AbortController();
   let size = viewport;
+  /** When the operator last pressed a key or a mouse button (performance.now()); a copy is handed out only soon after. */
+  let lastInputAt = -Infinity;
+  const copyListeners = new Set<(copied: CopiedText) => void>();
 
   const reported = new Set<string>();
   const report = (event: BrowserEvent) => {
@@ -82,7 +86,22 @@ export async function openBrowserSession(deps: {
   }
   try {
     lock = await installNavigationLock(context, { guard, report });
-    await applyClipboardPolicy(context, spec.policy, report);
+    await installClipboardGuard(context, {
+      policy: spec.policy,
+      report,
+      sinceLastInput: () => performance.now() - lastInputAt,
+      onCopy: (copied) => {
+        if (closed) return;
+        inputs.clipboard('copy', [...copied.text].length);
+        for (const listener of copyListeners) {
+          try {
+            listener(copied);
+          } catch (error) {
+            logger.warn({ sessionId: spec.sessionId, err: error }, 'clipboard copy listener failed');
+          }
+        }
+      },
+    });
   } catch (error) {
     await context.close().catch(() => undefined);
     await proxy.close();
@@ -114,8 +133,6 @@ export async function openBrowserSession(deps: {
   const inputs = createInputRecorder({
     report,
     keystrokes: spec.recordKeystrokes ?? 'masked',
-    clipboardCopy: spec.policy.clipboardCopy === 'allow',
-    clipboardPaste: spec.policy.clipboardPaste === 'allow',
   });
   const registering = new Map<Page, Promise<Tab>>();
 
@@ -160,6 +177,7 @@ export async function openBrowserSession(deps: {
     // The field being typed into is reported before the session stops reporting.
     await inputs.flush();
     closed = true;
+    copyListeners.clear();
     ending.abort();
     await screencasts.stopAll().catch(() => undefined);
     if (reason === 'closed') await context.close().catch(() => undefined);
@@ -235,6 +253,7 @@ export async function openBrowserSession(deps: {
       if (closed || loggingIn) return;
       const tab = tabs.active;
       if (!tab) return;
+      if (isActivation(event)) lastInputAt = performance.now();
       const recorded = await inputs.before(tab, event);
       try {
         await dispatch(tab.cdp, event);
@@ -243,6 +262,31 @@ export async function openBrowserSession(deps: {
         if (error instanceof AppError) throw error;
         // The tab closed under the event: input to a closed tab is dropped.
       }
+    },
+    async paste(text: string): Promise<'inserted' | 'denied' | 'ignored'> {
+      if (typeof text !== 'string' || text.length > MAX_PASTE_CHARS) {
+        throw new AppError('invalid_request', { publicMessage: `Pasted text must be at most ${MAX_PASTE_CHARS} characters.` });
+      }
+      if (closed || loggingIn) return 'ignored';
+      if (spec.policy.clipboardPaste !== 'allow') {
+        report({ type: 'blocked', what: 'clipboard', reason: 'clipboard paste is denied for this asset' });
+        return 'denied';
+      }
+      const tab = tabs.active;
+      if (!tab || text.length === 0) return 'ignored';
+      lastInputAt = performance.now();
+      try {
+        await tab.cdp.send('Input.insertText', { text });
+      } catch {
+        // The tab closed under the paste: dropped, like other input.
+        return 'ignored';
+      }
+      inputs.clipboard('paste', [...text].length);
+      return 'inserted';
+    },
+    onCopy(listener: (copied: CopiedText) => void): () => void {
+      copyListeners.add(listener);
+      return () => copyListeners.delete(listener);
     },
     tabs(): TabInfo[] {
       return closed ? [] : tabs.list();
@@ -274,6 +318,13 @@ export async function openBrowserSession(deps: {
   }
 
   return session;
+}
+
+/** Input that counts as the operator's own action for a copy that follows (a press, a key, typed text). */
+function isActivation(event: InputEvent): boolean {
+  if (!event || typeof event !== 'object') return false;
+  if (event.type === 'mouse') return event.action === 'down' || event.action === 'dblclick';
+  return event.type === 'key' ? event.action === 'down' : event.type === 'text';
 }
 
 function checkViewport(viewport: { width: number; height: number }): { width: number; height: number } {

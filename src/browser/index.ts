@@ -4,6 +4,7 @@ export { createBrowserPool, DEFAULT_LAUNCH_ARGS, type BrowserPoolDeps } from './
 export { findChromium, CHROMIUM_CANDIDATES } from './chromium-path.js';
 export { DEFAULT_VIEWPORT } from './browser-session.js';
 export { redactAgentText } from './agent/redact.js';
+export { MAX_COPY_CHARS, MAX_PASTE_CHARS } from './clipboard.js';
 export type {
   AgentActionResult,
   AgentControls,
@@ -14,6 +15,7 @@ export type {
   BrowserPool,
   BrowserSession,
   ContextSpec,
+  CopiedText,
   InputEvent,
   LoginGuard,
   LoginInput,

@@ -6,8 +6,6 @@ export interface InputRecorderOptions {
   report(event: BrowserEvent): void;
   /** `plain`: text typed into fields other than password fields is kept; `masked` (default): counts only. */
   keystrokes: 'masked' | 'plain';
-  clipboardCopy: boolean;
-  clipboardPaste: boolean;
   /** A field's summary is reported after this long without typing (default 2 s). */
   idleFlushMs?: number;
 }
@@ -22,11 +20,16 @@ export interface InputRecorder {
    * Called before an input is dispatched: reads what it acts on (the element under the pointer,
    * the focused field) so that the page is read as it was before the input changed it. Resolves
    * when the input may be dispatched (a mouse press waits for its target to be read, at most
-   * {@link MAX_CLICK_READ_WAIT_MS}), to what to call once it was dispatched (a paste is measured after it), if anything.
+   * {@link MAX_CLICK_READ_WAIT_MS}), to what to call once it was dispatched, if anything (nothing today).
    */
   before(target: InputTarget, event: InputEvent): Promise<(() => void) | undefined>;
   /** The tab's page changed (a navigation): its reader is made ready now, so the next press is read at once. */
   prepare(target: InputTarget): void;
+  /**
+   * A copy handed to the viewer or a paste from it (clipboard.ts, BrowserSession.paste): reported
+   * in input order, after the summary of the field typed into before it. A count, never the text.
+   */
+  clipboard(direction: 'copy' | 'paste', chars: number): void;
   /**
    * Reports the summary of the field being typed into (at the session's end), once the reads of
    * inputs already dispatched have come back (at most {@link MAX_CLICK_READ_WAIT_MS}): keys typed
@@ -54,7 +57,7 @@ interface Field {
  * isolated world (page scripts cannot change what it sees) in parallel with the dispatch, and
  * the results are reported in input order. A field's typing is summarized: a count, and the
  * text only when the asset allows plain text and the field is not a password field. An input's
- * value is never read (only its length, for a paste).
+ * value is never read.
  */
 export function createInputRecorder(options: InputRecorderOptions): InputRecorder {
   const idleFlushMs = options.idleFlushMs ?? 2_000;
@@ -156,26 +159,8 @@ export function createInputRecorder(options: InputRecorderOptions): InputRecorde
       const alt = modifiers.has('Alt');
       const command = modifiers.has('Meta') || ctrl !== alt;
       const letter = key.length === 1 ? key.toLowerCase() : '';
-      if (command && (letter === 'c' || letter === 'x')) {
-        if (!options.clipboardCopy) return undefined;
-        const selected = read<number>(cdp, 'selection');
-        inOrder(async () => {
-          flush();
-          options.report({ type: 'clipboard', direction: 'copy', chars: (await selected) ?? 0 });
-        });
-        return undefined;
-      }
-      if (command && letter === 'v') {
-        if (!options.clipboardPaste) return undefined;
-        const before = read<number>(cdp, 'length');
-        return () => {
-          const after = read<number>(cdp, 'length');
-          inOrder(async () => {
-            const [was, is] = [await before, await after];
-            options.report({ type: 'clipboard', direction: 'paste', chars: Math.max(0, (is ?? 0) - (was ?? 0)) });
-          });
-        };
-      }
+      // Copy and paste are reported by what they carried (clipboard()), not by their shortcut.
+      if (command && (letter === 'c' || letter === 'x' || letter === 'v')) return undefined;
       if (FIELD_ENDERS.has(key)) {
         inOrder(flush);
         return undefined;
@@ -192,6 +177,12 @@ export function createInputRecorder(options: InputRecorderOptions): InputRecorde
     },
     prepare(target) {
       prepare(target.cdp);
+    },
+    clipboard(direction, chars) {
+      inOrder(() => {
+        flush();
+        options.report({ type: 'clipboard', direction, chars });
+      });
     },
     async flush() {
       inOrder(flush);
@@ -217,8 +208,7 @@ async function isolatedWorld(cdp: CDPSession): Promise<number> {
 
 /**
  * Runs in the tab's isolated world: reads the element under a point (through open shadow roots
- * and same-process iframes), the focused field, the selection's length or the focused field's
- * length. Plain text, not compiled by tsc. A description is tag, type, name (or id), role and a
+ * and same-process iframes) or the focused field. Plain text, not compiled by tsc. A description is tag, type, name (or id), role and a
  * label: aria-label, the field's <label>, a button's or link's own text; never a field's value
  * (only a submit button's, which is its caption).
  */
@@ -287,17 +277,6 @@ const PAGE_READER = `function (op, px, py) {
   if (op === 'focus') {
     var ac = el && el.getAttribute ? String(el.getAttribute('autocomplete') || '') : '';
     return { target: describe(el), password: !!el && (typeOf(el) === 'password' || /password|one-time-code/i.test(ac)) };
-  }
-  if (op === 'selection') {
-    if (el && FIELDS[el.tagName] && typeof el.selectionStart === 'number') return Math.abs(el.selectionEnd - el.selectionStart);
-    var doc = (el && el.ownerDocument) || document;
-    var sel = doc.getSelection ? doc.getSelection() : null;
-    return sel ? String(sel).length : 0;
-  }
-  if (op === 'length') {
-    if (!el) return 0;
-    if (FIELDS[el.tagName]) return String(el.value || '').length;
-    return el.isContentEditable ? String(el.textContent || '').length : 0;
   }
   return null;
 }`;

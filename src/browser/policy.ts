@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BrowserContext, CDPSession, Download, Page } from 'playwright-core';
+import type { CDPSession, Download, Page } from 'playwright-core';
 import type { BrowserEvent, SessionPolicy } from './types.js';
 import { describeUrl } from './url-guard.js';
 
@@ -14,56 +14,12 @@ export function contextPolicyOptions(policy: SessionPolicy): { acceptDownloads: 
 /** Largest download an asset that allows downloads may keep; a larger one is cancelled and reported as blocked. */
 export const MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024;
 
-/** Page scripts may call the reporting binding themselves: a cap keeps a hostile page from flooding the audit trail. */
-const MAX_CLIPBOARD_REPORTS = 20;
-
 /**
  * How often the size of a running download's partial file is read. Chromium reports progress only
  * about every 0.5 s, which at loopback speed let a download pass a small cap by tens of megabytes;
  * the file on disk bounds the overshoot to what arrives in one interval plus the cancel's round trip.
  */
 export const DOWNLOAD_POLL_MS = 25;
-
-/**
- * Clipboard: the permissions are granted only for what the policy allows, and what it denies is
- * also refused in every frame by an init script (writing to the clipboard needs no permission in
- * Chromium while the page has focus).
- */
-export async function applyClipboardPolicy(context: BrowserContext, policy: SessionPolicy, report: (event: BrowserEvent) => void): Promise<void> {
-  const granted = [...(policy.clipboardCopy === 'allow' ? ['clipboard-write'] : []), ...(policy.clipboardPaste === 'allow' ? ['clipboard-read'] : [])];
-  if (granted.length > 0) await context.grantPermissions(granted);
-  const denyCopy = policy.clipboardCopy === 'deny';
-  const denyPaste = policy.clipboardPaste === 'deny';
-  if (!denyCopy && !denyPaste) return;
-  let reports = 0;
-  await context.exposeBinding('__webassetClipboardBlocked', (_source, kind: unknown) => {
-    if (reports >= MAX_CLIPBOARD_REPORTS) return;
-    reports += 1;
-    report({ type: 'blocked', what: 'clipboard', reason: kind === 'paste' ? 'clipboard paste is denied for this asset' : 'clipboard copy is denied for this asset' });
-  });
-  await context.addInitScript({ content: clipboardScript(denyCopy, denyPaste) });
-}
-
-function clipboardScript(denyCopy: boolean, denyPaste: boolean): string {
-  // Runs in every frame before the page's own scripts. Plain ES5-ish text: it is not compiled by tsc.
-  return `(() => {
-  const report = globalThis.__webassetClipboardBlocked;
-  const refuse = (kind) => () => { try { report && report(kind); } catch (e) {} return Promise.reject(new DOMException('Clipboard access is not allowed', 'NotAllowedError')); };
-  const clip = globalThis.navigator && navigator.clipboard;
-  if (clip) {
-    const proto = Object.getPrototypeOf(clip);
-    const lock = (name, kind) => { try { Object.defineProperty(proto, name, { value: refuse(kind), writable: false, configurable: false }); } catch (e) {} };
-    if (${denyCopy}) { lock('write', 'copy'); lock('writeText', 'copy'); }
-    if (${denyPaste}) { lock('read', 'paste'); lock('readText', 'paste'); }
-  }
-  const exec = Document.prototype.execCommand;
-  Object.defineProperty(Document.prototype, 'execCommand', { configurable: false, writable: false, value: function (command, ...rest) {
-    const c = String(command).toLowerCase();
-    if ((${denyCopy} && (c === 'copy' || c === 'cut')) || (${denyPaste} && c === 'paste')) { try { report && report(c === 'paste' ? 'paste' : 'copy'); } catch (e) {} return false; }
-    return exec.call(this, command, ...rest);
-  } });
-})();`;
-}
 
 /**
  * Downloads and uploads of one page (tab), per policy. `cdp` is the tab's own CDP session: its

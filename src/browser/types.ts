@@ -50,7 +50,7 @@ export type BrowserEvent =
   | { type: 'click'; x: number; y: number; button: string; target: string }
   /** Typing into one field, summarized (input-events.ts): `text` only when plain text is allowed and the field is not a password field. */
   | { type: 'keys'; target: string; field: 'password' | 'text'; count: number; text?: string }
-  /** A copy or paste shortcut, where the asset's policy allows that direction: how many characters, never which. */
+  /** A copy handed to the viewer or a paste from it (the asset's policy allows that direction): how many characters, never which. */
   | { type: 'clipboard'; direction: 'copy' | 'paste'; chars: number }
   | { type: 'ended'; reason: 'browser_crashed' | 'closed' };
 
@@ -71,6 +71,18 @@ export interface BrowserSession {
   startScreencast(options: ScreencastOptions, onFrame: (frame: ScreencastFrame) => void): Promise<() => Promise<void>>;
   /** Ignored (resolves) while logging in and after close. Throws AppError invalid_request on malformed input. */
   input(event: InputEvent): Promise<void>;
+  /**
+   * Inserts text the operator pasted in their viewer into the focused element of the active tab
+   * (as typed text: the remote clipboard is never used, clipboard.ts). `denied` (reported as
+   * blocked) when the asset's policy denies paste; `ignored` while logging in or after close.
+   * Text longer than MAX_PASTE_CHARS is refused with AppError invalid_request.
+   */
+  paste(text: string): Promise<'inserted' | 'denied' | 'ignored'>;
+  /**
+   * Copies in the session's pages, when the asset allows copying and the operator's input came
+   * shortly before (clipboard.ts): the text for the operator's own clipboard. Returns the unsubscribe function.
+   */
+  onCopy(listener: (copied: CopiedText) => void): () => void;
   tabs(): TabInfo[];
   switchTab(tabId: string): Promise<void>;
   resize(width: number, height: number): Promise<void>;
@@ -162,6 +174,13 @@ export type InputEvent =
   | { type: 'wheel'; x: number; y: number; deltaX: number; deltaY: number }
   | { type: 'key'; action: 'down' | 'up'; key: string; code?: string }
   | { type: 'text'; text: string };
+
+/** Text copied in a remote page, for the operator's clipboard; at most MAX_COPY_CHARS (clipboard.ts). */
+export interface CopiedText {
+  text: string;
+  /** The page's copy was longer and was cut. */
+  truncated: boolean;
+}
 
 export interface TabInfo {
   id: string;

@@ -117,14 +117,19 @@ describe('clipboard', () => {
     expect(echoes).not.toContain('paste-ok');
   });
 
-  it('allow: the page may copy and paste', async () => {
+  it("allow: the page's copy goes to the session's copy listeners (not to the browser's clipboard); the page never reads the clipboard", async () => {
     const copy = await openAt('/copy', { clipboardCopy: 'allow', clipboardPaste: 'allow' });
+    const copied: Array<{ text: string; truncated: boolean }> = [];
+    copy.session.onCopy((c) => copied.push(c));
     await click(copy.session);
     await waitUntil(() => echoes.includes('copy-ok'), 15_000, () => JSON.stringify(echoes));
+    expect(await waitUntil(() => copied[0], 15_000)).toEqual({ text: 'copied', truncated: false });
+    expect(await copy.log.waitFor((e) => e.type === 'clipboard')).toEqual({ type: 'clipboard', direction: 'copy', chars: 6 });
     await copy.session.navigate(site.url('portal.test', '/paste'));
+    const refusedBefore = echoes.filter((e) => e === 'paste-refused').length;
     await click(copy.session);
-    await waitUntil(() => echoes.includes('paste-ok'), 15_000, () => JSON.stringify(echoes));
-    expect(copy.log.events.some((e) => e.type === 'blocked' && e.what === 'clipboard')).toBe(false);
+    await waitUntil(() => echoes.filter((e) => e === 'paste-refused').length > refusedBefore, 15_000, () => JSON.stringify(echoes));
+    expect(await copy.log.waitFor((e) => e.type === 'blocked' && e.what === 'clipboard')).toMatchObject({ reason: expect.stringContaining('may not read the clipboard') });
     await copy.session.close();
   });
 });

@@ -153,12 +153,12 @@ export async function startPortalSite(credentials: { username: string; password:
 export async function addPortalAsset(
   ts: TestServer,
   site: PortalSite,
-  options: { assetId: string; password: string; connect: Caller[]; watch?: Caller[]; idleTimeoutMinutes?: number },
+  options: { assetId: string; password: string; connect: Caller[]; watch?: Caller[]; idleTimeoutMinutes?: number; clipboard?: 'allow' | 'deny' },
 ): Promise<void> {
   const { vault, assets, grants } = ts.services;
   const entryId = `${options.assetId}-login`;
   await vault.set({ entryId, values: new Map([['username', Buffer.from('alice')], ['password', Buffer.from(options.password)]]) }, CLI);
-  await assets.create({ id: options.assetId, name: 'Live portal', url: site.url, allowedHosts: ['127.0.0.1'], credential: entryId, allowInsecureHttp: true, policy: { idleTimeoutMinutes: options.idleTimeoutMinutes ?? 15 } }, CLI);
+  await assets.create({ id: options.assetId, name: 'Live portal', url: site.url, allowedHosts: ['127.0.0.1'], credential: entryId, allowInsecureHttp: true, policy: { idleTimeoutMinutes: options.idleTimeoutMinutes ?? 15, ...(options.clipboard ? { clipboardCopy: options.clipboard, clipboardPaste: options.clipboard } : {}) } }, CLI);
   for (const caller of options.connect) await grants.create({ subjectKind: 'user', subjectId: caller.userId!, assetId: options.assetId, actions: ['connect'] }, CLI);
   for (const caller of options.watch ?? []) await grants.create({ subjectKind: 'user', subjectId: caller.userId!, assetId: options.assetId, actions: ['watch'] }, CLI);
 }

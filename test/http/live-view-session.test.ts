@@ -124,7 +124,7 @@ describe('live view of a browser session (real Chromium)', () => {
   it('closes a socket that sends an oversized message (1009) or fifty invalid ones in a row (4400)', async () => {
     const big = open(owner);
     await big.until(() => big.text('state') !== undefined, 'state');
-    big.send({ type: 'text', text: 'x'.repeat(20 * 1024) });
+    big.send({ type: 'text', text: 'x'.repeat(200 * 1024) });
     expect((await big.closed).code).toBe(1009);
     const noisy = open(owner);
     await noisy.until(() => noisy.text('state') !== undefined, 'state');

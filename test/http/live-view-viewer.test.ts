@@ -53,6 +53,7 @@ describe('live view: working a session through the viewer page', () => {
     ts = await startTestServer();
     owner = await sessionCaller(ts, 'viewer-owner', ['operator']);
     await addPortalAsset(ts, site, { assetId: 'viewer-portal', password: PASSWORD, connect: [owner] });
+    await addPortalAsset(ts, site, { assetId: 'viewer-clipboard', password: PASSWORD, connect: [owner], clipboard: 'allow' });
     browser = await chromium.launch({ executablePath: findChromium(undefined), args: [...DEFAULT_LAUNCH_ARGS] });
   });
   afterAll(async () => {
@@ -100,6 +101,54 @@ describe('live view: working a session through the viewer page', () => {
     // Bounded, so that a lost click or keystroke fails here with what the socket carried (a CI run once hung at this step).
     const noted = await Promise.race([note, new Promise<string>((resolve) => setTimeout(() => resolve(`no note; socket: ${wire.join(' ')}`), 30_000).unref())]);
     expect(noted).toBe('Crème brûlée ê');
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it("pastes this computer's clipboard into the portal (Ctrl+V) and puts what the portal copies on it (Ctrl+C)", async () => {
+    const sessionId = await startSession(ts, owner, 'viewer-clipboard');
+    const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: ts.url });
+    const cookie = /^webasset=(.*)$/.exec(owner.headers('GET').cookie!)![1]!;
+    await context.addCookies([{ name: 'webasset', value: cookie, url: ts.url }]);
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    const wire: string[] = [];
+    page.on('websocket', (ws) => {
+      ws.on('framereceived', (f) => {
+        if (typeof f.payload === 'string' && f.payload.includes('"viewport":{"width":1000')) wire.push('resized');
+        if (typeof f.payload === 'string' && f.payload.includes('"type":"clipboard"')) wire.push('clipboard');
+        if (typeof f.payload === 'string' && f.payload.includes('"type":"tabs"') && f.payload.includes('/note')) wire.push('note page');
+      });
+      ws.on('framesent', (f) => {
+        if (String(f.payload) === '{"type":"ack"}') wire.push('painted');
+        if (String(f.payload).includes('"type":"paste"')) wire.push('paste');
+      });
+    });
+    await page.goto(`${ts.url}/sessions/${sessionId}/view`);
+    const paintedSinceResize = () => (wire.includes('resized') ? wire.slice(wire.indexOf('resized')).filter((w) => w === 'painted').length : 0);
+    await expect.poll(paintedSinceResize, { timeout: 30_000 }).toBeGreaterThan(0);
+    // The portal's page with the field is loaded (the tab list says so) before the field is clicked.
+    await expect.poll(() => wire.includes('note page'), { timeout: 30_000 }).toBe(true);
+    await page.locator('#screen').click({ position: { x: 100, y: 35 } });
+
+    // This computer's clipboard holds text; Ctrl+V in the viewer types it into the portal's field.
+    await page.evaluate("navigator.clipboard.writeText('Pasted from afar')");
+    await page.keyboard.press('Control+V');
+    await expect.poll(() => wire.includes('paste'), { timeout: 30_000 }).toBe(true);
+    // Then the field's text is selected and copied in the portal: it lands on this computer's clipboard.
+    await page.evaluate("navigator.clipboard.writeText('something else')");
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Control+C');
+    await page.locator('#status', { hasText: 'Copied from the portal' }).waitFor({ timeout: 30_000 }).catch(async (error: unknown) => {
+      throw new Error(`${String(error)}; status: ${await page.locator('#status').textContent()}; socket: ${wire.filter((w) => w !== 'painted').join(' ')}`);
+    });
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe('Pasted from afar');
+    const note = site.nextNote();
+    await page.keyboard.press('Enter');
+    const noted = await Promise.race([note, new Promise<string>((resolve) => setTimeout(() => resolve(`no note; socket: ${wire.join(' ')}`), 30_000).unref())]);
+    expect(noted).toBe('Pasted from afar');
     expect(problems).toEqual([]);
     await context.close();
   });

@@ -1,6 +1,7 @@
-/* global document, window, location, WebSocket, Blob, createImageBitmap, ResizeObserver */
+/* global document, window, location, navigator, WebSocket, Blob, createImageBitmap, ResizeObserver */
 // The minimal live viewer (issue 5): paints the session's frames on a canvas and sends mouse, wheel, keyboard,
-// resize and tab switches back. Framework-free on purpose; the full UI (web/, Vite) replaces it later.
+// resize, tab switches and pasted text back, and puts what is copied in the remote page on this computer's clipboard.
+// Framework-free on purpose; the full UI (web/, Vite) replaces it later.
 // Wire format: src/http/live-view/messages.ts.
 
 import { paintLetterboxed } from './letterbox.js';
@@ -12,6 +13,9 @@ const stage = document.getElementById('stage');
 const overlay = document.getElementById('overlay');
 const status = document.getElementById('status');
 const tabsNav = document.getElementById('tabs');
+const copyButton = document.getElementById('copy-out');
+/** As MAX_PASTE_CHARS in src/http/live-view/messages.ts: a longer clipboard is sent cut to this. */
+const MAX_PASTE_CHARS = 16 * 1024;
 const ctx = canvas.getContext('2d');
 
 let mode = 'watch';
@@ -28,8 +32,21 @@ function send(message) {
   if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
 }
 
-function show(text, blocking) {
+// A short notice (copied, paste refused, busy) stays in the status bar for a few seconds: frames do not overwrite it.
+let notice = false;
+let noticeTimer;
+function notify(text) {
   status.textContent = text;
+  notice = true;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => {
+    notice = false;
+    if (!ended && !failed) status.textContent = mode === 'control' ? 'Live' : 'Watching (read-only)';
+  }, 4000);
+}
+
+function show(text, blocking) {
+  if (!notice || blocking) status.textContent = text;
   overlay.textContent = text;
   overlay.classList.toggle('hidden', !blocking);
 }
@@ -68,12 +85,15 @@ socket.addEventListener('message', (event) => {
     case 'tabs':
       renderTabs(message.tabs);
       break;
+    case 'clipboard':
+      copiedOut(message.text, message.truncated);
+      break;
     case 'ended':
       ended = true;
       show(`Session ended (${message.reason})`, true);
       break;
     case 'error':
-      if (message.code === 'read_only' || message.code === 'busy') status.textContent = message.message;
+      if (message.code === 'read_only' || message.code === 'busy' || message.code === 'paste_denied') notify(message.message);
       else {
         failed = true;
         show(message.message, true);
@@ -163,6 +183,8 @@ function isPrintable(event) {
 const held = new Map();
 keys.addEventListener('keydown', (event) => {
   if (mode !== 'control' || event.isComposing || event.key === 'Dead' || event.key === 'Process') return;
+  // Ctrl/Cmd+V: this browser pastes into the textarea (the paste event below), which needs no clipboard permission.
+  if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === 'v') return;
   if (isPrintable(event)) return; // the input event below sends it as text
   event.preventDefault();
   held.set(event.key, event.code);
@@ -179,8 +201,8 @@ keys.addEventListener('blur', () => {
 });
 keys.addEventListener('input', (event) => {
   if (event.isComposing) return;
-  // Composed text is sent at compositionend (some browsers repeat it here as insertFromComposition); pastes follow the
-  // asset's clipboard policy on the server side and are not typed in from here.
+  // Composed text is sent at compositionend (some browsers repeat it here as insertFromComposition); a paste is sent by
+  // the paste listener below, as its own message.
   if (mode === 'control' && event.inputType === 'insertText' && event.data) send({ type: 'text', text: event.data });
   keys.value = '';
 });
@@ -189,3 +211,43 @@ keys.addEventListener('compositionend', (event) => {
   keys.value = '';
 });
 canvas.addEventListener('click', () => keys.focus({ preventScroll: true }));
+
+// Clipboard. Paste in: the text of this computer's clipboard goes as a `paste` message (the server inserts it where the
+// asset allows paste, and says paste_denied otherwise); the remote browser's own clipboard is never used.
+keys.addEventListener('paste', (event) => {
+  event.preventDefault();
+  if (mode !== 'control') return;
+  const text = event.clipboardData ? event.clipboardData.getData('text/plain') : '';
+  if (!text) return;
+  send({ type: 'paste', text: text.slice(0, MAX_PASTE_CHARS) });
+  if (text.length > MAX_PASTE_CHARS) notify(`Pasted the first ${MAX_PASTE_CHARS} characters`);
+});
+
+// Copy out: what the remote page copied is written to this computer's clipboard. A browser may refuse without a
+// click of ours (no recent user gesture, or no focus): then a button does it.
+let copied = '';
+function copiedOut(text, truncated) {
+  copied = text;
+  const note = truncated ? ' (cut to its first part)' : '';
+  const write = navigator.clipboard && navigator.clipboard.writeText ? navigator.clipboard.writeText(text) : Promise.reject(new Error('no clipboard'));
+  write.then(
+    () => {
+      copyButton.hidden = true;
+      notify(`Copied from the portal${note}`);
+    },
+    () => {
+      copyButton.hidden = false;
+      notify(`The portal copied text${note}: click “Copy to this computer”`);
+    },
+  );
+}
+copyButton.addEventListener('click', () => {
+  navigator.clipboard.writeText(copied).then(
+    () => {
+      copyButton.hidden = true;
+      notify('Copied from the portal');
+      keys.focus({ preventScroll: true });
+    },
+    () => notify('This browser refused to write to the clipboard.'),
+  );
+});

@@ -33,6 +33,8 @@ const INVALID_IN_A_ROW_LIMIT = 50;
 /** Browser operations (input, resize, tab switch) allowed to wait at once. */
 const OP_QUEUE_LIMIT = 256;
 const DEFAULT_VIEWPORT: Viewport = { width: 1280, height: 720 };
+/** Pastes allowed to wait at once (each holds up to MAX_PASTE_CHARS of text); more get `busy`. */
+const PASTE_QUEUE_LIMIT = 4;
 /** Starts of a screencast tried before the view gives up (waits of 0.2, 0.4, 0.8, 1.6 s between them). */
 const SCREENCAST_ATTEMPTS = 5;
 
@@ -53,6 +55,8 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   let finished = false;
   let invalidInARow = 0;
   let unsubscribeEnd: (() => void) | null = null;
+  let unsubscribeCopy: (() => void) | null = null;
+  let pastesWaiting = 0;
   let stopScreencast: (() => Promise<void>) | null = null;
   let tabsTimer: NodeJS.Timeout | null = null;
   let lastTabs = '';
@@ -111,6 +115,8 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     handle = attached;
     unsubscribeEnd = attached.onEnd((reason) => ended(reason));
     if (finished) return; // onEnd may call back at once for a session that ended meanwhile.
+    // What the page copies goes to the controller's own clipboard; a watcher never gets it.
+    if (mode === 'control') unsubscribeCopy = attached.browser.onCopy((copied) => outbox.send({ type: 'clipboard', text: copied.text, truncated: copied.truncated }));
     announce();
     await stream();
     if (finished) return;
@@ -228,6 +234,19 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
       queue(() => browser.input(message));
       return;
     }
+    if (message.type === 'paste') {
+      if (pastesWaiting >= PASTE_QUEUE_LIMIT) {
+        outbox.send(errorMessage('busy'), { droppable: true });
+        return;
+      }
+      pastesWaiting++;
+      const queued = queue(async () => {
+        pastesWaiting--;
+        if ((await browser.paste(message.text)) === 'denied') outbox.send(errorMessage('paste_denied'), { droppable: true });
+      });
+      if (!queued) pastesWaiting--;
+      return;
+    }
     // switch_tab
     if (!browser.tabs().some((tab) => tab.id === message.tabId)) {
       outbox.send(errorMessage('tab_not_found'), { droppable: true });
@@ -264,6 +283,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     if (tabsTimer) clearInterval(tabsTimer);
     pump.close();
     unsubscribeEnd?.();
+    unsubscribeCopy?.();
     const stop = stopScreencast;
     stopScreencast = null;
     if (stop) void stop().catch((error: unknown) => log.debug({ err: error }, 'live view: stopping the screencast failed'));

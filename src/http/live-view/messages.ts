@@ -30,6 +30,14 @@ const key = z.strictObject({
 // Composed text from the viewer's input method (accents, dead keys already resolved).
 const text = z.strictObject({ type: z.literal('text'), text: z.string().min(1).max(1_000) });
 
+/**
+ * Longest pasted text (UTF-16 units), as the browser module's MAX_PASTE_CHARS: the viewer sends the
+ * first part of a longer clipboard and says so.
+ */
+export const MAX_PASTE_CHARS = 16 * 1024;
+// Text from the viewer's own clipboard, inserted as typed text where the asset allows paste.
+const paste = z.strictObject({ type: z.literal('paste'), text: z.string().min(1).max(MAX_PASTE_CHARS) });
+
 export const VIEWPORT_LIMITS = { minWidth: 320, maxWidth: 3840, minHeight: 200, maxHeight: 2160 } as const;
 const resize = z.strictObject({
   type: z.literal('resize'),
@@ -39,7 +47,7 @@ const resize = z.strictObject({
 const switchTab = z.strictObject({ type: z.literal('switch_tab'), tabId: z.string().min(1).max(128) });
 const ack = z.strictObject({ type: z.literal('ack') });
 
-export const clientMessageSchema = z.discriminatedUnion('type', [mouse, wheel, key, text, resize, switchTab, ack]);
+export const clientMessageSchema = z.discriminatedUnion('type', [mouse, wheel, key, text, paste, resize, switchTab, ack]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
 /** Input events go to the browser as they are; the others steer the view. */
@@ -47,8 +55,11 @@ export function isInputEvent(message: ClientMessage): message is ClientMessage &
   return message.type === 'mouse' || message.type === 'wheel' || message.type === 'key' || message.type === 'text';
 }
 
-/** Largest client message accepted by the socket (a text event of 1,000 characters fits many times over). */
-export const MAX_CLIENT_MESSAGE_BYTES = 16 * 1024;
+/**
+ * Largest client message accepted by the socket: a paste of MAX_PASTE_CHARS characters, each
+ * escaped as JSON's longest `\uXXXX` (6 bytes), fits.
+ */
+export const MAX_CLIENT_MESSAGE_BYTES = 128 * 1024;
 
 /**
  * Codes of `{type:'error'}` messages. Stable: a client may branch on them.
@@ -63,6 +74,7 @@ export const LIVE_ERRORS = {
   busy: 'Too many messages at once; some were dropped.',
   too_many_viewers: 'This session has as many viewers as it may have; close another view first.',
   input_failed: 'The input could not be delivered to the browser.',
+  paste_denied: 'Pasting into this portal is not allowed by its policy.',
   unavailable: 'The session cannot be shown right now; try again shortly.',
   internal: 'An internal error occurred.',
 } as const;
@@ -90,6 +102,8 @@ export type ServerMessage =
   | { type: 'state'; state: LiveSessionState; mode: LiveMode; viewport: { width: number; height: number } | null }
   | { type: 'signing_in' }
   | { type: 'tabs'; tabs: LiveTab[] }
+  /** Text copied in the remote page, for the controlling viewer's own clipboard (never sent to a watcher). */
+  | { type: 'clipboard'; text: string; truncated: boolean }
   | { type: 'ended'; reason: LiveEndReason }
   | { type: 'error'; code: LiveErrorCode; message: string };
 

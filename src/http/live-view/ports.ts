@@ -49,6 +49,10 @@ export interface ScreencastOptions {
 export interface LiveBrowser {
   startScreencast(options: ScreencastOptions, onFrame: (frame: LiveFrame) => void): Promise<() => Promise<void>>;
   input(event: LiveInputEvent): Promise<void>;
+  /** Inserts the controller's pasted text as typed text; `denied` when the asset's policy denies paste (reported as blocked). */
+  paste(text: string): Promise<'inserted' | 'denied' | 'ignored'>;
+  /** Copies in the remote page (allowed by the asset, right after the controller's input); returns the unsubscribe function. */
+  onCopy(listener: (copied: { text: string; truncated: boolean }) => void): () => void;
   tabs(): LiveTab[];
   switchTab(tabId: string): Promise<void>;
   resize(width: number, height: number): Promise<void>;
