@@ -4,6 +4,7 @@ import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { dateTimeText, t } from '../i18n/index.js';
 import { Command, isoFromLocal, Pager, shellArg, useCursorPages } from '../ui.js';
+import { DataTable } from '../data-table.js';
 
 /** One event of the trail (`GET /api/audit`, docs/audit-events.md). */
 interface AuditEvent {
@@ -215,49 +216,34 @@ export function AuditSearch(props: SignedInProps) {
       <p class="muted" role="status">{busy ? t('audit.loading') : result ? t('audit.count', { count: result.events.length }) : ''}</p>
 
       {result && result.events.length > 0 && (
-        <div class="table-wrap">
-          <table class="data" id="audit-events">
-            <caption class="visually-hidden">{t('audit.caption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('audit.time')}</th>
-                <th scope="col">{t('audit.actor')}</th>
-                <th scope="col">{t('audit.action')}</th>
-                <th scope="col">{t('audit.target')}</th>
-                <th scope="col">{t('audit.outcome')}</th>
-                <th scope="col">{t('audit.more')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {result.events.map((event) => (
-                <tr key={event.id} data-seq={event.seq}>
-                  <th scope="row">
-                    <time dateTime={event.time}>{dateTimeText(event.time)}</time>
-                    <span class="sub">#{event.seq}</span>
-                  </th>
-                  <td>
-                    {event.actor.name ?? event.actor.id}
-                    <span class="sub">{event.actor.id}</span>
-                  </td>
-                  <td><code>{event.action}</code></td>
-                  <td>{event.target ? <span class="sub-inline">{`${event.target.kind}: ${event.target.id}`}</span> : <span class="muted">—</span>}</td>
-                  <td>
-                    <span class={`pill outcome-${event.outcome}`}>{OUTCOMES[event.outcome]?.() ?? event.outcome}</span>
-                  </td>
-                  <td>
-                    <details>
-                      <summary>
-                        {t('audit.details')}
-                        <span class="visually-hidden"> #{event.seq}</span>
-                      </summary>
-                      <pre>{JSON.stringify({ details: event.details, sourceIp: event.sourceIp, requestId: event.requestId, nodeId: event.nodeId, hash: event.hash }, null, 2)}</pre>
-                    </details>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable id="audit-events" caption={t('audit.caption')} columns={[t('audit.time'), t('audit.actor'), t('audit.action'), t('audit.target'), t('audit.outcome'), t('audit.more')]}>
+          {result.events.map((event) => (
+            <tr key={event.id} data-seq={event.seq}>
+              <th scope="row">
+                <time dateTime={event.time}>{dateTimeText(event.time)}</time>
+                <span class="sub">#{event.seq}</span>
+              </th>
+              <td>
+                {event.actor.name ?? event.actor.id}
+                <span class="sub">{event.actor.id}</span>
+              </td>
+              <td><code>{event.action}</code></td>
+              <td>{event.target ? <span class="sub-inline">{`${event.target.kind}: ${event.target.id}`}</span> : <span class="muted">—</span>}</td>
+              <td>
+                <span class={`pill outcome-${event.outcome}`}>{OUTCOMES[event.outcome]?.() ?? event.outcome}</span>
+              </td>
+              <td>
+                <details>
+                  <summary>
+                    {t('audit.details')}
+                    <span class="visually-hidden"> #{event.seq}</span>
+                  </summary>
+                  <pre>{JSON.stringify({ details: event.details, sourceIp: event.sourceIp, requestId: event.requestId, nodeId: event.nodeId, hash: event.hash }, null, 2)}</pre>
+                </details>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       {result && (
         <Pager

@@ -3,6 +3,7 @@ import { api, ApiError, describeError, type Asset, type BrowserSession } from '.
 import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { dateTimeText, durationText, hasMessage, t } from '../i18n/index.js';
+import { DataTable } from '../data-table.js';
 import { liveViewUrl } from './launcher.js';
 
 /** A session's state, in words. */
@@ -68,53 +69,41 @@ export function MySessions(props: SignedInProps) {
       {!sessions && error === null && <p class="muted" role="status">{t('sessions.loading')}</p>}
       {sessions && sessions.length === 0 && <p class="muted">{t('sessions.none')}</p>}
       {sessions && sessions.length > 0 && (
-        <div class="table-wrap">
-          <table class="sessions" id="sessions">
-            <caption class="visually-hidden">{t('sessions.caption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('sessions.portal')}</th>
-                <th scope="col">{t('sessions.started')}</th>
-                <th scope="col">{t('sessions.duration')}</th>
-                <th scope="col">{t('sessions.state')}</th>
-                <th scope="col">{t('sessions.ending')}</th>
-                <th scope="col">
-                  <span class="visually-hidden">{t('sessions.actions')}</span>
-                </th>
+        <DataTable
+          id="sessions"
+          class="sessions"
+          caption={t('sessions.caption')}
+          columns={[t('sessions.portal'), t('sessions.started'), t('sessions.duration'), t('sessions.state'), t('sessions.ending'), <span class="visually-hidden">{t('sessions.actions')}</span>]}
+        >
+          {sessions.map((session) => {
+            const name = names[session.assetId] ?? session.assetId;
+            const live = session.state !== 'ended';
+            return (
+              <tr key={session.id} data-session={session.id} class={live ? 'live' : undefined}>
+                <th scope="row">{name}</th>
+                <td>
+                  <time dateTime={session.createdAt}>{dateTimeText(session.createdAt)}</time>
+                </td>
+                <td class="number">{durationText(durationOf(session, now))}</td>
+                <td>
+                  <span class={`pill ${session.state}`}>{stateLabel(session.state)}</span>
+                </td>
+                <td class="reason">
+                  {live ? <span class="muted">{t('sessions.stillRunning')}</span> : endReasonLabel(session.endReason)}
+                  {session.endMessage && <span class="end-message">{t('sessions.note', { message: session.endMessage })}</span>}
+                </td>
+                <td>
+                  {live && (
+                    <a class="button small" href={liveViewUrl(session.id)}>
+                      {t('sessions.openLive')}
+                      <span class="visually-hidden"> ({name})</span>
+                    </a>
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {sessions.map((session) => {
-                const name = names[session.assetId] ?? session.assetId;
-                const live = session.state !== 'ended';
-                return (
-                  <tr key={session.id} data-session={session.id} class={live ? 'live' : undefined}>
-                    <th scope="row">{name}</th>
-                    <td>
-                      <time dateTime={session.createdAt}>{dateTimeText(session.createdAt)}</time>
-                    </td>
-                    <td class="number">{durationText(durationOf(session, now))}</td>
-                    <td>
-                      <span class={`pill ${session.state}`}>{stateLabel(session.state)}</span>
-                    </td>
-                    <td class="reason">
-                      {live ? <span class="muted">{t('sessions.stillRunning')}</span> : endReasonLabel(session.endReason)}
-                      {session.endMessage && <span class="end-message">{t('sessions.note', { message: session.endMessage })}</span>}
-                    </td>
-                    <td>
-                      {live && (
-                        <a class="button small" href={liveViewUrl(session.id)}>
-                          {t('sessions.openLive')}
-                          <span class="visually-hidden"> ({name})</span>
-                        </a>
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       )}
     </SignedInFrame>
   );

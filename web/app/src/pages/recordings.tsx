@@ -4,6 +4,7 @@ import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { dateTimeText, durationText, t } from '../i18n/index.js';
 import { Command, isoFromLocal, Pager, useCursorPages } from '../ui.js';
+import { DataTable } from '../data-table.js';
 
 /** A recording's metadata (`GET /api/recordings`, docs/api.md). */
 interface Recording {
@@ -151,54 +152,39 @@ export function RecordingSearch(props: SignedInProps) {
       <p class="muted" role="status">{busy ? t('recordings.loading') : result ? t('recordings.count', { count: result.recordings.length }) : ''}</p>
 
       {result && result.recordings.length > 0 && (
-        <div class="table-wrap">
-          <table class="data" id="recordings">
-            <caption class="visually-hidden">{t('recordings.caption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('recordings.started')}</th>
-                <th scope="col">{t('recordings.asset')}</th>
-                <th scope="col">{t('recordings.user')}</th>
-                <th scope="col">{t('recordings.duration')}</th>
-                <th scope="col">{t('recordings.state')}</th>
-                <th scope="col">{t('recordings.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {result.recordings.map((rec) => (
-                <tr key={rec.id} data-recording={rec.id} data-session={rec.sessionId}>
-                  <th scope="row">
-                    <time dateTime={rec.startedAt}>{dateTimeText(rec.startedAt)}</time>
-                  </th>
-                  <td>{assetName(rec.assetId)}</td>
-                  <td>{userName(rec.userId)}</td>
-                  <td class="number">{durationText(rec.durationMs)}</td>
-                  <td>
-                    <span class={`pill ${rec.state === 'recording' ? 'active' : ''}`}>
-                      {rec.state === 'recording' ? t('recordings.running') : rec.complete === false ? t('recordings.incomplete') : t('recordings.sealed')}
-                    </span>
-                    {rec.legalHold && <span class="pill hold">{t('recordings.legalHold')}</span>}
-                    <span class="sub">{t('recordings.events', { count: rec.events })}</span>
-                  </td>
-                  <td>
-                    <a class="button small" href={replayUrl(rec.id)}>
-                      {t('recordings.replay')}
-                      <span class="visually-hidden"> ({`${assetName(rec.assetId)}, ${dateTimeText(rec.startedAt)}`})</span>
-                    </a>
-                    <details class="evidence">
-                      <summary>
-                        {t('recordings.evidence')}
-                        <span class="visually-hidden"> ({`${assetName(rec.assetId)}, ${dateTimeText(rec.startedAt)}`})</span>
-                      </summary>
-                      <p class="muted">{t('recordings.evidenceIntro')}</p>
-                      <Command text={`webasset recording evidence ${rec.id} --out evidence-${rec.id.slice(0, 8)}`} label={t('recordings.evidence')} />
-                    </details>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable id="recordings" caption={t('recordings.caption')} columns={[t('recordings.started'), t('recordings.asset'), t('recordings.user'), t('recordings.duration'), t('recordings.state'), t('recordings.actions')]}>
+          {result.recordings.map((rec) => (
+            <tr key={rec.id} data-recording={rec.id} data-session={rec.sessionId}>
+              <th scope="row">
+                <time dateTime={rec.startedAt}>{dateTimeText(rec.startedAt)}</time>
+              </th>
+              <td>{assetName(rec.assetId)}</td>
+              <td>{userName(rec.userId)}</td>
+              <td class="number">{durationText(rec.durationMs)}</td>
+              <td>
+                <span class={`pill ${rec.state === 'recording' ? 'active' : ''}`}>
+                  {rec.state === 'recording' ? t('recordings.running') : rec.complete === false ? t('recordings.incomplete') : t('recordings.sealed')}
+                </span>
+                {rec.legalHold && <span class="pill hold">{t('recordings.legalHold')}</span>}
+                <span class="sub">{t('recordings.events', { count: rec.events })}</span>
+              </td>
+              <td>
+                <a class="button small" href={replayUrl(rec.id)}>
+                  {t('recordings.replay')}
+                  <span class="visually-hidden"> ({`${assetName(rec.assetId)}, ${dateTimeText(rec.startedAt)}`})</span>
+                </a>
+                <details class="evidence">
+                  <summary>
+                    {t('recordings.evidence')}
+                    <span class="visually-hidden"> ({`${assetName(rec.assetId)}, ${dateTimeText(rec.startedAt)}`})</span>
+                  </summary>
+                  <p class="muted">{t('recordings.evidenceIntro')}</p>
+                  <Command text={`webasset recording evidence ${rec.id} --out evidence-${rec.id.slice(0, 8)}`} label={t('recordings.evidence')} />
+                </details>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       {result && (
         <Pager

@@ -4,6 +4,7 @@ import { api } from '../../api.js';
 import { t } from '../../i18n/index.js';
 import { ConfirmPanel } from '../../ui.js';
 import { ErrorMessage, ROLE_NAMES, roleLabel, useLoad, userName, type AdminAsset, type AdminUser, type Grant, type Group, type Member, type SectionProps, type VaultEntry } from './common.js';
+import { DataTable } from '../../data-table.js';
 
 /** Runs `action`, keeping its refusal for the form; true when it went through. */
 function useAction() {
@@ -80,52 +81,39 @@ export function GroupsSection(props: SectionProps) {
       <ErrorMessage error={groups.error} />
       {groups.data && groups.data.length === 0 && <p class="muted">{t('admin.noGroups')}</p>}
       {groups.data && groups.data.length > 0 && (
-        <div class="table-wrap">
-          <table class="data" id="groups">
-            <caption class="visually-hidden">{t('admin.groupsCaption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('admin.groupName')}</th>
-                <th scope="col">{t('admin.description')}</th>
-                <th scope="col">{t('admin.groupRoles')}</th>
-                <th scope="col">{t('sessions.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {groups.data.map((group) => (
-                <tr key={group.id} data-group={group.name}>
-                  <th scope="row">{group.name}</th>
-                  <td>{group.description}</td>
-                  <td>{group.roles.map(roleLabel).join(', ') || <span class="muted">—</span>}</td>
-                  <td>
-                    <div class="row-actions">
-                      <button type="button" class="secondary small" aria-expanded={open === group.id} onClick={() => setOpen(open === group.id ? null : group.id)} aria-label={t('admin.membersOf', { name: group.name })}>
-                        {t('admin.members')}
-                      </button>
-                      <button type="button" class="small danger" onClick={() => setDeleting(group.id)} aria-label={t('admin.deleteNamed', { name: group.name })}>
-                        {t('admin.delete')}
-                      </button>
-                    </div>
-                    {deleting === group.id && (
-                      <ConfirmPanel
-                        id={`delete-group-${group.id}`}
-                        message={t('admin.deleteGroupConfirm', { name: group.name })}
-                        confirmLabel={t('admin.delete')}
-                        onCancel={() => setDeleting(null)}
-                        onConfirm={async () => {
-                          await api('DELETE', `/api/admin/groups/${group.id}`);
-                          setDeleting(null);
-                          await groups.reload();
-                        }}
-                      />
-                    )}
-                    {open === group.id && <Members group={group} users={users.data ?? []} {...props} />}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable id="groups" caption={t('admin.groupsCaption')} columns={[t('admin.groupName'), t('admin.description'), t('admin.groupRoles'), t('sessions.actions')]}>
+          {groups.data.map((group) => (
+            <tr key={group.id} data-group={group.name}>
+              <th scope="row">{group.name}</th>
+              <td>{group.description}</td>
+              <td>{group.roles.map(roleLabel).join(', ') || <span class="muted">—</span>}</td>
+              <td>
+                <div class="row-actions">
+                  <button type="button" class="secondary small" aria-expanded={open === group.id} onClick={() => setOpen(open === group.id ? null : group.id)} aria-label={t('admin.membersOf', { name: group.name })}>
+                    {t('admin.members')}
+                  </button>
+                  <button type="button" class="small danger" onClick={() => setDeleting(group.id)} aria-label={t('admin.deleteNamed', { name: group.name })}>
+                    {t('admin.delete')}
+                  </button>
+                </div>
+                {deleting === group.id && (
+                  <ConfirmPanel
+                    id={`delete-group-${group.id}`}
+                    message={t('admin.deleteGroupConfirm', { name: group.name })}
+                    confirmLabel={t('admin.delete')}
+                    onCancel={() => setDeleting(null)}
+                    onConfirm={async () => {
+                      await api('DELETE', `/api/admin/groups/${group.id}`);
+                      setDeleting(null);
+                      await groups.reload();
+                    }}
+                  />
+                )}
+                {open === group.id && <Members group={group} users={users.data ?? []} {...props} />}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </>
   );
@@ -204,56 +192,42 @@ export function AssetsSection(props: SectionProps) {
       <ErrorMessage error={assets.error} />
       {assets.data && assets.data.length === 0 && <p class="muted">{t('admin.noAssets')}</p>}
       {assets.data && assets.data.length > 0 && (
-        <div class="table-wrap">
-          <table class="data" id="assets">
-            <caption class="visually-hidden">{t('admin.assetsCaption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('admin.assetName')}</th>
-                <th scope="col">{t('admin.assetUrl')}</th>
-                <th scope="col">{t('admin.credential')}</th>
-                <th scope="col">{t('admin.mfa')}</th>
-                <th scope="col">{t('sessions.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {assets.data.map((asset) => (
-                <tr key={asset.id} data-asset={asset.id}>
-                  <th scope="row">
-                    {asset.name}
-                    <span class="sub">{asset.id}</span>
-                  </th>
-                  <td class="sub-inline">{asset.url}</td>
-                  <td>{asset.credential ?? <span class="muted">{t('admin.noCredential')}</span>}</td>
-                  <td>{asset.mfaRequired ? t('admin.mfaNeeded') : t('admin.mfaNotNeeded')}</td>
-                  <td>
-                    <div class="row-actions">
-                      <button type="button" class="secondary small" onClick={() => setEditing(asset)} aria-label={t('admin.editNamed', { name: asset.name })}>
-                        {t('admin.edit')}
-                      </button>
-                      <button type="button" class="small danger" onClick={() => setDeleting(asset.id)} aria-label={t('admin.deleteNamed', { name: asset.name })}>
-                        {t('admin.delete')}
-                      </button>
-                    </div>
-                    {deleting === asset.id && (
-                      <ConfirmPanel
-                        id={`delete-asset-${asset.id}`}
-                        message={t('admin.deleteAssetConfirm', { name: asset.name })}
-                        confirmLabel={t('admin.delete')}
-                        onCancel={() => setDeleting(null)}
-                        onConfirm={async () => {
-                          await api('DELETE', `/api/admin/assets/${encodeURIComponent(asset.id)}`);
-                          setDeleting(null);
-                          await assets.reload();
-                        }}
-                      />
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable id="assets" caption={t('admin.assetsCaption')} columns={[t('admin.assetName'), t('admin.assetUrl'), t('admin.credential'), t('admin.mfa'), t('sessions.actions')]}>
+          {assets.data.map((asset) => (
+            <tr key={asset.id} data-asset={asset.id}>
+              <th scope="row">
+                {asset.name}
+                <span class="sub">{asset.id}</span>
+              </th>
+              <td class="sub-inline">{asset.url}</td>
+              <td>{asset.credential ?? <span class="muted">{t('admin.noCredential')}</span>}</td>
+              <td>{asset.mfaRequired ? t('admin.mfaNeeded') : t('admin.mfaNotNeeded')}</td>
+              <td>
+                <div class="row-actions">
+                  <button type="button" class="secondary small" onClick={() => setEditing(asset)} aria-label={t('admin.editNamed', { name: asset.name })}>
+                    {t('admin.edit')}
+                  </button>
+                  <button type="button" class="small danger" onClick={() => setDeleting(asset.id)} aria-label={t('admin.deleteNamed', { name: asset.name })}>
+                    {t('admin.delete')}
+                  </button>
+                </div>
+                {deleting === asset.id && (
+                  <ConfirmPanel
+                    id={`delete-asset-${asset.id}`}
+                    message={t('admin.deleteAssetConfirm', { name: asset.name })}
+                    confirmLabel={t('admin.delete')}
+                    onCancel={() => setDeleting(null)}
+                    onConfirm={async () => {
+                      await api('DELETE', `/api/admin/assets/${encodeURIComponent(asset.id)}`);
+                      setDeleting(null);
+                      await assets.reload();
+                    }}
+                  />
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </>
   );
@@ -355,56 +329,41 @@ export function PermissionsSection(props: SectionProps) {
       <ErrorMessage error={grants.error} />
       {grants.data && grants.data.length === 0 && <p class="muted">{t('admin.noPermissions')}</p>}
       {grants.data && grants.data.length > 0 && (
-        <div class="table-wrap">
-          <table class="data" id="permissions">
-            <caption class="visually-hidden">{t('admin.permissionsCaption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('admin.subject')}</th>
-                <th scope="col">{t('sessions.portal')}</th>
-                <th scope="col">{t('admin.allowed')}</th>
-                <th scope="col">{t('admin.timeWindow')}</th>
-                <th scope="col">{t('admin.maxConcurrent')}</th>
-                <th scope="col">{t('sessions.actions')}</th>
+        <DataTable id="permissions" caption={t('admin.permissionsCaption')} columns={[t('admin.subject'), t('sessions.portal'), t('admin.allowed'), t('admin.timeWindow'), t('admin.maxConcurrent'), t('sessions.actions')]}>
+          {grants.data.map((g) => {
+            const label = `${subjectName(g)}, ${assetName(g.assetId)}`;
+            return (
+              <tr key={g.id}>
+                <th scope="row">
+                  {subjectName(g)}
+                  <span class="sub">{g.subjectKind === 'group' ? t('admin.subjectGroup') : t('admin.subjectUser')}</span>
+                </th>
+                <td>{assetName(g.assetId)}</td>
+                <td>{g.actions.map((a) => ACTION_LABELS[a as (typeof ACTIONS)[number]]?.() ?? a).join(', ')}</td>
+                <td>{windowText(g)}</td>
+                <td class="number">{g.maxConcurrent ?? '—'}</td>
+                <td>
+                  <button type="button" class="small danger" onClick={() => setDeleting(g.id)} aria-label={t('admin.deleteNamed', { name: label })}>
+                    {t('admin.delete')}
+                  </button>
+                  {deleting === g.id && (
+                    <ConfirmPanel
+                      id={`delete-permission-${g.id}`}
+                      message={t('admin.deletePermissionConfirm', { name: label })}
+                      confirmLabel={t('admin.delete')}
+                      onCancel={() => setDeleting(null)}
+                      onConfirm={async () => {
+                        await api('DELETE', `/api/admin/permissions/${g.id}`);
+                        setDeleting(null);
+                        await grants.reload();
+                      }}
+                    />
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {grants.data.map((g) => {
-                const label = `${subjectName(g)}, ${assetName(g.assetId)}`;
-                return (
-                  <tr key={g.id}>
-                    <th scope="row">
-                      {subjectName(g)}
-                      <span class="sub">{g.subjectKind === 'group' ? t('admin.subjectGroup') : t('admin.subjectUser')}</span>
-                    </th>
-                    <td>{assetName(g.assetId)}</td>
-                    <td>{g.actions.map((a) => ACTION_LABELS[a as (typeof ACTIONS)[number]]?.() ?? a).join(', ')}</td>
-                    <td>{windowText(g)}</td>
-                    <td class="number">{g.maxConcurrent ?? '—'}</td>
-                    <td>
-                      <button type="button" class="small danger" onClick={() => setDeleting(g.id)} aria-label={t('admin.deleteNamed', { name: label })}>
-                        {t('admin.delete')}
-                      </button>
-                      {deleting === g.id && (
-                        <ConfirmPanel
-                          id={`delete-permission-${g.id}`}
-                          message={t('admin.deletePermissionConfirm', { name: label })}
-                          confirmLabel={t('admin.delete')}
-                          onCancel={() => setDeleting(null)}
-                          onConfirm={async () => {
-                            await api('DELETE', `/api/admin/permissions/${g.id}`);
-                            setDeleting(null);
-                            await grants.reload();
-                          }}
-                        />
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       )}
     </>
   );

@@ -4,6 +4,7 @@ import { dateTimeText, durationText, hasMessage, t } from '../../i18n/index.js';
 import { ConfirmPanel } from '../../ui.js';
 import { liveViewUrl } from '../launcher.js';
 import { ErrorMessage, useLoad, userName, type AdminAsset, type AdminUser, type SectionProps } from './common.js';
+import { DataTable } from '../../data-table.js';
 
 /** Live browser sessions of people and agents (`GET /api/sessions?all=true`): watch one read-only, end one with a reason. */
 export function LiveSessionsSection(props: SectionProps) {
@@ -38,69 +39,54 @@ export function LiveSessionsSection(props: SectionProps) {
       {!list && sessions.error === null && <p class="muted">{t('app.loading')}</p>}
       {list && list.length === 0 && <p class="muted" id="no-live-sessions">{t('admin.noLiveSessions')}</p>}
       {list && list.length > 0 && (
-        <div class="table-wrap">
-          <table class="data" id="live-sessions">
-            <caption class="visually-hidden">{t('admin.sessionsCaption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('admin.who')}</th>
-                <th scope="col">{t('sessions.portal')}</th>
-                <th scope="col">{t('sessions.started')}</th>
-                <th scope="col">{t('sessions.duration')}</th>
-                <th scope="col">{t('sessions.state')}</th>
-                <th scope="col">{t('sessions.actions')}</th>
+        <DataTable id="live-sessions" caption={t('admin.sessionsCaption')} columns={[t('admin.who'), t('sessions.portal'), t('sessions.started'), t('sessions.duration'), t('sessions.state'), t('sessions.actions')]}>
+          {list.map((s) => {
+            const who = userName(users.data, s.userId ?? '');
+            const label = `${who}, ${assetName(s.assetId)}`;
+            return (
+              <tr key={s.id} data-session={s.id}>
+                <th scope="row">
+                  {who}
+                  <span class="sub">{s.principalKind === 'agent' ? t('admin.kindAgent') : t('admin.kindPerson')}</span>
+                </th>
+                <td>{assetName(s.assetId)}</td>
+                <td>
+                  <time dateTime={s.createdAt}>{dateTimeText(s.createdAt)}</time>
+                </td>
+                <td class="number">{durationText(Math.max(0, now - Date.parse(s.createdAt)))}</td>
+                <td>
+                  <span class={`pill ${s.state}`}>{hasMessage(`state.${s.state}`) ? t(`state.${s.state}`) : s.state}</span>
+                </td>
+                <td>
+                  <div class="row-actions">
+                    <a class="button small secondary" href={liveViewUrl(s.id)}>
+                      {t('admin.watch')}
+                      <span class="visually-hidden"> ({label})</span>
+                    </a>
+                    <button type="button" class="small danger" onClick={() => setEnding(s.id)} aria-label={t('admin.endSessionOf', { name: label })}>
+                      {t('admin.endSession')}
+                    </button>
+                  </div>
+                  {ending === s.id && (
+                    <ConfirmPanel
+                      id={`end-${s.id}`}
+                      message={t('admin.endSessionConfirm', { name: label })}
+                      confirmLabel={t('admin.endSession')}
+                      reason="required"
+                      onCancel={() => setEnding(null)}
+                      onConfirm={async (reason) => {
+                        await api('DELETE', `/api/sessions/${encodeURIComponent(s.id)}`, { reason });
+                        setEnding(null);
+                        setEnded(t('admin.sessionEnded', { name: label }));
+                        await sessions.reload();
+                      }}
+                    />
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {list.map((s) => {
-                const who = userName(users.data, s.userId ?? '');
-                const label = `${who}, ${assetName(s.assetId)}`;
-                return (
-                  <tr key={s.id} data-session={s.id}>
-                    <th scope="row">
-                      {who}
-                      <span class="sub">{s.principalKind === 'agent' ? t('admin.kindAgent') : t('admin.kindPerson')}</span>
-                    </th>
-                    <td>{assetName(s.assetId)}</td>
-                    <td>
-                      <time dateTime={s.createdAt}>{dateTimeText(s.createdAt)}</time>
-                    </td>
-                    <td class="number">{durationText(Math.max(0, now - Date.parse(s.createdAt)))}</td>
-                    <td>
-                      <span class={`pill ${s.state}`}>{hasMessage(`state.${s.state}`) ? t(`state.${s.state}`) : s.state}</span>
-                    </td>
-                    <td>
-                      <div class="row-actions">
-                        <a class="button small secondary" href={liveViewUrl(s.id)}>
-                          {t('admin.watch')}
-                          <span class="visually-hidden"> ({label})</span>
-                        </a>
-                        <button type="button" class="small danger" onClick={() => setEnding(s.id)} aria-label={t('admin.endSessionOf', { name: label })}>
-                          {t('admin.endSession')}
-                        </button>
-                      </div>
-                      {ending === s.id && (
-                        <ConfirmPanel
-                          id={`end-${s.id}`}
-                          message={t('admin.endSessionConfirm', { name: label })}
-                          confirmLabel={t('admin.endSession')}
-                          reason="required"
-                          onCancel={() => setEnding(null)}
-                          onConfirm={async (reason) => {
-                            await api('DELETE', `/api/sessions/${encodeURIComponent(s.id)}`, { reason });
-                            setEnding(null);
-                            setEnded(t('admin.sessionEnded', { name: label }));
-                            await sessions.reload();
-                          }}
-                        />
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       )}
     </>
   );

@@ -3,6 +3,7 @@ import { api } from '../../api.js';
 import { dateTimeText, t } from '../../i18n/index.js';
 import { ConfirmPanel, OneTimeValue } from '../../ui.js';
 import { ErrorMessage, useLoad, type AdminUser, type SectionProps, type TokenInfo } from './common.js';
+import { DataTable } from '../../data-table.js';
 
 const SCOPES = ['mcp', 'api:read', 'api:write'] as const;
 
@@ -40,62 +41,46 @@ export function TokensSection(props: SectionProps) {
       <ErrorMessage error={tokens.error ?? users.error} />
       {tokens.data && tokens.data.length === 0 && <p class="muted">{t('admin.noTokens')}</p>}
       {tokens.data && tokens.data.length > 0 && (
-        <div class="table-wrap">
-          <table class="data" id="tokens">
-            <caption class="visually-hidden">{t('admin.tokensCaption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('admin.tokenName')}</th>
-                <th scope="col">{t('admin.serviceAccount')}</th>
-                <th scope="col">{t('admin.scopes')}</th>
-                <th scope="col">{t('admin.expires')}</th>
-                <th scope="col">{t('admin.lastUsed')}</th>
-                <th scope="col">{t('admin.accountState')}</th>
-                <th scope="col">{t('sessions.actions')}</th>
+        <DataTable id="tokens" caption={t('admin.tokensCaption')} columns={[t('admin.tokenName'), t('admin.serviceAccount'), t('admin.scopes'), t('admin.expires'), t('admin.lastUsed'), t('admin.accountState'), t('sessions.actions')]}>
+          {tokens.data.map((token) => {
+            const expired = token.expiresAt !== null && Date.parse(token.expiresAt) <= now;
+            return (
+              <tr key={token.id} data-token={token.name}>
+                <th scope="row">{token.name}</th>
+                <td>
+                  {token.serviceAccount?.username ?? '—'}
+                  {token.onBehalfOf && <span class="sub">{t('admin.onBehalfOfName', { name: token.onBehalfOf.username })}</span>}
+                </td>
+                <td>{token.scopes.join(', ')}</td>
+                <td>{token.expiresAt ? <time dateTime={token.expiresAt}>{dateTimeText(token.expiresAt)}</time> : t('admin.never')}</td>
+                <td>{token.lastUsedAt ? <time dateTime={token.lastUsedAt}>{dateTimeText(token.lastUsedAt)}</time> : <span class="muted">{t('admin.never')}</span>}</td>
+                <td>
+                  <span class={`pill ${token.revoked || expired ? 'off' : 'active'}`}>{token.revoked ? t('admin.revoked') : expired ? t('admin.expired') : t('admin.valid')}</span>
+                </td>
+                <td>
+                  {!token.revoked && (
+                    <button type="button" class="small danger" onClick={() => setRevoking(token.id)} aria-label={t('admin.revokeToken', { name: token.name })}>
+                      {t('admin.revoke')}
+                    </button>
+                  )}
+                  {revoking === token.id && (
+                    <ConfirmPanel
+                      id={`revoke-${token.id}`}
+                      message={t('admin.revokeConfirm', { name: token.name })}
+                      confirmLabel={t('admin.revoke')}
+                      onCancel={() => setRevoking(null)}
+                      onConfirm={async () => {
+                        await api('DELETE', `/api/admin/tokens/${token.id}`);
+                        setRevoking(null);
+                        await tokens.reload();
+                      }}
+                    />
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {tokens.data.map((token) => {
-                const expired = token.expiresAt !== null && Date.parse(token.expiresAt) <= now;
-                return (
-                  <tr key={token.id} data-token={token.name}>
-                    <th scope="row">{token.name}</th>
-                    <td>
-                      {token.serviceAccount?.username ?? '—'}
-                      {token.onBehalfOf && <span class="sub">{t('admin.onBehalfOfName', { name: token.onBehalfOf.username })}</span>}
-                    </td>
-                    <td>{token.scopes.join(', ')}</td>
-                    <td>{token.expiresAt ? <time dateTime={token.expiresAt}>{dateTimeText(token.expiresAt)}</time> : t('admin.never')}</td>
-                    <td>{token.lastUsedAt ? <time dateTime={token.lastUsedAt}>{dateTimeText(token.lastUsedAt)}</time> : <span class="muted">{t('admin.never')}</span>}</td>
-                    <td>
-                      <span class={`pill ${token.revoked || expired ? 'off' : 'active'}`}>{token.revoked ? t('admin.revoked') : expired ? t('admin.expired') : t('admin.valid')}</span>
-                    </td>
-                    <td>
-                      {!token.revoked && (
-                        <button type="button" class="small danger" onClick={() => setRevoking(token.id)} aria-label={t('admin.revokeToken', { name: token.name })}>
-                          {t('admin.revoke')}
-                        </button>
-                      )}
-                      {revoking === token.id && (
-                        <ConfirmPanel
-                          id={`revoke-${token.id}`}
-                          message={t('admin.revokeConfirm', { name: token.name })}
-                          confirmLabel={t('admin.revoke')}
-                          onCancel={() => setRevoking(null)}
-                          onConfirm={async () => {
-                            await api('DELETE', `/api/admin/tokens/${token.id}`);
-                            setRevoking(null);
-                            await tokens.reload();
-                          }}
-                        />
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       )}
     </>
   );

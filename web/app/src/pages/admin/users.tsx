@@ -3,6 +3,7 @@ import { api } from '../../api.js';
 import { dateTimeText, t } from '../../i18n/index.js';
 import { ConfirmPanel, OneTimeValue } from '../../ui.js';
 import { ErrorMessage, ROLE_NAMES, roleLabel, useLoad, type AdminUser, type SectionProps } from './common.js';
+import { DataTable } from '../../data-table.js';
 
 type Pending = { userId: string; action: 'disable' | 'reset-mfa' | 'end-sessions' | 'roles' };
 
@@ -49,116 +50,100 @@ export function UsersSection(props: SectionProps) {
       <p class="notice" role="status" hidden={notice === null}>{notice ?? ''}</p>
       <ErrorMessage error={error ?? users.error} />
       {users.data && (
-        <div class="table-wrap">
-          <table class="data" id="users">
-            <caption class="visually-hidden">{t('admin.usersCaption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('admin.username')}</th>
-                <th scope="col">{t('admin.displayName')}</th>
-                <th scope="col">{t('admin.roles')}</th>
-                <th scope="col">{t('admin.mfa')}</th>
-                <th scope="col">{t('admin.lastSignIn')}</th>
-                <th scope="col">{t('admin.accountState')}</th>
-                <th scope="col">{t('sessions.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.data.map((user) => (
-                <tr key={user.id} data-user={user.username}>
-                  <th scope="row">
-                    {user.username}
-                    <span class="sub">{user.kind === 'service' ? t('admin.kindService') : t('admin.kindPerson')}</span>
-                  </th>
-                  <td>{user.displayName}</td>
-                  <td>{user.roles.map(roleLabel).join(', ')}</td>
-                  <td>{user.mfaEnrolled ? t('admin.mfaEnrolled') : user.mfaRequired ? t('admin.mfaMissing') : t('admin.mfaNone')}</td>
-                  <td>{user.lastLoginAt ? <time dateTime={user.lastLoginAt}>{dateTimeText(user.lastLoginAt)}</time> : <span class="muted">{t('admin.never')}</span>}</td>
-                  <td>
-                    <span class={`pill ${user.disabled ? 'off' : 'active'}`}>{user.disabled ? t('admin.disabled') : t('admin.enabled')}</span>
-                  </td>
-                  <td>
-                    <div class="row-actions">
-                      {user.disabled ? (
-                        <button type="button" class="secondary small" onClick={() => void enable(user)} aria-label={t('admin.enableUser', { name: user.username })}>
-                          {t('admin.enable')}
-                        </button>
-                      ) : (
-                        <button type="button" class="secondary small" onClick={() => setPending({ userId: user.id, action: 'disable' })} aria-label={t('admin.disableUser', { name: user.username })}>
-                          {t('admin.disable')}
-                        </button>
-                      )}
-                      {user.kind === 'person' && (
-                        <button type="button" class="secondary small" onClick={() => setPending({ userId: user.id, action: 'reset-mfa' })} aria-label={t('admin.resetMfaUser', { name: user.username })}>
-                          {t('admin.resetMfa')}
-                        </button>
-                      )}
-                      <button type="button" class="secondary small" onClick={() => setPending({ userId: user.id, action: 'end-sessions' })} aria-label={t('admin.endSessionsUser', { name: user.username })}>
-                        {t('admin.endSessions')}
-                      </button>
-                      <button type="button" class="secondary small" onClick={() => setPending({ userId: user.id, action: 'roles' })} aria-label={t('admin.changeRolesUser', { name: user.username })}>
-                        {t('admin.changeRoles')}
-                      </button>
-                    </div>
-                    {pending?.userId === user.id && pending.action === 'roles' && (
-                      <RolesEditor
-                        user={user}
-                        onCancel={() => setPending(null)}
-                        onSaved={async () => {
-                          setPending(null);
-                          setNotice(t('admin.rolesChanged', { name: user.username }));
-                          await users.reload();
-                        }}
-                      />
-                    )}
-                    {pending?.userId === user.id && pending.action === 'disable' && (
-                      <ConfirmPanel
-                        id={`disable-${user.id}`}
-                        message={t('admin.disableConfirm', { name: user.username })}
-                        confirmLabel={t('admin.disable')}
-                        reason="optional"
-                        onCancel={() => setPending(null)}
-                        onConfirm={async (reason) => {
-                          await api('POST', `/api/admin/users/${user.id}/disable`, reason === '' ? {} : { reason });
-                          setPending(null);
-                          setNotice(t('admin.userDisabled', { name: user.username }));
-                          await users.reload();
-                        }}
-                      />
-                    )}
-                    {pending?.userId === user.id && pending.action === 'reset-mfa' && (
-                      <ConfirmPanel
-                        id={`reset-mfa-${user.id}`}
-                        message={t('admin.resetMfaConfirm', { name: user.username })}
-                        confirmLabel={t('admin.resetMfa')}
-                        onCancel={() => setPending(null)}
-                        onConfirm={async () => {
-                          const answer = await api<{ url: string; expiresAt: string }>('POST', `/api/admin/users/${user.id}/reset-mfa`);
-                          setPending(null);
-                          setLink({ username: user.username, ...answer });
-                          await users.reload();
-                        }}
-                      />
-                    )}
-                    {pending?.userId === user.id && pending.action === 'end-sessions' && (
-                      <ConfirmPanel
-                        id={`end-sessions-${user.id}`}
-                        message={t('admin.endSessionsConfirm', { name: user.username })}
-                        confirmLabel={t('admin.endSessions')}
-                        onCancel={() => setPending(null)}
-                        onConfirm={async () => {
-                          const answer = await api<{ revoked: number }>('DELETE', `/api/admin/users/${user.id}/sessions`);
-                          setPending(null);
-                          setNotice(t('admin.sessionsRevoked', { name: user.username, count: answer.revoked }));
-                        }}
-                      />
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable id="users" caption={t('admin.usersCaption')} columns={[t('admin.username'), t('admin.displayName'), t('admin.roles'), t('admin.mfa'), t('admin.lastSignIn'), t('admin.accountState'), t('sessions.actions')]}>
+          {users.data.map((user) => (
+            <tr key={user.id} data-user={user.username}>
+              <th scope="row">
+                {user.username}
+                <span class="sub">{user.kind === 'service' ? t('admin.kindService') : t('admin.kindPerson')}</span>
+              </th>
+              <td>{user.displayName}</td>
+              <td>{user.roles.map(roleLabel).join(', ')}</td>
+              <td>{user.mfaEnrolled ? t('admin.mfaEnrolled') : user.mfaRequired ? t('admin.mfaMissing') : t('admin.mfaNone')}</td>
+              <td>{user.lastLoginAt ? <time dateTime={user.lastLoginAt}>{dateTimeText(user.lastLoginAt)}</time> : <span class="muted">{t('admin.never')}</span>}</td>
+              <td>
+                <span class={`pill ${user.disabled ? 'off' : 'active'}`}>{user.disabled ? t('admin.disabled') : t('admin.enabled')}</span>
+              </td>
+              <td>
+                <div class="row-actions">
+                  {user.disabled ? (
+                    <button type="button" class="secondary small" onClick={() => void enable(user)} aria-label={t('admin.enableUser', { name: user.username })}>
+                      {t('admin.enable')}
+                    </button>
+                  ) : (
+                    <button type="button" class="secondary small" onClick={() => setPending({ userId: user.id, action: 'disable' })} aria-label={t('admin.disableUser', { name: user.username })}>
+                      {t('admin.disable')}
+                    </button>
+                  )}
+                  {user.kind === 'person' && (
+                    <button type="button" class="secondary small" onClick={() => setPending({ userId: user.id, action: 'reset-mfa' })} aria-label={t('admin.resetMfaUser', { name: user.username })}>
+                      {t('admin.resetMfa')}
+                    </button>
+                  )}
+                  <button type="button" class="secondary small" onClick={() => setPending({ userId: user.id, action: 'end-sessions' })} aria-label={t('admin.endSessionsUser', { name: user.username })}>
+                    {t('admin.endSessions')}
+                  </button>
+                  <button type="button" class="secondary small" onClick={() => setPending({ userId: user.id, action: 'roles' })} aria-label={t('admin.changeRolesUser', { name: user.username })}>
+                    {t('admin.changeRoles')}
+                  </button>
+                </div>
+                {pending?.userId === user.id && pending.action === 'roles' && (
+                  <RolesEditor
+                    user={user}
+                    onCancel={() => setPending(null)}
+                    onSaved={async () => {
+                      setPending(null);
+                      setNotice(t('admin.rolesChanged', { name: user.username }));
+                      await users.reload();
+                    }}
+                  />
+                )}
+                {pending?.userId === user.id && pending.action === 'disable' && (
+                  <ConfirmPanel
+                    id={`disable-${user.id}`}
+                    message={t('admin.disableConfirm', { name: user.username })}
+                    confirmLabel={t('admin.disable')}
+                    reason="optional"
+                    onCancel={() => setPending(null)}
+                    onConfirm={async (reason) => {
+                      await api('POST', `/api/admin/users/${user.id}/disable`, reason === '' ? {} : { reason });
+                      setPending(null);
+                      setNotice(t('admin.userDisabled', { name: user.username }));
+                      await users.reload();
+                    }}
+                  />
+                )}
+                {pending?.userId === user.id && pending.action === 'reset-mfa' && (
+                  <ConfirmPanel
+                    id={`reset-mfa-${user.id}`}
+                    message={t('admin.resetMfaConfirm', { name: user.username })}
+                    confirmLabel={t('admin.resetMfa')}
+                    onCancel={() => setPending(null)}
+                    onConfirm={async () => {
+                      const answer = await api<{ url: string; expiresAt: string }>('POST', `/api/admin/users/${user.id}/reset-mfa`);
+                      setPending(null);
+                      setLink({ username: user.username, ...answer });
+                      await users.reload();
+                    }}
+                  />
+                )}
+                {pending?.userId === user.id && pending.action === 'end-sessions' && (
+                  <ConfirmPanel
+                    id={`end-sessions-${user.id}`}
+                    message={t('admin.endSessionsConfirm', { name: user.username })}
+                    confirmLabel={t('admin.endSessions')}
+                    onCancel={() => setPending(null)}
+                    onConfirm={async () => {
+                      const answer = await api<{ revoked: number }>('DELETE', `/api/admin/users/${user.id}/sessions`);
+                      setPending(null);
+                      setNotice(t('admin.sessionsRevoked', { name: user.username, count: answer.revoked }));
+                    }}
+                  />
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </>
   );

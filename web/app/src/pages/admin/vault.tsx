@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../../api.js';
 import { dateTimeText, t } from '../../i18n/index.js';
 import { ErrorMessage, useLoad, type SectionProps, type VaultEntry } from './common.js';
+import { DataTable } from '../../data-table.js';
 
 /** A field being typed: its name and value live in this form only, and are cleared once saved. */
 interface FieldRow {
@@ -32,45 +33,30 @@ export function VaultSection(props: SectionProps) {
       <ErrorMessage error={entries.error} />
       {entries.data && entries.data.length === 0 && <p class="muted">{t('admin.noVaultEntries')}</p>}
       {entries.data && entries.data.length > 0 && (
-        <div class="table-wrap">
-          <table class="data" id="vault">
-            <caption class="visually-hidden">{t('admin.vaultCaption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('admin.entry')}</th>
-                <th scope="col">{t('admin.fields')}</th>
-                <th scope="col">{t('admin.version')}</th>
-                <th scope="col">{t('admin.setBy')}</th>
-                <th scope="col">{t('admin.age')}</th>
-                <th scope="col">{t('sessions.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {entries.data.map((entry) => (
-                <tr key={entry.id} data-entry={entry.id}>
-                  <th scope="row">{entry.id}</th>
-                  <td>{entry.fields.join(', ')}</td>
-                  <td class="number">{entry.version}</td>
-                  <td>
-                    {entry.setBy.name ?? entry.setBy.id}
-                    <span class="sub">
-                      <time dateTime={entry.setAt}>{dateTimeText(entry.setAt)}</time>
-                    </span>
-                  </td>
-                  <td>
-                    {t('admin.ageDays', { age: entry.ageDays, max: entry.maxAgeDays })}
-                    {entry.stale && <span class="pill outcome-denied stale">{t('admin.stale')}</span>}
-                  </td>
-                  <td>
-                    <button type="button" class="secondary small" onClick={() => setTarget(entry.id)} aria-label={t('admin.rotateEntry', { id: entry.id })}>
-                      {t('admin.rotate')}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable id="vault" caption={t('admin.vaultCaption')} columns={[t('admin.entry'), t('admin.fields'), t('admin.version'), t('admin.setBy'), t('admin.age'), t('sessions.actions')]}>
+          {entries.data.map((entry) => (
+            <tr key={entry.id} data-entry={entry.id}>
+              <th scope="row">{entry.id}</th>
+              <td>{entry.fields.join(', ')}</td>
+              <td class="number">{entry.version}</td>
+              <td>
+                {entry.setBy.name ?? entry.setBy.id}
+                <span class="sub">
+                  <time dateTime={entry.setAt}>{dateTimeText(entry.setAt)}</time>
+                </span>
+              </td>
+              <td>
+                {t('admin.ageDays', { age: entry.ageDays, max: entry.maxAgeDays })}
+                {entry.stale && <span class="pill outcome-denied stale">{t('admin.stale')}</span>}
+              </td>
+              <td>
+                <button type="button" class="secondary small" onClick={() => setTarget(entry.id)} aria-label={t('admin.rotateEntry', { id: entry.id })}>
+                  {t('admin.rotate')}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </>
   );
