@@ -99,7 +99,7 @@ export async function openAgentHandle(deps: AgentHandleDeps, s: LiveSession, bro
 }
 
 /** The credential's values, read once per session; a read that lands after the end is wiped at once. */
-async function loadSecrets(deps: AgentHandleDeps, s: LiveSession, principal: Principal, context: RequestContext): Promise<void> {
+export async function loadSecrets(deps: AgentHandleDeps, s: LiveSession, principal: Principal, context: RequestContext): Promise<void> {
   const secrets = s.secrets;
   if (secrets.values || secrets.wiped) return;
   const entryId = s.record.credential;

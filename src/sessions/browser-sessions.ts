@@ -2,6 +2,7 @@ import { decide } from '../access/index.js';
 import { AppError } from '../core/index.js';
 import type { Principal } from '../identity/index.js';
 import { endedError, openAgentHandle } from './agent-handle.js';
+import { withRedactedCopies } from './copy-redaction.js';
 import { createLiveSessions } from './live-sessions.js';
 import { createSessionAudit } from './session-audit.js';
 import { DEFAULT_MIN_FRAME_INTERVAL_MS } from './session-recording.js';
@@ -118,9 +119,15 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
         detached = true;
         s.recording?.event({ type: 'viewer', action: 'detached', mode, userId: principal.id });
       };
+      const view =
+        mode === 'control'
+          ? withRedactedCopies({ vault: deps.vault, live, audit, clock }, s, browser, principal, context, (error) =>
+              deps.logger.warn({ sessionId: id, error: error instanceof Error ? error.name : 'unknown' }, 'a copy out of the portal was dropped: the redaction values could not be read'),
+            )
+          : browser;
       return {
         record: s.record,
-        browser,
+        browser: view,
         touch: () => live.touch(s),
         onEnd(listener) {
           if (s.ending) {

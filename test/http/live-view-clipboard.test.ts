@@ -146,6 +146,21 @@ describe('live view clipboard (real Chromium, demo portal)', () => {
     expect(filesHolding(ts.dataDir, '/transfer').length).toBeGreaterThan(0);
   });
 
+  it('redacts the credential from what is copied out (a careless portal that shows or copies it), reading the vault once for that', async () => {
+    const { sessionId, viewer } = await controlAtIban('clip-both');
+    // The field now holds the portal password (as a careless page could show it); the copy carries it out.
+    viewer.send({ type: 'paste', text: `x ${PASSWORD}` });
+    copyAll(viewer);
+    await viewer.until(() => viewer.text('clipboard') !== undefined, 'the copied text');
+    expect(viewer.text('clipboard')).toEqual({ type: 'clipboard', text: 'x [REDACTED]', truncated: false });
+    expect(JSON.stringify(viewer.texts)).not.toContain(PASSWORD);
+    await ts.services.audit.trail.flush();
+    const { rows } = await sql<{ details: string | { purpose: string } }>`SELECT details FROM audit_events WHERE action = 'vault.secret.read' AND details::text LIKE ${`%${sessionId}%`} ORDER BY seq`.execute(ts.services.database.db);
+    const purposes = rows.map((row) => (typeof row.details === 'string' ? (JSON.parse(row.details) as { purpose: string }) : row.details).purpose);
+    expect(purposes.filter((p) => p === 'redact')).toHaveLength(1);
+    expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
+  });
+
   it('paste denied: the viewer is told, nothing is inserted, and it is audited as blocked', async () => {
     const { sessionId, viewer } = await controlAtIban('clip-no-paste');
     viewer.send({ type: 'paste', text: PASTED });
