@@ -1,6 +1,6 @@
 // Small pieces the auditor's desk and the administrator's console share: loaded with them, not with the launcher.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { describeError } from './api.js';
+import { ApiError, describeError } from './api.js';
 import { t } from './i18n/index.js';
 
 /** The value of a `datetime-local` field (the reader's wall clock) as an ISO time with a zone, for the API; '' stays ''. */
@@ -8,6 +8,24 @@ export function isoFromLocal(value: string): string {
   if (value === '') return '';
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? '' : date.toISOString();
+}
+
+/** The API's refusal, with the fields it names (`details`: field and problem, never the value). */
+export function ErrorMessage(props: { error: unknown; id?: string }) {
+  if (props.error === null || props.error === undefined) return null;
+  const problems = props.error instanceof ApiError && Array.isArray(props.error.details) ? (props.error.details as Array<{ field?: string; problem?: string }>) : [];
+  return (
+    <div class="error" role="alert" id={props.id}>
+      <p>{describeError(props.error)}</p>
+      {problems.length > 0 && (
+        <ul>
+          {problems.map((p, i) => (
+            <li key={i}>{`${p.field ?? ''}: ${p.problem ?? ''}`}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
 }
 
 /** One argument of a shell command, quoted when it needs to be (single quotes, a quote inside written '\''). */

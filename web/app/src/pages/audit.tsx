@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, describeError, query } from '../api.js';
+import { api, ApiError, query } from '../api.js';
 import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { dateTimeText, t } from '../i18n/index.js';
-import { Command, isoFromLocal, Pager, shellArg, useCursorPages } from '../ui.js';
+import { Command, ErrorMessage, isoFromLocal, Pager, shellArg, useCursorPages } from '../ui.js';
 import { DataTable } from '../data-table.js';
 
 /** One event of the trail (`GET /api/audit`, docs/audit-events.md). */
@@ -134,7 +134,6 @@ export function AuditSearch(props: SignedInProps) {
     value: form[name],
     onInput: (e: Event) => setForm((f) => ({ ...f, [name]: (e.currentTarget as HTMLInputElement).value })),
   });
-  const problems = error instanceof ApiError && Array.isArray(error.details) ? (error.details as Array<{ field?: string; problem?: string }>) : [];
   const flags = exportFlags(applied);
 
   return (
@@ -201,18 +200,7 @@ export function AuditSearch(props: SignedInProps) {
         </div>
       </form>
 
-      {error !== null && (
-        <div class="error" role="alert">
-          <p>{describeError(error)}</p>
-          {problems.length > 0 && (
-            <ul>
-              {problems.map((p, i) => (
-                <li key={i}>{`${p.field ?? ''}: ${p.problem ?? ''}`}</li>
-              ))}
-            </ul>
-          )}
-        </div>
-      )}
+      <ErrorMessage error={error} />
       <p class="muted" role="status">{busy ? t('audit.loading') : result ? t('audit.count', { count: result.events.length }) : ''}</p>
 
       {result && result.events.length > 0 && (

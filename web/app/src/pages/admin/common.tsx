@@ -1,6 +1,7 @@
-// What the console's sections share: the administration API's shapes, a loader, and a form's message line.
+// What the console's sections share: the administration API's shapes, a loader, an action's busy/refusal state, a set of checkboxes.
+import type { ComponentChildren, Ref } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, describeError } from '../../api.js';
+import { ApiError } from '../../api.js';
 import { t } from '../../i18n/index.js';
 
 export interface AdminUser {
@@ -122,26 +123,50 @@ export function useLoad<T>(fetcher: () => Promise<T>, props: SectionProps): { da
   return { data, error, reload };
 }
 
-/** The API's refusal, with the fields it names (`details`: field and problem, never the value). */
-export function ErrorMessage(props: { error: unknown; id?: string }) {
-  if (props.error === null || props.error === undefined) return null;
-  const problems = props.error instanceof ApiError && Array.isArray(props.error.details) ? (props.error.details as Array<{ field?: string; problem?: string }>) : [];
-  return (
-    <div class="error" role="alert" id={props.id}>
-      <p>{describeError(props.error)}</p>
-      {problems.length > 0 && (
-        <ul>
-          {problems.map((p, i) => (
-            <li key={i}>{`${p.field ?? ''}: ${p.problem ?? ''}`}</li>
-          ))}
-        </ul>
-      )}
-    </div>
-  );
-}
-
 /** A user's name for a table: the display name, or the username. */
 export function userName(users: readonly AdminUser[] | null, id: string): string {
   const user = users?.find((u) => u.id === id);
   return user ? user.displayName || user.username : id;
+}
+
+/** Runs `action`, keeping its refusal for the form; true when it went through. */
+export function useAction() {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const run = async (action: () => Promise<unknown>): Promise<boolean> => {
+    setBusy(true);
+    try {
+      await action();
+      setError(null);
+      return true;
+    } catch (e) {
+      setError(e);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, busy, run };
+}
+
+/** A set of checkboxes under a legend: `chosen` are the options ticked; `onChange` gets an update of that list. */
+export function CheckboxSet<T extends string>(props: {
+  legend: string;
+  options: readonly T[];
+  chosen: readonly T[];
+  onChange: (update: (chosen: T[]) => T[]) => void;
+  label: (option: T) => ComponentChildren;
+  firstRef?: Ref<HTMLInputElement>;
+}) {
+  return (
+    <fieldset class="checks">
+      <legend>{props.legend}</legend>
+      {props.options.map((option, i) => (
+        <label key={option} class="check">
+          <input ref={i === 0 ? props.firstRef : undefined} type="checkbox" checked={props.chosen.includes(option)} onChange={(e) => props.onChange((all) => (e.currentTarget.checked ? [...all, option] : all.filter((x) => x !== option)))} />
+          {props.label(option)}
+        </label>
+      ))}
+    </fieldset>
+  );
 }

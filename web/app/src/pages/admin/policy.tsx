@@ -2,29 +2,9 @@
 import { useState } from 'preact/hooks';
 import { api } from '../../api.js';
 import { t } from '../../i18n/index.js';
-import { ConfirmPanel } from '../../ui.js';
-import { ErrorMessage, ROLE_NAMES, roleLabel, useLoad, userName, type AdminAsset, type AdminUser, type Grant, type Group, type Member, type SectionProps, type VaultEntry } from './common.js';
+import { ConfirmPanel, ErrorMessage } from '../../ui.js';
+import { CheckboxSet, ROLE_NAMES, roleLabel, useLoad, userName, type AdminAsset, type AdminUser, type Grant, type Group, type Member, type SectionProps, useAction, type VaultEntry } from './common.js';
 import { DataTable } from '../../data-table.js';
-
-/** Runs `action`, keeping its refusal for the form; true when it went through. */
-function useAction() {
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const run = async (action: () => Promise<unknown>): Promise<boolean> => {
-    setBusy(true);
-    try {
-      await action();
-      setError(null);
-      return true;
-    } catch (e) {
-      setError(e);
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { error, busy, run };
-}
 
 /** Groups, the roles they give, and who is in them. */
 export function GroupsSection(props: SectionProps) {
@@ -63,15 +43,7 @@ export function GroupsSection(props: SectionProps) {
               <input id="group-description" maxLength={500} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
             </div>
           </div>
-          <fieldset class="checks">
-            <legend>{t('admin.groupRoles')}</legend>
-            {ROLE_NAMES.map((role) => (
-              <label key={role} class="check">
-                <input type="checkbox" checked={roles.includes(role)} onChange={(e) => setRoles((r) => (e.currentTarget.checked ? [...r, role] : r.filter((x) => x !== role)))} />
-                {roleLabel(role)}
-              </label>
-            ))}
-          </fieldset>
+          <CheckboxSet legend={t('admin.groupRoles')} options={ROLE_NAMES} chosen={roles} onChange={setRoles} label={roleLabel} />
           <ErrorMessage error={create.error} />
           <div class="actions">
             <button type="submit" disabled={create.busy}>{t('admin.createGroup')}</button>
@@ -372,7 +344,7 @@ export function PermissionsSection(props: SectionProps) {
 function PermissionForm(props: { users: AdminUser[]; groups: Group[]; assets: AdminAsset[]; onCreated: () => Promise<void> }) {
   const [subject, setSubject] = useState('');
   const [assetId, setAssetId] = useState('');
-  const [actions, setActions] = useState<string[]>(['connect']);
+  const [actions, setActions] = useState<Array<(typeof ACTIONS)[number]>>(['connect']);
   const [maxConcurrent, setMaxConcurrent] = useState('');
   const [windowOn, setWindowOn] = useState(false);
   const [zone, setZone] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
@@ -430,15 +402,7 @@ function PermissionForm(props: { users: AdminUser[]; groups: Group[]; assets: Ad
             <input id="permission-max" type="number" min={1} max={1000} value={maxConcurrent} onInput={(e) => setMaxConcurrent(e.currentTarget.value)} />
           </div>
         </div>
-        <fieldset class="checks">
-          <legend>{t('admin.allowed')}</legend>
-          {ACTIONS.map((a) => (
-            <label key={a} class="check">
-              <input type="checkbox" checked={actions.includes(a)} onChange={(e) => setActions((all) => (e.currentTarget.checked ? [...all, a] : all.filter((x) => x !== a)))} />
-              {ACTION_LABELS[a]()}
-            </label>
-          ))}
-        </fieldset>
+        <CheckboxSet legend={t('admin.allowed')} options={ACTIONS} chosen={actions} onChange={setActions} label={(a) => ACTION_LABELS[a]()} />
         <label class="check">
           <input type="checkbox" checked={windowOn} onChange={(e) => setWindowOn(e.currentTarget.checked)} />
           {t('admin.limitToWindow')}

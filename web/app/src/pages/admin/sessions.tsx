@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type BrowserSession } from '../../api.js';
 import { dateTimeText, durationText, hasMessage, t } from '../../i18n/index.js';
-import { ConfirmPanel } from '../../ui.js';
+import { ConfirmPanel, ErrorMessage } from '../../ui.js';
 import { liveViewUrl } from '../launcher.js';
-import { ErrorMessage, useLoad, userName, type AdminAsset, type AdminUser, type SectionProps } from './common.js';
+import { useLoad, userName, type AdminAsset, type AdminUser, type SectionProps } from './common.js';
 import { DataTable } from '../../data-table.js';
 
 /** Live browser sessions of people and agents (`GET /api/sessions?all=true`): watch one read-only, end one with a reason. */

@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
 import { api } from '../../api.js';
 import { dateTimeText, t } from '../../i18n/index.js';
-import { ConfirmPanel, OneTimeValue } from '../../ui.js';
-import { ErrorMessage, useLoad, type AdminUser, type SectionProps, type TokenInfo } from './common.js';
+import { ConfirmPanel, ErrorMessage, OneTimeValue } from '../../ui.js';
+import { CheckboxSet, useAction, useLoad, type AdminUser, type SectionProps, type TokenInfo } from './common.js';
 import { DataTable } from '../../data-table.js';
 
 const SCOPES = ['mcp', 'api:read', 'api:write'] as const;
@@ -89,26 +89,19 @@ export function TokensSection(props: SectionProps) {
 function CreateTokenForm(props: { services: AdminUser[]; people: AdminUser[]; onCreated: (name: string, token: string) => Promise<void> }) {
   const [name, setName] = useState('');
   const [serviceAccountId, setServiceAccountId] = useState('');
-  const [scopes, setScopes] = useState<string[]>(['mcp']);
+  const [scopes, setScopes] = useState<Array<(typeof SCOPES)[number]>>(['mcp']);
   const [days, setDays] = useState('90');
   const [onBehalfOfId, setOnBehalfOfId] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, busy, run } = useAction();
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    try {
+    await run(async () => {
       const body = { name: name.trim(), serviceAccountId, scopes, expiresInDays: Number(days), ...(onBehalfOfId ? { onBehalfOfId } : {}) };
       const answer = await api<{ token: string; info: TokenInfo }>('POST', '/api/admin/tokens', body);
-      setError(null);
       setName('');
       await props.onCreated(answer.info.name, answer.token);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -145,15 +138,7 @@ function CreateTokenForm(props: { services: AdminUser[]; people: AdminUser[]; on
             <small id="token-behalf-hint" class="muted">{t('admin.onBehalfOfHint')}</small>
           </div>
         </div>
-        <fieldset class="checks">
-          <legend>{t('admin.scopes')}</legend>
-          {SCOPES.map((scope) => (
-            <label key={scope} class="check">
-              <input type="checkbox" checked={scopes.includes(scope)} onChange={(e) => setScopes((s) => (e.currentTarget.checked ? [...s, scope] : s.filter((x) => x !== scope)))} />
-              <code>{scope}</code>
-            </label>
-          ))}
-        </fieldset>
+        <CheckboxSet legend={t('admin.scopes')} options={SCOPES} chosen={scopes} onChange={setScopes} label={(scope) => <code>{scope}</code>} />
         <ErrorMessage error={error} />
         <div class="actions">
           <button type="submit" disabled={busy || scopes.length === 0}>{t('admin.createToken')}</button>

@@ -1,8 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../../api.js';
 import { dateTimeText, t } from '../../i18n/index.js';
-import { ConfirmPanel, OneTimeValue } from '../../ui.js';
-import { ErrorMessage, ROLE_NAMES, roleLabel, useLoad, type AdminUser, type SectionProps } from './common.js';
+import { ConfirmPanel, ErrorMessage, OneTimeValue } from '../../ui.js';
+import { CheckboxSet, ROLE_NAMES, roleLabel, useAction, useLoad, type AdminUser, type SectionProps } from './common.js';
 import { DataTable } from '../../data-table.js';
 
 type Pending = { userId: string; action: 'disable' | 'reset-mfa' | 'end-sessions' | 'roles' };
@@ -157,25 +157,18 @@ function InviteForm(props: { onCreated: (username: string, link: Link | null) =>
   const [kind, setKind] = useState<'person' | 'service'>('person');
   const [roles, setRoles] = useState<string[]>(['operator']);
   const [mfaRequired, setMfaRequired] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, busy, run } = useAction();
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    try {
+    await run(async () => {
       const body = { username: username.trim(), kind, roles, mfaRequired, ...(displayName.trim() ? { displayName: displayName.trim() } : {}), ...(email.trim() ? { email: email.trim() } : {}) };
       const answer = await api<{ user: AdminUser; enrolment: { url: string; expiresAt: string } | null }>('POST', '/api/admin/users', body);
-      setError(null);
       setUsername('');
       setDisplayName('');
       setEmail('');
       await props.onCreated(answer.user.username, answer.enrolment ? { username: answer.user.username, ...answer.enrolment } : null);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -204,15 +197,7 @@ function InviteForm(props: { onCreated: (username: string, link: Link | null) =>
             </select>
           </div>
         </div>
-        <fieldset class="checks">
-          <legend>{t('admin.roles')}</legend>
-          {ROLE_NAMES.map((role) => (
-            <label key={role} class="check">
-              <input type="checkbox" checked={roles.includes(role)} onChange={(e) => setRoles((r) => (e.currentTarget.checked ? [...r, role] : r.filter((x) => x !== role)))} />
-              {roleLabel(role)}
-            </label>
-          ))}
-        </fieldset>
+        <CheckboxSet legend={t('admin.roles')} options={ROLE_NAMES} chosen={roles} onChange={setRoles} label={roleLabel} />
         <label class="check">
           <input type="checkbox" id="invite-mfa" checked={mfaRequired} onChange={(e) => setMfaRequired(e.currentTarget.checked)} />
           {t('admin.mfaRequired')}
@@ -229,34 +214,21 @@ function InviteForm(props: { onCreated: (username: string, link: Link | null) =>
 /** A user's roles, changed in place; their live web sessions get the new roles at their next request. */
 function RolesEditor(props: { user: AdminUser; onCancel: () => void; onSaved: () => Promise<void> }) {
   const [roles, setRoles] = useState<string[]>(props.user.roles);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, busy, run } = useAction();
   const first = useRef<HTMLInputElement>(null);
   useEffect(() => {
     first.current?.focus();
   }, []);
   const submit = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    try {
+    await run(async () => {
       await api('PATCH', `/api/admin/users/${props.user.id}`, { roles });
       await props.onSaved();
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="confirm roles-editor" id={`roles-${props.user.id}`} onSubmit={(e) => void submit(e)}>
-      <fieldset class="checks">
-        <legend>{t('admin.rolesOf', { name: props.user.username })}</legend>
-        {ROLE_NAMES.map((role, i) => (
-          <label key={role} class="check">
-            <input ref={i === 0 ? first : undefined} type="checkbox" checked={roles.includes(role)} onChange={(e) => setRoles((r) => (e.currentTarget.checked ? [...r, role] : r.filter((x) => x !== role)))} />
-            {roleLabel(role)}
-          </label>
-        ))}
-      </fieldset>
+      <CheckboxSet legend={t('admin.rolesOf', { name: props.user.username })} options={ROLE_NAMES} chosen={roles} onChange={setRoles} label={roleLabel} firstRef={first} />
       <ErrorMessage error={error} />
       <div class="actions">
         <button type="submit" disabled={busy}>{t('admin.save')}</button>

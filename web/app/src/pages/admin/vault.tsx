@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../../api.js';
 import { dateTimeText, t } from '../../i18n/index.js';
-import { ErrorMessage, useLoad, type SectionProps, type VaultEntry } from './common.js';
+import { useAction, useLoad, type SectionProps, type VaultEntry } from './common.js';
+import { ErrorMessage } from '../../ui.js';
 import { DataTable } from '../../data-table.js';
 
 /** A field being typed: its name and value live in this form only, and are cleared once saved. */
@@ -69,8 +70,7 @@ function SetFieldsForm(props: { entryId: string; onSaved: (id: string, version: 
   const [rows, setRows] = useState<FieldRow[]>(() => [{ key: nextKey++, name: props.entryId ? '' : 'username', value: '' }]);
   const [keepOthers, setKeepOthers] = useState(true);
   const [maxAge, setMaxAge] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, busy, run } = useAction();
 
   const form = useRef<HTMLFormElement>(null);
   // "Set or rotate" on a row opens this form above the table: the first field name takes the focus.
@@ -80,19 +80,13 @@ function SetFieldsForm(props: { entryId: string; onSaved: (id: string, version: 
   const update = (key: number, change: Partial<FieldRow>) => setRows((all) => all.map((r) => (r.key === key ? { ...r, ...change } : r)));
   const submit = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    try {
+    await run(async () => {
       const fields = Object.fromEntries(rows.filter((r) => r.name.trim() !== '').map((r) => [r.name.trim(), r.value]));
       const body = { fields, merge: keepOthers, ...(maxAge !== '' ? { maxAgeDays: Number(maxAge) } : {}) };
       const saved = await api<VaultEntry>('PUT', `/api/admin/vault/${encodeURIComponent(id.trim())}`, body);
       setRows([{ key: nextKey++, name: '', value: '' }]);
-      setError(null);
       await props.onSaved(saved.id, saved.version);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
