@@ -1,6 +1,7 @@
 // Small pieces the auditor's desk and the administrator's console share: loaded with them, not with the launcher.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, describeError } from './api.js';
+import type { SignedInProps } from './frame.js';
 import { t } from './i18n/index.js';
 
 /** The value of a `datetime-local` field (the reader's wall clock) as an ISO time with a zone, for the API; '' stays ''. */
@@ -168,4 +169,54 @@ export function OneTimeValue(props: { id: string; valueId: string; title: string
       </div>
     </div>
   );
+}
+
+/**
+ * A search page's state: the filters being typed (`form`), those of the last search, the page behind a
+ * cursor, and what `fetcher(filters, cursor)` answered; a 401 hands over to sign-in. `field(name)` gives
+ * an input its id (`${idPrefix}-${name}`), value and handler.
+ */
+export function useFilteredSearch<F extends { [K in keyof F]: string }, R>(options: { empty: F; idPrefix: string; fetcher: (filters: F, cursor: string | null) => Promise<R>; onSignedOut: SignedInProps['onSignedOut'] }) {
+  const [form, setForm] = useState<F>(options.empty);
+  const [applied, setApplied] = useState<F>(options.empty);
+  const pages = useCursorPages();
+  const [result, setResult] = useState<R | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const latest = useRef(options);
+  latest.current = options;
+
+  const load = useCallback(async (filters: F, cursor: string | null) => {
+    setBusy(true);
+    try {
+      setResult(await latest.current.fetcher(filters, cursor));
+      setError(null);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) latest.current.onSignedOut(() => t('app.sessionOver'));
+      else setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+
+  useEffect(() => {
+    void load(applied, pages.cursor);
+  }, [load, applied, pages.cursor]);
+
+  const search = (event: Event) => {
+    event.preventDefault();
+    pages.reset();
+    setApplied({ ...form });
+  };
+  const clear = () => {
+    setForm(latest.current.empty);
+    pages.reset();
+    setApplied(latest.current.empty);
+  };
+  const field = (name: keyof F & string) => ({
+    id: `${options.idPrefix}-${name}`,
+    value: form[name],
+    onInput: (e: Event) => setForm((f) => ({ ...f, [name]: (e.currentTarget as HTMLInputElement).value })),
+  });
+  return { applied, pages, result, error, busy, search, clear, field };
 }

@@ -1,9 +1,9 @@
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, query } from '../api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { api, query } from '../api.js';
 import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { dateTimeText, t } from '../i18n/index.js';
-import { Command, ErrorMessage, isoFromLocal, Pager, shellArg, useCursorPages } from '../ui.js';
+import { Command, ErrorMessage, isoFromLocal, Pager, shellArg, useFilteredSearch } from '../ui.js';
 import { DataTable } from '../data-table.js';
 
 /** One event of the trail (`GET /api/audit`, docs/audit-events.md). */
@@ -74,23 +74,11 @@ function useTrailState(): string | null {
 
 /** The auditor's desk, audit trail: search with filters, page by page; export and verification as the server's commands. */
 export function AuditSearch(props: SignedInProps) {
-  const [form, setForm] = useState<Filters>(EMPTY);
-  const [applied, setApplied] = useState<Filters>(EMPTY);
-  const pages = useCursorPages();
-  const [result, setResult] = useState<{ events: AuditEvent[]; nextCursor: string | null } | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const trail = useTrailState();
-  const heading = usePageHeading();
-  useTitle(t('audit.title'));
-
-  const signedOut = useRef(props.onSignedOut);
-  signedOut.current = props.onSignedOut;
-
-  const load = useCallback(async (filters: Filters, cursor: string | null) => {
-    setBusy(true);
-    try {
-      const answer = await api<{ events: AuditEvent[]; nextCursor: string | null }>(
+  const { applied, pages, result, error, busy, search, clear, field } = useFilteredSearch({
+    empty: EMPTY,
+    idPrefix: 'audit',
+    fetcher: (filters: Filters, cursor: string | null) =>
+      api<{ events: AuditEvent[]; nextCursor: string | null }>(
         'GET',
         `/api/audit${query({
           actor: filters.actor.trim(),
@@ -104,36 +92,12 @@ export function AuditSearch(props: SignedInProps) {
           limit: filters.limit,
           cursor,
         })}`,
-      );
-      setResult(answer);
-      setError(null);
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) signedOut.current(() => t('app.sessionOver'));
-      else setError(e);
-    } finally {
-      setBusy(false);
-    }
-  }, []);
-
-  useEffect(() => {
-    void load(applied, pages.cursor);
-  }, [load, applied, pages.cursor]);
-
-  const search = (event: Event) => {
-    event.preventDefault();
-    pages.reset();
-    setApplied({ ...form });
-  };
-  const clear = () => {
-    setForm(EMPTY);
-    pages.reset();
-    setApplied(EMPTY);
-  };
-  const field = (name: keyof Filters) => ({
-    id: `audit-${name}`,
-    value: form[name],
-    onInput: (e: Event) => setForm((f) => ({ ...f, [name]: (e.currentTarget as HTMLInputElement).value })),
+      ),
+    onSignedOut: props.onSignedOut,
   });
+  const trail = useTrailState();
+  const heading = usePageHeading();
+  useTitle(t('audit.title'));
   const flags = exportFlags(applied);
 
   return (

@@ -1,9 +1,9 @@
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, describeError, query } from '../api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { api, describeError, query } from '../api.js';
 import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { dateTimeText, durationText, t } from '../i18n/index.js';
-import { Command, isoFromLocal, Pager, useCursorPages } from '../ui.js';
+import { Command, isoFromLocal, Pager, useFilteredSearch } from '../ui.js';
 import { DataTable } from '../data-table.js';
 
 /** A recording's metadata (`GET /api/recordings`, docs/api.md). */
@@ -48,55 +48,19 @@ function useNames() {
 
 /** The auditor's desk, recordings: find one by user, asset, time and text; replay it on the replay page. */
 export function RecordingSearch(props: SignedInProps) {
-  const [form, setForm] = useState<Filters>(EMPTY);
-  const [applied, setApplied] = useState<Filters>(EMPTY);
-  const pages = useCursorPages();
-  const [result, setResult] = useState<{ recordings: Recording[]; nextCursor: string | null } | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { pages, result, error, busy, search, clear, field } = useFilteredSearch({
+    empty: EMPTY,
+    idPrefix: 'recordings',
+    fetcher: (filters: Filters, cursor: string | null) =>
+      api<{ recordings: Recording[]; nextCursor: string | null }>(
+        'GET',
+        `/api/recordings${query({ userId: filters.userId, assetId: filters.assetId, from: isoFromLocal(filters.from), to: isoFromLocal(filters.to), q: filters.q.trim(), limit: 50, cursor })}`,
+      ),
+    onSignedOut: props.onSignedOut,
+  });
   const names = useNames();
   const heading = usePageHeading();
   useTitle(t('recordings.title'));
-
-  const signedOut = useRef(props.onSignedOut);
-  signedOut.current = props.onSignedOut;
-
-  const load = useCallback(async (filters: Filters, cursor: string | null) => {
-    setBusy(true);
-    try {
-      const answer = await api<{ recordings: Recording[]; nextCursor: string | null }>(
-        'GET',
-        `/api/recordings${query({ userId: filters.userId, assetId: filters.assetId, from: isoFromLocal(filters.from), to: isoFromLocal(filters.to), q: filters.q.trim(), limit: 50, cursor })}`,
-      );
-      setResult(answer);
-      setError(null);
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) signedOut.current(() => t('app.sessionOver'));
-      else setError(e);
-    } finally {
-      setBusy(false);
-    }
-  }, []);
-
-  useEffect(() => {
-    void load(applied, pages.cursor);
-  }, [load, applied, pages.cursor]);
-
-  const search = (event: Event) => {
-    event.preventDefault();
-    pages.reset();
-    setApplied({ ...form });
-  };
-  const clear = () => {
-    setForm(EMPTY);
-    pages.reset();
-    setApplied(EMPTY);
-  };
-  const field = (name: keyof Filters) => ({
-    id: `recordings-${name}`,
-    value: form[name],
-    onInput: (e: Event) => setForm((f) => ({ ...f, [name]: (e.currentTarget as HTMLInputElement).value })),
-  });
   const userName = (id: string) => {
     const user = names.users.find((u) => u.id === id);
     return user ? user.displayName || user.username : id;
