@@ -1,4 +1,5 @@
 // Small pieces the auditor's desk and the administrator's console share: loaded with them, not with the launcher.
+import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, describeError } from './api.js';
 import type { SignedInProps } from './frame.js';
@@ -219,4 +220,19 @@ export function useFilteredSearch<F extends { [K in keyof F]: string }, R>(optio
     onInput: (e: Event) => setForm((f) => ({ ...f, [name]: (e.currentTarget as HTMLInputElement).value })),
   });
   return { applied, pages, result, error, busy, search, clear, field };
+}
+
+/** A labelled form field: the label, the control (`children`, with `id`), and an optional hint (`${id}-hint`, for its aria-describedby). */
+export function Field(props: { id: string; label: ComponentChildren; hint?: ComponentChildren; children: ComponentChildren }) {
+  return (
+    <div>
+      <label for={props.id}>{props.label}</label>
+      {props.children}
+      {props.hint !== undefined && (
+        <small id={`${props.id}-hint`} class="muted">
+          {props.hint}
+        </small>
+      )}
+    </div>
+  );
 }

@@ -3,7 +3,7 @@ import { api, query } from '../api.js';
 import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { dateTimeText, t } from '../i18n/index.js';
-import { Command, ErrorMessage, isoFromLocal, Pager, shellArg, useFilteredSearch } from '../ui.js';
+import { Command, ErrorMessage, Field, isoFromLocal, Pager, shellArg, useFilteredSearch } from '../ui.js';
 import { DataTable } from '../data-table.js';
 
 /** One event of the trail (`GET /api/audit`, docs/audit-events.md). */
@@ -107,56 +107,45 @@ export function AuditSearch(props: SignedInProps) {
 
       <form class="filters" onSubmit={search} aria-label={t('audit.filtersLabel')}>
         <div class="filter-grid">
-          <div>
-            <label for="audit-actor">{t('audit.actor')}</label>
+          <Field id="audit-actor" label={t('audit.actor')} hint={t('audit.actorHint')}>
             <input type="text" {...field('actor')} aria-describedby="audit-actor-hint" />
-            <small id="audit-actor-hint" class="muted">{t('audit.actorHint')}</small>
-          </div>
-          <div>
-            <label for="audit-action">{t('audit.action')}</label>
+          </Field>
+          <Field id="audit-action" label={t('audit.action')} hint={t('audit.actionHint')}>
             <input type="text" {...field('action')} aria-describedby="audit-action-hint" />
-            <small id="audit-action-hint" class="muted">{t('audit.actionHint')}</small>
-          </div>
-          <div>
-            <label for="audit-outcome">{t('audit.outcome')}</label>
+          </Field>
+          <Field id="audit-outcome" label={t('audit.outcome')}>
             <select {...field('outcome')}>
               <option value="">{t('audit.outcomeAny')}</option>
               {(Object.keys(OUTCOMES) as Array<AuditEvent['outcome']>).map((o) => (
                 <option key={o} value={o}>{OUTCOMES[o]()}</option>
               ))}
             </select>
-          </div>
-          <div>
-            <label for="audit-from">{t('audit.from')}</label>
+          </Field>
+          <Field id="audit-from" label={t('audit.from')}>
             <input type="datetime-local" {...field('from')} />
-          </div>
-          <div>
-            <label for="audit-to">{t('audit.to')}</label>
+          </Field>
+          <Field id="audit-to" label={t('audit.to')}>
             <input type="datetime-local" {...field('to')} />
-          </div>
-          <div>
-            <label for="audit-targetKind">{t('audit.targetKind')}</label>
+          </Field>
+          <Field id="audit-targetKind" label={t('audit.targetKind')}>
             <input type="text" {...field('targetKind')} />
-          </div>
-          <div>
-            <label for="audit-targetId">{t('audit.targetId')}</label>
+          </Field>
+          <Field id="audit-targetId" label={t('audit.targetId')}>
             <input type="text" {...field('targetId')} />
-          </div>
-          <div>
-            <label for="audit-order">{t('audit.order')}</label>
+          </Field>
+          <Field id="audit-order" label={t('audit.order')}>
             <select {...field('order')}>
               <option value="desc">{t('audit.newestFirst')}</option>
               <option value="asc">{t('audit.oldestFirst')}</option>
             </select>
-          </div>
-          <div>
-            <label for="audit-limit">{t('audit.pageSize')}</label>
+          </Field>
+          <Field id="audit-limit" label={t('audit.pageSize')}>
             <select {...field('limit')}>
               {['25', '50', '100', '200'].map((n) => (
                 <option key={n} value={n}>{n}</option>
               ))}
             </select>
-          </div>
+          </Field>
         </div>
         <div class="actions">
           <button type="submit" id="audit-search" disabled={busy}>{t('audit.search')}</button>

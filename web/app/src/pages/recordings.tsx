@@ -3,7 +3,7 @@ import { api, describeError, query } from '../api.js';
 import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { dateTimeText, durationText, t } from '../i18n/index.js';
-import { Command, isoFromLocal, Pager, useFilteredSearch } from '../ui.js';
+import { Command, Field, isoFromLocal, Pager, useFilteredSearch } from '../ui.js';
 import { DataTable } from '../data-table.js';
 
 /** A recording's metadata (`GET /api/recordings`, docs/api.md). */
@@ -74,37 +74,31 @@ export function RecordingSearch(props: SignedInProps) {
 
       <form class="filters" onSubmit={search} aria-label={t('recordings.filtersLabel')}>
         <div class="filter-grid">
-          <div>
-            <label for="recordings-userId">{t('recordings.user')}</label>
+          <Field id="recordings-userId" label={t('recordings.user')}>
             <select {...field('userId')}>
               <option value="">{t('recordings.anyone')}</option>
               {names.users.map((u) => (
                 <option key={u.id} value={u.id}>{u.displayName && u.displayName !== u.username ? `${u.displayName} (${u.username})` : u.username}</option>
               ))}
             </select>
-          </div>
-          <div>
-            <label for="recordings-assetId">{t('recordings.asset')}</label>
+          </Field>
+          <Field id="recordings-assetId" label={t('recordings.asset')}>
             <select {...field('assetId')}>
               <option value="">{t('recordings.anyAsset')}</option>
               {names.assets.map((a) => (
                 <option key={a.id} value={a.id}>{a.name}</option>
               ))}
             </select>
-          </div>
-          <div>
-            <label for="recordings-from">{t('recordings.from')}</label>
+          </Field>
+          <Field id="recordings-from" label={t('recordings.from')}>
             <input type="datetime-local" {...field('from')} />
-          </div>
-          <div>
-            <label for="recordings-to">{t('recordings.to')}</label>
+          </Field>
+          <Field id="recordings-to" label={t('recordings.to')}>
             <input type="datetime-local" {...field('to')} />
-          </div>
-          <div>
-            <label for="recordings-q">{t('recordings.text')}</label>
+          </Field>
+          <Field id="recordings-q" label={t('recordings.text')} hint={t('recordings.textHint')}>
             <input type="search" maxLength={200} {...field('q')} aria-describedby="recordings-q-hint" />
-            <small id="recordings-q-hint" class="muted">{t('recordings.textHint')}</small>
-          </div>
+          </Field>
         </div>
         <div class="actions">
           <button type="submit" id="recordings-search" disabled={busy}>{t('recordings.search')}</button>

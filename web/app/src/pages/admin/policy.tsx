@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../../api.js';
 import { t } from '../../i18n/index.js';
-import { ConfirmPanel, ErrorMessage } from '../../ui.js';
+import { ConfirmPanel, ErrorMessage, Field } from '../../ui.js';
 import { CheckboxSet, ROLE_NAMES, roleLabel, useLoad, userName, type AdminAsset, type AdminUser, type Grant, type Group, type Member, type SectionProps, useAction, type VaultEntry } from './common.js';
 import { DataTable } from '../../data-table.js';
 
@@ -34,14 +34,12 @@ export function GroupsSection(props: SectionProps) {
         <summary>{t('admin.createGroup')}</summary>
         <form onSubmit={(e) => void submit(e)} id="group-form">
           <div class="filter-grid">
-            <div>
-              <label for="group-name">{t('admin.groupName')}</label>
+            <Field id="group-name" label={t('admin.groupName')}>
               <input id="group-name" required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
-            </div>
-            <div>
-              <label for="group-description">{t('admin.description')}</label>
+            </Field>
+            <Field id="group-description" label={t('admin.description')}>
               <input id="group-description" maxLength={500} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
-            </div>
+            </Field>
           </div>
           <CheckboxSet legend={t('admin.groupRoles')} options={ROLE_NAMES} chosen={roles} onChange={setRoles} label={roleLabel} />
           <ErrorMessage error={create.error} />
@@ -228,28 +226,23 @@ function AssetForm(props: { asset: AdminAsset | null; entries: VaultEntry[]; onD
       <summary>{editing ? t('admin.editNamed', { name: editing.name }) : t('admin.addAsset')}</summary>
       <form onSubmit={(e) => void submit(e)} id="asset-form">
         <div class="filter-grid">
-          <div>
-            <label for="asset-id">{t('admin.assetId')}</label>
+          <Field id="asset-id" label={t('admin.assetId')} hint={t('admin.assetIdHint')}>
             <input id="asset-id" required maxLength={64} pattern="[a-z0-9-]+" readOnly={editing !== null} value={id} onInput={(e) => setId(e.currentTarget.value)} aria-describedby="asset-id-hint" />
-            <small id="asset-id-hint" class="muted">{t('admin.assetIdHint')}</small>
-          </div>
-          <div>
-            <label for="asset-name">{t('admin.assetName')}</label>
+          </Field>
+          <Field id="asset-name" label={t('admin.assetName')}>
             <input id="asset-name" required maxLength={200} value={name} onInput={(e) => setName(e.currentTarget.value)} />
-          </div>
-          <div>
-            <label for="asset-url">{t('admin.assetUrl')}</label>
+          </Field>
+          <Field id="asset-url" label={t('admin.assetUrl')}>
             <input id="asset-url" type="url" required value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
-          </div>
-          <div>
-            <label for="asset-credential">{t('admin.credential')}</label>
+          </Field>
+          <Field id="asset-credential" label={t('admin.credential')}>
             <select id="asset-credential" value={credential} onInput={(e) => setCredential(e.currentTarget.value)}>
               <option value="">{t('admin.noCredential')}</option>
               {props.entries.map((entry) => (
                 <option key={entry.id} value={entry.id}>{entry.id}</option>
               ))}
             </select>
-          </div>
+          </Field>
         </div>
         <label class="check">
           <input type="checkbox" checked={mfaRequired} onChange={(e) => setMfaRequired(e.currentTarget.checked)} />
@@ -372,8 +365,7 @@ function PermissionForm(props: { users: AdminUser[]; groups: Group[]; assets: Ad
       <summary>{t('admin.addPermission')}</summary>
       <form onSubmit={(e) => void submit(e)} id="permission-form">
         <div class="filter-grid">
-          <div>
-            <label for="permission-subject">{t('admin.subject')}</label>
+          <Field id="permission-subject" label={t('admin.subject')}>
             <select id="permission-subject" required value={subject} onInput={(e) => setSubject(e.currentTarget.value)}>
               <option value="">{t('admin.choose')}</option>
               <optgroup label={t('admin.subjectGroup')}>
@@ -387,20 +379,18 @@ function PermissionForm(props: { users: AdminUser[]; groups: Group[]; assets: Ad
                 ))}
               </optgroup>
             </select>
-          </div>
-          <div>
-            <label for="permission-asset">{t('sessions.portal')}</label>
+          </Field>
+          <Field id="permission-asset" label={t('sessions.portal')}>
             <select id="permission-asset" required value={assetId} onInput={(e) => setAssetId(e.currentTarget.value)}>
               <option value="">{t('admin.choose')}</option>
               {props.assets.map((a) => (
                 <option key={a.id} value={a.id}>{a.name}</option>
               ))}
             </select>
-          </div>
-          <div>
-            <label for="permission-max">{t('admin.maxConcurrent')}</label>
+          </Field>
+          <Field id="permission-max" label={t('admin.maxConcurrent')}>
             <input id="permission-max" type="number" min={1} max={1000} value={maxConcurrent} onInput={(e) => setMaxConcurrent(e.currentTarget.value)} />
-          </div>
+          </Field>
         </div>
         <CheckboxSet legend={t('admin.allowed')} options={ACTIONS} chosen={actions} onChange={setActions} label={(a) => ACTION_LABELS[a]()} />
         <label class="check">
@@ -411,18 +401,15 @@ function PermissionForm(props: { users: AdminUser[]; groups: Group[]; assets: Ad
           <fieldset class="checks">
             <legend>{t('admin.timeWindow')}</legend>
             <div class="filter-grid">
-              <div>
-                <label for="window-zone">{t('admin.timeZone')}</label>
+              <Field id="window-zone" label={t('admin.timeZone')}>
                 <input id="window-zone" required value={zone} onInput={(e) => setZone(e.currentTarget.value)} />
-              </div>
-              <div>
-                <label for="window-start">{t('admin.windowStart')}</label>
+              </Field>
+              <Field id="window-start" label={t('admin.windowStart')}>
                 <input id="window-start" type="time" required value={start} onInput={(e) => setStart(e.currentTarget.value)} />
-              </div>
-              <div>
-                <label for="window-end">{t('admin.windowEnd')}</label>
+              </Field>
+              <Field id="window-end" label={t('admin.windowEnd')}>
                 <input id="window-end" type="time" required value={end} onInput={(e) => setEnd(e.currentTarget.value)} />
-              </div>
+              </Field>
             </div>
             <div class="days">
               {[1, 2, 3, 4, 5, 6, 7].map((d) => (

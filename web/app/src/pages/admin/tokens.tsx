@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../../api.js';
 import { dateTimeText, t } from '../../i18n/index.js';
-import { ConfirmPanel, ErrorMessage, OneTimeValue } from '../../ui.js';
+import { ConfirmPanel, ErrorMessage, Field, OneTimeValue } from '../../ui.js';
 import { CheckboxSet, useAction, useLoad, type AdminUser, type SectionProps, type TokenInfo } from './common.js';
 import { DataTable } from '../../data-table.js';
 
@@ -110,33 +110,28 @@ function CreateTokenForm(props: { services: AdminUser[]; people: AdminUser[]; on
       {props.services.length === 0 && <p class="muted">{t('admin.noServiceAccounts')}</p>}
       <form onSubmit={(e) => void submit(e)} id="token-form">
         <div class="filter-grid">
-          <div>
-            <label for="token-name">{t('admin.tokenName')}</label>
+          <Field id="token-name" label={t('admin.tokenName')}>
             <input id="token-name" required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
-          </div>
-          <div>
-            <label for="token-service">{t('admin.serviceAccount')}</label>
+          </Field>
+          <Field id="token-service" label={t('admin.serviceAccount')}>
             <select id="token-service" required value={serviceAccountId} onInput={(e) => setServiceAccountId(e.currentTarget.value)}>
               <option value="">{t('admin.choose')}</option>
               {props.services.map((u) => (
                 <option key={u.id} value={u.id}>{u.username}</option>
               ))}
             </select>
-          </div>
-          <div>
-            <label for="token-days">{t('admin.expiresInDays')}</label>
+          </Field>
+          <Field id="token-days" label={t('admin.expiresInDays')}>
             <input id="token-days" type="number" min={1} max={365} required value={days} onInput={(e) => setDays(e.currentTarget.value)} />
-          </div>
-          <div>
-            <label for="token-behalf">{t('admin.onBehalfOf')}</label>
+          </Field>
+          <Field id="token-behalf" label={t('admin.onBehalfOf')} hint={t('admin.onBehalfOfHint')}>
             <select id="token-behalf" value={onBehalfOfId} onInput={(e) => setOnBehalfOfId(e.currentTarget.value)} aria-describedby="token-behalf-hint">
               <option value="">{t('admin.nobody')}</option>
               {props.people.map((u) => (
                 <option key={u.id} value={u.id}>{u.username}</option>
               ))}
             </select>
-            <small id="token-behalf-hint" class="muted">{t('admin.onBehalfOfHint')}</small>
-          </div>
+          </Field>
         </div>
         <CheckboxSet legend={t('admin.scopes')} options={SCOPES} chosen={scopes} onChange={setScopes} label={(scope) => <code>{scope}</code>} />
         <ErrorMessage error={error} />

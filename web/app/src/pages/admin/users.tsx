@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../../api.js';
 import { dateTimeText, t } from '../../i18n/index.js';
-import { ConfirmPanel, ErrorMessage, OneTimeValue } from '../../ui.js';
+import { ConfirmPanel, ErrorMessage, Field, OneTimeValue } from '../../ui.js';
 import { CheckboxSet, ROLE_NAMES, roleLabel, useAction, useLoad, type AdminUser, type SectionProps } from './common.js';
 import { DataTable } from '../../data-table.js';
 
@@ -176,26 +176,21 @@ function InviteForm(props: { onCreated: (username: string, link: Link | null) =>
       <summary>{t('admin.inviteTitle')}</summary>
       <form onSubmit={(e) => void submit(e)} id="invite-form">
         <div class="filter-grid">
-          <div>
-            <label for="invite-username">{t('admin.username')}</label>
+          <Field id="invite-username" label={t('admin.username')} hint={t('admin.usernameHint')}>
             <input id="invite-username" required maxLength={128} autocomplete="off" value={username} onInput={(e) => setUsername(e.currentTarget.value)} aria-describedby="invite-username-hint" />
-            <small id="invite-username-hint" class="muted">{t('admin.usernameHint')}</small>
-          </div>
-          <div>
-            <label for="invite-display-name">{t('admin.displayName')}</label>
+          </Field>
+          <Field id="invite-display-name" label={t('admin.displayName')}>
             <input id="invite-display-name" maxLength={200} value={displayName} onInput={(e) => setDisplayName(e.currentTarget.value)} />
-          </div>
-          <div>
-            <label for="invite-email">{t('admin.email')}</label>
+          </Field>
+          <Field id="invite-email" label={t('admin.email')}>
             <input id="invite-email" type="email" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
-          </div>
-          <div>
-            <label for="invite-kind">{t('admin.kind')}</label>
+          </Field>
+          <Field id="invite-kind" label={t('admin.kind')}>
             <select id="invite-kind" value={kind} onInput={(e) => setKind(e.currentTarget.value as 'person' | 'service')}>
               <option value="person">{t('admin.kindPerson')}</option>
               <option value="service">{t('admin.kindService')}</option>
             </select>
-          </div>
+          </Field>
         </div>
         <CheckboxSet legend={t('admin.roles')} options={ROLE_NAMES} chosen={roles} onChange={setRoles} label={roleLabel} />
         <label class="check">

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../../api.js';
 import { dateTimeText, t } from '../../i18n/index.js';
 import { useAction, useLoad, type SectionProps, type VaultEntry } from './common.js';
-import { ErrorMessage } from '../../ui.js';
+import { ErrorMessage, Field } from '../../ui.js';
 import { DataTable } from '../../data-table.js';
 
 /** A field being typed: its name and value live in this form only, and are cleared once saved. */
@@ -94,26 +94,21 @@ function SetFieldsForm(props: { entryId: string; onSaved: (id: string, version: 
       <summary>{props.entryId ? t('admin.rotateEntry', { id: props.entryId }) : t('admin.setEntry')}</summary>
       <form ref={form} onSubmit={(e) => void submit(e)} id="vault-form" autocomplete="off">
         <div class="filter-grid">
-          <div>
-            <label for="vault-id">{t('admin.entry')}</label>
+          <Field id="vault-id" label={t('admin.entry')}>
             <input id="vault-id" required maxLength={64} value={id} readOnly={props.entryId !== ''} onInput={(e) => setId(e.currentTarget.value)} />
-          </div>
-          <div>
-            <label for="vault-max-age">{t('admin.maxAgeDays')}</label>
+          </Field>
+          <Field id="vault-max-age" label={t('admin.maxAgeDays')} hint={t('admin.maxAgeHint')}>
             <input id="vault-max-age" type="number" min={1} value={maxAge} onInput={(e) => setMaxAge(e.currentTarget.value)} aria-describedby="vault-max-age-hint" />
-            <small id="vault-max-age-hint" class="muted">{t('admin.maxAgeHint')}</small>
-          </div>
+          </Field>
         </div>
         {rows.map((row, i) => (
           <div class="field-row" key={row.key}>
-            <div>
-              <label for={`vault-field-${row.key}`}>{t('admin.fieldName', { n: i + 1 })}</label>
+            <Field id={`vault-field-${row.key}`} label={t('admin.fieldName', { n: i + 1 })}>
               <input id={`vault-field-${row.key}`} required maxLength={64} value={row.name} onInput={(e) => update(row.key, { name: e.currentTarget.value })} />
-            </div>
-            <div>
-              <label for={`vault-value-${row.key}`}>{t('admin.fieldValue', { n: i + 1 })}</label>
+            </Field>
+            <Field id={`vault-value-${row.key}`} label={t('admin.fieldValue', { n: i + 1 })}>
               <input id={`vault-value-${row.key}`} type="password" required autocomplete="new-password" value={row.value} onInput={(e) => update(row.key, { value: e.currentTarget.value })} />
-            </div>
+            </Field>
             {rows.length > 1 && (
               <button type="button" class="secondary small" onClick={() => setRows((all) => all.filter((r) => r.key !== row.key))} aria-label={t('admin.removeField', { n: i + 1 })}>
                 {t('admin.remove')}
