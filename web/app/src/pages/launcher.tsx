@@ -1,8 +1,9 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { api, ApiError, describeError, type Asset, type BrowserSession } from '../api.js';
 import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { hasMessage, t } from '../i18n/index.js';
+import { usePolledLoad } from '../polled-load.js';
 
 /** What a card says about an asset, and whether it can be opened. */
 interface CardState {
@@ -24,34 +25,22 @@ export function Launcher(props: SignedInProps) {
   const [assets, setAssets] = useState<Asset[] | null>(null);
   const [sessions, setSessions] = useState<BrowserSession[]>([]);
   const [query, setQuery] = useState('');
-  const [error, setError] = useState<unknown>(null);
   const [opening, setOpening] = useState<string | null>(null);
   // Kept as errors, not text: a card's message follows a change of language.
   const [cardErrors, setCardErrors] = useState<Record<string, unknown>>({});
   const heading = usePageHeading();
   useTitle(t('launcher.title'));
 
-  const signedOut = useRef(props.onSignedOut);
-  signedOut.current = props.onSignedOut;
-
-  const load = useCallback(async () => {
-    try {
+  // Loaded now and every 30 s: a session may end meanwhile (idle timeout, an administrator), a time window open.
+  const { error, reload: load } = usePolledLoad(
+    async () => {
       const [list, mine] = await Promise.all([api<{ assets: Asset[] }>('GET', '/api/assets'), api<{ sessions: BrowserSession[] }>('GET', '/api/sessions')]);
       setAssets(list.assets);
       setSessions(mine.sessions.filter((s) => s.state !== 'ended'));
-      setError(null);
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) signedOut.current(() => t('app.sessionOver'));
-      else setError(e);
-    }
-  }, []);
-
-  // Loaded now and every 30 s: a session may end meanwhile (idle timeout, an administrator), a time window open.
-  useEffect(() => {
-    void load();
-    const timer = window.setInterval(() => void load(), 30_000);
-    return () => window.clearInterval(timer);
-  }, [load]);
+    },
+    30_000,
+    props.onSignedOut,
+  );
 
   const shown = useMemo(() => {
     const q = query.trim().toLowerCase();

@@ -1,9 +1,10 @@
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, describeError, type Asset, type BrowserSession } from '../api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { api, describeError, type Asset, type BrowserSession } from '../api.js';
 import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { dateTimeText, durationText, hasMessage, t } from '../i18n/index.js';
 import { DataTable } from '../data-table.js';
+import { usePolledLoad } from '../polled-load.js';
 import { liveViewUrl } from './launcher.js';
 
 /** A session's state, in words. */
@@ -28,38 +29,26 @@ function durationOf(session: BrowserSession, now: number): number {
 export function MySessions(props: SignedInProps) {
   const [sessions, setSessions] = useState<BrowserSession[] | null>(null);
   const [names, setNames] = useState<Record<string, string>>({});
-  const [error, setError] = useState<unknown>(null);
   const [now, setNow] = useState(() => Date.now());
   const heading = usePageHeading();
   useTitle(t('sessions.title'));
 
-  const signedOut = useRef(props.onSignedOut);
-  signedOut.current = props.onSignedOut;
-
-  const load = useCallback(async () => {
-    try {
+  // Loaded now and every 30 s (a live session may end meanwhile); running durations move on every second.
+  const { error } = usePolledLoad(
+    async () => {
       // Names come from the launcher's list; a portal no longer shared with the caller shows its id.
       const [mine, list] = await Promise.all([api<{ sessions: BrowserSession[] }>('GET', '/api/sessions'), api<{ assets: Asset[] }>('GET', '/api/assets')]);
       setSessions(mine.sessions);
       setNames(Object.fromEntries(list.assets.map((a) => [a.id, a.name])));
       setNow(Date.now());
-      setError(null);
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) signedOut.current(() => t('app.sessionOver'));
-      else setError(e);
-    }
-  }, []);
-
-  // Loaded now and every 30 s (a live session may end meanwhile); running durations move on every second.
+    },
+    30_000,
+    props.onSignedOut,
+  );
   useEffect(() => {
-    void load();
-    const reload = window.setInterval(() => void load(), 30_000);
     const tick = window.setInterval(() => setNow(Date.now()), 1000);
-    return () => {
-      window.clearInterval(reload);
-      window.clearInterval(tick);
-    };
-  }, [load]);
+    return () => window.clearInterval(tick);
+  }, []);
 
   return (
     <SignedInFrame who={props.who} onSignedOut={props.onSignedOut} current="/my-sessions">
