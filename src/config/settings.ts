@@ -108,16 +108,17 @@ const forwardAuthRule = z
   .refine((rule) => !(rule.anySignedInUser && (rule.groups.length > 0 || rule.roles.length > 0)), {
     message: 'anySignedInUser: true cannot be combined with groups or roles',
   });
+/** A structured setting: the environment carries it as JSON text, YAML as a mapping already; text that is not JSON fails the schema. */
+function fromJsonText(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return Symbol('not JSON');
+  }
+}
 const forwardAuth = z.preprocess(
-  // The environment carries the mapping as JSON; YAML gives it as a mapping already.
-  (value) => {
-    if (typeof value !== 'string') return value;
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      return Symbol('not JSON');
-    }
-  },
+  fromJsonText,
   z
     .object(
       {
@@ -175,14 +176,7 @@ const MCP_POLICY_ROLES = ['admin', 'auditor', 'operator', 'agent'] as const;
 const mcpToolList = z.array(z.enum(MCP_TOOL_NAMES, { error: `expected tool names among ${MCP_TOOL_NAMES.join(', ')}` }));
 const mcpRolePolicy = z.object({ allow: mcpToolList.optional(), deny: mcpToolList.default([]) }).strict();
 const mcpToolPolicy = z.preprocess(
-  (value) => {
-    if (typeof value !== 'string') return value;
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      return Symbol('not JSON');
-    }
-  },
+  fromJsonText,
   z
     .partialRecord(z.enum(MCP_POLICY_ROLES, { error: `expected roles among ${MCP_POLICY_ROLES.join(', ')}` }), mcpRolePolicy, {
       error: 'expected a mapping of role to { allow: [tools], deny: [tools] } (JSON in the environment)',
