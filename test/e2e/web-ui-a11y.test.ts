@@ -8,9 +8,8 @@ import { DEFAULT_LAUNCH_ARGS, findChromium } from '../../src/browser/index.js';
 import { TEST_ADMIN } from '../support/accounts.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sessionCaller } from '../http/admin-callers.js';
+import { ARTIFACTS } from '../support/web-ui.js';
 
-/** Where the screenshots go: test artifacts, never committed (.tmp/ is ignored). */
-const ARTIFACTS = join(import.meta.dirname, '..', '..', '.tmp', 'artifacts', 'web-ui');
 const AXE_SCRIPT = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 const LANGUAGES = [

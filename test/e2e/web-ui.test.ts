@@ -1,76 +1,18 @@
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAUNCH_ARGS, findChromium } from '../../src/browser/index.js';
 import { seedDemoPortal } from '../../src/cli/commands/demo-portal-seed.js';
-import { base32Decode, totp } from '../../src/core/index.js';
 import { createDemoPortal, DEMO_CREDENTIALS, type DemoPortal } from '../../src/demo-portal/index.js';
 import { TEST_ADMIN } from '../support/accounts.js';
 import { sessionCaller } from '../http/admin-callers.js';
 import { startTestIdp, type TestIdp } from '../support/oidc-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { ARTIFACTS, CANARIES, cookieOf, freePort, totpCode, watchedContext } from '../support/web-ui.js';
 
 const actor = { kind: 'user' as const, id: 'test-admin', name: 'Test admin' };
-/** The demo bank's secrets: they reach the remote browser only, never the operator's. */
-const CANARIES = [DEMO_CREDENTIALS.password, DEMO_CREDENTIALS.totpSeed];
 const ROOT_PASSWORD = 'a calm newcomer passphrase 7';
-/** Screenshots, as test artifacts (.tmp/ is not committed). */
-const ARTIFACTS = join(import.meta.dirname, '..', '..', '.tmp', 'artifacts', 'web-ui');
-
-/** Everything the operator's browser received or showed, to search for canaries, and every CSP violation it reported. */
-interface Watch {
-  bodies: string[];
-  wsTexts: string[];
-  binaryFrames: number;
-  violations: string[];
-}
-
-/** A browser context that records every response body, WebSocket text message and CSP violation. */
-async function watchedContext(browser: Browser): Promise<{ context: BrowserContext; watch: Watch }> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
-  const watch: Watch = { bodies: [], wsTexts: [], binaryFrames: 0, violations: [] };
-  // Init scripts are injected by the browser's automation, not by the page: the CSP does not apply to them.
-  await context.addInitScript({
-    content: "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
-  });
-  context.on('console', (message) => {
-    const text = message.text();
-    if (/Content Security Policy|CSP violation/i.test(text)) watch.violations.push(text);
-  });
-  context.on('weberror', (error) => watch.violations.push(`page error: ${error.error().message}`));
-  context.on('response', (response) => {
-    void response.text().then(
-      (text) => watch.bodies.push(`${response.url()}\n${text}`),
-      () => undefined, // redirects and aborted loads have no body
-    );
-  });
-  context.on('page', (page) => watchSockets(page, watch));
-  return { context, watch };
-}
-
-function watchSockets(page: Page, watch: Watch): void {
-  page.on('websocket', (ws) => {
-    ws.on('framereceived', (frame) => {
-      if (typeof frame.payload === 'string') watch.wsTexts.push(frame.payload);
-      else watch.binaryFrames++;
-    });
-    ws.on('framesent', (frame) => {
-      if (typeof frame.payload === 'string') watch.wsTexts.push(frame.payload);
-    });
-  });
-}
-
-/** The value of a test caller's session cookie, to put in a browser context. */
-function cookieOf(caller: { headers(method: string): Record<string, string> }): string {
-  return /^webasset=(.*)$/.exec(caller.headers('GET').cookie!)![1]!;
-}
-
-/** The current TOTP code, or the one of the next time step (a code is accepted once, and never an older one). */
-function totpCode(secret: string, stepsAhead = 0): string {
-  return totp(base32Decode(secret), Date.now() + stepsAhead * 30_000);
-}
 
 describe('web UI: a newcomer enrols, signs in, opens the demo portal and works in it without seeing its password', () => {
   let ts: TestServer;
@@ -505,18 +447,6 @@ describe('web UI: sign-in refusals say what to do and how long to wait', () => {
     await context.close();
   });
 });
-
-/** A free port for a server whose public URL (the callback registered at the provider) must be known before it starts. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 describe('web UI: single sign-on against the in-process OpenID provider', () => {
   let idp: TestIdp;

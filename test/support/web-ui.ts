@@ -1,0 +1,78 @@
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { base32Decode, totp } from '../../src/core/index.js';
+import { DEMO_CREDENTIALS } from '../../src/demo-portal/index.js';
+
+// What the web UI's end-to-end tests share: a browser context that records what it received, the
+// demo bank's canaries, the artifacts folder, a session cookie for a context, TOTP codes, a free port.
+
+/** The demo bank's secrets: they reach the remote browser only, never the operator's. */
+export const CANARIES = [DEMO_CREDENTIALS.password, DEMO_CREDENTIALS.totpSeed];
+/** Screenshots, as test artifacts (.tmp/ is not committed). */
+export const ARTIFACTS = join(import.meta.dirname, '..', '..', '.tmp', 'artifacts', 'web-ui');
+
+/** Everything the operator's browser received or showed, to search for canaries, and every CSP violation it reported. */
+export interface Watch {
+  bodies: string[];
+  wsTexts: string[];
+  binaryFrames: number;
+  violations: string[];
+}
+
+/** A browser context that records every response body, WebSocket text message and CSP violation. */
+export async function watchedContext(browser: Browser): Promise<{ context: BrowserContext; watch: Watch }> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const watch: Watch = { bodies: [], wsTexts: [], binaryFrames: 0, violations: [] };
+  // Init scripts are injected by the browser's automation, not by the page: the CSP does not apply to them.
+  await context.addInitScript({
+    content: "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
+  });
+  context.on('console', (message) => {
+    const text = message.text();
+    if (/Content Security Policy|CSP violation/i.test(text)) watch.violations.push(text);
+  });
+  context.on('weberror', (error) => watch.violations.push(`page error: ${error.error().message}`));
+  context.on('response', (response) => {
+    void response.text().then(
+      (text) => watch.bodies.push(`${response.url()}\n${text}`),
+      () => undefined, // redirects and aborted loads have no body
+    );
+  });
+  context.on('page', (page) => watchSockets(page, watch));
+  return { context, watch };
+}
+
+function watchSockets(page: Page, watch: Watch): void {
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', (frame) => {
+      if (typeof frame.payload === 'string') watch.wsTexts.push(frame.payload);
+      else watch.binaryFrames++;
+    });
+    ws.on('framesent', (frame) => {
+      if (typeof frame.payload === 'string') watch.wsTexts.push(frame.payload);
+    });
+  });
+}
+
+/** The value of a test caller's session cookie, to put in a browser context. */
+export function cookieOf(caller: { headers(method: string): Record<string, string> }): string {
+  return /^webasset=(.*)$/.exec(caller.headers('GET').cookie!)![1]!;
+}
+
+/** The current TOTP code, or the one of the next time step (a code is accepted once, and never an older one). */
+export function totpCode(secret: string, stepsAhead = 0): string {
+  return totp(base32Decode(secret), Date.now() + stepsAhead * 30_000);
+}
+
+/** A free port for a server whose public URL (the callback registered at the provider) must be known before it starts. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
