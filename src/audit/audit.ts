@@ -49,6 +49,6 @@ export function createAudit(deps: AuditDeps): Audit {
   const spool = createAuditSpool(join(deps.dataDir, 'audit-spool', 'events.ndjson'));
   const trail = createAuditTrail({ ...deps, store, spool });
   const reader = createAuditReader(deps.db, { copyOut: deps.copyOut });
-  const service = createAuditService({ reader, trail, signer, verifier, clock: deps.clock, pageMax: deps.pageMax });
+  const service = createAuditService({ reader, trail, signer, verifier, clock: deps.clock, pageMax: deps.pageMax, trustedPublicKeys: deps.trustedPublicKeys });
   return { trail, reader, signer, verifier, service };
 }

@@ -22,5 +22,6 @@ export {
 } from './signer.js';
 export { exportLines, verifyExportFile, EXPORT_FORMATS, type ExportFormat } from './export-format.js';
 export { createAudit, type Audit, type AuditDeps } from './audit.js';
-export { createAuditService, type AuditService, type AuditServiceDeps, type CallContext, type SearchParams } from './service.js';
+export { createAuditService, type AuditService, type AuditServiceDeps, type CallContext, type SearchParams, type VerifyOptions } from './service.js';
 export { parseAuditFilters, type AuditFilterParams } from './filters.js';
+export { createChainVerification, type ChainVerification, type ChainVerificationDeps, type VerificationReport, type VerificationRun, type VerificationStatus } from './verification.js';

@@ -33,7 +33,8 @@ export interface AuditReader {
   checkpoints(fromSeq: number, toSeq?: number): Promise<CheckpointRecord[]>;
   /** Sequence number of the newest event (0 when empty). */
   headSeq(): Promise<number>;
-  verify(verifier: CheckpointVerifier, options?: { fromSeq?: number }): Promise<VerifyResult>;
+  /** `signal`: checked between pages, so a long walk stops when its caller goes away (shutdown). */
+  verify(verifier: CheckpointVerifier, options?: { fromSeq?: number; signal?: AbortSignal | undefined }): Promise<VerifyResult>;
 }
 
 const STREAM_PAGE = 5_000;
@@ -190,10 +191,14 @@ export function createAuditReader(db: Kysely<Tables>, options: { copyOut?: CopyO
       for (const cp of await checkpoints(fromSeq, head.seq)) if (!checker.addCheckpoint(cp)) break;
       if (copyOut) {
         const rows = new CopyRowChecker(checker);
-        for await (const chunk of copyRange(copyOut, fromSeq, head.seq)) if (!rows.push(chunk)) break;
+        for await (const chunk of copyRange(copyOut, fromSeq, head.seq)) {
+          options.signal?.throwIfAborted();
+          if (!rows.push(chunk)) break;
+        }
         if (!checker.failed) rows.end();
       } else {
         outer: for await (const page of range(fromSeq, head.seq)) {
+          options.signal?.throwIfAborted();
           for (const event of page) if (!checker.addEvent(event)) break outer;
         }
       }

@@ -28,7 +28,21 @@ export interface SearchParams extends AuditFilterParams {
 export interface AuditService {
   search(actor: Actor, params: SearchParams, context?: CallContext): Promise<{ events: AuditEventView[]; nextCursor: string | null }>;
   export(actor: Actor, format: ExportFormat, params: AuditFilterParams, context?: CallContext): Promise<AsyncGenerator<string>>;
-  verify(actor: Actor, options?: { fromSeq?: number }): Promise<VerifyResult>;
+  verify(actor: Actor, options?: VerifyOptions): Promise<VerifyResult>;
+  /**
+   * What other modules need to write evidence that carries audit events (a
+   * recording's bundle): the read side, the public keys that verify the
+   * checkpoints (the signing key's first, then the trusted earlier ones), the clock.
+   */
+  readonly evidence: { reader: AuditReader; publicKeys: readonly string[]; clock: Clock };
+}
+
+export interface VerifyOptions {
+  fromSeq?: number | undefined;
+  /** Stops the walk between pages (nothing is recorded then). */
+  signal?: AbortSignal | undefined;
+  /** The request that asked, for the `audit.verified` event. */
+  context?: CallContext | undefined;
 }
 
 export interface AuditServiceDeps {
@@ -40,6 +54,8 @@ export interface AuditServiceDeps {
   pageMax: number;
   /** Page size when the caller does not ask for one. */
   pageDefault?: number;
+  /** Public keys of earlier signing keys, still trusted (handed on with {@link AuditService.evidence}). */
+  trustedPublicKeys?: readonly string[] | undefined;
 }
 
 export function createAuditService(deps: AuditServiceDeps): AuditService {
@@ -92,8 +108,10 @@ export function createAuditService(deps: AuditServiceDeps): AuditService {
       });
     },
 
+    evidence: { reader, publicKeys: [deps.signer.publicKey, ...(deps.trustedPublicKeys ?? [])], clock: deps.clock },
+
     async verify(actor, options = {}) {
-      const result = await reader.verify(deps.verifier, options);
+      const result = await reader.verify(deps.verifier, { fromSeq: options.fromSeq, signal: options.signal });
       await trail.record({
         actor,
         action: 'audit.verified',
@@ -105,7 +123,9 @@ export function createAuditService(deps: AuditServiceDeps): AuditService {
           checkpoints: result.checkpoints,
           brokenAt: result.failure?.seq ?? null,
           reason: result.failure?.reason ?? null,
+          lastCheckpoint: result.lastCheckpoint,
         },
+        ...options.context,
       });
       return result;
     },

@@ -26,3 +26,6 @@ export { createFileRecordingStorage } from './file-storage.js';
 export { createRecordings } from './recordings.js';
 export * from './export.js';
 export * from './evidence.js';
+export { evidenceArchive, verifyEvidenceArchive } from './evidence-archive.js';
+export { folderEntries, tarHeader, tarSize, tarStream, type TarFile } from './tar-writer.js';
+export { extractTar } from './tar-reader.js';

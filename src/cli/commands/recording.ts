@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Services } from '../../app.js';
@@ -14,6 +15,7 @@ import {
   isExportVideoFormat,
   isRecordingId,
   verifyEvidence,
+  verifyEvidenceArchive,
   verifyStoredRecording,
   writeEvidence,
   type EvidenceRecordings,
@@ -150,21 +152,26 @@ async function evidence(ctx: CommandContext, args: string[], principal: Principa
   return report.ok ? EXIT.ok : EXIT.failure;
 }
 
-/** `verify ID` checks the stored recording; `verify DIR` an evidence bundle (needs only the configured keys). */
+/**
+ * `verify ID` checks the stored recording; `verify DIR` an evidence bundle, and `verify FILE.tar` one
+ * as downloaded from the desk (GET /api/recordings/:id/evidence); a bundle needs only the configured keys.
+ */
 async function verify(ctx: CommandContext, args: string[], principal: Principal): Promise<number> {
   const { positionals } = parseArgs({ args, options: {}, strict: true, allowPositionals: true });
-  if (positionals.length !== 1) throw usage('recording verify needs one recording id or bundle folder');
+  if (positionals.length !== 1) throw usage('recording verify needs one recording id, bundle folder or bundle .tar file');
   const target = positionals[0]!;
   const report = await withServices(ctx, async (s) => {
     if (isRecordingId(target)) {
       const found = await replayable(s, principal, target);
       return verifyStoredRecording(evidenceDeps(s), found.id);
     }
-    const dir = hostPath(ctx, target, 'the bundle folder');
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw usage(`${positionals[0]} is neither a recording id nor a bundle folder`);
+    const path = hostPath(ctx, target, 'the bundle folder or file');
+    const info = existsSync(path) ? statSync(path) : null;
+    if (!info || !(info.isDirectory() || info.isFile())) throw usage(`${positionals[0]} is neither a recording id nor a bundle folder or .tar file`);
     // Checking a bundle reads no recording of the product; it still takes the right to replay recordings.
     await s.access.authorize(principal, 'recordings.replay');
-    return verifyEvidence(evidenceDeps(s), dir);
+    // An archive is extracted into a private folder of the system's temporary folder, checked there and removed.
+    return info.isDirectory() ? verifyEvidence(evidenceDeps(s), path) : verifyEvidenceArchive(evidenceDeps(s), path, tmpdir());
   });
   writeLine(report.ok ? ctx.io.stdout : ctx.io.stderr, describeEvidenceReport(report));
   return report.ok ? EXIT.ok : EXIT.failure;
