@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError, type Clock, type IdGenerator } from '../core/index.js';
 import type { Actor, AuditTrail } from '../audit/index.js';
 import type { GroupRow, Tables } from '../store/index.js';
+import type { AccessRevokedPort } from './access-revocations.js';
 import { ROLES, type Principal, type Role } from './principal.js';
 
 /** Where a membership came from: the admin API or an import, or the provider's groups claim. */
@@ -58,6 +59,8 @@ export interface GroupsDeps {
   ids: IdGenerator;
   /** Absent until sessions exist (tests, CLI): then nothing is live to update. */
   effects?: MembershipEffects | undefined;
+  /** Told when a change leaves a user without any group, after `effects.endSessions`: their browser sessions end too. */
+  revocations?: AccessRevokedPort | undefined;
 }
 
 export interface Groups {
@@ -144,11 +147,13 @@ export function createGroups(deps: GroupsDeps): Groups {
   }
 
   /** After a change: users without a group lose their sessions, the others get a fresh snapshot. */
-  async function settle(userIds: Iterable<string>, by: Principal | null, reason: string): Promise<void> {
-    if (!effects) return;
+  async function settle(userIds: Iterable<string>, by: Principal | null, reason: string, context?: ChangeContext): Promise<void> {
+    if (!effects && !deps.revocations) return;
     for (const userId of new Set(userIds)) {
-      if ((await groupCount(userId)) === 0) await effects.endSessions(userId, by, reason);
-      else await effects.refreshSessions(userId);
+      if ((await groupCount(userId)) === 0) {
+        await effects?.endSessions(userId, by, reason);
+        await deps.revocations?.revoked({ userId, by, reason: `no group left (${reason})`, context });
+      } else await effects?.refreshSessions(userId);
     }
   }
 
@@ -241,7 +246,7 @@ export function createGroups(deps: GroupsDeps): Groups {
         await trx.deleteFrom('permissions').where('subject_kind', '=', 'group').where('subject_id', '=', id).execute();
         await trx.deleteFrom('groups').where('id', '=', id).execute();
       });
-      await settle(members, by, 'group deleted');
+      await settle(members, by, 'group deleted', context);
     },
 
     async listMembers(groupId) {
@@ -295,7 +300,7 @@ export function createGroups(deps: GroupsDeps): Groups {
         ...context,
       });
       await db.deleteFrom('group_members').where('group_id', '=', groupId).where('user_id', '=', userId).execute();
-      await settle([userId], by, 'removed from group');
+      await settle([userId], by, 'removed from group', context);
     },
 
     async groupsOfUser(userId) {
@@ -363,7 +368,7 @@ export function createGroups(deps: GroupsDeps): Groups {
             .execute();
         }
       });
-      await settle([userId], null, 'provider groups changed');
+      await settle([userId], null, 'provider groups changed', context);
       return result;
     },
   };

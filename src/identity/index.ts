@@ -13,6 +13,7 @@ export {
 } from './api-tokens.js';
 export { ROLE_TOKEN_DEFAULT_SCOPES, TOKEN_SCOPES, TOKEN_SCOPE_NAMES, isTokenScope, type TokenScope } from './token-scopes.js';
 export { ROLES, type GroupRef, type Principal, type Role } from './principal.js';
+export { createAccessRevocations, type AccessRevocations, type AccessRevoked, type AccessRevokedListener, type AccessRevokedPort } from './access-revocations.js';
 export {
   ARGON2ID_MINIMUM,
   PASSWORD_MAX_LENGTH,

@@ -3,6 +3,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import { AppError, type Clock, type IdGenerator } from '../core/index.js';
 import type { Actor, AuditEventInput, AuditTrail } from '../audit/index.js';
 import type { Tables, UserRow } from '../store/index.js';
+import type { AccessRevokedPort } from './access-revocations.js';
 import { ROLES, type GroupRef, type Principal, type Role } from './principal.js';
 
 /** A user as every caller sees it. It never carries a password hash, a TOTP seed or a recovery code. */
@@ -96,6 +97,8 @@ export interface UsersDeps {
   ids: IdGenerator;
   /** Ends sessions when a user is disabled, deleted or has MFA reset. */
   sessions: UserSessionsPort;
+  /** Told when a disable or delete ends the user's access, so their browser sessions end too. */
+  revocations?: AccessRevokedPort | undefined;
   /** Base of enrolment links: WEBASSET_PUBLIC_URL, or http://HOST:PORT. */
   publicUrl: string;
   /** Lifetime of an enrolment link; default 48 h. */
@@ -163,6 +166,11 @@ export function createUsers(deps: UsersDeps): Users {
   const isEffectiveAdmin = async (row: Selectable<UserRow>) => row.disabled_at_ms === null && (await effectiveRoles(row.id, row.roles)).roles.includes('admin');
 
   const revokeSessions = async (userId: string, by: Principal | null, reason: string) => sessions.revokeAllForUser(userId, by, reason);
+  /** Web sessions first (the cookie stops working), then what other modules hold for the user (browser sessions). */
+  const revokeAccess = async (userId: string, by: Principal | null, reason: string, context?: UserChangeContext) => {
+    await revokeSessions(userId, by, reason);
+    await deps.revocations?.revoked({ userId, by, reason, context });
+  };
 
   const refreshSessions = async (userId: string) => {
     if (!sessions.refreshUser) return;
@@ -300,7 +308,7 @@ export function createUsers(deps: UsersDeps): Users {
         await db.updateTable('users').set({ disabled_at_ms: now, updated_at_ms: now }).where('id', '=', id).execute();
       }
       // Also when already disabled: a session that slipped through a race ends now.
-      await revokeSessions(id, by, 'user disabled');
+      await revokeAccess(id, by, 'user disabled', context);
     },
 
     async enable(id, by, context) {
@@ -315,7 +323,7 @@ export function createUsers(deps: UsersDeps): Users {
       if (await isEffectiveAdmin(row)) await assertAdminRemains(id);
       await audit({ action: 'user.deleted', outcome: 'success', target: { kind: 'user', id }, details: { before: toRecord(row) } }, by, context);
       // Sessions in Redis do not go with the row, so they are ended first.
-      await revokeSessions(id, by, 'user deleted');
+      await revokeAccess(id, by, 'user deleted', context);
       await db.deleteFrom('users').where('id', '=', id).execute();
     },
 

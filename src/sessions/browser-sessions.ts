@@ -3,6 +3,7 @@ import { AppError } from '../core/index.js';
 import type { Principal } from '../identity/index.js';
 import { endedError, openAgentHandle } from './agent-handle.js';
 import { withRedactedCopies } from './copy-redaction.js';
+import { endSessionsOfUser } from './end-user-sessions.js';
 import { createLiveSessions } from './live-sessions.js';
 import { createSessionAudit } from './session-audit.js';
 import { DEFAULT_MIN_FRAME_INTERVAL_MS } from './session-recording.js';
@@ -153,6 +154,11 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
       if (!s) throw new AppError('not_found', { publicMessage: 'This session is held by another server node.' });
       if (record.state !== 'active' || !s.browser) throw new AppError('conflict', { publicMessage: 'The session is still starting; try again when it is active.' });
       return openAgentHandle({ vault: deps.vault, live, audit, clock }, s, s.browser, principal, context);
+    },
+
+    endAllOfUser(userId, by, reason, context = {}) {
+      if (typeof userId !== 'string' || userId === '') return Promise.resolve(0);
+      return endSessionsOfUser({ store, audit, clock, live }, userId, { actor: by ? audit.actorOf(by) : audit.system, message: `access revoked: ${reason}`, context });
     },
 
     async recover() {

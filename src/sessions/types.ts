@@ -78,6 +78,11 @@ export interface BrowserSessions {
    * whose message says why (an administrator, the idle timeout, ...); still starting: `conflict`.
    */
   agent(id: string, principal: Principal, context?: RequestContext): Promise<AgentHandle>;
+  /**
+   * Ends (reason `admin`, audited under `by`, or the system when null) every session of a user whose
+   * access was revoked: theirs, and on this node those an agent runs on their behalf. Returns the count.
+   */
+  endAllOfUser(userId: string, by: Principal | null, reason: string, context?: RequestContext): Promise<number>;
   /** Ends the sessions a crash of this node left behind (`node_restart`); call once before serving. */
   recover(): Promise<number>;
   /** Refuses new starts and ends every live session of this node with `shutdown`. */
