@@ -14,11 +14,12 @@ import { createUsers, type Users, type UserSessionsPort } from './identity/index
 import { createEnrolment, createIdentityKey, createLocalSignIn, createLockout, createMfa, createPasswordHasher, createPasswordPolicy, type Enrolment, type LocalSignIn, type Mfa, type SignInFailureSink, type WebSessions as AccountSessions } from './identity/index.js';
 import { createCachedSessionStore, createDatabaseSessionStore, createSharedStateSessionStore, createWebSessions, type WebSessions } from './identity/index.js';
 import { createGroups, createOidcSignIn, parseGroupMap, type Groups, type OidcGroupsPort, type OidcSignIn } from './identity/index.js';
+import { createAccessRevocations, type AccessRevocations, type AccessRevokedPort } from './identity/index.js';
 import { createMemoryState, createRateLimiter, createRedisState, type SharedState } from './cluster/index.js';
 import { openDatabase, type Database } from './store/index.js';
 import { createInfisicalSource, openVault, type Vault } from './vault/index.js';
 import { createBrowserPool, findChromium, type BrowserPool } from './browser/index.js';
-import { createBrowserSessions, type BrowserSessions } from './sessions/index.js';
+import { createBrowserSessions, createTrialLogin, type BrowserSessions, type TrialLogin } from './sessions/index.js';
 import { createFileRecordingStorage, createRecordings, type Recordings } from './recording/index.js';
 import { createRecordingExporter, findFfmpeg, type RecordingExporter } from './recording/index.js';
 import { createMcpTools, createToolPolicy, type McpTools } from './mcp/index.js';
@@ -53,6 +54,8 @@ export interface Services {
   access: Access;
   /** Groups and memberships (admin API, import, OIDC sync). */
   groups: Groups;
+  /** Told when a user's access ends (disabled, deleted, last group gone); a serving node's browser sessions subscribe. */
+  revocations: AccessRevocations;
   /** The asset catalog and its permission rows. */
   assets: Assets;
   grants: Grants;
@@ -96,8 +99,9 @@ export async function openServices(ctx: AppContext): Promise<Services> {
     const grants = createGrants({ db: database.db, trail: audit.trail, clock, ids });
     const forwardAuth = wireForwardAuth(ctx, audit, clock);
     const webSessions = (sessions = wireSessions(ctx, database, audit, state, clock, ids));
-    const users = wireUsers(ctx, database, audit, clock, ids, webSessions);
-    const groups = wireGroups(database, audit, clock, ids, webSessions, users);
+    const revocations = createAccessRevocations();
+    const users = wireUsers(ctx, database, audit, clock, ids, webSessions, revocations);
+    const groups = wireGroups(database, audit, clock, ids, webSessions, users, revocations);
     const tokens = createApiTokens({ db: database.db, trail: audit.trail, clock, ids, users });
     const limiter = createRateLimiter({ state, rules: { [AUTH_FAILURE_RULE]: { limit: ctx.config.authFailureLimit, windowMs: 60_000 } } });
     const throttle = createAuthThrottle({ state, limiter, clock });
@@ -119,6 +123,7 @@ export async function openServices(ctx: AppContext): Promise<Services> {
       sessions: webSessions,
       access,
       groups,
+      revocations,
       assets,
       grants,
       forwardAuth,
@@ -233,17 +238,18 @@ function resolveIdentityKey(ctx: AppContext, database: Database): string {
   return key;
 }
 
-function wireUsers(ctx: AppContext, database: Database, audit: Audit, clock: Clock, ids: IdGenerator, sessions: UserSessionsPort): Users {
-  return createUsers({ db: database.db, trail: audit.trail, clock, ids, sessions, publicUrl: publicBaseUrl(ctx.config) });
+function wireUsers(ctx: AppContext, database: Database, audit: Audit, clock: Clock, ids: IdGenerator, sessions: UserSessionsPort, revocations: AccessRevokedPort): Users {
+  return createUsers({ db: database.db, trail: audit.trail, clock, ids, sessions, revocations, publicUrl: publicBaseUrl(ctx.config) });
 }
 
 /** Membership changes end or refresh the user's live sessions (last group gone: every session ends). */
-function wireGroups(database: Database, audit: Audit, clock: Clock, ids: IdGenerator, sessions: WebSessions, users: Users): Groups {
+function wireGroups(database: Database, audit: Audit, clock: Clock, ids: IdGenerator, sessions: WebSessions, users: Users, revocations: AccessRevokedPort): Groups {
   return createGroups({
     db: database.db,
     trail: audit.trail,
     clock,
     ids,
+    revocations,
     effects: {
       endSessions: (userId, by, reason) => sessions.revokeAllForUser(userId, by, reason),
       async refreshSessions(userId) {
@@ -460,6 +466,8 @@ function resolveSigningKey(ctx: AppContext, database: Database): string {
 export interface BrowserWiring {
   pool: BrowserPool;
   sessions: BrowserSessions;
+  /** "Test login now" (POST /api/admin/assets/:id/test-login): the same pool, vault and limits as sessions. */
+  trialLogin: TrialLogin;
 }
 
 function wireBrowserSessions(services: Services): BrowserWiring {
@@ -478,7 +486,8 @@ function wireBrowserSessions(services: Services): BrowserWiring {
     nodeId: config.nodeId,
     logger,
   });
-  return { pool, sessions };
+  const trialLogin = createTrialLogin({ db: services.database.db, access: services.access, assets: services.assets, vault: services.vault, pool, trail: services.audit.trail, clock: services.clock, ids: services.ids, nodeId: config.nodeId, logger });
+  return { pool, sessions, trialLogin };
 }
 
 export interface RunningServer {
@@ -518,7 +527,7 @@ function createServer(services: Services, browser: BrowserWiring, isShuttingDown
     sessions: services.sessions,
     accounts: services.accounts,
     lockout: { threshold: config.lockoutThreshold, minutes: config.lockoutMinutes },
-    admin: { users: services.users, groups: services.groups, assets: services.assets, grants: services.grants, sessions: services.sessions },
+    admin: { users: services.users, groups: services.groups, assets: services.assets, grants: services.grants, sessions: services.sessions, trialLogin: browser.trialLogin, alerts: audit.service },
     state: services.state,
     vault: services.vault,
     publicUrl: config.publicUrl,
@@ -544,6 +553,8 @@ export async function startServer(services: Services): Promise<RunningServer> {
   const { config, logger, audit } = services;
   let shuttingDown = false;
   const browser = wireBrowserSessions(services);
+  // A disabled user, or one left without a group, loses their browser sessions too (decision 0020), until this node stops.
+  const unsubscribe = services.revocations.subscribe((event) => browser.sessions.endAllOfUser(event.userId, event.by, event.reason, event.context));
   let http: FastifyInstance;
   try {
     // Sessions this node left live when it last stopped without a clean shutdown have no browser any more.
@@ -558,6 +569,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
     if (sealed > 0) logger.warn({ recordings: sealed }, 'sealed session recordings left by an earlier run (node_restart)');
     http = await createServer(services, browser, () => shuttingDown);
   } catch (error) {
+    unsubscribe();
     await closeBrowser(browser);
     throw error;
   }
@@ -573,6 +585,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
   } catch (error) {
     // Fail closed: a node whose start cannot be audited does not serve.
     await http.close();
+    unsubscribe();
     await closeBrowser(browser);
     throw error;
   }
@@ -590,6 +603,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
         await staleSweep.stop();
         stopRetention();
         // Sessions first: their live views close with them, so the HTTP server has no socket left waiting.
+        unsubscribe();
         await closeBrowser(browser);
         await http.close();
         try {
@@ -607,6 +621,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
 
 /** Ends every browser session of this node (`shutdown`, recorded) and closes Chromium. */
 async function closeBrowser(browser: BrowserWiring): Promise<void> {
+  browser.trialLogin.shutdown();
   await browser.sessions.shutdown();
   await browser.pool.close();
 }

@@ -30,6 +30,7 @@ export const AUDIT_ACTIONS = {
   'asset.created': 'An asset (catalog entry) was created; details hold it after the change.',
   'asset.updated': 'An asset was changed; details hold before and after.',
   'asset.deleted': 'An asset was deleted with every permission on it; details hold it before the change.',
+  'asset.login_tested': "An administrator tested an asset's login (saved or unsaved recipe) in a throwaway browser context; details hold the outcome's step and kind, never a value.",
   'permission.created': 'A user or group was granted actions on an asset; details hold the permission after the change.',
   'permission.updated': 'A permission changed (actions, time window, concurrency limit); details hold before and after.',
   'permission.deleted': 'A permission was removed; details hold it before the change.',

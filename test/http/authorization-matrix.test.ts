@@ -145,6 +145,9 @@ const TABLE: Record<string, Expectation> = {
   'POST /api/admin/assets': { rule: 'admin.policy.write', body: () => ({ id: `a-${Math.random().toString(36).slice(2, 10)}`, name: 'A', url: 'https://a.example.com/' }) },
   'PATCH /api/admin/assets/:id': { rule: 'admin.policy.write', params: asset, body: () => ({ name: 'Renamed' }) },
   'DELETE /api/admin/assets/:id': { rule: 'admin.policy.write', params: asset, allowedAlso: [404] },
+  // The matrix's asset names no vault entry: no login to test (409); tests run in admin-test-login.test.ts.
+  'POST /api/admin/assets/:id/test-login': { rule: 'admin.policy.write', params: asset, allowedAlso: [409] },
+  'GET /api/admin/alerts': { rule: 'audit.read' },
 
   'GET /api/admin/permissions': { rule: 'admin.policy.read' },
   'GET /api/admin/permissions/:id': { rule: 'admin.policy.read', params: permission },
@@ -189,6 +192,8 @@ const TABLE: Record<string, Expectation> = {
   'GET /recordings': { rule: 'public', statuses: { default: 200 } },
   // The administrator's console: the page is the same for everyone; every change it makes goes through /api/admin and /api/sessions.
   'GET /admin': { rule: 'public', statuses: { default: 200 } },
+  // The live view page of a session: the same page for everyone; the session itself comes from GET /api/sessions/:id and its socket.
+  'GET /sessions/:id': { rule: 'public', statuses: { default: 200 } },
   'GET /ui/assets/:file': { rule: 'public', params: uiFile, statuses: { default: 200 } },
   'GET /api/auth/options': { rule: 'public', statuses: { default: 200 } },
   // The launcher's list: the access module decides what each caller sees (test/e2e/web-ui.test.ts, test/access/access.test.ts).
