@@ -3,42 +3,39 @@ import type { CDPSession, Page } from 'playwright-core';
 const WORLD = 'webasset-agent';
 /** At most this many password fields are read per frame (a page cannot make a snapshot slow with thousands). */
 const MAX_FIELDS = 50;
+const MAX_TITLE_CHARS = 300;
+
+/** What one read of a tab gives: its password-field values (for redaction) and its main document's title. */
+export interface PageRead {
+  passwords: string[];
+  /** The main document's title, or undefined when the main frame could not be read. */
+  title: string | undefined;
+}
+
+/** A DOM-change watch of the main document, started before an action (see settle.ts). */
+export interface MutationWatch {
+  readonly active: boolean;
+  /** How many changes came and how long ago the last one came; undefined once the document is gone (a navigation). */
+  read(): Promise<{ count: number; idleMs: number } | undefined>;
+  /** The watch's id in the page: `read()` of the reader ends it in the same round trip. */
+  readonly token: string | undefined;
+  stop(): Promise<void>;
+}
 
 /**
  * Reads the page in an isolated world of the tab (page scripts cannot change what it sees): the
- * current values of password fields, for redaction, and a DOM-quiet wait, for settling. Worlds are
- * kept per frame and document and made again when a navigation took them away.
+ * current values of password fields, for redaction, the main document's title, and a DOM-quiet
+ * wait, for settling. The main document's world is kept until Playwright reports a main-frame
+ * navigation (`renew()`), so a read is one round trip; a page with child
+ * frames is read frame by frame through the frame tree, as before.
  */
 export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page }) {
-  /** Worlds by frame id and document (loader id): a navigation makes a new document, and its world is made anew. */
+  /** The main frame's id: a page target's main frame keeps it across navigations. */
+  let mainId: Promise<string | undefined> | undefined;
+  /** The main document's world; dropped on every main-frame navigation. */
+  let mainWorld: { cdp: CDPSession; id: Promise<number> } | undefined;
+  /** Child frames' worlds by frame id and document (loader id). */
   const worlds = new Map<string, { key: string; cdp: CDPSession; id: Promise<number> }>();
-
-  const world = (cdp: CDPSession, frame: FrameRef, fresh: boolean): Promise<number> => {
-    const key = `${frame.id}:${frame.loaderId}`;
-    const cached = worlds.get(frame.id);
-    if (cached && cached.cdp === cdp && cached.key === key && !fresh) return cached.id;
-    const id = cdp.send('Page.createIsolatedWorld', { frameId: frame.id, worldName: WORLD, grantUniveralAccess: false }).then((r) => r.executionContextId);
-    worlds.set(frame.id, { key, cdp, id });
-    id.catch(() => {
-      if (worlds.get(frame.id)?.id === id) worlds.delete(frame.id);
-    });
-    return id;
-  };
-
-  /** Evaluates `expression` in the frame's isolated world; undefined when the frame went away. */
-  const evaluate = async <T>(frame: FrameRef, expression: string, awaitPromise = false): Promise<T | undefined> => {
-    const cdp = deps.cdp();
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const contextId = await world(cdp, frame, attempt > 0);
-        const result = await cdp.send('Runtime.evaluate', { expression, contextId, returnByValue: true, awaitPromise });
-        return result.exceptionDetails ? undefined : (result.result.value as T);
-      } catch {
-        // The document changed (its world went with it): once more with a new world.
-      }
-    }
-    return undefined;
-  };
 
   const frameTree = async () => {
     try {
@@ -47,68 +44,133 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
       return undefined;
     }
   };
-  const mainFrame = async (): Promise<FrameRef | undefined> => {
+  const mainFrameId = (): Promise<string | undefined> => {
+    mainId ??= frameTree().then((tree) => tree?.frame.id);
+    return mainId.then((id) => {
+      if (id === undefined) mainId = undefined;
+      return id;
+    });
+  };
+
+  const createWorld = (cdp: CDPSession, frameId: string): Promise<number> =>
+    cdp.send('Page.createIsolatedWorld', { frameId, worldName: WORLD, grantUniveralAccess: false }).then((r) => r.executionContextId);
+
+  const mainContext = (cdp: CDPSession, fresh: boolean): Promise<number> => {
+    if (mainWorld && mainWorld.cdp === cdp && !fresh) return mainWorld.id;
+    const made = { cdp, id: mainFrameId().then((frameId) => (frameId === undefined ? Promise.reject(new Error('no main frame')) : createWorld(cdp, frameId))) };
+    mainWorld = made;
+    made.id.catch(() => {
+      if (mainWorld === made) mainWorld = undefined;
+      mainId = undefined;
+    });
+    return made.id;
+  };
+
+  const childContext = (cdp: CDPSession, frame: FrameRef, fresh: boolean): Promise<number> => {
+    const key = `${frame.id}:${frame.loaderId}`;
+    const cached = worlds.get(frame.id);
+    if (cached && cached.cdp === cdp && cached.key === key && !fresh) return cached.id;
+    const id = createWorld(cdp, frame.id);
+    worlds.set(frame.id, { key, cdp, id });
+    id.catch(() => {
+      if (worlds.get(frame.id)?.id === id) worlds.delete(frame.id);
+    });
+    return id;
+  };
+
+  /** Evaluates `expression` in a world, once more in a new world when the document changed under it; undefined when the frame went away. */
+  const evaluateIn = async <T>(context: (cdp: CDPSession, fresh: boolean) => Promise<number>, expression: string, awaitPromise = false): Promise<T | undefined> => {
+    const cdp = deps.cdp();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const contextId = await context(cdp, attempt > 0);
+        const result = await cdp.send('Runtime.evaluate', { expression, contextId, returnByValue: true, awaitPromise });
+        return result.exceptionDetails ? undefined : (result.result.value as T);
+      } catch {
+        // The document changed (its world went with it): once more with a new world.
+      }
+    }
+    return undefined;
+  };
+  const evaluateMain = <T>(expression: string, awaitPromise = false) => evaluateIn<T>(mainContext, expression, awaitPromise);
+
+  /** Child frames of the tab's frame tree (those of the tab's process) and the others Playwright knows (cross-site iframes). */
+  const readChildFrames = async (values: Set<string>, main: RawRead | undefined): Promise<void> => {
+    const seen = new Set<string>(main === undefined ? [] : [main.url]);
     const tree = await frameTree();
-    return tree ? { id: tree.frame.id, loaderId: tree.frame.loaderId } : undefined;
+    if (tree) {
+      type Tree = typeof tree;
+      const frames: FrameRef[] = [];
+      const walk = (t: Tree) => {
+        for (const child of t.childFrames ?? []) {
+          frames.push({ id: child.frame.id, loaderId: child.frame.loaderId });
+          walk(child);
+        }
+      };
+      walk(tree);
+      const read = await Promise.all(frames.map((frame) => evaluateIn<RawRead>((cdp, fresh) => childContext(cdp, frame, fresh), `(${READ_FN})(${MAX_FIELDS}, null)`)));
+      for (const r of read) {
+        if (!r) continue;
+        seen.add(r.url);
+        addValues(values, r.values);
+      }
+    }
+    const page = deps.page();
+    // The main frame too when its world could not be read.
+    const others = page.frames().filter((frame) => (frame !== page.mainFrame() || main === undefined) && !seen.has(frame.url()));
+    await Promise.all(
+      others.map(async (frame) => {
+        const read = await frame
+          .evaluate(`(${READ_FN})(${MAX_FIELDS}, null)`)
+          .then((r) => r as RawRead)
+          .catch(() => undefined);
+        addValues(values, read?.values);
+      }),
+    );
+  };
+
+  /**
+   * Every password field's current value in every frame of the tab, and the main document's
+   * title. With `watch`, the watch of that document ends in the same round trip. A page without
+   * child frames is one round trip; frames of another process (cross-site iframes) are not in
+   * the tab's frame tree and are read through Playwright, in the page's own world.
+   */
+  const read = async (watch?: MutationWatch): Promise<PageRead> => {
+    const values = new Set<string>();
+    const main = await evaluateMain<RawRead>(`(${READ_FN})(${MAX_FIELDS}, ${watch?.token ?? 'null'})`);
+    addValues(values, main?.values);
+    if (!main || main.frames > 0 || deps.page().frames().length > 1) await readChildFrames(values, main);
+    return { passwords: [...values], title: typeof main?.title === 'string' ? main.title.slice(0, MAX_TITLE_CHARS) : undefined };
   };
 
   return {
-    /**
-     * Every password field's current value in every frame of the tab. Frames of another process
-     * (cross-site iframes) are not in the tab's frame tree: those are read through Playwright,
-     * in the page's own world.
-     */
+    read,
     async passwordValues(): Promise<string[]> {
-      const values = new Set<string>();
-      const seen = new Set<string>();
-      const tree = await frameTree();
-      if (tree) {
-        type Tree = typeof tree;
-        const frames: FrameRef[] = [];
-        const walk = (t: Tree) => {
-          frames.push({ id: t.frame.id, loaderId: t.frame.loaderId });
-          for (const child of t.childFrames ?? []) walk(child);
-        };
-        walk(tree);
-        const read = await Promise.all(frames.map((frame) => evaluate<{ url: string; values: string[] }>(frame, READ_PASSWORDS)));
-        for (const r of read) {
-          if (!r) continue;
-          seen.add(r.url);
-          for (const v of r.values) if (typeof v === 'string' && v) values.add(v);
-        }
-      }
-      const page = deps.page();
-      const others = page.frames().filter((frame) => !seen.has(frame.url()));
-      await Promise.all(
-        others.map(async (frame) => {
-          const read = await frame
-            .evaluate(`(${READ_PASSWORDS_FN})(${MAX_FIELDS})`)
-            .then((r) => r as { values: string[] })
-            .catch(() => undefined);
-          for (const v of read?.values ?? []) if (typeof v === 'string' && v) values.add(v);
-        }),
-      );
-      return [...values];
+      return (await read()).passwords;
     },
     /**
      * Starts counting DOM changes in the main frame. `read()` gives how many came and how long ago
      * the last one came (undefined once the document is gone: a navigation); `stop()` ends it.
      */
-    async watchMutations(): Promise<{ readonly active: boolean; read(): Promise<{ count: number; idleMs: number } | undefined>; stop(): Promise<void> }> {
-      const frame = await mainFrame();
+    async watchMutations(): Promise<MutationWatch> {
       const token = JSON.stringify(`w${Math.random().toString(36).slice(2)}`);
-      const started = frame ? await evaluate<boolean>(frame, `(${WATCH_FN})(${token})`) : undefined;
+      const started = await evaluateMain<boolean>(`(${WATCH_FN})(${token})`);
       return {
-        active: Boolean(frame && started),
-        read: async () => (frame && started ? ((await evaluate<{ count: number; idleMs: number } | null>(frame, `(${READ_FN})(${token})`)) ?? undefined) : undefined),
+        active: started === true,
+        token: started === true ? token : undefined,
+        read: async () => (started === true ? ((await evaluateMain<{ count: number; idleMs: number } | null>(`(${READ_WATCH_FN})(${token})`)) ?? undefined) : undefined),
         stop: async () => {
-          if (frame && started) await evaluate(frame, `(${STOP_FN})(${token})`);
+          if (started === true) await evaluateMain(`(${STOP_FN})(${token})`);
         },
       };
     },
-    /** Makes the main frame's world of a new document ahead of the next call (it is one round trip less then). */
-    warm(): void {
-      void mainFrame().then((frame) => (frame ? world(deps.cdp(), frame, false).catch(() => undefined) : undefined));
+    /**
+     * The main frame navigated (Playwright's framenavigated): its world is made anew at once, in
+     * the new document, ahead of the next read (one round trip less then). A same-document
+     * navigation gets a new world too; Playwright's event does not tell the two apart.
+     */
+    renew(): void {
+      mainContext(deps.cdp(), true).catch(() => undefined);
     },
   };
 }
@@ -120,8 +182,26 @@ interface FrameRef {
   loaderId: string;
 }
 
+interface RawRead {
+  url: string;
+  title: string;
+  values: string[];
+  /** Child browsing contexts of the document (window.length): iframes, frames, objects. */
+  frames: number;
+}
+
+function addValues(into: Set<string>, values: unknown): void {
+  if (!Array.isArray(values)) return;
+  for (const v of values) if (typeof v === 'string' && v) into.add(v);
+}
+
 // Page-side functions: plain text, not compiled by tsc (the project has no DOM library).
-const READ_PASSWORDS_FN = `function (max) {
+/** Password values (shadow roots included), the title and the child-frame count; ends the watch `token` when given. */
+const READ_FN = `function (max, token) {
+  if (token) {
+    var all = window.__webassetAgent || {};
+    if (all[token]) { all[token].observer.disconnect(); delete all[token]; }
+  }
   var out = [];
   var visit = function (root) {
     var list = root.querySelectorAll('input');
@@ -134,9 +214,8 @@ const READ_PASSWORDS_FN = `function (max) {
     for (var j = 0; j < all.length && out.length < max; j++) if (all[j].shadowRoot) visit(all[j].shadowRoot);
   };
   visit(document);
-  return { url: location.href, values: out };
+  return { url: location.href, title: String(document.title || ''), values: out, frames: window.length };
 }`;
-const READ_PASSWORDS = `(${READ_PASSWORDS_FN})(${MAX_FIELDS})`;
 
 const WATCH_FN = `function (token) {
   var state = { count: 0, last: performance.now() };
@@ -148,7 +227,7 @@ const WATCH_FN = `function (token) {
   return true;
 }`;
 
-const READ_FN = `function (token) {
+const READ_WATCH_FN = `function (token) {
   var state = (window.__webassetAgent || {})[token];
   return state ? { count: state.count, idleMs: performance.now() - state.last } : null;
 }`;

@@ -1,5 +1,5 @@
-import type { Page, Request, Response } from 'playwright-core';
-import type { PageReader } from './page-reader.js';
+import type { Frame, Page, Request } from 'playwright-core';
+import type { MutationWatch } from './page-reader.js';
 
 /** A navigation's new document is waited for at most this long (DOMContentLoaded). */
 export const NAVIGATION_SETTLE_MS = 5_000;
@@ -11,122 +11,158 @@ const POLL_MS = 20;
 
 export type Effect = 'navigated' | 'changed' | 'none';
 
-/**
- * Runs an action and waits for what it caused, with bounded waits and no fixed sleeps: a main-frame
- * navigation that starts before the DOM is quiet is followed to its new document's DOMContentLoaded
- * (at most {@link NAVIGATION_SETTLE_MS}); otherwise the DOM (watched by a MutationObserver in an
- * isolated world) and the page's fetch/XHR requests must be quiet for {@link QUIET_MS}, at most
- * {@link QUIET_CAP_MS}. A popup the action opened counts as a navigation (the caller reads the new active tab);
- * with `expectPopup` (a link that targets a new window) the popup is waited for.
- */
-export async function settleAfter<T>(page: Page, reader: PageReader, action: () => Promise<T>, options: { popupOpened(): boolean; expectPopup?: boolean }): Promise<{ value: T; effect: Effect }> {
-  const main = page.mainFrame();
-  let navigation: Request | undefined;
-  let sameDocument = false;
-  let loaded = false;
-  const inflight = new Set<Request>();
-  const wake = new Set<() => void>();
-  const notify = () => {
-    for (const w of wake) w();
-  };
-  const onRequest = (request: Request) => {
-    if (request.isNavigationRequest() && request.frame() === main) {
-      navigation = request;
-      notify();
-    } else if (request.resourceType() === 'fetch' || request.resourceType() === 'xhr') inflight.add(request);
-  };
-  const onDone = (request: Request) => {
-    inflight.delete(request);
-    if (request === navigation) notify();
-  };
-  const onLoaded = () => {
-    loaded = true;
-    notify();
-  };
+/** What one settle wait observes of its tab's events; the tab's listeners feed the wait in progress. */
+interface Observation {
+  main: Frame;
+  navigation: Request | undefined;
+  sameDocument: boolean;
+  loaded: boolean;
   /** A 204/205 answer to the navigation: the page stays as it was. */
-  let noDocument = false;
-  const onResponse = (response: Response) => {
-    if (response.request() === navigation && (response.status() === 204 || response.status() === 205)) {
-      noDocument = true;
-      notify();
-    }
+  noDocument: boolean;
+  popup: Page | undefined;
+  inflight: Set<Request>;
+  notify(): void;
+}
+
+/**
+ * The settle waits of one tab. Its page listeners are added once, for the tab's life, rather
+ * than per action (each first listener and each last removal of a network event is a message to
+ * Playwright's server); they feed only the wait in progress.
+ */
+export function createSettle(page: Page) {
+  let current: Observation | undefined;
+  page.on('request', (request) => {
+    const o = current;
+    if (!o) return;
+    if (request.isNavigationRequest() && request.frame() === o.main) {
+      o.navigation = request;
+      o.notify();
+    } else if (request.resourceType() === 'fetch' || request.resourceType() === 'xhr') o.inflight.add(request);
+  });
+  const onDone = (request: Request) => {
+    const o = current;
+    if (!o) return;
+    o.inflight.delete(request);
+    if (request === o.navigation) o.notify();
   };
-  let popup: Page | undefined;
-  const onPopup = (opened: Page) => {
-    popup = opened;
-    notify();
-  };
-  const onNavigated = (frame: unknown) => {
-    if (frame === main && !navigation) sameDocument = true;
-  };
-  page.on('request', onRequest);
   page.on('requestfinished', onDone);
   page.on('requestfailed', onDone);
-  page.on('domcontentloaded', onLoaded);
-  page.on('framenavigated', onNavigated);
-  page.on('response', onResponse);
-  page.on('popup', onPopup);
-  const watch = await reader.watchMutations();
-  const signal = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        wake.delete(done);
-        resolve();
+  page.on('domcontentloaded', () => {
+    if (!current) return;
+    current.loaded = true;
+    current.notify();
+  });
+  page.on('response', (response) => {
+    const o = current;
+    if (o && response.request() === o.navigation && (response.status() === 204 || response.status() === 205)) {
+      o.noDocument = true;
+      o.notify();
+    }
+  });
+  page.on('popup', (opened) => {
+    if (!current) return;
+    current.popup = opened;
+    current.notify();
+  });
+  page.on('framenavigated', (frame) => {
+    if (current && frame === current.main && !current.navigation) current.sameDocument = true;
+  });
+
+  return {
+    /**
+     * Runs an action and waits for what it caused, with bounded waits and no fixed sleeps: a main-frame
+     * navigation that starts before the DOM is quiet is followed to its new document's DOMContentLoaded
+     * (at most {@link NAVIGATION_SETTLE_MS}); otherwise the DOM (watched by a MutationObserver in an
+     * isolated world) and the page's fetch/XHR requests must be quiet for {@link QUIET_MS}, at most
+     * {@link QUIET_CAP_MS}. A popup the action opened counts as a navigation (the caller reads the new active tab);
+     * with `expectPopup` (a link that targets a new window) the popup is waited for. `watch` is the
+     * DOM watch started before the action (`reader.watchMutations()`); the caller ends it after
+     * (`reader.read(watch)` or `watch.stop()`), and this ends it when the action fails.
+     */
+    after<T>(watch: MutationWatch, action: () => Promise<T>, options: { popupOpened(): boolean; expectPopup?: boolean }): Promise<{ value: T; effect: Effect }> {
+      const wake = new Set<() => void>();
+      const o: Observation = {
+        main: page.mainFrame(),
+        navigation: undefined,
+        sameDocument: false,
+        loaded: false,
+        noDocument: false,
+        popup: undefined,
+        inflight: new Set(),
+        notify: () => {
+          for (const w of wake) w();
+        },
       };
-      const timer = setTimeout(done, ms);
-      wake.add(done);
-    });
-  try {
-    const value = await action();
-    const started = Date.now();
-    // A link or form that targets a new window: its popup is waited for (bounded), however slow the machine.
-    if (options.expectPopup) {
-      const deadline = started + NAVIGATION_SETTLE_MS;
-      while (!popup && !navigation && !options.popupOpened() && Date.now() < deadline) await signal(Math.min(250, deadline - Date.now()));
-    }
-    let changed = false;
-    for (;;) {
-      if (navigation || loaded || popup || options.popupOpened()) break;
-      // Without a watch (the page could not be read), quiet is judged by time and requests alone.
-      const state = watch.active ? await watch.read() : { count: 0, idleMs: Date.now() - started };
-      if (state === undefined) {
-        // The document went away under the watch: a navigation is committing.
-        if (navigation) break;
-        if (Date.now() - started >= QUIET_CAP_MS) break;
-        await signal(POLL_MS);
-        continue;
-      }
-      changed ||= state.count > 0;
-      const elapsed = Date.now() - started;
-      // Quiet counts from the action's end at the earliest: what its handlers start (a request, a timer) has that long to show.
-      const idle = Math.min(state.idleMs, elapsed);
-      if ((idle >= QUIET_MS && inflight.size === 0) || elapsed >= QUIET_CAP_MS) break;
-      await signal(Math.max(5, Math.min(POLL_MS, QUIET_MS - idle, QUIET_CAP_MS - elapsed)));
-    }
-    if (navigation) {
-      const deadline = Date.now() + NAVIGATION_SETTLE_MS;
-      // Loaded, or the navigation failed (refused by the lock, a download, a 204) and nothing commits.
-      while (!loaded && !noDocument && navigation.failure() === null && Date.now() < deadline) await signal(Math.min(250, deadline - Date.now()));
-      return { value, effect: 'navigated' };
-    }
-    if (popup || options.popupOpened()) {
-      // The popup becomes the session's active tab once it is set up (locked down): its page is the result.
-      const deadline = Date.now() + NAVIGATION_SETTLE_MS;
-      await popup?.waitForLoadState('domcontentloaded', { timeout: NAVIGATION_SETTLE_MS }).catch(() => undefined);
-      while (!options.popupOpened() && popup && !popup.isClosed() && Date.now() < deadline) await signal(POLL_MS);
-      return { value, effect: 'navigated' };
-    }
-    if (loaded) return { value, effect: 'navigated' };
-    return { value, effect: changed || sameDocument ? 'changed' : 'none' };
-  } finally {
-    page.off('request', onRequest);
-    page.off('requestfinished', onDone);
-    page.off('requestfailed', onDone);
-    page.off('domcontentloaded', onLoaded);
-    page.off('framenavigated', onNavigated);
-    page.off('response', onResponse);
-    page.off('popup', onPopup);
-    await watch.stop().catch(() => undefined);
+      current = o;
+      const signal = (ms: number) =>
+        new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            wake.delete(done);
+            resolve();
+          };
+          const timer = setTimeout(done, ms);
+          wake.add(done);
+        });
+      return settle(o, watch, action, options, signal).then(
+        (result) => {
+          if (current === o) current = undefined;
+          return result;
+        },
+        async (error: unknown) => {
+          if (current === o) current = undefined;
+          await watch.stop().catch(() => undefined);
+          throw error;
+        },
+      );
+    },
+  };
+}
+
+export type Settle = ReturnType<typeof createSettle>;
+
+async function settle<T>(o: Observation, watch: MutationWatch, action: () => Promise<T>, options: { popupOpened(): boolean; expectPopup?: boolean }, signal: (ms: number) => Promise<void>): Promise<{ value: T; effect: Effect }> {
+  const value = await action();
+  const started = Date.now();
+  // A link or form that targets a new window: its popup is waited for (bounded), however slow the machine.
+  if (options.expectPopup) {
+    const deadline = started + NAVIGATION_SETTLE_MS;
+    while (!o.popup && !o.navigation && !options.popupOpened() && Date.now() < deadline) await signal(Math.min(250, deadline - Date.now()));
   }
+  let changed = false;
+  for (;;) {
+    if (o.navigation || o.loaded || o.popup || options.popupOpened()) break;
+    // Without a watch (the page could not be read), quiet is judged by time and requests alone.
+    const state = watch.active ? await watch.read() : { count: 0, idleMs: Date.now() - started };
+    if (state === undefined) {
+      // The document went away under the watch: a navigation is committing.
+      if (o.navigation) break;
+      if (Date.now() - started >= QUIET_CAP_MS) break;
+      await signal(POLL_MS);
+      continue;
+    }
+    changed ||= state.count > 0;
+    const elapsed = Date.now() - started;
+    // Quiet counts from the action's end at the earliest: what its handlers start (a request, a timer) has that long to show.
+    const idle = Math.min(state.idleMs, elapsed);
+    if ((idle >= QUIET_MS && o.inflight.size === 0) || elapsed >= QUIET_CAP_MS) break;
+    await signal(Math.max(5, Math.min(POLL_MS, QUIET_MS - idle, QUIET_CAP_MS - elapsed)));
+  }
+  const navigation = o.navigation;
+  if (navigation) {
+    const deadline = Date.now() + NAVIGATION_SETTLE_MS;
+    // Loaded, or the navigation failed (refused by the lock, a download, a 204) and nothing commits.
+    while (!o.loaded && !o.noDocument && navigation.failure() === null && Date.now() < deadline) await signal(Math.min(250, deadline - Date.now()));
+    return { value, effect: 'navigated' };
+  }
+  const popup = o.popup;
+  if (popup || options.popupOpened()) {
+    // The popup becomes the session's active tab once it is set up (locked down): its page is the result.
+    const deadline = Date.now() + NAVIGATION_SETTLE_MS;
+    await popup?.waitForLoadState('domcontentloaded', { timeout: NAVIGATION_SETTLE_MS }).catch(() => undefined);
+    while (!options.popupOpened() && popup && !popup.isClosed() && Date.now() < deadline) await signal(POLL_MS);
+    return { value, effect: 'navigated' };
+  }
+  if (o.loaded) return { value, effect: 'navigated' };
+  return { value, effect: changed || o.sameDocument ? 'changed' : 'none' };
 }

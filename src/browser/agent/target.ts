@@ -1,0 +1,152 @@
+import type { Page } from 'playwright-core';
+import { AppError } from '../../core/index.js';
+import type { DomElement } from '../login/dom.js';
+import type { UrlGuard } from '../url-guard.js';
+import { actionFailed, badRef, REF, staleRef } from './errors.js';
+
+/** What an action needs to know of the element a ref names, read in one evaluation. */
+export interface TargetFacts {
+  /** A text field (input, textarea, contenteditable), a password field (its type, or autocomplete saying so), or neither. */
+  kind: 'password' | 'text' | 'none';
+  /** A link, or a form's submit button, that targets a new window (`target="_blank"` and the like). */
+  opensWindow: boolean;
+  /** With `options`: whether the element is a select holding every one of them (by value, label or text). */
+  select?: 'ok' | 'missing' | 'not-select';
+  /** With `formAction`: the action attribute of the element's form ('' when absent), or null without a form. */
+  formAction?: string | null;
+}
+
+/** What is asked about the target besides its kind and window. */
+export interface TargetQuestions {
+  options?: readonly string[];
+  formAction?: boolean;
+}
+
+/** An element's facts are read within this long (a page busy in a loop must not hold the call). */
+const INSPECT_TIMEOUT_MS = 5_000;
+
+export function refSelector(ref: string): string {
+  if (typeof ref !== 'string' || !REF.test(ref)) throw badRef();
+  return `aria-ref=${ref}`;
+}
+
+/**
+ * Resolves `ref` and reads what the action needs of its element, in one Playwright call
+ * (`$eval`: the selector is resolved and the function evaluated in the same round trip), where
+ * separate checks took a `count()`, and a wait for the element, an evaluation and a release of
+ * its handle for each question. A ref the page no longer has is `staleRef`.
+ */
+export async function inspectTarget(page: Page, ref: string, questions: TargetQuestions = {}): Promise<TargetFacts> {
+  const selector = refSelector(ref);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('Timeout reading the element')), INSPECT_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([page.$eval(selector, INSPECT, { options: questions.options ? [...questions.options] : null, formAction: questions.formAction === true }), deadline]);
+  } catch (error) {
+    const text = error instanceof Error ? error.message : '';
+    if (isClosedError(error)) throw new AppError('session_ended');
+    if (/Timeout/i.test(text)) throw actionFailed(error, ref, 'read');
+    // Not found, a frame that is gone, a ref of no snapshot: the agent needs a new snapshot.
+    throw staleRef(ref);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether a click on `ref` may open a window, and a stale ref refused, without evaluating in the
+ * page's main world (the first main-world evaluation in a document injects Playwright's script
+ * there: the costliest part of a click's preparation). Two counts in Playwright's utility world,
+ * at the same time: the ref itself, and the element or an ancestor with `target`, `formtarget` or
+ * `form`; only then is the exact check ({@link inspectTarget}) made.
+ */
+export async function clickTarget(page: Page, ref: string): Promise<Pick<TargetFacts, 'opensWindow'>> {
+  const selector = refSelector(ref);
+  const counted = (s: string) => page.locator(s).count();
+  let found: number;
+  let targeted: number;
+  try {
+    [found, targeted] = await Promise.all([counted(selector), counted(`${selector} >> xpath=ancestor-or-self::*[@target or @formtarget or @form]`)]);
+  } catch (error) {
+    if (isClosedError(error)) throw new AppError('session_ended');
+    throw staleRef(ref);
+  }
+  if (found !== 1) throw staleRef(ref);
+  if (targeted === 0) return { opensWindow: false };
+  return inspectTarget(page, ref);
+}
+
+/** The ref names one element now (a stale ref is refused at once, not after an action's timeout). */
+export async function checkRef(page: Page, ref: string): Promise<void> {
+  const found = await page
+    .locator(refSelector(ref))
+    .count()
+    .catch((error: unknown) => Promise.reject(isClosedError(error) ? new AppError('session_ended') : staleRef(ref)));
+  if (found !== 1) throw staleRef(ref);
+}
+
+function isClosedError(error: unknown): boolean {
+  return error instanceof Error && /Target (page, context or browser )?closed|has been closed|browser has disconnected/i.test(error.message);
+}
+
+/** The page-side reading (no helper functions inside: it is sent to the page as its source text). */
+function INSPECT(el: unknown, questions: { options: string[] | null; formAction: boolean }): TargetFacts {
+  type Node = DomElement & {
+    isContentEditable?: boolean;
+    closest(selector: string): (Node & { form: (DomElement['form'] & { getAttribute(name: string): string | null }) | null }) | null;
+    options?: ArrayLike<{ value: string; label: string; textContent: string | null }>;
+  };
+  const e = el as Node;
+  const editable = e.tagName === 'INPUT' || e.tagName === 'TEXTAREA' || e.isContentEditable === true;
+  const ac = String(e.getAttribute('autocomplete') ?? '');
+  const kind = !editable ? 'none' : e.tagName === 'INPUT' && (String(e.type).toLowerCase() === 'password' || /password|one-time-code/i.test(ac)) ? 'password' : 'text';
+  const link = e.closest('a[href],area[href]');
+  const submit = e.closest('button,input[type=submit i],input[type=image i]');
+  const target = link ? link.getAttribute('target') : submit ? (submit.getAttribute('formtarget') ?? submit.form?.getAttribute('target') ?? null) : null;
+  const opensWindow = target !== null && target !== '' && !['_self', '_parent', '_top'].includes(target.toLowerCase());
+  const facts: TargetFacts = { kind, opensWindow };
+  if (questions.options) {
+    const wanted = questions.options;
+    if (e.tagName !== 'SELECT' || !e.options) facts.select = 'not-select';
+    else {
+      const options = Array.from(e.options);
+      facts.select = wanted.every((w) => options.some((o) => o.value === w || o.label === w || (o.textContent ?? '').trim() === w)) ? 'ok' : 'missing';
+    }
+  }
+  if (questions.formAction) facts.formAction = e.form ? (e.form.getAttribute('action') ?? '') : null;
+  return facts;
+}
+
+/**
+ * Where a credential typed into the field `ref` could go: the field's frame (its URL from
+ * Playwright, not from the page) and its form's action must be on an allowed host, as for the
+ * login runner (login/fill.ts). Returns the field's kind, read in the same evaluation.
+ */
+export async function checkDestination(page: Page, ref: string, guard: UrlGuard): Promise<TargetFacts['kind']> {
+  const refused = () => new AppError('forbidden', { publicMessage: "The field's page or its form's target is not on a host this asset allows (or is plain http where the asset requires https); nothing was filled." });
+  const handle = await page.$(refSelector(ref)).catch((error: unknown) => Promise.reject(actionFailed(error, ref, 'read')));
+  if (!handle) throw staleRef(ref);
+  try {
+    const [frame, facts] = await Promise.all([
+      handle.ownerFrame(),
+      handle.evaluate(INSPECT, { options: null, formAction: true }).catch((error: unknown) => Promise.reject(actionFailed(error, ref, 'read'))),
+    ]);
+    if (facts.kind === 'none') return 'none';
+    const pageUrl = frame?.url();
+    if (!pageUrl || !guard.check(pageUrl).ok) throw refused();
+    const action = facts.formAction ?? null;
+    if (action === null) return facts.kind;
+    let endpoint: string;
+    try {
+      endpoint = new URL(action === '' ? pageUrl : action, pageUrl).href;
+    } catch {
+      throw refused();
+    }
+    if (!guard.check(endpoint).ok) throw refused();
+    return facts.kind;
+  } finally {
+    void handle.dispose().catch(() => undefined);
+  }
+}
