@@ -177,7 +177,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   if (deps.admin) await app.register(adminRoutes, deps.admin);
   await app.register(adminTokenRoutes, { tokens: deps.tokens });
   if (deps.vault) await app.register(adminVaultRoutes, { vault: deps.vault });
-  if (deps.browserSessions) await app.register(sessionsRoutes, { sessions: deps.browserSessions });
+  if (deps.browserSessions) await app.register(sessionsRoutes, { sessions: deps.browserSessions, assets: deps.admin?.assets });
   if (deps.recordings) {
     await app.register(recordingRoutes, { recordings: deps.recordings, access: deps.access, trail: deps.trail, state: deps.state, videoExport: deps.recordingExport });
   }

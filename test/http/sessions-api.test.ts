@@ -70,7 +70,12 @@ describe('/api/sessions', () => {
     expect(started.status).toBe(201);
     const id = (started.json as { id: string }).id;
 
-    expect((await api(alice, 'GET', `/api/sessions/${id}`)).status).toBe(200);
+    // One session's answer adds what its live view page shows: the portal's name, its timeouts, its clipboard policy (the defaults here).
+    const one = await api(alice, 'GET', `/api/sessions/${id}`);
+    expect(one.status).toBe(200);
+    expect(one.json).toMatchObject({ id, assetId: 'bank', assetName: 'Demo Bank', idleTimeoutMs: 15 * 60_000, maxDurationMs: 480 * 60_000, clipboardCopy: 'deny', clipboardPaste: 'deny' });
+    // The list stays as it was (no asset read per row).
+    expect(((await api(alice, 'GET', '/api/sessions')).json as { sessions: Array<Record<string, unknown>> }).sessions[0]).not.toHaveProperty('assetName');
     expect((await api(bob, 'GET', `/api/sessions/${id}`)).json).toMatchObject({ error: { code: 'not_found' } });
     expect((await api(bob, 'GET', `/api/sessions/${randomUUID()}`)).json).toMatchObject({ error: { code: 'not_found' } });
     expect((await api(bob, 'DELETE', `/api/sessions/${id}`)).status).toBe(404);

@@ -10,6 +10,7 @@ import { createOutbox } from './outbox.js';
 import type { LiveEndReason, LiveFrame, LiveHandle, LiveMode, LiveSessions } from './ports.js';
 import type { ViewerSlots } from './viewer-slots.js';
 import { clampViewport, screencastOptions, type Viewport } from './viewport.js';
+import type { WatcherRoster } from './watchers.js';
 
 export interface LiveConnectionDeps {
   socket: WebSocket;
@@ -20,6 +21,8 @@ export interface LiveConnectionDeps {
   log: FastifyBaseLogger;
   /** Viewers per session on this node (shared by every connection of the server). */
   slots: ViewerSlots;
+  /** The views of each session on this node: a controller is told who watches (shared by every connection of the server). */
+  roster: WatcherRoster;
   /** How often the tab list is compared with what the viewer last got. */
   tabsPollMs?: number;
   /** Frames in flight per viewer (sent, not yet written and acked). */
@@ -56,6 +59,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   let invalidInARow = 0;
   let unsubscribeEnd: (() => void) | null = null;
   let unsubscribeCopy: (() => void) | null = null;
+  let leaveRoster: (() => void) | null = null;
   let pastesWaiting = 0;
   let stopScreencast: (() => Promise<void>) | null = null;
   let tabsTimer: NodeJS.Timeout | null = null;
@@ -118,6 +122,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     // What the page copies goes to the controller's own clipboard; a watcher never gets it.
     if (mode === 'control') unsubscribeCopy = attached.browser.onCopy((copied) => outbox.send({ type: 'clipboard', text: copied.text, truncated: copied.truncated }));
     announce();
+    leaveRoster = deps.roster.join(deps.sessionId, { mode, name: deps.principal.name, send: (message) => outbox.send(message) });
     await stream();
     if (finished) return;
     for (const message of early.splice(0)) steer(message);
@@ -284,6 +289,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     pump.close();
     unsubscribeEnd?.();
     unsubscribeCopy?.();
+    leaveRoster?.();
     const stop = stopScreencast;
     stopScreencast = null;
     if (stop) void stop().catch((error: unknown) => log.debug({ err: error }, 'live view: stopping the screencast failed'));

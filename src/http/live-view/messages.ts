@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { WatchersMessage } from './watchers.js';
 import type { LiveEndReason, LiveInputEvent, LiveMode, LiveSessionState, LiveTab } from './ports.js';
 
 /**
@@ -105,6 +106,8 @@ export type ServerMessage =
   /** Text copied in the remote page, for the controlling viewer's own clipboard (never sent to a watcher). */
   | { type: 'clipboard'; text: string; truncated: boolean }
   | { type: 'ended'; reason: LiveEndReason }
+  /** Watch views of the session on this node and their names; sent to control views only (live-view/watchers.ts). */
+  | WatchersMessage
   | { type: 'error'; code: LiveErrorCode; message: string };
 
 export function errorMessage(code: LiveErrorCode): ServerMessage {

@@ -4,6 +4,7 @@ import { AppError } from '../../core/index.js';
 import { runLiveConnection } from '../live-view/connection.js';
 import { createUpgradeOriginCheck } from '../live-view/origin.js';
 import { createViewerSlots } from '../live-view/viewer-slots.js';
+import { createWatcherRoster } from '../live-view/watchers.js';
 import type { LiveSessions } from '../live-view/ports.js';
 import { contextOf } from '../request-context.js';
 import { serveWebFolder } from '../static-files.js';
@@ -37,6 +38,7 @@ const sessionParams = {
 export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDeps): Promise<void> {
   const checkOrigin = createUpgradeOriginCheck({ publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins, trail: deps.trail });
   const slots = createViewerSlots();
+  const roster = createWatcherRoster();
   // The minimal viewer: web/viewer/, its script and style sheet public at /viewer/*.
   const page = await serveWebFolder(app, { folder: 'viewer', page: 'viewer.html', assets: ['viewer.js', 'viewer.css', 'letterbox.js'] });
 
@@ -63,6 +65,7 @@ export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDe
         context: contextOf(request),
         log: request.log,
         slots,
+        roster,
       });
     },
   });

@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import type { BrowserSessions } from '../../sessions/index.js';
+import type { AssetRecord } from '../../access/index.js';
+import type { BrowserSessions, SessionRecord } from '../../sessions/index.js';
 import { contextOf } from '../request-context.js';
 import type { RouteAccess } from '../route-access.js';
 import { ASSET_ID_PATTERN, callerOf, idParams, noQuery, nullableString } from './admin-common.js';
 
 export interface SessionRouteDeps {
   sessions: BrowserSessions;
+  /** The catalog, for what the live view page shows of one session (its portal's name, timeouts, clipboard policy); absent: those fields are null. */
+  assets?: { get(id: string): Promise<AssetRecord | null> } | undefined;
 }
 
 const authenticated: { access: RouteAccess } = { access: { kind: 'authenticated' } };
@@ -28,6 +31,40 @@ const session = {
     credential: nullableString,
   },
 } as const;
+
+const nullableNumber = { type: ['number', 'null'] } as const;
+const nullablePolicy = { type: ['string', 'null'], enum: ['allow', 'deny', null] } as const;
+
+/**
+ * GET /api/sessions/{id} adds what the live view page shows of its session, from its asset's current
+ * definition: the portal's name, the idle timeout and the maximum duration (milliseconds), and the
+ * clipboard policy. Null when the asset is gone.
+ */
+const sessionDetail = {
+  type: 'object',
+  properties: {
+    ...session.properties,
+    assetName: nullableString,
+    idleTimeoutMs: nullableNumber,
+    maxDurationMs: nullableNumber,
+    clipboardCopy: nullablePolicy,
+    clipboardPaste: nullablePolicy,
+  },
+} as const;
+
+/** The session with its asset's name, timeouts and clipboard policy (additive fields of GET /api/sessions/{id}). */
+async function withAssetFacts(record: SessionRecord, assets: SessionRouteDeps['assets']) {
+  const asset = assets ? await assets.get(record.assetId) : null;
+  const policy = asset?.policy;
+  return {
+    ...record,
+    assetName: asset?.name ?? null,
+    idleTimeoutMs: policy ? policy.idleTimeoutMinutes * 60_000 : null,
+    maxDurationMs: policy ? policy.maxDurationMinutes * 60_000 : null,
+    clipboardCopy: policy?.clipboardCopy ?? null,
+    clipboardPaste: policy?.clipboardPaste ?? null,
+  };
+}
 
 const startBody = {
   type: 'object',
@@ -57,8 +94,8 @@ export async function sessionsRoutes(app: FastifyInstance, deps: SessionRouteDep
     async (request) => ({ sessions: await sessions.list(callerOf(request), { all: request.query.all === true }, contextOf(request)) }),
   );
 
-  app.get<{ Params: { id: string } }>('/api/sessions/:id', { config: authenticated, schema: { params: idParams, querystring: noQuery, response: { 200: session } } }, async (request) =>
-    sessions.get(request.params.id, callerOf(request)),
+  app.get<{ Params: { id: string } }>('/api/sessions/:id', { config: authenticated, schema: { params: idParams, querystring: noQuery, response: { 200: sessionDetail } } }, async (request) =>
+    withAssetFacts(await sessions.get(request.params.id, callerOf(request)), deps.assets),
   );
 
   app.delete<{ Params: { id: string }; Body: { reason?: string } | null | undefined }>(

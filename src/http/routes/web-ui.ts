@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError } from '../../core/index.js';
 
 export interface WebUiRouteDeps {
@@ -17,6 +17,13 @@ export const WEB_UI_DIR = new URL('../../../web/app/dist/', import.meta.url);
  * can be shadowed by the app, and an unknown address stays a 404.
  */
 export const CLIENT_ROUTES = ['/', '/sign-in', '/enrol', '/my-sessions', '/audit', '/recordings', '/admin'] as const;
+
+/**
+ * The app's pages of one thing, named by its id (the live view of a session). The id is checked as
+ * the API checks it; the app asks the API whether that thing exists and is the caller's to see.
+ */
+export const CLIENT_ID_ROUTES = ['/sessions/:id'] as const;
+const idParams = { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
@@ -57,12 +64,13 @@ export async function webUiRoutes(app: FastifyInstance, deps: WebUiRouteDeps): P
     app.log.warn({ dir: dir.pathname }, 'the web UI is not built (npm run build): its pages answer 404');
   }
 
-  for (const url of CLIENT_ROUTES) {
-    app.get(url, { config: { access: { kind: 'public' } }, schema: { querystring: { type: 'object', additionalProperties: { type: 'string', maxLength: 2048 }, maxProperties: 10 } } }, async (_request, reply) => {
-      if (!page) throw new AppError('not_found', { publicMessage: 'The web UI is not built; run `npm run build`.' });
-      return reply.type('text/html; charset=utf-8').send(page);
-    });
-  }
+  const querystring = { type: 'object', additionalProperties: { type: 'string', maxLength: 2048 }, maxProperties: 10 } as const;
+  const answer = async (_request: unknown, reply: FastifyReply) => {
+    if (!page) throw new AppError('not_found', { publicMessage: 'The web UI is not built; run `npm run build`.' });
+    return reply.type('text/html; charset=utf-8').send(page);
+  };
+  for (const url of CLIENT_ROUTES) app.get(url, { config: { access: { kind: 'public' } }, schema: { querystring } }, answer);
+  for (const url of CLIENT_ID_ROUTES) app.get(url, { config: { access: { kind: 'public' } }, schema: { params: idParams, querystring } }, answer);
 
   app.get<{ Params: { file: string } }>('/ui/assets/:file', { config: { access: { kind: 'public' } }, schema: { params: fileParams } }, async (request, reply) => {
     const file = files.get(request.params.file);
