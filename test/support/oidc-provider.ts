@@ -103,7 +103,16 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     },
     acrValues: ['urn:test:pwd', 'urn:test:mfa', 'goldmfa'],
     conformIdTokenClaims: options.conformIdTokenClaims ?? false,
-    features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+    features: {
+      devInteractions: { enabled: false },
+      // The provider's confirmation step, as a plain form: the test's browser presses "yes" (button name=logout value=yes).
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx: OidcContext, form: string) {
+          ctx.body = `<!doctype html><html><head><title>Sign out</title></head><body>${form}<button type="submit" form="op.logoutForm" name="logout" value="yes">Sign me out</button></body></html>`;
+        },
+      },
+    },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     async findAccount(_ctx: unknown, sub: string) {
       const user = bySub(sub);
