@@ -7,7 +7,7 @@ import { Enrol } from './pages/enrol.js';
 import { Launcher } from './pages/launcher.js';
 import { MySessions } from './pages/my-sessions.js';
 import { SignIn } from './pages/sign-in.js';
-import { navigate, returnPath, useRoute, type Route } from './router.js';
+import { navigate, returnPath, sessionIdOf, useRoute, type Route } from './router.js';
 
 type PageComponent = (props: SignedInProps) => preact.JSX.Element;
 
@@ -20,6 +20,8 @@ const LAZY_PAGES: Partial<Record<Route, { load: () => Promise<PageComponent>; sh
   '/recordings': { load: () => import('./pages/recordings.js').then((m) => m.RecordingSearch), shown: seesDesk },
   '/admin': { load: () => import('./pages/admin.js').then((m) => m.AdminConsole), shown: seesConsole },
 };
+/** The live view of a session (`/sessions/{id}`): loaded when first opened, like the desk and the console. */
+const LIVE_PAGE = { load: () => import('./pages/live-session.js').then((m) => m.LiveSession), shown: () => true };
 
 type SessionState = { kind: 'loading' } | { kind: 'signed-out'; notice?: () => string } | { kind: 'signed-in'; who: WhoAmI } | { kind: 'failed'; error: unknown };
 
@@ -69,7 +71,7 @@ export function App() {
     case 'signed-out':
       return <SignIn notice={session.notice} onSignedIn={() => void refresh()} />;
     case 'signed-in': {
-      const lazy = LAZY_PAGES[route];
+      const lazy = sessionIdOf(route) !== null ? LIVE_PAGE : LAZY_PAGES[route];
       if (lazy) return <LazyPage key={route} route={route} who={session.who} onSignedOut={signedOut} load={lazy.load} allowed={lazy.shown(session.who.user.roles)} />;
       return route === '/my-sessions' ? <MySessions who={session.who} onSignedOut={signedOut} /> : <Launcher who={session.who} onSignedOut={signedOut} />;
     }

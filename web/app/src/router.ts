@@ -1,9 +1,30 @@
 import { useEffect, useState } from 'preact/hooks';
 
-/** The UI's own addresses; the server answers each of them with the app (src/http/routes/web-ui.ts, CLIENT_ROUTES). */
-export type Route = '/' | '/sign-in' | '/enrol' | '/my-sessions' | '/audit' | '/recordings' | '/admin';
+/** The UI's own fixed addresses; the server answers each of them with the app (src/http/routes/web-ui.ts, CLIENT_ROUTES). */
+export type FixedRoute = '/' | '/sign-in' | '/enrol' | '/my-sessions' | '/audit' | '/recordings' | '/admin';
+/** The live view of one session (CLIENT_ID_ROUTES): `/sessions/{id}`, the id URI-encoded. */
+export type SessionRoute = `/sessions/${string}`;
+export type Route = FixedRoute | SessionRoute;
 
-const ROUTES: readonly Route[] = ['/', '/sign-in', '/enrol', '/my-sessions', '/audit', '/recordings', '/admin'];
+const ROUTES: readonly FixedRoute[] = ['/', '/sign-in', '/enrol', '/my-sessions', '/audit', '/recordings', '/admin'];
+/** One path segment after /sessions/: `/sessions/{id}/view` (the minimal viewer) is the server's own page, not the app's. */
+const SESSION_PATH = /^\/sessions\/([^/]+)$/;
+
+/** The address of a session's live view. */
+export function sessionRoute(sessionId: string): SessionRoute {
+  return `/sessions/${encodeURIComponent(sessionId)}`;
+}
+
+/** The session id a live view's address names, or null for any other page. */
+export function sessionIdOf(route: Route): string | null {
+  const match = SESSION_PATH.exec(route);
+  if (!match) return null;
+  try {
+    return decodeURIComponent(match[1]!);
+  } catch {
+    return null;
+  }
+}
 
 /** Whether the app has changed page itself since it loaded (then a new page moves the focus to its heading). */
 let movedInApp = false;
@@ -14,7 +35,8 @@ export function hasNavigated(): boolean {
 
 function current(): Route {
   const path = window.location.pathname;
-  return (ROUTES as readonly string[]).includes(path) ? (path as Route) : '/';
+  if ((ROUTES as readonly string[]).includes(path)) return path as FixedRoute;
+  return sessionIdOf(path as Route) !== null ? (path as SessionRoute) : '/';
 }
 
 /** Goes to another page of the app without a reload. */

@@ -4,6 +4,7 @@ import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { hasMessage, t } from '../i18n/index.js';
 import { usePolledLoad } from '../polled-load.js';
+import { followInApp, navigate, sessionRoute } from '../router.js';
 
 /** What a card says about an asset, and whether it can be opened. */
 interface CardState {
@@ -11,8 +12,8 @@ interface CardState {
   tone: 'ok' | 'mine' | 'busy' | 'off';
 }
 
-/** Where the live view of a session is (the minimal viewer, until the UI has its own). */
-export const liveViewUrl = (sessionId: string) => `/sessions/${encodeURIComponent(sessionId)}/view`;
+/** Where the live view of a session is: the app's own page (the minimal viewer at `/sessions/{id}/view` stays as a fallback). */
+export const liveViewUrl = (sessionId: string) => sessionRoute(sessionId);
 
 /** Why an asset cannot be opened now, in words (`GET /api/assets`' `reason`). */
 function unavailableLabel(reason: string | null): string {
@@ -56,7 +57,7 @@ export function Launcher(props: SignedInProps) {
     setCardErrors(({ [asset.id]: _dropped, ...rest }) => rest);
     try {
       const session = await api<BrowserSession>('POST', '/api/sessions', { assetId: asset.id });
-      window.location.assign(liveViewUrl(session.id));
+      navigate(liveViewUrl(session.id));
     } catch (e) {
       setOpening(null);
       setCardErrors((all) => ({ ...all, [asset.id]: e }));
@@ -118,7 +119,7 @@ export function Launcher(props: SignedInProps) {
               <div class="actions">
                 {live ? (
                   <>
-                    <a class="button" href={liveViewUrl(live.id)}>{t('launcher.return')}</a>
+                    <a class="button" href={liveViewUrl(live.id)} onClick={(e) => followInApp(e, liveViewUrl(live.id))}>{t('launcher.return')}</a>
                     <button type="button" class="secondary" onClick={() => void end(live)} aria-label={t('launcher.endLabel', { name: asset.name })}>
                       {t('launcher.end')}
                     </button>
