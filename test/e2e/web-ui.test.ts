@@ -6,8 +6,8 @@ import { DEFAULT_LAUNCH_ARGS, findChromium } from '../../src/browser/index.js';
 import { seedDemoPortal } from '../../src/cli/commands/demo-portal-seed.js';
 import { createDemoPortal, DEMO_CREDENTIALS, type DemoPortal } from '../../src/demo-portal/index.js';
 import { TEST_ADMIN } from '../support/accounts.js';
-import { sessionCaller } from '../http/admin-callers.js';
 import { startTestIdp, type TestIdp } from '../support/oidc-provider.js';
+import { call, sessionCaller } from '../http/admin-callers.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { ARTIFACTS, CANARIES, cookieOf, freePort, totpCode, watchedContext } from '../support/web-ui.js';
 
@@ -94,23 +94,24 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await page.getByPlaceholder('Search portals').fill('demo');
     await card.waitFor();
 
-    // 5. One click: the session opens (logged in by the product) and the live view shows it.
+    // 5. One click: the session opens (logged in by the product) and the app's live view shows it.
     await card.getByRole('button', { name: 'Open Demo Bank' }).click();
-    await page.waitForURL(/\/sessions\/[^/]+\/view$/, { timeout: 30_000 });
+    await page.waitForURL(/\/sessions\/[^/]+$/, { timeout: 30_000 });
     const sessionId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2]!);
-    await page.locator('#overlay.hidden').waitFor({ state: 'attached', timeout: 30_000 });
-    await expect.poll(() => page.locator('#status').textContent()).toBe('Live');
+    await expect.poll(() => page.locator('#live-status').textContent(), { timeout: 30_000 }).toBe('Live');
+    await page.locator('#live-overlay').waitFor({ state: 'detached', timeout: 30_000 });
     await expect.poll(() => watch.binaryFrames, { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await page.locator('#live-name').textContent()).toBe('Demo Bank');
     const viewerDom = await page.content();
     const session = await context.request.get(`${ts.url}/api/sessions/${encodeURIComponent(sessionId)}`);
     expect(session.status()).toBe(200);
     // Active means the success check passed: the accounts page, with its balance, is what the frames show.
-    expect(await session.json()).toMatchObject({ id: sessionId, assetId: 'demo-bank', state: 'active', userId: root.id });
+    expect(await session.json()).toMatchObject({ id: sessionId, assetId: 'demo-bank', state: 'active', userId: root.id, assetName: 'Demo Bank' });
 
     // 6. Back to the launcher: the card says the session is the operator's own; then sign out.
     await page.goto(`${ts.url}/`);
     await expect.poll(() => card.locator('.state').textContent()).toBe('In use by you');
-    expect(await card.getByRole('link', { name: 'Return to session' }).getAttribute('href')).toBe(`/sessions/${encodeURIComponent(sessionId)}/view`);
+    expect(await card.getByRole('link', { name: 'Return to session' }).getAttribute('href')).toBe(`/sessions/${encodeURIComponent(sessionId)}`);
     const dom = await page.content();
 
     // My sessions, from the launcher's banner: the live session, its portal by name, a link back to its view.
@@ -121,7 +122,7 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     expect(await row.locator('th').textContent()).toBe('Demo Bank');
     expect(await row.locator('.pill').textContent()).toBe('Live');
     expect(await row.locator('.reason').textContent()).toBe('Still running');
-    expect(await row.getByRole('link', { name: 'Open live view (Demo Bank)' }).getAttribute('href')).toBe(`/sessions/${encodeURIComponent(sessionId)}/view`);
+    expect(await row.getByRole('link', { name: 'Open live view (Demo Bank)' }).getAttribute('href')).toBe(`/sessions/${encodeURIComponent(sessionId)}`);
     // After a change of page inside the app the keyboard starts from the new page's heading.
     await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.tagName')).toBe('H1');
     await page.goBack();
@@ -146,14 +147,17 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     expect((await context.request.get(`${ts.url}/api/auth/session`)).status()).toBe(401);
 
     // Signing in again with a recovery code instead of the app, from a link back to the session (returnTo, a path here).
-    await page.goto(`${ts.url}/sign-in?returnTo=${encodeURIComponent(`/sessions/${sessionId}/view`)}`);
+    await page.goto(`${ts.url}/sign-in?returnTo=${encodeURIComponent(`/sessions/${sessionId}`)}`);
     await page.getByLabel('Username').fill('root');
     await page.getByLabel('Password').fill(ROOT_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
     await page.getByLabel('Recovery code').fill(recoveryCodes[0]!);
     await page.getByRole('button', { name: 'Continue' }).click();
-    await page.waitForURL(`${ts.url}/sessions/${sessionId}/view`);
+    await page.waitForURL(`${ts.url}/sessions/${sessionId}`);
+    await expect.poll(() => page.locator('#live-status').textContent(), { timeout: 15_000 }).toBe('Live');
+    // The minimal viewer stays as a fallback at /sessions/{id}/view (docs/live-view.md).
+    await page.goto(`${ts.url}/sessions/${sessionId}/view`);
     await expect.poll(() => page.locator('#status').textContent(), { timeout: 15_000 }).toBe('Live');
 
     // Nothing the operator's browser got or showed holds the demo bank's secrets; the browser reported no CSP violation.
@@ -201,14 +205,16 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await page.locator('#permission-form button[type="submit"]').click();
     await page.locator('#permissions tbody tr').filter({ hasText: 'ada' }).filter({ hasText: 'Watch sessions' }).waitFor();
 
-    // 3. Back to the live sessions; "Watch" opens the viewer read-only on the running session.
+    // 3. Back to the live sessions; "Watch" opens the live view read-only on the running session.
     await page.getByRole('link', { name: 'Live sessions' }).click();
     await row.waitFor();
     const watchLink = row.getByRole('link', { name: /^Watch/ });
-    expect(await watchLink.getAttribute('href')).toBe(`/sessions/${sessionId}/view`);
+    expect(await watchLink.getAttribute('href')).toBe(`/sessions/${sessionId}`);
     const viewer = await context.newPage();
-    await viewer.goto(`${ts.url}/sessions/${sessionId}/view`);
-    await expect.poll(() => viewer.locator('#status').textContent(), { timeout: 30_000 }).toBe('Watching (read-only)');
+    await viewer.goto(`${ts.url}/sessions/${sessionId}`);
+    await expect.poll(() => viewer.locator('#live-status').textContent(), { timeout: 30_000 }).toBe('Watching (read-only)');
+    expect(await viewer.locator('#live-read-only').textContent()).toContain('read-only');
+    expect(await viewer.locator('#live-end').count()).toBe(0);
     await expect.poll(() => watch.binaryFrames, { timeout: 15_000 }).toBeGreaterThan(0);
     await viewer.screenshot({ path: join(ARTIFACTS, 'admin-watching.en.png') });
     await page.screenshot({ path: join(ARTIFACTS, 'admin-live-sessions.en.png'), fullPage: true });
@@ -220,7 +226,9 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await confirm.getByLabel('Reason (required)').fill('Compliance check: end of shift');
     await confirm.locator('button[type="submit"]').click();
     await page.getByText(/^The session of .*Demo Bank has ended\.$/).waitFor();
-    await expect.poll(() => viewer.locator('#status').textContent(), { timeout: 15_000 }).toMatch(/^Session ended/);
+    // The watching page says so, with the administrator's message.
+    await expect.poll(() => viewer.locator('#live-ended-reason').textContent(), { timeout: 15_000 }).toBe('Ended by an administrator');
+    await expect.poll(() => viewer.locator('#live-admin-message').textContent()).toBe('The administrator’s message: Compliance check: end of shift');
     const ended = (await (await context.request.get(`${ts.url}/api/sessions/${sessionId}`)).json()) as { state: string; endReason: string; endMessage: string };
     expect(ended).toMatchObject({ state: 'ended', endReason: 'admin', endMessage: 'Compliance check: end of shift' });
     expect(watch.violations).toEqual([]);
@@ -263,6 +271,98 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     expect(new Set(await auditor.locator('#audit-events tbody tr code').allTextContents())).toEqual(new Set(['browser_session.ended']));
     expect(desk.watch.violations).toEqual([]);
     await desk.context.close();
+  }, 240_000);
+
+  it('the live view: the operator types accented text into the transfer form, sees an administrator watching, comes back after a dropped connection and ends the session', async () => {
+    // The credential of the demo bank serves one session at a time: any session an earlier test left open is ended first.
+    const ama = await sessionCaller(ts, 'amaro', ['admin']);
+    const open = (await call(ts, ama, 'GET', '/api/sessions?all=true')).json as { sessions: Array<{ id: string; state: string }> };
+    for (const left of open.sessions.filter((s) => s.state !== 'ended')) await call(ts, ama, 'DELETE', `/api/sessions/${left.id}`, { reason: 'test cleanup' });
+    const olga = await sessionCaller(ts, 'olga', ['operator']);
+    await ts.services.grants.create({ subjectKind: 'user', subjectId: olga.userId!, assetId: 'demo-bank', actions: ['connect'] }, TEST_ADMIN);
+    await ts.services.grants.create({ subjectKind: 'user', subjectId: ama.userId!, assetId: 'demo-bank', actions: ['watch'] }, TEST_ADMIN);
+    const { context, watch } = await watchedContext(browser);
+    await context.addCookies([{ name: 'webasset', value: cookieOf(olga), url: ts.url }]);
+    const page = await context.newPage();
+    let sockets = 0;
+    page.on('websocket', () => sockets++);
+
+    // 1. From the launcher to the live view: the portal, logged in, under the slim bar.
+    await page.goto(`${ts.url}/`);
+    await page.locator('li.card[data-asset="demo-bank"]').getByRole('button', { name: 'Open Demo Bank' }).click();
+    await page.waitForURL(/\/sessions\/[^/]+$/, { timeout: 30_000 });
+    const sessionId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2]!);
+    await expect.poll(() => page.locator('#live-status').textContent(), { timeout: 30_000 }).toBe('Live');
+    await page.locator('#live-overlay').waitFor({ state: 'detached', timeout: 30_000 });
+    expect(await page.locator('#live-name').textContent()).toBe('Demo Bank');
+    expect(await page.locator('#live-elapsed').textContent()).toMatch(/^Elapsed \d+ sec$/);
+    expect(await page.locator('#live-idle-left').textContent()).toMatch(/^Idle timeout in 1[45] min/);
+    expect(await page.locator('#live-max-left').textContent()).toMatch(/^Ends in [78] hr/);
+    // The demo bank denies paste: no paste button. Nothing was copied: no copy button.
+    expect(await page.locator('#live-paste').count()).toBe(0);
+    expect(await page.locator('#live-copy-out').count()).toBe(0);
+    const detail = (await (await context.request.get(`${ts.url}/api/sessions/${sessionId}`)).json()) as Record<string, unknown>;
+    expect(detail).toMatchObject({ assetName: 'Demo Bank', idleTimeoutMs: 15 * 60_000, maxDurationMs: 480 * 60_000, clipboardCopy: 'deny', clipboardPaste: 'deny' });
+    // The keyboard belongs to the portal once it is shown.
+    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('live-keys');
+
+    // 2. Keys through the live view: Tab past the bank's name to "Make a transfer", Enter; on the form, Tab to "To" and type.
+    const owner = { kind: 'user' as const, id: olga.userId!, name: 'olga', roles: ['operator' as const], groups: [], via: 'session' as const, mfa: true };
+    const remote = async () => {
+      const handle = await ts.server.browser.sessions.agent(sessionId, owner);
+      return handle.controls.snapshot({ redact: handle.redact });
+    };
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await remote()).page.url, { timeout: 15_000 }).toMatch(/\/transfer$/);
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('Pagamento São João');
+    // What the portal's field holds, read back from the session's page: accents arrived as composed text.
+    await expect.poll(async () => (await remote()).text, { timeout: 15_000 }).toContain('Pagamento São João');
+    expect(watch.wsTexts).toContain(JSON.stringify({ type: 'text', text: 'ã' }));
+    expect(watch.wsTexts.filter((text) => text.includes('"type":"key"') && text.includes('"Tab"')).length).toBeGreaterThanOrEqual(4);
+    await page.screenshot({ path: join(ARTIFACTS, 'live-session.en.png') });
+
+    // 3. An administrator watches: a banner on the operator's page names her, and goes when she leaves.
+    const admin = await watchedContext(browser);
+    await admin.context.addCookies([{ name: 'webasset', value: cookieOf(ama), url: ts.url }]);
+    const adminPage = await admin.context.newPage();
+    await adminPage.goto(`${ts.url}/sessions/${sessionId}`);
+    await expect.poll(() => adminPage.locator('#live-status').textContent(), { timeout: 30_000 }).toBe('Watching (read-only)');
+    await expect.poll(() => page.locator('#live-watchers').textContent(), { timeout: 15_000 }).toBe('Being watched (read-only) by: amaro');
+    await page.screenshot({ path: join(ARTIFACTS, 'live-session-watched.en.png') });
+    expect(admin.watch.wsTexts.some((text) => text.includes('"type":"watchers"'))).toBe(false); // a watcher is not told about watchers
+    expect(admin.watch.violations).toEqual([]);
+    await admin.context.close();
+    await page.locator('#live-watchers').waitFor({ state: 'detached', timeout: 15_000 });
+
+    // 4. A network blip: the server's side of the socket is cut. The page says so, opens another one, and the session goes on.
+    const reconnecting = page.waitForFunction("document.querySelector('#live-status')?.textContent === 'Reconnecting…'", undefined, { polling: 'raf', timeout: 15_000 });
+    for (const client of ts.server.http.websocketServer.clients) client.terminate();
+    await reconnecting;
+    await expect.poll(() => page.locator('#live-status').textContent(), { timeout: 30_000 }).toBe('Live');
+    expect(sockets).toBeGreaterThanOrEqual(2);
+    expect((await (await context.request.get(`${ts.url}/api/sessions/${sessionId}`)).json()) as unknown).toMatchObject({ state: 'active' });
+    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('live-keys');
+    await page.keyboard.type(' ñ');
+    await expect.poll(async () => (await remote()).text, { timeout: 15_000 }).toContain('Pagamento São João ñ');
+
+    // 5. "End session", confirmed: the page says it ended, and why.
+    await page.locator('#live-end').click();
+    await page.locator('#live-end-confirm button[type="submit"]').click();
+    await expect.poll(() => page.locator('#live-ended-reason').textContent(), { timeout: 15_000 }).toBe('You ended it');
+    expect((await (await context.request.get(`${ts.url}/api/sessions/${sessionId}`)).json()) as unknown).toMatchObject({ state: 'ended', endReason: 'user' });
+
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the last response bodies be read
+    for (const canary of CANARIES) {
+      expect(watch.bodies.filter((body) => body.includes(canary))).toEqual([]);
+      expect(watch.wsTexts.filter((text) => text.includes(canary))).toEqual([]);
+      expect(await page.content()).not.toContain(canary);
+    }
+    expect(watch.violations).toEqual([]);
+    await context.close();
   }, 240_000);
 
   it('the console invites a person (one-time link), makes a service account and its token (shown once, then gone), and writes a vault entry it never shows', async () => {
