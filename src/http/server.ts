@@ -35,6 +35,7 @@ import { sessionsRoutes } from './routes/sessions.js';
 import type { BrowserSessions } from '../sessions/index.js';
 import type { RecordingExporter, Recordings } from '../recording/index.js';
 import { recordingRoutes } from './routes/recordings.js';
+import { recordingEvidenceRoutes } from './routes/recordings-evidence.js';
 import { createLoadShedder, type LoadShedOptions } from './load-shed.js';
 import { createForwardAuthFastPath } from './forward-auth-fast-path.js';
 import { serverWithFastPath } from './node-server.js';
@@ -167,7 +168,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     rateLimit: createApiRateLimit({ state: deps.state, perMinute: deps.apiRateLimit }),
   });
   await app.register(healthRoutes, { ping: () => deps.ping(), pingState: () => deps.pingState(), trail: deps.trail, isShuttingDown: () => deps.isShuttingDown() });
-  await app.register(auditRoutes, { service: deps.auditService });
+  await app.register(auditRoutes, { service: deps.auditService, trail: deps.trail });
   await app.register(oidcRoutes, { oidc: deps.oidc ?? null, cookies, sessions: deps.sessions });
   await app.register(sessionRoutes, { sessions: deps.sessions, cookies, oidcLogoutUrl: deps.oidcLogoutUrl });
   if (deps.accounts) {
@@ -180,6 +181,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   if (deps.browserSessions) await app.register(sessionsRoutes, { sessions: deps.browserSessions, assets: deps.admin?.assets });
   if (deps.recordings) {
     await app.register(recordingRoutes, { recordings: deps.recordings, access: deps.access, trail: deps.trail, state: deps.state, videoExport: deps.recordingExport });
+    if (deps.recordingExport) {
+      const evidence = { recordings: deps.recordings, access: deps.access, trail: deps.trail, audit: deps.auditService.evidence, dir: deps.recordingExport.dir };
+      await app.register(recordingEvidenceRoutes, evidence);
+    }
   }
   if (deps.mcp) await app.register(mcpRoutes, { ...deps.mcp, trail: deps.trail, publicUrl: deps.publicUrl });
   await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [] });

@@ -89,7 +89,9 @@ function text(header: Buffer, offset: number, length: number): string {
 
 /** An octal field (spaces or NULs around the digits); null when it is not one. */
 function readOctal(header: Buffer, offset: number, length: number): number | null {
-  const digits = header.toString('latin1', offset, offset + length).replace(/[\u0000 ]+$/, '').replace(/^ +/, '');
+  const field = header.subarray(offset, offset + length);
+  const end = field.indexOf(0);
+  const digits = field.toString('latin1', 0, end === -1 ? length : end).trim();
   if (!/^[0-7]{1,12}$/.test(digits)) return null;
   return parseInt(digits, 8);
 }

@@ -119,6 +119,10 @@ const TABLE: Record<string, Expectation> = {
   'POST /api/auth/mfa/recovery-codes': { rule: 'authenticated', body: () => ({}), allowedAlso: [400, 409] },
 
   'GET /api/audit': { rule: 'audit.read' },
+  // The matrix sends no `format`: 400 for everyone the route access lets through (downloads are tested in audit-export-api.test.ts).
+  'GET /api/audit/export': { rule: 'audit.export', routeRefuses: { auditor: 400, admin: 400 } },
+  'GET /api/audit/verification': { rule: 'audit.read' },
+  'POST /api/audit/verification': { rule: 'audit.read' },
 
   'GET /api/admin/users': { rule: 'admin.users.read' },
   'GET /api/admin/users/:id': { rule: 'admin.users.read', params: ownUser },
@@ -206,6 +210,7 @@ const TABLE: Record<string, Expectation> = {
   // The matrix's recording has events only: "no frame" (404) for whoever may replay it.
   'GET /api/recordings/:id/frame': { rule: 'authenticated', params: recording, routeRefuses: noReplayGrant, allowedAlso: [404] },
   'GET /api/recordings/:id/manifest': { rule: 'authenticated', params: recording, routeRefuses: noReplayGrant },
+  'GET /api/recordings/:id/evidence': { rule: 'authenticated', params: recording, routeRefuses: noReplayGrant },
   'GET /recordings/:id/replay': { rule: 'authenticated', params: recording, routeRefuses: { ...noReplayGrant, adminWrongScope: 403 } },
   // The matrix sends no `format`: 400 for everyone the route access lets through (exports are tested in recordings-export.test.ts).
   'GET /api/recordings/:id/export': { rule: 'authenticated', params: recording, allowedAlso: [400], routeRefuses: { operator: 400, agentToken: 400 } },

@@ -1,10 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { OUTCOMES, type AuditService, type SearchParams } from '../../audit/index.js';
+import { OUTCOMES, type AuditService, type AuditTrail, type SearchParams } from '../../audit/index.js';
 import type { Principal } from '../../identity/index.js';
 import { contextOf } from '../request-context.js';
+import { auditExportRoute } from './audit-export.js';
+import { auditVerificationRoutes } from './audit-verification.js';
 
 export interface AuditRouteDeps {
   service: AuditService;
+  /** Where reading the verification status is recorded (GET /api/audit/verification); absent: those routes are not added. */
+  trail?: AuditTrail | undefined;
 }
 
 const nullableString = { type: ['string', 'null'] } as const;
@@ -46,7 +50,10 @@ const querystring = {
   },
 } as const;
 
-/** GET /api/audit: search the trail. Needs `audit.read` (route access); every call is itself audited. */
+/**
+ * GET /api/audit: search the trail. Needs `audit.read` (route access); every call is itself audited.
+ * Also the export download (audit-export.ts) and the chain verification status (audit-verification.ts).
+ */
 export async function auditRoutes(app: FastifyInstance, deps: AuditRouteDeps): Promise<void> {
   app.get(
     '/api/audit',
@@ -64,4 +71,6 @@ export async function auditRoutes(app: FastifyInstance, deps: AuditRouteDeps): P
       return deps.service.search({ kind: principal.kind, id: principal.id, name: principal.name }, request.query as SearchParams, context);
     },
   );
+  auditExportRoute(app, deps);
+  if (deps.trail) auditVerificationRoutes(app, { service: deps.service, trail: deps.trail });
 }

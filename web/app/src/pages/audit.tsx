@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, query } from '../api.js';
+import { api, ApiError, query } from '../api.js';
 import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { dateTimeText, t } from '../i18n/index.js';
-import { Command, ErrorMessage, Field, isoFromLocal, Pager, shellArg, useFilteredSearch } from '../ui.js';
+import { Command, ErrorMessage, Field, isoFromLocal, Pager, useFilteredSearch } from '../ui.js';
 import { DataTable } from '../data-table.js';
 
 /** One event of the trail (`GET /api/audit`, docs/audit-events.md). */
@@ -43,21 +43,101 @@ const OUTCOMES: Record<AuditEvent['outcome'], () => string> = {
   denied: () => t('audit.outcomeDenied'),
 };
 
-/** The filters as the CLI's flags (`webasset audit export`), so an export covers what the search shows. */
-function exportFlags(f: Filters): string {
-  const flags: Array<[string, string]> = [
-    ['--from', isoFromLocal(f.from)],
-    ['--to', isoFromLocal(f.to)],
-    ['--actor', f.actor.trim()],
-    ['--action', f.action.trim()],
-    ['--target-kind', f.targetKind.trim()],
-    ['--target-id', f.targetId.trim()],
-    ['--outcome', f.outcome],
-  ];
-  return flags
-    .filter(([, value]) => value !== '')
-    .map(([flag, value]) => ` ${flag} ${shellArg(value)}`)
-    .join('');
+/** The search's filters as the API names them (GET /api/audit and its export). */
+function filterParams(f: Filters) {
+  return {
+    actor: f.actor.trim(),
+    action: f.action.trim(),
+    outcome: f.outcome,
+    from: isoFromLocal(f.from),
+    to: isoFromLocal(f.to),
+    targetKind: f.targetKind.trim(),
+    targetId: f.targetId.trim(),
+  };
+}
+
+/**
+ * The download of the applied search (every page): a plain link, so the browser saves the file as it
+ * streams. The session cookie authenticates it; the URL holds only the format and the filters.
+ */
+const exportUrl = (format: 'ndjson' | 'csv', f: Filters) => `/api/audit/export${query({ format, ...filterParams(f) })}`;
+
+/** `GET /api/audit/verification` (docs/api.md). */
+interface VerificationStatus {
+  running: { startedAt: string } | null;
+  last: {
+    ok: boolean;
+    checkedAt: string;
+    by: { id: string; name: string | null };
+    fromSeq: number;
+    throughSeq: number | null;
+    events: number;
+    checkpoints: number;
+    lastCheckpoint: { seq: number; time: string } | null;
+    failure: { seq: number; reason: string } | null;
+  } | null;
+}
+
+/** While a verification runs, how often its status is read again. */
+const VERIFY_POLL_MS = 2000;
+
+/** The chain verification status, and "Verify now": the server walks the whole trail in the background. */
+function VerificationPanel(props: { onSignedOut: SignedInProps['onSignedOut'] }) {
+  const [status, setStatus] = useState<VerificationStatus | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [asking, setAsking] = useState(false);
+  const running = status?.running ?? null;
+
+  const load = (request: Promise<VerificationStatus>) =>
+    request.then(
+      (next) => {
+        setStatus(next);
+        setError(null);
+      },
+      (failure: unknown) => {
+        if (failure instanceof ApiError && failure.status === 401) props.onSignedOut(() => t('app.signedOut'));
+        else setError(failure);
+      },
+    );
+
+  useEffect(() => void load(api<VerificationStatus>('GET', '/api/audit/verification')), []);
+  useEffect(() => {
+    if (!running) return undefined;
+    const timer = setTimeout(() => void load(api<VerificationStatus>('GET', '/api/audit/verification')), VERIFY_POLL_MS);
+    return () => clearTimeout(timer);
+  }, [status]);
+
+  const verifyNow = () => {
+    setAsking(true);
+    void load(api<VerificationStatus>('POST', '/api/audit/verification')).finally(() => setAsking(false));
+  };
+
+  const last = status?.last ?? null;
+  return (
+    <div id="audit-verification">
+      <p id="audit-verification-status" role="status" class={last && !last.ok ? 'error' : undefined}>
+        {running
+          ? t('audit.verifyRunning', { time: dateTimeText(running.startedAt) })
+          : !status
+            ? ''
+            : !last
+              ? t('audit.verifyNever')
+              : last.ok
+                ? t('audit.verifyIntact', { events: last.events, from: last.fromSeq, through: last.throughSeq ?? 0, checkpoints: last.checkpoints })
+                : t('audit.verifyBroken', { seq: last.failure?.seq ?? 0, reason: last.failure?.reason ?? '' })}
+      </p>
+      {last && (
+        <p class="muted">
+          {t('audit.verifyCheckedAt', { time: dateTimeText(last.checkedAt), who: last.by.name ?? last.by.id })}{' '}
+          {last.lastCheckpoint ? t('audit.verifyLastCheckpoint', { seq: last.lastCheckpoint.seq, time: dateTimeText(last.lastCheckpoint.time) }) : t('audit.verifyNoCheckpoint')}
+        </p>
+      )}
+      <ErrorMessage error={error} />
+      <div class="actions">
+        <button type="button" id="audit-verify-now" onClick={verifyNow} disabled={asking || running !== null}>{t('audit.verifyNow')}</button>
+      </div>
+    </div>
+  );
 }
 
 /** The state of the trail's writer, from /readyz (public): whether events reach the database now. Not a verification. */
@@ -81,13 +161,7 @@ export function AuditSearch(props: SignedInProps) {
       api<{ events: AuditEvent[]; nextCursor: string | null }>(
         'GET',
         `/api/audit${query({
-          actor: filters.actor.trim(),
-          action: filters.action.trim(),
-          outcome: filters.outcome,
-          from: isoFromLocal(filters.from),
-          to: isoFromLocal(filters.to),
-          targetKind: filters.targetKind.trim(),
-          targetId: filters.targetId.trim(),
+          ...filterParams(filters),
           order: filters.order,
           limit: filters.limit,
           cursor,
@@ -98,7 +172,6 @@ export function AuditSearch(props: SignedInProps) {
   const trail = useTrailState();
   const heading = usePageHeading();
   useTitle(t('audit.title'));
-  const flags = exportFlags(applied);
 
   return (
     <SignedInFrame who={props.who} onSignedOut={props.onSignedOut} current="/audit">
@@ -200,13 +273,17 @@ export function AuditSearch(props: SignedInProps) {
       <section class="panel" aria-labelledby="audit-export-title">
         <h2 id="audit-export-title">{t('audit.exportTitle')}</h2>
         <p>{t('audit.exportIntro')}</p>
-        <Command text={`webasset audit export --format ndjson${flags} --output audit-export.ndjson`} label={t('audit.exportNdjson')} />
-        <Command text={`webasset audit export --format csv${flags} --output audit-export.csv`} label={t('audit.exportCsv')} />
+        <div class="actions">
+          <a class="button" id="audit-export-ndjson" href={exportUrl('ndjson', applied)} download>{t('audit.exportNdjson')}</a>
+          <a class="button secondary" id="audit-export-csv" href={exportUrl('csv', applied)} download>{t('audit.exportCsv')}</a>
+        </div>
         <h2 id="audit-verify-title">{t('audit.verifyTitle')}</h2>
+        <p>{t('audit.verifyIntro')}</p>
+        <VerificationPanel onSignedOut={props.onSignedOut} />
         <p id="audit-trail-state">
           {trail === 'ok' ? t('audit.trailOk') : trail === 'spooling' || trail === 'draining' ? t('audit.trailSpooling') : trail === 'closed' ? t('audit.trailClosed') : t('audit.trailUnknown')}
         </p>
-        <p>{t('audit.verifyIntro')}</p>
+        <p>{t('audit.verifyOffline')}</p>
         <Command text="webasset audit verify" label={t('audit.verifyTrail')} />
         <Command text="webasset audit verify --file audit-export.ndjson" label={t('audit.verifyFile')} />
       </section>

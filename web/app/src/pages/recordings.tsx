@@ -35,6 +35,9 @@ const EMPTY: Filters = { userId: '', assetId: '', from: '', to: '', q: '' };
 /** Where a recording is replayed: the product's replay page (web/replay), outside this app. */
 export const replayUrl = (id: string) => `/recordings/${encodeURIComponent(id)}/replay`;
 
+/** Its evidence bundle as one .tar (GET /api/recordings/:id/evidence): a plain link, the session cookie authenticates it. */
+const evidenceUrl = (id: string) => `/api/recordings/${encodeURIComponent(id)}/evidence`;
+
 /** Names for the filters' lists and the table: people and assets, as the administration API lists them (auditors may read both). */
 function useNames() {
   const [users, setUsers] = useState<Array<{ id: string; username: string; displayName: string }>>([]);
@@ -131,14 +134,20 @@ export function RecordingSearch(props: SignedInProps) {
                   {t('recordings.replay')}
                   <span class="visually-hidden"> ({`${assetName(rec.assetId)}, ${dateTimeText(rec.startedAt)}`})</span>
                 </a>
-                <details class="evidence">
-                  <summary>
-                    {t('recordings.evidence')}
-                    <span class="visually-hidden"> ({`${assetName(rec.assetId)}, ${dateTimeText(rec.startedAt)}`})</span>
-                  </summary>
-                  <p class="muted">{t('recordings.evidenceIntro')}</p>
-                  <Command text={`webasset recording evidence ${rec.id} --out evidence-${rec.id.slice(0, 8)}`} label={t('recordings.evidence')} />
-                </details>
+                {rec.state === 'sealed' && (
+                  <details class="evidence">
+                    <summary>
+                      {t('recordings.evidence')}
+                      <span class="visually-hidden"> ({`${assetName(rec.assetId)}, ${dateTimeText(rec.startedAt)}`})</span>
+                    </summary>
+                    <p class="muted">{t('recordings.evidenceIntro')}</p>
+                    <a class="button small" href={evidenceUrl(rec.id)} download data-evidence={rec.id}>
+                      {t('recordings.evidenceDownload')}
+                      <span class="visually-hidden"> ({`${assetName(rec.assetId)}, ${dateTimeText(rec.startedAt)}`})</span>
+                    </a>
+                    <Command text={`webasset recording verify evidence-${rec.id}.tar`} label={t('recordings.evidenceVerify')} />
+                  </details>
+                )}
               </td>
             </tr>
           ))}
