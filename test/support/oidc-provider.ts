@@ -108,7 +108,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
       // The provider's confirmation step, as a plain form: the test's browser presses "yes" (button name=logout value=yes).
       rpInitiatedLogout: {
         enabled: true,
-        async logoutSource(ctx: OidcContext, form: string) {
+        async logoutSource(ctx: { body: string }, form: string) {
           ctx.body = `<!doctype html><html><head><title>Sign out</title></head><body>${form}<button type="submit" form="op.logoutForm" name="logout" value="yes">Sign me out</button></body></html>`;
         },
       },
