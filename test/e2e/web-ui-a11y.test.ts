@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAUNCH_ARGS, findChromium } from '../../src/browser/index.js';
 import { TEST_ADMIN } from '../support/accounts.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { sessionCaller } from '../http/admin-callers.js';
+import { call, sessionCaller } from '../http/admin-callers.js';
+import { createDemoPortal, DEMO_CREDENTIALS, type DemoPortal } from '../../src/demo-portal/index.js';
 import { ARTIFACTS } from '../support/web-ui.js';
 
 const AXE_SCRIPT = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -22,9 +23,9 @@ const LANGUAGES = [
 const CONSOLE_SECTIONS = { sessions: '#live-sessions', users: '#users', groups: '#groups', assets: '#assets', permissions: '#permissions', vault: '#vault', tokens: '#tokens' } as const;
 type ConsoleSection = keyof typeof CONSOLE_SECTIONS;
 
-type PageName = 'sign-in' | 'enrol-password' | 'enrol-totp' | 'launcher' | 'my-sessions' | 'audit' | 'recordings' | `admin-${ConsoleSection}`;
-/** Who a signed-in page is seen by: Ana, an operator; Aurora, an auditor (the desk); Adele, an administrator (the console). */
-type Viewer = 'operator' | 'auditor' | 'admin';
+type PageName = 'sign-in' | 'enrol-password' | 'enrol-totp' | 'launcher' | 'my-sessions' | 'audit' | 'recordings' | `admin-${ConsoleSection}` | 'live-control' | 'live-watch';
+/** Who a signed-in page is seen by: Ana, an operator; Aurora, an auditor (the desk); Adele, an administrator (the console); Lina, an operator in a live session of the demo bank. */
+type Viewer = 'operator' | 'auditor' | 'admin' | 'live';
 
 interface AxeViolation {
   id: string;
@@ -49,6 +50,9 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
   let cookie: string;
   let auditorCookie: string;
   let adminCookie: string;
+  let liveCookie: string;
+  let liveSessionId: string;
+  let portal: DemoPortal;
   let adminUserIds: string[] = [];
   const sessionIds: Record<string, string> = {};
 
@@ -116,11 +120,24 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
         await recorder.seal({ complete: true });
       }
     }
+    // A live session of the demo bank for the live view: Lina's (control); Adele watches it (watch). Idle for a day before it ends.
+    portal = createDemoPortal(DEMO_CREDENTIALS);
+    const portalUrl = await portal.start(0, '127.0.0.1');
+    const lina = await sessionCaller(ts, 'lina', ['operator']);
+    liveCookie = /^webasset=(.*)$/.exec(lina.headers('GET').cookie!)![1]!;
+    await ts.services.vault.set({ entryId: 'live-bank-login', values: new Map([['username', Buffer.from(DEMO_CREDENTIALS.username)], ['password', Buffer.from(DEMO_CREDENTIALS.password)], ['totpSeed', Buffer.from(DEMO_CREDENTIALS.totpSeed)]]) }, TEST_ADMIN);
+    await assets.create({ id: 'live-bank', name: 'Live Bank', url: `${portalUrl}/login`, credential: 'live-bank-login', allowInsecureHttp: true, policy: { idleTimeoutMinutes: 24 * 60 } }, TEST_ADMIN);
+    await grants.create({ subjectKind: 'user', subjectId: lina.userId!, assetId: 'live-bank', actions: ['connect'] }, TEST_ADMIN);
+    await grants.create({ subjectKind: 'user', subjectId: adele.userId!, assetId: 'live-bank', actions: ['watch'] }, TEST_ADMIN);
+    const started = await call(ts, lina, 'POST', '/api/sessions', { assetId: 'live-bank' });
+    expect(started.status).toBe(201);
+    liveSessionId = (started.json as { id: string }).id;
     browser = await chromium.launch({ executablePath: findChromium(undefined), args: [...DEFAULT_LAUNCH_ARGS] });
   });
   afterAll(async () => {
     await browser?.close();
     await ts?.stop();
+    await portal?.stop();
   });
 
   /** An enrolment link for a new administrator (password, then TOTP); with `passwordSet`, the password step is done already. */
@@ -141,7 +158,8 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
 
   async function newContext(locale: string, options: { signedIn: boolean; as?: Viewer; bypassCSP?: boolean }): Promise<BrowserContext> {
     const context = await browser.newContext({ locale, viewport: { width: 1100, height: 760 }, bypassCSP: options.bypassCSP ?? false });
-    if (options.signedIn) await context.addCookies([{ name: 'webasset', value: options.as === 'auditor' ? auditorCookie : options.as === 'admin' ? adminCookie : cookie, url: ts.url }]);
+    const value = options.as === 'auditor' ? auditorCookie : options.as === 'admin' ? adminCookie : options.as === 'live' ? liveCookie : cookie;
+    if (options.signedIn) await context.addCookies([{ name: 'webasset', value, url: ts.url }]);
     return context;
   }
 
@@ -174,6 +192,12 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
         await page.getByRole('heading', { level: 1, name: texts.recordings }).waitFor();
         await page.locator('#recordings tbody tr').nth(3).waitFor();
         break;
+      case 'live-control':
+      case 'live-watch':
+        // The portal is shown (no overlay), with the bar of the view's mode.
+        await page.locator(name === 'live-control' ? '#live-end' : '#live-read-only').waitFor({ timeout: 30_000 });
+        await page.locator('#live-overlay').waitFor({ state: 'detached', timeout: 30_000 });
+        break;
       default: {
         await page.getByRole('heading', { level: 1, name: texts.console }).waitFor();
         await page.locator(`${CONSOLE_SECTIONS[name.slice('admin-'.length) as ConsoleSection]} tbody tr`).first().waitFor();
@@ -199,6 +223,8 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
         { name: 'audit', signedIn: true, as: 'auditor', path: async () => '/audit' },
         { name: 'recordings', signedIn: true, as: 'auditor', path: async () => '/recordings' },
         ...(Object.keys(CONSOLE_SECTIONS) as ConsoleSection[]).map((section) => ({ name: `admin-${section}` as const, signedIn: true, as: 'admin' as const, path: async () => `/admin?section=${section}` })),
+        { name: 'live-control', signedIn: true, as: 'live', path: async () => `/sessions/${liveSessionId}` },
+        { name: 'live-watch', signedIn: true, as: 'admin', path: async () => `/sessions/${liveSessionId}` },
       ];
       const report: string[] = [];
       for (const { name, signedIn, as, path } of pages) {
@@ -246,7 +272,7 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
       ['Payroll portal', 'Ended', 'Signing in to the portal failedNote: step 2 (fill password): no such field'],
     ]);
     expect(cells.map((c) => c[2])).toEqual([expect.stringMatching(/^(\d+ hr )?\d+ min( \d+ sec)?$/), '21 min 5 sec', '45 min', '15 min 30 sec', '21 sec']);
-    expect(await rows.nth(0).getByRole('link').getAttribute('href')).toBe(`/sessions/${sessionIds.live}/view`);
+    expect(await rows.nth(0).getByRole('link').getAttribute('href')).toBe(`/sessions/${sessionIds.live}`);
     expect(await rows.nth(1).getByRole('link').count()).toBe(0);
     await context.close();
   });

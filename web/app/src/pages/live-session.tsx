@@ -225,7 +225,7 @@ export function LiveSession(props: SignedInProps) {
             : null;
 
   return (
-    <div class={`live${mode === 'watch' ? ' watching' : ''}`}>
+    <div class={`live-view${mode === 'watch' ? ' watching' : ''}`}>
       <LiveBar
         barRef={bar}
         sessionId={sessionId}
