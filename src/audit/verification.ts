@@ -68,6 +68,9 @@ export function createChainVerification(deps: ChainVerificationDeps): ChainVerif
 
   return {
     async status(actor, context = {}) {
+      // Taken before the trail is read: a run that ends meanwhile is then still shown running (the caller
+      // asks again), never gone with the result before it.
+      const running = current?.run ?? null;
       const last = await lastReport();
       // Recorded before anything is answered; refused if it cannot be written (fail closed).
       await deps.trail.record({
@@ -77,7 +80,7 @@ export function createChainVerification(deps: ChainVerificationDeps): ChainVerif
         details: { what: 'verification', filters: { action: 'audit.verified' }, returned: last ? 1 : 0 },
         ...context,
       });
-      return { running: current?.run ?? null, last };
+      return { running, last };
     },
 
     start(actor, context = {}) {
