@@ -53,8 +53,8 @@ function tool<S extends z.ZodObject>(definition: ToolDefinition<S>): ToolDefinit
   return definition;
 }
 
-function act(name: string, result: AgentActionResult): string {
-  return actionText(name, result);
+function act(name: string, result: AgentActionResult, keepPage = false): string {
+  return actionText(name, result, keepPage);
 }
 
 function summaryOf(verb: string, result: AgentActionResult, extra = ''): string {
@@ -138,8 +138,9 @@ export const TOOLS: readonly ToolDefinition[] = [
       const h = need(handle);
       const snap = await h.controls.snapshot({ redact: h.redact, ...(args.cursor === undefined ? {} : { cursor: args.cursor }) });
       const more = snap.cursor === undefined ? '' : `\nThe snapshot was cut here: call snapshot with cursor "${snap.cursor}" for the rest.`;
-      const tabs = snap.tabs > 1 ? ` (${snap.tabs} tabs open; this is the active one)` : '';
-      return { result: text(`Snapshot of session ${h.record.id}${tabs}.\n${untrusted(`${pageLines(snap.page)}\n\n${snap.text}`)}${more}`), summary: `snapshot ${snap.page.url}` };
+      // The session id is the agent's own argument: not repeated here, where every byte is read again and again.
+      const tabs = snap.tabs > 1 ? `${snap.tabs} tabs open; this is the active one.\n` : '';
+      return { result: text(`${tabs}${untrusted(`${pageLines(snap.page)}\n\n${snap.text}`)}${more}`), summary: `snapshot ${snap.page.url}` };
     },
   }),
   tool({
@@ -257,7 +258,7 @@ export const TOOLS: readonly ToolDefinition[] = [
       const h = need(handle);
       const condition = args.text !== undefined ? { text: args.text } : args.ref !== undefined ? { ref: args.ref } : { url: args.url! };
       const result = await h.controls.waitFor(condition, Math.round((args.timeout ?? 5) * 1000), { redact: h.redact });
-      return { result: text(act('The condition was met', result)), summary: summaryOf(`wait_for ${Object.keys(condition)[0]!}`, result) };
+      return { result: text(act('The condition was met', result, true)), summary: summaryOf(`wait_for ${Object.keys(condition)[0]!}`, result) };
     },
   }),
   tool({

@@ -70,13 +70,14 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
     const session = SESSION_ID.exec(opened.text)![1]!;
 
     const accounts = await call('snapshot', { session });
-    expect(accounts.text.startsWith(`Snapshot of session ${session}.\n${UNTRUSTED_PREFACE}\n`)).toBe(true);
+    expect(accounts.text.startsWith(`${UNTRUSTED_PREFACE}\n\`\`\`untrusted-page-content\nurl: `)).toBe(true);
     expect(accounts.text).toContain('Accounts');
     expect(accounts.text).toContain(`Signed in as`);
     expect(accounts.text).toContain('€12,345.67');
 
     const toTransfer = await call('click', { session, ref: REF(/link "Make a transfer"/, accounts.text) });
-    expect(toTransfer.text).toMatch(/^Clicked \w+: the page navigated\./);
+    expect(toTransfer.text).toMatch(/^Clicked \w+: the page navigated\.\n/);
+    expect(toTransfer.text).toContain('\ntarget: link "Make a transfer"\nurl: ');
     const form = (await call('snapshot', { session })).text;
     expect((await call('type', { session, ref: REF(/textbox "To \(IBAN\)"/, form), text: 'NL02ABNA0123456789' })).isError).toBe(false);
     expect((await call('type', { session, ref: REF(/textbox "Amount \(EUR\)"/, form), text: '45.50' })).isError).toBe(false);

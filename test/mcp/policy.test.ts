@@ -3,7 +3,7 @@ import { loadConfig, MCP_TOOL_NAMES } from '../../src/config/index.js';
 import type { AppError } from '../../src/core/index.js';
 import type { Principal } from '../../src/identity/index.js';
 import { createToolPolicy, TOOL_NAMES, UNTRUSTED_PREFACE } from '../../src/mcp/index.js';
-import { untrusted } from '../../src/mcp/results.js';
+import { actionText, untrusted } from '../../src/mcp/results.js';
 
 const agent = (roles: Principal['roles'], operatorRoles?: Principal['roles']): Principal => ({
   kind: 'agent',
@@ -61,5 +61,14 @@ describe('untrusted page content', () => {
     expect(text.endsWith('\n`````')).toBe(true);
     // The only line that is exactly a fence of that length is the closing one.
     expect(text.split('\n').filter((l) => l === '`````')).toHaveLength(1);
+  });
+
+  it("an action's result fences the element and the page; the page only when the action changed it (or is asked for)", () => {
+    const page = { url: 'https://bank.test/transfer', title: 'Transfer' };
+    const fenced = (lines: string) => `${UNTRUSTED_PREFACE}\n\`\`\`untrusted-page-content\n${lines}\n\`\`\``;
+    expect(actionText('Clicked e5', { effect: 'navigated', target: 'link "Send"', page })).toBe(`Clicked e5: the page navigated.\n${fenced('target: link "Send"\nurl: https://bank.test/transfer\ntitle: Transfer')}`);
+    expect(actionText('Typed into e7', { effect: 'none', target: 'textbox "Amount"', page })).toBe(`Typed into e7: no visible change.\n${fenced('target: textbox "Amount"')}`);
+    expect(actionText('Pressed Tab', { effect: 'none', page })).toBe('Pressed Tab: no visible change.');
+    expect(actionText('The condition was met', { effect: 'none', page }, true)).toBe(`The condition was met: no visible change.\n${fenced('url: https://bank.test/transfer\ntitle: Transfer')}`);
   });
 });
