@@ -317,7 +317,12 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await expect.poll(async () => (await remote()).page.url, { timeout: 15_000 }).toMatch(/\/transfer$/);
     await page.keyboard.press('Tab');
     await page.keyboard.press('Tab');
-    await page.keyboard.type('Pagamento São João');
+    await page.keyboard.type('Pagamento São Jo');
+    // A dead key (~) composed with a by the input method, as a Portuguese keyboard does it: the composed letter goes as text.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Input.imeSetComposition', { text: '~', selectionStart: 1, selectionEnd: 1 });
+    await cdp.send('Input.insertText', { text: 'ã' });
+    await page.keyboard.type('o');
     // What the portal's field holds, read back from the session's page: accents arrived as composed text.
     await expect.poll(async () => (await remote()).text, { timeout: 15_000 }).toContain('Pagamento São João');
     expect(watch.wsTexts).toContain(JSON.stringify({ type: 'text', text: 'ã' }));
