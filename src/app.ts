@@ -14,12 +14,12 @@ import { createUsers, type Users, type UserSessionsPort } from './identity/index
 import { createEnrolment, createIdentityKey, createLocalSignIn, createLockout, createMfa, createPasswordHasher, createPasswordPolicy, type Enrolment, type LocalSignIn, type Mfa, type SignInFailureSink, type WebSessions as AccountSessions } from './identity/index.js';
 import { createCachedSessionStore, createDatabaseSessionStore, createSharedStateSessionStore, createWebSessions, type WebSessions } from './identity/index.js';
 import { createGroups, createOidcSignIn, parseGroupMap, type Groups, type OidcGroupsPort, type OidcSignIn } from './identity/index.js';
-import { createAccessRevocations, type AccessRevocations, type AccessRevokedPort } from './identity/index.js';
+import { createAccessRevocations, type AccessRevocations, type AccessRevokedListener, type AccessRevokedPort } from './identity/index.js';
 import { createMemoryState, createRateLimiter, createRedisState, type SharedState } from './cluster/index.js';
 import { openDatabase, type Database } from './store/index.js';
 import { createInfisicalSource, openVault, type Vault } from './vault/index.js';
 import { createBrowserPool, findChromium, type BrowserPool } from './browser/index.js';
-import { createBrowserSessions, createTrialLogin, type BrowserSessions, type TrialLogin } from './sessions/index.js';
+import { createBrowserSessions, createStoredSessionsEnder, createTrialLogin, type BrowserSessions, type TrialLogin } from './sessions/index.js';
 import { createFileRecordingStorage, createRecordings, type Recordings } from './recording/index.js';
 import { createRecordingExporter, findFfmpeg, type RecordingExporter } from './recording/index.js';
 import { createMcpTools, createToolPolicy, type McpTools } from './mcp/index.js';
@@ -99,7 +99,10 @@ export async function openServices(ctx: AppContext): Promise<Services> {
     const grants = createGrants({ db: database.db, trail: audit.trail, clock, ids });
     const forwardAuth = wireForwardAuth(ctx, audit, clock);
     const webSessions = (sessions = wireSessions(ctx, database, audit, state, clock, ids));
-    const revocations = createAccessRevocations();
+    // A serving node's browser sessions subscribe at start; a one-shot command ends the stored rows for the nodes to close.
+    const revocations = createAccessRevocations({
+      fallback: createStoredSessionsEnderListener(database, audit, clock, ctx.config.nodeId),
+    });
     const users = wireUsers(ctx, database, audit, clock, ids, webSessions, revocations);
     const groups = wireGroups(database, audit, clock, ids, webSessions, users, revocations);
     const tokens = createApiTokens({ db: database.db, trail: audit.trail, clock, ids, users });
@@ -240,6 +243,11 @@ function resolveIdentityKey(ctx: AppContext, database: Database): string {
 
 function wireUsers(ctx: AppContext, database: Database, audit: Audit, clock: Clock, ids: IdGenerator, sessions: UserSessionsPort, revocations: AccessRevokedPort): Users {
   return createUsers({ db: database.db, trail: audit.trail, clock, ids, sessions, revocations, publicUrl: publicBaseUrl(ctx.config) });
+}
+
+function createStoredSessionsEnderListener(database: Database, audit: Audit, clock: Clock, nodeId: string): AccessRevokedListener {
+  const end = createStoredSessionsEnder({ db: database.db, trail: audit.trail, clock, nodeId });
+  return (event) => end(event.userId, event.by, event.reason, event.context);
 }
 
 /** Membership changes end or refresh the user's live sessions (last group gone: every session ends). */

@@ -1,9 +1,12 @@
+import type { Kysely } from 'kysely';
 import type { RequestContext } from '../access/index.js';
-import type { Actor } from '../audit/index.js';
+import type { Actor, AuditTrail } from '../audit/index.js';
 import type { Clock } from '../core/index.js';
+import type { Principal } from '../identity/index.js';
+import type { Tables } from '../store/index.js';
 import type { LiveSessions } from './live-sessions.js';
-import type { SessionAudit } from './session-audit.js';
-import type { SessionStore } from './session-store.js';
+import { createSessionAudit, type SessionAudit } from './session-audit.js';
+import { createSessionStore, type SessionStore } from './session-store.js';
 
 export interface EndUserSessionsDeps {
   store: SessionStore;
@@ -44,4 +47,16 @@ export async function endSessionsOfUser(deps: EndUserSessionsDeps, userId: strin
     if (await store.end(record.id, 'admin', message, clock.now())) ended += 1;
   }
   return ended;
+}
+
+/**
+ * For a process that serves no browser session (a CLI command against PostgreSQL): ends the rows of
+ * a revoked user's sessions in the database, audited, for the nodes holding them to close at their
+ * next tick. A serving node subscribes its BrowserSessions instead, which also closes its own at once.
+ */
+export function createStoredSessionsEnder(deps: { db: Kysely<Tables>; trail: AuditTrail; clock: Clock; nodeId: string }) {
+  const audit = createSessionAudit(deps.trail, deps.nodeId);
+  const ends = { store: createSessionStore(deps.db), audit, clock: deps.clock };
+  return (userId: string, by: Principal | null, reason: string, context?: RequestContext): Promise<number> =>
+    endSessionsOfUser(ends, userId, { actor: by ? audit.actorOf(by) : audit.system, message: `access revoked: ${reason}`, context });
 }

@@ -12,9 +12,9 @@ import {
   type Users,
   type WebSessions,
 } from '../../src/identity/index.js';
-import type { EndReason } from '../../src/sessions/index.js';
+import { createStoredSessionsEnder, type EndReason } from '../../src/sessions/index.js';
 import { useTestDatabase } from '../support/databases.js';
-import { buildStack, CANARY_PASSWORD, CLI, type SessionStack, usePoolAndPortal } from './support.js';
+import { buildStack, CANARY_PASSWORD, CLI, eventually, type SessionStack, usePoolAndPortal } from './support.js';
 
 // Issues 3 and 5: a user whose access is revoked (disabled, deleted, or left without a group) loses
 // their browser sessions as well as their web sessions, through the identity module's revocation
@@ -139,5 +139,34 @@ describe('browser sessions end when their user loses access', () => {
     expect(await stack.auditRows({ action: 'browser_session.ended', target: id })).toEqual([
       expect.objectContaining({ actor_id: CLI.id, details: expect.objectContaining({ reason: 'admin', from: 'active', userId: olga.id }) }),
     ]);
+  });
+
+  it('in a process without browser sessions (a CLI command against PostgreSQL) the rows are ended, and the node holding the session closes it at its tick', async () => {
+    const olga = await person('olga');
+    const session = await stack.sessions.start(olga, 'bank');
+    const attached = await stack.sessions.attach(session.id, olga, 'control');
+    const told: EndReason[] = [];
+    attached.onEnd((reason) => told.push(reason));
+    const db = fresh.db.database.db;
+    const end = createStoredSessionsEnder({ db, trail: stack.trail, clock: systemClock, nodeId: 'cli-node' });
+    const cli = createUsers({
+      db,
+      trail: stack.trail,
+      clock: systemClock,
+      ids: randomIds,
+      sessions: web,
+      revocations: createAccessRevocations({ fallback: (event) => end(event.userId, event.by, event.reason, event.context) }),
+      publicUrl: 'http://127.0.0.1:9',
+    });
+
+    await cli.disable(olga.id, CLI, 'left the bank');
+
+    const row = await db.selectFrom('browser_sessions').select(['state', 'end_reason', 'end_message']).where('id', '=', session.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ state: 'ended', end_reason: 'admin', end_message: 'access revoked: user disabled' });
+    await eventually(async () => told.length > 0, 10_000, 'the holding node to notice the end');
+    expect(told).toEqual(['admin']);
+    expect(attached.browser.closed).toBe(true);
+    // Recorded once, by the process that ended it; the holding node only closes.
+    expect(await stack.auditRows({ action: 'browser_session.ended', target: session.id })).toEqual([expect.objectContaining({ actor_id: CLI.id })]);
   });
 });
