@@ -20,7 +20,7 @@ const LANGUAGES = [
 ] as const;
 
 /** The administrator's console, one page per section (`/admin?section=`), and the table each section shows. */
-const CONSOLE_SECTIONS = { sessions: '#live-sessions', users: '#users', groups: '#groups', assets: '#assets', permissions: '#permissions', vault: '#vault', tokens: '#tokens' } as const;
+const CONSOLE_SECTIONS = { sessions: '#live-sessions', users: '#users', groups: '#groups', assets: '#assets', permissions: '#permissions', vault: '#vault', tokens: '#tokens', alerts: '#alerts' } as const;
 type ConsoleSection = keyof typeof CONSOLE_SECTIONS;
 
 type PageName = 'sign-in' | 'enrol-password' | 'enrol-totp' | 'launcher' | 'my-sessions' | 'audit' | 'recordings' | `admin-${ConsoleSection}` | 'live-control' | 'live-watch';

@@ -2,13 +2,14 @@ import { useEffect, useState } from 'preact/hooks';
 import { usePageHeading, useTitle } from '../focus.js';
 import { SignedInFrame, type SignedInProps } from '../frame.js';
 import { t } from '../i18n/index.js';
+import { AlertsSection } from './admin/alerts.js';
 import { AssetsSection, GroupsSection, PermissionsSection } from './admin/policy.js';
 import { LiveSessionsSection } from './admin/sessions.js';
 import { TokensSection } from './admin/tokens.js';
 import { UsersSection } from './admin/users.js';
 import { VaultSection } from './admin/vault.js';
 
-const SECTIONS = ['sessions', 'users', 'groups', 'assets', 'permissions', 'vault', 'tokens'] as const;
+const SECTIONS = ['sessions', 'users', 'groups', 'assets', 'permissions', 'vault', 'tokens', 'alerts'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const LABELS: Record<Section, () => string> = {
@@ -19,6 +20,7 @@ const LABELS: Record<Section, () => string> = {
   permissions: () => t('admin.sectionPermissions'),
   vault: () => t('admin.sectionVault'),
   tokens: () => t('admin.sectionTokens'),
+  alerts: () => t('alerts.section'),
 };
 
 /** The section the address names (`/admin?section=users`); live sessions otherwise. */
@@ -70,6 +72,7 @@ export function AdminConsole(props: SignedInProps) {
         {section === 'permissions' && <PermissionsSection onUnauthenticated={onUnauthenticated} />}
         {section === 'vault' && <VaultSection onUnauthenticated={onUnauthenticated} />}
         {section === 'tokens' && <TokensSection onUnauthenticated={onUnauthenticated} />}
+        {section === 'alerts' && <AlertsSection onUnauthenticated={onUnauthenticated} />}
       </section>
     </SignedInFrame>
   );

@@ -24,6 +24,10 @@ export interface AdminAsset {
   allowedHosts: string[];
   mfaRequired: boolean;
   credential: string | null;
+  /** The login recipe and checks (docs/login-recipes.md): JSON objects as stored, or null for the automatic recipe and default checks. */
+  loginRecipe?: unknown;
+  successCheck?: unknown;
+  failureCheck?: unknown;
 }
 
 export interface Group {

@@ -5,12 +5,16 @@ import { t } from '../../i18n/index.js';
 import { ConfirmPanel, ErrorMessage, Field } from '../../ui.js';
 import { CheckboxSet, ROLE_NAMES, roleLabel, useLoad, userName, type AdminAsset, type AdminUser, type Grant, type Group, type Member, type SectionProps, useAction, type VaultEntry } from './common.js';
 import { DataTable } from '../../data-table.js';
+import { LoginEditor } from './login-recipe.js';
+import { GroupEditor } from './group-edit.js';
+import { ACTION_LABELS, ACTIONS, PermissionEditor, weekdayName } from './permission-edit.js';
 
 /** Groups, the roles they give, and who is in them. */
 export function GroupsSection(props: SectionProps) {
   const groups = useLoad(() => api<{ groups: Group[] }>('GET', '/api/admin/groups').then((r) => r.groups), props);
   const users = useLoad(() => api<{ users: AdminUser[] }>('GET', '/api/admin/users').then((r) => r.users), props);
   const [open, setOpen] = useState<string | null>(null);
+  const [editingGroup, setEditingGroup] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
@@ -62,6 +66,9 @@ export function GroupsSection(props: SectionProps) {
                   <button type="button" class="secondary small" aria-expanded={open === group.id} onClick={() => setOpen(open === group.id ? null : group.id)} aria-label={t('admin.membersOf', { name: group.name })}>
                     {t('admin.members')}
                   </button>
+                  <button type="button" class="secondary small" aria-expanded={editingGroup === group.id} onClick={() => setEditingGroup(editingGroup === group.id ? null : group.id)} aria-label={t('admin.editNamed', { name: group.name })}>
+                    {t('admin.edit')}
+                  </button>
                   <button type="button" class="small danger" onClick={() => setDeleting(group.id)} aria-label={t('admin.deleteNamed', { name: group.name })}>
                     {t('admin.delete')}
                   </button>
@@ -76,6 +83,15 @@ export function GroupsSection(props: SectionProps) {
                       await api('DELETE', `/api/admin/groups/${group.id}`);
                       setDeleting(null);
                       await groups.reload();
+                    }}
+                  />
+                )}
+                {editingGroup === group.id && (
+                  <GroupEditor
+                    group={group}
+                    onDone={async (changed) => {
+                      setEditingGroup(null);
+                      if (changed) await groups.reload();
                     }}
                   />
                 )}
@@ -159,6 +175,7 @@ export function AssetsSection(props: SectionProps) {
           await assets.reload();
         }}
       />
+      {editing && <LoginEditor key={`login-${editing.id}`} asset={editing} onSaved={() => assets.reload()} />}
       <ErrorMessage error={assets.error} />
       {assets.data && assets.data.length === 0 && <p class="muted">{t('admin.noAssets')}</p>}
       {assets.data && assets.data.length > 0 && (
@@ -248,7 +265,7 @@ function AssetForm(props: { asset: AdminAsset | null; entries: VaultEntry[]; onD
           <input type="checkbox" checked={mfaRequired} onChange={(e) => setMfaRequired(e.currentTarget.checked)} />
           {t('admin.assetMfa')}
         </label>
-        <p class="muted">{t('admin.recipeNote')}</p>
+        {!editing && <p class="muted">{t('admin.recipeNote')}</p>}
         <ErrorMessage error={action.error} />
         <div class="actions">
           <button type="submit" disabled={action.busy}>{editing ? t('admin.save') : t('admin.addAsset')}</button>
@@ -262,13 +279,6 @@ function AssetForm(props: { asset: AdminAsset | null; entries: VaultEntry[]; onD
     </details>
   );
 }
-
-const ACTIONS = ['connect', 'watch', 'replay'] as const;
-const ACTION_LABELS: Record<(typeof ACTIONS)[number], () => string> = {
-  connect: () => t('admin.actionConnect'),
-  watch: () => t('admin.actionWatch'),
-  replay: () => t('admin.actionReplay'),
-};
 
 /** A time window in words: "Europe/Berlin, days 1–5, 08:00–18:00". */
 function windowText(grant: Grant): string {
@@ -284,6 +294,7 @@ export function PermissionsSection(props: SectionProps) {
   const groups = useLoad(() => api<{ groups: Group[] }>('GET', '/api/admin/groups').then((r) => r.groups), props);
   const assets = useLoad(() => api<{ assets: AdminAsset[] }>('GET', '/api/admin/assets').then((r) => r.assets), props);
   const [deleting, setDeleting] = useState<string | null>(null);
+  const [editingGrant, setEditingGrant] = useState<string | null>(null);
 
   const subjectName = (g: Grant) => (g.subjectKind === 'group' ? (groups.data?.find((x) => x.id === g.subjectId)?.name ?? g.subjectId) : userName(users.data, g.subjectId));
   const assetName = (id: string) => assets.data?.find((a) => a.id === id)?.name ?? id;
@@ -298,7 +309,7 @@ export function PermissionsSection(props: SectionProps) {
           {grants.data.map((g) => {
             const label = `${subjectName(g)}, ${assetName(g.assetId)}`;
             return (
-              <tr key={g.id}>
+              <tr key={g.id} data-permission={g.id}>
                 <th scope="row">
                   {subjectName(g)}
                   <span class="sub">{g.subjectKind === 'group' ? t('admin.subjectGroup') : t('admin.subjectUser')}</span>
@@ -308,9 +319,24 @@ export function PermissionsSection(props: SectionProps) {
                 <td>{windowText(g)}</td>
                 <td class="number">{g.maxConcurrent ?? '—'}</td>
                 <td>
-                  <button type="button" class="small danger" onClick={() => setDeleting(g.id)} aria-label={t('admin.deleteNamed', { name: label })}>
-                    {t('admin.delete')}
-                  </button>
+                  <div class="row-actions">
+                    <button type="button" class="secondary small" aria-expanded={editingGrant === g.id} onClick={() => setEditingGrant(editingGrant === g.id ? null : g.id)} aria-label={t('admin.editNamed', { name: label })}>
+                      {t('admin.edit')}
+                    </button>
+                    <button type="button" class="small danger" onClick={() => setDeleting(g.id)} aria-label={t('admin.deleteNamed', { name: label })}>
+                      {t('admin.delete')}
+                    </button>
+                  </div>
+                  {editingGrant === g.id && (
+                    <PermissionEditor
+                      grant={g}
+                      label={label}
+                      onDone={async (changed) => {
+                        setEditingGrant(null);
+                        if (changed) await grants.reload();
+                      }}
+                    />
+                  )}
                   {deleting === g.id && (
                     <ConfirmPanel
                       id={`delete-permission-${g.id}`}
@@ -428,9 +454,4 @@ function PermissionForm(props: { users: AdminUser[]; groups: Group[]; assets: Ad
       </form>
     </details>
   );
-}
-
-/** An ISO weekday (1 Monday … 7 Sunday) in the page's language, from Intl (2024-01-01 was a Monday). */
-function weekdayName(day: number): string {
-  return new Intl.DateTimeFormat(document.documentElement.lang || 'en', { weekday: 'long', timeZone: 'UTC' }).format(new Date(Date.UTC(2024, 0, day)));
 }

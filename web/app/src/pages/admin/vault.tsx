@@ -4,6 +4,7 @@ import { dateTimeText, t } from '../../i18n/index.js';
 import { useAction, useLoad, type SectionProps, type VaultEntry } from './common.js';
 import { ErrorMessage, Field } from '../../ui.js';
 import { DataTable } from '../../data-table.js';
+import { VaultHistory } from './vault-history.js';
 
 /** A field being typed: its name and value live in this form only, and are cleared once saved. */
 interface FieldRow {
@@ -17,6 +18,7 @@ export function VaultSection(props: SectionProps) {
   const entries = useLoad(() => api<{ entries: VaultEntry[] }>('GET', '/api/admin/vault').then((r) => r.entries), props);
   const [target, setTarget] = useState<string>('');
   const [notice, setNotice] = useState<string | null>(null);
+  const [history, setHistory] = useState<string | null>(null);
 
   return (
     <>
@@ -51,9 +53,15 @@ export function VaultSection(props: SectionProps) {
                 {entry.stale && <span class="pill outcome-denied stale">{t('admin.stale')}</span>}
               </td>
               <td>
-                <button type="button" class="secondary small" onClick={() => setTarget(entry.id)} aria-label={t('admin.rotateEntry', { id: entry.id })}>
-                  {t('admin.rotate')}
-                </button>
+                <div class="row-actions">
+                  <button type="button" class="secondary small" onClick={() => setTarget(entry.id)} aria-label={t('admin.rotateEntry', { id: entry.id })}>
+                    {t('admin.rotate')}
+                  </button>
+                  <button type="button" class="secondary small" aria-expanded={history === entry.id} onClick={() => setHistory(history === entry.id ? null : entry.id)} aria-label={t('vaultHistory.showNamed', { id: entry.id })}>
+                    {t('vaultHistory.show')}
+                  </button>
+                </div>
+                {history === entry.id && <VaultHistory entryId={entry.id} onUnauthenticated={props.onUnauthenticated} />}
               </td>
             </tr>
           ))}
