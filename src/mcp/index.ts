@@ -1,6 +1,6 @@
 // The MCP server: transport-free tools (names, schemas, policy, audit) that HTTP (/mcp) and the CLI's stdio bridge serve.
 export { createMcpTools, type ListedTool, type McpTools, type McpToolsDeps } from './mcp-tools.js';
-export { createMcpProtocolServer, SERVER_INSTRUCTIONS } from './protocol.js';
+export { createMcpProtocol, createMcpProtocolServer, SERVER_INSTRUCTIONS } from './protocol.js';
 export { createToolPolicy, type ToolPolicy } from './policy.js';
 export { TOOL_NAMES, type ToolName } from './tool-names.js';
 export { UNTRUSTED_PREFACE } from './results.js';

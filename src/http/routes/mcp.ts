@@ -2,7 +2,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditTrail } from '../../audit/index.js';
 import { AppError } from '../../core/index.js';
-import { createMcpProtocolServer, type McpTools } from '../../mcp/index.js';
+import { createMcpProtocol, type McpTools } from '../../mcp/index.js';
 import { contextOf } from '../request-context.js';
 import type { RouteAccess } from '../route-access.js';
 
@@ -44,6 +44,7 @@ const metadataSchema = {
  */
 export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps): Promise<void> {
   const { tools, trail } = deps;
+  const protocol = createMcpProtocol(tools, deps.version);
   const allowedOrigins = new Set(deps.allowedOrigins);
   if (deps.publicUrl) allowedOrigins.add(new URL(deps.publicUrl).origin);
   const baseOf = (request: FastifyRequest) => (deps.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
@@ -106,7 +107,7 @@ export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps): Promi
 
   app.post('/mcp', { config: authenticated, preHandler: guard }, async (request, reply) => {
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    const server = createMcpProtocolServer(tools, request.principal!, contextOf(request), deps.version);
+    const server = protocol.serverFor(request.principal!, contextOf(request));
     try {
       await server.connect(transport);
       const response = await transport.handleRequest(toWebRequest(request), { parsedBody: request.body });
