@@ -6,7 +6,8 @@ import { DEFAULT_LAUNCH_ARGS, findChromium } from '../../src/browser/index.js';
 import { seedDemoPortal } from '../../src/cli/commands/demo-portal-seed.js';
 import { createDemoPortal, DEMO_CREDENTIALS, type DemoPortal } from '../../src/demo-portal/index.js';
 import { TEST_ADMIN } from '../support/accounts.js';
-import { call, sessionCaller } from '../http/admin-callers.js';
+import { call, sessionCaller, type Caller } from '../http/admin-callers.js';
+import { addPortalAsset, startPortalSite, type PortalSite } from '../http/live-view-fixtures.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { ARTIFACTS, CANARIES, cookieOf, totpCode, watchedContext } from '../support/web-ui.js';
 
@@ -550,4 +551,80 @@ describe('web UI: sign-in refusals say what to do and how long to wait', () => {
     expect(watch.violations).toEqual([]);
     await context.close();
   });
+});
+
+describe('web UI live view: signing in, then the clipboard where the portal allows it (a portal of our own)', () => {
+  const PASSWORD = 'clipboard-canary-Pa55word-3b7e';
+  let ts: TestServer;
+  let site: PortalSite;
+  let browser: Browser;
+  let clara: Caller;
+
+  beforeAll(async () => {
+    site = await startPortalSite({ username: 'alice', password: PASSWORD });
+    ts = await startTestServer({ WEBASSET_API_RATE_LIMIT: '100000' });
+    clara = await sessionCaller(ts, 'clara', ['operator']);
+    await addPortalAsset(ts, site, { assetId: 'clip-portal', password: PASSWORD, connect: [clara], clipboard: 'allow' });
+    browser = await chromium.launch({ executablePath: findChromium(undefined), args: [...DEFAULT_LAUNCH_ARGS] });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await ts?.stop();
+    await site?.close();
+  });
+
+  it('says "Signing in" until the portal is logged in, then pastes this computer\'s clipboard into it and copies what it copies back', async () => {
+    // The portal holds the login's POST: the session stays logging_in while the page is opened.
+    site.holdLogins();
+    const started = call(ts, clara, 'POST', '/api/sessions', { assetId: 'clip-portal' });
+    let sessionId = '';
+    await expect
+      .poll(async () => {
+        const list = (await call(ts, clara, 'GET', '/api/sessions')).json as { sessions: Array<{ id: string; state: string }> };
+        sessionId = list.sessions.find((s) => s.state === 'logging_in')?.id ?? '';
+        return sessionId;
+      }, { timeout: 15_000 })
+      .not.toBe('');
+    const { context, watch } = await watchedContext(browser);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: ts.url });
+    await context.addCookies([{ name: 'webasset', value: cookieOf(clara), url: ts.url }]);
+    const page = await context.newPage();
+    await page.goto(`${ts.url}/sessions/${sessionId}`);
+    await expect.poll(() => page.locator('#live-status').textContent(), { timeout: 15_000 }).toBe('Signing in');
+    expect(await page.locator('#live-overlay').textContent()).toBe('Signing in to Live portal… The portal appears here once the sign-in is done.');
+    await page.screenshot({ path: join(ARTIFACTS, 'live-signing-in.en.png') });
+    site.releaseLogins();
+    expect((await started).status).toBe(201);
+    await expect.poll(() => page.locator('#live-status').textContent(), { timeout: 30_000 }).toBe('Live');
+    await page.locator('#live-overlay').waitFor({ state: 'detached', timeout: 30_000 });
+
+    // Paste in: the button reads this computer's clipboard and the text lands in the portal's focused field.
+    await page.evaluate("navigator.clipboard.writeText('Olá, açúcar e pão')");
+    await page.locator('#live-paste').click();
+    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('live-keys');
+
+    // Copy out: select the field and copy it in the portal; this computer's clipboard gets it (at once, or by the button).
+    await page.evaluate("navigator.clipboard.writeText('something else')");
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Control+C');
+    await expect
+      .poll(
+        async () => {
+          if (await page.locator('#live-copy-out').isVisible()) await page.locator('#live-copy-out').click();
+          return page.evaluate('navigator.clipboard.readText()');
+        },
+        { timeout: 15_000 },
+      )
+      .toBe('Olá, açúcar e pão');
+    expect(watch.wsTexts).toContain(JSON.stringify({ type: 'paste', text: 'Olá, açúcar e pão' }));
+    const note = site.nextNote();
+    await page.keyboard.press('Enter');
+    expect(await note).toBe('Olá, açúcar e pão');
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the last response bodies be read
+    expect(watch.bodies.filter((body) => body.includes(PASSWORD))).toEqual([]);
+    expect(watch.wsTexts.filter((text) => text.includes(PASSWORD))).toEqual([]);
+    expect(watch.violations).toEqual([]);
+    await context.close();
+  }, 120_000);
 });
