@@ -5,7 +5,7 @@ import type { BrowserPool } from '../../src/browser/index.js';
 import { randomIds, systemClock } from '../../src/core/index.js';
 import { createTrialLogin } from '../../src/sessions/index.js';
 import { useTestDatabase, type FreshDatabase } from '../support/databases.js';
-import { buildStack, CANARY_PASSWORD, CLI, usePoolAndPortal } from './support.js';
+import { buildStack, CANARY_PASSWORD, CLI, eventually, usePoolAndPortal } from './support.js';
 
 // "Test login now": the asset's login (or an unsaved recipe) in a throwaway context of the real pool, on the demo portal.
 
@@ -16,7 +16,7 @@ const GOOD_RECIPE = {
 };
 const ACCOUNTS = { url: '**/accounts', selector: '#balance' };
 
-async function setUp(fresh: FreshDatabase, pool: BrowserPool, portalUrl: string, options: Parameters<typeof buildStack>[3] = {}) {
+async function setUp(fresh: FreshDatabase, pool: BrowserPool, portalUrl: string, options: Parameters<typeof buildStack>[3] = {}, trialTimeoutMs = 8_000) {
   const stack = await buildStack(fresh, pool, portalUrl, { loginTimeoutMs: 8_000, ...options });
   fresh.defer(() => stack.close());
   const trial = createTrialLogin({
@@ -30,7 +30,7 @@ async function setUp(fresh: FreshDatabase, pool: BrowserPool, portalUrl: string,
     ids: randomIds,
     nodeId: 'test-node',
     logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    loginTimeoutMs: 8_000,
+    loginTimeoutMs: trialTimeoutMs,
   });
   return { stack, trial };
 }
@@ -90,5 +90,24 @@ describe('trial login (Test login now)', () => {
     await expect(trial.run(CLI, 'bank', { loginRecipe: { steps: [{ fill: '#x' }] } })).rejects.toMatchObject({ code: 'invalid_request' });
     await expect(trial.run(alice, 'bank', {})).rejects.toMatchObject({ code: 'forbidden' });
     await expect(trial.run(CLI, 'no-such-asset', {})).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('holds the credential while it runs: a session start meanwhile is refused; a shutdown stops the test at once and gives the place back', async () => {
+    // A deadline far beyond the test's own timeout: a test that is not stopped fails by hanging (no wall-clock limit is asserted).
+    const { stack, trial } = await setUp(fresh, shared.pool, shared.portalUrl, { asset: { loginRecipe: GOOD_RECIPE, successCheck: ACCOUNTS } }, 30 * 60_000);
+    const alice = await stack.operator('alice');
+    // The test holds at its last step: an element the portal never shows.
+    const holding = { steps: [...GOOD_RECIPE.steps, { waitFor: { selector: '#never-shown-by-the-portal' } }] };
+    const running = trial.run(CLI, 'bank', { loginRecipe: holding });
+    await eventually(async () => (await stack.auditRows({ action: 'vault.secret.read' })).length === 1, 20_000, 'the credential read');
+    await expect(stack.sessions.start(alice, 'bank')).rejects.toMatchObject({ code: 'credential_in_use' });
+    trial.shutdown();
+    const stopped = await running;
+    expect(stopped).toMatchObject({ ok: false });
+    expect(!stopped.ok && stopped.message).toMatch(/failed: the session ended during the login$/);
+    expect(shared.pool.size).toBe(0);
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM browser_sessions WHERE state <> 'ended'`.execute(fresh.db.database.db);
+    expect(rows[0]!.n).toBe(0);
+    await expect(trial.run(CLI, 'bank', {})).rejects.toMatchObject({ code: 'shutting_down' });
   });
 });
