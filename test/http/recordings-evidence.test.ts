@@ -13,7 +13,7 @@ import { createFileRecordingStorage, createRecordings } from '../../src/recordin
 import { ManualClock } from '../support/manual-clock.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sessionCaller, type Caller } from './admin-callers.js';
-import { record, screenshotJpegs, type RecorderNode } from './recordings-fixtures.js';
+import { record, screenshotJpegs, type RecorderNode, type Step } from './recordings-fixtures.js';
 
 /** The deployment's signing key here: manifests and checkpoints are signed with it, so a bundle verifies with the deployment's keys. */
 const SIGNING_KEY = Buffer.alloc(32, 7).toString('base64');
@@ -61,9 +61,9 @@ describe('GET /api/recordings/:id/evidence', () => {
     ts = await startTestServer({ WEBASSET_AUDIT_SIGNING_KEY: SIGNING_KEY });
     auditor = await sessionCaller(ts, 'evidence-auditor', ['auditor']);
     outsider = await sessionCaller(ts, 'evidence-outsider', ['operator']);
-    const steps = [
+    const steps: Step[] = [
       { at: 0, frame: 0 },
-      { at: 500, event: { type: 'keys' as const, target: 'input[name=password]', field: 'password', count: PASSWORD_CANARY.length, text: PASSWORD_CANARY } },
+      { at: 500, event: { type: 'keys', target: 'input[name=password]', field: 'password' as const, count: PASSWORD_CANARY.length, text: PASSWORD_CANARY } },
       { at: 1000, frame: 1 },
       { at: 2000, frame: 2 },
       { at: 3000, frame: 3 },
