@@ -124,6 +124,13 @@ describe('browser sessions end when their user loses access', () => {
     expect(await stack.sessions.get(own.id, CLI)).toMatchObject({ state: 'active' });
   });
 
+  it('deleting a user ends their session before their row goes', async () => {
+    const olga = await person('olga');
+    const session = await stack.sessions.start(olga, 'bank');
+    await users.delete(olga.id, CLI);
+    expect(await stack.sessions.get(session.id, CLI)).toMatchObject({ state: 'ended', endReason: 'admin', endMessage: 'access revoked: user deleted' });
+  });
+
   it('a session of the user held by another node is ended in the database (audited), for that node to close at its next tick', async () => {
     const olga = await person('olga');
     const id = randomUUID();
