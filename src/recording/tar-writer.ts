@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -82,14 +82,14 @@ export function tarHeader(entry: Pick<TarFile, 'name' | 'type' | 'size' | 'mode'
 export async function folderEntries(dir: string, root: string): Promise<TarFile[]> {
   const out: TarFile[] = [];
   async function visit(path: string, name: string): Promise<void> {
-    const info = await stat(path);
+    const info = await lstat(path);
     if (info.isDirectory()) {
       out.push({ name, type: 'directory', size: 0, mode: 0o755, mtimeMs: info.mtimeMs });
       for (const child of (await readdir(path)).sort()) await visit(join(path, child), `${name}/${child}`);
     } else if (info.isFile()) {
       out.push({ name, type: 'file', size: info.size, mode: 0o644, mtimeMs: info.mtimeMs, content: () => createReadStream(path) });
     }
-    // Anything else (a socket, a device) is not part of a bundle and is left out.
+    // Anything else (a link, a socket, a device) is not part of a bundle and is left out, never followed.
   }
   await visit(dir, root);
   return out;
