@@ -69,7 +69,9 @@ export function LiveBar(props: LiveBarProps) {
   const maxLeft = Number.isFinite(created) && detail?.maxDurationMs ? created + detail.maxDurationMs - now : null;
   const serverInput = detail?.lastInputAt ? Date.parse(detail.lastInputAt) : NaN;
   const lastInput = Math.max(Number.isFinite(serverInput) ? serverInput : 0, props.lastInputMs, Number.isFinite(created) ? created : 0);
-  const idleLeft = control && detail?.idleTimeoutMs && lastInput > 0 && !props.signingIn ? lastInput + detail.idleTimeoutMs - now : null;
+  const idleEnds = control && detail?.idleTimeoutMs && lastInput > 0 && !props.signingIn ? lastInput + detail.idleTimeoutMs - now : null;
+  // An idle timeout later than the maximum duration cannot happen: only the nearer end is worth a countdown.
+  const idleLeft = idleEnds !== null && (maxLeft === null || idleEnds < maxLeft) ? idleEnds : null;
 
   return (
     <header class="live-bar" ref={props.barRef}>
