@@ -11,6 +11,7 @@ import { runCli } from '../../src/cli/main.js';
 import { randomIds } from '../../src/core/index.js';
 import { createFileRecordingStorage, createRecordings } from '../../src/recording/index.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { cli } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sessionCaller, type Caller } from './admin-callers.js';
 import { record, screenshotJpegs, type RecorderNode, type Step } from './recordings-fixtures.js';
@@ -98,6 +99,10 @@ describe('GET /api/recordings/:id/evidence', () => {
     const ok = await cliVerify(ts, archive);
     expect(ok.out).toContain(`recording ${id}: OK`);
     expect(ok.code).toBe(0);
+    // Its audit events, straight from the archive: a filtered export (the session's events) that verifies.
+    const events = await cli(['audit', 'verify', '--file', archive, '--public-key', ts.services.audit.signer.publicKey], {}, scratch);
+    expect(events.stdout).toMatch(/^OK: \d+ events \(seq \d+\.\.\d+\), \d+ signed checkpoints verified/);
+    expect(events.code).toBe(0);
     // Extracted by GNU tar, the folder verifies too.
     const out = join(scratch, 'extracted');
     mkdirSync(out);

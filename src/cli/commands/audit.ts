@@ -1,4 +1,6 @@
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +14,7 @@ import {
   type ExportFormat,
 } from '../../audit/index.js';
 import { AppError } from '../../core/index.js';
+import { BUNDLE_FILES, extractTar } from '../../recording/index.js';
 import { loadCliConfig, withServices, type CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { writeLine } from '../io.js';
@@ -57,6 +60,31 @@ async function verify(ctx: CommandContext, args: string[]): Promise<number> {
 
 async function verifyFile(ctx: CommandContext, file: string, publicKey: string | undefined): Promise<number> {
   if (!existsSync(file)) throw usage(`no such file: ${file}`);
+  if (!isTarArchive(file)) return verifyExport(ctx, file, publicKey);
+  // An evidence bundle downloaded from the desk: its audit events file, extracted into a private folder and removed after.
+  const scratch = await mkdtemp(join(tmpdir(), 'webasset-audit-tar-'));
+  try {
+    await extractTar(file, scratch);
+    const inside = [join(scratch, BUNDLE_FILES.auditEvents), ...readdirSync(scratch).map((name) => join(scratch, name, BUNDLE_FILES.auditEvents))].find((p) => existsSync(p));
+    if (!inside) throw usage(`${file} holds no ${BUNDLE_FILES.auditEvents}`);
+    return await verifyExport(ctx, inside, publicKey);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** A POSIX (or GNU) tar archive: the magic of its first header. */
+function isTarArchive(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const magic = Buffer.alloc(5);
+    return readSync(fd, magic, 0, 5, 257) === 5 && magic.toString('latin1') === 'ustar';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function verifyExport(ctx: CommandContext, file: string, publicKey: string | undefined): Promise<number> {
   const trusted = publicKey ? [publicKey] : deploymentPublicKeys(ctx);
   let untrustedNote = '';
   const result = await verifyExportFile(file, (exportKeys) => {
