@@ -5,7 +5,7 @@ import { html, startSite, type Site } from './support.js';
 // The agent controls read a page in one round trip when it has no child frames; these pages have
 // frames (same-site and cross-site), a shadow root and windows opened by forms, so the slower paths
 // are covered too (real Chromium).
-describe('agent controls: frames, shadow roots, new windows (real Chromium)', () => {
+describe('agent controls: frames, shadow roots, new windows, requests in flight (real Chromium)', () => {
   const fx = useAgentFixture();
   let site: Site;
   const noVaultValues = { redact: { values: () => [] } };
@@ -29,6 +29,13 @@ describe('agent controls: frames, shadow roots, new windows (real Chromium)', ()
           `<form action="/opened" target="_blank"><button>Open in a window</button></form>
            <form action="/same" target="_SELF"><button>Stay here</button></form>`,
         );
+      }
+      if (req.url === '/fetching') {
+        return html(res, `<button onclick="setTimeout(() => fetch('/slow').then((r) => r.text()).then((t) => { document.getElementById('out').textContent = t; }), 10)">Load</button><p id="out">Nothing yet</p>`);
+      }
+      if (req.url === '/slow') {
+        setTimeout(() => res.end('Loaded late'), 300);
+        return;
       }
       if (req.url === '/opened') return html(res, '<h1>Opened window</h1>');
       if (req.url?.startsWith('/same')) return html(res, '<h1>Same window</h1>');
@@ -86,6 +93,19 @@ describe('agent controls: frames, shadow roots, new windows (real Chromium)', ()
       const stayed = await session.agent.click(refOf(again.text, 'button "Stay here"'), noVaultValues);
       expect(stayed).toMatchObject({ effect: 'navigated', page: { url: site.url('site.test', '/same?') } });
       expect(again.tabs).toBe(2);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('a click whose handler starts a request returns after the request and the change it makes', async () => {
+    const session = await open('agent-frames-3');
+    try {
+      await session.agent.navigate(site.url('site.test', '/fetching'), noVaultValues);
+      const snap = await session.agent.snapshot(noVaultValues);
+      const clicked = await session.agent.click(refOf(snap.text, 'button "Load"'), noVaultValues);
+      expect(clicked.effect).toBe('changed');
+      expect((await session.agent.snapshot(noVaultValues)).text).toContain('Loaded late');
     } finally {
       await session.close();
     }

@@ -17,6 +17,11 @@ export interface MutationWatch {
   readonly active: boolean;
   /** How many changes came and how long ago the last one came; undefined once the document is gone (a navigation). */
   read(): Promise<{ count: number; idleMs: number } | undefined>;
+  /**
+   * As `read()`, answered by the page once the DOM has had no change for `quietMs` (counted from
+   * this call at the earliest) or `capMs` passed: one round trip instead of a poll every few ms.
+   */
+  quiet(quietMs: number, capMs: number): Promise<{ count: number; idleMs: number } | undefined>;
   /** The watch's id in the page: `read()` of the reader ends it in the same round trip. */
   readonly token: string | undefined;
   stop(): Promise<void>;
@@ -78,10 +83,14 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
     return id;
   };
 
-  /** Evaluates `expression` in a world, once more in a new world when the document changed under it; undefined when the frame went away. */
-  const evaluateIn = async <T>(context: (cdp: CDPSession, fresh: boolean) => Promise<number>, expression: string, awaitPromise = false): Promise<T | undefined> => {
+  /**
+   * Evaluates `expression` in a world, once more in a new world when the document changed under it
+   * (unless `once`: a wait that a navigation interrupted is not started again in the new document);
+   * undefined when the frame went away.
+   */
+  const evaluateIn = async <T>(context: (cdp: CDPSession, fresh: boolean) => Promise<number>, expression: string, awaitPromise = false, once = false): Promise<T | undefined> => {
     const cdp = deps.cdp();
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; attempt < (once ? 1 : 2); attempt++) {
       try {
         const contextId = await context(cdp, attempt > 0);
         const result = await cdp.send('Runtime.evaluate', { expression, contextId, returnByValue: true, awaitPromise });
@@ -92,7 +101,7 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
     }
     return undefined;
   };
-  const evaluateMain = <T>(expression: string, awaitPromise = false) => evaluateIn<T>(mainContext, expression, awaitPromise);
+  const evaluateMain = <T>(expression: string, awaitPromise = false, once = false) => evaluateIn<T>(mainContext, expression, awaitPromise, once);
 
   /** Child frames of the tab's frame tree (those of the tab's process) and the others Playwright knows (cross-site iframes). */
   const readChildFrames = async (values: Set<string>, main: RawRead | undefined): Promise<void> => {
@@ -159,6 +168,8 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
         active: started === true,
         token: started === true ? token : undefined,
         read: async () => (started === true ? ((await evaluateMain<{ count: number; idleMs: number } | null>(`(${READ_WATCH_FN})(${token})`)) ?? undefined) : undefined),
+        quiet: async (quietMs, capMs) =>
+          started === true ? ((await evaluateMain<{ count: number; idleMs: number } | null>(`(${QUIET_FN})(${token}, ${Math.round(quietMs)}, ${Math.round(capMs)})`, true, true)) ?? undefined) : undefined,
         stop: async () => {
           if (started === true) await evaluateMain(`(${STOP_FN})(${token})`);
         },
@@ -230,6 +241,21 @@ const WATCH_FN = `function (token) {
 const READ_WATCH_FN = `function (token) {
   var state = (window.__webassetAgent || {})[token];
   return state ? { count: state.count, idleMs: performance.now() - state.last } : null;
+}`;
+
+const QUIET_FN = `function (token, quiet, cap) {
+  var state = (window.__webassetAgent || {})[token];
+  if (!state) return null;
+  var t0 = performance.now();
+  return new Promise(function (resolve) {
+    var check = function () {
+      var now = performance.now();
+      var idle = now - Math.max(state.last, t0);
+      if (idle >= quiet || now - t0 >= cap || !(window.__webassetAgent || {})[token]) resolve({ count: state.count, idleMs: now - state.last });
+      else setTimeout(check, Math.max(1, Math.min(quiet - idle, cap - (now - t0))));
+    };
+    check();
+  });
 }`;
 
 const STOP_FN = `function (token) {

@@ -8,6 +8,7 @@ export const QUIET_MS = 60;
 /** ...or after this long in all. */
 export const QUIET_CAP_MS = 1_500;
 const POLL_MS = 20;
+const WOKEN = Symbol('woken');
 
 export type Effect = 'navigated' | 'changed' | 'none';
 
@@ -21,6 +22,8 @@ interface Observation {
   noDocument: boolean;
   popup: Page | undefined;
   inflight: Set<Request>;
+  /** When the last fetch/XHR of the wait ended (Date.now()). */
+  lastDone: number;
   notify(): void;
 }
 
@@ -42,7 +45,7 @@ export function createSettle(page: Page) {
   const onDone = (request: Request) => {
     const o = current;
     if (!o) return;
-    o.inflight.delete(request);
+    if (o.inflight.delete(request)) o.lastDone = Date.now();
     if (request === o.navigation) o.notify();
   };
   page.on('requestfinished', onDone);
@@ -89,6 +92,7 @@ export function createSettle(page: Page) {
         noDocument: false,
         popup: undefined,
         inflight: new Set(),
+        lastDone: 0,
         notify: () => {
           for (const w of wake) w();
         },
@@ -132,21 +136,29 @@ async function settle<T>(o: Observation, watch: MutationWatch, action: () => Pro
   let changed = false;
   for (;;) {
     if (o.navigation || o.loaded || o.popup || options.popupOpened()) break;
+    const elapsed = Date.now() - started;
+    if (elapsed >= QUIET_CAP_MS) break;
     // Without a watch (the page could not be read), quiet is judged by time and requests alone.
-    const state = watch.active ? await watch.read() : { count: 0, idleMs: Date.now() - started };
+    if (!watch.active) {
+      if (elapsed >= QUIET_MS && o.inflight.size === 0) break;
+      await signal(POLL_MS);
+      continue;
+    }
+    // The page answers once its DOM is quiet (one round trip); a navigation or a popup ends the wait sooner.
+    const asked = Date.now();
+    const state = await Promise.race([watch.quiet(QUIET_MS, QUIET_CAP_MS - elapsed), signal(QUIET_CAP_MS - elapsed).then((): typeof WOKEN => WOKEN)]);
+    if (state === WOKEN) continue;
     if (state === undefined) {
       // The document went away under the watch: a navigation is committing.
       if (o.navigation) break;
-      if (Date.now() - started >= QUIET_CAP_MS) break;
       await signal(POLL_MS);
       continue;
     }
     changed ||= state.count > 0;
-    const elapsed = Date.now() - started;
-    // Quiet counts from the action's end at the earliest: what its handlers start (a request, a timer) has that long to show.
-    const idle = Math.min(state.idleMs, elapsed);
-    if ((idle >= QUIET_MS && o.inflight.size === 0) || elapsed >= QUIET_CAP_MS) break;
-    await signal(Math.max(5, Math.min(POLL_MS, QUIET_MS - idle, QUIET_CAP_MS - elapsed)));
+    // Requests the action started (fetch, XHR) are waited for too, within the cap, and then a quiet
+    // period after the last one ended (what its answer changes comes after it).
+    if (o.inflight.size === 0 && o.lastDone < asked) break;
+    if (o.inflight.size > 0) await signal(POLL_MS);
   }
   const navigation = o.navigation;
   if (navigation) {
