@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { routeKey, textPieces, type KeyFacts } from '../../web/app/src/live/keyboard.js';
-import { fitFrame } from '../../web/app/src/live/letterbox.js';
+import { fitFrame } from '../../web/app/src/live/placement.js';
 import { buttonOf, pagePoint, wheelPixels } from '../../web/app/src/live/pointer.js';
 import { parseServerMessage } from '../../web/app/src/live/protocol.js';
 import { isTerminalClose, reconnectDelayMs } from '../../web/app/src/live/reconnect.js';

@@ -1,5 +1,5 @@
 // Pointer positions on the canvas → page CSS pixels of the remote page.
-import type { Placement } from './letterbox.js';
+import type { Placement } from './placement.js';
 import type { MouseButton, Viewport } from './protocol.js';
 
 /** The frame on the canvas: the page size it shows (from the server's `viewport`) and where it sits. */
