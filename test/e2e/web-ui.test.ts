@@ -194,7 +194,11 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     expect(await row.locator('.pill').textContent()).toBe('Live');
     expect((await (await context.request.get(`${ts.url}/api/sessions/${sessionId}`)).json()) as unknown).toMatchObject({ userId: root.id, state: 'active' });
 
-    // 2. Watching needs the watch permission on the portal: she adds it in the console's permissions.
+    // 2. Watching needs the watch permission on the portal: without it the live view says so; she adds it in the console's permissions.
+    const refused = await context.newPage();
+    await refused.goto(`${ts.url}/sessions/${sessionId}`);
+    await expect.poll(() => refused.locator('#live-failure').textContent(), { timeout: 15_000 }).toBe('You may see this session but not watch it: watching needs the watch permission on its portal.');
+    await refused.close();
     await page.getByRole('navigation', { name: 'Administration sections' }).getByRole('link', { name: 'Permissions' }).click();
     await page.waitForURL(`${ts.url}/admin?section=permissions`);
     await page.locator('#permission-form').locator('xpath=..').locator('summary').click();

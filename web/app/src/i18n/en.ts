@@ -454,6 +454,7 @@ export const en = {
   'live.keysLabel': 'Keyboard input for the portal',
   'live.keysHint': 'Typing goes to the portal. Press F6 to reach the bar.',
   'live.screenLabel': '{name}, as the remote browser shows it',
+  'live.cannotWatch': 'You may see this session but not watch it: watching needs the watch permission on its portal.',
   // Administrator's console: login recipe editor and "Test login now", edit in place, alerts, vault history (pages/admin/*).
   'recipe.title': 'Login of {name}',
   'recipe.intro': 'The steps the remote browser follows to sign in, and how it tells success from failure, as JSON (see docs/login-recipes.md). Empty: the automatic recipe and the default checks. Values come from the vault entry at login: write {{username}}, {{password}} or {{totp}}, never a secret.',

@@ -453,6 +453,7 @@ export const es: Record<MessageKey, string> = {
   'live.keysLabel': 'Entrada de teclado para el portal',
   'live.keysHint': 'Lo que escribes va al portal. Pulsa F6 para llegar a la barra.',
   'live.screenLabel': '{name}, tal como lo muestra el navegador remoto',
+  'live.cannotWatch': 'Puedes ver esta sesión, pero no observarla: observar requiere el permiso de observar en su portal.',
   // Administrator's console: login recipe editor and "Test login now", edit in place, alerts, vault history (pages/admin/*).
   'recipe.title': 'Inicio de sesión de {name}',
   'recipe.intro': 'Los pasos que sigue el navegador remoto para iniciar sesión y cómo distingue el éxito del fallo, en JSON (vea docs/login-recipes.md). Vacío: la receta automática y las comprobaciones predeterminadas. Los valores vienen de la entrada de la bóveda al iniciar sesión: escriba {{username}}, {{password}} o {{totp}}, nunca un secreto.',

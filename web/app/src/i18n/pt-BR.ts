@@ -453,6 +453,7 @@ export const ptBR: Record<MessageKey, string> = {
   'live.keysLabel': 'Entrada de teclado para o portal',
   'live.keysHint': 'O que você digita vai para o portal. Pressione F6 para chegar à barra.',
   'live.screenLabel': '{name}, como o navegador remoto mostra',
+  'live.cannotWatch': 'Você pode ver esta sessão, mas não assistir a ela: assistir exige a permissão de assistir no portal dela.',
   // Administrator's console: login recipe editor and "Test login now", edit in place, alerts, vault history (pages/admin/*).
   'recipe.title': 'Login de {name}',
   'recipe.intro': 'Os passos que o navegador remoto segue para entrar e como ele distingue sucesso de falha, em JSON (veja docs/login-recipes.md). Vazio: a receita automática e as verificações padrão. Os valores vêm da entrada do cofre no login: escreva {{username}}, {{password}} ou {{totp}}, nunca um segredo.',

@@ -270,7 +270,7 @@ export function LiveSession(props: SignedInProps) {
         {over && (
           <div class="live-overlay" id="live-over">
             <div class="live-over-panel" role="alert">
-              {ended !== null ? <EndedText reason={ended} message={detail?.endMessage ?? null} /> : <p>{failureText(failure)}</p>}
+              {ended !== null ? <EndedText reason={ended} message={detail?.endMessage ?? null} /> : <p id="live-failure">{failureText(failure, detail !== null && detail.state !== 'ended' && detail.userId !== props.who.user.id)}</p>}
               <a class="button" href="/" onClick={(e) => followInApp(e, '/')}>
                 {t('live.backToPortals')}
               </a>
@@ -294,8 +294,12 @@ function EndedText(props: { reason: string; message: string | null }) {
   );
 }
 
-function failureText(failure: Failure): string {
-  if (failure === 'not_found') return t('live.notFound');
+/**
+ * `othersVisible`: the API showed someone else's session (an administrator may read every session),
+ * yet the socket would not attach it: watching needs `watch` on its portal.
+ */
+function failureText(failure: Failure, othersVisible: boolean): string {
+  if (failure === 'not_found') return othersVisible ? t('live.cannotWatch') : t('live.notFound');
   if (failure === 'too_many_viewers') return t('live.tooManyViewers');
   return t('live.protocolError');
 }
