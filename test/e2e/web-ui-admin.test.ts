@@ -88,8 +88,19 @@ describe('web UI: the administrator edits and tests a login recipe, edits policy
     // Nothing was saved by a test.
     expect((await ts.services.assets.get('demo-bank'))!.loginRecipe).toBeNull();
 
-    // 3. Fixed: the login works; then saved.
-    await page.getByLabel('Login recipe').fill(recipe('#totp'));
+    // 3. Fixed with the step list: the wrong step removed, the right one added at the end and moved up before "click #verify".
+    await page.getByRole('button', { name: 'Remove step 4' }).click();
+    await page.getByLabel('Step', { exact: true }).selectOption('fill');
+    await page.getByLabel('Selector').fill('#totp');
+    await page.getByLabel('Value', { exact: true }).fill('{{totp}}');
+    await page.getByLabel('Value', { exact: true }).press('Enter');
+    await page.locator('#recipe-steps li[data-step="5"]').getByText('fill #totp').waitFor();
+    await page.getByRole('button', { name: 'Move step 5 up' }).click();
+    await page.locator('#recipe-steps li[data-step="4"]').getByText('fill #totp').waitFor();
+    expect(JSON.parse(await page.locator('#asset-recipe').inputValue())).toEqual(JSON.parse(recipe('#totp')));
+    // Enter in the add form added the step; it did not save the editor's form.
+    expect((await ts.services.assets.get('demo-bank'))!.loginRecipe).toBeNull();
+    // Then the test: the login works; then it is saved.
     await page.getByRole('button', { name: 'Test login now' }).click();
     await result.getByText(/^The login worked/).waitFor({ timeout: 60_000 });
     expect(await page.locator('#recipe-steps li[aria-current]').count()).toBe(0);
@@ -105,6 +116,7 @@ describe('web UI: the administrator edits and tests a login recipe, edits policy
     const row = page.locator(`#permissions tr[data-permission="${grant.id}"]`);
     await row.getByRole('button', { name: /^Edit / }).click();
     const form = page.locator(`#edit-permission-${grant.id}`);
+    await expect.poll(() => page.evaluate(`document.activeElement && document.activeElement.closest('#edit-permission-${grant.id}') !== null`)).toBe(true);
     await form.getByLabel('Watch sessions').uncheck();
     await form.getByLabel('Sessions at once').fill('2');
     await form.getByRole('button', { name: 'Save' }).click();
@@ -118,9 +130,14 @@ describe('web UI: the administrator edits and tests a login recipe, edits policy
     await page.getByRole('navigation', { name: 'Administration sections' }).getByRole('link', { name: 'Groups' }).click();
     await page.getByRole('button', { name: 'Edit tellers' }).click();
     const groupForm = page.locator(`#edit-group-${tellers.id}`);
+    // The form takes the focus when it opens (its first field): typing waits for that, or it would land there.
+    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe(`edit-group-${tellers.id}-name`);
     await groupForm.getByLabel('Description').fill('Front desk, both branches');
     await groupForm.getByRole('button', { name: 'Save' }).click();
-    await page.locator('#groups tr[data-group="tellers"]').getByText('Front desk, both branches').waitFor();
+    // The form closes once saved (a refusal would stay in it, and be named here).
+    await expect.poll(async () => ((await groupForm.count()) === 0 ? 'saved' : ((await groupForm.locator('.error').allTextContents()).join(' ') || 'open')), { timeout: 15_000 }).toBe('saved');
+    expect(await ts.services.groups.get(tellers.id)).toMatchObject({ description: 'Front desk, both branches' });
+    await expect.poll(() => page.locator('#groups tr[data-group="tellers"] td').first().textContent()).toBe('Front desk, both branches');
 
     // 6. The vault entry's history: its versions' metadata, never a value.
     await page.getByRole('navigation', { name: 'Administration sections' }).getByRole('link', { name: 'Vault' }).click();

@@ -47,19 +47,106 @@ function stepText(step: unknown): string {
   return Object.keys(s)[0] ?? '?';
 }
 
-/** The recipe's top-level steps, numbered as a failed login names them; the failed one marked. */
-function StepList(props: { recipe: unknown; failed: number | null }) {
-  const steps = (props.recipe as { steps?: unknown } | null)?.steps;
-  if (!Array.isArray(steps) || steps.length === 0) return <p class="muted" id="recipe-automatic">{t('recipe.automatic')}</p>;
+const STEP_KINDS = ['fill', 'click', 'press', 'goto', 'waitFor'] as const;
+type StepKind = (typeof STEP_KINDS)[number];
+
+/** A new step from the add form: the target is a selector (a URL for goto); the value a template (fill) or a key (press). */
+function newStep(kind: StepKind, target: string, value: string): Record<string, unknown> {
+  switch (kind) {
+    case 'goto':
+      return { goto: target };
+    case 'fill':
+      return { fill: target, value };
+    case 'press':
+      return { press: target, key: value };
+    case 'waitFor':
+      return { waitFor: { selector: target } };
+    default:
+      return { click: target };
+  }
+}
+
+/**
+ * The recipe's top-level steps, numbered as a failed login names them, the failed one marked; each
+ * can be moved or removed, and a simple step added at the end. Every change rewrites the JSON, which
+ * stays what is tested and saved (nested blocks are edited there).
+ */
+function StepList(props: { recipe: unknown; failed: number | null; onChange: (steps: unknown[]) => void }) {
+  const recipe = props.recipe as { steps?: unknown } | null;
+  const steps = Array.isArray(recipe?.steps) ? (recipe.steps as unknown[]) : [];
+  const [kind, setKind] = useState<StepKind>('fill');
+  const [target, setTarget] = useState('');
+  const [value, setValue] = useState('');
+  const move = (from: number, to: number) => {
+    const next = [...steps];
+    const [step] = next.splice(from, 1);
+    next.splice(to, 0, step);
+    props.onChange(next);
+  };
+  const add = (event: Event) => {
+    event.preventDefault();
+    if (target.trim() === '') return;
+    props.onChange([...steps, newStep(kind, target.trim(), value)]);
+    setTarget('');
+    setValue('');
+  };
+  // Enter in the add form adds the step; it must not submit the editor's form (which saves).
+  const addOnEnter = (event: KeyboardEvent) => {
+    if (event.key === 'Enter') add(event);
+  };
   return (
-    <ol class="recipe-steps" id="recipe-steps" aria-label={t('recipe.stepsLabel')}>
-      {steps.map((step, i) => (
-        <li key={i} data-step={i + 1} aria-current={props.failed === i + 1 ? 'step' : undefined}>
-          <code>{stepText(step)}</code>
-          {props.failed === i + 1 && <span class="pill outcome-failure">{t('recipe.failedHere')}</span>}
-        </li>
-      ))}
-    </ol>
+    <div class="recipe-step-editor">
+      {steps.length === 0 ? (
+        <p class="muted" id="recipe-automatic">{t('recipe.automatic')}</p>
+      ) : (
+        <ol class="recipe-steps" id="recipe-steps" aria-label={t('recipe.stepsLabel')}>
+          {steps.map((step, i) => (
+            <li key={i} data-step={i + 1} aria-current={props.failed === i + 1 ? 'step' : undefined}>
+              <code>{stepText(step)}</code>
+              {props.failed === i + 1 && <span class="pill outcome-failure">{t('recipe.failedHere')}</span>}
+              <span class="step-actions">
+                <button type="button" class="link" disabled={i === 0} onClick={() => move(i, i - 1)} aria-label={t('recipe.moveUp', { n: i + 1 })}>
+                  {t('recipe.up')}
+                </button>
+                <button type="button" class="link" disabled={i === steps.length - 1} onClick={() => move(i, i + 1)} aria-label={t('recipe.moveDown', { n: i + 1 })}>
+                  {t('recipe.down')}
+                </button>
+                <button type="button" class="link" onClick={() => props.onChange(steps.filter((_, j) => j !== i))} aria-label={t('recipe.removeStep', { n: i + 1 })}>
+                  {t('admin.remove')}
+                </button>
+              </span>
+            </li>
+          ))}
+        </ol>
+      )}
+      <fieldset class="checks" id="add-step">
+        <legend>{t('recipe.addStep')}</legend>
+        <div class="filter-grid">
+          <Field id="step-kind" label={t('recipe.stepKind')}>
+            <select id="step-kind" value={kind} onInput={(e) => setKind(e.currentTarget.value as StepKind)}>
+              {STEP_KINDS.map((k) => (
+                <option key={k} value={k}>
+                  {k}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field id="step-target" label={kind === 'goto' ? t('recipe.stepUrl') : t('recipe.stepSelector')}>
+            <input id="step-target" value={target} onInput={(e) => setTarget(e.currentTarget.value)} onKeyDown={addOnEnter} />
+          </Field>
+          {(kind === 'fill' || kind === 'press') && (
+            <Field id="step-value" label={kind === 'fill' ? t('recipe.stepValue') : t('recipe.stepKey')} hint={kind === 'fill' ? t('recipe.stepValueHint') : undefined}>
+              <input id="step-value" value={value} onInput={(e) => setValue(e.currentTarget.value)} onKeyDown={addOnEnter} aria-describedby={kind === 'fill' ? 'step-value-hint' : undefined} />
+            </Field>
+          )}
+        </div>
+        <div class="actions">
+          <button type="button" class="secondary small" id="add-step-button" disabled={target.trim() === ''} onClick={add}>
+            {t('recipe.add')}
+          </button>
+        </div>
+      </fieldset>
+    </div>
   );
 }
 
@@ -162,7 +249,17 @@ export function LoginEditor(props: { asset: AdminAsset; onSaved: () => Promise<v
               </Field>
             ))}
           </div>
-          {'value' in recipe && <StepList recipe={recipe.value} failed={failed} />}
+          {'value' in recipe && (
+            <StepList
+              recipe={recipe.value}
+              failed={failed}
+              onChange={(steps) => {
+                const current = (recipe.value ?? {}) as Record<string, unknown>;
+                setTexts((all) => ({ ...all, loginRecipe: JSON.stringify({ ...current, steps }, null, 2) }));
+                setResult(null);
+              }}
+            />
+          )}
           <ErrorMessage error={testing.error ?? saving.error} />
           <div class="actions">
             <button type="button" id="test-login" class="secondary" disabled={testing.busy} onClick={() => void test()}>
