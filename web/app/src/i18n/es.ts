@@ -483,7 +483,7 @@ export const es: Record<MessageKey, string> = {
   'recipe.removeStep': 'Quitar el paso {n}',
   'recipe.addStep': 'Añadir un paso al final',
   'recipe.stepKind': 'Paso',
-  'recipe.stepSelector': 'Selector',
+  'recipe.stepSelector': 'Selector del elemento',
   'recipe.stepUrl': 'Dirección o ruta',
   'recipe.stepValue': 'Valor',
   'recipe.stepValueHint': 'Una plantilla: {{username}}, {{password}}, {{totp}} o {{field:NAME}}, con texto alrededor si hace falta.',
