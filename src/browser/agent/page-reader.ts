@@ -30,15 +30,13 @@ export interface MutationWatch {
 /**
  * Reads the page in an isolated world of the tab (page scripts cannot change what it sees): the
  * current values of password fields, for redaction, the main document's title, and a DOM-quiet
- * wait, for settling. The main document's world is kept until Playwright reports a main-frame
- * navigation (`renew()`), so a read is one round trip; a page with child
+ * wait, for settling. The main document's world is kept until a main-frame navigation brings a
+ * new document (`renew()`), so a read is one round trip; a page with child
  * frames is read frame by frame through the frame tree, as before.
  */
 export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page }) {
-  /** The main frame's id: a page target's main frame keeps it across navigations. */
-  let mainId: Promise<string | undefined> | undefined;
-  /** The main document's world; dropped on every main-frame navigation. */
-  let mainWorld: { cdp: CDPSession; id: Promise<number> } | undefined;
+  /** The main document's world, with the document (loader id) it was made in. */
+  let mainWorld: { cdp: CDPSession; id: Promise<{ contextId: number; loaderId: string }> } | undefined;
   /** Child frames' worlds by frame id and document (loader id). */
   const worlds = new Map<string, { key: string; cdp: CDPSession; id: Promise<number> }>();
 
@@ -49,26 +47,35 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
       return undefined;
     }
   };
-  const mainFrameId = (): Promise<string | undefined> => {
-    mainId ??= frameTree().then((tree) => tree?.frame.id);
-    return mainId.then((id) => {
-      if (id === undefined) mainId = undefined;
-      return id;
-    });
-  };
 
   const createWorld = (cdp: CDPSession, frameId: string): Promise<number> =>
     cdp.send('Page.createIsolatedWorld', { frameId, worldName: WORLD, grantUniveralAccess: false }).then((r) => r.executionContextId);
 
-  const mainContext = (cdp: CDPSession, fresh: boolean): Promise<number> => {
-    if (mainWorld && mainWorld.cdp === cdp && !fresh) return mainWorld.id;
-    const made = { cdp, id: mainFrameId().then((frameId) => (frameId === undefined ? Promise.reject(new Error('no main frame')) : createWorld(cdp, frameId))) };
+  /**
+   * The main document's world: the kept one, or (`fresh`, or none yet) one made after a look at
+   * the frame tree. With `reuse`, a kept world of the same document is kept (a same-document
+   * navigation leaves it valid; a new world per pushState would pile up in the page).
+   */
+  const mainContext = (cdp: CDPSession, fresh: boolean, reuse = false): Promise<number> => {
+    const previous = mainWorld;
+    if (previous && previous.cdp === cdp && !fresh) return previous.id.then((w) => w.contextId);
+    const made = {
+      cdp,
+      id: frameTree().then(async (tree) => {
+        if (!tree) throw new Error('no main frame');
+        const loaderId = tree.frame.loaderId;
+        if (reuse && previous && previous.cdp === cdp) {
+          const kept = await previous.id.catch(() => undefined);
+          if (kept && kept.loaderId === loaderId) return kept;
+        }
+        return { contextId: await createWorld(cdp, tree.frame.id), loaderId };
+      }),
+    };
     mainWorld = made;
     made.id.catch(() => {
       if (mainWorld === made) mainWorld = undefined;
-      mainId = undefined;
     });
-    return made.id;
+    return made.id.then((w) => w.contextId);
   };
 
   const childContext = (cdp: CDPSession, frame: FrameRef, fresh: boolean): Promise<number> => {
@@ -176,12 +183,11 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
       };
     },
     /**
-     * The main frame navigated (Playwright's framenavigated): its world is made anew at once, in
-     * the new document, ahead of the next read (one round trip less then). A same-document
-     * navigation gets a new world too; Playwright's event does not tell the two apart.
+     * The main frame navigated (Playwright's framenavigated): the frame tree says whether it is a
+     * new document, and then its world is made at once, while it loads, ahead of the next read.
      */
     renew(): void {
-      mainContext(deps.cdp(), true).catch(() => undefined);
+      mainContext(deps.cdp(), true, true).catch(() => undefined);
     },
   };
 }
