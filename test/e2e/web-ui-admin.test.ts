@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,7 @@ import { ARTIFACTS, CANARIES, cookieOf, watchedContext } from '../support/web-ui
 // administrator's browser received or showed.
 
 const actor = { kind: 'user' as const, id: 'test-admin', name: 'Test admin' };
+const AXE_SCRIPT = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 /** The demo bank's TOTP login as a recipe; `codeField` is where the code goes (the portal's field is #totp). */
 function recipe(codeField: string): string {
@@ -171,6 +173,42 @@ describe('web UI: the administrator edits and tests a login recipe, edits policy
       expect(ts.logs.text()).not.toContain(canary);
     }
     expect(watch.violations).toEqual([]);
+    await context.close();
+  });
+
+  it('axe finds nothing serious or critical in the login editor (with a failed test shown), the in-place forms and the alerts', async () => {
+    // axe is injected as a file: this context alone bypasses the page's CSP (the test above runs under it).
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1100, height: 760 } });
+    await context.addCookies([{ name: 'webasset', value: cookieOf(ada), url: ts.url }]);
+    const page = await context.newPage();
+    const violations = async (): Promise<string[]> => {
+      if (!(await page.evaluate('typeof axe !== "undefined"'))) await page.addScriptTag({ path: AXE_SCRIPT });
+      const found = await page.evaluate<Array<{ id: string; impact: string | null; targets: string[] }>>(
+        `axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) })))`,
+      );
+      return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} [${v.impact}] ${v.targets.join(', ')}`);
+    };
+
+    await page.goto(`${ts.url}/admin?section=assets`);
+    await page.getByRole('button', { name: 'Edit Demo Bank' }).click();
+    await page.locator('#login-editor').waitFor();
+    // A step off the portal's hosts fails at once: the failed state, with its marked step, is checked too.
+    await page.getByLabel('Login recipe').fill(JSON.stringify({ steps: [{ goto: '/login-totp' }, { goto: 'https://elsewhere.example.com/' }] }));
+    await page.getByRole('button', { name: 'Test login now' }).click();
+    await page.locator('#recipe-steps li[aria-current="step"]').waitFor({ timeout: 60_000 });
+    await page.getByLabel('Login recipe').fill('{');
+    await page.getByRole('button', { name: 'Test login now' }).click();
+    await page.locator('#asset-recipe-problem').waitFor();
+    expect(await violations()).toEqual([]);
+
+    await page.goto(`${ts.url}/admin?section=permissions`);
+    await page.locator('#permissions tbody tr').first().getByRole('button', { name: /^Edit / }).click();
+    await page.locator('form.edit-in-place').waitFor();
+    expect(await violations()).toEqual([]);
+
+    await page.goto(`${ts.url}/admin?section=alerts`);
+    await page.locator('#alerts tbody tr').first().waitFor();
+    expect(await violations()).toEqual([]);
     await context.close();
   });
 });
