@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { DEFAULT_LAUNCH_ARGS } from '../src/browser/index.js';
 import type { Principal } from '../src/identity/index.js';
-import { createMcpProtocolServer, type McpTools } from '../src/mcp/index.js';
+import { createMcpProtocol, type McpTools } from '../src/mcp/index.js';
 
 /** The clients of `bench/mcp`: ours over Streamable HTTP with a bearer token, `@playwright/mcp` over stdio. */
 
@@ -114,11 +114,13 @@ export function rawPingProbe(label: string, baseUrl: string, token: string): Pro
  */
 export function inProcessPingProbe(label: string, tools: McpTools, principal: Principal): Probe {
   let id = 0;
+  // As POST /mcp does: what does not depend on the request (the validator) is made once.
+  const protocol = createMcpProtocol(tools, 'bench');
   return {
     label,
     async call() {
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-      const server = createMcpProtocolServer(tools, principal, {}, 'bench');
+      const server = protocol.serverFor(principal, {});
       try {
         await server.connect(transport);
         const message = { jsonrpc: '2.0', id: ++id, method: 'ping' };
