@@ -6,7 +6,7 @@ Commands:
   serve [--port N] [--host ADDR]       Start the server (migrates the database first)
   migrate                              Apply pending database migrations and exit
   audit verify [--from SEQ]            Verify the audit hash chain and signed checkpoints
-  audit verify --file EXPORT.ndjson    Verify an NDJSON export offline (no database needed)
+  audit verify --file EXPORT.ndjson    Verify an NDJSON export (or an evidence bundle .tar) offline
                [--public-key BASE64]   (trusted Ed25519 key; default: this deployment's key)
   audit public-key                     Print the public key(s) that verify checkpoints
   audit export --format ndjson|csv     Stream audit events to stdout (or --output FILE)
@@ -56,7 +56,7 @@ Commands:
                                        Video made by ffmpeg (FFMPEG_PATH), one at a time
   recording evidence ID --out DIR      Evidence bundle: chunks, signed manifest, the session's
                                        audit events, public key, verification report
-  recording verify ID|DIR              Check every chunk hash and the manifest signature
+  recording verify ID|DIR|FILE.tar     Check every chunk hash and the manifest signature
                                        (exit 1 names the failing chunk)
   recording delete ID --reason TEXT    Delete a recording early (refused under legal hold)
   recording hold|release ID --reason TEXT

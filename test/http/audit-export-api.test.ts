@@ -45,6 +45,13 @@ describe('GET /api/audit/export', () => {
     return (await ts.services.audit.reader.search({ actionPrefix: 'audit.exported' }, { limit: 1, order: 'desc' })).events[0];
   }
 
+  it('has no HEAD twin: a HEAD neither runs the export nor records one', async () => {
+    const before = await lastExported();
+    const res = await fetch(`${ts.url}/api/audit/export?format=ndjson`, { method: 'HEAD', headers: auditor.headers('GET') });
+    expect(res.status).toBe(404);
+    expect((await lastExported())?.id).toBe(before?.id);
+  });
+
   it('downloads an unfiltered NDJSON export, audited audit.exported, that `webasset audit verify --file` accepts offline', async () => {
     const res = await download(auditor, 'format=ndjson');
     expect(res.status).toBe(200);

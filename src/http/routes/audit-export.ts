@@ -35,7 +35,8 @@ type ExportQuery = AuditFilterParams & { format: ExportFormat };
 export function auditExportRoute(app: FastifyInstance, deps: { service: AuditService }): void {
   app.get<{ Querystring: ExportQuery }>(
     '/api/audit/export',
-    { schema: { querystring }, config: { access: { kind: 'permission', permission: 'audit.export' } } },
+    // No HEAD twin: Fastify would run the export (and audit it) to answer a HEAD.
+    { exposeHeadRoute: false, schema: { querystring }, config: { access: { kind: 'permission', permission: 'audit.export' } } },
     async (request, reply) => {
       const principal = request.principal as Principal;
       const { format, ...filters } = request.query;

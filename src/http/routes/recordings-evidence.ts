@@ -32,7 +32,8 @@ export async function recordingEvidenceRoutes(app: FastifyInstance, deps: Eviden
 
   app.get<{ Params: { id: string } }>(
     '/api/recordings/:id/evidence',
-    { config: { access: { kind: 'authenticated' } }, schema: { params: idParams, querystring: noQuery } },
+    // No HEAD twin: Fastify would build the bundle (and audit an export) to answer a HEAD.
+    { exposeHeadRoute: false, config: { access: { kind: 'authenticated' } }, schema: { params: idParams, querystring: noQuery } },
     async (request, reply) => {
       const caller = callerOf(request);
       const context = contextOf(request);

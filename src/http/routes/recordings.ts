@@ -231,7 +231,8 @@ export async function recordingRoutes(app: FastifyInstance, deps: RecordingRoute
   if (videoExport) {
     app.get<{ Params: { id: string }; Querystring: { format: ExportVideoFormat } }>(
       '/api/recordings/:id/export',
-      { config: authenticated, schema: { params: idParams, querystring: exportQuery } },
+      // No HEAD twin: Fastify would transcode (and audit an export) to answer a HEAD.
+      { exposeHeadRoute: false, config: authenticated, schema: { params: idParams, querystring: exportQuery } },
       async (request, reply) => {
         const caller = callerOf(request);
         const context = contextOf(request);
