@@ -48,7 +48,8 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
   /** The stored record, with this node's fresher view of a live one. */
   async function current(id: string): Promise<SessionRecord | null> {
     const here = live.sessions.get(id);
-    if (here && !here.ending) return here.record;
+    // The last input is written to the database only now and then (live-sessions.ts); this node knows it to the moment.
+    if (here && !here.ending) return here.record.state === 'active' ? { ...here.record, lastInputAt: new Date(here.lastInputMs).toISOString() } : here.record;
     return typeof id === 'string' ? store.get(id) : null;
   }
 

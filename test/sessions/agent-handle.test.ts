@@ -113,6 +113,9 @@ describe('browser sessions: the agent handle', () => {
     const handle = await stack.sessions.agent(session.id, alice);
     clock.advance(9 * 60_000);
     await handle.controls.snapshot({ redact: handle.redact });
+    // The record says when the last input was at once (the live view counts down the idle time from it), not at the next write to the database.
+    const touchedAt = clock.now();
+    expect(Date.parse((await stack.sessions.get(session.id, alice)).lastInputAt)).toBe(touchedAt);
     clock.advance(9 * 60_000);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect((await stack.sessions.get(session.id, alice)).state).toBe('active');
