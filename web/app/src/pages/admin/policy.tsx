@@ -7,7 +7,8 @@ import { CheckboxSet, ROLE_NAMES, roleLabel, useLoad, userName, type AdminAsset,
 import { DataTable } from '../../data-table.js';
 import { LoginEditor } from './login-recipe.js';
 import { GroupEditor } from './group-edit.js';
-import { ACTION_LABELS, ACTIONS, PermissionEditor, weekdayName } from './permission-edit.js';
+import { ACTION_LABELS, ACTIONS, PermissionEditor } from './permission-edit.js';
+import { TimeWindowFields, useTimeWindow } from './time-window.js';
 
 /** Groups, the roles they give, and who is in them. */
 export function GroupsSection(props: SectionProps) {
@@ -365,11 +366,7 @@ function PermissionForm(props: { users: AdminUser[]; groups: Group[]; assets: Ad
   const [assetId, setAssetId] = useState('');
   const [actions, setActions] = useState<Array<(typeof ACTIONS)[number]>>(['connect']);
   const [maxConcurrent, setMaxConcurrent] = useState('');
-  const [windowOn, setWindowOn] = useState(false);
-  const [zone, setZone] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
-  const [days, setDays] = useState<number[]>([1, 2, 3, 4, 5]);
-  const [start, setStart] = useState('08:00');
-  const [end, setEnd] = useState('18:00');
+  const timeWindow = useTimeWindow(null);
   const action = useAction();
 
   const submit = async (event: Event) => {
@@ -381,7 +378,7 @@ function PermissionForm(props: { users: AdminUser[]; groups: Group[]; assets: Ad
       assetId,
       actions,
       ...(maxConcurrent !== '' ? { maxConcurrent: Number(maxConcurrent) } : {}),
-      ...(windowOn ? { timeWindow: { timeZone: zone.trim(), days, start, end } } : {}),
+      ...(timeWindow.on ? { timeWindow: timeWindow.value() } : {}),
     };
     if (await action.run(() => api('POST', '/api/admin/permissions', body))) await props.onCreated();
   };
@@ -419,34 +416,7 @@ function PermissionForm(props: { users: AdminUser[]; groups: Group[]; assets: Ad
           </Field>
         </div>
         <CheckboxSet legend={t('admin.allowed')} options={ACTIONS} chosen={actions} onChange={setActions} label={(a) => ACTION_LABELS[a]()} />
-        <label class="check">
-          <input type="checkbox" checked={windowOn} onChange={(e) => setWindowOn(e.currentTarget.checked)} />
-          {t('admin.limitToWindow')}
-        </label>
-        {windowOn && (
-          <fieldset class="checks">
-            <legend>{t('admin.timeWindow')}</legend>
-            <div class="filter-grid">
-              <Field id="window-zone" label={t('admin.timeZone')}>
-                <input id="window-zone" required value={zone} onInput={(e) => setZone(e.currentTarget.value)} />
-              </Field>
-              <Field id="window-start" label={t('admin.windowStart')}>
-                <input id="window-start" type="time" required value={start} onInput={(e) => setStart(e.currentTarget.value)} />
-              </Field>
-              <Field id="window-end" label={t('admin.windowEnd')}>
-                <input id="window-end" type="time" required value={end} onInput={(e) => setEnd(e.currentTarget.value)} />
-              </Field>
-            </div>
-            <div class="days">
-              {[1, 2, 3, 4, 5, 6, 7].map((d) => (
-                <label key={d} class="check">
-                  <input type="checkbox" checked={days.includes(d)} onChange={(e) => setDays((all) => (e.currentTarget.checked ? [...all, d].sort() : all.filter((x) => x !== d)))} />
-                  {weekdayName(d)}
-                </label>
-              ))}
-            </div>
-          </fieldset>
-        )}
+        <TimeWindowFields prefix="window" state={timeWindow} />
         <ErrorMessage error={action.error} />
         <div class="actions">
           <button type="submit" disabled={action.busy || actions.length === 0}>{t('admin.addPermission')}</button>
