@@ -4,40 +4,20 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentSigner, createDocumentVerifier } from '../../src/audit/index.js';
 import { runCli } from '../../src/cli/main.js';
-import { randomIds } from '../../src/core/index.js';
-import { createFileRecordingStorage, createRecordings } from '../../src/recording/index.js';
-import { ManualClock } from '../support/manual-clock.js';
 import { cli } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sessionCaller, type Caller } from './admin-callers.js';
-import { record, screenshotJpegs, type RecorderNode, type Step } from './recordings-fixtures.js';
+import { record, recorderNode, screenshotJpegs, type RecorderNode, type Step } from './recordings-fixtures.js';
 
 /** The deployment's signing key here: manifests and checkpoints are signed with it, so a bundle verifies with the deployment's keys. */
 const SIGNING_KEY = Buffer.alloc(32, 7).toString('base64');
 const PASSWORD_CANARY = 'Evidence-Canary-Pw-5b1e';
 
-/** A recorder that signs with the deployment's key (recordings-fixtures' recorder node signs with a key of its own). */
+/** A recorder that signs with the deployment's key, in small chunks: each frame starts a new one, so there are several to tamper with. */
 function signingRecorder(ts: TestServer): RecorderNode {
-  const clock = new ManualClock(Date.UTC(2026, 0, 5, 9, 0, 0));
-  const signer = createDocumentSigner(SIGNING_KEY);
-  const recordings = createRecordings({
-    db: ts.services.database.db,
-    storage: createFileRecordingStorage(ts.services.config.recordingsDir),
-    trail: ts.services.audit.trail,
-    signer,
-    verifier: createDocumentVerifier([signer.publicKey]),
-    clock,
-    ids: randomIds,
-    nodeId: 'recorder-node',
-    logger: pino({ level: 'silent' }),
-    // Small chunks: each frame starts a new one, so there are several to tamper with.
-    maxChunkBytes: 2 * 1024,
-  });
-  return { recordings, clock };
+  return recorderNode(ts, undefined, { signingKey: SIGNING_KEY, maxChunkBytes: 2 * 1024 });
 }
 
 /** `webasset recording verify TARGET` inside the server (as through its admin socket): exit code and what it printed. */

@@ -43,9 +43,10 @@ export interface RecorderNode {
  * frame's and event's time without moving the server's clock (and its web
  * sessions' timeouts).
  */
-export function recorderNode(ts: TestServer, start = Date.UTC(2026, 0, 5, 9, 0, 0), options: { maxChunkBytes?: number } = {}): RecorderNode {
+export function recorderNode(ts: TestServer, start = Date.UTC(2026, 0, 5, 9, 0, 0), options: { maxChunkBytes?: number; signingKey?: string } = {}): RecorderNode {
   const clock = new ManualClock(start);
-  const signer = createDocumentSigner(randomBytes(32).toString('base64'));
+  // A key of its own unless told (a bundle checked against the deployment's key needs the deployment's).
+  const signer = createDocumentSigner(options.signingKey ?? randomBytes(32).toString('base64'));
   const recordings = createRecordings({
     db: ts.services.database.db,
     storage: createFileRecordingStorage(ts.services.config.recordingsDir),
