@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { EXPORT_FORMATS, OUTCOMES, type AuditFilterParams, type AuditService, type ExportFormat } from '../../audit/index.js';
+import { EXPORT_FORMATS, type AuditFilterParams, type AuditService, type ExportFormat } from '../../audit/index.js';
 import type { Principal } from '../../identity/index.js';
 import { contextOf } from '../request-context.js';
+import { AUDIT_FILTERS } from './audit-filters.js';
 
 const CONTENT_TYPES: Record<ExportFormat, string> = { ndjson: 'application/x-ndjson; charset=utf-8', csv: 'text/csv; charset=utf-8' };
 
@@ -13,13 +14,7 @@ const querystring = {
   required: ['format'],
   properties: {
     format: { type: 'string', enum: [...EXPORT_FORMATS] },
-    from: { type: 'string', description: 'ISO 8601 time, inclusive' },
-    to: { type: 'string', description: 'ISO 8601 time, exclusive' },
-    actor: { type: 'string', description: 'actor id' },
-    action: { type: 'string', description: 'dotted action prefix, such as auth.login' },
-    targetKind: { type: 'string' },
-    targetId: { type: 'string' },
-    outcome: { type: 'string', enum: [...OUTCOMES] },
+    ...AUDIT_FILTERS,
   },
 } as const;
 

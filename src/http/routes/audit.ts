@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { OUTCOMES, type AuditService, type AuditTrail, type SearchParams } from '../../audit/index.js';
+import { type AuditService, type AuditTrail, type SearchParams } from '../../audit/index.js';
 import type { Principal } from '../../identity/index.js';
 import { contextOf } from '../request-context.js';
+import { AUDIT_FILTERS } from './audit-filters.js';
 import { auditExportRoute } from './audit-export.js';
 import { auditVerificationRoutes } from './audit-verification.js';
 
@@ -37,13 +38,7 @@ const querystring = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    from: { type: 'string', description: 'ISO 8601 time, inclusive' },
-    to: { type: 'string', description: 'ISO 8601 time, exclusive' },
-    actor: { type: 'string', description: 'actor id' },
-    action: { type: 'string', description: 'dotted action prefix, such as auth.login' },
-    targetKind: { type: 'string' },
-    targetId: { type: 'string' },
-    outcome: { type: 'string', enum: [...OUTCOMES] },
+    ...AUDIT_FILTERS,
     cursor: { type: 'string', maxLength: 512 },
     limit: { type: 'integer', minimum: 1 },
     order: { type: 'string', enum: ['asc', 'desc'] },
