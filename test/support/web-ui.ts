@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { base32Decode, totp } from '../../src/core/index.js';
 import { DEMO_CREDENTIALS } from '../../src/demo-portal/index.js';
 
@@ -75,4 +76,19 @@ export async function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Nothing the browser received (response bodies, socket texts) or showed (`doms`) holds one of the
+ * `secrets`, and it reported no CSP violation. Waits a moment first: the last response bodies are
+ * read asynchronously.
+ */
+export async function expectNothingLeaked(watch: Watch, doms: readonly string[], secrets: readonly string[] = CANARIES): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  for (const secret of secrets) {
+    expect(watch.bodies.filter((body) => body.includes(secret))).toEqual([]);
+    expect(watch.wsTexts.filter((text) => text.includes(secret))).toEqual([]);
+    for (const dom of doms) expect(dom).not.toContain(secret);
+  }
+  expect(watch.violations).toEqual([]);
 }
