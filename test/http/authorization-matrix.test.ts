@@ -218,6 +218,7 @@ const TABLE: Record<string, Expectation> = {
   // The matrix sends no body with DELETE: the reason is required (400); with one it is deleted (tested in recordings.test.ts).
   'DELETE /api/recordings/:id': { rule: 'admin.recordings.write', params: recording, allowedAlso: [400] },
   'GET /replay/replay.js': { rule: 'public', statuses: { default: 200 } },
+  'GET /replay/messages.js': { rule: 'public', statuses: { default: 200 } },
   // MCP: bearer tokens with the `mcp` scope only (a web session is answered 401). The matrix's empty body is not JSON-RPC (400/406);
   // GET and DELETE are 405 (stateless server). The protocol itself is tested in test/mcp/.
   'POST /mcp': { rule: 'authenticated', allowedAlso: [400, 406], routeRefuses: { operator: 401, auditor: 401, admin: 401 } },

@@ -1,12 +1,14 @@
-/* global document, window, location, Blob, createImageBitmap, performance, ResizeObserver */
+/* global document, window, location, Blob, createImageBitmap, performance, ResizeObserver, navigator */
 // The replay page of a session recording (issue 6): plays its frames at their recorded times (play/pause, speed,
 // seeking) next to its event track (a timeline with marks, a list; both jump to an event). Framework-free on
 // purpose, like the live viewer; the full UI may restyle or replace it. Only script and style files: the product's
 // CSP allows no inline script or style. Everything a portal page put into the recording (titles, URLs, targets) is
 // shown with textContent, never parsed as HTML.
 // API: docs/api.md, "Session recordings". Frame stream records: u32 JPEG length, u32 t, u16 width, u16 height, JPEG.
+// Texts in en, pt-BR or es (messages.js), chosen as the app chooses; dates and numbers in the reader's locale.
 
 import { paintLetterboxed } from '/viewer/letterbox.js';
+import { CATALOGUES, LANGUAGE_NAMES, LANGUAGES, STORAGE_KEY, localeFor, message, pickLanguage } from '/replay/messages.js';
 
 const recordingId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
 const api = `/api/recordings/${encodeURIComponent(recordingId)}`;
@@ -24,6 +26,68 @@ const progress = document.getElementById('progress');
 const cursor = document.getElementById('cursor');
 const marks = document.getElementById('marks');
 const eventList = document.getElementById('event-list');
+const languageSelect = document.getElementById('language');
+
+// ---- language ----
+
+const browserLanguages = () => (navigator.languages?.length > 0 ? navigator.languages : [navigator.language]);
+
+function storedLanguage() {
+  try {
+    const value = window.localStorage.getItem(STORAGE_KEY);
+    return LANGUAGES.includes(value) ? value : null;
+  } catch {
+    return null; // storage refused (privacy settings): the browser's languages decide
+  }
+}
+
+let language = storedLanguage() ?? pickLanguage(browserLanguages());
+let locale = localeFor(language, browserLanguages());
+const t = (key, params) => message(language, locale, key, params);
+const number = (value) => new Intl.NumberFormat(locale).format(value);
+let recordingInfo = null; // { startedAt, assetId } once loaded: the tab's title names them
+let stateShown = 'loading';
+let failure = null; // [key, params] of the error shown, so a language switch rewrites it too
+
+/** Writes every static text, the title and what the page shows now in the current language. */
+function applyLanguage() {
+  document.documentElement.lang = language;
+  for (const element of document.querySelectorAll('[data-i18n]')) element.textContent = t(element.dataset.i18n);
+  for (const element of document.querySelectorAll('[data-i18n-aria]')) element.setAttribute('aria-label', t(element.dataset.i18nAria));
+  for (const option of speedSelect.options) option.textContent = `${number(Number(option.value))}×`;
+  if (recordingInfo) {
+    const date = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(recordingInfo.startedAt));
+    document.title = t('pageTitleOf', { date, asset: recordingInfo.assetId });
+  }
+  if (failure) status.textContent = t(...failure);
+  else setState(stateShown);
+  if (events.length > 0) {
+    showEvents(events);
+    render(now());
+  }
+}
+
+languageSelect.replaceChildren(
+  ...LANGUAGES.map((lang) => {
+    const option = document.createElement('option');
+    option.value = lang;
+    option.lang = lang;
+    option.textContent = LANGUAGE_NAMES[lang];
+    return option;
+  }),
+);
+languageSelect.value = language;
+languageSelect.addEventListener('change', () => {
+  if (!LANGUAGES.includes(languageSelect.value)) return;
+  language = languageSelect.value;
+  locale = localeFor(language, browserLanguages());
+  try {
+    window.localStorage.setItem(STORAGE_KEY, language);
+  } catch {
+    // not remembered; still switched for this page
+  }
+  applyLanguage();
+});
 
 /** Frames read ahead of the play position; reading stops there, so a paused or slow replay holds the stream back. */
 const LOOKAHEAD_FRAMES = 30;
@@ -37,27 +101,34 @@ let shownEvent = -1;
 let failed = false;
 
 function setState(state) {
+  stateShown = state;
   document.body.dataset.state = state;
-  playButton.textContent = state === 'playing' ? 'Pause' : 'Play';
-  const words = { loading: 'Loading…', playing: `Playing ${player.speed}×`, paused: 'Paused', ended: 'End of recording' };
+  playButton.textContent = t(state === 'playing' ? 'pause' : 'play');
+  const words = { loading: t('loading'), playing: t('playing', { speed: player.speed }), paused: t('paused'), ended: t('ended') };
   if (!failed) status.textContent = words[state] ?? '';
 }
 
-function fail(message) {
+/** Shows an error: `reason` is [message key, params] of the catalogue. */
+function fail(reason) {
   failed = true;
+  failure = reason;
   player.playing = false;
   document.body.dataset.state = 'error';
-  status.textContent = message;
+  status.textContent = t(...reason);
   playButton.disabled = true;
 }
 
-async function errorMessage(response) {
-  if (response.status === 404) return 'This recording does not exist, or you may not replay it.';
-  try {
-    const body = await response.json();
-    return body.error?.message ?? `Error ${response.status}`;
-  } catch {
-    return `Error ${response.status}`;
+/** Why a request failed, as [message key, params]: the server's own message is English, so its status is shown. */
+function errorReason(response) {
+  if (response.status === 404) return ['notFound'];
+  return ['httpError', { status: String(response.status) }];
+}
+
+/** Thrown by the frame reader with the reason to show. */
+class ReplayError extends Error {
+  constructor(reason) {
+    super(reason[0]);
+    this.reason = reason;
   }
 }
 
@@ -119,7 +190,7 @@ function openFeed(fromMs) {
   };
   (async () => {
     const response = await fetch(`${api}/frames?from=${Math.max(0, Math.floor(fromMs))}`, { signal: controller.signal, credentials: 'same-origin' });
-    if (!response.ok) throw new Error(await errorMessage(response));
+    if (!response.ok) throw new ReplayError(errorReason(response));
     const reader = response.body.getReader();
     let buffer = new Uint8Array(0);
     for (;;) {
@@ -143,7 +214,7 @@ function openFeed(fromMs) {
       buffer = joined.slice(offset);
     }
   })().catch((error) => {
-    if (!controller.signal.aborted) fail(error instanceof Error ? error.message : 'The frames could not be read.');
+    if (!controller.signal.aborted) fail(error instanceof ReplayError ? error.reason : ['framesFailed']);
   });
   return self;
 }
@@ -168,7 +239,7 @@ async function paint(frame) {
       canvas.dataset.frameT = String(current.t);
     }
   } catch {
-    status.textContent = 'A frame could not be shown.';
+    status.textContent = t('frameFailed');
   } finally {
     painting = false;
   }
@@ -245,30 +316,35 @@ function render(t) {
 // ---- events ----
 
 function describe(e) {
+  const known = (key, fallback) => (Object.hasOwn(CATALOGUES.en, key) ? key : fallback);
   switch (e.type) {
-    case 'state':
-      return `Session ${e.state}${e.reason ? ` (${e.reason})` : ''}`;
+    case 'state': {
+      const text = t(known(`state.${e.state}`, 'state.other'), { state: e.state });
+      return e.reason ? t('withReason', { text, reason: e.reason }) : text;
+    }
     case 'navigated':
-      return `Opened ${e.title ? `“${e.title}” ` : ''}${e.url}`;
+      return e.title ? t('navigatedTitled', { title: e.title, url: e.url }) : t('navigated', { url: e.url });
     case 'tab':
-      return `Tab ${e.action}: ${e.url}`;
-    case 'click':
-      return `Click on ${e.target || 'the page'}${e.button && e.button !== 'left' ? ` (${e.button})` : ''}`;
+      return t(known(`tab.${e.action}`, 'tab.other'), { action: e.action, url: e.url });
+    case 'click': {
+      const target = e.target || t('thePage');
+      return e.button && e.button !== 'left' ? t('clickButton', { target, button: e.button }) : t('click', { target });
+    }
     case 'keys':
-      if (e.field === 'password') return `Typed ${e.count} characters into a password field (${e.target})`;
-      return e.text !== undefined ? `Typed “${e.text}” into ${e.target}` : `Typed ${e.count} characters into ${e.target} (masked)`;
+      if (e.field === 'password') return t('keysPassword', { count: e.count, target: e.target });
+      return e.text !== undefined ? t('keysText', { text: e.text, target: e.target }) : t('keysMasked', { count: e.count, target: e.target });
     case 'clipboard':
-      return `${e.direction === 'copy' ? 'Copied' : 'Pasted'} ${e.chars} characters`;
+      return t(e.direction === 'copy' ? 'copied' : 'pasted', { count: e.chars });
     case 'download':
-      return `Downloaded ${e.fileName} (${e.size} bytes)`;
+      return t('download', { name: e.fileName, size: e.size });
     case 'upload':
-      return `Uploaded ${(e.fileNames ?? []).join(', ')}`;
+      return t('upload', { names: (e.fileNames ?? []).join(', ') });
     case 'blocked':
-      return `Blocked ${e.what}${e.url ? ` ${e.url}` : ''}: ${e.reason}`;
+      return e.url ? t('blockedUrl', { what: e.what, url: e.url, reason: e.reason }) : t('blocked', { what: e.what, reason: e.reason });
     case 'tool':
-      return `Agent tool ${e.tool}: ${e.summary}`;
+      return t('tool', { tool: e.tool, summary: e.summary });
     case 'viewer':
-      return `Viewer ${e.userId} ${e.action} (${e.mode})`;
+      return t(known(`viewer.${e.action}.${e.mode}`, 'viewer.other'), { user: e.userId, action: e.action, mode: e.mode });
     default:
       return e.type;
   }
@@ -298,6 +374,7 @@ function pageTimeline(list) {
 function showEvents(list) {
   events = list;
   pages = pageTimeline(list);
+  shownEvent = -1; // the list is rebuilt: render marks the current entry again
   const items = [];
   const buttons = [];
   for (const e of list) {
@@ -410,19 +487,21 @@ new ResizeObserver(() => {
 // ---- start ----
 
 async function start() {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(recordingId)) return fail('This is not a recording address.');
+  applyLanguage();
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(recordingId)) return fail(['notAddress']);
   const response = await fetch(api, { credentials: 'same-origin' });
-  if (!response.ok) return fail(await errorMessage(response));
+  if (!response.ok) return fail(errorReason(response));
   const body = await response.json();
   const list = [...body.events].sort((a, b) => a.t - b.t);
   player.duration = Math.max(body.recording.durationMs, list.length > 0 ? list[list.length - 1].t : 0, 1);
   timeline.setAttribute('aria-valuemax', String(player.duration));
-  document.title = `Replay ${body.recording.startedAt.slice(0, 16).replace('T', ' ')} · ${body.recording.assetId} · WebAsset Controller`;
-  showEvents(list);
+  recordingInfo = { startedAt: body.recording.startedAt, assetId: body.recording.assetId };
+  events = list;
+  applyLanguage();
   playButton.disabled = false;
   seek(0);
   window.requestAnimationFrame(tick);
   return undefined;
 }
 
-start().catch(() => fail('The recording could not be loaded.'));
+start().catch(() => fail(['notLoaded']));

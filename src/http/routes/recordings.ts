@@ -132,7 +132,7 @@ export async function recordingRoutes(app: FastifyInstance, deps: RecordingRoute
   const { recordings } = deps;
   const replay = createReplayAccess({ access: deps.access, find: (id) => recordings.get(id), clock: deps.clock });
   const audit = createReplayAudit({ trail: deps.trail, state: deps.state });
-  const page = await serveWebFolder(app, { folder: 'replay', page: 'replay.html', assets: ['replay.js', 'replay.css'] });
+  const page = await serveWebFolder(app, { folder: 'replay', page: 'replay.html', assets: ['replay.js', 'messages.js', 'replay.css'] });
 
   app.get<{ Querystring: ListQuery }>(
     '/api/recordings',
