@@ -170,6 +170,76 @@ describe('web UI: the administrator edits and tests a login recipe, edits policy
     await context.close();
   });
 
+  it('the permissions grid: a group\'s cell names its actions and marks; an empty cell creates a grant; a cell opens its grant\'s editor; a real address; axe finds nothing serious or critical', { timeout: 120_000 }, async () => {
+    const clerks = await ts.services.groups.create({ name: 'clerks', description: 'Back office', roles: ['operator'] }, TEST_ADMIN);
+    const cashiers = await ts.services.groups.create({ name: 'cashiers', description: 'Counters', roles: ['operator'] }, TEST_ADMIN);
+    const hours = { timeZone: 'Europe/Berlin', days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' };
+    const clerksGrant = await ts.services.grants.create({ subjectKind: 'group', subjectId: clerks.id, assetId: 'demo-bank', actions: ['connect', 'watch'], timeWindow: hours }, TEST_ADMIN);
+    const { context, watch } = await watchedContext(browser);
+    await context.addCookies([{ name: 'webasset', value: cookieOf(ada), url: ts.url }]);
+    const page = await context.newPage();
+
+    // The switch is a real link: the grid has its own address.
+    await page.goto(`${ts.url}/admin?section=permissions`);
+    await page.getByRole('navigation', { name: 'Permissions view' }).getByRole('link', { name: 'Grid' }).click();
+    await page.waitForURL(`${ts.url}/admin?section=permissions&view=grid`);
+    const grid = page.getByRole('table', { name: /^Permissions by group/ });
+    await grid.waitFor();
+    expect(await grid.getByRole('columnheader', { name: 'Demo Bank' }).count()).toBe(1);
+    expect(await grid.getByRole('rowheader', { name: /^clerks/ }).count()).toBe(1);
+
+    // The clerks' cell: its actions and a mark for the time window, in its text and in its name.
+    const clerksCell = grid.getByRole('button', { name: 'clerks on Demo Bank: Open sessions, Watch sessions; Time window' });
+    expect(await clerksCell.textContent()).toBe('Open sessions, Watch sessions; Time window');
+
+    // The cashiers' empty cell, with the keyboard: a small form, focused on its first field, creates the grant.
+    await grid.getByRole('button', { name: 'cashiers on Demo Bank: no permission, add one' }).focus();
+    await page.keyboard.press('Enter');
+    const createForm = page.getByRole('form', { name: 'New permission for cashiers on Demo Bank' });
+    await createForm.waitFor();
+    await expect.poll(() => page.evaluate(`document.activeElement && document.activeElement.closest('#grid-new') !== null`)).toBe(true);
+    await createForm.getByLabel('Watch sessions').check();
+    await createForm.getByLabel('Sessions at once').fill('4');
+    await createForm.getByRole('button', { name: 'Add a permission' }).click();
+    await createForm.waitFor({ state: 'detached' });
+    await grid.getByRole('button', { name: 'cashiers on Demo Bank: Open sessions, Watch sessions; Up to 4 at once' }).waitFor();
+    const created = await ts.services.grants.list({ subjectKind: 'group', subjectId: cashiers.id });
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({ assetId: 'demo-bank', actions: ['connect', 'watch'], maxConcurrent: 4, timeWindow: null });
+
+    // The clerks' cell opens their grant's editor; saved, the cell says so and has the focus back.
+    await clerksCell.click();
+    const editForm = page.locator(`#edit-permission-${clerksGrant.id}`);
+    await editForm.waitFor();
+    await expect.poll(() => page.evaluate(`document.activeElement && document.activeElement.closest('#edit-permission-${clerksGrant.id}') !== null`)).toBe(true);
+    await editForm.getByLabel('Watch sessions').uncheck();
+    await editForm.getByRole('button', { name: 'Save' }).click();
+    await editForm.waitFor({ state: 'detached' });
+    const edited = grid.getByRole('button', { name: 'clerks on Demo Bank: Open sessions; Time window' });
+    await edited.waitFor();
+    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe(`grid-grant-${clerksGrant.id}`);
+    expect(await ts.services.grants.get(clerksGrant.id)).toMatchObject({ actions: ['connect'], timeWindow: hours });
+    await page.screenshot({ path: join(ARTIFACTS, 'admin-permission-grid.en.png'), fullPage: true });
+    const dom = await page.content();
+    await expectNothingLeaked(watch, [dom, ts.logs.text()]);
+    await context.close();
+
+    // axe, on the grid's own address, with a cell's editor open.
+    const axeContext = await browser.newContext({ bypassCSP: true, viewport: { width: 1100, height: 760 } });
+    await axeContext.addCookies([{ name: 'webasset', value: cookieOf(ada), url: ts.url }]);
+    const axePage = await axeContext.newPage();
+    await axePage.goto(`${ts.url}/admin?section=permissions&view=grid`);
+    await axePage.locator('#permission-grid').waitFor();
+    await axePage.getByRole('button', { name: /^clerks on Demo Bank: / }).click();
+    await axePage.locator('form.edit-in-place').waitFor();
+    await axePage.addScriptTag({ path: AXE_SCRIPT });
+    const found = await axePage.evaluate<Array<{ id: string; impact: string | null; targets: string[] }>>(
+      `axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) })))`,
+    );
+    expect(found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} [${v.impact}] ${v.targets.join(', ')}`)).toEqual([]);
+    await axeContext.close();
+  });
+
   it('axe finds nothing serious or critical in the login editor (with a failed test shown), the in-place forms and the alerts', async () => {
     // axe is injected as a file: this context alone bypasses the page's CSP (the test above runs under it).
     const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1100, height: 760 } });

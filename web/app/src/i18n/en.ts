@@ -526,6 +526,17 @@ export const en = {
   'audit.verifyOffline': 'On the server, or for a downloaded NDJSON export on any machine:',
   'recordings.evidenceDownload': 'Download (.tar)',
   'recordings.evidenceVerify': 'Verify the downloaded bundle',
+  // Permissions as a grid (console, issue 8.5)
+  'grid.viewLabel': 'Permissions view',
+  'grid.viewList': 'List',
+  'grid.viewGrid': 'Grid',
+  'grid.caption': 'Permissions by group (and user) and portal; choose a cell to change its permission or add one',
+  'grid.empty': 'The grid needs at least one group (or user with a permission) and one portal.',
+  'grid.where': '{subject} on {asset}',
+  'grid.cellEmpty': '{where}: no permission, add one',
+  'grid.markWindow': 'Time window',
+  'grid.markLimit': 'Up to {max} at once',
+  'grid.newLabel': 'New permission for {where}',
 };
 
 /** A message of the catalogue. */

@@ -525,4 +525,15 @@ export const es: Record<MessageKey, string> = {
   'audit.verifyOffline': 'En el servidor, o para una exportación NDJSON descargada en cualquier equipo:',
   'recordings.evidenceDownload': 'Descargar (.tar)',
   'recordings.evidenceVerify': 'Verificar el paquete descargado',
+  // Permisos en cuadrícula (consola, issue 8.5)
+  'grid.viewLabel': 'Vista de los permisos',
+  'grid.viewList': 'Lista',
+  'grid.viewGrid': 'Cuadrícula',
+  'grid.caption': 'Permisos por grupo (y usuario) y portal; elija una celda para cambiar su permiso o añadir uno',
+  'grid.empty': 'La cuadrícula necesita al menos un grupo (o usuario con un permiso) y un portal.',
+  'grid.where': '{subject} en {asset}',
+  'grid.cellEmpty': '{where}: sin permiso, añadir uno',
+  'grid.markWindow': 'Franja horaria',
+  'grid.markLimit': 'Hasta {max} a la vez',
+  'grid.newLabel': 'Nuevo permiso para {where}',
 };

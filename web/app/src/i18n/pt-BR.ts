@@ -525,4 +525,15 @@ export const ptBR: Record<MessageKey, string> = {
   'audit.verifyOffline': 'No servidor, ou para uma exportação NDJSON baixada em qualquer máquina:',
   'recordings.evidenceDownload': 'Baixar (.tar)',
   'recordings.evidenceVerify': 'Verificar o pacote baixado',
+  // Permissões em grade (console, issue 8.5)
+  'grid.viewLabel': 'Visualização das permissões',
+  'grid.viewList': 'Lista',
+  'grid.viewGrid': 'Grade',
+  'grid.caption': 'Permissões por grupo (e usuário) e portal; escolha uma célula para alterar a permissão ou adicionar uma',
+  'grid.empty': 'A grade precisa de pelo menos um grupo (ou usuário com permissão) e um portal.',
+  'grid.where': '{subject} em {asset}',
+  'grid.cellEmpty': '{where}: sem permissão, adicionar uma',
+  'grid.markWindow': 'Janela de horário',
+  'grid.markLimit': 'Até {max} ao mesmo tempo',
+  'grid.newLabel': 'Nova permissão para {where}',
 };

@@ -9,6 +9,7 @@ import { LoginEditor } from './login-recipe.js';
 import { GroupEditor } from './group-edit.js';
 import { ACTION_LABELS, ACTIONS, PermissionEditor } from './permission-edit.js';
 import { TimeWindowFields, useTimeWindow } from './time-window.js';
+import { newGrantBody, PermissionGrid, usePermissionsView, ViewSwitch } from './permission-grid.js';
 
 /** Groups, the roles they give, and who is in them. */
 export function GroupsSection(props: SectionProps) {
@@ -296,16 +297,19 @@ export function PermissionsSection(props: SectionProps) {
   const assets = useLoad(() => api<{ assets: AdminAsset[] }>('GET', '/api/admin/assets').then((r) => r.assets), props);
   const [deleting, setDeleting] = useState<string | null>(null);
   const [editingGrant, setEditingGrant] = useState<string | null>(null);
+  const [view, goView] = usePermissionsView();
 
   const subjectName = (g: Grant) => (g.subjectKind === 'group' ? (groups.data?.find((x) => x.id === g.subjectId)?.name ?? g.subjectId) : userName(users.data, g.subjectId));
   const assetName = (id: string) => assets.data?.find((a) => a.id === id)?.name ?? id;
 
   return (
     <>
+      <ViewSwitch view={view} go={goView} />
       <PermissionForm users={users.data ?? []} groups={groups.data ?? []} assets={assets.data ?? []} onCreated={() => grants.reload()} />
       <ErrorMessage error={grants.error} />
-      {grants.data && grants.data.length === 0 && <p class="muted">{t('admin.noPermissions')}</p>}
-      {grants.data && grants.data.length > 0 && (
+      {view === 'grid' && grants.data && groups.data && users.data && assets.data && <PermissionGrid grants={grants.data} groups={groups.data} users={users.data} assets={assets.data} onChanged={() => grants.reload()} />}
+      {view === 'list' && grants.data && grants.data.length === 0 && <p class="muted">{t('admin.noPermissions')}</p>}
+      {view === 'list' && grants.data && grants.data.length > 0 && (
         <DataTable id="permissions" caption={t('admin.permissionsCaption')} columns={[t('admin.subject'), t('sessions.portal'), t('admin.allowed'), t('admin.timeWindow'), t('admin.maxConcurrent'), t('sessions.actions')]}>
           {grants.data.map((g) => {
             const label = `${subjectName(g)}, ${assetName(g.assetId)}`;
@@ -372,14 +376,7 @@ function PermissionForm(props: { users: AdminUser[]; groups: Group[]; assets: Ad
   const submit = async (event: Event) => {
     event.preventDefault();
     const [subjectKind, subjectId] = subject.split(':') as ['user' | 'group', string];
-    const body = {
-      subjectKind,
-      subjectId,
-      assetId,
-      actions,
-      ...(maxConcurrent !== '' ? { maxConcurrent: Number(maxConcurrent) } : {}),
-      ...(timeWindow.on ? { timeWindow: timeWindow.value() } : {}),
-    };
+    const body = newGrantBody(subjectKind, subjectId, assetId, actions, maxConcurrent, timeWindow.value());
     if (await action.run(() => api('POST', '/api/admin/permissions', body))) await props.onCreated();
   };
 
