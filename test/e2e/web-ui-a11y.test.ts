@@ -23,7 +23,7 @@ const LANGUAGES = [
 const CONSOLE_SECTIONS = { sessions: '#live-sessions', users: '#users', groups: '#groups', assets: '#assets', permissions: '#permissions', vault: '#vault', tokens: '#tokens', alerts: '#alerts' } as const;
 type ConsoleSection = keyof typeof CONSOLE_SECTIONS;
 
-type PageName = 'sign-in' | 'enrol-password' | 'enrol-totp' | 'launcher' | 'my-sessions' | 'audit' | 'recordings' | `admin-${ConsoleSection}` | 'live-control' | 'live-watch';
+type PageName = 'sign-in' | 'enrol-password' | 'enrol-totp' | 'launcher' | 'my-sessions' | 'audit' | 'recordings' | `admin-${ConsoleSection}` | 'admin-permissions-grid' | 'live-control' | 'live-watch';
 /** Who a signed-in page is seen by: Ana, an operator; Aurora, an auditor (the desk); Adele, an administrator (the console); Lina, an operator in a live session of the demo bank. */
 type Viewer = 'operator' | 'auditor' | 'admin' | 'live';
 
@@ -192,6 +192,10 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
         await page.getByRole('heading', { level: 1, name: texts.recordings }).waitFor();
         await page.locator('#recordings tbody tr').nth(3).waitFor();
         break;
+      case 'admin-permissions-grid':
+        await page.getByRole('heading', { level: 1, name: texts.console }).waitFor();
+        await page.locator('#permission-grid tbody tr').first().waitFor();
+        break;
       case 'live-control':
       case 'live-watch':
         // The portal is shown (no overlay), with the bar of the view's mode.
@@ -223,6 +227,7 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
         { name: 'audit', signedIn: true, as: 'auditor', path: async () => '/audit' },
         { name: 'recordings', signedIn: true, as: 'auditor', path: async () => '/recordings' },
         ...(Object.keys(CONSOLE_SECTIONS) as ConsoleSection[]).map((section) => ({ name: `admin-${section}` as const, signedIn: true, as: 'admin' as const, path: async () => `/admin?section=${section}` })),
+        { name: 'admin-permissions-grid', signedIn: true, as: 'admin', path: async () => '/admin?section=permissions&view=grid' },
         { name: 'live-control', signedIn: true, as: 'live', path: async () => `/sessions/${liveSessionId}` },
         { name: 'live-watch', signedIn: true, as: 'admin', path: async () => `/sessions/${liveSessionId}` },
       ];
@@ -255,7 +260,7 @@ describe('web UI: every page in every language, screenshot and axe (no serious o
       expect(blocking).toEqual([]);
       // What is left (moderate, minor) is printed for the record, not failed.
       if (report.length > 0) console.info(`axe, ${lang}:\n${report.join('\n')}`);
-    }, 600_000); // twenty-eight page loads and fourteen axe runs on a machine shared with other browsers
+    }, 600_000); // thirty page loads and fifteen axe runs on a machine shared with other browsers
   }
 
   it('my sessions says how each session ended, in words, with the administrator note; the live one links to its view', async () => {
