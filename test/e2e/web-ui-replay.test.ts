@@ -21,19 +21,19 @@ const LANGUAGES = [
     lang: 'en',
     locale: 'en-US',
     texts: { play: 'Play', speed: 'Speed', events: 'Events', paused: 'Paused', title: /^Replay Jan 5, 2026.* · portal · WebAsset Controller$/, half: '0.5×' },
-    events: ['Session active', 'Opened “Statements” https://portal.test/statements', 'Click on a "Export" (right)', 'Downloaded report.csv (1,234,567 bytes)', 'Session ended (user)'],
+    events: ['Session active', 'Opened “Statements” https://portal.test/statements', 'Click on a "Export" (right button)', 'Downloaded report.csv (1,234,567 bytes)', 'Session ended (ended by the user)'],
   },
   {
     lang: 'pt-BR',
     locale: 'pt-BR',
     texts: { play: 'Reproduzir', speed: 'Velocidade', events: 'Eventos', paused: 'Pausado', title: /^Reprodução 5 de jan\.? de 2026.* · portal · WebAsset Controller$/, half: '0,5×' },
-    events: ['Sessão ativa', 'Abriu “Statements” https://portal.test/statements', 'Clique em a "Export" (right)', 'Baixou report.csv (1.234.567 bytes)', 'Sessão encerrada (user)'],
+    events: ['Sessão ativa', 'Abriu “Statements” https://portal.test/statements', 'Clique em a "Export" (botão direito)', 'Baixou report.csv (1.234.567 bytes)', 'Sessão encerrada (encerrada pelo usuário)'],
   },
   {
     lang: 'es',
     locale: 'es-ES',
     texts: { play: 'Reproducir', speed: 'Velocidad', events: 'Eventos', paused: 'En pausa', title: /^Reproducción 5 ene 2026.* · portal · WebAsset Controller$/, half: '0,5×' },
-    events: ['Sesión activa', 'Abrió «Statements» https://portal.test/statements', 'Clic en a "Export" (right)', 'Descargó report.csv (1.234.567 bytes)', 'Sesión terminada (user)'],
+    events: ['Sesión activa', 'Abrió «Statements» https://portal.test/statements', 'Clic en a "Export" (botón derecho)', 'Descargó report.csv (1.234.567 bytes)', 'Sesión terminada (terminada por el usuario)'],
   },
 ] as const;
 

@@ -317,10 +317,12 @@ function render(t) {
 
 function describe(e) {
   const known = (key, fallback) => (Object.hasOwn(CATALOGUES.en, key) ? key : fallback);
+  // A value the catalogue knows (an end reason, a mouse button) in words; another one as it was recorded.
+  const words = (kind, value) => (Object.hasOwn(CATALOGUES.en, `${kind}.${value}`) ? t(`${kind}.${value}`) : value);
   switch (e.type) {
     case 'state': {
       const text = t(known(`state.${e.state}`, 'state.other'), { state: e.state });
-      return e.reason ? t('withReason', { text, reason: e.reason }) : text;
+      return e.reason ? t('withReason', { text, reason: words('reason', e.reason) }) : text;
     }
     case 'navigated':
       return e.title ? t('navigatedTitled', { title: e.title, url: e.url }) : t('navigated', { url: e.url });
@@ -328,7 +330,7 @@ function describe(e) {
       return t(known(`tab.${e.action}`, 'tab.other'), { action: e.action, url: e.url });
     case 'click': {
       const target = e.target || t('thePage');
-      return e.button && e.button !== 'left' ? t('clickButton', { target, button: e.button }) : t('click', { target });
+      return e.button && e.button !== 'left' ? t('clickButton', { target, button: words('button', e.button) }) : t('click', { target });
     }
     case 'keys':
       if (e.field === 'password') return t('keysPassword', { count: e.count, target: e.target });
