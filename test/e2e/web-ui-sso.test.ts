@@ -85,7 +85,7 @@ describe('web UI: an operator signs in through SSO and works in the demo bank', 
     return rows.map((r) => ({ ...r, details: JSON.parse(r.details) as Record<string, any> }));
   }
 
-  it('provider MFA (amr) and groups claim → launcher card → one click → live and logged in → sign out at the provider too; no canary, no CSP violation', async () => {
+  it('provider MFA (amr) and groups claim → launcher card → one click → live and logged in → types into the transfer form → ends the session → sign out at the provider too; no canary, no CSP violation', async () => {
     const { context, watch } = await watchedContext(browser);
     const page = await context.newPage();
 
@@ -115,6 +115,28 @@ describe('web UI: an operator signs in through SSO and works in the demo bank', 
     await page.getByRole('img', { name: /remote browser/i }).waitFor({ timeout: 30_000 });
     await page.getByRole('button', { name: 'End session' }).waitFor();
     const viewerDom = await page.content();
+
+    // 3b. She works in it through the live view: Tab to "Make a transfer", Enter; on the form, Tab to "To" and type; read back from the session's page.
+    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('live-keys');
+    const owner = { kind: 'user' as const, id: who.user.id as string, name: 'ana', roles: ['operator' as const], groups: [], via: 'session' as const, mfa: true };
+    const remote = async () => {
+      const handle = await ts.server.browser.sessions.agent(sessionId, owner);
+      return handle.controls.snapshot({ redact: handle.redact });
+    };
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await remote()).page.url, { timeout: 15_000 }).toMatch(/\/transfer$/);
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('Pagamento São João');
+    await expect.poll(async () => (await remote()).text, { timeout: 15_000 }).toContain('Pagamento São João');
+
+    // 3c. She ends it from the bar: confirmed, the page says so, the session is over with her as the reason.
+    await page.getByRole('button', { name: 'End session' }).click();
+    await page.locator('#live-end-confirm button[type="submit"]').click();
+    await expect.poll(() => page.locator('#live-ended-reason').textContent(), { timeout: 15_000 }).toBe('You ended it');
+    expect(await (await context.request.get(`${app}/api/sessions/${encodeURIComponent(sessionId)}`)).json()).toMatchObject({ state: 'ended', endReason: 'user' });
 
     // 4. Sign out through the product: its session ends, and the browser goes to the provider's end-session endpoint (RP-initiated logout).
     await page.goto(`${app}/`);
