@@ -7,7 +7,7 @@ import { createDemoPortal, DEMO_CREDENTIALS, type DemoPortal } from '../../src/d
 import { TEST_ADMIN } from '../support/accounts.js';
 import { startTestIdp, type TestIdp } from '../support/oidc-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { CANARIES, expectNothingLeaked, freePort, watchedContext } from '../support/web-ui.js';
+import { CANARIES, expectNothingLeaked, focusTransferRecipient, freePort, watchedContext } from '../support/web-ui.js';
 
 // Issue 8: the operator's flow, signed in through single sign-on against a real OpenID provider
 // (oidc-provider, in-process): the provider reports MFA in `amr`, its groups claim maps to our
@@ -123,12 +123,7 @@ describe('web UI: an operator signs in through SSO and works in the demo bank', 
       const handle = await ts.server.browser.sessions.agent(sessionId, owner);
       return handle.controls.snapshot({ redact: handle.redact });
     };
-    await page.keyboard.press('Tab');
-    await page.keyboard.press('Tab');
-    await page.keyboard.press('Enter');
-    await expect.poll(async () => (await remote()).page.url, { timeout: 15_000 }).toMatch(/\/transfer$/);
-    await page.keyboard.press('Tab');
-    await page.keyboard.press('Tab');
+    await focusTransferRecipient(page, async () => (await remote()).page.url);
     await page.keyboard.type('Pagamento São João');
     await expect.poll(async () => (await remote()).text, { timeout: 15_000 }).toContain('Pagamento São João');
 

@@ -9,7 +9,7 @@ import { TEST_ADMIN } from '../support/accounts.js';
 import { call, sessionCaller, type Caller } from '../http/admin-callers.js';
 import { addPortalAsset, startPortalSite, type PortalSite } from '../http/live-view-fixtures.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { ARTIFACTS, cookieOf, expectNothingLeaked, totpCode, watchedContext } from '../support/web-ui.js';
+import { ARTIFACTS, cookieOf, expectNothingLeaked, focusTransferRecipient, totpCode, watchedContext } from '../support/web-ui.js';
 
 const actor = { kind: 'user' as const, id: 'test-admin', name: 'Test admin' };
 const ROOT_PASSWORD = 'a calm newcomer passphrase 7';
@@ -309,12 +309,7 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
       const handle = await ts.server.browser.sessions.agent(sessionId, owner);
       return handle.controls.snapshot({ redact: handle.redact });
     };
-    await page.keyboard.press('Tab');
-    await page.keyboard.press('Tab');
-    await page.keyboard.press('Enter');
-    await expect.poll(async () => (await remote()).page.url, { timeout: 15_000 }).toMatch(/\/transfer$/);
-    await page.keyboard.press('Tab');
-    await page.keyboard.press('Tab');
+    await focusTransferRecipient(page, async () => (await remote()).page.url);
     await page.keyboard.type('Pagamento São Jo');
     // A dead key (~) composed with a by the input method, as a Portuguese keyboard does it: the composed letter goes as text.
     const cdp = await context.newCDPSession(page);

@@ -92,3 +92,16 @@ export async function expectNothingLeaked(watch: Watch, doms: readonly string[],
   }
   expect(watch.violations).toEqual([]);
 }
+
+/**
+ * In the demo bank, through a live view that has the keyboard: Tab past the bank's name to "Make a
+ * transfer", Enter, and on the form Tab to "To". `remoteUrl` reads the session's page address.
+ */
+export async function focusTransferRecipient(page: Page, remoteUrl: () => Promise<string>): Promise<void> {
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await expect.poll(remoteUrl, { timeout: 15_000 }).toMatch(/\/transfer$/);
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+}

@@ -1,13 +1,12 @@
 // The permissions as a grid (issue 8.5): one row per group (then per user with a direct grant), one column per
 // asset; a cell names the actions granted and marks a time window or a limit. A cell is a button: it opens the
 // in-place editor of its grant, or, when empty, a small form that creates one (POST /api/admin/permissions).
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api } from '../../api.js';
 import { t } from '../../i18n/index.js';
-import { ErrorMessage, Field } from '../../ui.js';
-import { CheckboxSet, useAction, type AdminAsset, type AdminUser, type Grant, type Group } from './common.js';
-import { ACTION_LABELS, ACTIONS, PermissionEditor, type Action } from './permission-edit.js';
-import { TimeWindowFields, useTimeWindow, type TimeWindow } from './time-window.js';
+import { type AdminAsset, type AdminUser, type Grant, type Group } from './common.js';
+import { ACTION_LABELS, GrantForm, PermissionEditor, type Action, type GrantChoice } from './permission-edit.js';
+import { type TimeWindow } from './time-window.js';
 
 export type PermissionsView = 'list' | 'grid';
 
@@ -170,32 +169,6 @@ export function PermissionGrid(props: { grants: Grant[]; groups: Group[]; users:
 
 /** The form an empty cell opens: the actions, the limit, the time window of a new grant for that group (or user) on that asset. */
 function GrantCreator(props: { subject: Subject; asset: AdminAsset; label: string; onDone: (changed: boolean) => Promise<void> }) {
-  const prefix = 'grid-new';
-  const [actions, setActions] = useState<Action[]>(['connect']);
-  const [maxConcurrent, setMaxConcurrent] = useState('');
-  const timeWindow = useTimeWindow(null);
-  const action = useAction();
-  const first = useRef<HTMLInputElement>(null);
-  useEffect(() => first.current?.focus(), []);
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    const body = newGrantBody(props.subject.kind, props.subject.id, props.asset.id, actions, maxConcurrent, timeWindow.value());
-    if (await action.run(() => api('POST', '/api/admin/permissions', body))) await props.onDone(true);
-  };
-
-  return (
-    <form class="edit-in-place" id={prefix} onSubmit={(e) => void submit(e)} aria-label={t('grid.newLabel', { where: props.label })}>
-      <CheckboxSet legend={t('admin.allowed')} options={ACTIONS} chosen={actions} onChange={setActions} label={(a) => ACTION_LABELS[a]()} firstRef={first} />
-      <Field id={`${prefix}-max`} label={t('admin.maxConcurrent')}>
-        <input id={`${prefix}-max`} type="number" min={1} max={1000} value={maxConcurrent} onInput={(e) => setMaxConcurrent(e.currentTarget.value)} />
-      </Field>
-      <TimeWindowFields prefix={`${prefix}-window`} state={timeWindow} />
-      <ErrorMessage error={action.error} />
-      <div class="actions">
-        <button type="submit" class="small" disabled={action.busy || actions.length === 0}>{t('admin.addPermission')}</button>
-        <button type="button" class="secondary small" onClick={() => void props.onDone(false)}>{t('ui.cancel')}</button>
-      </div>
-    </form>
-  );
+  const send = (choice: GrantChoice) => api('POST', '/api/admin/permissions', newGrantBody(props.subject.kind, props.subject.id, props.asset.id, choice.actions, choice.maxConcurrent, choice.timeWindow));
+  return <GrantForm id="grid-new" label={t('grid.newLabel', { where: props.label })} initial={{ actions: ['connect'], maxConcurrent: '', timeWindow: null }} submitLabel={t('admin.addPermission')} send={send} onDone={props.onDone} />;
 }
