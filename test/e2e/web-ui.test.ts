@@ -264,8 +264,8 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await auditor.locator('#audit-action').fill('browser_session.ended');
     await auditor.locator('#audit-targetId').fill(sessionId);
     await auditor.locator('#audit-search').click();
-    await expect.poll(() => auditor.locator('#audit-events tbody tr').count(), { timeout: 15_000 }).toBeGreaterThan(0);
-    expect(new Set(await auditor.locator('#audit-events tbody tr code').allTextContents())).toEqual(new Set(['browser_session.ended']));
+    // The page shows the latest events until the filtered answer replaces them: wait for that answer.
+    await expect.poll(async () => [...new Set(await auditor.locator('#audit-events tbody tr code').allTextContents())], { timeout: 15_000 }).toEqual(['browser_session.ended']);
     expect(desk.watch.violations).toEqual([]);
     await desk.context.close();
   }, 240_000);
@@ -378,7 +378,8 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await dora.getByLabel('Auditor').check();
     await dora.getByRole('button', { name: 'Save' }).click();
     await page.getByText('The roles of dora are changed').waitFor();
-    expect(await dora.locator('td').nth(1).textContent()).toBe('Auditor, Operator');
+    // The row follows once the list is read again after the change.
+    await expect.poll(() => dora.locator('td').nth(1).textContent(), { timeout: 15_000 }).toBe('Auditor, Operator');
 
     // A service account, then a token for it: the value once, with a copy button; afterwards only metadata.
     await page.locator('#invite-kind').selectOption('service');
