@@ -7,7 +7,8 @@ import { createDemoPortal, DEMO_CREDENTIALS, type DemoPortal } from '../../src/d
 import { TEST_ADMIN } from '../support/accounts.js';
 import { startTestIdp, type TestIdp } from '../support/oidc-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { CANARIES, expectNothingLeaked, focusTransferRecipient, freePort, watchedContext } from '../support/web-ui.js';
+import { freePort } from '../support/free-port.js';
+import { CANARIES, expectNothingLeaked, focusTransferRecipient, watchedContext } from '../support/web-ui.js';
 
 // Issue 8: the operator's flow, signed in through single sign-on against a real OpenID provider
 // (oidc-provider, in-process): the provider reports MFA in `amr`, its groups claim maps to our

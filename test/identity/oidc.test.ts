@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomIds, systemClock } from '../../src/core/index.js';
@@ -6,6 +5,7 @@ import { createGroups, type Principal } from '../../src/identity/index.js';
 import { TestBrowser } from '../support/oidc-browser.js';
 import { startTestIdp, type IdpUser, type TestIdp } from '../support/oidc-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { freePort } from '../support/free-port.js';
 
 // Everything over real HTTP: a real OpenID provider (oidc-provider) on port 0, our server, and a
 // small browser that follows redirects by hand and keeps cookies.
@@ -13,18 +13,6 @@ import { startTestServer, type TestServer } from '../support/server.js';
 const CLIENT_SECRET = 'oidc-client-secret-canary-7c1f2a9b4e6d';
 const TX_COOKIE = 'webasset-oidc';
 const ADMIN: Principal = { kind: 'user', id: 'test-admin', name: 'Test admin', roles: ['admin'], groups: [], via: 'cli', mfa: true };
-
-/** A free port for our server, whose public URL (and so the callback registered at the provider) must be known before it starts. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 interface Setup {
   idp: TestIdp;

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { expect } from 'vitest';
@@ -64,18 +63,6 @@ export function cookieOf(caller: { headers(method: string): Record<string, strin
 /** The current TOTP code, or the one of the next time step (a code is accepted once, and never an older one). */
 export function totpCode(secret: string, stepsAhead = 0): string {
   return totp(base32Decode(secret), Date.now() + stepsAhead * 30_000);
-}
-
-/** A free port for a server whose public URL (the callback registered at the provider) must be known before it starts. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /**
