@@ -7,7 +7,7 @@
  * `npm run bench -- forward-auth` or `npm run bench -- sessions` or `npm run bench -- recording` or `npm run bench -- mcp` runs one. Settings: see bench/audit-ingest.ts
  * (BENCH_SECONDS, BENCH_PRODUCERS, BENCH_DATABASE_URL, ...) and
  * bench/forward-auth.ts (BENCH_FA_SECONDS, BENCH_FA_CONNECTIONS, BENCH_FA_BACKENDS, BENCH_REDIS_URL) and
- * bench/sessions.ts (BENCH_SESSIONS_N, BENCH_SESSIONS_HELD, BENCH_SESSIONS_PROBES, BENCH_SESSIONS_STREAM_SECONDS) and
+ * bench/sessions.ts (BENCH_SESSIONS_N, BENCH_SESSIONS_HELD, BENCH_SESSIONS_PROBES, BENCH_SESSIONS_STREAM_SECONDS, BENCH_SESSIONS_DATABASE_URL, BENCH_SESSIONS_REDIS_URL) and
  * bench/recording/index.ts (BENCH_REC_SECONDS, BENCH_REC_CONCURRENT, BENCH_REC_BURST_SECONDS, BENCH_REC_SEEK_MINUTES, BENCH_REC_SEEKS) and
  * bench/mcp.ts (BENCH_MCP_TASKS, BENCH_MCP_AGENTS, BENCH_MCP_AGENT_ROUNDS, BENCH_MCP_ECHO).
  */

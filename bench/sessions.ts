@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser } from 'playwright-core';
@@ -11,7 +11,7 @@ import { createDemoPortal, DEMO_CREDENTIALS } from '../src/demo-portal/index.js'
 import { api, BENCH_ADMIN, signInOperator, type Caller } from './api-caller.js';
 import { chromiumMemory } from './chromium-memory.js';
 import { fmtInt, fmtMs, fmtRatio, percentile, positiveFromEnv, table } from './harness.js';
-import { startProductNode, stopProductNode, type ProductNode } from './product-node.js';
+import { createScratchDatabase, startProductNode, stopProductNode, type ProductNode } from './product-node.js';
 
 /**
  * `bench/sessions`: governed browser sessions on the demo portal, against
@@ -28,6 +28,9 @@ export interface SessionsBenchConfig {
   /** Seconds each bandwidth stream is measured. */
   streamSeconds: number;
   chromiumPath: string;
+  /** A PostgreSQL server: the product runs on a fresh database there and on Redis (null: embedded PGlite). */
+  databaseUrl: string | null;
+  redisUrl: string;
 }
 
 export function sessionsConfigFromEnv(env: NodeJS.ProcessEnv): SessionsBenchConfig {
@@ -38,6 +41,8 @@ export function sessionsConfigFromEnv(env: NodeJS.ProcessEnv): SessionsBenchConf
     probes: num('BENCH_SESSIONS_PROBES', 20),
     streamSeconds: num('BENCH_SESSIONS_STREAM_SECONDS', 5),
     chromiumPath: env.CHROMIUM_PATH || '/usr/bin/chromium',
+    databaseUrl: env.BENCH_SESSIONS_DATABASE_URL || null,
+    redisUrl: env.BENCH_SESSIONS_REDIS_URL || 'redis://127.0.0.1:6379',
   };
 }
 
@@ -67,8 +72,9 @@ function stats(values: readonly number[]): Stats {
 
 type Product = ProductNode;
 
-function startProduct(chromiumPath: string): Promise<Product> {
+function startProduct(chromiumPath: string, databaseEnv: Record<string, string> = {}): Promise<Product> {
   return startProductNode('webasset-bench-sessions-', {
+    ...databaseEnv,
     CHROMIUM_PATH: chromiumPath,
     // One operator starts and ends a few hundred sessions within minutes; the per-user API rate limit is not what is measured.
     WEBASSET_API_RATE_LIMIT: '1000000',
@@ -202,20 +208,62 @@ interface LoginTimes {
   rest: number[];
   /** (a) on the asset with the explicit recipe. */
   recipe: number[];
+  recipeOpen: number[];
+  recipeLogin: number[];
+  /** (a) on a second node that keeps no spare context (WEBASSET_BROWSER_SPARE_CONTEXTS=0), and its pool.open() and login parts. */
+  plain: number[];
+  plainOpen: number[];
+  plainLogin: number[];
   cold: number[];
   warm: number[];
   errors: string[];
 }
 
-async function measureLogins(config: SessionsBenchConfig, caller: Caller, assets: Assets, portalUrl: string, taps: Taps): Promise<LoginTimes> {
+/** The second node: the same fixtures, no spare contexts. */
+interface PlainSide {
+  caller: Caller;
+  assetId: string;
+}
+
+/**
+ * Between two measured logins: until the product's pool has its spare context again, and the
+ * machine's CPUs have been at least 90% idle for 100 ms (at most 3 s in all). Ending a session goes
+ * on after its answer (the context and its renderer close, the recording is sealed), and so does
+ * closing a bare script's browser; on 2 cores that work would otherwise slow whichever variant
+ * comes next.
+ */
+async function settle(pool: BrowserPool): Promise<void> {
+  const deadline = performance.now() + 3000;
+  while (pool.spares < 1 && performance.now() < deadline) await sleep(10);
+  while (performance.now() < deadline) {
+    const before = cpuTimes();
+    await sleep(100);
+    const after = cpuTimes();
+    if ((after.idle - before.idle) / Math.max(1, after.total - before.total) >= 0.9) return;
+  }
+}
+
+function cpuTimes(): { idle: number; total: number } {
+  let idle = 0;
+  let total = 0;
+  for (const cpu of cpus()) {
+    idle += cpu.times.idle;
+    total += cpu.times.idle + cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;
+  }
+  return { idle, total };
+}
+
+async function measureLogins(config: SessionsBenchConfig, caller: Caller, assets: Assets, plainSide: PlainSide, portalUrl: string, taps: Taps, pool: BrowserPool): Promise<LoginTimes> {
   const assetId = assets.bank;
-  const times: LoginTimes = { product: [], productRecord: [], open: [], login: [], rest: [], recipe: [], cold: [], warm: [], errors: [] };
+  const times: LoginTimes = { product: [], productRecord: [], open: [], login: [], rest: [], recipe: [], recipeOpen: [], recipeLogin: [], plain: [], plainOpen: [], plainLogin: [], cold: [], warm: [], errors: [] };
   const warmBrowser = await chromium.launch({ ...LAUNCH, executablePath: config.chromiumPath });
   try {
-    // Warm-up, not measured: the product launches its Chromium at its first session; the warm script's browser is launched above.
-    const first = await startSession(caller, assetId);
-    if (first.session) await endSession(caller, first.session.id);
-    else times.errors.push(`product warm-up: ${first.error}`);
+    // Warm-up, not measured: each node launches its Chromium at its first session; the warm script's browser is launched above.
+    for (const [who, id] of [[caller, assetId], [plainSide.caller, plainSide.assetId]] as const) {
+      const first = await startSession(who, id);
+      if (first.session) await endSession(who, first.session.id);
+      else times.errors.push(`product warm-up: ${first.error}`);
+    }
     await timedBare(warmBrowser, portalUrl, () => undefined, performance.now());
 
     const variants: Array<() => Promise<void>> = [
@@ -236,7 +284,23 @@ async function measureLogins(config: SessionsBenchConfig, caller: Caller, assets
         const r = await startSession(caller, assets.recipe);
         if (!r.session) return void times.errors.push(`product, explicit recipe: ${r.error}`);
         times.recipe.push(r.ms);
+        const phase = taps.phases.get(r.session.id);
+        if (phase?.loginMs !== undefined) {
+          times.recipeOpen.push(phase.openMs);
+          times.recipeLogin.push(phase.loginMs);
+        }
         await endSession(caller, r.session.id);
+      },
+      async () => {
+        const r = await startSession(plainSide.caller, plainSide.assetId);
+        if (!r.session) return void times.errors.push(`product without spare contexts: ${r.error}`);
+        times.plain.push(r.ms);
+        const phase = taps.phases.get(r.session.id);
+        if (phase?.loginMs !== undefined) {
+          times.plainOpen.push(phase.openMs);
+          times.plainLogin.push(phase.loginMs);
+        }
+        await endSession(plainSide.caller, r.session.id);
       },
       async () => {
         const t0 = performance.now();
@@ -261,7 +325,10 @@ async function measureLogins(config: SessionsBenchConfig, caller: Caller, assets
     ];
     // Interleaved, in a rotating order, so that the load of the machine (shared with other work) drifts over all three alike.
     for (let i = 0; i < config.sessions; i++) {
-      for (let k = 0; k < variants.length; k++) await variants[(i + k) % variants.length]!();
+      for (let k = 0; k < variants.length; k++) {
+        await settle(pool);
+        await variants[(i + k) % variants.length]!();
+      }
     }
   } finally {
     await warmBrowser.close().catch(() => undefined);
@@ -312,8 +379,7 @@ interface Taps {
  * bare JPEG, so the client looks its frames up here), and (2) the time of open() and of login()
  * is kept per session. The product's objects are otherwise untouched.
  */
-function tapPool(pool: BrowserPool): Taps {
-  const taps: Taps = { frames: new Map(), phases: new Map() };
+function tapPool(pool: BrowserPool, taps: Taps = { frames: new Map(), phases: new Map() }): Taps {
   const open = pool.open.bind(pool);
   pool.open = async (spec) => {
     const t0 = performance.now();
@@ -581,19 +647,35 @@ export async function runSessions(config: SessionsBenchConfig): Promise<boolean>
   console.log('\nBrowser sessions benchmark (demo portal on loopback; product in this process vs bare Playwright scripts, same Chromium)');
   console.log(
     `  node ${process.version}, ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(2)} at start; ${config.sessions} logins per variant, ` +
-      `${config.held} sessions held, ${config.probes} input probes, ${config.streamSeconds} s per stream; Chromium ${config.chromiumPath}\n`,
+      `${config.held} sessions held, ${config.probes} input probes, ${config.streamSeconds} s per stream; Chromium ${config.chromiumPath}; ` +
+      `product on ${config.databaseUrl ? `PostgreSQL ${new URL(config.databaseUrl).host} + Redis` : 'embedded PGlite'}\n`,
   );
+  const database = config.databaseUrl ? await createScratchDatabase(config.databaseUrl, config.redisUrl, 'wa_bench_sessions') : null;
+  if (typeof database === 'string') throw new Error(`bench: ${database}`);
   const problems: string[] = [];
   const portal = createDemoPortal({ username: DEMO_CREDENTIALS.username, password: DEMO_CREDENTIALS.password });
   const portalUrl = await portal.start(0, '127.0.0.1');
   const busy = await startBusyPage();
-  const product = await startProduct(config.chromiumPath);
+  const product = await startProduct(config.chromiumPath, database?.env);
   const taps = tapPool(product.server.browser.pool);
   try {
     const caller = await signInOperator(product, `bench-${randomUUID().slice(0, 8)}`);
     const assets = await createAssets(product, portalUrl, busy.url, caller, config.held);
 
-    const logins = await measureLogins(config, caller, assets, portalUrl, taps);
+    // (a0): a second node without spare contexts, beside the first, for the logins only (its Chromium is gone before the memory figure).
+    const plainDatabase = config.databaseUrl ? await createScratchDatabase(config.databaseUrl, config.redisUrl, 'wa_bench_sessions_plain') : null;
+    if (typeof plainDatabase === 'string') throw new Error(`bench: ${plainDatabase}`);
+    const plain = await startProduct(config.chromiumPath, { ...plainDatabase?.env, WEBASSET_BROWSER_SPARE_CONTEXTS: '0', WEBASSET_NODE_ID: 'bench-plain' });
+    let logins: LoginTimes;
+    try {
+      tapPool(plain.server.browser.pool, taps);
+      const plainCaller = await signInOperator(plain, `bench-${randomUUID().slice(0, 8)}`);
+      await createAssets(plain, portalUrl, busy.url, plainCaller, config.held);
+      logins = await measureLogins(config, caller, assets, { caller: plainCaller, assetId: assets.bank }, portalUrl, taps, product.server.browser.pool);
+    } finally {
+      await stopProductNode(plain);
+      await plainDatabase?.drop();
+    }
     problems.push(...logins.errors);
     printLogins(logins);
 
@@ -609,6 +691,7 @@ export async function runSessions(config: SessionsBenchConfig): Promise<boolean>
     await stopProductNode(product);
     await portal.stop();
     busy.server.close();
+    await database?.drop();
   }
   for (const p of problems) console.log(`PROBLEM: ${p}`);
   console.log(`load average after: ${loadavg()[0]!.toFixed(2)}`);
@@ -624,6 +707,11 @@ function printLogins(t: LoginTimes): void {
     ['  of (a): the login runner (browser.login)', stats(t.login)],
     ['  of (a): the rest (HTTP, access, audit, vault, db)', stats(t.rest)],
     ["(a') product, explicit recipe (fill, fill, click)", stats(t.recipe)],
+    ["  of (a'): opening the context (pool.open)", stats(t.recipeOpen)],
+    ["  of (a'): the login runner (browser.login)", stats(t.recipeLogin)],
+    ['(a0) product without spare contexts (second node)', stats(t.plain)],
+    ['  of (a0): opening the context (pool.open)', stats(t.plainOpen)],
+    ['  of (a0): the login runner (browser.login)', stats(t.plainLogin)],
     ['(b) bare script, new Chromium per session', stats(t.cold)],
     ['(c) bare script, one warm Chromium, new context', stats(t.warm)],
   ] as const;
@@ -690,6 +778,8 @@ function printGoals(t: LoginTimes, live: LiveReport, h: HeldReport): void {
     ['(a) <= 1.15x (c) warm bare script (p50)', fmtRatio(a.p50 / c.p50), a.p50 / c.p50 <= 1.15],
     ["(a') explicit recipe <= 1.15x (c) (p50)", fmtRatio(stats(t.recipe).p50 / c.p50), stats(t.recipe).p50 / c.p50 <= 1.15],
     ['(a) >= 1.5x faster than (b) new Chromium per session (p50)', `${fmtRatio(b.p50 / a.p50)} faster`, b.p50 / a.p50 >= 1.5],
+    ['(a0) without spare contexts <= 1.15x (c) (p50; not a goal of its own)', fmtRatio(stats(t.plain).p50 / c.p50), stats(t.plain).p50 / c.p50 <= 1.15],
+    ['(a0) without spare contexts >= 1.5x faster than (b) (p50; not a goal of its own)', `${fmtRatio(b.p50 / stats(t.plain).p50)} faster`, b.p50 / stats(t.plain).p50 >= 1.5],
     [`PSS per idle session with ${h.wanted} open <= 120 MB`, `${perSession.toFixed(1)} MB`, perSession <= 120],
     [`${h.wanted} sessions held without errors`, `${h.held} started, ${h.activeAfter} active, ${h.errors.length} errors`, heldOk],
     ['capture to arrival p50 <= 20 ms', `${fmtMs(capture.p50)} ms`, capture.p50 <= 20],

@@ -480,7 +480,7 @@ export interface BrowserWiring {
 
 function wireBrowserSessions(services: Services): BrowserWiring {
   const { config, logger } = services;
-  const pool = createBrowserPool({ chromiumPath: findChromium(config.chromiumPath), logger });
+  const pool = createBrowserPool({ chromiumPath: findChromium(config.chromiumPath), logger, spareContexts: config.browserSpareContexts });
   const sessions = createBrowserSessions({
     db: services.database.db,
     access: services.access,

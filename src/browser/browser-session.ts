@@ -12,8 +12,8 @@ import { installClipboardGuard, MAX_PASTE_CHARS } from './clipboard.js';
 import { contextPolicyOptions, watchPagePolicy } from './policy.js';
 import { createScreencasts } from './screencast.js';
 import { createTabs, type Tab } from './tabs.js';
-import type { BrowserEvent, BrowserSession, ContextSpec, CopiedText, InputEvent, LoginInput, LoginOutcome, ScreencastFrame, ScreencastOptions, TabInfo } from './types.js';
-import { createUrlGuard, describeUrl } from './url-guard.js';
+import type { BrowserEvent, BrowserSession, ContextSpec, CopiedText, InputEvent, LoginInput, LoginOutcome, ScreencastFrame, ScreencastOptions, SessionPolicy, TabInfo } from './types.js';
+import { createUrlGuard, describeUrl, type UrlGuard } from './url-guard.js';
 
 export const DEFAULT_VIEWPORT = { width: 1280, height: 720 } as const;
 const NAVIGATION_TIMEOUT_MS = 30_000;
@@ -26,22 +26,76 @@ export interface PooledSession extends BrowserSession {
   crashed(): void;
 }
 
+/** What a context is built with before it belongs to a session; sessions of the same shape can take a context prepared ahead. */
+export interface SessionShape {
+  viewport: { width: number; height: number };
+  policy: SessionPolicy;
+  recordKeystrokes: 'masked' | 'plain';
+}
+
+export function shapeOf(spec: ContextSpec): SessionShape {
+  return { viewport: checkViewport(spec.viewport ?? DEFAULT_VIEWPORT), policy: spec.policy, recordKeystrokes: spec.recordKeystrokes ?? 'masked' };
+}
+
+/** Equal keys: a context prepared for one shape serves a session of the other. */
+export function shapeKey(shape: SessionShape): string {
+  const { policy } = shape;
+  return JSON.stringify([shape.viewport.width, shape.viewport.height, policy.downloads, policy.uploads, policy.clipboardCopy, policy.clipboardPaste, policy.maxDownloadBytes ?? null, shape.recordKeystrokes]);
+}
+
 /**
- * Opens one session's isolated context, in the order DESIGN.md asks for: the navigation lock and
- * the policy are installed on the context before its first page exists, then the first tab opens.
+ * A context opened ahead of its session (pool.ts keeps one ready): navigation lock, policy,
+ * clipboard guard and first tab are in place, and its URL guard refuses everything until a session
+ * claims it, so it cannot load anything before it is someone's. One context, one session: a spare
+ * is claimed at most once and never returned.
  */
-export async function openBrowserSession(deps: {
+export interface SpareSession {
+  readonly key: string;
+  /** Ended before a session claimed it (the browser died). */
+  readonly closed: boolean;
+  /** Hands the context to `spec`'s session: its hosts, its events (the ones so far included) and its id. Throws when the shape differs or it was claimed. */
+  claim(spec: ContextSpec): PooledSession;
+  close(): Promise<void>;
+}
+
+/** Before a session claims a context, nothing may leave it. */
+const UNCLAIMED: UrlGuard = { check: () => ({ ok: false, reason: 'the context belongs to no session yet' }) };
+/** Longest a claimed session holds the pool busy before its login or first page begins. */
+const START_HOLD_MS = 2000;
+/** Events a spare reports before its claim (its first tab opening): delivered to the session that claims it. */
+const MAX_EARLY_EVENTS = 20;
+
+export interface OpenDeps {
   browser: Browser;
-  spec: ContextSpec;
   logger: Logger;
   lookup?: LookupFunction | undefined;
   /** The browser's downloadsPath: running downloads are measured there (policy.ts). */
   downloadsDir?: string | undefined;
   onEnded(session: PooledSession): void;
-}): Promise<PooledSession> {
-  const { spec, logger } = deps;
-  const viewport = checkViewport(spec.viewport ?? DEFAULT_VIEWPORT);
-  const guard = createUrlGuard({ allowedHosts: spec.allowedHosts, allowInsecureHttp: spec.allowInsecureHttp });
+  /** A login starts (+1) or ends (-1): the pool prepares spares only while no login runs. */
+  onBusy?(change: 1 | -1): void;
+}
+
+/** Opens one session's isolated context (see prepareBrowserSession). */
+export async function openBrowserSession(deps: OpenDeps & { spec: ContextSpec }): Promise<PooledSession> {
+  const spare = await prepareBrowserSession({ ...deps, shape: shapeOf(deps.spec) });
+  return spare.claim(deps.spec);
+}
+
+/**
+ * Opens an isolated context in the order DESIGN.md asks for: the navigation lock and the policy
+ * are installed on the context before its first page exists, then the first tab opens. The
+ * session it is for is given at claim().
+ */
+export async function prepareBrowserSession(deps: OpenDeps & { shape: SessionShape }): Promise<SpareSession> {
+  const { shape, logger } = deps;
+  const key = shapeKey(shape);
+  const viewport = shape.viewport;
+  let spec: ContextSpec | undefined;
+  let hosts: UrlGuard = UNCLAIMED;
+  const guard: UrlGuard = { check: (url) => hosts.check(url) };
+  const early: BrowserEvent[] = [];
+  const sessionId = () => spec?.sessionId ?? '(not claimed yet)';
   let closed = false;
   let loggingIn = false;
   /** Aborted when the session ends: a login in flight stops at once. */
@@ -64,10 +118,14 @@ export async function openBrowserSession(deps: {
         event = { type: 'blocked', what: 'request', reason: `more than ${MAX_DISTINCT_BLOCKED} distinct refusals; further ones are not reported` };
       } else reported.add(key);
     }
+    if (!spec) {
+      if (early.length < MAX_EARLY_EVENTS) early.push(event);
+      return;
+    }
     try {
       spec.onEvent(event);
     } catch (error) {
-      logger.warn({ sessionId: spec.sessionId, eventType: event.type, err: error }, 'browser event listener failed');
+      logger.warn({ sessionId: sessionId(), eventType: event.type, err: error }, 'browser event listener failed');
     }
   };
 
@@ -79,7 +137,7 @@ export async function openBrowserSession(deps: {
   let context: BrowserContext;
   let lock: NavigationLock;
   try {
-    context = await deps.browser.newContext({ viewport, serviceWorkers: 'block', proxy: { server: proxy.server }, ...contextPolicyOptions(spec.policy) });
+    context = await deps.browser.newContext({ viewport, serviceWorkers: 'block', proxy: { server: proxy.server }, ...contextPolicyOptions(shape.policy) });
   } catch (error) {
     await proxy.close();
     throw error;
@@ -87,7 +145,7 @@ export async function openBrowserSession(deps: {
   try {
     lock = await installNavigationLock(context, { guard, report });
     await installClipboardGuard(context, {
-      policy: spec.policy,
+      policy: shape.policy,
       report,
       sinceLastInput: () => performance.now() - lastInputAt,
       onCopy: (copied) => {
@@ -97,7 +155,7 @@ export async function openBrowserSession(deps: {
           try {
             listener(copied);
           } catch (error) {
-            logger.warn({ sessionId: spec.sessionId, err: error }, 'clipboard copy listener failed');
+            logger.warn({ sessionId: sessionId(), err: error }, 'clipboard copy listener failed');
           }
         }
       },
@@ -114,7 +172,7 @@ export async function openBrowserSession(deps: {
     onAttachFailed: (error, attempts) => {
       if (closed) return;
       const message = error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200);
-      logger.warn({ sessionId: spec.sessionId, attempts, error: message }, 'screencast could not re-attach to the active tab; its viewers get no frames until the next tab switch or restart');
+      logger.warn({ sessionId: sessionId(), attempts, error: message }, 'screencast could not re-attach to the active tab; its viewers get no frames until the next tab switch or restart');
     },
   });
   const tabs = createTabs({
@@ -132,7 +190,7 @@ export async function openBrowserSession(deps: {
   const dispatch = createInputDispatcher();
   const inputs = createInputRecorder({
     report,
-    keystrokes: spec.recordKeystrokes ?? 'masked',
+    keystrokes: shape.recordKeystrokes,
   });
   const registering = new Map<Page, Promise<Tab>>();
 
@@ -142,7 +200,7 @@ export async function openBrowserSession(deps: {
       pending = (async () => {
         const cdp = await context.newCDPSession(page);
         lock.watchPage(page, cdp);
-        watchPagePolicy(page, spec.policy, report, cdp, deps.downloadsDir);
+        watchPagePolicy(page, shape.policy, report, cdp, deps.downloadsDir);
         if (size.width !== viewport.width || size.height !== viewport.height) await page.setViewportSize(size).catch(() => undefined);
         const tab = tabs.add(page, cdp);
         const navigated = () => {
@@ -174,6 +232,7 @@ export async function openBrowserSession(deps: {
   const end = async (reason: 'closed' | 'browser_crashed') => {
     if (stopping) return;
     stopping = true;
+    releaseStartHold();
     // The field being typed into is reported before the session stops reporting.
     await inputs.flush();
     closed = true;
@@ -189,7 +248,7 @@ export async function openBrowserSession(deps: {
   context.on('page', (page) => {
     register(page).catch((error: unknown) => {
       // A popup that could not be locked down is not left open.
-      logger.warn({ sessionId: spec.sessionId, err: error }, 'could not set up a new tab; closing it');
+      logger.warn({ sessionId: sessionId(), err: error }, 'could not set up a new tab; closing it');
       void page.close().catch(() => undefined);
     });
   });
@@ -217,7 +276,9 @@ export async function openBrowserSession(deps: {
   });
 
   const session: PooledSession = {
-    sessionId: spec.sessionId,
+    get sessionId() {
+      return sessionId();
+    },
     agent,
     get closed() {
       return closed;
@@ -226,11 +287,14 @@ export async function openBrowserSession(deps: {
       const tab = requireOpen();
       if (loggingIn) throw new AppError('conflict', { publicMessage: 'A login is already running in this session.' });
       loggingIn = true;
+      deps.onBusy?.(1);
+      releaseStartHold();
       try {
         const signal = input.signal ? AbortSignal.any([input.signal, ending.signal]) : ending.signal;
         return await runLogin(tab.page, context, { ...input, signal }, { isAllowedOrigin: (url) => guard.check(url).ok });
       } finally {
         loggingIn = false;
+        deps.onBusy?.(-1);
         // Chromium sends frames only on change: a restart gives the viewer the logged-in page at once.
         if (!closed) await screencasts.restart().catch(() => undefined);
       }
@@ -244,6 +308,7 @@ export async function openBrowserSession(deps: {
       }
       // A refused redirect or an unreachable portal ends the load with an error page: the session goes on.
       await tab.page.goto(url, { waitUntil: 'load', timeout: NAVIGATION_TIMEOUT_MS }).catch(() => undefined);
+      releaseStartHold();
     },
     async startScreencast(options: ScreencastOptions, onFrame: (frame: ScreencastFrame) => void) {
       requireOpen();
@@ -268,7 +333,7 @@ export async function openBrowserSession(deps: {
         throw new AppError('invalid_request', { publicMessage: `Pasted text must be at most ${MAX_PASTE_CHARS} characters.` });
       }
       if (closed || loggingIn) return 'ignored';
-      if (spec.policy.clipboardPaste !== 'allow') {
+      if (shape.policy.clipboardPaste !== 'allow') {
         report({ type: 'blocked', what: 'clipboard', reason: 'clipboard paste is denied for this asset' });
         return 'denied';
       }
@@ -311,13 +376,46 @@ export async function openBrowserSession(deps: {
     },
   };
 
+  // From its claim until its login (or first page) begins, a session counts as busy for the pool,
+  // so a spare is not opened in the gap between the two (the start's audit and recording writes).
+  let startHold: NodeJS.Timeout | undefined;
+  function holdForStart(): void {
+    if (!deps.onBusy) return;
+    deps.onBusy(1);
+    startHold = setTimeout(releaseStartHold, START_HOLD_MS);
+    startHold.unref();
+  }
+  function releaseStartHold(): void {
+    if (startHold === undefined) return;
+    clearTimeout(startHold);
+    startHold = undefined;
+    deps.onBusy?.(-1);
+  }
+
+  const spare: SpareSession = {
+    key,
+    get closed() {
+      return closed;
+    },
+    claim(claimant) {
+      if (spec) throw new TypeError('a context serves one session only');
+      if (shapeKey(shapeOf(claimant)) !== key) throw new TypeError('the session needs a context of another shape');
+      spec = claimant;
+      holdForStart();
+      hosts = createUrlGuard({ allowedHosts: claimant.allowedHosts, allowInsecureHttp: claimant.allowInsecureHttp });
+      for (const event of early.splice(0)) report(event);
+      return session;
+    },
+    close: () => end('closed'),
+  };
+
   function requireOpen(): Tab {
     const tab = tabs.active;
     if (closed || !tab) throw new AppError('session_ended');
     return tab;
   }
 
-  return session;
+  return spare;
 }
 
 /** Input that counts as the operator's own action for a copy that follows (a press, a key, typed text). */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { chromium, type Browser } from 'playwright-core';
 import { AppError } from '../core/index.js';
-import { openBrowserSession, type PooledSession } from './browser-session.js';
+import { prepareBrowserSession, shapeKey, shapeOf, type PooledSession, type SessionShape, type SpareSession } from './browser-session.js';
 import type { BrowserPool, BrowserSession, ContextSpec } from './types.js';
 
 /**
@@ -61,12 +61,28 @@ export interface BrowserPoolDeps {
   launchArgs?: readonly string[];
   /** How each session's egress proxy resolves host names; default: the system resolver (tests map test names to 127.0.0.1). */
   lookup?: LookupFunction;
+  /** Contexts kept opened ahead of sessions (WEBASSET_BROWSER_SPARE_CONTEXTS); default 0. */
+  spareContexts?: number;
+}
+
+/** A context being opened, or opened, ahead of its session. */
+interface SpareEntry {
+  browser: Browser;
+  ready: Promise<SpareSession | undefined>;
+  /** Set once ready resolved to a spare. */
+  spare?: SpareSession;
 }
 
 /**
  * One Chromium per node, started on first use and shared by every session, each in its own
  * BrowserContext. Concurrent opens share one launch. When the browser dies, each of its
  * sessions ends with browser_crashed and the next open starts a new browser.
+ *
+ * Opening a context (its egress proxy, navigation lock, policy and first tab) is about a fifth of
+ * a start. With `spareContexts`, the pool opens contexts ahead for the policies most recently used,
+ * one each, and hands one to the next session of that policy. Spares are opened only while no
+ * open() and no login runs (they would compete for the same CPU), never launch a browser, and a
+ * spare is claimed at most once: no two sessions ever share a context.
  */
 export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
   const { logger } = deps;
@@ -75,6 +91,13 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
   const sessions = new Set<PooledSession>();
   let launching: Promise<Browser> | undefined;
   let closing = false;
+  const spareLimit = deps.spareContexts ?? 0;
+  /** Policies of the latest opens, most recent last, at most spareLimit: what the spares are for. */
+  const wanted = new Map<string, SessionShape>();
+  const spares = new Map<string, SpareEntry>();
+  /** open() calls and logins in flight: spares wait until there are none. */
+  let busy = 0;
+  let refillQueued = false;
 
   const launch = async (): Promise<Browser> => {
     let browser: Browser;
@@ -92,6 +115,11 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
       rmSync(downloadsPath, { recursive: true, force: true });
       if (launching && current === browser) launching = undefined;
       if (closing) return;
+      for (const [key, entry] of spares) {
+        if (entry.browser !== browser) continue;
+        spares.delete(key);
+        void entry.ready.then((spare) => spare?.close());
+      }
       const victims = [...sessions].filter((session) => owner.get(session) === browser);
       logger.error({ sessions: victims.length }, 'Chromium disconnected; its sessions end with browser_crashed');
       for (const session of victims) session.crashed();
@@ -104,6 +132,81 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
   const owner = new WeakMap<PooledSession, Browser>();
   const downloads = new WeakMap<Browser, string>();
 
+  const onEnded = (ended: PooledSession) => {
+    sessions.delete(ended);
+  };
+  const onBusy = (change: 1 | -1) => {
+    busy += change;
+    if (busy === 0) queueRefill();
+  };
+  const prepare = (browser: Browser, shape: SessionShape): Promise<SpareSession> =>
+    prepareBrowserSession({ browser, shape, logger, lookup: deps.lookup, downloadsDir: downloads.get(browser), onEnded, onBusy });
+
+  /** The spare for `key` on `browser`, taken out of the pool (at most one caller gets it), or undefined. */
+  const takeSpare = async (key: string, browser: Browser): Promise<SpareSession | undefined> => {
+    const entry = spares.get(key);
+    if (!entry) return undefined;
+    spares.delete(key);
+    const spare = await entry.ready;
+    if (spare && (entry.browser !== browser || spare.closed)) {
+      void spare.close();
+      return undefined;
+    }
+    return spare;
+  };
+
+  function queueRefill(): void {
+    if (refillQueued || closing || spareLimit === 0) return;
+    refillQueued = true;
+    setImmediate(() => {
+      refillQueued = false;
+      refill();
+    });
+  }
+
+  /** Opens the next missing spare (one at a time, only while nothing else runs), then looks again. */
+  function refill(): void {
+    const browser = current;
+    if (busy > 0 || closing || !browser?.isConnected() || [...spares.values()].some((entry) => entry.ready === opening)) return;
+    for (const [key, entry] of spares) {
+      if (wanted.has(key)) continue;
+      spares.delete(key);
+      void entry.ready.then((spare) => spare?.close());
+    }
+    const missing = [...wanted].reverse().find(([key]) => !spares.has(key));
+    if (!missing) return;
+    const [key, shape] = missing;
+    const ready = prepare(browser, shape).then(
+      (spare) => spare,
+      (error: unknown) => {
+        // Not a session's failure: the next start opens its own context (and reports that failure if it repeats).
+        if (browser.isConnected()) logger.warn({ err: error }, 'could not open a spare browser context');
+        if (spares.get(key)?.ready === ready) spares.delete(key);
+        return undefined;
+      },
+    );
+    opening = ready;
+    const entry: SpareEntry = { browser, ready };
+    spares.set(key, entry);
+    void ready.then((spare) => {
+      if (spare) entry.spare = spare;
+      if (opening === ready) opening = undefined;
+      if (spares.get(key)?.ready === ready && closing) {
+        spares.delete(key);
+        void ready.then((spare) => spare?.close());
+      }
+      queueRefill();
+    });
+  }
+  let opening: Promise<SpareSession | undefined> | undefined;
+
+  const remember = (key: string, shape: SessionShape) => {
+    if (spareLimit === 0) return;
+    wanted.delete(key);
+    wanted.set(key, shape);
+    while (wanted.size > spareLimit) wanted.delete(wanted.keys().next().value as string);
+  };
+
   const getBrowser = (): Promise<Browser> => {
     if (!launching) {
       launching = launch();
@@ -114,38 +217,50 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
     return launching;
   };
 
+  async function openSession(spec: ContextSpec): Promise<BrowserSession> {
+    const browser = await getBrowser();
+    const shape = shapeOf(spec);
+    const key = shapeKey(shape);
+    remember(key, shape);
+    let session: PooledSession;
+    try {
+      const spare = (await takeSpare(key, browser)) ?? (await prepare(browser, shape));
+      session = spare.claim(spec);
+    } catch (error) {
+      if (error instanceof AppError || browser.isConnected()) throw error;
+      throw new AppError('browser_unavailable', { detail: 'Chromium disconnected while the session opened', cause: error });
+    }
+    owner.set(session, browser);
+    sessions.add(session);
+    // The browser may have died while the context opened: the caller gets an ended session either way.
+    if (!browser.isConnected()) session.crashed();
+    return session;
+  }
+
   return {
     get size() {
       return sessions.size;
     },
+    get spares() {
+      return [...spares.values()].filter((entry) => entry.spare && !entry.spare.closed).length;
+    },
     async open(spec: ContextSpec): Promise<BrowserSession> {
       if (closing) throw new AppError('shutting_down');
-      const browser = await getBrowser();
-      let session: PooledSession;
+      busy += 1;
       try {
-        session = await openBrowserSession({
-          browser,
-          spec,
-          logger,
-          lookup: deps.lookup,
-          downloadsDir: downloads.get(browser),
-          onEnded: (ended) => {
-            sessions.delete(ended);
-          },
-        });
-      } catch (error) {
-        if (error instanceof AppError || browser.isConnected()) throw error;
-        throw new AppError('browser_unavailable', { detail: 'Chromium disconnected while the session opened', cause: error });
+        return await openSession(spec);
+      } finally {
+        onBusy(-1);
       }
-      owner.set(session, browser);
-      sessions.add(session);
-      // The browser may have died while the context opened: the caller gets an ended session either way.
-      if (!browser.isConnected()) session.crashed();
-      return session;
     },
     async close(): Promise<void> {
       closing = true;
-      await Promise.all([...sessions].map((session) => session.close().catch(() => undefined)));
+      const pendingSpares = [...spares.values()];
+      spares.clear();
+      await Promise.all([
+        ...pendingSpares.map((entry) => entry.ready.then((spare) => spare?.close()).catch(() => undefined)),
+        ...[...sessions].map((session) => session.close().catch(() => undefined)),
+      ]);
       const pending = launching;
       launching = undefined;
       const browser = await pending?.catch(() => undefined);

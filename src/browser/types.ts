@@ -7,6 +7,8 @@ export interface BrowserPool {
   open(spec: ContextSpec): Promise<BrowserSession>;
   /** Sessions currently open on this node. */
   readonly size: number;
+  /** Contexts opened ahead and ready for a session (WEBASSET_BROWSER_SPARE_CONTEXTS). */
+  readonly spares: number;
   /** Closes every context and the browser; open() afterwards fails with browser_unavailable. */
   close(): Promise<void>;
 }

@@ -33,6 +33,8 @@ export interface Config {
   oidcMfaAmr: string[];
   oidcMfaAcr: string[];
   chromiumPath: string | undefined;
+  /** Contexts the browser pool keeps opened ahead of sessions (0: none). */
+  browserSpareContexts: number;
   /** ffmpeg for exporting recordings to video; unset: found on the PATH. */
   ffmpegPath: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -34,6 +34,14 @@ function positiveInt(max: number) {
     .max(max, `expected a whole number between 1 and ${max}`);
 }
 
+function wholeNumber(min: number, max: number) {
+  return z.coerce
+    .number({ error: 'expected a whole number' })
+    .int('expected a whole number')
+    .min(min, `expected a whole number between ${min} and ${max}`)
+    .max(max, `expected a whole number between ${min} and ${max}`);
+}
+
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
 
 function url(protocols: string[]) {
@@ -329,6 +337,13 @@ export const SETTINGS: readonly SettingDefinition[] = [
     { defaultText: '(none)' },
   ),
   define('chromiumPath', 'CHROMIUM_PATH', nonEmpty.optional(), 'Path to the Chromium executable. Unset: found on the machine.'),
+  define(
+    'browserSpareContexts',
+    'WEBASSET_BROWSER_SPARE_CONTEXTS',
+    wholeNumber(0, 8).default(1),
+    'Browser contexts kept opened ahead, ready for the next session (one per recently used asset policy), so a session start skips opening one. 0: none.',
+    { defaultText: '1' },
+  ),
   define('ffmpegPath', 'FFMPEG_PATH', nonEmpty.optional(), 'Path to the ffmpeg executable that exports recordings to video (ffprobe beside it). Unset: ffmpeg found on the PATH.'),
   define('logLevel', 'LOG_LEVEL', logLevel.default('info'), 'Log level: fatal, error, warn, info, debug, trace or silent.', { defaultText: 'info' }),
   define('nodeId', 'WEBASSET_NODE_ID', nonEmpty.max(128).optional(), 'Name of this node in audit events and logs. Unset: the host name.'),
