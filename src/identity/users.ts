@@ -343,7 +343,8 @@ export function createUsers(deps: UsersDeps): Users {
           .execute();
         await trx.deleteFrom('user_recovery_codes').where('user_id', '=', id).execute();
       });
-      await revokeSessions(id, by, 'mfa reset');
+      // The second factor may be in someone else's hands: what the user holds ends, browser sessions included.
+      await revokeAccess(id, by, 'mfa reset', context);
       const link = row.disabled_at_ms === null ? await createEnrolmentLink(id, 'reset_mfa', by, context) : null;
       if (!link) throw new AppError('invalid_request', { publicMessage: 'MFA was reset, but the user is disabled: enable them, then create an enrolment link.' });
       return { enrolmentUrl: link.url, expiresAt: link.expiresAt };

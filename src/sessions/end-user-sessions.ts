@@ -31,8 +31,9 @@ const NO_CONTROL = /\p{Cc}/gu;
  * Ends, with reason `admin`, every browser session of a user whose access
  * was revoked (decision 0020): first those live on this node, including the
  * sessions an agent runs on the user's behalf, closed at once; then the rows
- * of the sessions the user owns on other nodes, which those nodes close on
- * their next tick. Returns how many this call ended.
+ * of those (the user's own and the agents' on their behalf) held by other
+ * nodes, which those nodes close on their next tick. Returns how many this
+ * call ended.
  */
 export async function endSessionsOfUser(deps: EndUserSessionsDeps, userId: string, ending: RevocationEnding): Promise<number> {
   const { store, audit, clock, live } = deps;
@@ -41,8 +42,8 @@ export async function endSessionsOfUser(deps: EndUserSessionsDeps, userId: strin
   const here = [...(live?.sessions.values() ?? [])].filter((s) => !s.ending && (s.record.userId === userId || s.owner.onBehalfOf?.id === userId));
   await Promise.all(here.map((s) => live!.finish(s, 'admin', how)));
   let ended = here.length;
-  for (const record of await store.list(userId)) {
-    if (record.state === 'ended' || live?.sessions.get(record.id)?.ending) continue;
+  for (const record of await store.liveHeldFor(userId)) {
+    if (live?.sessions.get(record.id)?.ending) continue;
     await audit.record('browser_session.ended', 'success', record.id, ending.actor, { assetId: record.assetId, userId: record.userId, reason: 'admin', message, from: record.state }, ending.context);
     if (await store.end(record.id, 'admin', message, clock.now())) ended += 1;
   }

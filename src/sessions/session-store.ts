@@ -12,6 +12,8 @@ export interface Reservation {
   userId: string;
   principalKind: 'user' | 'agent';
   credential: string | null;
+  /** The operator an agent acts for, or null. */
+  onBehalfOf: string | null;
   nodeId: string;
   now: number;
   maxSessions: number | null;
@@ -80,6 +82,7 @@ export function createSessionStore(db: Kysely<Tables>) {
             last_input_at_ms: r.now,
             node_id: r.nodeId,
             credential: r.credential,
+            on_behalf_of: r.onBehalfOf,
           })
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -106,6 +109,18 @@ export function createSessionStore(db: Kysely<Tables>) {
         .orderBy('created_at_ms', 'desc')
         .orderBy('id')
         .limit(LIST_MAX)
+        .execute();
+      return rows.map(toSessionRecord);
+    },
+
+    /** Live sessions the user started, and those agents run on their behalf, on every node. */
+    async liveHeldFor(userId: string): Promise<SessionRecord[]> {
+      const rows = await db
+        .selectFrom('browser_sessions')
+        .selectAll()
+        .where('state', '<>', 'ended')
+        .where((eb) => eb.or([eb('user_id', '=', userId), eb('on_behalf_of', '=', userId)]))
+        .orderBy('created_at_ms')
         .execute();
       return rows.map(toSessionRecord);
     },

@@ -62,6 +62,7 @@ async function authorizeAndReserve(deps: StartDeps, principal: Principal, assetI
       userId: principal.id,
       principalKind: principal.kind === 'agent' ? 'agent' : 'user',
       credential: asset.credential,
+      onBehalfOf: principal.kind === 'agent' ? (principal.onBehalfOf?.id ?? null) : null,
       nodeId: deps.nodeId,
       now: deps.clock.now(),
       maxSessions: asset.policy.maxSessions,

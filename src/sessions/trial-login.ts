@@ -88,6 +88,7 @@ export function createTrialLogin(deps: TrialLoginDeps): TrialLogin {
         userId: principal.id,
         principalKind: 'user',
         credential: asset.credential,
+        onBehalfOf: null,
         nodeId: deps.nodeId,
         now: deps.clock.now(),
         // Only the credential's limit: a test is not one of the asset's sessions, but it uses the account.

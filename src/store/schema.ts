@@ -249,6 +249,8 @@ export interface BrowserSessionRow {
   node_id: string;
   /** Vault entry id of the credential injected (counted for the per-credential limit). */
   credential: string | null;
+  /** An agent's session on behalf of an operator: that operator's user id (revoking their access ends it). */
+  on_behalf_of: string | null;
 }
 
 export interface RecordingRow {

@@ -148,6 +148,36 @@ describe('browser sessions end when their user loses access', () => {
     ]);
   });
 
+  it("an agent's session on behalf of the user, held by another node, is ended in the database too", async () => {
+    const olga = await person('olga');
+    const bot = await users.create({ username: 'bank-bot', source: 'local', kind: 'service', roles: ['agent'] }, CLI);
+    const id = randomUUID();
+    const other = randomUUID();
+    const now = Date.now();
+    const row = { asset_id: 'bank', user_id: bot.id, principal_kind: 'agent', state: 'active', end_reason: null, end_message: null, created_at_ms: now, active_at_ms: now, ended_at_ms: null, last_input_at_ms: now, node_id: 'other-node', credential: 'bank-login' };
+    await fresh.db.database.db
+      .insertInto('browser_sessions')
+      .values([
+        { id, ...row, on_behalf_of: olga.id },
+        { id: other, ...row, on_behalf_of: null },
+      ])
+      .execute();
+
+    await users.disable(olga.id, CLI, 'left the bank');
+
+    expect(await stack.sessions.get(id, CLI)).toMatchObject({ state: 'ended', endReason: 'admin', endMessage: 'access revoked: user disabled' });
+    expect(await stack.auditRows({ action: 'browser_session.ended', target: id })).toHaveLength(1);
+    // The service account's own session (on behalf of no one) goes on.
+    expect(await stack.sessions.get(other, CLI)).toMatchObject({ state: 'active' });
+  });
+
+  it("resetting the user's MFA ends their browser session with their web sessions", async () => {
+    const olga = await person('olga');
+    const session = await stack.sessions.start(olga, 'bank');
+    await users.resetMfa(olga.id, CLI);
+    expect(await stack.sessions.get(session.id, CLI)).toMatchObject({ state: 'ended', endReason: 'admin', endMessage: 'access revoked: mfa reset' });
+  });
+
   it('in a process without browser sessions (a CLI command against PostgreSQL) the rows are ended, and the node holding the session closes it at its tick', async () => {
     const olga = await person('olga');
     const session = await stack.sessions.start(olga, 'bank');

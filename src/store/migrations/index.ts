@@ -6,6 +6,7 @@ import * as vault from './0004-vault.js';
 import * as vaultReferences from './0005-vault-references.js';
 import * as browserSessions from './0006-browser-sessions.js';
 import * as recordings from './0007-recordings.js';
+import * as sessionOnBehalf from './0008-session-on-behalf.js';
 
 /** Ordered by name; a released migration is never edited, only followed by a new one. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0005-vault-references': vaultReferences,
   '0006-browser-sessions': browserSessions,
   '0007-recordings': recordings,
+  '0008-session-on-behalf': sessionOnBehalf,
 };
