@@ -12,6 +12,7 @@ import { installClipboardGuard, MAX_PASTE_CHARS } from './clipboard.js';
 import { contextPolicyOptions, watchPagePolicy } from './policy.js';
 import { createScreencasts } from './screencast.js';
 import { createTabs, type Tab } from './tabs.js';
+import { createTransfers } from './transfers.js';
 import type { BrowserEvent, BrowserSession, ContextSpec, CopiedText, InputEvent, LoginInput, LoginOutcome, ScreencastFrame, ScreencastOptions, SessionPolicy, TabInfo } from './types.js';
 import { createUrlGuard, describeUrl, type UrlGuard } from './url-guard.js';
 
@@ -129,6 +130,8 @@ export async function prepareBrowserSession(deps: OpenDeps & { shape: SessionSha
     }
   };
 
+  const transfers = createTransfers({ dir: deps.downloadsDir, sessionId, report });
+
   const proxy = await startEgressProxy({
     guard,
     lookup: deps.lookup,
@@ -200,7 +203,7 @@ export async function prepareBrowserSession(deps: OpenDeps & { shape: SessionSha
       pending = (async () => {
         const cdp = await context.newCDPSession(page);
         lock.watchPage(page, cdp);
-        watchPagePolicy(page, shape.policy, report, cdp, deps.downloadsDir);
+        watchPagePolicy(page, shape.policy, report, cdp, deps.downloadsDir, transfers);
         if (size.width !== viewport.width || size.height !== viewport.height) await page.setViewportSize(size).catch(() => undefined);
         const tab = tabs.add(page, cdp);
         const navigated = () => {
@@ -240,6 +243,7 @@ export async function prepareBrowserSession(deps: OpenDeps & { shape: SessionSha
     ending.abort();
     await screencasts.stopAll().catch(() => undefined);
     if (reason === 'closed') await context.close().catch(() => undefined);
+    await transfers.close();
     await proxy.close();
     report({ type: 'ended', reason });
     deps.onEnded(session);
@@ -280,6 +284,7 @@ export async function prepareBrowserSession(deps: OpenDeps & { shape: SessionSha
       return sessionId();
     },
     agent,
+    transfers,
     get closed() {
       return closed;
     },

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CDPSession, Download, Page } from 'playwright-core';
+import type { Transfers } from './transfers.js';
 import type { BrowserEvent, SessionPolicy } from './types.js';
 import { describeUrl } from './url-guard.js';
 
@@ -26,9 +25,10 @@ export const DOWNLOAD_POLL_MS = 25;
  * Page.downloadProgress events let a download that grows past the cap be cancelled while it runs
  * (Playwright tells nothing before the file is complete), and with `downloadsDir` (the browser's
  * downloadsPath) the partial file `<guid>.crdownload` is measured every DOWNLOAD_POLL_MS as well;
- * the size is checked again at the end.
+ * the size is checked again at the end. A complete allowed download and a file chooser where uploads
+ * are allowed go to `transfers`, for the session's owner.
  */
-export function watchPagePolicy(page: Page, policy: SessionPolicy, report: (event: BrowserEvent) => void, cdp?: CDPSession, downloadsDir?: string): void {
+export function watchPagePolicy(page: Page, policy: SessionPolicy, report: (event: BrowserEvent) => void, cdp: CDPSession | undefined, downloadsDir: string | undefined, transfers: Transfers): void {
   const maxBytes = policy.maxDownloadBytes ?? MAX_DOWNLOAD_BYTES;
   const running: RunningDownload[] = [];
   // URLs Chromium reported too large before Playwright handed over their Download.
@@ -98,18 +98,15 @@ export function watchPagePolicy(page: Page, policy: SessionPolicy, report: (even
       oversizedUrls.splice(early, 1);
       tooLarge(entry);
     }
-    void handleDownload(entry, policy, maxBytes, report, tooLarge).finally(() => {
+    void handleDownload(entry, policy, maxBytes, report, tooLarge, transfers).finally(() => {
       const index = running.indexOf(entry);
       if (index !== -1) running.splice(index, 1);
     });
   });
   // A listener makes Playwright intercept the chooser: no dialog opens and no file is set unless we set one.
-  page.on('filechooser', () => {
-    report({
-      type: 'blocked',
-      what: 'upload',
-      reason: policy.uploads === 'block' ? 'uploads are blocked for this asset' : 'no file source is connected to this session',
-    });
+  page.on('filechooser', (chooser) => {
+    if (policy.uploads === 'allow') void transfers.offerChooser(chooser).catch(() => undefined);
+    else report({ type: 'blocked', what: 'upload', reason: 'uploads are blocked for this asset' });
   });
 }
 
@@ -125,6 +122,7 @@ async function handleDownload(
   maxBytes: number,
   report: (event: BrowserEvent) => void,
   tooLarge: (entry: RunningDownload) => void,
+  transfers: Transfers,
 ): Promise<void> {
   const { download, fileName } = entry;
   if (policy.downloads === 'block') {
@@ -135,27 +133,17 @@ async function handleDownload(
   try {
     const path = await download.path();
     if (entry.tooLarge) return;
-    const { size, sha256 } = await digest(path);
-    if (size > maxBytes) {
+    const result = await transfers.keepDownload(path, fileName, maxBytes);
+    // The session's copy is what the owner gets; the browser's own file is not needed any more.
+    await download.delete().catch(() => undefined);
+    if ('tooLarge' in result) {
       // Grew past the cap between two progress events, or no progress was seen: not kept either.
       tooLarge(entry);
-      await download.delete().catch(() => undefined);
       return;
     }
-    report({ type: 'download', fileName, size, sha256 });
+    if ('kept' in result) report({ type: 'download', ...result.kept });
   } catch {
     if (entry.tooLarge) return;
     report({ type: 'blocked', what: 'download', url: describeUrl(download.url()), reason: `download failed (${fileName})` });
   }
-}
-
-async function digest(path: string): Promise<{ size: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    const bytes = chunk as Buffer;
-    size += bytes.length;
-    hash.update(bytes);
-  }
-  return { size, sha256: hash.digest('hex') };
 }

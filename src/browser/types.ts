@@ -1,5 +1,6 @@
 // The browser module's public types: plain data in and out, so that sessions/, the live view and
 // MCP tools never hold a Playwright object (DESIGN.md) and the browser can later move to a worker.
+import type { Readable } from 'node:stream';
 import type { LoginRecipe, PageCheck } from '../core/index.js';
 
 export interface BrowserPool {
@@ -45,8 +46,14 @@ export type BlockedWhat = 'request' | 'navigation' | 'popup' | 'download' | 'upl
 export type BrowserEvent =
   | { type: 'navigated'; tabId: string; url: string; title: string }
   | { type: 'blocked'; what: BlockedWhat; url?: string; reason: string }
-  | { type: 'download'; fileName: string; size: number; sha256: string }
-  | { type: 'upload'; fileNames: string[] }
+  /** A complete download kept for the session's owner under `id` (transfers.ts); `fileName` is safe to show (safeFileName). */
+  | { type: 'download'; id: string; fileName: string; size: number; sha256: string }
+  /** Files set into a page's file chooser by the session's owner (names as the page got them). */
+  | { type: 'upload'; fileNames: string[]; sizes: number[]; sha256: string[] }
+  /** A page opened a file chooser and the asset allows uploads: it waits for the owner's files under `id`. */
+  | { type: 'file_chooser'; id: string; multiple: boolean; accept: string[] }
+  /** The chooser `id` no longer waits: answered, cancelled, or replaced by a newer one. */
+  | { type: 'file_chooser_closed'; id: string }
   | { type: 'tab_opened' | 'tab_closed' | 'tab_switched'; tabId: string; url: string }
   /** A viewer pressed a mouse button; `target` describes the element (tag, type, name, role, label), never a value. */
   | { type: 'click'; x: number; y: number; button: string; target: string }
@@ -90,8 +97,62 @@ export interface BrowserSession {
   resize(width: number, height: number): Promise<void>;
   close(): Promise<void>;
   readonly closed: boolean;
+  /** Downloads kept for the owner and the file chooser waiting for the owner's files (transfers.ts). */
+  readonly transfers: SessionTransfers;
   /** Tool-level controls for an AI agent (MCP): refs from an accessibility snapshot, bounded settle waits, redacted results. */
   readonly agent: AgentControls;
+}
+
+/** A download kept for the session's owner (at most MAX_KEPT_DOWNLOADS and MAX_KEPT_DOWNLOAD_BYTES a session; removed at its end). */
+export interface KeptDownload {
+  id: string;
+  fileName: string;
+  size: number;
+  sha256: string;
+}
+
+export interface OpenedDownload {
+  download: KeptDownload;
+  /** The file's bytes; the caller reads it to its end or destroys it. */
+  stream: Readable;
+}
+
+export interface FileChooserInfo {
+  id: string;
+  multiple: boolean;
+  /** The file input's `accept` entries that look like a type or an extension (`.csv`, `image/*`). */
+  accept: string[];
+}
+
+/** A file from the owner, as bytes: no path from a client ever reaches the file system. */
+export interface UploadFile {
+  name: string;
+  mimeType: string;
+  buffer: Buffer;
+}
+
+export interface UploadedFile {
+  /** The name as the page got it (safeFileName). */
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/** What passes between the session's owner and its pages (downloads out, uploads in); plain data. */
+export interface SessionTransfers {
+  downloads(): KeptDownload[];
+  /** The kept download `id`, opened; null when there is none (never kept, replaced by newer ones, session ended). */
+  openDownload(id: string): Promise<OpenedDownload | null>;
+  pendingChooser(): FileChooserInfo | null;
+  /**
+   * Checks and names the files (AppError invalid_request, payload_too_large; not_found for an unknown
+   * chooser, file_chooser_closed for one answered, cancelled or replaced, session_ended), calls
+   * `before` with what will be set (the caller audits; when it throws, nothing is set), then sets
+   * them into the page's file input and reports `upload`.
+   */
+  setFiles(chooserId: string, files: UploadFile[], before: (files: UploadedFile[]) => Promise<void>): Promise<UploadedFile[]>;
+  /** Answers the chooser with no file (same errors as setFiles). */
+  cancelChooser(chooserId: string): Promise<void>;
 }
 
 /** Values that must never leave the browser module in agent results (the session credential's values). */

@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   credential_in_use: { status: 409, message: 'The credential of this asset is in use by other sessions; try again when one ends.' },
   asset_in_use: { status: 409, message: 'This asset has as many sessions open as it allows; try again when one ends.' },
   session_ended: { status: 410, message: 'This browser session has ended.' },
+  file_chooser_closed: { status: 409, message: 'This file chooser no longer waits for files: it was answered, cancelled, or replaced by a newer one.' },
   login_failed: { status: 502, message: 'The remote browser could not log in to the portal.' },
   recording_unavailable: { status: 503, message: 'The session recording cannot be written; the session was refused or ended because its asset requires recording.' },
   legal_hold: { status: 409, message: 'This recording is under legal hold and cannot be deleted.' },

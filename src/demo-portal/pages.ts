@@ -71,8 +71,24 @@ export function hashedPage(error?: string): string {
 export function accountsPage(user: string, balance: string, csrf: string): string {
   const body = html`<h1>Accounts</h1><p>Signed in as <strong id="user">${user}</strong></p>
 <table id="accounts"><tr><th>Account</th><th>Balance</th></tr><tr><td>Current account NL91 DEMO 0417 1643 00</td><td id="balance">${balance}</td></tr></table>
-<p><a id="transfer-link" href="/transfer">Make a transfer</a></p>${logoutForm(csrf)}`;
+<p><a id="transfer-link" href="/transfer">Make a transfer</a></p>
+<p><a id="statement-link" href="/statements/latest.csv">Download the latest statement (CSV)</a></p>
+<p><a id="documents-link" href="/documents">Upload a document</a></p>${logoutForm(csrf)}`;
   return layout('Accounts', body);
+}
+
+/** The latest statement as CSV (`/statements/latest.csv`, sent as an attachment: the browser downloads it). */
+export function statementCsv(user: string, balance: string): string {
+  return `account,holder,balance\nNL91 DEMO 0417 1643 00,${user.replace(/[",\r\n]/g, ' ')},"${balance}"\n`;
+}
+
+/** An upload form (`/documents`): one file; after a submit, the name and size the portal received. */
+export function documentsPage(csrf: string, received?: { name: string; size: number }): string {
+  const result = received ? html`<p id="upload-result" role="status">Received <strong id="received-name">${received.name}</strong> (<span id="received-size">${received.size}</span> bytes).</p>` : raw('');
+  const form = html`<form id="upload-form" method="post" action="/documents?csrf=${csrf}" enctype="multipart/form-data">
+<label for="document">Document</label><input id="document" name="document" type="file" accept=".pdf,.csv,.txt,image/*">
+<button id="upload" type="submit">Upload</button></form>`;
+  return layout('Documents', html`<h1>Documents</h1>${result}${form}<p><a href="/accounts">Back to accounts</a></p>${logoutForm(csrf)}`);
 }
 
 /** The transfer form's optional purpose (a select, for the agent tools' select_option). */

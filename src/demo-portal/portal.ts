@@ -25,12 +25,14 @@ export interface DemoPortal {
 }
 
 const MAX_BODY = 16 * 1024;
+/** A document sent to `/documents` (multipart). */
+const MAX_DOCUMENT = 2 * 1024 * 1024;
 const WRONG_CREDENTIALS = 'Wrong username or password.';
 /** Self-only: no inline script or style, framing only by itself (the iframe variant). */
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'";
 
-type Request = { method: string; path: string; query: URLSearchParams; session: PortalSession | undefined; body: Record<string, string>; rawBody: string; req: IncomingMessage };
-type Reply = { status?: number; html?: string; json?: unknown; redirect?: string; cookie?: string; text?: { type: string; body: string } };
+type Request = { method: string; path: string; query: URLSearchParams; session: PortalSession | undefined; body: Record<string, string>; rawBody: string; bytes: Buffer; req: IncomingMessage };
+type Reply = { status?: number; html?: string; json?: unknown; redirect?: string; cookie?: string; text?: { type: string; body: string }; attachment?: { name: string; type: string; body: string } };
 
 /** A small banking portal to try and test logins against (node:http, no framework: it stands in for someone else's site). */
 export function createDemoPortal(options: DemoPortalOptions): DemoPortal {
@@ -127,6 +129,20 @@ export function createDemoPortal(options: DemoPortalOptions): DemoPortal {
       const result = transfer(session, r.body.to ?? '', r.body.amount ?? '', r.body.purpose ?? '');
       return { status: result.ok ? 200 : 400, html: pages.transferPage(session.csrf, pages.formatEuros(session.balanceCents), result) };
     },
+    'GET /statements/latest.csv': (r) => {
+      const session = signedIn(r);
+      return session ? { attachment: { name: 'statement-latest.csv', type: 'text/csv; charset=utf-8', body: pages.statementCsv(session.user!, pages.formatEuros(session.balanceCents)) } } : { redirect: '/login' };
+    },
+    'GET /documents': (r) => {
+      const session = signedIn(r);
+      return session ? { html: pages.documentsPage(session.csrf) } : { redirect: '/login' };
+    },
+    'POST /documents': (r) => {
+      const session = signedIn(r);
+      if (!session || !sameText(r.query.get('csrf') ?? '', session.csrf)) return { redirect: '/login' };
+      const file = readMultipartFile(r.req.headers['content-type'] ?? '', r.bytes);
+      return file ? { html: pages.documentsPage(session.csrf, file) } : { status: 400, html: pages.documentsPage(session.csrf) };
+    },
     'GET /logout': (r) => (r.session ? { redirect: '/accounts' } : { html: pages.signedOutPage() }),
     'POST /logout': (r) => {
       if (r.session && sameText(r.body.csrf ?? '', r.session.csrf)) sessions.delete(r.session.id);
@@ -141,9 +157,10 @@ export function createDemoPortal(options: DemoPortalOptions): DemoPortal {
     const route = routes[`${method} ${target.pathname}`];
     if (!route && !file) return send(res, { status: 404, html: '<!doctype html><title>Not found</title><p>Not found.</p>' });
     if (file) return send(res, { text: file });
-    const rawBody = method === 'POST' ? await readBody(req) : '';
-    if (rawBody === undefined) return send(res, { status: 413, html: '<!doctype html><title>Too large</title>' });
-    const request: Request = { method, path: target.pathname, query: target.searchParams, session: sessions.fromCookie(req.headers.cookie), body: parseBody(req, rawBody), rawBody, req };
+    const bytes = method === 'POST' ? await readBody(req, target.pathname === '/documents' ? MAX_DOCUMENT : MAX_BODY) : Buffer.alloc(0);
+    if (bytes === undefined) return send(res, { status: 413, html: '<!doctype html><title>Too large</title>' });
+    const rawBody = bytes.toString('utf8');
+    const request: Request = { method, path: target.pathname, query: target.searchParams, session: sessions.fromCookie(req.headers.cookie), body: parseBody(req, rawBody), rawBody, bytes, req };
     send(res, route!(request));
   }
 
@@ -197,6 +214,8 @@ function send(res: ServerResponse, reply: Reply): void {
     res.writeHead(303, { ...headers, location: reply.redirect }).end();
   } else if (reply.json !== undefined) {
     res.writeHead(reply.status ?? 200, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify(reply.json));
+  } else if (reply.attachment) {
+    res.writeHead(reply.status ?? 200, { ...headers, 'content-type': reply.attachment.type, 'content-disposition': `attachment; filename="${reply.attachment.name}"` }).end(reply.attachment.body);
   } else if (reply.text) {
     res.writeHead(reply.status ?? 200, { ...headers, 'content-type': reply.text.type }).end(reply.text.body);
   } else {
@@ -204,15 +223,33 @@ function send(res: ServerResponse, reply: Reply): void {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) return undefined;
+    if (size > max) return undefined;
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/** The first file of a multipart/form-data body: its name (as sent) and size in bytes; undefined when there is none. */
+function readMultipartFile(contentType: string, body: Buffer): { name: string; size: number } | undefined {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
+  if (!boundary) return undefined;
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+  let at = body.indexOf(delimiter);
+  while (at !== -1) {
+    const headersEnd = body.indexOf('\r\n\r\n', at);
+    const next = body.indexOf(delimiter, at + delimiter.length);
+    if (headersEnd === -1 || next === -1) return undefined;
+    const name = /filename="([^"]*)"/.exec(body.subarray(at, headersEnd).toString('utf8'))?.[1];
+    // The part's content ends with CRLF before the next delimiter.
+    if (name) return { name, size: next - 2 - (headersEnd + 4) };
+    at = next;
+  }
+  return undefined;
 }
 
 function parseBody(req: IncomingMessage, body: string): Record<string, string> {

@@ -32,6 +32,7 @@ import { registerWebSockets } from './live-view/websocket-plugin.js';
 import type { LiveSessions } from './live-view/ports.js';
 import { liveViewRoutes } from './routes/live-view.js';
 import { sessionsRoutes } from './routes/sessions.js';
+import { sessionTransferRoutes } from './routes/session-transfers.js';
 import type { BrowserSessions } from '../sessions/index.js';
 import type { RecordingExporter, Recordings } from '../recording/index.js';
 import { recordingRoutes } from './routes/recordings.js';
@@ -178,7 +179,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   if (deps.admin) await app.register(adminRoutes, deps.admin);
   await app.register(adminTokenRoutes, { tokens: deps.tokens });
   if (deps.vault) await app.register(adminVaultRoutes, { vault: deps.vault });
-  if (deps.browserSessions) await app.register(sessionsRoutes, { sessions: deps.browserSessions, assets: deps.admin?.assets });
+  if (deps.browserSessions) {
+    await app.register(sessionsRoutes, { sessions: deps.browserSessions, assets: deps.admin?.assets });
+    await app.register(sessionTransferRoutes, { sessions: deps.browserSessions });
+  }
   if (deps.recordings) {
     await app.register(recordingRoutes, { recordings: deps.recordings, access: deps.access, trail: deps.trail, state: deps.state, videoExport: deps.recordingExport });
     if (deps.recordingExport) {

@@ -17,7 +17,8 @@ export type RecordingEventBody =
   | { type: 'keys'; target: string; field: 'password' | 'text'; count: number; text?: string }
   | { type: 'clipboard'; direction: 'copy' | 'paste'; chars: number }
   | { type: 'download'; fileName: string; size: number; sha256: string }
-  | { type: 'upload'; fileNames: string[] }
+  /** `sizes` and `sha256` (one per file, in order) in recordings since files come from the live view. */
+  | { type: 'upload'; fileNames: string[]; sizes?: number[]; sha256?: string[] }
   | { type: 'blocked'; what: string; url?: string; reason: string }
   /** An MCP tool call; the summary never holds a secret. */
   | { type: 'tool'; tool: string; summary: string }

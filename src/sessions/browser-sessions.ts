@@ -8,6 +8,7 @@ import { createLiveSessions } from './live-sessions.js';
 import { createSessionAudit } from './session-audit.js';
 import { DEFAULT_MIN_FRAME_INTERVAL_MS } from './session-recording.js';
 import { createSessionStore } from './session-store.js';
+import { createSessionTransfers } from './session-transfers.js';
 import { startSession } from './start-session.js';
 import type { BrowserSessions, BrowserSessionsDeps, SessionRecord } from './types.js';
 
@@ -30,6 +31,7 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
   const live = createLiveSessions({ store, audit, clock, logger: deps.logger, tickMs: deps.tickMs ?? 1_000 });
   let accepting = true;
   live.startTicking();
+  const transfers = createSessionTransfers({ live, audit, current: (id) => current(id) });
 
   /** Holds a role permission now, without recording a refusal (a probe; the refusal that matters is recorded by the caller). */
   const holds = (p: Principal, permission: 'admin.sessions.read' | 'admin.sessions.revoke') => decide({ principal: p, action: permission, now: new Date(clock.now()) }).allowed;
@@ -131,6 +133,7 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
         record: s.record,
         browser: view,
         touch: () => live.touch(s),
+        ...(mode === 'control' ? { transfers: transfers.attached(s, browser) } : {}),
         onEnd(listener) {
           if (s.ending) {
             void s.ending.then(() => listener(s.record.endReason ?? 'shutdown'));
@@ -156,6 +159,10 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
       if (record.state !== 'active' || !s.browser) throw new AppError('conflict', { publicMessage: 'The session is still starting; try again when it is active.' });
       return openAgentHandle({ vault: deps.vault, live, audit, clock }, s, s.browser, principal, context);
     },
+
+    fetchDownload: (...args) => transfers.fetchDownload(...args),
+    upload: (...args) => transfers.upload(...args),
+    cancelUpload: (id, chooserId, principal) => transfers.cancelUpload(id, chooserId, principal),
 
     endAllOfUser(userId, by, reason, context = {}) {
       if (typeof userId !== 'string' || userId === '') return Promise.resolve(0);

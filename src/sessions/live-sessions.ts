@@ -6,7 +6,7 @@ import type { Principal } from '../identity/index.js';
 import type { SessionAudit } from './session-audit.js';
 import type { SessionRecording } from './session-recording.js';
 import type { SessionStore } from './session-store.js';
-import type { EndReason, SessionRecord, SessionsLogger } from './types.js';
+import type { EndReason, SessionRecord, SessionsLogger, TransferNotice } from './types.js';
 
 /** A session whose browser context lives on this node. */
 export interface LiveSession {
@@ -24,6 +24,8 @@ export interface LiveSession {
   /** Aborted as soon as an end begins, before it is recorded: the login stops and reads no credential. */
   readonly cancel: AbortController;
   listeners: Set<(reason: EndReason) => void>;
+  /** The owner's control views: told of downloads kept for them (once audited) and of file choosers waiting for their files. */
+  transferListeners: Set<(notice: TransferNotice) => void>;
   /** Audit records of browser events, in order. */
   events: Promise<void>;
   /** Begun with the start; sealed by every end. */
@@ -100,6 +102,7 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
         }
       }
       s.listeners.clear();
+      s.transferListeners.clear();
     })();
     return s.ending;
   }
@@ -114,24 +117,41 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
     }
   }
 
-  /** Browser events: the end of the context ends the session; blocks, downloads and uploads are recorded in order. */
+  function notify(s: LiveSession, notice: TransferNotice): void {
+    if (s.ending) return;
+    for (const listener of s.transferListeners) {
+      try {
+        listener(notice);
+      } catch (error) {
+        logger.warn({ err: error }, 'a transfer listener failed');
+      }
+    }
+  }
+
+  /**
+   * Browser events: the end of the context ends the session; blocks and downloads are recorded in
+   * order (uploads are recorded before the files are set, session-transfers.ts). A download is
+   * offered to the owner only once it is recorded; file choosers go to the owner as they come.
+   */
   function onBrowserEvent(s: LiveSession, event: BrowserEvent): void {
     s.recording?.browserEvent(event);
     if (event.type === 'ended') {
       if (!s.ending) void finish(s, 'browser_crashed', { actor: audit.system, message: event.reason === 'browser_crashed' ? 'the browser process ended' : 'the browser closed the session' });
       return;
     }
+    if (event.type === 'file_chooser' || event.type === 'file_chooser_closed') return notify(s, event);
     const entry =
       event.type === 'blocked'
         ? { action: 'browser_session.blocked' as const, outcome: 'denied' as const, details: { what: event.what, url: event.url?.slice(0, 2048) ?? null, reason: event.reason } }
         : event.type === 'download'
-          ? { action: 'browser_session.downloaded' as const, outcome: 'success' as const, details: { fileName: event.fileName, size: event.size, sha256: event.sha256 } }
-          : event.type === 'upload'
-            ? { action: 'browser_session.uploaded' as const, outcome: 'success' as const, details: { fileNames: event.fileNames } }
-            : undefined;
+          ? { action: 'browser_session.downloaded' as const, outcome: 'success' as const, details: { fileName: event.fileName, size: event.size, sha256: event.sha256, downloadId: event.id } }
+          : undefined;
     if (!entry) return;
     s.events = s.events
       .then(() => audit.record(entry.action, entry.outcome, s.record.id, audit.actorOf(s.owner), { assetId: s.record.assetId, ...entry.details }))
+      .then(() => {
+        if (event.type === 'download') notify(s, { type: 'download', id: event.id, fileName: event.fileName, size: event.size, sha256: event.sha256 });
+      })
       .catch((error: unknown) => {
         logger.error({ err: error, session: s.record.id }, 'could not record a browser event; the session ends (fail closed)');
         if (!s.ending) void finish(s, 'browser_crashed', { actor: audit.system, message: 'a browser event could not be recorded in the audit trail' });
@@ -175,7 +195,7 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
       const now = clock.now();
       let settle!: (browser: BrowserSession | null) => void;
       const opened = new Promise<BrowserSession | null>((resolve) => (settle = resolve));
-      const s: LiveSession = { record, owner, asset, browser: null, opened, settle, lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), events: Promise.resolve(), recording: null, cancel: new AbortController(), endingReason: null, secrets: { values: null, loading: null, wiped: false } };
+      const s: LiveSession = { record, owner, asset, browser: null, opened, settle, lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), transferListeners: new Set(), events: Promise.resolve(), recording: null, cancel: new AbortController(), endingReason: null, secrets: { values: null, loading: null, wiped: false } };
       sessions.set(record.id, s);
       return s;
     },

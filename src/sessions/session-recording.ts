@@ -130,7 +130,11 @@ function toRecordingEvent(e: BrowserEvent): RecordingEventBody | null {
     case 'tab_switched':
       return { type: 'tab', action: e.type === 'tab_opened' ? 'opened' : e.type === 'tab_closed' ? 'closed' : 'switched', tabId: e.tabId, url: e.url };
     case 'ended':
+    case 'file_chooser':
+    case 'file_chooser_closed':
       return null;
+    case 'download':
+      return { type: 'download', fileName: e.fileName, size: e.size, sha256: e.sha256 };
     default:
       return e;
   }

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Access, AssetRecord, RequestContext } from '../access/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import type { AgentActionResult, AgentControls, BrowserPool, BrowserSession, RedactionSource } from '../browser/index.js';
+import type { Readable } from 'node:stream';
+import type { AgentActionResult, AgentControls, BrowserPool, BrowserSession, RedactionSource, UploadedFile, UploadFile } from '../browser/index.js';
 import type { Clock, IdGenerator } from '../core/index.js';
 import type { Recordings } from '../recording/index.js';
 import type { Principal } from '../identity/index.js';
@@ -43,6 +44,29 @@ export interface AttachedSession {
   touch(): void;
   /** Called once when the session ends; returns the unsubscribe function, which also records the viewer as gone (recording event `viewer` detached). */
   onEnd(listener: (reason: EndReason) => void): () => void;
+  /** Control views only (the owner): downloads kept for them and file choosers waiting for their files. */
+  transfers?: AttachedTransfers;
+}
+
+/** What the owner's live view is told of (docs/live-view.md: `download`, `file_chooser`, `file_chooser_closed`). */
+export type TransferNotice =
+  | { type: 'download'; id: string; fileName: string; size: number; sha256: string }
+  | { type: 'file_chooser'; id: string; multiple: boolean; accept: string[] }
+  | { type: 'file_chooser_closed'; id: string };
+
+export interface AttachedTransfers {
+  /** What is there now (kept downloads, the waiting chooser), then each change; returns the unsubscribe function. */
+  subscribe(listener: (notice: TransferNotice) => void): () => void;
+  /** Answers the waiting chooser `id` with no file (`not_found`, `file_chooser_closed`, `session_ended` otherwise). */
+  cancelChooser(id: string): Promise<void>;
+}
+
+/** A kept download as its owner fetches it: the stream must be read to its end or destroyed. */
+export interface FetchedDownload {
+  fileName: string;
+  size: number;
+  sha256: string;
+  stream: Readable;
 }
 
 /** The owner's handle for an agent's tool calls (MCP). */
@@ -83,6 +107,21 @@ export interface BrowserSessions {
    * access was revoked: theirs, and on this node those an agent runs on their behalf. Returns the count.
    */
   endAllOfUser(userId: string, by: Principal | null, reason: string, context?: RequestContext): Promise<number>;
+  /**
+   * A download kept for the session's owner (`GET /api/sessions/{id}/downloads/{downloadId}`): the
+   * owner only; anyone else, an unknown id, an ended session or one held by another node: `not_found`.
+   * Recorded (`browser_session.download_fetched`) before the file is opened; not recorded, not sent.
+   */
+  fetchDownload(id: string, downloadId: string, principal: Principal, context?: RequestContext): Promise<FetchedDownload>;
+  /**
+   * The owner's files for the page's waiting file chooser (`readFiles` is called once the caller is
+   * known to be the owner of a live session whose asset allows uploads): checked, recorded
+   * (`browser_session.uploaded`, names, sizes, SHA-256) and then set. `forbidden` when the asset
+   * blocks uploads; `not_found`, `file_chooser_closed`, `session_ended`, `payload_too_large`.
+   */
+  upload(id: string, chooserId: string, principal: Principal, readFiles: () => Promise<UploadFile[]>, context?: RequestContext): Promise<UploadedFile[]>;
+  /** The owner answers the waiting chooser with no file. */
+  cancelUpload(id: string, chooserId: string, principal: Principal, context?: RequestContext): Promise<void>;
   /** Ends the sessions a crash of this node left behind (`node_restart`); call once before serving. */
   recover(): Promise<number>;
   /** Refuses new starts and ends every live session of this node with `shutdown`. */

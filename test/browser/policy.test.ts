@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserPool, BrowserSession, SessionPolicy } from '../../src/browser/index.js';
 import { createBrowserPool, findChromium } from '../../src/browser/index.js';
@@ -26,6 +29,11 @@ beforeAll(async () => {
         return html(res, `<a id="d" href="/statement.csv" style="${BUTTON};display:block">download</a>`);
       case '/upload':
         return html(res, `<input id="u" type="file" style="${BUTTON}">`);
+      case '/upload-many':
+        return html(
+          res,
+          `<input id="u" type="file" multiple accept=".csv, text/plain, bad value, image/*" style="${BUTTON}" onchange="fetch('/echo?v=' + encodeURIComponent([...this.files].map((f) => f.name + ':' + f.size).join('|') || 'none'))">`,
+        );
       case '/copy':
         return html(
           res,
@@ -77,16 +85,35 @@ describe('downloads', () => {
     await session.close();
   });
 
-  it('allow: reported with file name, size and SHA-256', async () => {
+  /** The session's own folders of kept downloads (in the pool's downloads folder), by its id. */
+  const keptFolders = (sessionId: string) =>
+    readdirSync(tmpdir())
+      .filter((name) => name.startsWith('webasset-downloads-'))
+      .flatMap((name) => {
+        try {
+          return readdirSync(join(tmpdir(), name)).filter((inner) => inner.startsWith(`kept-${sessionId}-`));
+        } catch {
+          return [];
+        }
+      });
+
+  it('allow: kept for the owner under an id, reported with file name, size and SHA-256; the copy goes with the session', async () => {
     const { session, log } = await openAt('/download', { downloads: 'allow' });
     await click(session);
-    expect(await log.waitFor((e) => e.type === 'download')).toEqual({
-      type: 'download',
-      fileName: 'statement.csv',
-      size: FILE.length,
-      sha256: createHash('sha256').update(FILE).digest('hex'),
-    });
+    const event = await log.waitFor((e) => e.type === 'download');
+    expect(event).toEqual({ type: 'download', id: expect.any(String), fileName: 'statement.csv', size: FILE.length, sha256: createHash('sha256').update(FILE).digest('hex') });
+    const id = (event as { id: string }).id;
+    expect(session.transfers.downloads()).toEqual([{ id, fileName: 'statement.csv', size: FILE.length, sha256: (event as { sha256: string }).sha256 }]);
+    const opened = await session.transfers.openDownload(id);
+    const chunks: Buffer[] = [];
+    for await (const chunk of opened!.stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(FILE)).toBe(true);
+    expect(await session.transfers.openDownload('00000000-0000-4000-8000-000000000000')).toBeNull();
+    expect(keptFolders(session.sessionId)).toHaveLength(1);
     await session.close();
+    expect(keptFolders(session.sessionId)).toEqual([]);
+    expect(session.transfers.downloads()).toEqual([]);
+    expect(await session.transfers.openDownload(id)).toBeNull();
   });
 });
 
@@ -96,7 +123,46 @@ describe('uploads', () => {
     await click(session);
     expect(await log.waitFor((e) => e.type === 'blocked' && e.what === 'upload')).toMatchObject({ reason: 'uploads are blocked for this asset' });
     expect(log.events.some((e) => e.type === 'upload')).toBe(false);
+    expect(log.events.some((e) => e.type === 'file_chooser')).toBe(false);
     await session.close();
+  });
+
+  it('allow: the chooser waits under an id; the files are set as buffers with safe names, once; a newer chooser replaces it; cancel sets none', async () => {
+    const { session, log } = await openAt('/upload-many', { uploads: 'allow' });
+    await click(session);
+    const chooser = (await log.waitFor((e) => e.type === 'file_chooser')) as { id: string; multiple: boolean; accept: string[] };
+    expect(chooser).toMatchObject({ multiple: true, accept: ['.csv', 'text/plain', 'image/*'] });
+    expect(session.transfers.pendingChooser()).toEqual({ id: chooser.id, multiple: true, accept: ['.csv', 'text/plain', 'image/*'] });
+    // A second click opens a newer chooser: the first is closed.
+    await click(session);
+    const newer = (await log.waitFor((e) => e.type === 'file_chooser' && e.id !== chooser.id)) as { id: string };
+    expect(log.events).toContainEqual({ type: 'file_chooser_closed', id: chooser.id });
+    await expect(session.transfers.setFiles(chooser.id, [{ name: 'a.csv', mimeType: 'text/csv', buffer: FILE }], async () => undefined)).rejects.toMatchObject({ code: 'file_chooser_closed' });
+    await expect(session.transfers.setFiles('nope', [{ name: 'a.csv', mimeType: 'text/csv', buffer: FILE }], async () => undefined)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(session.transfers.setFiles(newer.id, [{ name: 'big.bin', mimeType: 'x/y', buffer: Buffer.alloc(25 * 1024 * 1024 + 1) }], async () => undefined)).rejects.toMatchObject({ code: 'payload_too_large' });
+    // A refusal of the caller's `before` (the audit) sets nothing and leaves the chooser waiting.
+    await expect(session.transfers.setFiles(newer.id, [{ name: 'a.csv', mimeType: 'text/csv', buffer: FILE }], async () => Promise.reject(new Error('audit down')))).rejects.toThrow('audit down');
+    const seen: unknown[] = [];
+    const uploaded = await session.transfers.setFiles(
+      newer.id,
+      [
+        { name: '../../etc/passwd', mimeType: 'text/plain', buffer: Buffer.from('one') },
+        { name: 'C:\\temp\\re\u0000port\u202e.csv', mimeType: 'not a type', buffer: FILE },
+      ],
+      async (files) => void seen.push(files),
+    );
+    expect(uploaded.map((f) => f.name)).toEqual(['passwd', 'report.csv']);
+    expect(seen).toEqual([uploaded]);
+    await waitUntil(() => echoes.includes(`passwd:3|report.csv:${FILE.length}`), 15_000, () => JSON.stringify(echoes));
+    expect(await log.waitFor((e) => e.type === 'upload')).toEqual({ type: 'upload', fileNames: ['passwd', 'report.csv'], sizes: [3, FILE.length], sha256: uploaded.map((f) => f.sha256) });
+    await expect(session.transfers.cancelChooser(newer.id)).rejects.toMatchObject({ code: 'file_chooser_closed' });
+    // Cancel: the page gets no file.
+    await click(session);
+    const third = (await log.waitFor((e) => e.type === 'file_chooser' && e.id !== chooser.id && e.id !== newer.id)) as { id: string };
+    await session.transfers.cancelChooser(third.id);
+    expect(session.transfers.pendingChooser()).toBeNull();
+    await session.close();
+    await expect(session.transfers.cancelChooser(third.id)).rejects.toMatchObject({ code: 'session_ended' });
   });
 });
 

@@ -83,6 +83,14 @@ const enrolment: Params = () => ({ other: { token: ENROLMENT_TOKEN } });
 /** A file of the built UI (test/support/build-ui.ts builds it before the run). */
 const uiFile: Params = () => ({ other: { file: readdirSync(new URL('../../web/app/dist/assets/', import.meta.url)).find((name) => name.endsWith('.js'))! } });
 const browserSession: Params = (fx, who) => ({ own: fx.browserSessions[who] ? { id: fx.browserSessions[who] } : undefined, other: { id: fx.browserSessions.victim } });
+/** A file of a browser session (a download kept, a file chooser): the session as above, the file's id made up. */
+const sessionFile =
+  (name: 'downloadId' | 'chooserId'): Params =>
+  (fx, who) => {
+    const { own, other } = browserSession(fx, who);
+    const file = { [name]: '00000000-0000-4000-8000-000000000000' };
+    return { own: own ? { ...own, ...file } : undefined, other: { ...other, ...file } };
+  };
 const recording: Params = (fx) => ({ other: { id: fx.recordingId } });
 /** Operators and agents of the matrix hold `connect` on the asset, not `replay`: one recording is not found, the list is forbidden. */
 const noReplayGrant = { operator: 404, agentToken: 404 } as const;
@@ -182,6 +190,10 @@ const TABLE: Record<string, Expectation> = {
   'GET /api/sessions': { rule: 'authenticated' },
   'GET /api/sessions/:id': { rule: 'authenticated', params: browserSession, otherStatusBy: { operator: 404, agentToken: 404, auditor: 200, admin: 200 } },
   'DELETE /api/sessions/:id': { rule: 'authenticated', params: browserSession, otherStatusBy: { operator: 404, agentToken: 404, auditor: 403, admin: 200 } },
+  // Files of a session: its owner only, on the node holding it (the fixtures' sessions live on another node: 404 for the owner too).
+  'GET /api/sessions/:id/downloads/:downloadId': { rule: 'authenticated', params: sessionFile('downloadId'), otherStatus: 404, allowedAlso: [404] },
+  'POST /api/sessions/:id/uploads/:chooserId': { rule: 'authenticated', params: sessionFile('chooserId'), body: () => ({}), otherStatus: 404, allowedAlso: [404] },
+  'DELETE /api/sessions/:id/uploads/:chooserId': { rule: 'authenticated', params: sessionFile('chooserId'), otherStatus: 404, allowedAlso: [404] },
   'GET /viewer/viewer.js': { rule: 'public', statuses: { default: 200 } },
   'GET /viewer/viewer.css': { rule: 'public', statuses: { default: 200 } },
   'GET /viewer/letterbox.js': { rule: 'public', statuses: { default: 200 } },

@@ -59,6 +59,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   let invalidInARow = 0;
   let unsubscribeEnd: (() => void) | null = null;
   let unsubscribeCopy: (() => void) | null = null;
+  let unsubscribeTransfers: (() => void) | null = null;
   let leaveRoster: (() => void) | null = null;
   let pastesWaiting = 0;
   let stopScreencast: (() => Promise<void>) | null = null;
@@ -122,6 +123,8 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     // What the page copies goes to the controller's own clipboard; a watcher never gets it.
     if (mode === 'control') unsubscribeCopy = attached.browser.onCopy((copied) => outbox.send({ type: 'clipboard', text: copied.text, truncated: copied.truncated }));
     announce();
+    // Downloads and file choosers are the owner's: a watcher never hears of them.
+    if (mode === 'control' && attached.transfers) unsubscribeTransfers = attached.transfers.subscribe((notice) => outbox.send(notice));
     leaveRoster = deps.roster.join(deps.sessionId, { mode, name: deps.principal.name, send: (message) => outbox.send(message) });
     await stream();
     if (finished) return;
@@ -252,6 +255,18 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
       if (!queued) pastesWaiting--;
       return;
     }
+    if (message.type === 'file_chooser_cancel') {
+      const transfers = handle!.transfers;
+      if (!transfers) return;
+      queue(() =>
+        transfers.cancelChooser(message.id).catch((error: unknown) => {
+          const code = isAppError(error) ? error.code : 'internal';
+          if (code === 'not_found' || code === 'file_chooser_closed') outbox.send(errorMessage(code), { droppable: true });
+          else if (code !== 'session_ended') throw error;
+        }),
+      );
+      return;
+    }
     // switch_tab
     if (!browser.tabs().some((tab) => tab.id === message.tabId)) {
       outbox.send(errorMessage('tab_not_found'), { droppable: true });
@@ -289,6 +304,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     pump.close();
     unsubscribeEnd?.();
     unsubscribeCopy?.();
+    unsubscribeTransfers?.();
     leaveRoster?.();
     const stop = stopScreencast;
     stopScreencast = null;

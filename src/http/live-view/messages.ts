@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { WatchersMessage } from './watchers.js';
-import type { LiveEndReason, LiveInputEvent, LiveMode, LiveSessionState, LiveTab } from './ports.js';
+import type { LiveEndReason, LiveInputEvent, LiveMode, LiveSessionState, LiveTab, LiveTransferNotice } from './ports.js';
 
 /**
  * The live view's wire format. Client → server: JSON text messages checked
@@ -47,8 +47,10 @@ const resize = z.strictObject({
 });
 const switchTab = z.strictObject({ type: z.literal('switch_tab'), tabId: z.string().min(1).max(128) });
 const ack = z.strictObject({ type: z.literal('ack') });
+// The owner declines a page's file chooser (the files themselves come over HTTP: POST /api/sessions/{id}/uploads/{chooserId}).
+const fileChooserCancel = z.strictObject({ type: z.literal('file_chooser_cancel'), id: z.uuid() });
 
-export const clientMessageSchema = z.discriminatedUnion('type', [mouse, wheel, key, text, paste, resize, switchTab, ack]);
+export const clientMessageSchema = z.discriminatedUnion('type', [mouse, wheel, key, text, paste, resize, switchTab, ack, fileChooserCancel]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
 /** Input events go to the browser as they are; the others steer the view. */
@@ -76,6 +78,7 @@ export const LIVE_ERRORS = {
   too_many_viewers: 'This session has as many viewers as it may have; close another view first.',
   input_failed: 'The input could not be delivered to the browser.',
   paste_denied: 'Pasting into this portal is not allowed by its policy.',
+  file_chooser_closed: 'This file chooser no longer waits for files.',
   unavailable: 'The session cannot be shown right now; try again shortly.',
   internal: 'An internal error occurred.',
 } as const;
@@ -105,6 +108,8 @@ export type ServerMessage =
   | { type: 'tabs'; tabs: LiveTab[] }
   /** Text copied in the remote page, for the controlling viewer's own clipboard (never sent to a watcher). */
   | { type: 'clipboard'; text: string; truncated: boolean }
+  /** A download kept for the owner (fetch it from GET /api/sessions/{id}/downloads/{id}), a file chooser waiting for the owner's files, or one no longer waiting; control views only. */
+  | LiveTransferNotice
   | { type: 'ended'; reason: LiveEndReason }
   /** Watch views of the session on this node and their names; sent to control views only (live-view/watchers.ts). */
   | WatchersMessage

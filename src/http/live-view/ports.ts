@@ -66,6 +66,20 @@ export interface LiveHandle {
   touch(): void;
   /** Called once when the session ends; returns the unsubscribe function. */
   onEnd(listener: (reason: LiveEndReason) => void): () => void;
+  /** The owner's (control) view only: downloads kept for them, file choosers waiting for their files. */
+  transfers?: LiveTransfers;
+}
+
+export type LiveTransferNotice =
+  | { type: 'download'; id: string; fileName: string; size: number; sha256: string }
+  | { type: 'file_chooser'; id: string; multiple: boolean; accept: string[] }
+  | { type: 'file_chooser_closed'; id: string };
+
+export interface LiveTransfers {
+  /** What is there now, then each change; returns the unsubscribe function. */
+  subscribe(listener: (notice: LiveTransferNotice) => void): () => void;
+  /** Answers the waiting chooser with no file; AppError not_found / file_chooser_closed / session_ended otherwise. */
+  cancelChooser(id: string): Promise<void>;
 }
 
 export interface LiveSessions {
