@@ -39,6 +39,10 @@ export interface Config {
   ffmpegPath: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   nodeId: string;
+  /** This node's address for the other nodes (live-view relay); unset: not announced. */
+  nodeUrl: string | undefined;
+  /** Shared by all nodes: signs relayed live-view requests (base64, 32 bytes); unset: no relay from this node. */
+  clusterKey: string | undefined;
   auditSigningKey: string | undefined;
   auditTrustedKeys: string[];
   auditCheckpointEvery: number;

@@ -147,6 +147,8 @@ function crossCheck(config: Config, problems: string[]): void {
   if (config.infisicalUrl && (!config.infisicalClientId || !config.infisicalClientSecret)) {
     problems.push('INFISICAL_CLIENT_ID, INFISICAL_CLIENT_SECRET: required with INFISICAL_URL (Universal Auth machine identity)');
   }
+  // A node other nodes relay to must check their signatures, and is found only through the shared Redis.
+  if (config.nodeUrl && (!config.clusterKey || !config.redisUrl)) problems.push('WEBASSET_CLUSTER_KEY, REDIS_URL: required with WEBASSET_NODE_URL (the node is announced in Redis; relayed requests are signed)');
   if (config.alertWebhookUrls.length > 0 && !config.alertWebhookSecret) {
     problems.push('WEBASSET_ALERT_WEBHOOK_SECRET: required when WEBASSET_ALERT_WEBHOOK_URLS is set (alerts are always signed)');
   }

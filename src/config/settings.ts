@@ -61,6 +61,19 @@ const key32 = nonEmpty.refine((value) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(value) 
   message: 'expected 32 bytes encoded as base64 (for example: openssl rand -base64 32)',
 });
 
+// Where other nodes open connections: scheme, host and port only, no credentials, path or query.
+const nodeOrigin = nonEmpty.refine(
+  (value) => {
+    try {
+      const u = new URL(value);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === '' && u.origin === value.replace(/\/$/, '');
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected http(s)://host:port (no path, no user:password@)' },
+);
+
 /** A list: comma-separated in the environment, a sequence or a comma-separated string in YAML. */
 function commaList(isItem: (item: string) => boolean, message: string) {
   return z
@@ -347,6 +360,19 @@ export const SETTINGS: readonly SettingDefinition[] = [
   define('ffmpegPath', 'FFMPEG_PATH', nonEmpty.optional(), 'Path to the ffmpeg executable that exports recordings to video (ffprobe beside it). Unset: ffmpeg found on the PATH.'),
   define('logLevel', 'LOG_LEVEL', logLevel.default('info'), 'Log level: fatal, error, warn, info, debug, trace or silent.', { defaultText: 'info' }),
   define('nodeId', 'WEBASSET_NODE_ID', nonEmpty.max(128).optional(), 'Name of this node in audit events and logs. Unset: the host name.'),
+  define(
+    'nodeUrl',
+    'WEBASSET_NODE_URL',
+    nodeOrigin.optional(),
+    'This node\'s own address as the other nodes reach it (http(s)://host:port), announced in Redis so that a live view opened on another node is relayed here. Needs REDIS_URL and WEBASSET_CLUSTER_KEY. Unset: no live view is relayed to this node.',
+  ),
+  define(
+    'clusterKey',
+    'WEBASSET_CLUSTER_KEY',
+    key32.optional(),
+    'Key (32 bytes base64) all nodes share to sign the live-view requests they relay to each other, so the holding node believes the client address they carry. Unset: this node relays no live view.',
+    { secret: true },
+  ),
   define(
     'auditSigningKey',
     'WEBASSET_AUDIT_SIGNING_KEY',
