@@ -22,6 +22,8 @@ export interface DemoPortal {
   readonly url: string | undefined;
   /** What the page scripts of the scripted variants reported (POST /spy): proof of what a page could read. */
   readonly observed: readonly string[];
+  /** Files received by `/documents`, in order (name as sent, size in bytes). */
+  readonly documents: ReadonlyArray<{ name: string; size: number }>;
 }
 
 const MAX_BODY = 16 * 1024;
@@ -42,6 +44,7 @@ export function createDemoPortal(options: DemoPortalOptions): DemoPortal {
   const passwordHash = createHash('sha256').update(options.password, 'utf8').digest('hex');
   const sessions = createPortalSessions();
   const observed: string[] = [];
+  const documents: Array<{ name: string; size: number }> = [];
   let server: Server | undefined;
   let url: string | undefined;
 
@@ -141,6 +144,7 @@ export function createDemoPortal(options: DemoPortalOptions): DemoPortal {
       const session = signedIn(r);
       if (!session || !sameText(r.query.get('csrf') ?? '', session.csrf)) return { redirect: '/login' };
       const file = readMultipartFile(r.req.headers['content-type'] ?? '', r.bytes);
+      if (file && documents.length < 1000) documents.push(file);
       return file ? { html: pages.documentsPage(session.csrf, file) } : { status: 400, html: pages.documentsPage(session.csrf) };
     },
     'GET /logout': (r) => (r.session ? { redirect: '/accounts' } : { html: pages.signedOutPage() }),
@@ -169,6 +173,7 @@ export function createDemoPortal(options: DemoPortalOptions): DemoPortal {
       return url;
     },
     observed,
+    documents,
     async start(port = 0, host = '127.0.0.1') {
       if (server) throw new Error('the demo portal is already started');
       server = createServer((req, res) => {

@@ -1,11 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserPool, BrowserSession, SessionPolicy } from '../../src/browser/index.js';
 import { createBrowserPool, findChromium } from '../../src/browser/index.js';
-import { answerEcho, eventLog, html, loopbackLookup, silentLogger, spec, startSite, TEST_LAUNCH_ARGS, waitUntil, type Site } from './support.js';
+import { answerEcho, eventLog, html, keptFolders, loopbackLookup, silentLogger, spec, startSite, TEST_LAUNCH_ARGS, waitUntil, type Site } from './support.js';
 
 // Downloads, uploads and the clipboard follow the asset's policy. Each control sits at a fixed
 // place on the page and is clicked through session.input, as an operator would.
@@ -84,18 +81,6 @@ describe('downloads', () => {
     expect(log.events.some((e) => e.type === 'download')).toBe(false);
     await session.close();
   });
-
-  /** The session's own folders of kept downloads (in the pool's downloads folder), by its id. */
-  const keptFolders = (sessionId: string) =>
-    readdirSync(tmpdir())
-      .filter((name) => name.startsWith('webasset-downloads-'))
-      .flatMap((name) => {
-        try {
-          return readdirSync(join(tmpdir(), name)).filter((inner) => inner.startsWith(`kept-${sessionId}-`));
-        } catch {
-          return [];
-        }
-      });
 
   it('allow: kept for the owner under an id, reported with file name, size and SHA-256; the copy goes with the session', async () => {
     const { session, log } = await openAt('/download', { downloads: 'allow' });

@@ -1,6 +1,9 @@
 import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, LookupFunction, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { createBrowserPool, DEFAULT_LAUNCH_ARGS, findChromium, type BrowserEvent, type BrowserPool, type ContextSpec } from '../../src/browser/index.js';
 
@@ -109,4 +112,17 @@ export function spec(overrides: Partial<ContextSpec> & Pick<ContextSpec, 'onEven
     policy: { downloads: 'block', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny' },
     ...overrides,
   };
+}
+
+/** A session's own folders of kept downloads (src/browser/transfers.ts: kept-<session id>-*, in a pool's downloads folder under the system temp folder). */
+export function keptFolders(sessionId: string): string[] {
+  return readdirSync(tmpdir())
+    .filter((name) => name.startsWith('webasset-downloads-'))
+    .flatMap((name) => {
+      try {
+        return readdirSync(join(tmpdir(), name)).filter((inner) => inner.startsWith(`kept-${sessionId}-`));
+      } catch {
+        return [];
+      }
+    });
 }

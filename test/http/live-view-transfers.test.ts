@@ -1,0 +1,268 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
+import { keptFolders } from '../browser/support.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { call, CLI, sessionCaller, type Caller } from './admin-callers.js';
+import { LiveClient, startSession } from './live-view-fixtures.js';
+
+/**
+ * Downloads to and uploads from the session's owner (real server, real Chromium, the demo portal):
+ * a statement the portal sends as an attachment reaches the owner over HTTP, a document the owner
+ * sends lands in the portal's upload form, each only where the asset allows it, never through a
+ * watcher or another operator, each recorded before it happens.
+ */
+const USERNAME = 'xfer-alice';
+const PASSWORD = 'xfer-canary-Pa55-91c3';
+const NIL_ID = '00000000-0000-4000-8000-000000000000';
+
+describe('live view downloads and uploads (real Chromium, demo portal)', () => {
+  let ts: TestServer;
+  let portal: DemoPortal;
+  let owner: Caller;
+  let other: Caller;
+  let watcher: Caller;
+  const clients: LiveClient[] = [];
+  /** Every HTTP answer's text, for the canary check. */
+  const answers: string[] = [];
+  const open = (caller: Caller, sessionId: string) => {
+    const client = LiveClient.open(ts.url, sessionId, caller.headers('GET').cookie!);
+    clients.push(client);
+    return client;
+  };
+  const request = async (caller: Caller, method: string, path: string, body?: FormData) => {
+    const response = await fetch(`${ts.url}${path}`, { method, headers: caller.headers(method), body });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    answers.push(bytes.toString('utf8'));
+    return { status: response.status, headers: response.headers, bytes, json: () => JSON.parse(bytes.toString('utf8')) as Record<string, unknown> };
+  };
+  const files = (...parts: Array<{ name: string; bytes: Buffer; type?: string }>) => {
+    const form = new FormData();
+    for (const part of parts) form.append('file', new Blob([part.bytes], { type: part.type ?? 'application/octet-stream' }), part.name);
+    return form;
+  };
+
+  async function addAsset(id: string, policy: 'allow' | 'block', lastStep: 'accounts' | 'documents', portalUrl: string): Promise<void> {
+    await ts.services.vault.set({ entryId: `${id}-login`, values: new Map([['username', Buffer.from(USERNAME)], ['password', Buffer.from(PASSWORD)]]) }, CLI);
+    const steps = [{ fill: '#username', value: '{{username}}' }, { fill: '#password', value: '{{password}}' }, { click: '#sign-in' }, { waitFor: { selector: '#balance' } }];
+    await ts.services.assets.create(
+      {
+        id,
+        name: `Transfers ${id}`,
+        url: `${portalUrl}/login`,
+        credential: `${id}-login`,
+        allowInsecureHttp: true,
+        loginRecipe: { steps: lastStep === 'documents' ? [...steps, { goto: '/documents' }] : steps, injection: 'intercept' },
+        successCheck: { selector: lastStep === 'documents' ? '#upload-form' : '#statement-link' },
+        policy: { downloads: policy, uploads: policy },
+      },
+      CLI,
+    );
+    for (const caller of [owner, other]) await ts.services.grants.create({ subjectKind: 'user', subjectId: caller.userId!, assetId: id, actions: ['connect'] }, CLI);
+    await ts.services.grants.create({ subjectKind: 'user', subjectId: watcher.userId!, assetId: id, actions: ['watch'] }, CLI);
+  }
+
+  function press(viewer: LiveClient, key: string, code: string, times = 1): void {
+    for (let i = 0; i < times; i++) {
+      viewer.send({ type: 'key', action: 'down', key, code });
+      viewer.send({ type: 'key', action: 'up', key, code });
+    }
+  }
+
+  /** The owner's view of a new session (painted once) and a watcher's. */
+  async function views(assetId: string): Promise<{ sessionId: string; viewer: LiveClient; watching: LiveClient }> {
+    const sessionId = await startSession(ts, owner, assetId);
+    const viewer = open(owner, sessionId);
+    const watching = open(watcher, sessionId);
+    await viewer.until(() => viewer.frames.length > 0, 'a first frame');
+    await watching.until(() => watching.text('state') !== undefined, 'the watcher attached');
+    return { sessionId, viewer, watching };
+  }
+
+  async function auditRows(action: string, sessionId: string): Promise<Array<{ outcome: string; actor_id: string; details: Record<string, unknown> }>> {
+    await ts.services.audit.trail.flush();
+    const { rows } = await sql<{ outcome: string; actor_id: string; details: string | Record<string, unknown> }>`SELECT outcome, actor_id, details FROM audit_events WHERE action = ${action} AND target_id = ${sessionId} ORDER BY seq`.execute(
+      ts.services.database.db,
+    );
+    return rows.map((row) => ({ ...row, details: typeof row.details === 'string' ? (JSON.parse(row.details) as Record<string, unknown>) : row.details }));
+  }
+
+  async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, what: string): Promise<T> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  beforeAll(async () => {
+    portal = createDemoPortal({ username: USERNAME, password: PASSWORD });
+    const portalUrl = await portal.start(0, '127.0.0.1');
+    ts = await startTestServer({ WEBASSET_API_RATE_LIMIT: '1000000' });
+    owner = await sessionCaller(ts, 'xfer-owner', ['operator']);
+    other = await sessionCaller(ts, 'xfer-other', ['operator']);
+    watcher = await sessionCaller(ts, 'xfer-watcher', ['operator']);
+    await addAsset('xfer-statements', 'allow', 'accounts', portalUrl);
+    await addAsset('xfer-statements-blocked', 'block', 'accounts', portalUrl);
+    await addAsset('xfer-documents', 'allow', 'documents', portalUrl);
+    await addAsset('xfer-documents-blocked', 'block', 'documents', portalUrl);
+  }, 60_000);
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await ts?.stop();
+    await portal?.stop();
+  });
+
+  it('downloads allowed: the owner is told and fetches the exact bytes (audited first); another operator gets 404; a watcher hears nothing; the copy goes with the session', async () => {
+    const { sessionId, viewer, watching } = await views('xfer-statements');
+    // The brand link, "Make a transfer", then the statement link.
+    press(viewer, 'Tab', 'Tab', 3);
+    press(viewer, 'Enter', 'Enter');
+    await viewer.until(() => viewer.text('download') !== undefined, 'the download message');
+    const notice = viewer.text('download') as unknown as { id: string; fileName: string; size: number; sha256: string };
+    expect(notice).toMatchObject({ fileName: 'statement-latest.csv', size: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const downloaded = await auditRows('browser_session.downloaded', sessionId);
+    expect(downloaded).toHaveLength(1);
+    expect(downloaded[0]!.details).toMatchObject({ fileName: 'statement-latest.csv', size: notice.size, sha256: notice.sha256, downloadId: notice.id });
+
+    const path = `/api/sessions/${sessionId}/downloads/${notice.id}`;
+    const fetched = await request(owner, 'GET', path);
+    expect(fetched.status).toBe(200);
+    expect(fetched.bytes.length).toBe(notice.size);
+    expect(createHash('sha256').update(fetched.bytes).digest('hex')).toBe(notice.sha256);
+    expect(fetched.bytes.toString('utf8')).toContain(USERNAME);
+    expect(fetched.headers.get('content-type')).toBe('application/octet-stream');
+    expect(fetched.headers.get('content-disposition')).toBe(`attachment; filename="statement-latest.csv"; filename*=UTF-8''statement-latest.csv`);
+    expect(fetched.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(fetched.headers.get('cache-control')).toBe('no-store');
+    const fetches = await auditRows('browser_session.download_fetched', sessionId);
+    expect(fetches).toEqual([{ outcome: 'success', actor_id: owner.userId, details: expect.objectContaining({ downloadId: notice.id, fileName: 'statement-latest.csv', size: notice.size, sha256: notice.sha256 }) }]);
+
+    // Another operator (who may connect to the asset), an unknown id, a HEAD: nothing, and nothing recorded.
+    for (const [caller, target] of [
+      [other, path],
+      [owner, `/api/sessions/${sessionId}/downloads/${NIL_ID}`],
+      [other, `/api/sessions/${NIL_ID}/downloads/${notice.id}`],
+    ] as const) {
+      const refused = await request(caller, 'GET', target);
+      expect(refused.status).toBe(404);
+      expect(refused.json()).toMatchObject({ error: { code: 'not_found' } });
+    }
+    expect((await request(owner, 'HEAD', path)).status).toBe(404);
+    expect(await auditRows('browser_session.download_fetched', sessionId)).toHaveLength(1);
+    expect(watching.texts.some((m) => m.type === 'download')).toBe(false);
+
+    // A view that attaches later is told of what is kept.
+    const later = open(owner, sessionId);
+    await later.until(() => later.text('download') !== undefined, 'the kept download on attach');
+    expect(later.text('download')).toEqual({ type: 'download', ...notice });
+
+    expect(keptFolders(sessionId)).toHaveLength(1);
+    expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
+    expect(keptFolders(sessionId)).toEqual([]);
+    const afterEnd = await request(owner, 'GET', path);
+    expect(afterEnd.status).toBe(404);
+    expect(afterEnd.json()).toMatchObject({ error: { code: 'not_found' } });
+  });
+
+  it('downloads blocked: cancelled in the browser, recorded as blocked, nobody is told', async () => {
+    const { sessionId, viewer } = await views('xfer-statements-blocked');
+    press(viewer, 'Tab', 'Tab', 3);
+    press(viewer, 'Enter', 'Enter');
+    const blocked = await waitFor(async () => (await auditRows('browser_session.blocked', sessionId)).find((r) => r.details.what === 'download'), 'the blocked download');
+    expect(blocked.details.reason).toContain('statement-latest.csv');
+    expect(viewer.texts.some((m) => m.type === 'download')).toBe(false);
+    expect(await auditRows('browser_session.downloaded', sessionId)).toEqual([]);
+    expect(keptFolders(sessionId)).toEqual([]);
+    expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
+  });
+
+  it('uploads allowed: the owner is asked, sends a file over HTTP (recorded with its SHA-256 first) and the portal receives it; caps, strangers, replays and cancels are refused', async () => {
+    const { sessionId, viewer, watching } = await views('xfer-documents');
+    // The brand link, then the file input; Space opens its chooser.
+    press(viewer, 'Tab', 'Tab', 2);
+    press(viewer, ' ', 'Space');
+    await viewer.until(() => viewer.text('file_chooser') !== undefined, 'the file chooser message');
+    const chooser = viewer.text('file_chooser') as unknown as { id: string; multiple: boolean; accept: string[] };
+    expect(chooser).toMatchObject({ multiple: false, accept: ['.pdf', '.csv', '.txt', 'image/*'] });
+    const path = `/api/sessions/${sessionId}/uploads/${chooser.id}`;
+    const document = Buffer.from(`%PDF-1.4 statement of ${randomUUID()}\n`);
+
+    // Too large: 413 with its code, nothing set, the chooser still waits.
+    const big = await request(owner, 'POST', path, files({ name: 'big.pdf', bytes: Buffer.alloc(25 * 1024 * 1024 + 1) }));
+    expect(big.status).toBe(413);
+    expect(big.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+    // Two files for a single input, another operator, a chooser that never was, a body that is not multipart.
+    expect((await request(owner, 'POST', path, files({ name: 'a.pdf', bytes: document }, { name: 'b.pdf', bytes: document }))).status).toBe(400);
+    expect((await request(other, 'POST', path, files({ name: 'a.pdf', bytes: document }))).status).toBe(404);
+    expect((await request(owner, 'POST', `/api/sessions/${sessionId}/uploads/${NIL_ID}`, files({ name: 'a.pdf', bytes: document }))).status).toBe(404);
+    expect((await call(ts, owner, 'POST', path, { file: 'x' })).status).toBe(415);
+    // Without the CSRF token (cookie only): refused before anything is read.
+    const forged = await fetch(`${ts.url}${path}`, { method: 'POST', headers: { cookie: owner.headers('GET').cookie!, origin: ts.url }, body: files({ name: 'a.pdf', bytes: document }) });
+    expect(forged.status).toBe(403);
+    expect(await auditRows('browser_session.uploaded', sessionId)).toEqual([]);
+    expect(portal.documents).toEqual([]);
+
+    const sent = await request(owner, 'POST', path, files({ name: 'C:\\Users\\alice\\statement\u0007.pdf', bytes: document, type: 'application/pdf' }));
+    expect(sent.status).toBe(200);
+    const sha256 = createHash('sha256').update(document).digest('hex');
+    expect(sent.json()).toEqual({ files: [{ name: 'statement.pdf', size: document.length, sha256 }] });
+    await viewer.until(() => viewer.texts.some((m) => m.type === 'file_chooser_closed' && m.id === chooser.id), 'the chooser closed');
+    expect(await auditRows('browser_session.uploaded', sessionId)).toEqual([
+      { outcome: 'success', actor_id: owner.userId, details: expect.objectContaining({ chooserId: chooser.id, fileNames: ['statement.pdf'], sizes: [document.length], sha256: [sha256] }) },
+    ]);
+    // The form is submitted from the live view: the upload button follows the input.
+    press(viewer, 'Tab', 'Tab');
+    press(viewer, 'Enter', 'Enter');
+    expect(await waitFor(() => portal.documents[0], 'the portal to receive the document')).toEqual({ name: 'statement.pdf', size: document.length });
+    const again = await request(owner, 'POST', path, files({ name: 'a.pdf', bytes: document }));
+    expect(again.status).toBe(409);
+    expect(again.json()).toMatchObject({ error: { code: 'file_chooser_closed' } });
+
+    // A second chooser, cancelled from the live view: no file, and the POST is refused.
+    await viewer.until(() => viewer.frames.length > 0, 'frames');
+    press(viewer, 'Tab', 'Tab', 2);
+    press(viewer, ' ', 'Space');
+    await viewer.until(() => viewer.texts.some((m) => m.type === 'file_chooser' && m.id !== chooser.id), 'a second file chooser');
+    const second = viewer.texts.filter((m) => m.type === 'file_chooser').at(-1) as unknown as { id: string };
+    viewer.send({ type: 'file_chooser_cancel', id: second.id });
+    await viewer.until(() => viewer.texts.some((m) => m.type === 'file_chooser_closed' && m.id === second.id), 'the second chooser closed');
+    expect((await request(owner, 'POST', `/api/sessions/${sessionId}/uploads/${second.id}`, files({ name: 'a.pdf', bytes: document }))).status).toBe(409);
+    viewer.send({ type: 'file_chooser_cancel', id: second.id });
+    await viewer.until(() => viewer.texts.some((m) => m.type === 'error' && m.code === 'file_chooser_closed'), 'file_chooser_closed for a second cancel');
+    // A watcher hears of no chooser, and may not cancel one.
+    expect(watching.texts.some((m) => m.type === 'file_chooser' || m.type === 'file_chooser_closed')).toBe(false);
+    expect(portal.documents).toHaveLength(1);
+
+    expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
+    const ended = await request(owner, 'POST', path, files({ name: 'a.pdf', bytes: document }));
+    expect(ended.status).toBe(410);
+    expect(ended.json()).toMatchObject({ error: { code: 'session_ended' } });
+  });
+
+  it('uploads blocked: the chooser is refused in the page and recorded; nobody is asked and a POST is forbidden', async () => {
+    const { sessionId, viewer } = await views('xfer-documents-blocked');
+    press(viewer, 'Tab', 'Tab', 2);
+    press(viewer, ' ', 'Space');
+    const blocked = await waitFor(async () => (await auditRows('browser_session.blocked', sessionId)).find((r) => r.details.what === 'upload'), 'the blocked upload');
+    expect(blocked.details.reason).toBe('uploads are blocked for this asset');
+    expect(viewer.texts.some((m) => m.type === 'file_chooser')).toBe(false);
+    const refused = await request(owner, 'POST', `/api/sessions/${sessionId}/uploads/${NIL_ID}`, files({ name: 'a.pdf', bytes: Buffer.from('x') }));
+    expect(refused.status).toBe(403);
+    expect(refused.json()).toMatchObject({ error: { code: 'forbidden' } });
+    expect(await auditRows('browser_session.uploaded', sessionId)).toEqual([]);
+    expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
+  });
+
+  it('the portal password never appears in a live message, an HTTP answer or the audit trail', async () => {
+    const texts = clients.flatMap((client) => client.texts.map((m) => JSON.stringify(m)));
+    expect(texts.length).toBeGreaterThan(0);
+    for (const text of [...texts, ...answers]) expect(text).not.toContain(PASSWORD);
+    await ts.services.audit.trail.flush();
+    const { rows } = await sql<{ details: unknown }>`SELECT details FROM audit_events`.execute(ts.services.database.db);
+    expect(JSON.stringify(rows)).not.toContain(PASSWORD);
+  });
+});
