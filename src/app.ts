@@ -8,14 +8,14 @@ import { createAudit, createDocumentSigner, createDocumentVerifier, type Actor, 
 import type { Config } from './config/index.js';
 import { loadOrCreateKeyFile, randomIds, systemClock, type Clock, type IdGenerator, type Redactor } from './core/index.js';
 import { createDetect, type Detect } from './detect/index.js';
-import { createForwardAuthStats, createHttpServer, type ForwardAuthStats } from './http/index.js';
+import { createForwardAuthStats, createHttpServer, createLiveViewRelay, type ForwardAuthStats } from './http/index.js';
 import { createApiTokens, createAuthThrottle, AUTH_FAILURE_RULE, type ApiTokens, type AuthThrottle } from './identity/index.js';
 import { createUsers, type Users, type UserSessionsPort } from './identity/index.js';
 import { createEnrolment, createIdentityKey, createLocalSignIn, createLockout, createMfa, createPasswordHasher, createPasswordPolicy, type Enrolment, type LocalSignIn, type Mfa, type SignInFailureSink, type WebSessions as AccountSessions } from './identity/index.js';
 import { createCachedSessionStore, createDatabaseSessionStore, createSharedStateSessionStore, createWebSessions, type WebSessions } from './identity/index.js';
 import { createGroups, createOidcSignIn, parseGroupMap, type Groups, type OidcGroupsPort, type OidcSignIn } from './identity/index.js';
 import { createAccessRevocations, type AccessRevocations, type AccessRevokedListener, type AccessRevokedPort } from './identity/index.js';
-import { createMemoryState, createRateLimiter, createRedisState, type SharedState } from './cluster/index.js';
+import { createMemoryState, createNodeRegistry, createRateLimiter, createRedisState, type NodeRegistry, type SharedState } from './cluster/index.js';
 import { openDatabase, type Database } from './store/index.js';
 import { createInfisicalSource, openVault, type Vault } from './vault/index.js';
 import { createBrowserPool, findChromium, type BrowserPool } from './browser/index.js';
@@ -522,7 +522,7 @@ export function wireMcp(services: Services, sessions: BrowserSessions): McpTools
   });
 }
 
-function createServer(services: Services, browser: BrowserWiring, isShuttingDown: () => boolean): Promise<FastifyInstance> {
+function createServer(services: Services, browser: BrowserWiring, isShuttingDown: () => boolean, registry: NodeRegistry | undefined): Promise<FastifyInstance> {
   const { config, logger, audit, oidc } = services;
   return createHttpServer({
     forwardAuth: { ...services.forwardAuth, shedding: { maxInFlight: FORWARD_AUTH_MAX_IN_FLIGHT, maxEventLoopDelayMs: config.forwardAuthShedDelayMs } },
@@ -551,6 +551,8 @@ function createServer(services: Services, browser: BrowserWiring, isShuttingDown
     isShuttingDown,
     browserSessions: browser.sessions,
     liveSessions: browser.sessions,
+    liveViewRelay:
+      registry && config.clusterKey ? createLiveViewRelay({ nodeId: config.nodeId, registry, clusterKey: config.clusterKey, sessions: browser.sessions, logger }) : undefined,
     recordings: services.recordings,
     recordingExport: { exporter: services.recordingExporter, dir: join(config.dataDir, 'exports') },
     mcp: { tools: wireMcp(services, browser.sessions), allowedOrigins: config.mcpAllowedOrigins, version: services.version },
@@ -561,6 +563,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
   const { config, logger, audit } = services;
   let shuttingDown = false;
   const browser = wireBrowserSessions(services);
+  const registry = wireNodeRegistry(services);
   // A disabled user, or one left without a group, loses their browser sessions too (decision 0020), until this node stops.
   const unsubscribe = services.revocations.subscribe((event) => browser.sessions.endAllOfUser(event.userId, event.by, event.reason, event.context));
   let http: FastifyInstance;
@@ -575,7 +578,7 @@ export async function startServer(services: Services): Promise<RunningServer> {
       return 0;
     });
     if (sealed > 0) logger.warn({ recordings: sealed }, 'sealed session recordings left by an earlier run (node_restart)');
-    http = await createServer(services, browser, () => shuttingDown);
+    http = await createServer(services, browser, () => shuttingDown, registry);
   } catch (error) {
     unsubscribe();
     await closeBrowser(browser);
@@ -598,6 +601,8 @@ export async function startServer(services: Services): Promise<RunningServer> {
     throw error;
   }
   logger.info({ url: address, version: services.version, node: config.nodeId }, 'webasset is listening');
+  // Only a serving node is announced: from now on the other nodes relay live views of its sessions here.
+  if (registry && config.nodeUrl) await registry.start().catch((error: unknown) => logger.warn({ err: error }, 'could not announce this node in the node registry; the heartbeat tries again'));
   const staleSweep = startStaleVaultSweep(services);
   const stopRetention = services.recordings.startRetentionJob();
   let stopping: Promise<void> | undefined;
@@ -608,6 +613,8 @@ export async function startServer(services: Services): Promise<RunningServer> {
     stop(reason) {
       stopping ??= (async () => {
         shuttingDown = true;
+        // Withdrawn first, so the other nodes stop relaying live views here while this one goes.
+        await registry?.stop();
         await staleSweep.stop();
         stopRetention();
         // Sessions first: their live views close with them, so the HTTP server has no socket left waiting.
@@ -625,6 +632,16 @@ export async function startServer(services: Services): Promise<RunningServer> {
       return stopping;
     },
   };
+}
+
+/**
+ * Several nodes (Redis and WEBASSET_CLUSTER_KEY): the node registry through which live views reach
+ * the node holding their session (decision 0020); this node is announced in it only with WEBASSET_NODE_URL.
+ */
+function wireNodeRegistry(services: Services): NodeRegistry | undefined {
+  const { config, logger } = services;
+  if (!config.redisUrl || !config.clusterKey) return undefined;
+  return createNodeRegistry({ state: services.state, nodeId: config.nodeId, url: config.nodeUrl, onError: (error) => logger.warn({ err: error }, 'node registry heartbeat failed') });
 }
 
 /** Ends every browser session of this node (`shutdown`, recorded) and closes Chromium. */

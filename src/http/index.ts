@@ -4,3 +4,4 @@ export { registerRouteAccess, type RouteAccess, type RouteAccessDeps } from './r
 export { SESSION_COOKIE, INSECURE_SESSION_COOKIE, type SessionCookies } from './session-cookie.js';
 export { CSRF_HEADER } from './csrf.js';
 export { routeTableOf, type RouteEntry } from './route-table.js';
+export { createLiveViewRelay, type LiveViewRelay, type LiveViewRelayDeps } from './live-view/relay.js';

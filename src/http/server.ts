@@ -30,6 +30,7 @@ import { forwardAuthRoutes, registerForwardAuthShedding, type ForwardAuthStats }
 import { createProxyTrust } from './proxy-trust.js';
 import { registerWebSockets } from './live-view/websocket-plugin.js';
 import type { LiveSessions } from './live-view/ports.js';
+import type { LiveViewRelay } from './live-view/relay.js';
 import { liveViewRoutes } from './routes/live-view.js';
 import { sessionsRoutes } from './routes/sessions.js';
 import { sessionTransferRoutes } from './routes/session-transfers.js';
@@ -84,6 +85,8 @@ export interface HttpDeps {
   isShuttingDown(): boolean;
   /** Browser sessions as the live view sees them (sessions/ provides them); absent: every live view id is not found. */
   liveSessions?: LiveSessions | undefined;
+  /** Several nodes (WEBASSET_CLUSTER_KEY with Redis): live views of sessions held by other nodes are relayed there. */
+  liveViewRelay?: LiveViewRelay | undefined;
   /** /api/sessions: governed browser sessions (routes are added when given). */
   browserSessions?: BrowserSessions | undefined;
   /** /api/recordings and the replay page /recordings/:id/replay (routes are added when given). */
@@ -146,6 +149,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
   // First: WebSocket upgrades then run every hook below, and a refused upgrade's socket is closed (live-view/websocket-plugin.ts).
   await registerWebSockets(app);
+  // Before every hook that records or counts a client: a request another node relayed, signed, keeps its client's address.
+  const relay = deps.liveViewRelay;
+  if (relay) app.addHook('onRequest', (request) => relay.trust(request));
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     void reply.header('cache-control', 'no-store');
@@ -191,7 +197,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     }
   }
   if (deps.mcp) await app.register(mcpRoutes, { ...deps.mcp, trail: deps.trail, publicUrl: deps.publicUrl });
-  await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [] });
+  await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [], relay: deps.liveViewRelay });
   await app.register(authOptionsRoutes, { localAccounts: deps.accounts !== undefined, sso: Boolean(deps.oidc), lockout: deps.lockout ?? null });
   await app.register(myAssetsRoutes, { access: deps.access });
   await app.register(webUiRoutes, { dir: deps.webUiDir });

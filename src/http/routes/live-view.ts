@@ -3,6 +3,7 @@ import type { AuditTrail } from '../../audit/index.js';
 import { AppError } from '../../core/index.js';
 import { runLiveConnection } from '../live-view/connection.js';
 import { createUpgradeOriginCheck } from '../live-view/origin.js';
+import type { LiveViewRelay } from '../live-view/relay.js';
 import { createViewerSlots } from '../live-view/viewer-slots.js';
 import { createWatcherRoster } from '../live-view/watchers.js';
 import type { LiveSessions } from '../live-view/ports.js';
@@ -15,6 +16,8 @@ export interface LiveViewRouteDeps {
   trail: AuditTrail;
   publicUrl?: string | undefined;
   corsOrigins: readonly string[];
+  /** Several nodes: a view of a session held by another node is relayed there (live-view/relay.ts); absent: served here only. */
+  relay?: LiveViewRelay | undefined;
 }
 
 const NO_SESSIONS: LiveSessions = {
@@ -52,10 +55,15 @@ export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDe
     onRequest: async (request) => {
       if (request.ws) await checkOrigin(request);
     },
+    // After the Origin check and authentication, so an anonymous or cross-site caller never makes this node call a peer.
+    preHandler: async (request) => {
+      if (deps.relay) await deps.relay.locate(request);
+    },
     handler: async () => {
       throw new AppError('invalid_request', { publicMessage: 'This address is a WebSocket endpoint; open it with a WebSocket upgrade.' });
     },
     wsHandler: (socket, request) => {
+      if (deps.relay?.take(socket, request)) return;
       runLiveConnection({
         socket,
         sessions: deps.sessions ?? NO_SESSIONS,
@@ -69,6 +77,8 @@ export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDe
       });
     },
   });
+
+  if (deps.relay) app.addHook('onClose', async () => deps.relay!.close());
 
   app.get('/sessions/:id/view', { config: { access: { kind: 'authenticated' } }, schema: { params: sessionParams } }, async (_request, reply) =>
     reply.type('text/html; charset=utf-8').send(page),
