@@ -3,7 +3,7 @@ import type { LiveMode } from './ports.js';
 /** What the controller of a session is told about the people watching it (`{type:'watchers'}`). */
 export interface WatchersMessage {
   type: 'watchers';
-  /** Watch views of the session on this server node. */
+  /** Watch views of the session (every view of a session is on its holding node, relayed there when it reached another one). */
   count: number;
   /** Their display names, each once, at most MAX_WATCHER_NAMES of them. */
   names: string[];
@@ -20,8 +20,8 @@ export interface RosterView {
 /**
  * The views of each session on this node, so that whoever controls a session learns when someone
  * watches it: each control view gets `{type:'watchers'}` when it joins and whenever a watch view
- * joins or leaves. Per node, as the viewer slots: a watcher attached to another node of a cluster
- * is not counted (docs/live-view.md says so).
+ * joins or leaves. Kept by the node holding the session, as the viewer slots: in a cluster every view
+ * reaches that node (live-view/relay.ts), so the roster is complete (docs/live-view.md).
  */
 export interface WatcherRoster {
   /** Adds a view; returns the function that removes it (safe to call more than once). */
