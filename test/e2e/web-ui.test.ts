@@ -146,8 +146,10 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await page.waitForURL(`${ts.url}/sign-in`);
     expect((await context.request.get(`${ts.url}/api/auth/session`)).status()).toBe(401);
 
-    // Signing in again with a recovery code instead of the app, from a link back to the session (returnTo, a path here).
-    await page.goto(`${ts.url}/sign-in?returnTo=${encodeURIComponent(`/sessions/${sessionId}`)}`);
+    // Signing in again with a recovery code instead of the app, from a link to the session: signed out, the
+    // live view's address sends the browser to sign-in with the way back (returnTo, a path here).
+    await page.goto(`${ts.url}/sessions/${sessionId}`);
+    await page.waitForURL(`${ts.url}/sign-in?returnTo=${encodeURIComponent(`/sessions/${sessionId}`)}`);
     await page.getByLabel('Username').fill('root');
     await page.getByLabel('Password').fill(ROOT_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();

@@ -23,7 +23,7 @@ const LAZY_PAGES: Partial<Record<Route, { load: () => Promise<PageComponent>; sh
 /** The live view of a session (`/sessions/{id}`): loaded when first opened, like the desk and the console. */
 const LIVE_PAGE = { load: () => import('./pages/live-session.js').then((m) => m.LiveSession), shown: () => true };
 
-type SessionState = { kind: 'loading' } | { kind: 'signed-out'; notice?: () => string } | { kind: 'signed-in'; who: WhoAmI } | { kind: 'failed'; error: unknown };
+type SessionState = { kind: 'loading' } | { kind: 'signed-out'; notice?: () => string; leaving?: boolean } | { kind: 'signed-in'; who: WhoAmI } | { kind: 'failed'; error: unknown };
 
 /** The app: who is signed in decides between the sign-in page and the signed-in pages; the enrolment link has its own page. */
 export function App() {
@@ -48,7 +48,11 @@ export function App() {
   // The page follows the session: signed out goes to sign-in, signed in leaves it.
   useEffect(() => {
     if (route === '/enrol') return;
-    if (session.kind === 'signed-out' && route !== '/sign-in') navigate('/sign-in', { replace: true });
+    if (session.kind === 'signed-out' && route !== '/sign-in') {
+      // A bookmarked page, a live view's link or an expired session: sign-in comes back here (a path, checked again by returnPath()).
+      const here = `${window.location.pathname}${window.location.search}`;
+      navigate('/sign-in', { replace: true, search: session.leaving || route === '/' ? '' : `?returnTo=${encodeURIComponent(here)}` });
+    }
     if (session.kind === 'signed-in' && route === '/sign-in') {
       const back = returnPath();
       if (back && back !== '/' && back !== '/sign-in') window.location.assign(back);
@@ -57,7 +61,7 @@ export function App() {
   }, [route, session.kind]);
 
   if (route === '/enrol') return <Enrol />;
-  const signedOut = (notice: () => string) => setSession({ kind: 'signed-out', notice });
+  const signedOut = (notice: () => string, leaving?: boolean) => setSession({ kind: 'signed-out', notice, leaving });
   switch (session.kind) {
     case 'loading':
       return <Shell><p class="muted" role="status">{t('app.loading')}</p></Shell>;

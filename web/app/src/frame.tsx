@@ -6,8 +6,11 @@ import { followInApp, type Route } from './router.js';
 
 export interface SignedInProps {
   who: WhoAmI;
-  /** Back to the sign-in page, with a notice (a function: it is written in the language of the moment). */
-  onSignedOut: (notice: () => string) => void;
+  /**
+   * Back to the sign-in page, with a notice (a function: it is written in the language of the
+   * moment). Unless `leaving` (the person signed out), sign-in returns to this page afterwards.
+   */
+  onSignedOut: (notice: () => string, leaving?: boolean) => void;
 }
 
 /** Roles whose permissions include the auditor's desk (`audit.read`, `recordings.replay`) and the console (every `admin.*`); src/access/permissions.ts. */
@@ -36,9 +39,9 @@ export function SignedInFrame(props: SignedInProps & { current: Route; children:
       const answer = await api<{ loggedOut: boolean; logoutUrl: string | null }>('POST', '/api/auth/logout');
       setCsrfToken(null);
       if (answer.logoutUrl) window.location.assign(answer.logoutUrl);
-      else props.onSignedOut(() => t('app.signedOut'));
+      else props.onSignedOut(() => t('app.signedOut'), true);
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) props.onSignedOut(() => t('app.signedOut'));
+      if (e instanceof ApiError && e.status === 401) props.onSignedOut(() => t('app.signedOut'), true);
       else setError(e);
     }
   };

@@ -39,11 +39,12 @@ function current(): Route {
   return sessionIdOf(path as Route) !== null ? (path as SessionRoute) : '/';
 }
 
-/** Goes to another page of the app without a reload. */
-export function navigate(to: Route, options: { replace?: boolean } = {}): void {
+/** Goes to another page of the app without a reload; `search` (`?a=b`) is kept in the address. */
+export function navigate(to: Route, options: { replace?: boolean; search?: string } = {}): void {
   movedInApp = true;
-  if (options.replace) window.history.replaceState(null, '', to);
-  else window.history.pushState(null, '', to);
+  const url = `${to}${options.search ?? ''}`;
+  if (options.replace) window.history.replaceState(null, '', url);
+  else window.history.pushState(null, '', url);
   window.dispatchEvent(new PopStateEvent('popstate'));
 }
 
