@@ -640,7 +640,11 @@ export async function startServer(services: Services): Promise<RunningServer> {
  */
 function wireNodeRegistry(services: Services): NodeRegistry | undefined {
   const { config, logger } = services;
-  if (!config.redisUrl || !config.clusterKey) return undefined;
+  if (!config.redisUrl) return undefined;
+  if (!config.clusterKey) {
+    logger.info('live views are not relayed between nodes (WEBASSET_CLUSTER_KEY unset): a viewer must reach the node holding the session');
+    return undefined;
+  }
   return createNodeRegistry({ state: services.state, nodeId: config.nodeId, url: config.nodeUrl, onError: (error) => logger.warn({ err: error }, 'node registry heartbeat failed') });
 }
 

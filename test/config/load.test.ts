@@ -84,6 +84,21 @@ describe('config', () => {
     expect(loadConfig({ env: {}, cwd: '/', configPath: join(dir, 'webasset.yaml') }).config.auditSigningKey).toBe(KEY);
   });
 
+  it('takes the node URL for the live-view relay only as an http(s) origin, with Redis and the cluster key', () => {
+    const cluster = { REDIS_URL: 'redis://127.0.0.1:6379', WEBASSET_CLUSTER_KEY: KEY };
+    const { config, secrets } = loadConfig({ env: { ...cluster, WEBASSET_NODE_URL: 'http://10.0.3.12:8080' }, cwd: dir });
+    expect(config).toMatchObject({ nodeUrl: 'http://10.0.3.12:8080', clusterKey: KEY });
+    expect(secrets).toContain(KEY);
+    for (const bad of ['ftp://10.0.3.12', 'http://10.0.3.12:8080/path', 'http://user:pw@10.0.3.12', 'http://10.0.3.12/?q=1', '10.0.3.12:8080']) {
+      expect(problemsOf(() => loadConfig({ env: { ...cluster, WEBASSET_NODE_URL: bad }, cwd: dir })).join()).toContain('WEBASSET_NODE_URL');
+    }
+    expect(problemsOf(() => loadConfig({ env: { REDIS_URL: cluster.REDIS_URL, WEBASSET_NODE_URL: 'http://10.0.3.12:8080' }, cwd: dir })).join()).toContain('WEBASSET_CLUSTER_KEY');
+    expect(problemsOf(() => loadConfig({ env: { WEBASSET_CLUSTER_KEY: KEY, WEBASSET_NODE_URL: 'http://10.0.3.12:8080' }, cwd: dir })).join()).toContain('REDIS_URL');
+    expect(problemsOf(() => loadConfig({ env: { WEBASSET_CLUSTER_KEY: 'short' }, cwd: dir })).join()).toContain('WEBASSET_CLUSTER_KEY');
+    const plain = loadConfig({ env: {}, cwd: dir }).config;
+    expect([plain.nodeUrl, plain.clusterKey]).toEqual([undefined, undefined]);
+  });
+
   it('registers the password inside DATABASE_URL as a secret', () => {
     const { secrets } = loadConfig({ env: { DATABASE_URL: 'postgres://app:s3cr%40t-pw@db:5432/wa' }, cwd: dir });
     expect(secrets).toContain('s3cr@t-pw');
