@@ -169,3 +169,32 @@ export async function startSession(ts: TestServer, owner: Caller, assetId: strin
   if (started.status !== 201) throw new Error(`session start answered ${started.status}: ${started.text}`);
   return (started.json as { id: string }).id;
 }
+
+/**
+ * An asset on the demo portal whose recipe signs in and ends on the accounts page (with the
+ * statement link) or on `/documents` (the upload form); downloads and uploads both `policy`; its
+ * own vault entry, so sessions of several assets can run at once.
+ */
+export async function addDemoTransferAsset(
+  ts: TestServer,
+  options: { id: string; portalUrl: string; username: string; password: string; policy: 'allow' | 'block'; endsOn: 'accounts' | 'documents'; connect: Caller[]; watch?: Caller[] },
+): Promise<void> {
+  await ts.services.vault.set({ entryId: `${options.id}-login`, values: new Map([['username', Buffer.from(options.username)], ['password', Buffer.from(options.password)]]) }, CLI);
+  const steps = [{ fill: '#username', value: '{{username}}' }, { fill: '#password', value: '{{password}}' }, { click: '#sign-in' }, { waitFor: { selector: '#balance' } }];
+  const documents = options.endsOn === 'documents';
+  await ts.services.assets.create(
+    {
+      id: options.id,
+      name: `Transfers ${options.id}`,
+      url: `${options.portalUrl}/login`,
+      credential: `${options.id}-login`,
+      allowInsecureHttp: true,
+      loginRecipe: { steps: documents ? [...steps, { goto: '/documents' }] : steps, injection: 'intercept' },
+      successCheck: { selector: documents ? '#upload-form' : '#statement-link' },
+      policy: { downloads: options.policy, uploads: options.policy },
+    },
+    CLI,
+  );
+  for (const caller of options.connect) await ts.services.grants.create({ subjectKind: 'user', subjectId: caller.userId!, assetId: options.id, actions: ['connect'] }, CLI);
+  for (const caller of options.watch ?? []) await ts.services.grants.create({ subjectKind: 'user', subjectId: caller.userId!, assetId: options.id, actions: ['watch'] }, CLI);
+}

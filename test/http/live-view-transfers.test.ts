@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
 import { keptFolders } from '../browser/support.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { call, CLI, sessionCaller, type Caller } from './admin-callers.js';
-import { LiveClient, startSession } from './live-view-fixtures.js';
+import { call, sessionCaller, type Caller } from './admin-callers.js';
+import { addDemoTransferAsset, LiveClient, startSession } from './live-view-fixtures.js';
 
 /**
  * Downloads to and uploads from the session's owner (real server, real Chromium, the demo portal):
@@ -43,25 +43,8 @@ describe('live view downloads and uploads (real Chromium, demo portal)', () => {
     return form;
   };
 
-  async function addAsset(id: string, policy: 'allow' | 'block', lastStep: 'accounts' | 'documents', portalUrl: string): Promise<void> {
-    await ts.services.vault.set({ entryId: `${id}-login`, values: new Map([['username', Buffer.from(USERNAME)], ['password', Buffer.from(PASSWORD)]]) }, CLI);
-    const steps = [{ fill: '#username', value: '{{username}}' }, { fill: '#password', value: '{{password}}' }, { click: '#sign-in' }, { waitFor: { selector: '#balance' } }];
-    await ts.services.assets.create(
-      {
-        id,
-        name: `Transfers ${id}`,
-        url: `${portalUrl}/login`,
-        credential: `${id}-login`,
-        allowInsecureHttp: true,
-        loginRecipe: { steps: lastStep === 'documents' ? [...steps, { goto: '/documents' }] : steps, injection: 'intercept' },
-        successCheck: { selector: lastStep === 'documents' ? '#upload-form' : '#statement-link' },
-        policy: { downloads: policy, uploads: policy },
-      },
-      CLI,
-    );
-    for (const caller of [owner, other]) await ts.services.grants.create({ subjectKind: 'user', subjectId: caller.userId!, assetId: id, actions: ['connect'] }, CLI);
-    await ts.services.grants.create({ subjectKind: 'user', subjectId: watcher.userId!, assetId: id, actions: ['watch'] }, CLI);
-  }
+  const addAsset = (id: string, policy: 'allow' | 'block', endsOn: 'accounts' | 'documents', portalUrl: string) =>
+    addDemoTransferAsset(ts, { id, portalUrl, username: USERNAME, password: PASSWORD, policy, endsOn, connect: [owner, other], watch: [watcher] });
 
   function press(viewer: LiveClient, key: string, code: string, times = 1): void {
     for (let i = 0; i < times; i++) {

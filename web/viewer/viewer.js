@@ -1,4 +1,4 @@
-/* global document, window, location, navigator, WebSocket, Blob, createImageBitmap, ResizeObserver */
+/* global document, window, location, navigator, WebSocket, Blob, createImageBitmap, ResizeObserver, FormData */
 // The minimal live viewer (issue 5): paints the session's frames on a canvas and sends mouse, wheel, keyboard,
 // resize, tab switches and pasted text back, and puts what is copied in the remote page on this computer's clipboard.
 // Framework-free on purpose; the full UI (web/, Vite) replaces it later.
@@ -14,6 +14,10 @@ const overlay = document.getElementById('overlay');
 const status = document.getElementById('status');
 const tabsNav = document.getElementById('tabs');
 const copyButton = document.getElementById('copy-out');
+const chooserBox = document.getElementById('chooser');
+const chooserText = document.getElementById('chooser-text');
+const chooserInput = document.getElementById('chooser-input');
+const downloadList = document.getElementById('downloads');
 /** As MAX_PASTE_CHARS in src/http/live-view/messages.ts: a longer clipboard is sent cut to this. */
 const MAX_PASTE_CHARS = 16 * 1024;
 const ctx = canvas.getContext('2d');
@@ -88,12 +92,21 @@ socket.addEventListener('message', (event) => {
     case 'clipboard':
       copiedOut(message.text, message.truncated);
       break;
+    case 'download':
+      addDownload(message);
+      break;
+    case 'file_chooser':
+      askForFiles(message);
+      break;
+    case 'file_chooser_closed':
+      if (chooser && chooser.id === message.id) closeChooser();
+      break;
     case 'ended':
       ended = true;
       show(`Session ended (${message.reason})`, true);
       break;
     case 'error':
-      if (message.code === 'read_only' || message.code === 'busy' || message.code === 'paste_denied') notify(message.message);
+      if (message.code === 'read_only' || message.code === 'busy' || message.code === 'paste_denied' || message.code === 'file_chooser_closed') notify(message.message);
       else {
         failed = true;
         show(message.message, true);
@@ -250,4 +263,70 @@ copyButton.addEventListener('click', () => {
     },
     () => notify('This browser refused to write to the clipboard.'),
   );
+});
+
+// Files (docs/live-view.md, "Downloads and uploads"), for the session's owner only. A file the portal sent is a
+// link to GET /api/sessions/{id}/downloads/{id}; a file chooser of the portal opens this computer's own file dialog
+// and the chosen files are posted (multipart, with the web session's CSRF token) to /api/sessions/{id}/uploads/{id}.
+let chooser = null;
+const seenDownloads = new Set();
+
+function addDownload(file) {
+  if (seenDownloads.has(file.id)) return;
+  seenDownloads.add(file.id);
+  const item = document.createElement('li');
+  const link = document.createElement('a');
+  link.href = `/api/sessions/${encodeURIComponent(sessionId)}/downloads/${encodeURIComponent(file.id)}`;
+  link.download = file.fileName;
+  link.textContent = `Download ${file.fileName} (${Math.max(1, Math.round(file.size / 1024))} KB)`;
+  item.append(link);
+  downloadList.append(item);
+  downloadList.hidden = false;
+  notify(`The portal sent ${file.fileName}.`);
+}
+
+function askForFiles(request) {
+  chooser = request;
+  chooserInput.multiple = request.multiple;
+  chooserInput.accept = request.accept.join(',');
+  chooserText.textContent = request.multiple ? 'The portal asks for one or more files.' : 'The portal asks for a file.';
+  chooserBox.hidden = false;
+  document.getElementById('chooser-choose').focus();
+}
+
+function closeChooser() {
+  chooser = null;
+  chooserInput.value = '';
+  chooserBox.hidden = true;
+  keys.focus({ preventScroll: true });
+}
+
+document.getElementById('chooser-choose').addEventListener('click', () => chooserInput.click());
+document.getElementById('chooser-cancel').addEventListener('click', () => {
+  if (chooser) send({ type: 'file_chooser_cancel', id: chooser.id });
+  closeChooser();
+});
+chooserInput.addEventListener('change', async () => {
+  const files = chooserInput.files;
+  if (!chooser || !files || files.length === 0) return;
+  const form = new FormData();
+  for (const file of files) form.append('file', file, file.name);
+  notify('Sending to the portal…');
+  try {
+    const session = await fetch('/api/auth/session', { credentials: 'same-origin', cache: 'no-store' }).then((r) => (r.ok ? r.json() : {}));
+    const answer = await fetch(`/api/sessions/${encodeURIComponent(sessionId)}/uploads/${encodeURIComponent(chooser.id)}`, {
+      method: 'POST',
+      headers: session.csrfToken ? { 'x-csrf-token': session.csrfToken } : {},
+      body: form,
+      credentials: 'same-origin',
+    });
+    const body = await answer.json().catch(() => ({}));
+    if (answer.ok) {
+      notify(`Sent to the portal: ${body.files.map((f) => f.name).join(', ')}.`);
+      closeChooser();
+    } else notify(body.error && body.error.message ? body.error.message : 'The file could not be sent to the portal.');
+  } catch {
+    notify('The file could not be sent to the portal.');
+  }
+  chooserInput.value = '';
 });

@@ -67,6 +67,18 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   }
 }
 
+/** Files as multipart/form-data (the browser writes the boundary) with the CSRF token; retried once on csrf_failed, as api(). */
+export async function postFiles<T>(path: string, form: FormData): Promise<T> {
+  const post = () =>
+    fetch(path, { method: 'POST', headers: { accept: 'application/json', ...(csrfToken ? { 'x-csrf-token': csrfToken } : {}) }, body: form, credentials: 'same-origin', cache: 'no-store', redirect: 'error' });
+  try {
+    return await read<T>(await post());
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.code !== 'csrf_failed' || !(await currentSession())) throw error;
+    return read<T>(await post());
+  }
+}
+
 export interface SessionUser {
   id: string;
   username: string | null;

@@ -21,6 +21,11 @@ export type ServerMessage =
   | { type: 'tabs'; tabs: LiveTab[] }
   | { type: 'clipboard'; text: string; truncated: boolean }
   | { type: 'watchers'; count: number; names: string[] }
+  /** A file the portal sent, kept for the owner: GET /api/sessions/{id}/downloads/{id}. */
+  | { type: 'download'; id: string; fileName: string; size: number; sha256: string }
+  /** The portal asks for files: POST them to /api/sessions/{id}/uploads/{id}, or cancel. */
+  | { type: 'file_chooser'; id: string; multiple: boolean; accept: string[] }
+  | { type: 'file_chooser_closed'; id: string }
   | { type: 'ended'; reason: string }
   | { type: 'error'; code: string; message: string };
 
@@ -33,14 +38,15 @@ export type ClientMessage =
   | { type: 'paste'; text: string }
   | { type: 'resize'; width: number; height: number }
   | { type: 'switch_tab'; tabId: string }
-  | { type: 'ack' };
+  | { type: 'ack' }
+  | { type: 'file_chooser_cancel'; id: string };
 
 /** As MAX_PASTE_CHARS of the server: a longer clipboard is sent cut to this. */
 export const MAX_PASTE_CHARS = 16 * 1024;
 /** As the server's limit of a `text` message. */
 export const MAX_TEXT_CHARS = 1000;
 
-const TYPES = new Set(['state', 'signing_in', 'tabs', 'clipboard', 'watchers', 'ended', 'error']);
+const TYPES = new Set(['state', 'signing_in', 'tabs', 'clipboard', 'watchers', 'download', 'file_chooser', 'file_chooser_closed', 'ended', 'error']);
 
 /** One text message of the server, or null when it is not one the page knows (a newer server's message is ignored). */
 export function parseServerMessage(text: string): ServerMessage | null {

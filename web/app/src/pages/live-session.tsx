@@ -8,6 +8,7 @@ import { createLiveLink, type LinkState, type LiveLink } from '../live/link.js';
 import { MAX_PASTE_CHARS, type LiveMode, type LiveTab, type ServerMessage } from '../live/protocol.js';
 import { followInApp, sessionIdOf, useRoute } from '../router.js';
 import { LiveBar, type Notice, type SessionFacts } from './live-session-bar.js';
+import { LiveTransfers, type KeptDownload, type WaitingChooser } from './live-transfers.js';
 
 /** Why the view stopped for good, when it was not the session's end. */
 type Failure = 'not_found' | 'too_many_viewers' | 'protocol' | null;
@@ -39,6 +40,8 @@ export function LiveSession(props: SignedInProps) {
   const [copied, setCopied] = useState<{ text: string; truncated: boolean } | null>(null);
   const [notice, setNotice] = useState<Notice | null>(null);
   const [lastInputMs, setLastInputMs] = useState(0);
+  const [downloads, setDownloads] = useState<KeptDownload[]>([]);
+  const [chooser, setChooser] = useState<WaitingChooser | null>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const keys = useRef<HTMLTextAreaElement>(null);
   const stage = useRef<HTMLElement>(null);
@@ -99,6 +102,18 @@ export function LiveSession(props: SignedInProps) {
           break;
         case 'clipboard':
           copiedOut(message.text, message.truncated);
+          break;
+        case 'download': {
+          const { id, fileName, size, sha256 } = message;
+          // Sent again on every attach: one notice per file, the newest 20.
+          setDownloads((list) => (list.some((d) => d.id === id) ? list : [...list, { id, fileName, size, sha256 }].slice(-20)));
+          break;
+        }
+        case 'file_chooser':
+          setChooser({ id: message.id, multiple: message.multiple, accept: message.accept });
+          break;
+        case 'file_chooser_closed':
+          setChooser((current) => (current?.id === message.id ? null : current));
           break;
         case 'ended':
           setEnded(message.reason);
@@ -249,6 +264,22 @@ export function LiveSession(props: SignedInProps) {
         onEnd={endSession}
       />
       <main class="live-stage" ref={stage} id="content">
+        {mode === 'control' && !over && (downloads.length > 0 || chooser) && (
+          <LiveTransfers
+            sessionId={sessionId}
+            downloads={downloads}
+            chooser={chooser}
+            onDismiss={(id) => setDownloads((list) => list.filter((d) => d.id !== id))}
+            onCancel={(id) => {
+              liveLink.current?.send({ type: 'file_chooser_cancel', id });
+              setChooser(null);
+            }}
+            onDone={(text) => {
+              if (text) say(text);
+              keys.current?.focus({ preventScroll: true });
+            }}
+          />
+        )}
         <canvas ref={canvas} class="live-screen" role="img" aria-label={t('live.screenLabel', { name: detail?.assetName ?? t('live.thePortal') })} />
         <textarea
           ref={keys}
