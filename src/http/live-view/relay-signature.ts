@@ -91,11 +91,16 @@ const relayed = new WeakSet<FastifyRequest>();
  * headers meaning only what WEBASSET_TRUSTED_PROXIES lets them mean.
  */
 export function createRelayTrust(signer: RelaySigner) {
+  // Anyone can send the header, before any rate limit: a warning at most once a minute, the rest at debug.
+  let lastWarnedAt = -Infinity;
   return async function trustRelayed(request: FastifyRequest): Promise<void> {
     if (request.headers[RELAY_HEADER] === undefined) return;
     const facts = signer.verify({ method: request.raw.method ?? '', url: request.raw.url ?? '', headers: request.headers });
     if (!facts) {
-      request.log.warn('a request carried a relay signature that does not hold; treated as a direct request');
+      const now = performance.now();
+      const level = now - lastWarnedAt >= 60_000 ? 'warn' : 'debug';
+      if (level === 'warn') lastWarnedAt = now;
+      request.log[level]('a request carried a relay signature that does not hold; treated as a direct request (warned at most once a minute)');
       return;
     }
     // Own properties shadow Fastify's getters for this request only.
