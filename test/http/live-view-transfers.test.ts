@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/core/index.js';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
 import { keptFolders } from '../browser/support.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -71,6 +72,18 @@ describe('live view downloads and uploads (real Chromium, demo portal)', () => {
     return rows.map((row) => ({ ...row, details: typeof row.details === 'string' ? (JSON.parse(row.details) as Record<string, unknown>) : row.details }));
   }
 
+  /** While `run` runs, the trail refuses to record `action` (as it does without database and spool). */
+  async function auditDown<T>(action: string, run: () => Promise<T>): Promise<T> {
+    const trail = ts.services.audit.trail;
+    const record = trail.record.bind(trail);
+    trail.record = (event) => (event.action === action ? Promise.reject(new AppError('audit_unavailable')) : record(event));
+    try {
+      return await run();
+    } finally {
+      trail.record = record;
+    }
+  }
+
   async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, what: string): Promise<T> {
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -112,6 +125,11 @@ describe('live view downloads and uploads (real Chromium, demo portal)', () => {
     expect(downloaded[0]!.details).toMatchObject({ fileName: 'statement-latest.csv', size: notice.size, sha256: notice.sha256, downloadId: notice.id });
 
     const path = `/api/sessions/${sessionId}/downloads/${notice.id}`;
+    // A fetch that cannot be recorded sends nothing of the file (fail closed).
+    const unrecorded = await auditDown('browser_session.download_fetched', () => request(owner, 'GET', path));
+    expect(unrecorded.status).toBe(503);
+    expect(unrecorded.json()).toMatchObject({ error: { code: 'audit_unavailable' } });
+    expect(unrecorded.bytes.toString('utf8')).not.toContain(USERNAME);
     const fetched = await request(owner, 'GET', path);
     expect(fetched.status).toBe(200);
     expect(fetched.bytes.length).toBe(notice.size);
@@ -186,6 +204,10 @@ describe('live view downloads and uploads (real Chromium, demo portal)', () => {
     // Without the CSRF token (cookie only): refused before anything is read.
     const forged = await fetch(`${ts.url}${path}`, { method: 'POST', headers: { cookie: owner.headers('GET').cookie!, origin: ts.url }, body: files({ name: 'a.pdf', bytes: document }) });
     expect(forged.status).toBe(403);
+    // An upload that cannot be recorded is not set (fail closed); the chooser still waits.
+    const unrecorded = await auditDown('browser_session.uploaded', () => request(owner, 'POST', path, files({ name: 'a.pdf', bytes: document })));
+    expect(unrecorded.status).toBe(503);
+    expect(unrecorded.json()).toMatchObject({ error: { code: 'audit_unavailable' } });
     expect(await auditRows('browser_session.uploaded', sessionId)).toEqual([]);
     expect(portal.documents).toEqual([]);
 
