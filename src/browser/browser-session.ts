@@ -284,7 +284,7 @@ export async function prepareBrowserSession(deps: OpenDeps & { shape: SessionSha
       return sessionId();
     },
     agent,
-    transfers,
+    transfers: transfers.handle,
     get closed() {
       return closed;
     },

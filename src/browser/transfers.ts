@@ -55,6 +55,8 @@ export interface Transfers extends SessionTransfers {
   offerChooser(chooser: FileChooser): Promise<void>;
   /** Removes the session's folder and forgets everything; later calls find nothing. */
   close(): Promise<void>;
+  /** The public part only (BrowserSession.transfers): what the session's callers may do. */
+  readonly handle: SessionTransfers;
 }
 
 interface Kept extends KeptDownload {
@@ -95,7 +97,7 @@ export function createTransfers(deps: TransfersDeps): Transfers {
     throw new AppError('not_found', { publicMessage: 'No such file chooser in this session.' });
   };
 
-  return {
+  const self: Omit<Transfers, 'handle'> = {
     async keepDownload(path, fileName, maxBytes) {
       if (closed) return { closed: true };
       const dir = await ownFolder();
@@ -206,6 +208,16 @@ export function createTransfers(deps: TransfersDeps): Transfers {
       kept.length = 0;
       const dir = folder ? await folder.catch(() => undefined) : undefined;
       if (dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    },
+  };
+  return {
+    ...self,
+    handle: {
+      downloads: () => self.downloads(),
+      openDownload: (id) => self.openDownload(id),
+      pendingChooser: () => self.pendingChooser(),
+      setFiles: (chooserId, files, before) => self.setFiles(chooserId, files, before),
+      cancelChooser: (chooserId) => self.cancelChooser(chooserId),
     },
   };
 }
