@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { createRequire } from 'node:module';
+import { chromium, type Browser, type FileChooser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAUNCH_ARGS, findChromium } from '../../src/browser/index.js';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
@@ -15,7 +16,20 @@ import { cookieOf, expectNothingLeaked, watchedContext, type Watch } from '../su
  * asks for a file, a dialog takes the focus, its "Choose file(s) for the portal" button (by
  * keyboard) opens this browser's own file chooser, and the file reaches the portal's form.
  */
+const AXE_SCRIPT = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const USERNAME = 'ui-xfer-alice';
+/**
+ * The file choosers `page` opens, in order. The listener is added (and Chromium told to intercept
+ * choosers) before any key is pressed: a waitForEvent begun with the key press could start
+ * intercepting only after the chooser opened.
+ */
+async function collectChoosers(page: Page): Promise<FileChooser[]> {
+  const choosers: FileChooser[] = [];
+  page.on('filechooser', (chooser) => choosers.push(chooser));
+  await page.evaluate('1');
+  return choosers;
+}
+
 /** The id of the element that has the focus in the operator's page. */
 const focusedId = (page: Page) => page.evaluate<string | undefined>('document.activeElement ? document.activeElement.id : undefined');
 const PASSWORD = 'ui-xfer-canary-Pa55-5d0e';
@@ -79,6 +93,7 @@ describe('web UI live view: downloads and uploads', () => {
 
   it("the portal asks for a file: the dialog takes the focus; cancelled, nothing is sent; by keyboard, this browser's file chooser opens and the file reaches the portal", async () => {
     const { page, watch, sessionId } = await liveView('ui-xfer-documents');
+    const choosers = await collectChoosers(page);
     // The bank's name, then the file input; Enter opens its chooser.
     await page.keyboard.press('Tab');
     await page.keyboard.press('Tab');
@@ -97,7 +112,9 @@ describe('web UI live view: downloads and uploads', () => {
     await page.locator('#live-chooser').waitFor({ timeout: 30_000 });
     await expect.poll(() => focusedId(page)).toBe('live-chooser-choose');
     const file = Buffer.from('%PDF-1.4 a document for the portal\n');
-    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => choosers.length, { timeout: 15_000 }).toBe(1);
+    const chooser = choosers[0]!;
     expect(chooser.isMultiple()).toBe(false);
     await chooser.setFiles({ name: 'scan.pdf', mimeType: 'application/pdf', buffer: file });
     await page.locator('#live-chooser').waitFor({ state: 'detached', timeout: 15_000 });
@@ -117,6 +134,7 @@ describe('web UI live view: downloads and uploads', () => {
     const { context, watch } = await watchedContext(browser);
     await context.addCookies([{ name: 'webasset', value: cookieOf(owner), url: ts.url }]);
     const page = await context.newPage();
+    const choosers = await collectChoosers(page);
     let sessionId = '';
     const open = async (assetId: string) => {
       if (sessionId) expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
@@ -143,14 +161,44 @@ describe('web UI live view: downloads and uploads', () => {
     await page.locator('#chooser').waitFor({ timeout: 30_000 });
     await expect.poll(() => focusedId(page)).toBe('chooser-choose');
     const file = Buffer.from('a note for the portal\n');
-    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
-    await chooser.setFiles({ name: 'note.txt', mimeType: 'text/plain', buffer: file });
+    await page.keyboard.press('Enter');
+    await expect.poll(() => choosers.length, { timeout: 15_000 }).toBe(1);
+    await choosers[0]!.setFiles({ name: 'note.txt', mimeType: 'text/plain', buffer: file });
     await expect.poll(() => page.locator('#status').textContent(), { timeout: 15_000 }).toBe('Sent to the portal: note.txt.');
     await expect.poll(() => focusedId(page)).toBe('keys');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await expect.poll(() => portal.documents.slice(before), { timeout: 15_000 }).toEqual([{ name: 'note.txt', size: file.length }]);
     await expectNothingLeaked(watch, [await page.content()], [PASSWORD]);
+    await context.close();
+    expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
+  });
+
+  it('axe finds nothing serious or critical in the panel with a download notice and the file chooser dialog open', async () => {
+    const sessionId = await startSession(ts, owner, 'ui-xfer-accounts');
+    // A context of its own that may inject the engine (bypassCSP), as test/e2e/web-ui-a11y.test.ts does.
+    const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, bypassCSP: true });
+    await context.addCookies([{ name: 'webasset', value: cookieOf(owner), url: ts.url }]);
+    const page = await context.newPage();
+    await page.goto(`${ts.url}/sessions/${sessionId}`);
+    await expect.poll(() => page.locator('#live-status').textContent(), { timeout: 30_000 }).toBe('Live');
+    await expect.poll(() => focusedId(page), { timeout: 30_000 }).toBe('live-keys');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.locator('#live-downloads a').waitFor({ timeout: 30_000 });
+    // The next link of the accounts page goes to the upload form; its title in the bar says it is there.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('.live-tabs button').first().textContent(), { timeout: 30_000 }).toContain('Documents');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.locator('#live-chooser').waitFor({ timeout: 30_000 });
+    await page.addScriptTag({ path: AXE_SCRIPT });
+    const violations = await page.evaluate<Array<{ id: string; impact: string | null }>>(
+      `axe.run(document.getElementById('live-transfers'), { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target) })))`,
+    );
+    expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
     await context.close();
     expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
   });
