@@ -52,7 +52,22 @@ const LOGIN_PATH = '/login';
 const SUCCESS_SELECTOR = '#balance';
 const MB = 1024 * 1024;
 
-const epochMs = () => performance.timeOrigin + performance.now();
+/**
+ * Wall-clock time (epoch ms, sub-millisecond) from the monotonic clock, anchored by calibrateEpoch().
+ * Chromium stamps frames with the wall clock; performance.timeOrigin + now() drifts from it by
+ * milliseconds over a few minutes of run, enough to make capture-to-arrival negative.
+ */
+let epochAnchor = { wall: Date.now(), perf: performance.now() };
+const epochAt = (perfMs: number) => epochAnchor.wall + (perfMs - epochAnchor.perf);
+const epochMs = () => epochAt(performance.now());
+
+/** Anchors epochMs() to Date.now() at the moment its millisecond changes (a fraction of a millisecond off, not up to one). */
+function calibrateEpoch(): void {
+  const start = Date.now();
+  let wall = start;
+  while (wall === start) wall = Date.now();
+  epochAnchor = { wall, perf: performance.now() };
+}
 const sha1 = (data: Buffer) => createHash('sha1').update(data).digest('hex');
 
 interface Stats {
@@ -435,7 +450,7 @@ class Viewer {
       if (isBinary) {
         const atMs = performance.now();
         const hash = sha1(data);
-        this.frames.push({ hash, bytes: data.length, atMs, atEpochMs: performance.timeOrigin + atMs, tapped: taps.get(hash) });
+        this.frames.push({ hash, bytes: data.length, atMs, atEpochMs: epochAt(atMs), tapped: taps.get(hash) });
         this.ws.send('{"type":"ack"}');
       } else {
         this.texts.push(JSON.parse(data.toString('utf8')) as { type: string });
@@ -539,6 +554,7 @@ interface LiveReport {
 
 async function measureLiveView(config: SessionsBenchConfig, caller: Caller, assets: Assets, taps: Taps): Promise<LiveReport> {
   const report: LiveReport = { streams: [], captureToArrival: [], input: { latencies: [], timeouts: 0 }, problems: [] };
+  calibrateEpoch();
   const opened: string[] = [];
   const viewers: Viewer[] = [];
   const match = (label: string, viewer: Viewer) => {
