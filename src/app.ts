@@ -8,7 +8,7 @@ import { createAudit, createDocumentSigner, createDocumentVerifier, type Actor, 
 import type { Config } from './config/index.js';
 import { loadOrCreateKeyFile, randomIds, systemClock, type Clock, type IdGenerator, type Redactor } from './core/index.js';
 import { createDetect, type Detect } from './detect/index.js';
-import { createForwardAuthStats, createHttpServer, createLiveViewRelay, type ForwardAuthStats } from './http/index.js';
+import { createForwardAuthStats, createHttpServer, createLiveViewRelay, createSessionRelay, type ForwardAuthStats } from './http/index.js';
 import { createApiTokens, createAuthThrottle, AUTH_FAILURE_RULE, type ApiTokens, type AuthThrottle } from './identity/index.js';
 import { createUsers, type Users, type UserSessionsPort } from './identity/index.js';
 import { createEnrolment, createIdentityKey, createLocalSignIn, createLockout, createMfa, createPasswordHasher, createPasswordPolicy, type Enrolment, type LocalSignIn, type Mfa, type SignInFailureSink, type WebSessions as AccountSessions } from './identity/index.js';
@@ -553,6 +553,8 @@ function createServer(services: Services, browser: BrowserWiring, isShuttingDown
     liveSessions: browser.sessions,
     liveViewRelay:
       registry && config.clusterKey ? createLiveViewRelay({ nodeId: config.nodeId, registry, clusterKey: config.clusterKey, sessions: browser.sessions, logger }) : undefined,
+    sessionRelay:
+      registry && config.clusterKey ? createSessionRelay({ nodeId: config.nodeId, registry, clusterKey: config.clusterKey, sessions: browser.sessions, logger }) : undefined,
     recordings: services.recordings,
     recordingExport: { exporter: services.recordingExporter, dir: join(config.dataDir, 'exports') },
     mcp: { tools: wireMcp(services, browser.sessions), allowedOrigins: config.mcpAllowedOrigins, version: services.version },

@@ -52,6 +52,7 @@ export const ERROR_CODES = {
   legal_hold: { status: 409, message: 'This recording is under legal hold and cannot be deleted.' },
   wait_timed_out: { status: 408, message: 'What was waited for did not happen within the timeout.' },
   server_unreachable: { status: 503, message: 'The WebAsset server cannot be reached.' },
+  node_unavailable: { status: 503, message: 'The server node holding this browser session cannot be reached right now; try again shortly.' },
   ffmpeg_missing: { status: 503, message: 'ffmpeg is not installed on this server; install it (apt-get install ffmpeg) or set FFMPEG_PATH.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

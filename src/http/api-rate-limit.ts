@@ -1,11 +1,15 @@
 import type { FastifyRequest } from 'fastify';
 import { createRateLimiter, type SharedState } from '../cluster/index.js';
 import type { Principal } from '../identity/index.js';
+import { isRelayed } from './live-view/relay-signature.js';
 
 type ApiRule = 'api.ip' | 'api.principal';
 
 export interface ApiRateLimit {
-  /** Whether a path is counted: the API and MCP, not health probes, not ForwardAuth (every page load of a portal passes it). */
+  /**
+   * Whether a request is counted: the API and MCP, not health probes, not ForwardAuth (every page load of a portal passes it),
+   * and not a request another node relayed here (that node counted it already, on the same shared counters).
+   */
   applies(request: FastifyRequest): boolean;
   /** Counts the request against its client IP; rejects `rate_limited` (429 + Retry-After) past the limit. */
   checkIp(request: FastifyRequest): Promise<void>;
@@ -19,6 +23,7 @@ export function createApiRateLimit(options: { state: SharedState; perMinute: num
   const limiter = createRateLimiter<ApiRule>({ state: options.state, rules: { 'api.ip': rule, 'api.principal': rule } });
   return {
     applies(request) {
+      if (isRelayed(request)) return false;
       return isApiPath(routePath(request)) || isMcpPath(routePath(request));
     },
     async checkIp(request) {

@@ -5,3 +5,4 @@ export { SESSION_COOKIE, INSECURE_SESSION_COOKIE, type SessionCookies } from './
 export { CSRF_HEADER } from './csrf.js';
 export { routeTableOf, type RouteEntry } from './route-table.js';
 export { createLiveViewRelay, type LiveViewRelay, type LiveViewRelayDeps } from './live-view/relay.js';
+export { createSessionRelay, type SessionRelay, type SessionRelayDeps } from './session-relay.js';

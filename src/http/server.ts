@@ -31,6 +31,7 @@ import { createProxyTrust } from './proxy-trust.js';
 import { registerWebSockets } from './live-view/websocket-plugin.js';
 import type { LiveSessions } from './live-view/ports.js';
 import type { LiveViewRelay } from './live-view/relay.js';
+import type { SessionRelay } from './session-relay.js';
 import { liveViewRoutes } from './routes/live-view.js';
 import { sessionsRoutes } from './routes/sessions.js';
 import { sessionTransferRoutes } from './routes/session-transfers.js';
@@ -87,6 +88,8 @@ export interface HttpDeps {
   liveSessions?: LiveSessions | undefined;
   /** Several nodes (WEBASSET_CLUSTER_KEY with Redis): live views of sessions held by other nodes are relayed there. */
   liveViewRelay?: LiveViewRelay | undefined;
+  /** Several nodes: downloads, uploads and MCP tool calls about sessions held by other nodes are served there. */
+  sessionRelay?: SessionRelay | undefined;
   /** /api/sessions: governed browser sessions (routes are added when given). */
   browserSessions?: BrowserSessions | undefined;
   /** /api/recordings and the replay page /recordings/:id/replay (routes are added when given). */
@@ -187,7 +190,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   if (deps.vault) await app.register(adminVaultRoutes, { vault: deps.vault });
   if (deps.browserSessions) {
     await app.register(sessionsRoutes, { sessions: deps.browserSessions, assets: deps.admin?.assets });
-    await app.register(sessionTransferRoutes, { sessions: deps.browserSessions });
+    await app.register(sessionTransferRoutes, { sessions: deps.browserSessions, relay: deps.sessionRelay });
   }
   if (deps.recordings) {
     await app.register(recordingRoutes, { recordings: deps.recordings, access: deps.access, trail: deps.trail, state: deps.state, videoExport: deps.recordingExport });
@@ -196,7 +199,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       await app.register(recordingEvidenceRoutes, evidence);
     }
   }
-  if (deps.mcp) await app.register(mcpRoutes, { ...deps.mcp, trail: deps.trail, publicUrl: deps.publicUrl });
+  if (deps.mcp) await app.register(mcpRoutes, { ...deps.mcp, trail: deps.trail, publicUrl: deps.publicUrl, relay: deps.sessionRelay });
+  if (deps.sessionRelay) app.addHook('onClose', async () => deps.sessionRelay!.close());
   await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [], relay: deps.liveViewRelay });
   await app.register(authOptionsRoutes, { localAccounts: deps.accounts !== undefined, sso: Boolean(deps.oidc), lockout: deps.lockout ?? null });
   await app.register(myAssetsRoutes, { access: deps.access });

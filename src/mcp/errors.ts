@@ -29,3 +29,8 @@ const AppErrorMessage = { internal: new AppError('internal').publicMessage };
 export function errorResult(failure: ToolFailure): ToolResult {
   return { ...text(`error [${failure.code}]: ${failure.message}`), isError: true };
 }
+
+/** An error as a tool's answer, for an edge that answers a call itself (the HTTP relay of a call to another node). */
+export function toolErrorResult(error: unknown): ToolResult {
+  return errorResult(toToolFailure(error));
+}

@@ -6,3 +6,4 @@ export { TOOL_NAMES, type ToolName } from './tool-names.js';
 export { UNTRUSTED_PREFACE } from './results.js';
 export { MAX_WAIT_SECONDS } from './tools.js';
 export type { AgentActionResult, AgentHandle, AgentPage, AgentSnapshot, AgentControls, McpAccess, McpLogger, McpRateLimit, McpSessions, RedactionSource } from './ports.js';
+export { toolErrorResult } from './errors.js';

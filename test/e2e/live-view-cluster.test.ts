@@ -1,32 +1,18 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { openServices, startServer, type RunningServer, type Services } from '../../src/app.js';
 import { DEFAULT_LAUNCH_ARGS, findChromium } from '../../src/browser/index.js';
 import { seedDemoPortal } from '../../src/cli/commands/demo-portal-seed.js';
-import { loadConfig } from '../../src/config/index.js';
-import { createLogger, createRedactor } from '../../src/core/index.js';
 import { createDemoPortal, DEMO_CREDENTIALS, type DemoPortal } from '../../src/demo-portal/index.js';
 import { TEST_ADMIN } from '../support/accounts.js';
-import { createPgDatabase, dropPgDatabase, TEST_DATABASE_URL } from '../support/databases.js';
+import { CLUSTER_BACKENDS, startTestCluster, type ClusterNode as Node, type TestCluster } from '../support/cluster-nodes.js';
 import { freePort } from '../support/free-port.js';
-import { LogCapture, TEST_REDIS_URL, type TestServer } from '../support/server.js';
 import { ARTIFACTS, CANARIES, cookieOf, expectNothingLeaked, focusTransferRecipient, watchedContext } from '../support/web-ui.js';
 import { sessionCaller, type Caller } from '../http/admin-callers.js';
 import { LiveClient } from '../http/live-view-fixtures.js';
-
-interface Node {
-  name: string;
-  services: Services;
-  server: RunningServer;
-  url: string;
-  logs: LogCapture;
-  dataDir: string;
-}
 
 const actor = { kind: 'user' as const, id: 'test-admin', name: 'Test admin' };
 
@@ -53,61 +39,19 @@ function openRaw(url: string, headers: Record<string, string>): Promise<{ status
  * announced in the node registry, the demo bank opened in real Chromium on node A, and its live
  * view reached through node B (decision 0020, live-view relay).
  */
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('live view through another node (PostgreSQL + Redis, two nodes)', () => {
-  const nodes: Node[] = [];
+describe.skipIf(!CLUSTER_BACKENDS)('live view through another node (PostgreSQL + Redis, two nodes)', () => {
+  let cluster: TestCluster;
   let a: Node;
   let b: Node;
-  let dbUrl: string;
   let portal: DemoPortal;
   let browser: Browser;
   let olga: Caller;
   let ama: Caller;
   let otto: Caller;
-  const shared = {
-    WEBASSET_IDENTITY_KEY: randomBytes(32).toString('base64'),
-    WEBASSET_MASTER_KEY: randomBytes(32).toString('base64'),
-    WEBASSET_AUDIT_SIGNING_KEY: randomBytes(32).toString('base64'),
-    WEBASSET_CLUSTER_KEY: randomBytes(32).toString('base64'),
-    WEBASSET_REDIS_KEY_PREFIX: `wa-relay-${randomUUID()}:`,
-    WEBASSET_FORWARD_AUTH_SHED_DELAY_MS: '0',
-  };
-
-  async function startNode(name: string, extra: Record<string, string>): Promise<Node> {
-    const dataDir = mkdtempSync(join(tmpdir(), `webasset-${name}-`));
-    const port = await freePort();
-    const { config, secrets } = loadConfig({
-      env: {
-        PORT: String(port),
-        WEBASSET_DATA_DIR: dataDir,
-        DATABASE_URL: dbUrl,
-        REDIS_URL: TEST_REDIS_URL!,
-        WEBASSET_NODE_ID: name,
-        WEBASSET_NODE_URL: `http://127.0.0.1:${port}`,
-        LOG_LEVEL: 'info',
-        ...shared,
-        ...extra,
-      },
-      cwd: dataDir,
-    });
-    const redactor = createRedactor(secrets);
-    const logs = new LogCapture();
-    const services = await openServices({ config, logger: createLogger({ level: 'info', redactor, destination: logs }), redactor, version: 'test' });
-    const server = await startServer(services);
-    const node = { name, services, server, url: server.url, logs, dataDir };
-    nodes.push(node);
-    return node;
-  }
-
-  /** A caller's web session (shared by the nodes through Redis), its POSTs with the Origin of `origin`. */
-  const callerOn = (node: Node, origin: Node) => ({ services: node.services, url: origin.url }) as unknown as TestServer;
+  const callerOn = (node: Node, origin: Node) => cluster.callerOn(node, origin);
   const wsUrl = (node: Node, id: string) => `${node.url.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(id)}/live`;
 
-  async function request(node: Node, caller: Caller, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-    const headers: Record<string, string> = { ...caller.headers(method), ...(method === 'GET' ? {} : { origin: node.url }) };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${node.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.status, json: (await res.json().catch(() => ({}))) as Record<string, unknown> };
-  }
+  const request = (node: Node, caller: Caller, method: string, path: string, body?: unknown) => cluster.request(node, caller, method, path, body);
 
   async function startOnA(): Promise<string> {
     const started = await request(a, olga, 'POST', '/api/sessions', { assetId: 'demo-bank' });
@@ -125,10 +69,9 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('live view through anothe
   }
 
   beforeAll(async () => {
-    dbUrl = await createPgDatabase(TEST_DATABASE_URL!);
-    a = await startNode('node-a', {});
     // Node B stands behind a load balancer on 127.0.0.1 (the test's clients): it believes their X-Forwarded-For; A does not.
-    b = await startNode('node-b', { WEBASSET_TRUSTED_PROXIES: '127.0.0.1/32' });
+    cluster = await startTestCluster();
+    ({ a, b } = cluster);
     portal = createDemoPortal(DEMO_CREDENTIALS);
     const url = await portal.start(0, '127.0.0.1');
     await seedDemoPortal(a.services, { url, credentials: DEMO_CREDENTIALS, grantTo: undefined }, actor, TEST_ADMIN);
@@ -144,12 +87,8 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('live view through anothe
 
   afterAll(async () => {
     await browser?.close();
-    for (const node of nodes.reverse()) {
-      await node.server.stop('test finished');
-      rmSync(node.dataDir, { recursive: true, force: true });
-    }
+    await cluster?.stop();
     await portal?.stop();
-    if (dbUrl) await dropPgDatabase(TEST_DATABASE_URL!, dbUrl);
   });
 
   it('relays a view to the node holding the session: frames, a watcher counted there, the client address signed, refusals as on a direct connection, and the end from node B', async () => {

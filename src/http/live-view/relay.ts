@@ -1,14 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import WebSocket from 'ws';
 import type { NodeRegistry } from '../../cluster/index.js';
-import type { Principal } from '../../identity/index.js';
 import { CLOSE, errorMessage, type LiveErrorCode } from './messages.js';
-import { createRelaySigner, createRelayTrust, isRelayed, type RelaySigner } from './relay-signature.js';
+import { createHolderLookup, relayHeaders, type RelayTarget, type SessionLocator } from '../relay-target.js';
+import { createRelaySigner, createRelayTrust, type RelaySigner } from './relay-signature.js';
 
-/** Where a session lives, as the database says (sessions/ provides it; visibility checked as for the live view). */
-export interface SessionLocator {
-  get(id: string, principal: Principal): Promise<{ nodeId: string; state: string }>;
-}
+export type { SessionLocator } from '../relay-target.js';
 
 export interface LiveViewRelayDeps {
   /** This node's id: a session held here is never relayed. */
@@ -63,25 +60,16 @@ export function createLiveViewRelay(deps: LiveViewRelayDeps): LiveViewRelay {
   const maxRelays = deps.maxRelays ?? DEFAULT_MAX_RELAYS;
   const handshakeTimeout = deps.handshakeTimeoutMs ?? 10_000;
   const log = deps.logger;
-  const targets = new WeakMap<FastifyRequest, { nodeId: string; url: string }>();
+  const targets = new WeakMap<FastifyRequest, RelayTarget>();
   const pairs = new Set<{ client: WebSocket; upstream: WebSocket }>();
 
+  const holderOf = createHolderLookup({ nodeId: deps.nodeId, registry: deps.registry, sessions: deps.sessions, logger: log });
+
   async function locate(request: FastifyRequest<{ Params: { id: string } }>): Promise<void> {
-    // A relayed request is served here or not at all: never relayed on.
-    if (!request.ws || !request.principal || isRelayed(request)) return;
-    let record: { nodeId: string; state: string };
-    try {
-      record = await deps.sessions.get(request.params.id, request.principal);
-    } catch {
-      return; // Not found, not theirs, database away: the direct path gives its usual answer.
-    }
-    if (record.state === 'ended' || record.nodeId === deps.nodeId) return;
-    const url = await deps.registry.lookup(record.nodeId).catch((error: unknown) => {
-      log.warn({ err: error }, 'live view relay: the node registry could not be read');
-      return undefined;
-    });
-    // Not announced (no WEBASSET_NODE_URL, stopped, gone): the direct path answers not_found as before.
-    if (url) targets.set(request, { nodeId: record.nodeId, url });
+    // A relayed request is served here or not at all (the lookup never relays one on); not found, ended, held here or unannounced: the direct path answers as before.
+    if (!request.ws) return;
+    const target = await holderOf(request, request.params.id);
+    if (target) targets.set(request, target);
   }
 
   function take(client: WebSocket, request: FastifyRequest<{ Params: { id: string } }>): boolean {
@@ -94,15 +82,8 @@ export function createLiveViewRelay(deps: LiveViewRelayDeps): LiveViewRelay {
     }
     client.pause();
     const path = `/api/sessions/${encodeURIComponent(request.params.id)}/live`;
-    const origin = request.headers.origin!; // The route's Origin check refused a handshake without one.
-    const headers: Record<string, string> = {
-      ...signer.headers('GET', path, origin, { ip: request.ip, proto: request.protocol === 'https' ? 'https' : 'http', host: request.host }, deps.nodeId),
-      origin,
-    };
-    for (const name of ['cookie', 'authorization', 'user-agent'] as const) {
-      const value = request.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
+    // The route's Origin check refused a handshake without an Origin.
+    const headers = relayHeaders(signer, request, deps.nodeId, 'GET', path, ['cookie', 'authorization', 'user-agent']);
     const upstream = new WebSocket(`${target.url.replace(/^http/, 'ws')}${path}`, { headers, perMessageDeflate: false, handshakeTimeout, followRedirects: false });
     const pair = { client, upstream };
     pairs.add(pair);

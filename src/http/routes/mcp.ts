@@ -2,9 +2,11 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditTrail } from '../../audit/index.js';
 import { AppError } from '../../core/index.js';
-import { createMcpProtocol, type McpTools } from '../../mcp/index.js';
+import { createMcpProtocol, toolErrorResult, type McpTools } from '../../mcp/index.js';
 import { contextOf } from '../request-context.js';
 import type { RouteAccess } from '../route-access.js';
+import type { SessionRelay } from '../session-relay.js';
+import { UUID_PATTERN } from './admin-common.js';
 
 export interface McpRouteDeps {
   tools: McpTools;
@@ -14,6 +16,8 @@ export interface McpRouteDeps {
   /** WEBASSET_MCP_ALLOWED_ORIGINS. */
   allowedOrigins: readonly string[];
   version: string;
+  /** Several nodes: a tool call on a session another node holds is answered by that node (session-relay.ts); absent: here only. */
+  relay?: SessionRelay | undefined;
 }
 
 /** Where the protected-resource metadata of /mcp is published (RFC 9728, section 3.1: the resource's path after the well-known name). */
@@ -23,6 +27,9 @@ const authenticated: { access: RouteAccess } = { access: { kind: 'authenticated'
 const publicRoute: { access: RouteAccess } = { access: { kind: 'public' } };
 /** Query parameters that would carry a token in a URL, where logs and proxies keep it: refused, never read. */
 const QUERY_TOKEN = /^(access_token|token|bearer|api_key|apikey)$/i;
+const UUID = new RegExp(UUID_PATTERN);
+/** What the holding node's /mcp needs of the caller's request besides Origin and the signed X-Forwarded-* (the token above all). */
+const PASSED_ON = ['authorization', 'user-agent', 'content-type', 'accept', 'mcp-protocol-version'] as const;
 
 const metadataSchema = {
   type: 'object',
@@ -105,7 +112,30 @@ export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps): Promi
   app.get(MCP_METADATA_PATH, { config: publicRoute, schema: { response: { 200: metadataSchema } } }, async (request) => metadata(request, '/mcp'));
   app.get('/.well-known/oauth-protected-resource', { config: publicRoute, schema: { response: { 200: metadataSchema } } }, async (request) => metadata(request, '/mcp'));
 
+  /**
+   * One `tools/call` (not a batch) naming a session another live node holds: the whole request goes there, same token,
+   * same JSON, and its answer comes back unchanged; that node rate-limits, runs, records and audits the call.
+   */
+  async function relayToolCall(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    const body = request.body as { method?: unknown; id?: unknown; params?: { arguments?: { session?: unknown } } } | null;
+    if (!deps.relay || !body || typeof body !== 'object' || Array.isArray(body) || body.method !== 'tools/call') return false;
+    if (typeof body.id !== 'string' && typeof body.id !== 'number') return false;
+    const session = body.params?.arguments?.session;
+    if (typeof session !== 'string' || !UUID.test(session)) return false;
+    const target = await deps.relay.holderOf(request, session);
+    if (!target) return false;
+    try {
+      await deps.relay.forward(request, reply, target, { method: 'POST', path: '/mcp', headers: PASSED_ON, body: { bytes: Buffer.from(JSON.stringify(body), 'utf8') } });
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'node_unavailable') throw error;
+      // As a tool error, which an agent reads, rather than a transport failure: nothing reached the session.
+      void reply.type('application/json').send({ jsonrpc: '2.0', id: body.id, result: toolErrorResult(error) });
+    }
+    return true;
+  }
+
   app.post('/mcp', { config: authenticated, preHandler: guard }, async (request, reply) => {
+    if (await relayToolCall(request, reply)) return reply;
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     const server = protocol.serverFor(request.principal!, contextOf(request));
     try {

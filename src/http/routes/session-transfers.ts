@@ -1,17 +1,24 @@
 import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_UPLOAD_FILE_BYTES, MAX_UPLOAD_FILES, MAX_UPLOAD_TOTAL_BYTES, type UploadFile } from '../../browser/index.js';
 import { AppError } from '../../core/index.js';
 import type { BrowserSessions } from '../../sessions/index.js';
 import { contextOf } from '../request-context.js';
 import type { RouteAccess } from '../route-access.js';
+import type { RelayedRequest, SessionRelay } from '../session-relay.js';
 import { callerOf, noQuery, UUID_PATTERN } from './admin-common.js';
 
 export interface SessionTransferRouteDeps {
   sessions: Pick<BrowserSessions, 'fetchDownload' | 'upload' | 'cancelUpload'>;
+  /** Several nodes: a request about a session another node holds is served there (session-relay.ts); absent: here only. */
+  relay?: SessionRelay | undefined;
 }
 
-const authenticated: { access: RouteAccess } = { access: { kind: 'authenticated' } };
+// The answer of a relayed request is the holding node's: a cookie rotated here would be lost there (the old one sent on is dead by then).
+const authenticated: { access: RouteAccess; sessionRotation: false } = { access: { kind: 'authenticated' }, sessionRotation: false };
+const UUID = new RegExp(UUID_PATTERN);
+/** What the holding node needs of the caller's request besides Origin and the signed X-Forwarded-*. */
+const PASSED_ON = ['cookie', 'authorization', 'x-csrf-token', 'user-agent', 'content-type'] as const;
 const uuid = { type: 'string', pattern: UUID_PATTERN } as const;
 const downloadParams = { type: 'object', additionalProperties: false, required: ['id', 'downloadId'], properties: { id: uuid, downloadId: uuid } } as const;
 const chooserParams = { type: 'object', additionalProperties: false, required: ['id', 'chooserId'], properties: { id: uuid, chooserId: uuid } } as const;
@@ -37,7 +44,29 @@ export function attachmentHeader(fileName: string): string {
  * (the owner only, recorded first); multipart is parsed only here (this plugin's scope).
  */
 export async function sessionTransferRoutes(app: FastifyInstance, deps: SessionTransferRouteDeps): Promise<void> {
-  const { sessions } = deps;
+  const { sessions, relay } = deps;
+
+  /**
+   * Route onRequest, after the global guard (the caller is identified, its CSRF token checked) and before the body is read:
+   * a session another live node holds is served there, the upload's body streamed on unread (the holding node enforces the caps).
+   */
+  const relayed =
+    (method: RelayedRequest['method'], path: (params: Record<string, string>) => string) =>
+    async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+      const params = request.params as Record<string, string>;
+      // Only well-formed ids and no query: anything else gets its usual answer here.
+      if (!relay || request.url.includes('?') || !Object.values(params).every((v) => UUID.test(v))) return undefined;
+      const target = await relay.holderOf(request, params.id!);
+      if (!target) return undefined;
+      await relay.forward(request, reply, target, {
+        method,
+        path: path(params),
+        headers: method === 'POST' ? [...PASSED_ON, 'content-length'] : PASSED_ON,
+        body: method === 'POST' ? { stream: request.raw } : undefined,
+      });
+      return reply;
+    };
+  const chooserPath = (p: Record<string, string>) => `/api/sessions/${p.id}/uploads/${p.chooserId}`;
   await app.register(multipart, {
     limits: { fileSize: MAX_UPLOAD_FILE_BYTES, files: MAX_UPLOAD_FILES, fields: 0, parts: MAX_UPLOAD_FILES, fieldNameSize: 100, headerPairs: 20 },
     throwFileSizeLimit: true,
@@ -46,7 +75,12 @@ export async function sessionTransferRoutes(app: FastifyInstance, deps: SessionT
   app.get<{ Params: { id: string; downloadId: string } }>(
     '/api/sessions/:id/downloads/:downloadId',
     // No HEAD twin: Fastify would run the GET (and record a fetch) to answer it.
-    { exposeHeadRoute: false, config: authenticated, schema: { params: downloadParams, querystring: noQuery } },
+    {
+      exposeHeadRoute: false,
+      config: authenticated,
+      schema: { params: downloadParams, querystring: noQuery },
+      onRequest: relayed('GET', (p) => `/api/sessions/${p.id}/downloads/${p.downloadId}`),
+    },
     async (request, reply) => {
       const file = await sessions.fetchDownload(request.params.id, request.params.downloadId, callerOf(request), contextOf(request));
       reply.raw.once('close', () => file.stream.destroy());
@@ -63,13 +97,13 @@ export async function sessionTransferRoutes(app: FastifyInstance, deps: SessionT
 
   app.post<{ Params: { id: string; chooserId: string } }>(
     '/api/sessions/:id/uploads/:chooserId',
-    { config: authenticated, schema: { params: chooserParams, querystring: noQuery, response: { 200: uploaded } } },
+    { config: authenticated, schema: { params: chooserParams, querystring: noQuery, response: { 200: uploaded } }, onRequest: relayed('POST', chooserPath) },
     async (request) => ({ files: await sessions.upload(request.params.id, request.params.chooserId, callerOf(request), () => readFiles(request), contextOf(request)) }),
   );
 
   app.delete<{ Params: { id: string; chooserId: string } }>(
     '/api/sessions/:id/uploads/:chooserId',
-    { config: authenticated, schema: { params: chooserParams, querystring: noQuery } },
+    { config: authenticated, schema: { params: chooserParams, querystring: noQuery }, onRequest: relayed('DELETE', chooserPath) },
     async (request, reply) => {
       await sessions.cancelUpload(request.params.id, request.params.chooserId, callerOf(request), contextOf(request));
       return reply.status(204).send();
