@@ -32,6 +32,8 @@ describe.skipIf(!CLUSTER_BACKENDS)('downloads, uploads and MCP tool calls throug
   const mcpClients: Client[] = [];
   /** Every answer's text, for the canary check. */
   const answers: string[] = [];
+  /** Credentials the relay carried, which no log may show. */
+  const carried: string[] = [];
 
   /** A raw request of `caller` to `node`, as a browser behind node B's load balancer at `ip` would send it. */
   async function send(node: ClusterNode, caller: Caller, method: string, path: string, options: { body?: FormData; ip?: string; headers?: Record<string, string> } = {}) {
@@ -101,6 +103,7 @@ describe.skipIf(!CLUSTER_BACKENDS)('downloads, uploads and MCP tool calls throug
     owner = await sessionCaller(onA, 'relay-owner', ['operator']);
     other = await sessionCaller(onA, 'relay-other', ['operator']);
     const asset = { portalUrl, username: USERNAME, password: PASSWORD, policy: 'allow' as const, connect: [owner, other] };
+    carried.push(/^webasset=(.*)$/.exec(owner.headers('GET').cookie!)![1]!, owner.headers('POST')['x-csrf-token']!);
     await addDemoTransferAsset(onA, { id: 'relay-statements', endsOn: 'accounts', ...asset });
     await addDemoTransferAsset(onA, { id: 'relay-documents', endsOn: 'documents', ...asset });
   }, 120_000);
@@ -184,6 +187,12 @@ describe.skipIf(!CLUSTER_BACKENDS)('downloads, uploads and MCP tool calls throug
     expect(await audited('browser_session.uploaded', sessionId)).toEqual([]);
     expect(portal.documents).toEqual([]);
 
+    // Over node A's cap (25 MiB a file), streamed through B: A's 413, nothing set, the chooser still waits.
+    const big = await send(b, owner, 'POST', path, { body: files('big.pdf', Buffer.alloc(25 * 1024 * 1024 + 1)) });
+    expect(big.status).toBe(413);
+    expect(big.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+    expect(await audited('browser_session.uploaded', sessionId)).toEqual([]);
+
     const sent = await send(b, owner, 'POST', path, { body: files('statement.pdf', document), ip: '198.51.100.22' });
     expect(sent.status).toBe(200);
     const sha256 = createHash('sha256').update(document).digest('hex');
@@ -206,6 +215,7 @@ describe.skipIf(!CLUSTER_BACKENDS)('downloads, uploads and MCP tool calls throug
   it('an agent opens a session through node A and drives it through node B: snapshot and click run on A, audited there; after an administrator ends it, the usual session_ended', async () => {
     const onA = cluster.callerOn(a, a);
     const agent = await agentToken(onA, 'relay-agent');
+    carried.push(agent.token);
     await a.services.grants.create({ subjectKind: 'user', subjectId: agent.userId, assetId: 'relay-statements', actions: ['connect'] }, ADMIN_WEB);
     const viaA = await connect(a.url, agent.token);
     const viaB = await connect(b.url, agent.token, { 'x-forwarded-for': '198.51.100.23' });
@@ -250,11 +260,16 @@ describe.skipIf(!CLUSTER_BACKENDS)('downloads, uploads and MCP tool calls throug
     expect(await call(viaA, 'snapshot', { session })).toEqual(afterEnd);
   });
 
-  it('the portal password is in no answer, no log of either node and no audit record', async () => {
+  it('the portal password is in no answer, no log of either node and no audit record; the caller credentials the relay carried are in no log', async () => {
     expect(answers.length).toBeGreaterThan(0);
     for (const text of answers) expect(text).not.toContain(PASSWORD);
     expect(a.logs.text()).not.toContain(PASSWORD);
     expect(b.logs.text()).not.toContain(PASSWORD);
+    expect(carried).toHaveLength(3);
+    for (const secret of carried) {
+      expect(a.logs.text()).not.toContain(secret);
+      expect(b.logs.text()).not.toContain(secret);
+    }
     await a.services.audit.trail.flush();
     await b.services.audit.trail.flush();
     const { rows } = await sql<{ details: unknown }>`SELECT details FROM audit_events`.execute(a.services.database.db);
