@@ -4,7 +4,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createMemoryState } from '../../src/cluster/index.js';
+import { systemClock } from '../../src/core/index.js';
 import { createSessionRelay, type SessionRelay } from '../../src/http/index.js';
+import { createApiRateLimit } from '../../src/http/api-rate-limit.js';
 import { registerErrorHandling } from '../../src/http/errors.js';
 import { createRelaySigner, createRelayTrust, RELAY_HEADER } from '../../src/http/live-view/relay-signature.js';
 import { freePort } from '../support/free-port.js';
@@ -220,5 +223,22 @@ describe('session relay between nodes (HTTP)', () => {
     const res = await fetch(`${front.url}/api/sessions/${SESSION}/thing`, { headers });
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ error: { code: 'node_unavailable' } });
+  });
+
+  it('a request relayed under a valid signature is not counted again by the API rate limit (the relaying node counted it on the same counters)', async () => {
+    const signer = createRelaySigner({ clusterKey: KEY });
+    const trust = createRelayTrust(signer);
+    const limit = createApiRateLimit({ state: createMemoryState({ clock: systemClock }), perMinute: 1 });
+    const path = `/api/sessions/${SESSION}/thing`;
+    const requestWith = (extra: Record<string, string>) =>
+      ({ headers: { ...extra }, raw: { method: 'GET', url: path }, url: path, routeOptions: { url: '/api/sessions/:id/thing' }, log: silent }) as unknown as FastifyRequest;
+    const relayed = requestWith(signer.headers('GET', path, '', { ip: '198.51.100.7', proto: 'https', host: 'webasset.example' }, 'node-b'));
+    await trust(relayed);
+    expect(relayed.ip).toBe('198.51.100.7');
+    expect(limit.applies(relayed)).toBe(false);
+    const forged = requestWith({ [RELAY_HEADER]: `v1;t=${Date.now()};n=node-b;s=${randomBytes(32).toString('base64url')}` });
+    await trust(forged);
+    expect(limit.applies(forged)).toBe(true);
+    expect(limit.applies(requestWith({}))).toBe(true);
   });
 });
