@@ -248,10 +248,21 @@ describe.skipIf(!CLUSTER_BACKENDS)('downloads, uploads and MCP tool calls throug
     ]);
     expect(calls.slice(1).map((c) => c.source_ip)).toEqual(['198.51.100.23', '198.51.100.23']);
 
+    // Another agent naming this session: through B what it gets on A (the session is not theirs), and nothing relayed for it.
+    const stranger = await agentToken(onA, 'relay-stranger');
+    carried.push(stranger.token);
+    await a.services.grants.create({ subjectKind: 'user', subjectId: stranger.userId, assetId: 'relay-statements', actions: ['connect'] }, ADMIN_WEB);
+    const strangerViaB = await connect(b.url, stranger.token);
+    const strangerOnA = await connect(a.url, stranger.token);
+    mcpClients.push(strangerViaB, strangerOnA);
+    const refusedViaB = await call(strangerViaB, 'snapshot', { session });
+    expect(refusedViaB).toEqual({ isError: true, text: 'error [not_found]: No such session.' });
+    expect(await call(strangerOnA, 'snapshot', { session })).toEqual(refusedViaB);
+
     // Node A unreachable: a tool error naming node_unavailable, nothing run.
     const unreachable = await nodeAElsewhere('unreachable', () => call(viaB, 'snapshot', { session }));
     expect(unreachable).toEqual({ isError: true, text: expect.stringMatching(/^error \[node_unavailable\]: /) });
-    expect(await audited('mcp.tool_called', session)).toHaveLength(3);
+    expect((await audited('mcp.tool_called', session)).filter((c) => c.actor_id === agent.userId)).toHaveLength(3);
 
     // An administrator ends it on A: through B, the usual answer (handled by B from the database), and A's own answer agrees.
     await a.server.browser.sessions.end(session, ADMIN_WEB, { message: 'relay test' });
@@ -265,7 +276,7 @@ describe.skipIf(!CLUSTER_BACKENDS)('downloads, uploads and MCP tool calls throug
     for (const text of answers) expect(text).not.toContain(PASSWORD);
     expect(a.logs.text()).not.toContain(PASSWORD);
     expect(b.logs.text()).not.toContain(PASSWORD);
-    expect(carried).toHaveLength(3);
+    expect(carried).toHaveLength(4);
     for (const secret of carried) {
       expect(a.logs.text()).not.toContain(secret);
       expect(b.logs.text()).not.toContain(secret);
