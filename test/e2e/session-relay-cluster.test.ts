@@ -258,6 +258,12 @@ describe.skipIf(!CLUSTER_BACKENDS)('downloads, uploads and MCP tool calls throug
     const refusedViaB = await call(strangerViaB, 'snapshot', { session });
     expect(refusedViaB).toEqual({ isError: true, text: 'error [not_found]: No such session.' });
     expect(await call(strangerOnA, 'snapshot', { session })).toEqual(refusedViaB);
+    // The session is not visible to them, so B answered itself: one refusal recorded by each node.
+    const strangers = (await audited('mcp.tool_called', session)).filter((c) => c.actor_id === stranger.userId);
+    expect(strangers.map((c) => [c.outcome, c.node_id]).sort()).toEqual([
+      ['failure', 'node-a'],
+      ['failure', 'node-b'],
+    ]);
 
     // Node A unreachable: a tool error naming node_unavailable, nothing run.
     const unreachable = await nodeAElsewhere('unreachable', () => call(viaB, 'snapshot', { session }));
