@@ -12,27 +12,10 @@ import { CLUSTER_BACKENDS, startTestCluster, type ClusterNode as Node, type Test
 import { freePort } from '../support/free-port.js';
 import { ARTIFACTS, CANARIES, cookieOf, expectNothingLeaked, focusTransferRecipient, watchedContext } from '../support/web-ui.js';
 import { sessionCaller, type Caller } from '../http/admin-callers.js';
-import { LiveClient } from '../http/live-view-fixtures.js';
+import { LiveClient, openLiveSocket } from '../http/live-view-fixtures.js';
 
 const actor = { kind: 'user' as const, id: 'test-admin', name: 'Test admin' };
 
-/** Opens a live view and resolves with the refusal (HTTP status and body), or with the messages and the close of the socket. */
-function openRaw(url: string, headers: Record<string, string>): Promise<{ status?: number; body?: string; messages: string[]; close?: { code: number; reason: string } }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    const messages: string[] = [];
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode, body, messages }));
-    });
-    ws.on('message', (data: Buffer, isBinary) => messages.push(isBinary ? '<frame>' : data.toString('utf8')));
-    ws.on('close', (code, reason) => resolve({ messages, close: { code, reason: reason.toString() } }));
-    ws.on('error', (error) => {
-      if (!String(error).includes('Unexpected server response')) reject(error);
-    });
-  });
-}
 
 /**
  * The production column of DESIGN.md: two product nodes on one PostgreSQL and one Redis, each
@@ -144,7 +127,7 @@ describe.skipIf(!CLUSTER_BACKENDS)('live view through another node (PostgreSQL +
     await b.services.audit.trail.flush();
     const refusedBefore = (await b.services.audit.reader.search({ actionPrefix: 'auth.csrf.failed' }, { limit: 50, order: 'desc' })).events.length;
     const attachesBefore = (await attaches(sessionId)).length;
-    const foreign = await openRaw(wsUrl(b, sessionId), { cookie: olga.headers('GET').cookie!, origin: 'https://evil.example' });
+    const foreign = await openLiveSocket(wsUrl(b, sessionId), { cookie: olga.headers('GET').cookie!, origin: 'https://evil.example' });
     expect(foreign.status).toBe(403);
     expect(JSON.parse(foreign.body!)).toMatchObject({ error: { code: 'csrf_failed' } });
     await b.services.audit.trail.flush();
@@ -153,12 +136,12 @@ describe.skipIf(!CLUSTER_BACKENDS)('live view through another node (PostgreSQL +
     expect(refused[0]).toMatchObject({ nodeId: 'node-b', actorId: olga.userId });
     expect(JSON.parse(refused[0]!.details)).toMatchObject({ reason: 'cross_site', websocket: true });
     // Anonymous through B: 401 at B.
-    expect((await openRaw(wsUrl(b, sessionId), { origin: b.url })).status).toBe(401);
+    expect((await openLiveSocket(wsUrl(b, sessionId), { origin: b.url })).status).toBe(401);
     expect((await attaches(sessionId)).length).toBe(attachesBefore);
 
     // Another operator gets through B what he gets directly: not_found, close 4404.
-    const ottoViaB = await openRaw(wsUrl(b, sessionId), { cookie: otto.headers('GET').cookie!, origin: b.url });
-    const ottoOnA = await openRaw(wsUrl(a, sessionId), { cookie: otto.headers('GET').cookie!, origin: a.url });
+    const ottoViaB = await openLiveSocket(wsUrl(b, sessionId), { cookie: otto.headers('GET').cookie!, origin: b.url });
+    const ottoOnA = await openLiveSocket(wsUrl(a, sessionId), { cookie: otto.headers('GET').cookie!, origin: a.url });
     expect(ottoViaB).toEqual(ottoOnA);
     expect(ottoViaB.close).toEqual({ code: 4404, reason: 'not found' });
     expect(ottoViaB.messages.map((m) => JSON.parse(m) as unknown)).toEqual([{ type: 'error', code: 'not_found', message: 'Not found.' }]);
@@ -167,11 +150,11 @@ describe.skipIf(!CLUSTER_BACKENDS)('live view through another node (PostgreSQL +
     const entry = await b.services.state.get('cluster:node:node-a');
     expect(entry).toEqual({ url: a.url });
     await b.services.state.delete('cluster:node:node-a');
-    const unannounced = await openRaw(wsUrl(b, sessionId), { cookie: olga.headers('GET').cookie!, origin: b.url });
+    const unannounced = await openLiveSocket(wsUrl(b, sessionId), { cookie: olga.headers('GET').cookie!, origin: b.url });
     expect(unannounced.close).toEqual({ code: 4404, reason: 'not found' });
     // Announced at an address where nothing answers: unavailable, close 4503.
     await b.services.state.set('cluster:node:node-a', { url: `http://127.0.0.1:${await freePort()}` }, 30_000);
-    const unreachable = await openRaw(wsUrl(b, sessionId), { cookie: olga.headers('GET').cookie!, origin: b.url });
+    const unreachable = await openLiveSocket(wsUrl(b, sessionId), { cookie: olga.headers('GET').cookie!, origin: b.url });
     expect(unreachable.close).toEqual({ code: 4503, reason: 'unavailable' });
     expect(unreachable.messages.map((m) => JSON.parse(m) as unknown)).toEqual([{ type: 'error', code: 'unavailable', message: 'The session cannot be shown right now; try again shortly.' }]);
     await b.services.state.set('cluster:node:node-a', entry, 30_000);

@@ -1,27 +1,10 @@
 import { connect } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sessionCaller, type Caller } from './admin-callers.js';
+import { openLiveSocket } from './live-view-fixtures.js';
 
-/** Opens the live view; resolves with the refusal (HTTP status and body) or with the open socket's first message and close. */
-function open(url: string, headers: Record<string, string>): Promise<{ status?: number; body?: string; messages: string[]; close?: { code: number; reason: string } }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    const messages: string[] = [];
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode, body, messages }));
-    });
-    ws.on('message', (data: Buffer) => messages.push(data.toString('utf8')));
-    ws.on('close', (code, reason) => resolve({ messages, close: { code, reason: reason.toString() } }));
-    ws.on('error', (error) => {
-      if (!String(error).includes('Unexpected server response')) reject(error);
-    });
-  });
-}
 
 describe('live view: who may open the socket', () => {
   let ts: TestServer;
@@ -47,25 +30,25 @@ describe('live view: who may open the socket', () => {
   }
 
   it('refuses an anonymous upgrade with 401 before upgrading', async () => {
-    const result = await open(wsUrl, { origin: ts.url });
+    const result = await openLiveSocket(wsUrl, { origin: ts.url });
     expect(result.status).toBe(401);
     expect(JSON.parse(result.body!)).toMatchObject({ error: { code: 'unauthenticated' } });
   });
 
   it('refuses an unknown session cookie with 401', async () => {
-    const result = await open(wsUrl, { origin: ts.url, cookie: 'webasset=not-a-session' });
+    const result = await openLiveSocket(wsUrl, { origin: ts.url, cookie: 'webasset=not-a-session' });
     expect(result.status).toBe(401);
   });
 
   it('refuses a foreign Origin and a missing Origin with 403, and audits both', async () => {
     const before = (await csrfFailures()).length;
-    const foreign = await open(wsUrl, { origin: 'https://evil.example', cookie: cookieOf(operator) });
+    const foreign = await openLiveSocket(wsUrl, { origin: 'https://evil.example', cookie: cookieOf(operator) });
     expect(foreign.status).toBe(403);
     expect(JSON.parse(foreign.body!)).toMatchObject({ error: { code: 'csrf_failed' } });
-    const missing = await open(wsUrl, { cookie: cookieOf(operator) });
+    const missing = await openLiveSocket(wsUrl, { cookie: cookieOf(operator) });
     expect(missing.status).toBe(403);
     // An opaque origin (sandboxed frame) is never ours either.
-    const opaque = await open(wsUrl, { origin: 'null', cookie: cookieOf(operator) });
+    const opaque = await openLiveSocket(wsUrl, { origin: 'null', cookie: cookieOf(operator) });
     expect(opaque.status).toBe(403);
     const failures = (await csrfFailures()).slice(before);
     expect(failures.map((f) => f.reason)).toEqual(['cross_site', 'missing_origin', 'cross_site']);
@@ -74,7 +57,7 @@ describe('live view: who may open the socket', () => {
 
   it('upgrades for the own origin and an allowlisted origin, and answers an unknown id with not_found and close 4404', async () => {
     for (const origin of [ts.url, TRUSTED]) {
-      const result = await open(wsUrl, { origin, cookie: cookieOf(operator) });
+      const result = await openLiveSocket(wsUrl, { origin, cookie: cookieOf(operator) });
       expect(result.status).toBeUndefined();
       expect(result.messages.map((m) => JSON.parse(m) as unknown)).toEqual([{ type: 'error', code: 'not_found', message: 'Not found.' }]);
       expect(result.close).toEqual({ code: 4404, reason: 'not found' });

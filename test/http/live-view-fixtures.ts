@@ -5,6 +5,32 @@ import WebSocket from 'ws';
 import type { TestServer } from '../support/server.js';
 import { call, CLI, type Caller } from './admin-callers.js';
 
+/** What opening a live view gave: the refusal (HTTP status and body), or the messages (frames as `<frame>`) and the socket's close. */
+export interface LiveOpening {
+  status?: number;
+  body?: string;
+  messages: string[];
+  close?: { code: number; reason: string };
+}
+
+/** Opens a live view with raw headers and resolves with its refusal, or with its messages once the socket closes. */
+export function openLiveSocket(url: string, headers: Record<string, string>): Promise<LiveOpening> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    const messages: string[] = [];
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode, body, messages }));
+    });
+    ws.on('message', (data: Buffer, isBinary) => messages.push(isBinary ? '<frame>' : data.toString('utf8')));
+    ws.on('close', (code, reason) => resolve({ messages, close: { code, reason: reason.toString() } }));
+    ws.on('error', (error) => {
+      if (!String(error).includes('Unexpected server response')) reject(error);
+    });
+  });
+}
+
 /** A text message from the live view, parsed. */
 export type LiveText = { type: string; [key: string]: unknown };
 
