@@ -84,17 +84,13 @@ export function createSessionRelay(deps: SessionRelayDeps): SessionRelay {
     const url = new URL(relayed.path, target.url);
     const headers = relayHeaders(signer, request, deps.nodeId, relayed.method, relayed.path, relayed.headers);
     if (relayed.body && 'bytes' in relayed.body) headers['content-length'] = String(relayed.body.bytes.length);
-    const upstreamRes = await send(url, relayed, headers, target);
+    const upstreamRes = await send(url, relayed, headers, target, reply);
     void reply.status(upstreamRes.statusCode ?? 502);
     const named = new Set((String(upstreamRes.headers.connection ?? '')).toLowerCase().split(',').map((n) => n.trim()));
     for (const [name, value] of Object.entries(upstreamRes.headers)) {
       if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
       void reply.header(name, value);
     }
-    // The caller went away: the holding node's answer is not read on.
-    reply.raw.once('close', () => {
-      if (!upstreamRes.complete) upstreamRes.destroy();
-    });
     if (request.method === 'HEAD' || upstreamRes.statusCode === 204 || upstreamRes.statusCode === 304) {
       upstreamRes.resume();
       void reply.send();
@@ -104,11 +100,17 @@ export function createSessionRelay(deps: SessionRelayDeps): SessionRelay {
     void reply.send(upstreamRes);
   }
 
-  function send(url: URL, relayed: RelayedRequest, headers: Record<string, string>, target: RelayTarget): Promise<IncomingMessage> {
+  function send(url: URL, relayed: RelayedRequest, headers: Record<string, string>, target: RelayTarget, reply: FastifyReply): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const client = url.protocol === 'https:' ? https : http;
       const upstream = client.request(url, { method: relayed.method, headers, agent: agents[url.protocol as 'http:' | 'https:'], timeout: idleTimeout });
       open.add(upstream);
+      // The caller went away (before or during the answer): the relayed request goes too.
+      const callerGone = () => {
+        if (!reply.raw.writableFinished) upstream.destroy(new Error('caller gone'));
+      };
+      reply.raw.once('close', callerGone);
+      upstream.once('close', () => reply.raw.off('close', callerGone));
       let answered = false;
       let connectTimer: NodeJS.Timeout | undefined;
       const fail = (why: string, error?: unknown) => {
