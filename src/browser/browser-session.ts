@@ -75,6 +75,8 @@ export interface OpenDeps {
   onEnded(session: PooledSession): void;
   /** A login starts (+1) or ends (-1): the pool prepares spares only while no login runs. */
   onBusy?(change: 1 | -1): void;
+  /** Someone acted in the session (input, paste, an agent's tool): the pool waits for quiet before opening a spare. */
+  onActivity?(): void;
 }
 
 /** Opens one session's isolated context (see prepareBrowserSession). */
@@ -270,6 +272,7 @@ export async function prepareBrowserSession(deps: OpenDeps & { shape: SessionSha
 
   const agent = createAgentControls({
     activeTab: () => {
+      deps.onActivity?.();
       const tab = requireOpen();
       if (loggingIn) throw new AppError('conflict', { publicMessage: 'The session is still logging in; try again when it is active.' });
       return tab;
@@ -321,6 +324,7 @@ export async function prepareBrowserSession(deps: OpenDeps & { shape: SessionSha
     },
     async input(event: InputEvent): Promise<void> {
       if (closed || loggingIn) return;
+      deps.onActivity?.();
       const tab = tabs.active;
       if (!tab) return;
       if (isActivation(event)) lastInputAt = performance.now();

@@ -63,7 +63,15 @@ export interface BrowserPoolDeps {
   lookup?: LookupFunction;
   /** Contexts kept opened ahead of sessions (WEBASSET_BROWSER_SPARE_CONTEXTS); default 0. */
   spareContexts?: number;
+  /** How long no open, login, input or agent action must have run before a spare is opened; default SPARE_QUIET_MS. */
+  spareQuietMs?: number;
 }
+
+/**
+ * Spares take the CPU only when nobody else needs it: an agent acts at once after its login, and a
+ * spare opened then (100+ ms of Chromium's work on 2 cores) slowed its first clicks by a third.
+ */
+export const SPARE_QUIET_MS = 500;
 
 /** A context being opened, or opened, ahead of its session. */
 interface SpareEntry {
@@ -97,7 +105,10 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
   const spares = new Map<string, SpareEntry>();
   /** open() calls and logins in flight: spares wait until there are none. */
   let busy = 0;
-  let refillQueued = false;
+  const quietMs = deps.spareQuietMs ?? SPARE_QUIET_MS;
+  /** When the last open, login, input or agent action ended or happened (performance.now()). */
+  let lastActivity = -Infinity;
+  let refillTimer: NodeJS.Timeout | undefined;
 
   const launch = async (): Promise<Browser> => {
     let browser: Browser;
@@ -135,12 +146,16 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
   const onEnded = (ended: PooledSession) => {
     sessions.delete(ended);
   };
+  const onActivity = () => {
+    lastActivity = performance.now();
+  };
   const onBusy = (change: 1 | -1) => {
     busy += change;
+    onActivity();
     if (busy === 0) queueRefill();
   };
   const prepare = (browser: Browser, shape: SessionShape): Promise<SpareSession> =>
-    prepareBrowserSession({ browser, shape, logger, lookup: deps.lookup, downloadsDir: downloads.get(browser), onEnded, onBusy });
+    prepareBrowserSession({ browser, shape, logger, lookup: deps.lookup, downloadsDir: downloads.get(browser), onEnded, onBusy, onActivity });
 
   /** The spare for `key` on `browser`, taken out of the pool (at most one caller gets it), or undefined. */
   const takeSpare = async (key: string, browser: Browser): Promise<SpareSession | undefined> => {
@@ -155,13 +170,18 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
     return spare;
   };
 
+  /** Looks for a missing spare once the pool has been quiet for quietMs (later again while sessions keep acting). */
   function queueRefill(): void {
-    if (refillQueued || closing || spareLimit === 0) return;
-    refillQueued = true;
-    setImmediate(() => {
-      refillQueued = false;
-      refill();
-    });
+    if (refillTimer !== undefined || closing || spareLimit === 0) return;
+    refillTimer = setTimeout(
+      () => {
+        refillTimer = undefined;
+        if (performance.now() - lastActivity < quietMs) queueRefill();
+        else refill();
+      },
+      Math.max(0, lastActivity + quietMs - performance.now()),
+    );
+    refillTimer.unref();
   }
 
   /** Opens the next missing spare (one at a time, only while nothing else runs), then looks again. */
@@ -255,6 +275,7 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
     },
     async close(): Promise<void> {
       closing = true;
+      clearTimeout(refillTimer);
       const pendingSpares = [...spares.values()];
       spares.clear();
       await Promise.all([

@@ -23,7 +23,7 @@ afterAll(async () => {
   await site?.close();
 });
 
-function markedPool(options: { spareContexts?: number } = {}) {
+function markedPool(options: { spareContexts?: number; spareQuietMs?: number } = {}) {
   const marker = `--webasset-test-pool=${randomBytes(6).toString('hex')}`;
   const pool = createBrowserPool({ chromiumPath: findChromium(undefined), logger: silentLogger, launchArgs: [...TEST_LAUNCH_ARGS, marker], lookup: loopbackLookup, ...options });
   /** Main browser processes of this pool. */
@@ -150,6 +150,20 @@ describe('spare contexts', () => {
     await other.navigate(site.url('portal.test', '/check'));
     expect(pool.size).toBe(2);
     // Now the newer policy has the one spare.
+    await waitUntil(() => pool.spares === 1);
+    await pool.close();
+  });
+
+  it('opens a spare only once the sessions have been quiet (no input) for the quiet time', async () => {
+    const { pool } = markedPool({ spareContexts: 1, spareQuietMs: 2000 });
+    const session = await pool.open(spec({ onEvent: () => undefined }));
+    await session.navigate(site.url('portal.test', '/check'));
+    // Input every 100 ms for a second: never 2 s of quiet, so no spare yet.
+    for (let i = 0; i < 10; i++) {
+      await session.input({ type: 'mouse', action: 'move', x: 10 + i, y: 10 });
+      expect(pool.spares).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     await waitUntil(() => pool.spares === 1);
     await pool.close();
   });
