@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type LookupFunction, type AddressInfo, type Socket } from 'node:net';
 import type { BlockedWhat } from './types.js';
 import type { UrlGuard } from './url-guard.js';
@@ -94,6 +94,19 @@ export async function startEgressProxy(deps: EgressProxyDeps): Promise<EgressPro
   };
 }
 
+/**
+ * A kept-alive connection to the site can be closed by the site just as the next request is
+ * written on it (its idle timeout and our reuse cross). Nothing was processed then, and a browser
+ * talking to the site itself would retry on a new connection; behind this proxy it would show an
+ * empty 502 instead ("unable to handle this request", seen under load). So a request whose
+ * connection was a reused one and failed before any answer is sent again, on the next connection,
+ * as long as its body was small enough to keep (REPLAY_BODY_LIMIT).
+ */
+const REPLAY_BODY_LIMIT = 1024 * 1024;
+/** Each free kept-alive socket may be stale; after this many, the last try is on whatever comes. */
+const MAX_TRIES = 4;
+const CLOSED_UNDER_US = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
 function forward(req: IncomingMessage, res: ServerResponse, deps: EgressProxyDeps, agent: Agent): void {
   const url = req.url ?? '';
   const verdict = /^http:\/\//i.test(url) ? deps.guard.check(url) : { ok: false as const, reason: 'not an absolute http URL' };
@@ -106,24 +119,40 @@ function forward(req: IncomingMessage, res: ServerResponse, deps: EgressProxyDep
   const target = new URL(url);
   const headers = { ...req.headers };
   for (const name of HOP_BY_HOP) delete headers[name];
-  const upstream = httpRequest(
-    { agent, host: target.hostname, port: target.port || 80, method: req.method, path: `${target.pathname}${target.search}`, headers },
-    (answer) => {
+  const options = { agent, host: target.hostname, port: target.port || 80, method: req.method, path: `${target.pathname}${target.search}`, headers };
+  const length = Number(req.headers['content-length'] ?? 0);
+  const keepsBody = req.headers['transfer-encoding'] === undefined && Number.isSafeInteger(length) && length >= 0 && length <= REPLAY_BODY_LIMIT;
+
+  let upstream: ClientRequest | undefined;
+  // The browser hung up (a cancelled download, a stopped load): the site's answer is not read on.
+  res.on('close', () => {
+    if (!res.writableFinished) upstream?.destroy();
+  });
+
+  const send = (tries: number, body: Buffer | undefined): void => {
+    const attempt = httpRequest(options, (answer) => {
       const out = { ...answer.headers };
       for (const name of HOP_BY_HOP) delete out[name];
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
       answer.pipe(res);
-    },
-  );
-  upstream.on('error', () => {
-    if (!res.headersSent) res.writeHead(502).end();
-    else res.destroy();
-  });
-  // The browser hung up (a cancelled download, a stopped load): the site's answer is not read on.
-  res.on('close', () => {
-    if (!res.writableFinished) upstream.destroy();
-  });
-  req.pipe(upstream);
+    });
+    upstream = attempt;
+    attempt.on('error', (error: NodeJS.ErrnoException) => {
+      const stale = attempt.reusedSocket && CLOSED_UNDER_US.has(error.code ?? '') && !res.headersSent && !res.destroyed;
+      if (stale && body !== undefined && tries < MAX_TRIES) return send(tries + 1, body);
+      if (!res.headersSent) res.writeHead(502).end();
+      else res.destroy();
+    });
+    if (body === undefined) req.pipe(attempt);
+    else attempt.end(body);
+  };
+
+  if (!keepsBody) return send(1, undefined);
+  // A small body is read first, so that it can be sent again; most requests (GET) have none.
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.once('end', () => send(1, Buffer.concat(chunks)));
+  req.once('error', () => res.destroy());
 }
 
 function parseAuthority(authority: string): { host: string; port: number } | undefined {
