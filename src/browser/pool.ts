@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { LookupFunction } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { chromium, type Browser } from 'playwright-core';
 import { AppError } from '../core/index.js';
+import { downloadsFolderPrefix, hostTag, sweepLeftoverDownloads } from './downloads-root.js';
 import { prepareBrowserSession, shapeKey, shapeOf, type PooledSession, type SessionShape, type SpareSession } from './browser-session.js';
 import type { BrowserPool, BrowserSession, ContextSpec } from './types.js';
 
@@ -65,6 +66,11 @@ export interface BrowserPoolDeps {
   spareContexts?: number;
   /** How long no open, login, input or agent action must have run before a spare is opened; default SPARE_QUIET_MS. */
   spareQuietMs?: number;
+  /**
+   * Where each browser's downloads folder is made; default the system temp folder. Folders there
+   * that dead processes of this host left are removed when the pool is created (downloads-root.ts).
+   */
+  downloadsRoot?: string;
 }
 
 /**
@@ -109,11 +115,21 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
   /** When the last open, login, input or agent action ended or happened (performance.now()). */
   let lastActivity = -Infinity;
   let refillTimer: NodeJS.Timeout | undefined;
+  const downloadsRoot = deps.downloadsRoot ?? tmpdir();
+  const folderOwner = { host: hostTag(hostname()), pid: process.pid };
+  // What a crashed process of this host left (kept statements among it) goes before our first browser starts.
+  const swept = sweepLeftoverDownloads({ root: downloadsRoot, owner: folderOwner }).then(
+    (found) => {
+      if (found.folders > 0) logger.info(found, 'removed downloads folders left by processes that ended without cleaning up');
+    },
+    (error: unknown) => logger.warn({ err: error }, 'could not look for downloads folders left by ended processes'),
+  );
 
   const launch = async (): Promise<Browser> => {
     let browser: Browser;
+    await swept;
     // Our own downloads folder (0700, one per browser), so a running download's partial file can be measured (policy.ts).
-    const downloadsPath = mkdtempSync(join(tmpdir(), 'webasset-downloads-'));
+    const downloadsPath = mkdtempSync(join(downloadsRoot, downloadsFolderPrefix(folderOwner)));
     try {
       browser = await chromium.launch({ executablePath: deps.chromiumPath, args, headless: true, downloadsPath, handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false });
     } catch (error) {

@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * The browsers' downloads folders and what a crash leaves of them.
+ *
+ * Each browser of a pool downloads into its own 0700 folder, and each session keeps its owner's
+ * files in a folder inside it (transfers.ts); both are removed when the session, the browser or the
+ * pool ends. A process that dies (kill -9, out of memory, power) removes nothing: the folders, with
+ * bank statements in them, would stay in the temp folder until the system cleans it.
+ *
+ * A folder's name says which process made it: `webasset-downloads-<host>-<pid>-XXXXXX`, `<host>` a
+ * short hash of the host name. Several processes may share one temp folder (cluster nodes on one
+ * host, parallel test workers, containers with a shared /tmp), so a starting pool removes only the
+ * folders of its own host whose process is gone; it never touches a folder of a live process (its
+ * own included), a name of another shape, a symbolic link, or anything outside `root`.
+ */
+export const DOWNLOADS_FOLDER_PREFIX = 'webasset-downloads-';
+const OWNED = /^webasset-downloads-([0-9a-f]{8})-([1-9]\d{0,9})-[A-Za-z0-9]{6}$/;
+
+/** Who made a downloads folder: this host (hashed) and a process id. */
+export interface FolderOwner {
+  host: string;
+  pid: number;
+}
+
+/** The owner tag of a host name: 8 hex characters (the name itself never lands in a path). */
+export function hostTag(hostName: string): string {
+  return createHash('sha256').update(hostName).digest('hex').slice(0, 8);
+}
+
+/** The mkdtemp prefix of a browser's downloads folder made by `owner`. */
+export function downloadsFolderPrefix(owner: FolderOwner): string {
+  return `${DOWNLOADS_FOLDER_PREFIX}${owner.host}-${owner.pid}-`;
+}
+
+/** Whether a process id is alive on this host; EPERM means it is, but someone else's. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+export interface SweepDeps {
+  root: string;
+  owner: FolderOwner;
+  /** Default processAlive. */
+  isAlive?: (pid: number) => boolean;
+}
+
+/** What a sweep removed: browser folders, session folders (`kept-*`) in them, files and their bytes. */
+export interface SweepResult {
+  folders: number;
+  sessionFolders: number;
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Removes the downloads folders that processes of this host left when they died. A folder is
+ * removed only when its name has our shape and this host's tag, its process id is not ours and no
+ * process has it, and it is a real directory (lstat: a symbolic link is never followed) owned by
+ * this user. Folders that cannot be read or removed are left and not counted.
+ */
+export async function sweepLeftoverDownloads(deps: SweepDeps): Promise<SweepResult> {
+  const isAlive = deps.isAlive ?? processAlive;
+  const result: SweepResult = { folders: 0, sessionFolders: 0, files: 0, bytes: 0 };
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  for (const name of await readdir(deps.root)) {
+    const match = OWNED.exec(name);
+    if (!match || match[1] !== deps.owner.host) continue;
+    const pid = Number(match[2]);
+    if (pid === deps.owner.pid || isAlive(pid)) continue;
+    const path = join(deps.root, name);
+    const info = await lstat(path).catch(() => undefined);
+    if (!info?.isDirectory() || (uid !== undefined && info.uid !== uid)) continue;
+    const found = await measure(path);
+    // fs.rm unlinks a symbolic link found inside; it never descends into its target.
+    const removed = await rm(path, { recursive: true, force: true }).then(
+      () => true,
+      () => false,
+    );
+    if (!removed) continue;
+    result.folders += 1;
+    result.sessionFolders += found.sessionFolders;
+    result.files += found.files;
+    result.bytes += found.bytes;
+  }
+  return result;
+}
+
+/** Counts what a leftover folder holds, two levels deep (browser folder, session folders), without following links. */
+async function measure(folder: string): Promise<Omit<SweepResult, 'folders'>> {
+  const found = { sessionFolders: 0, files: 0, bytes: 0 };
+  const visit = async (dir: string, depth: number) => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (entry.isDirectory() && depth === 0) {
+        if (entry.name.startsWith('kept-')) found.sessionFolders += 1;
+        await visit(join(dir, entry.name), depth + 1);
+      } else if (entry.isFile()) {
+        found.files += 1;
+        found.bytes += (await lstat(join(dir, entry.name)).catch(() => undefined))?.size ?? 0;
+      }
+    }
+  };
+  await visit(folder, 0);
+  return found;
+}

@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBrowserPool, downloadsFolderPrefix, findChromium, hostTag, type BrowserPool } from '../../src/browser/index.js';
+import { LogCapture } from '../support/server.js';
+import { eventLog, html, loopbackLookup, spec, startSite, TEST_LAUNCH_ARGS, type Site } from './support.js';
+
+/**
+ * A process that dies without cleaning up leaves its browser's downloads folder, kept statements
+ * in it. The next pool of this host removes such folders when it starts, and nothing else: not a
+ * live session's folder, not a folder of another live process, not a link's target.
+ */
+const STATEMENT = Buffer.from('account,balance\nchecking,1024.50\n');
+const HOST = hostTag(hostname());
+
+let root: string;
+let outside: string;
+let site: Site;
+const pools: BrowserPool[] = [];
+
+/** A process id that was alive a moment ago and is no longer. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await once(child, 'exit');
+  return child.pid!;
+}
+
+/** A downloads folder as a process `pid` of `host` makes it, with a session folder holding one statement. */
+function leftover(pid: number, host = HOST): { folder: string; file: string } {
+  const folder = mkdtempSync(join(root, downloadsFolderPrefix({ host, pid })));
+  mkdirSync(join(folder, 'kept-s1-abc123'), { mode: 0o700 });
+  const file = join(folder, 'kept-s1-abc123', '2b1f0c4e-0000-4000-8000-000000000000');
+  writeFileSync(file, STATEMENT);
+  return { folder, file };
+}
+
+function startPool(logs = new LogCapture()): BrowserPool {
+  const pool = createBrowserPool({ chromiumPath: findChromium(undefined), logger: pino({ level: 'info' }, logs), launchArgs: TEST_LAUNCH_ARGS, lookup: loopbackLookup, downloadsRoot: root });
+  pools.push(pool);
+  return pool;
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'sweep-root-'));
+  outside = mkdtempSync(join(tmpdir(), 'sweep-outside-'));
+  site = await startSite((req, res) => {
+    if (req.url === '/statement.csv') {
+      res.writeHead(200, { 'content-type': 'text/csv', 'content-disposition': 'attachment; filename="statement.csv"', 'content-length': String(STATEMENT.length) });
+      return res.end(STATEMENT);
+    }
+    html(res, '<a href="/statement.csv" style="position:absolute;left:20px;top:20px;width:200px;height:40px;display:block">download</a>');
+  });
+});
+afterAll(async () => {
+  for (const pool of pools) await pool.close();
+  await site?.close();
+  rmSync(root, { recursive: true, force: true });
+  rmSync(outside, { recursive: true, force: true });
+});
+
+describe('downloads left by a process that died', () => {
+  it('are removed when the next pool starts (counted in its log); a live session keeps its statement; live processes, other hosts, other names and links are left alone', async () => {
+    // A live session of another pool of this process, with a kept statement.
+    const first = startPool();
+    const log = eventLog();
+    const live = await first.open(spec({ onEvent: log.onEvent, policy: { downloads: 'allow', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny' } }));
+    await live.navigate(site.url('portal.test', '/'));
+    await live.input({ type: 'mouse', action: 'down', x: 60, y: 40, button: 'left' });
+    await live.input({ type: 'mouse', action: 'up', x: 60, y: 40, button: 'left' });
+    const kept = (await log.waitFor((e) => e.type === 'download')) as { id: string };
+
+    const dead = leftover(await deadPid());
+    const otherHost = leftover(await deadPid(), hostTag('another-host'));
+    const liveProcess = leftover(process.ppid);
+    // A link with a dead process's name, to a folder outside the root: neither followed nor emptied.
+    writeFileSync(join(outside, 'keep.txt'), 'outside');
+    const link = join(root, `${downloadsFolderPrefix({ host: HOST, pid: await deadPid() })}link00`);
+    symlinkSync(outside, link, 'dir');
+    const unrelated = join(root, 'webasset-downloads-abcdef');
+    mkdirSync(unrelated);
+
+    const logs = new LogCapture();
+    const second = startPool(logs);
+    const session = await second.open(spec({ onEvent: () => undefined }));
+
+    expect(existsSync(dead.folder)).toBe(false);
+    for (const left of [otherHost, liveProcess]) expect(existsSync(left.file)).toBe(true);
+    expect(existsSync(link)).toBe(true);
+    expect(readdirSync(outside)).toEqual(['keep.txt']);
+    expect(existsSync(unrelated)).toBe(true);
+    // The live session's statement is still there and still served.
+    const opened = await live.transfers.openDownload(kept.id);
+    const chunks: Buffer[] = [];
+    for await (const chunk of opened!.stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(STATEMENT)).toBe(true);
+
+    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => typeof l.msg === 'string' && l.msg.startsWith('removed downloads folders'));
+    expect(line).toMatchObject({ folders: 1, sessionFolders: 1, files: 1, bytes: STATEMENT.length });
+    await session.close();
+    await live.close();
+  });
+});
