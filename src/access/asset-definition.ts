@@ -149,17 +149,27 @@ export function mergeDefinition(current: AssetDefinition, input: DefinitionInput
  * broken asset, found here instead of at the first login.
  */
 export function checkDefinitionHosts(definition: AssetDefinition, allowedHosts: readonly string[]): void {
-  const patterns = allowedHosts.filter(isHostPattern).map(compileHostPattern);
-  const allowed = (url: string) => patterns.some((p) => hostMatches(p, new URL(url).hostname.toLowerCase()));
+  const allowed = hostsAllowedBy(allowedHosts);
   const problems: Array<{ field: string; problem: string }> = [];
   if (definition.startUrl !== null && !allowed(definition.startUrl)) problems.push({ field: 'startUrl', problem: 'its host must be one of allowedHosts' });
-  for (const target of gotoTargets(definition.loginRecipe?.steps ?? [])) {
-    if (/^https?:\/\//i.test(target) && !allowed(target)) {
-      problems.push({ field: 'loginRecipe', problem: 'every absolute goto URL must be on one of allowedHosts' });
-      break;
-    }
-  }
+  if (!recipeStaysOn(definition.loginRecipe, allowed)) problems.push(RECIPE_OFF_HOSTS);
   if (problems.length > 0) throw new AppError('invalid_request', { publicMessage: 'The request is invalid; see details.', data: problems });
+}
+
+/** The same rule for an unsaved recipe ("Test login now"): refused before it runs, as a save would be. */
+export function checkRecipeHosts(recipe: LoginRecipe | null, allowedHosts: readonly string[]): void {
+  if (!recipeStaysOn(recipe, hostsAllowedBy(allowedHosts))) throw new AppError('invalid_request', { publicMessage: 'The request is invalid; see details.', data: [RECIPE_OFF_HOSTS] });
+}
+
+const RECIPE_OFF_HOSTS = { field: 'loginRecipe', problem: 'every absolute goto URL must be on one of allowedHosts' };
+
+function hostsAllowedBy(allowedHosts: readonly string[]): (url: string) => boolean {
+  const patterns = allowedHosts.filter(isHostPattern).map(compileHostPattern);
+  return (url) => patterns.some((p) => hostMatches(p, new URL(url).hostname.toLowerCase()));
+}
+
+function recipeStaysOn(recipe: LoginRecipe | null, allowed: (url: string) => boolean): boolean {
+  return gotoTargets(recipe?.steps ?? []).every((target) => !/^https?:\/\//i.test(target) || allowed(target));
 }
 
 function gotoTargets(steps: readonly RecipeStep[]): string[] {

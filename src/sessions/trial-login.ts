@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Access, AssetRecord, RequestContext } from '../access/index.js';
+import { checkRecipeHosts, type Access, type AssetRecord, type RequestContext } from '../access/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { BrowserPool, BrowserSession, LoginOutcome } from '../browser/index.js';
 import { AppError, loginRecipeSchema, pageCheckSchema, type Clock, type IdGenerator } from '../core/index.js';
@@ -154,6 +154,7 @@ export function createTrialLogin(deps: TrialLoginDeps): TrialLogin {
         successCheck: parsed.successCheck === undefined ? asset.successCheck : parsed.successCheck,
         failureCheck: parsed.failureCheck === undefined ? asset.failureCheck : parsed.failureCheck,
       };
+      checkRecipeHosts(trial.loginRecipe, asset.allowedHosts);
       const unsaved = Object.values(parsed).some((value) => value !== undefined);
       const id = await reserve(principal, asset, context);
       const cancel = new AbortController();
@@ -192,7 +193,7 @@ export function createTrialLogin(deps: TrialLoginDeps): TrialLogin {
 
 /**
  * The unsaved recipe and checks, by the schemas PATCH /api/admin/assets/:id uses (problems name the field, never the value).
- * A goto off the allowed hosts is left to the navigation rules: the answer then names that step.
+ * An absolute goto off the allowed hosts is refused with them (checkRecipeHosts), before anything is held or run.
  */
 function parseTrialInput(input: TrialInput): z.infer<typeof inputSchema> {
   const result = inputSchema.safeParse(input ?? {});
