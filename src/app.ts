@@ -551,8 +551,11 @@ function createServer(services: Services, browser: BrowserWiring, isShuttingDown
     isShuttingDown,
     browserSessions: browser.sessions,
     liveSessions: browser.sessions,
+    liveViewPingMs: config.liveViewPingSeconds * 1000,
     liveViewRelay:
-      registry && config.clusterKey ? createLiveViewRelay({ nodeId: config.nodeId, registry, clusterKey: config.clusterKey, sessions: browser.sessions, logger }) : undefined,
+      registry && config.clusterKey
+        ? createLiveViewRelay({ nodeId: config.nodeId, registry, clusterKey: config.clusterKey, sessions: browser.sessions, logger, pingIntervalMs: config.liveViewPingSeconds * 1000 })
+        : undefined,
     sessionRelay:
       registry && config.clusterKey ? createSessionRelay({ nodeId: config.nodeId, registry, clusterKey: config.clusterKey, sessions: browser.sessions, logger }) : undefined,
     recordings: services.recordings,

@@ -43,6 +43,8 @@ export interface Config {
   nodeUrl: string | undefined;
   /** Shared by all nodes: signs relayed live-view requests (base64, 32 bytes); unset: no relay from this node. */
   clusterKey: string | undefined;
+  /** Seconds between the pings of each live-view socket; one unanswered until the next ping is cut. */
+  liveViewPingSeconds: number;
   auditSigningKey: string | undefined;
   auditTrustedKeys: string[];
   auditCheckpointEvery: number;

@@ -374,6 +374,13 @@ export const SETTINGS: readonly SettingDefinition[] = [
     { secret: true },
   ),
   define(
+    'liveViewPingSeconds',
+    'WEBASSET_LIVE_VIEW_PING_SECONDS',
+    positiveInt(300).default(25),
+    'Seconds between the WebSocket pings of each live view (and of each hop of a relayed one); a viewer that has not answered one by the next is disconnected. Keeps quiet views open through proxies that cut idle connections.',
+    { defaultText: '25' },
+  ),
+  define(
     'auditSigningKey',
     'WEBASSET_AUDIT_SIGNING_KEY',
     key32.optional(),

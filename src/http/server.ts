@@ -88,6 +88,8 @@ export interface HttpDeps {
   liveSessions?: LiveSessions | undefined;
   /** Several nodes (WEBASSET_CLUSTER_KEY with Redis): live views of sessions held by other nodes are relayed there. */
   liveViewRelay?: LiveViewRelay | undefined;
+  /** How often live views are pinged (WEBASSET_LIVE_VIEW_PING_SECONDS); unset: live-view/heartbeat.ts's default. */
+  liveViewPingMs?: number | undefined;
   /** Several nodes: downloads, uploads and MCP tool calls about sessions held by other nodes are served there. */
   sessionRelay?: SessionRelay | undefined;
   /** /api/sessions: governed browser sessions (routes are added when given). */
@@ -201,7 +203,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   }
   if (deps.mcp) await app.register(mcpRoutes, { ...deps.mcp, trail: deps.trail, publicUrl: deps.publicUrl, relay: deps.sessionRelay });
   if (deps.sessionRelay) app.addHook('onClose', async () => deps.sessionRelay!.close());
-  await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [], relay: deps.liveViewRelay });
+  await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [], relay: deps.liveViewRelay, pingIntervalMs: deps.liveViewPingMs });
   await app.register(authOptionsRoutes, { localAccounts: deps.accounts !== undefined, sso: Boolean(deps.oidc), lockout: deps.lockout ?? null });
   await app.register(myAssetsRoutes, { access: deps.access });
   await app.register(webUiRoutes, { dir: deps.webUiDir });

@@ -66,6 +66,7 @@ async function receivingNode(relay: LiveViewRelay, requestFacts: Partial<Fastify
   });
   const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
   return {
+    url: (id: string) => `${url}/api/sessions/${encodeURIComponent(id)}/live`,
     open: (id: string, headers: Record<string, string> = {}) =>
       new WebSocket(`${url}/api/sessions/${encodeURIComponent(id)}/live`, { headers: { origin: 'https://webasset.example', cookie: 'webasset=abc', 'user-agent': 'test-agent', ...headers } }),
     close: () => closeServer(wss),
@@ -97,7 +98,9 @@ describe('live-view relay between nodes', () => {
     for (const close of closers.splice(0).reverse()) await close();
   });
 
-  async function setUp(options: { holder?: { refuse?: number }; url?: string; sessionNode?: string; maxRelays?: number; facts?: Partial<FastifyRequest>; sessionState?: string } = {}) {
+  async function setUp(
+    options: { holder?: { refuse?: number }; url?: string; sessionNode?: string; maxRelays?: number; facts?: Partial<FastifyRequest>; sessionState?: string; pingIntervalMs?: number } = {},
+  ) {
     const holder = await holdingNode(options.holder);
     closers.push(holder.close);
     const lookups: string[] = [];
@@ -106,6 +109,7 @@ describe('live-view relay between nodes', () => {
       clusterKey: KEY,
       logger: silent,
       maxRelays: options.maxRelays,
+      pingIntervalMs: options.pingIntervalMs,
       registry: {
         lookup: async (nodeId) => {
           lookups.push(nodeId);
@@ -216,6 +220,33 @@ describe('live-view relay between nodes', () => {
     expect(await closeOf(b)).toEqual({ code: 4503, reason: 'unavailable' });
     expect(aGot.length + bGot.length).toBe(2);
     expect(JSON.parse(bGot[0]!.text!)).toMatchObject({ type: 'error', code: 'unavailable' });
+  });
+
+  it('pings each hop: a viewer that stops answering is cut, and the holding node sees its view close', async () => {
+    const { holder, front, relay } = await setUp({ pingIntervalMs: 50 });
+    const client = new WebSocket(front.url('s-1'), { headers: { origin: 'https://webasset.example', cookie: 'webasset=abc' }, autoPong: false });
+    await once(client, 'open');
+    const { socket: upstream } = await holder.next();
+    const upClosed = closeOf(upstream);
+    expect((await closeOf(client)).code).toBe(1006);
+    expect((await upClosed).code).toBe(1006);
+    await until(() => relay.open === 0);
+  });
+
+  it('pings each hop: a holding node that stops answering is cut, and so is the viewer, who answers', async () => {
+    const { holder, front, relay } = await setUp({ pingIntervalMs: 50 });
+    const client = front.open('s-1');
+    await once(client, 'open');
+    const { socket: upstream } = await holder.next();
+    // The viewer answers beat after beat and is kept.
+    let pinged = 0;
+    client.on('ping', () => pinged++);
+    await until(() => pinged >= 3);
+    expect(client.readyState).toBe(WebSocket.OPEN);
+    // The holding node goes silent (reads nothing, so answers no ping): the relay cuts that hop, and the viewer's with it.
+    upstream.pause();
+    expect((await closeOf(client)).code).toBe(1006);
+    await until(() => relay.open === 0);
   });
 
   it('carries at most maxRelays views; past it a viewer gets unavailable', async () => {

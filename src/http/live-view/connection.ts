@@ -4,6 +4,7 @@ import type { RequestContext } from '../../access/index.js';
 import { isAppError } from '../../core/index.js';
 import type { Principal } from '../../identity/index.js';
 import { createFramePump, type FramePump } from './frame-pump.js';
+import { DEFAULT_PING_INTERVAL_MS, keepAlive } from './heartbeat.js';
 import { CLOSE, errorMessage, isInputEvent, parseClientMessage, type ClientMessage } from './messages.js';
 import { createOpQueue } from './op-queue.js';
 import { createOutbox } from './outbox.js';
@@ -27,6 +28,8 @@ export interface LiveConnectionDeps {
   tabsPollMs?: number;
   /** Frames in flight per viewer (sent, not yet written and acked). */
   maxFramesInFlight?: number;
+  /** How often the viewer is pinged; one that misses a pong until the next ping is cut (live-view/heartbeat.ts). */
+  pingIntervalMs?: number;
 }
 
 /** Messages that arrive while the session is being attached; more is a client that does not wait. */
@@ -96,6 +99,8 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     else outbox.send(errorMessage('busy'), { droppable: true });
   });
   socket.on('close', () => cleanup());
+  // A viewer that went silently away is terminated; its close then runs cleanup() as any other.
+  keepAlive(socket, deps.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS);
 
   function invalid(): void {
     outbox.send(errorMessage('invalid_message'), { droppable: true });

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import WebSocket from 'ws';
 import type { NodeRegistry } from '../../cluster/index.js';
+import { DEFAULT_PING_INTERVAL_MS, keepAlive } from './heartbeat.js';
 import { CLOSE, errorMessage, type LiveErrorCode } from './messages.js';
 import { createHolderLookup, relayHeaders, type RelayTarget, type SessionLocator } from '../relay-target.js';
 import { createRelaySigner, createRelayTrust, type RelaySigner } from './relay-signature.js';
@@ -20,6 +21,8 @@ export interface LiveViewRelayDeps {
   maxRelays?: number;
   /** Longest wait for the holding node's answer to the relayed handshake. */
   handshakeTimeoutMs?: number;
+  /** How often each hop (viewer and holding node) is pinged; a hop that misses a pong until the next ping is cut, and the other with it. */
+  pingIntervalMs?: number;
 }
 
 export interface LiveViewRelay {
@@ -59,6 +62,7 @@ export function createLiveViewRelay(deps: LiveViewRelayDeps): LiveViewRelay {
   const signer: RelaySigner = createRelaySigner({ clusterKey: deps.clusterKey });
   const maxRelays = deps.maxRelays ?? DEFAULT_MAX_RELAYS;
   const handshakeTimeout = deps.handshakeTimeoutMs ?? 10_000;
+  const pingIntervalMs = deps.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
   const log = deps.logger;
   const targets = new WeakMap<FastifyRequest, RelayTarget>();
   const pairs = new Set<{ client: WebSocket; upstream: WebSocket }>();
@@ -81,6 +85,8 @@ export function createLiveViewRelay(deps: LiveViewRelayDeps): LiveViewRelay {
       return true;
     }
     client.pause();
+    // Each hop has its own heartbeat: a dead one is terminated (1006), and its close ends the other hop (closeOther).
+    keepAlive(client, pingIntervalMs);
     const path = `/api/sessions/${encodeURIComponent(request.params.id)}/live`;
     // The route's Origin check refused a handshake without an Origin.
     const headers = relayHeaders(signer, request, deps.nodeId, 'GET', path, ['cookie', 'authorization', 'user-agent']);
@@ -98,6 +104,7 @@ export function createLiveViewRelay(deps: LiveViewRelayDeps): LiveViewRelay {
     });
     upstream.on('open', () => {
       upstreamOpen = true;
+      keepAlive(upstream, pingIntervalMs);
       log.debug({ node: target.nodeId }, 'live view relayed to the holding node');
       for (const { data, isBinary } of early.splice(0)) upstream.send(data, { binary: isBinary });
       if (client.readyState === WebSocket.OPEN) client.resume();

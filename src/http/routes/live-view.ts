@@ -18,6 +18,8 @@ export interface LiveViewRouteDeps {
   corsOrigins: readonly string[];
   /** Several nodes: a view of a session held by another node is relayed there (live-view/relay.ts); absent: served here only. */
   relay?: LiveViewRelay | undefined;
+  /** How often each viewer is pinged (WEBASSET_LIVE_VIEW_PING_SECONDS); unset: live-view/heartbeat.ts's default. */
+  pingIntervalMs?: number | undefined;
 }
 
 const NO_SESSIONS: LiveSessions = {
@@ -74,6 +76,7 @@ export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDe
         log: request.log,
         slots,
         roster,
+        ...(deps.pingIntervalMs ? { pingIntervalMs: deps.pingIntervalMs } : {}),
       });
     },
   });
