@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { AppError, type Clock, type IdGenerator } from '../core/index.js';
 import type { Actor, AuditTrail } from '../audit/index.js';
 import type { Principal } from './principal.js';
@@ -100,7 +100,8 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
   const systemActor: Actor = deps.systemActor ?? { kind: 'system', id: 'webasset', name: 'webasset' };
   const onError = deps.onError ?? (() => undefined);
 
-  const hashOf = (cookieValue: string) => createHash('sha256').update(cookieValue).digest('hex');
+  // The one-shot hash: half the cost of a Hash object, on the path of every ForwardAuth check.
+  const hashOf = (cookieValue: string) => hash('sha256', cookieValue, 'hex');
   const newCookieValue = () => `${SESSION_VALUE_PREFIX}${ids.token(32)}`;
   const userActor = (user: SessionUser): Actor => ({ kind: user.kind === 'service' ? 'agent' : 'user', id: user.id, name: user.username });
   const actorOf = (by: Principal | null): Actor => (by ? { kind: by.kind, id: by.id, name: by.name } : systemActor);
