@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ForwardAuthGate } from '../access/index.js';
-import type { WebSessions } from '../identity/index.js';
-import { forwardedRequest } from './forwarded-request.js';
+import type { ResolvedSession, WebSessions } from '../identity/index.js';
+import { forwardedRequest, type ForwardedRequest } from './forwarded-request.js';
 import type { LoadShedder } from './load-shed.js';
 import { requestIdOf } from './request-id.js';
 import type { SessionCookies } from './session-cookie.js';
@@ -30,7 +30,10 @@ import { identityHeaders, shedAnswer, type ForwardAuthStats } from './routes/aut
 export interface ForwardAuthFastPath {
   /** Synchronous and cheap: whether the request is a plain GET /authz worth trying here. */
   claims(req: IncomingMessage): boolean;
-  /** Resolves true when it answered; false when it wrote nothing and the request goes to Fastify. */
+  /**
+   * Resolves true when it answered; false when it wrote nothing and the request goes to Fastify. A check the
+   * per-node session cache answers is decided and written before this returns (the promise is already settled).
+   */
   answer(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
 }
 
@@ -49,6 +52,9 @@ export interface ForwardAuthFastPathDeps {
 /** The URLs a proxy is configured with; any other query goes to the route, which validates it. */
 const CLAIMED_URLS = new Set(['/authz', '/authz?redirect=true', '/authz?redirect=false']);
 const BEARER_SCHEME = /^Bearer(\s|$)/i;
+/** Settled answers of a check decided synchronously (shared: a caller's `then` never changes them). */
+const ANSWERED = Promise.resolve(true);
+const NOT_ANSWERED = Promise.resolve(false);
 
 export function createForwardAuthFastPath(deps: ForwardAuthFastPathDeps): ForwardAuthFastPath {
   const { gate, sessions, stats, shedder, logger } = deps;
@@ -59,31 +65,35 @@ export function createForwardAuthFastPath(deps: ForwardAuthFastPathDeps): Forwar
     res.writeHead(503, answer.headers).end(answer.body);
   };
 
-  const pass = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    const original = forwardedRequest(req, deps.isTrustedProxy(req.socket.remoteAddress));
-    const secure = deps.cookies.isSecureScheme(original.proto);
-    const cookie = deps.cookies.readHeader(req.headers.cookie, original.proto);
-    if (cookie === undefined) return false;
-    // Short of CPU, a check that needs the store (a read is several times a pass) is the one to refuse; cached ones pass,
-    // and a few reads per tenth of a second still go ahead so that busy sessions stay cached.
-    const behind = shedder.behind();
-    const cached = behind ? sessions.resolveCached(cookie) : 'miss';
-    if (behind && cached === 'miss' && !shedder.allowWhileBehind()) {
-      shedder.countShed();
-      shed(req, res);
-      return true;
-    }
-    const resolved = cached === 'miss' ? await sessions.resolve(cookie) : cached;
+  /** The answer to a resolved session: 200 when the gate lets it pass; false (the route's work) otherwise. */
+  const settle = (req: IncomingMessage, res: ServerResponse, original: ForwardedRequest, resolved: ResolvedSession | null): boolean => {
     // Unknown cookies are cleared, rotations issue a new cookie and denials are audited: all the route's work.
     if (!resolved || resolved.rotate || !gate.passes(resolved.principal, original.host)) return false;
     if (res.destroyed) return true;
     stats.allowed += 1;
     stats.allowedFast += 1;
     const headers: Record<string, string> = { 'x-request-id': requestIdOf(req), 'cache-control': 'no-store', ...identityHeaders(resolved.principal), 'content-length': '0' };
-    if (secure) headers['strict-transport-security'] = HSTS;
+    if (deps.cookies.isSecureScheme(original.proto)) headers['strict-transport-security'] = HSTS;
     res.writeHead(200, headers).end();
     if (logger.isLevelEnabled('debug')) logger.debug({ host: original.host, user: resolved.principal.id }, 'forward auth: allowed (fast path)');
     return true;
+  };
+
+  /** Synchronous when the per-node cache answers (most checks): no promise until the session store must be read. */
+  const pass = (req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean> => {
+    const original = forwardedRequest(req, deps.isTrustedProxy(req.socket.remoteAddress));
+    const cookie = deps.cookies.readHeader(req.headers.cookie, original.proto);
+    if (cookie === undefined) return false;
+    const cached = sessions.resolveCached(cookie);
+    if (cached !== 'miss') return settle(req, res, original, cached);
+    // Short of CPU, a check that needs the store (a read is several times a pass) is the one to refuse; cached ones pass,
+    // and a few reads per tenth of a second still go ahead so that busy sessions stay cached.
+    if (shedder.behind() && !shedder.allowWhileBehind()) {
+      shedder.countShed();
+      shed(req, res);
+      return true;
+    }
+    return sessions.resolve(cookie).then((resolved) => settle(req, res, original, resolved));
   };
 
   return {
@@ -92,16 +102,25 @@ export function createForwardAuthFastPath(deps: ForwardAuthFastPathDeps): Forwar
       const authorization = req.headers.authorization;
       return !(authorization !== undefined && BEARER_SCHEME.test(authorization)) && !deps.isShuttingDown();
     },
-    async answer(req, res) {
-      if (!shedder.enter()) {
-        shed(req, res);
-        return true;
-      }
+    answer(req, res) {
+      const admitted = shedder.enter();
+      let outcome: boolean | Promise<boolean>;
       try {
-        return await pass(req, res);
-      } finally {
-        shedder.leave();
+        if (!admitted) {
+          shed(req, res);
+          return ANSWERED;
+        }
+        outcome = pass(req, res);
+      } catch (error) {
+        // As from an async function: the caller hands a failed check to Fastify.
+        if (admitted) shedder.leave();
+        return Promise.reject(error);
       }
+      if (typeof outcome === 'boolean') {
+        shedder.leave();
+        return outcome ? ANSWERED : NOT_ANSWERED;
+      }
+      return outcome.finally(() => shedder.leave());
     },
   };
 }
