@@ -53,7 +53,8 @@ describe.skipIf(!CLUSTER_BACKENDS)('live view through another node (PostgreSQL +
 
   beforeAll(async () => {
     // Node B stands behind a load balancer on 127.0.0.1 (the test's clients): it believes their X-Forwarded-For; A does not.
-    cluster = await startTestCluster();
+    // B alone lists one more browser origin, so that A can refuse a view B let through (the relay's refusal path).
+    cluster = await startTestCluster({ b: { WEBASSET_CORS_ORIGINS: 'https://ui.example' } });
     ({ a, b } = cluster);
     portal = createDemoPortal(DEMO_CREDENTIALS);
     const url = await portal.start(0, '127.0.0.1');
@@ -173,6 +174,67 @@ describe.skipIf(!CLUSTER_BACKENDS)('live view through another node (PostgreSQL +
       expect(b.logs.text()).not.toContain(secret);
     }
     expect(b.logs.text()).not.toContain(/^webasset=(.*)$/.exec(olga.headers('GET').cookie!)![1]!);
+  }, 180_000);
+
+  it('refuses through node B what it refuses on a direct connection: signed out, access revoked (at the open and while watching), the session ended', async () => {
+    /** What a viewer can tell of an answer: the HTTP refusal (status, code, message) or the messages and the close. */
+    const seen = (opening: Awaited<ReturnType<typeof openLiveSocket>>) => {
+      if (opening.status === undefined) return { messages: opening.messages.filter((m) => !m.startsWith('<')), close: opening.close };
+      const { error } = JSON.parse(opening.body!) as { error: { code: string; message: string } };
+      return { status: opening.status, code: error.code, message: error.message };
+    };
+    const both = async (caller: Caller, sessionId: string) => {
+      const headers = (node: Node) => ({ ...(caller.headers('GET').cookie ? { cookie: caller.headers('GET').cookie! } : {}), origin: node.url });
+      return { viaB: seen(await openLiveSocket(wsUrl(b, sessionId), headers(b))), onA: seen(await openLiveSocket(wsUrl(a, sessionId), headers(a))) };
+    };
+    const rita = await sessionCaller(callerOn(a, a), 'rita', ['operator']);
+    const sam = await sessionCaller(callerOn(a, a), 'sam', ['admin']);
+    await a.services.grants.create({ subjectKind: 'user', subjectId: rita.userId!, assetId: 'demo-bank', actions: ['connect'] }, TEST_ADMIN);
+    await a.services.grants.create({ subjectKind: 'user', subjectId: sam.userId!, assetId: 'demo-bank', actions: ['watch'] }, TEST_ADMIN);
+    const started = await request(a, rita, 'POST', '/api/sessions', { assetId: 'demo-bank' });
+    expect(started.status, JSON.stringify(started.json)).toBe(201);
+    const sessionId = started.json.id as string;
+
+    // Signed out: the watcher's web session is gone; both nodes refuse the upgrade with the same 401.
+    const samWatching = new LiveClient(new WebSocket(wsUrl(b, sessionId), { headers: { cookie: sam.headers('GET').cookie!, origin: b.url } }), true);
+    await samWatching.until(() => samWatching.frames.length > 0, 'a frame for the watcher through B');
+    expect((await request(b, sam, 'POST', '/api/auth/logout')).status).toBe(200);
+    const signedOut = await both(sam, sessionId);
+    expect(signedOut.viaB).toEqual(signedOut.onA);
+    expect(signedOut.viaB).toMatchObject({ status: 401, code: 'unauthenticated' });
+    samWatching.close();
+    await samWatching.closed;
+
+    // Node A refuses before its upgrade what node B let through (here an Origin only B lists): the viewer gets A's HTTP refusal,
+    // as a direct upgrade to A does, and not a close code after B's upgrade.
+    const uiOrigin = { cookie: rita.headers('GET').cookie!, origin: 'https://ui.example' };
+    const refusedByA = seen(await openLiveSocket(wsUrl(b, sessionId), uiOrigin));
+    expect(refusedByA).toEqual(seen(await openLiveSocket(wsUrl(a, sessionId), uiOrigin)));
+    expect(refusedByA).toMatchObject({ status: 403, code: 'csrf_failed' });
+
+    // Access revoked while viewing: the owner's views through B and straight on A get the same end.
+    const viaB = new LiveClient(new WebSocket(wsUrl(b, sessionId), { headers: { cookie: rita.headers('GET').cookie!, origin: b.url } }), true);
+    const onA = new LiveClient(new WebSocket(wsUrl(a, sessionId), { headers: { cookie: rita.headers('GET').cookie!, origin: a.url } }), true);
+    await viaB.until(() => viaB.frames.length > 0, 'a frame through B');
+    await onA.until(() => onA.frames.length > 0, 'a direct frame');
+    await a.services.users.disable(rita.userId!, TEST_ADMIN, 'left the bank');
+    const [endedViaB, endedOnA] = await Promise.all([viaB.closed, onA.closed]);
+    expect(endedViaB).toEqual(endedOnA);
+    expect(endedViaB.code).toBe(4410);
+    expect(viaB.text('ended')).toEqual(onA.text('ended'));
+    // ... and at the next open: the same 401 on both.
+    const revoked = await both(rita, sessionId);
+    expect(revoked.viaB).toEqual(revoked.onA);
+    expect(revoked.viaB).toMatchObject({ status: 401, code: 'unauthenticated' });
+
+    // The session ended: an administrator allowed to watch it gets the same end message and close code through B as on A.
+    const ended = await both(ama, sessionId);
+    expect(ended.viaB).toEqual(ended.onA);
+    expect(ended.viaB.close).toEqual({ code: 4410, reason: 'session ended: admin' });
+    // Someone else's session (no watch grant), ended or not: not_found on both.
+    const foreign = await both(otto, sessionId);
+    expect(foreign.viaB).toEqual(foreign.onA);
+    expect(foreign.viaB.close).toEqual({ code: 4404, reason: 'not found' });
   }, 180_000);
 
   it('the web UI on node B: the operator types into the demo bank held by node A, sees an administrator watching through B, and ends the session from B', async () => {

@@ -5,16 +5,18 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+import { AppError, isAppError } from '../../src/core/index.js';
 import { createLiveViewRelay, type LiveViewRelay } from '../../src/http/index.js';
 import { createRelaySigner } from '../../src/http/live-view/relay-signature.js';
 import { freePort } from '../support/free-port.js';
+import { openLiveSocket } from './live-view-fixtures.js';
 
 const KEY = randomBytes(32).toString('base64');
 const PRINCIPAL = { kind: 'user', id: 'u-1', name: 'olga', roles: ['operator'], groups: [], via: 'session', mfa: true };
 const silent = { warn: () => undefined, debug: () => undefined };
 
 /** A stand-in for the holding node: a WebSocket server that records each handshake and hands out its sockets. */
-async function holdingNode(options: { refuse?: number } = {}) {
+async function holdingNode(options: { refuse?: number; body?: string } = {}) {
   const handshakes: IncomingMessage[] = [];
   const sockets: Array<{ socket: WebSocket; got: Array<{ text?: string; binary?: Buffer }> }> = [];
   const wss = new WebSocketServer({
@@ -23,7 +25,7 @@ async function holdingNode(options: { refuse?: number } = {}) {
     perMessageDeflate: false,
     verifyClient: (info, done) => {
       handshakes.push(info.req);
-      if (options.refuse) done(false, options.refuse);
+      if (options.refuse) done(false, options.refuse, options.body);
       else done(true);
     },
   });
@@ -38,31 +40,47 @@ async function holdingNode(options: { refuse?: number } = {}) {
 }
 
 /**
- * The receiving node, reduced to what the route does: each upgrade is located (the route's
- * preHandler) and then taken by the relay (its wsHandler); whatever is not taken is closed 4999.
+ * The receiving node, reduced to what the route does: before the upgrade is answered, the server's
+ * first onRequest hook (trust) and the route's preHandler (locate), whose refusal is the HTTP answer
+ * (as the error handler writes it); once upgraded, the socket is taken by the relay (its wsHandler),
+ * and whatever is not taken is closed 4999.
  */
 async function receivingNode(relay: LiveViewRelay, requestFacts: Partial<FastifyRequest> = {}) {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+  const requests = new WeakMap<IncomingMessage, FastifyRequest<{ Params: { id: string } }>>();
+  const wss = new WebSocketServer({
+    port: 0,
+    host: '127.0.0.1',
+    perMessageDeflate: false,
+    verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, status?: number, message?: string) => void) => {
+      const req = info.req;
+      const request = {
+        ws: true,
+        principal: PRINCIPAL,
+        params: { id: decodeURIComponent(req.url!.split('/')[3]!) },
+        headers: req.headers,
+        ip: '198.51.100.7',
+        protocol: 'https',
+        host: 'webasset.example',
+        raw: req,
+        log: silent,
+        ...requestFacts,
+      } as unknown as FastifyRequest<{ Params: { id: string } }>;
+      requests.set(req, request);
+      relay
+        .trust(request)
+        .then(() => relay.locate(request))
+        .then(
+          () => done(true),
+          (error: unknown) => {
+            const refusal = isAppError(error) ? error : new AppError('internal');
+            done(false, refusal.status, JSON.stringify({ error: { code: refusal.code, message: refusal.publicMessage, details: refusal.data } }));
+          },
+        );
+    },
+  });
   await once(wss, 'listening');
   wss.on('connection', (socket, req) => {
-    const request = {
-      ws: true,
-      principal: PRINCIPAL,
-      params: { id: decodeURIComponent(req.url!.split('/')[3]!) },
-      headers: req.headers,
-      ip: '198.51.100.7',
-      protocol: 'https',
-      host: 'webasset.example',
-      raw: { method: 'GET', url: req.url },
-      log: silent,
-      ...requestFacts,
-    } as unknown as FastifyRequest<{ Params: { id: string } }>;
-    socket.pause(); // as ws does not emit before the route's handler is called: nothing is read until taken
-    // The server's first onRequest hook, then the route's preHandler.
-    void relay.trust(request).then(() => relay.locate(request)).then(() => {
-      socket.resume();
-      if (!relay.take(socket, request)) socket.close(4999, 'served here');
-    });
+    if (!relay.take(socket, requests.get(req)!)) socket.close(4999, 'served here');
   });
   const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
   return {
@@ -99,7 +117,7 @@ describe('live-view relay between nodes', () => {
   });
 
   async function setUp(
-    options: { holder?: { refuse?: number }; url?: string; sessionNode?: string; maxRelays?: number; facts?: Partial<FastifyRequest>; sessionState?: string; pingIntervalMs?: number } = {},
+    options: { holder?: { refuse?: number; body?: string }; url?: string; sessionNode?: string; maxRelays?: number; facts?: Partial<FastifyRequest>; sessionState?: string; pingIntervalMs?: number } = {},
   ) {
     const holder = await holdingNode(options.holder);
     closers.push(holder.close);
@@ -207,19 +225,37 @@ describe('live-view relay between nodes', () => {
     client.close();
   });
 
-  it('answers the usual not_found or unavailable when the holding node refuses or does not answer', async () => {
-    const refused = await setUp({ holder: { refuse: 403 } });
-    const a = refused.front.open('s-1');
+  it('answers what a direct upgrade answers when the holding node refuses the viewer: its HTTP refusal, before the upgrade', async () => {
+    // The viewer's sign-in expired or was revoked after this node checked it: 401, as on the holding node itself.
+    const body = (code: string, message: string, details?: unknown) => JSON.stringify({ error: { code, message, requestId: 'req-a', details } });
+    const expired = await setUp({ holder: { refuse: 401, body: body('unauthenticated', 'The session has ended; sign in again.') } });
+    const a = await openLiveSocket(expired.front.url('s-1'), { origin: 'https://webasset.example', cookie: 'webasset=abc' });
+    expect(a.status).toBe(401);
+    expect(JSON.parse(a.body!)).toEqual({ error: { code: 'unauthenticated', message: 'The session has ended; sign in again.' } });
+    expect(a.close).toBeUndefined();
+    expect(expired.relay.open).toBe(0);
+
+    const limited = await setUp({ holder: { refuse: 429, body: body('rate_limited', 'Too many attempts; try again later.', { retryAfterSeconds: 30 }) } });
+    const b = await openLiveSocket(limited.front.url('s-1'), { origin: 'https://webasset.example', cookie: 'webasset=abc' });
+    expect(b.status).toBe(429);
+    expect(JSON.parse(b.body!)).toMatchObject({ error: { code: 'rate_limited', details: { retryAfterSeconds: 30 } } });
+  });
+
+  it('answers not_found or unavailable after the upgrade, as before, when the holding node has no such route, is stopping, or does not answer', async () => {
+    const missing = await setUp({ holder: { refuse: 404 } });
+    const a = missing.front.open('s-1');
     const aGot = messagesOf(a);
     expect(await closeOf(a)).toEqual({ code: 4404, reason: 'not found' });
     expect(aGot.map((m) => JSON.parse(m.text!) as unknown)).toEqual([{ type: 'error', code: 'not_found', message: 'Not found.' }]);
+
+    const stopping = await setUp({ holder: { refuse: 503, body: JSON.stringify({ error: { code: 'shutting_down', message: 'The server is shutting down.' } }) } });
+    expect(await closeOf(stopping.front.open('s-1'))).toEqual({ code: 4503, reason: 'unavailable' });
 
     const down = await setUp({ url: `http://127.0.0.1:${await freePort()}` });
     const b = down.front.open('s-1');
     const bGot = messagesOf(b);
     expect(await closeOf(b)).toEqual({ code: 4503, reason: 'unavailable' });
-    expect(aGot.length + bGot.length).toBe(2);
-    expect(JSON.parse(bGot[0]!.text!)).toMatchObject({ type: 'error', code: 'unavailable' });
+    expect(bGot.map((m) => JSON.parse(m.text!) as unknown)).toEqual([{ type: 'error', code: 'unavailable', message: 'The session cannot be shown right now; try again shortly.' }]);
   });
 
   it('pings each hop: a viewer that stops answering is cut, and the holding node sees its view close', async () => {

@@ -1,8 +1,10 @@
+import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import WebSocket from 'ws';
 import type { NodeRegistry } from '../../cluster/index.js';
 import { DEFAULT_PING_INTERVAL_MS, keepAlive } from './heartbeat.js';
 import { CLOSE, errorMessage, type LiveErrorCode } from './messages.js';
+import { MAX_REFUSAL_BODY_BYTES, relayedRefusal } from './relay-refusal.js';
 import { createHolderLookup, relayHeaders, type RelayTarget, type SessionLocator } from '../relay-target.js';
 import { createRelaySigner, createRelayTrust, type RelaySigner } from './relay-signature.js';
 
@@ -28,7 +30,10 @@ export interface LiveViewRelayDeps {
 export interface LiveViewRelay {
   /** Global onRequest hook, before authentication: a request relayed to this node with a valid signature keeps its client's address. */
   trust(request: FastifyRequest): Promise<void>;
-  /** preHandler of the live-view route: finds the node holding the session when it is another live node. */
+  /**
+   * preHandler of the live-view route: finds the node holding the session when it is another live node and opens the view
+   * there; throws the holding node's refusal of the viewer (an AppError), so the viewer gets the HTTP answer of a direct upgrade.
+   */
   locate(request: FastifyRequest<{ Params: { id: string } }>): Promise<void>;
   /** In the wsHandler: true when the socket was taken by a relay (then the route does nothing more). */
   take(socket: WebSocket, request: FastifyRequest<{ Params: { id: string } }>): boolean;
@@ -42,8 +47,6 @@ export const DEFAULT_MAX_RELAYS = 256;
 /** Bytes queued towards one side past which the other side is no longer read (backpressure), and below which it is read again. */
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
-/** Client messages held while the holding node's handshake is under way (the viewer's first resize, acks). */
-const EARLY_LIMIT = 64;
 
 /**
  * The live view of a session held by another node (decision 0020): the
@@ -51,7 +54,10 @@ const EARLY_LIMIT = 64;
  * the node registry only (never from the request), with the client's
  * Cookie (and Authorization) and Origin, so the holding node authenticates
  * and authorizes the caller itself, and with X-Forwarded-* signed by the
- * cluster key, so its audit records the real client. Messages then pass
+ * cluster key, so its audit records the real client. That handshake
+ * comes first, before this node accepts the viewer's upgrade, so a refusal
+ * reaches the viewer as the same HTTP answer as on a direct upgrade.
+ * Messages then pass
  * both ways unchanged (text stays text, frames stay binary), each side read
  * only while the other keeps up, and a close on either side closes the
  * other with the same code and reason.
@@ -64,72 +70,108 @@ export function createLiveViewRelay(deps: LiveViewRelayDeps): LiveViewRelay {
   const handshakeTimeout = deps.handshakeTimeoutMs ?? 10_000;
   const pingIntervalMs = deps.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
   const log = deps.logger;
-  const targets = new WeakMap<FastifyRequest, RelayTarget>();
+  /** Relays whose holding node has answered, by request: the open upstream socket, or how to refuse the viewer after the upgrade. */
+  const ready = new WeakMap<FastifyRequest, WebSocket | 'not_found' | 'unavailable'>();
+  /** Upstream sockets opened, not yet paired with their viewer. */
+  const waiting = new Set<WebSocket>();
+  /** Stops watching the viewer's connection for an early end, once its socket is paired (holdUntilTaken). */
+  const upstreamGone = new WeakMap<WebSocket, () => void>();
   const pairs = new Set<{ client: WebSocket; upstream: WebSocket }>();
 
   const holderOf = createHolderLookup({ nodeId: deps.nodeId, registry: deps.registry, sessions: deps.sessions, logger: log });
 
+  /**
+   * The relayed handshake runs here, before this node answers the viewer's upgrade: when the holding
+   * node refuses it (the viewer's sign-in expired or was revoked meanwhile, ...), the viewer gets
+   * that refusal as an HTTP answer, as a direct upgrade does (relay-refusal.ts), not a close code.
+   */
   async function locate(request: FastifyRequest<{ Params: { id: string } }>): Promise<void> {
     // A relayed request is served here or not at all (the lookup never relays one on); not found, ended, held here or unannounced: the direct path answers as before.
     if (!request.ws) return;
     const target = await holderOf(request, request.params.id);
-    if (target) targets.set(request, target);
+    if (!target) return;
+    if (pairs.size + waiting.size >= maxRelays) return void ready.set(request, 'unavailable');
+    const opened = await openUpstream(target, request);
+    if (opened instanceof WebSocket) return holdUntilTaken(opened, request);
+    const refusal = relayedRefusal(opened.status, opened.body);
+    log.debug({ node: target.nodeId, status: opened.status }, 'live view relay: the holding node refused the view');
+    if (typeof refusal !== 'string') throw refusal;
+    ready.set(request, refusal);
   }
 
-  function take(client: WebSocket, request: FastifyRequest<{ Params: { id: string } }>): boolean {
-    const target = targets.get(request);
-    if (!target) return false;
-    targets.delete(request);
-    if (pairs.size >= maxRelays) {
-      refuse(client, 'unavailable');
-      return true;
-    }
-    client.pause();
-    // Each hop has its own heartbeat: a dead one is terminated (1006), and its close ends the other hop (closeOther).
-    keepAlive(client, pingIntervalMs);
+  function openUpstream(target: RelayTarget, request: FastifyRequest<{ Params: { id: string } }>): Promise<WebSocket | { status: number | null; body: string }> {
     const path = `/api/sessions/${encodeURIComponent(request.params.id)}/live`;
     // The route's Origin check refused a handshake without an Origin.
     const headers = relayHeaders(signer, request, deps.nodeId, 'GET', path, ['cookie', 'authorization', 'user-agent']);
     const upstream = new WebSocket(`${target.url.replace(/^http/, 'ws')}${path}`, { headers, perMessageDeflate: false, handshakeTimeout, followRedirects: false });
+    waiting.add(upstream);
+    return new Promise((resolve) => {
+      let status: number | null = null;
+      let body = '';
+      upstream.on('unexpected-response', (_req, res) => {
+        status = res.statusCode ?? null;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+          if (body.length >= MAX_REFUSAL_BODY_BYTES) res.destroy();
+        });
+        res.on('close', () => upstream.terminate());
+      });
+      upstream.on('open', () => {
+        // Nothing is read from the holding node until the viewer is there to get it (take()).
+        upstream.pause();
+        resolve(upstream);
+      });
+      upstream.on('error', (error) => {
+        if (status === null) log.warn({ err: error, node: target.nodeId }, 'live view relay: the holding node did not take the view');
+      });
+      upstream.on('close', () => {
+        waiting.delete(upstream);
+        resolve({ status, body: body.slice(0, MAX_REFUSAL_BODY_BYTES) });
+      });
+    });
+  }
+
+  /** Until the route takes the viewer's socket; a viewer that goes away during its upgrade takes the upstream socket with it. */
+  function holdUntilTaken(upstream: WebSocket, request: FastifyRequest<{ Params: { id: string } }>): void {
+    const socket = request.raw.socket as Socket | undefined;
+    const gone = () => {
+      if (waiting.delete(upstream)) upstream.terminate();
+    };
+    socket?.once('close', gone);
+    ready.set(request, upstream);
+    upstreamGone.set(upstream, () => socket?.off('close', gone));
+  }
+  function take(client: WebSocket, request: FastifyRequest<{ Params: { id: string } }>): boolean {
+    const got = ready.get(request);
+    if (!got) return false;
+    ready.delete(request);
+    if (typeof got === 'string') {
+      refuse(client, got);
+      return true;
+    }
+    const upstream = got;
+    upstreamGone.get(upstream)?.();
+    waiting.delete(upstream);
+    if (upstream.readyState !== WebSocket.OPEN) {
+      // The holding node went away between its answer and this node's.
+      refuse(client, 'unavailable');
+      return true;
+    }
     const pair = { client, upstream };
     pairs.add(pair);
-    const early: Array<{ data: WebSocket.RawData; isBinary: boolean }> = [];
-    let upstreamStatus: number | null = null;
-    let upstreamOpen = false;
-
-    upstream.on('unexpected-response', (_req, res) => {
-      upstreamStatus = res.statusCode ?? null;
-      res.resume();
-      upstream.terminate();
-    });
-    upstream.on('open', () => {
-      upstreamOpen = true;
-      keepAlive(upstream, pingIntervalMs);
-      log.debug({ node: target.nodeId }, 'live view relayed to the holding node');
-      for (const { data, isBinary } of early.splice(0)) upstream.send(data, { binary: isBinary });
-      if (client.readyState === WebSocket.OPEN) client.resume();
-    });
-    upstream.on('error', (error) => {
-      if (!upstreamOpen) log.warn({ err: error, node: target.nodeId, status: upstreamStatus }, 'live view relay: the holding node did not take the view');
-    });
-    client.on('message', (data, isBinary) => {
-      if (upstream.readyState === WebSocket.OPEN) return forward(client, upstream, data, isBinary);
-      if (upstream.readyState !== WebSocket.CONNECTING) return;
-      if (early.length < EARLY_LIMIT) early.push({ data, isBinary });
-      else client.send(JSON.stringify(errorMessage('busy')));
-    });
+    // Each hop has its own heartbeat: a dead one is terminated (1006), and its close ends the other hop (closeOther).
+    keepAlive(client, pingIntervalMs);
+    keepAlive(upstream, pingIntervalMs);
+    log.debug({}, 'live view relayed to the holding node');
+    client.on('message', (data, isBinary) => forward(client, upstream, data, isBinary));
     upstream.on('message', (data, isBinary) => forward(upstream, client, data, isBinary));
     client.on('close', (code, reason) => {
       pairs.delete(pair);
       closeOther(upstream, code, reason);
     });
-    upstream.on('close', (code, reason) => {
-      if (!upstreamOpen) {
-        // The holding node refused the handshake or could not be reached: the viewer gets the usual answer.
-        return refuse(client, upstreamStatus === 401 || upstreamStatus === 403 || upstreamStatus === 404 ? 'not_found' : 'unavailable');
-      }
-      closeOther(client, code, reason);
-    });
+    upstream.on('close', (code, reason) => closeOther(client, code, reason));
+    upstream.resume();
     return true;
   }
 
@@ -141,6 +183,8 @@ export function createLiveViewRelay(deps: LiveViewRelayDeps): LiveViewRelay {
       return pairs.size;
     },
     close() {
+      for (const upstream of waiting) upstream.terminate();
+      waiting.clear();
       for (const { client, upstream } of pairs) {
         upstream.terminate();
         client.terminate();
