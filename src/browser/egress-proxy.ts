@@ -134,6 +134,9 @@ function forward(req: IncomingMessage, res: ServerResponse, deps: EgressProxyDep
       const out = { ...answer.headers };
       for (const name of HOP_BY_HOP) delete out[name];
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+      // The site hung up inside the body: the browser is cut off too (pipe would leave it waiting for
+      // the rest forever, a download among it), and fails or retries as it would without a proxy.
+      answer.once('error', () => res.destroy());
       answer.pipe(res);
     });
     upstream = attempt;

@@ -18,6 +18,7 @@ export type {
   BrowserSession,
   ContextSpec,
   CopiedText,
+  DownloadDropReason,
   FileChooserInfo,
   InputEvent,
   KeptDownload,

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CDPSession, Download, Page } from 'playwright-core';
-import type { Transfers } from './transfers.js';
+import { safeFileName, type Transfers } from './transfers.js';
 import type { BrowserEvent, SessionPolicy } from './types.js';
 import { describeUrl } from './url-guard.js';
 
@@ -38,6 +38,7 @@ export function watchPagePolicy(page: Page, policy: SessionPolicy, report: (even
     entry.tooLarge = true;
     void entry.download.cancel().catch(() => undefined);
     report({ type: 'blocked', what: 'download', url: describeUrl(entry.download.url()), reason: `download too large (${entry.fileName}, over ${maxBytes} bytes)` });
+    report({ type: 'download_dropped', fileName: safeFileName(entry.fileName), reason: 'too_large' });
   };
   if (policy.downloads === 'allow' && cdp) {
     const urls = new Map<string, string>();
@@ -145,5 +146,6 @@ async function handleDownload(
   } catch {
     if (entry.tooLarge) return;
     report({ type: 'blocked', what: 'download', url: describeUrl(download.url()), reason: `download failed (${fileName})` });
+    report({ type: 'download_dropped', fileName: safeFileName(fileName), reason: 'failed' });
   }
 }

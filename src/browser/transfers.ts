@@ -48,7 +48,8 @@ export interface TransfersDeps {
 export interface Transfers extends SessionTransfers {
   /**
    * Copies a complete download into the session's own folder (0700, created at the first one),
-   * hashing it on the way; over `maxBytes` it is not kept. Reports nothing: the caller does.
+   * hashing it on the way; over `maxBytes` it is not kept. Reports the older downloads it drops to
+   * stay within the session's limits (`download_dropped`); the new one's fate is the caller's to report.
    */
   keepDownload(path: string, fileName: string, maxBytes: number): Promise<{ kept: KeptDownload } | { tooLarge: true } | { closed: true }>;
   /** A page opened a file chooser and the asset allows uploads: it waits for the owner under a new id (a newer one replaces it). */
@@ -79,9 +80,11 @@ export function createTransfers(deps: TransfersDeps): Transfers {
     folder ??= mkdtemp(join(deps.dir ?? tmpdir(), `kept-${id}-`));
     return folder;
   };
+  /** Makes room for a newer download: the owner is told that this one is gone. */
   const forget = (entry: Kept) => {
     kept.splice(kept.indexOf(entry), 1);
     void unlink(entry.path).catch(() => undefined);
+    deps.report({ type: 'download_dropped', id: entry.id, fileName: entry.fileName, reason: 'session_limit' });
   };
   const closeChooser = (id: string) => {
     if (pending?.info.id === id) pending = null;

@@ -41,6 +41,9 @@ export interface ContextSpec {
   onEvent(event: BrowserEvent): void;
 }
 
+/** Why an allowed download is not (or no longer) kept for the owner. */
+export type DownloadDropReason = 'session_limit' | 'too_large' | 'failed';
+
 export type BlockedWhat = 'request' | 'navigation' | 'popup' | 'download' | 'upload' | 'clipboard' | 'websocket' | 'service_worker';
 
 export type BrowserEvent =
@@ -48,6 +51,12 @@ export type BrowserEvent =
   | { type: 'blocked'; what: BlockedWhat; url?: string; reason: string }
   /** A complete download kept for the session's owner under `id` (transfers.ts); `fileName` is safe to show (safeFileName). */
   | { type: 'download'; id: string; fileName: string; size: number; sha256: string }
+  /**
+   * A download the asset allows that the owner cannot fetch: `session_limit` a kept one (`id`) that
+   * made room for newer ones (MAX_KEPT_DOWNLOADS, MAX_KEPT_DOWNLOAD_BYTES), `too_large` over
+   * maxDownloadBytes, `failed` one that did not complete (the last two are also reported as blocked).
+   */
+  | { type: 'download_dropped'; id?: string; fileName: string; reason: DownloadDropReason }
   /** Files set into a page's file chooser by the session's owner (names as the page got them). */
   | { type: 'upload'; fileNames: string[]; sizes: number[]; sha256: string[] }
   /** A page opened a file chooser and the asset allows uploads: it waits for the owner's files under `id`. */

@@ -140,6 +140,12 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
       return;
     }
     if (event.type === 'file_chooser' || event.type === 'file_chooser_closed') return notify(s, event);
+    if (event.type === 'download_dropped') {
+      // After the events before it are recorded: a dropped download's own `download` notice (and a
+      // failed one's `blocked` record) come first.
+      s.events = s.events.then(() => notify(s, event));
+      return;
+    }
     const entry =
       event.type === 'blocked'
         ? { action: 'browser_session.blocked' as const, outcome: 'denied' as const, details: { what: event.what, url: event.url?.slice(0, 2048) ?? null, reason: event.reason } }

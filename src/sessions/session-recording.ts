@@ -129,9 +129,11 @@ function toRecordingEvent(e: BrowserEvent): RecordingEventBody | null {
     case 'tab_closed':
     case 'tab_switched':
       return { type: 'tab', action: e.type === 'tab_opened' ? 'opened' : e.type === 'tab_closed' ? 'closed' : 'switched', tabId: e.tabId, url: e.url };
+    // download_dropped: a failed or too large download is recorded as blocked; one that made room for newer ones was recorded when kept.
     case 'ended':
     case 'file_chooser':
     case 'file_chooser_closed':
+    case 'download_dropped':
       return null;
     case 'download':
       return { type: 'download', fileName: e.fileName, size: e.size, sha256: e.sha256 };

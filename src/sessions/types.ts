@@ -48,9 +48,10 @@ export interface AttachedSession {
   transfers?: AttachedTransfers;
 }
 
-/** What the owner's live view is told of (docs/live-view.md: `download`, `file_chooser`, `file_chooser_closed`). */
+/** What the owner's live view is told of (docs/live-view.md: `download`, `download_dropped`, `file_chooser`, `file_chooser_closed`). */
 export type TransferNotice =
   | { type: 'download'; id: string; fileName: string; size: number; sha256: string }
+  | { type: 'download_dropped'; id?: string; fileName: string; reason: 'session_limit' | 'too_large' | 'failed' }
   | { type: 'file_chooser'; id: string; multiple: boolean; accept: string[] }
   | { type: 'file_chooser_closed'; id: string };
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserPool, BrowserSession, SessionPolicy } from '../../src/browser/index.js';
-import { createBrowserPool, findChromium } from '../../src/browser/index.js';
+import { createBrowserPool, findChromium, MAX_KEPT_DOWNLOADS } from '../../src/browser/index.js';
 import { answerEcho, eventLog, html, keptFolders, loopbackLookup, silentLogger, spec, startSite, TEST_LAUNCH_ARGS, waitUntil, type Site } from './support.js';
 
 // Downloads, uploads and the clipboard follow the asset's policy. Each control sits at a fixed
@@ -24,6 +24,13 @@ beforeAll(async () => {
         return res.end(FILE);
       case '/download':
         return html(res, `<a id="d" href="/statement.csv" style="${BUTTON};display:block">download</a>`);
+      case '/broken.csv':
+        // Promises more than it sends, then hangs up: the browser's download fails.
+        res.writeHead(200, { 'content-type': 'text/csv', 'content-disposition': 'attachment; filename="broken.csv"', 'content-length': '100000' });
+        res.write(FILE);
+        return void setTimeout(() => res.socket?.destroy(), 50);
+      case '/download-broken':
+        return html(res, `<a id="d" href="/broken.csv" style="${BUTTON};display:block">download</a>`);
       case '/upload':
         return html(res, `<input id="u" type="file" style="${BUTTON}">`);
       case '/upload-many':
@@ -99,6 +106,33 @@ describe('downloads', () => {
     expect(keptFolders(session.sessionId)).toEqual([]);
     expect(session.transfers.downloads()).toEqual([]);
     expect(await session.transfers.openDownload(id)).toBeNull();
+  });
+
+  it('allow, past the session limit: the oldest kept download makes room and is reported dropped, under its id', async () => {
+    const { session, log } = await openAt('/download', { downloads: 'allow' });
+    const kept = () => log.events.filter((e) => e.type === 'download') as Array<{ id: string }>;
+    // One at a time: a click while the previous download starts could cancel its navigation.
+    for (let i = 1; i <= MAX_KEPT_DOWNLOADS + 1; i++) {
+      await click(session);
+      await waitUntil(() => kept().length >= i, 15_000, () => `download ${i} of ${MAX_KEPT_DOWNLOADS + 1}`);
+    }
+    const dropped = await log.waitFor((e) => e.type === 'download_dropped');
+    expect(dropped).toEqual({ type: 'download_dropped', id: kept()[0]!.id, fileName: 'statement.csv', reason: 'session_limit' });
+    expect(session.transfers.downloads().map((d) => d.id)).toEqual(kept().slice(1).map((d) => d.id));
+    expect(await session.transfers.openDownload(kept()[0]!.id)).toBeNull();
+    expect(log.events.filter((e) => e.type === 'download_dropped')).toHaveLength(1);
+    await session.close();
+  });
+
+  it('allow, a download that fails: reported blocked and dropped (no id: it was never kept)', async () => {
+    const { session, log } = await openAt('/download-broken', { downloads: 'allow' });
+    await click(session);
+    // The browser retries the broken transfer a few times (each through the egress proxy, which must pass the hang-up on), then gives up.
+    expect(await log.waitFor((e) => e.type === 'download_dropped')).toEqual({ type: 'download_dropped', fileName: 'broken.csv', reason: 'failed' });
+    expect(log.events.find((e) => e.type === 'blocked' && e.what === 'download')).toMatchObject({ reason: 'download failed (broken.csv)' });
+    expect(log.events.some((e) => e.type === 'download')).toBe(false);
+    expect(session.transfers.downloads()).toEqual([]);
+    await session.close();
   });
 });
 

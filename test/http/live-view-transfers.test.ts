@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_KEPT_DOWNLOADS } from '../../src/browser/index.js';
 import { AppError } from '../../src/core/index.js';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
 import { keptFolders } from '../browser/support.js';
@@ -167,6 +168,25 @@ describe('live view downloads and uploads (real Chromium, demo portal)', () => {
     const afterEnd = await request(owner, 'GET', path);
     expect(afterEnd.status).toBe(404);
     expect(afterEnd.json()).toMatchObject({ error: { code: 'not_found' } });
+  });
+
+  it("downloads past the session's limit: the owner's view is told the oldest is gone (download_dropped, with its id) and its fetch answers 404; a watcher hears nothing", async () => {
+    const { sessionId, viewer, watching } = await views('xfer-statements');
+    const announced = () => viewer.texts.filter((m) => m.type === 'download') as unknown as Array<{ id: string }>;
+    press(viewer, 'Tab', 'Tab', 3);
+    // One statement at a time: a second Enter while the first one starts could cancel its navigation.
+    for (let i = 1; i <= MAX_KEPT_DOWNLOADS + 1; i++) {
+      press(viewer, 'Enter', 'Enter');
+      await viewer.until(() => announced().length >= i, `download ${i}`);
+    }
+    await viewer.until(() => viewer.text('download_dropped') !== undefined, 'the download_dropped message');
+    const oldest = announced()[0]!;
+    expect(viewer.text('download_dropped')).toEqual({ type: 'download_dropped', id: oldest.id, fileName: 'statement-latest.csv', reason: 'session_limit' });
+    expect(viewer.texts.filter((m) => m.type === 'download_dropped')).toHaveLength(1);
+    expect((await request(owner, 'GET', `/api/sessions/${sessionId}/downloads/${oldest.id}`)).status).toBe(404);
+    expect((await request(owner, 'GET', `/api/sessions/${sessionId}/downloads/${announced()[1]!.id}`)).status).toBe(200);
+    expect(watching.texts.some((m) => m.type === 'download_dropped')).toBe(false);
+    expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
   });
 
   it('downloads blocked: cancelled in the browser, recorded as blocked, nobody is told', async () => {

@@ -67,6 +67,7 @@ describe('live view socket: messages and reconnection', () => {
   it('reads the server messages it knows and ignores the rest', () => {
     expect(parseServerMessage('{"type":"watchers","count":1,"names":["Ada"]}')).toEqual({ type: 'watchers', count: 1, names: ['Ada'] });
     expect(parseServerMessage('{"type":"ended","reason":"admin"}')).toEqual({ type: 'ended', reason: 'admin' });
+    expect(parseServerMessage('{"type":"download_dropped","fileName":"a.csv","reason":"failed"}')).toEqual({ type: 'download_dropped', fileName: 'a.csv', reason: 'failed' });
     expect(parseServerMessage('{"type":"something_new"}')).toBeNull();
     expect(parseServerMessage('not json')).toBeNull();
     expect(parseServerMessage('null')).toBeNull();

@@ -95,6 +95,9 @@ socket.addEventListener('message', (event) => {
     case 'download':
       addDownload(message);
       break;
+    case 'download_dropped':
+      dropDownload(message);
+      break;
     case 'file_chooser':
       askForFiles(message);
       break;
@@ -283,6 +286,18 @@ function addDownload(file) {
   downloadList.append(item);
   downloadList.hidden = false;
   notify(`The portal sent ${file.fileName}.`);
+}
+
+const DROPPED = {
+  session_limit: 'is no longer available (a session keeps at most 20 files, 256 MB; the oldest made room)',
+  too_large: 'was not kept: it is larger than this portal allows',
+  failed: 'was not kept: the download failed',
+};
+
+function dropDownload(file) {
+  if (file.id) downloadList.querySelector(`a[href$="/downloads/${encodeURIComponent(file.id)}"]`)?.parentElement?.remove();
+  downloadList.hidden = downloadList.children.length === 0;
+  notify(`${file.fileName} ${DROPPED[file.reason] ?? 'was not kept'}.`);
 }
 
 function askForFiles(request) {

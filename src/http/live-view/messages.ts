@@ -108,7 +108,7 @@ export type ServerMessage =
   | { type: 'tabs'; tabs: LiveTab[] }
   /** Text copied in the remote page, for the controlling viewer's own clipboard (never sent to a watcher). */
   | { type: 'clipboard'; text: string; truncated: boolean }
-  /** A download kept for the owner (fetch it from GET /api/sessions/{id}/downloads/{id}), a file chooser waiting for the owner's files, or one no longer waiting; control views only. */
+  /** A download kept for the owner (fetch it from GET /api/sessions/{id}/downloads/{id}) or one the owner cannot fetch (`download_dropped`), a file chooser waiting for the owner's files, or one no longer waiting; control views only. */
   | LiveTransferNotice
   | { type: 'ended'; reason: LiveEndReason }
   /** Watch views of the session on this node and their names; sent to control views only (live-view/watchers.ts). */

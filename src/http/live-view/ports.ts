@@ -72,6 +72,8 @@ export interface LiveHandle {
 
 export type LiveTransferNotice =
   | { type: 'download'; id: string; fileName: string; size: number; sha256: string }
+  /** An allowed download the owner cannot fetch (docs/live-view.md); `id` when it was kept and announced before. */
+  | { type: 'download_dropped'; id?: string; fileName: string; reason: 'session_limit' | 'too_large' | 'failed' }
   | { type: 'file_chooser'; id: string; multiple: boolean; accept: string[] }
   | { type: 'file_chooser_closed'; id: string };
 

@@ -471,6 +471,9 @@ export const en = {
   'live.uploadClosed': 'The portal no longer waits for this file.',
   'live.uploadBlocked': 'Uploads are not allowed for this portal.',
   'live.uploadFailed': 'The file could not be sent to the portal.',
+  'live.downloadDroppedLimit': '{name} is no longer available: a session keeps at most 20 files (256 MB), and the oldest made room for newer ones.',
+  'live.downloadDroppedTooLarge': 'The portal sent {name}, but it is larger than this portal allows, so it was not kept.',
+  'live.downloadDroppedFailed': 'The portal started to send {name}, but the download failed, so it was not kept.',
   // Administrator's console: login recipe editor and "Test login now", edit in place, alerts, vault history (pages/admin/*).
   'recipe.title': 'Login of {name}',
   'recipe.intro': 'The steps the remote browser follows to sign in, and how it tells success from failure, as JSON (see docs/login-recipes.md). Empty: the automatic recipe and the default checks. Values come from the vault entry at login: write {{username}}, {{password}} or {{totp}}, never a secret.',

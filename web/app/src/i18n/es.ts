@@ -470,6 +470,9 @@ export const es: Record<MessageKey, string> = {
   'live.uploadClosed': 'El portal ya no espera este archivo.',
   'live.uploadBlocked': 'Este portal no permite subir archivos.',
   'live.uploadFailed': 'No se pudo enviar el archivo al portal.',
+  'live.downloadDroppedLimit': '{name} ya no está disponible: una sesión guarda como máximo 20 archivos (256 MB) y los más antiguos dejan sitio a los nuevos.',
+  'live.downloadDroppedTooLarge': 'El portal envió {name}, pero es más grande de lo que este portal permite y no se guardó.',
+  'live.downloadDroppedFailed': 'El portal empezó a enviar {name}, pero la descarga falló y no se guardó.',
   // Administrator's console: login recipe editor and "Test login now", edit in place, alerts, vault history (pages/admin/*).
   'recipe.title': 'Inicio de sesión de {name}',
   'recipe.intro': 'Los pasos que sigue el navegador remoto para iniciar sesión y cómo distingue el éxito del fallo, en JSON (vea docs/login-recipes.md). Vacío: la receta automática y las comprobaciones predeterminadas. Los valores vienen de la entrada de la bóveda al iniciar sesión: escriba {{username}}, {{password}} o {{totp}}, nunca un secreto.',

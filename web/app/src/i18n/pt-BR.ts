@@ -470,6 +470,9 @@ export const ptBR: Record<MessageKey, string> = {
   'live.uploadClosed': 'O portal não espera mais este arquivo.',
   'live.uploadBlocked': 'Este portal não permite enviar arquivos.',
   'live.uploadFailed': 'Não foi possível enviar o arquivo ao portal.',
+  'live.downloadDroppedLimit': '{name} não está mais disponível: uma sessão guarda no máximo 20 arquivos (256 MB), e os mais antigos dão lugar aos novos.',
+  'live.downloadDroppedTooLarge': 'O portal enviou {name}, mas ele é maior do que este portal permite e não foi guardado.',
+  'live.downloadDroppedFailed': 'O portal começou a enviar {name}, mas o download falhou e ele não foi guardado.',
   // Administrator's console: login recipe editor and "Test login now", edit in place, alerts, vault history (pages/admin/*).
   'recipe.title': 'Login de {name}',
   'recipe.intro': 'Os passos que o navegador remoto segue para entrar e como ele distingue sucesso de falha, em JSON (veja docs/login-recipes.md). Vazio: a receita automática e as verificações padrão. Os valores vêm da entrada do cofre no login: escreva {{username}}, {{password}} ou {{totp}}, nunca um segredo.',

@@ -23,6 +23,8 @@ export type ServerMessage =
   | { type: 'watchers'; count: number; names: string[] }
   /** A file the portal sent, kept for the owner: GET /api/sessions/{id}/downloads/{id}. */
   | { type: 'download'; id: string; fileName: string; size: number; sha256: string }
+  /** A file the portal sent that the owner cannot fetch: `id` of a kept one that made room for newer ones. */
+  | { type: 'download_dropped'; id?: string; fileName: string; reason: 'session_limit' | 'too_large' | 'failed' }
   /** The portal asks for files: POST them to /api/sessions/{id}/uploads/{id}, or cancel. */
   | { type: 'file_chooser'; id: string; multiple: boolean; accept: string[] }
   | { type: 'file_chooser_closed'; id: string }
@@ -46,7 +48,7 @@ export const MAX_PASTE_CHARS = 16 * 1024;
 /** As the server's limit of a `text` message. */
 export const MAX_TEXT_CHARS = 1000;
 
-const TYPES = new Set(['state', 'signing_in', 'tabs', 'clipboard', 'watchers', 'download', 'file_chooser', 'file_chooser_closed', 'ended', 'error']);
+const TYPES = new Set(['state', 'signing_in', 'tabs', 'clipboard', 'watchers', 'download', 'download_dropped', 'file_chooser', 'file_chooser_closed', 'ended', 'error']);
 
 /** One text message of the server, or null when it is not one the page knows (a newer server's message is ignored). */
 export function parseServerMessage(text: string): ServerMessage | null {

@@ -8,7 +8,7 @@ import { createLiveLink, type LinkState, type LiveLink } from '../live/link.js';
 import { MAX_PASTE_CHARS, type LiveMode, type LiveTab, type ServerMessage } from '../live/protocol.js';
 import { followInApp, sessionIdOf, useRoute } from '../router.js';
 import { LiveBar, type Notice, type SessionFacts } from './live-session-bar.js';
-import { LiveTransfers, type KeptDownload, type WaitingChooser } from './live-transfers.js';
+import { LiveTransfers, type DroppedDownload, type KeptDownload, type WaitingChooser } from './live-transfers.js';
 
 /** Why the view stopped for good, when it was not the session's end. */
 type Failure = 'not_found' | 'too_many_viewers' | 'protocol' | null;
@@ -41,6 +41,8 @@ export function LiveSession(props: SignedInProps) {
   const [notice, setNotice] = useState<Notice | null>(null);
   const [lastInputMs, setLastInputMs] = useState(0);
   const [downloads, setDownloads] = useState<KeptDownload[]>([]);
+  const [dropped, setDropped] = useState<DroppedDownload[]>([]);
+  const droppedCount = useRef(0);
   const [chooser, setChooser] = useState<WaitingChooser | null>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const keys = useRef<HTMLTextAreaElement>(null);
@@ -107,6 +109,14 @@ export function LiveSession(props: SignedInProps) {
           const { id, fileName, size, sha256 } = message;
           // Sent again on every attach: one notice per file, the newest 20.
           setDownloads((list) => (list.some((d) => d.id === id) ? list : [...list, { id, fileName, size, sha256 }].slice(-20)));
+          break;
+        }
+        case 'download_dropped': {
+          const { id, fileName, reason } = message;
+          // A kept file that made room for newer ones: its link would answer 404 now.
+          if (id !== undefined) setDownloads((list) => list.filter((d) => d.id !== id));
+          droppedCount.current += 1;
+          setDropped((list) => [...list, { key: `${droppedCount.current}`, fileName, reason }].slice(-5));
           break;
         }
         case 'file_chooser':
@@ -264,12 +274,14 @@ export function LiveSession(props: SignedInProps) {
         onEnd={endSession}
       />
       <main class="live-stage" ref={stage} id="content">
-        {mode === 'control' && !over && (downloads.length > 0 || chooser) && (
+        {mode === 'control' && !over && (downloads.length > 0 || dropped.length > 0 || chooser) && (
           <LiveTransfers
             sessionId={sessionId}
             downloads={downloads}
+            dropped={dropped}
             chooser={chooser}
             onDismiss={(id) => setDownloads((list) => list.filter((d) => d.id !== id))}
+            onDismissDropped={(key) => setDropped((list) => list.filter((d) => d.key !== key))}
             onCancel={(id) => {
               liveLink.current?.send({ type: 'file_chooser_cancel', id });
               setChooser(null);

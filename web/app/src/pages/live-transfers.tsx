@@ -10,6 +10,15 @@ export interface KeptDownload {
   sha256: string;
 }
 
+/** A file the portal sent that the owner cannot fetch (`download_dropped`); `key` tells notices apart. */
+export interface DroppedDownload {
+  key: string;
+  fileName: string;
+  reason: 'session_limit' | 'too_large' | 'failed';
+}
+
+const DROPPED_TEXT = { session_limit: 'live.downloadDroppedLimit', too_large: 'live.downloadDroppedTooLarge', failed: 'live.downloadDroppedFailed' } as const;
+
 /** A file chooser of the portal waiting for the owner's files (`file_chooser`). */
 export interface WaitingChooser {
   id: string;
@@ -20,8 +29,10 @@ export interface WaitingChooser {
 export interface LiveTransfersProps {
   sessionId: string;
   downloads: KeptDownload[];
+  dropped: DroppedDownload[];
   chooser: WaitingChooser | null;
   onDismiss: (id: string) => void;
+  onDismissDropped: (key: string) => void;
   /** Answers the chooser with no file (the socket's `file_chooser_cancel`). */
   onCancel: (id: string) => void;
   /** The dialog is done (with what to tell, after a send): the keyboard goes back to the portal. */
@@ -32,7 +43,7 @@ const kilobytes = (size: number) => Math.max(1, Math.round(size / 1024));
 
 /**
  * Files between the operator and the portal (controller only): a notice per file the portal sent,
- * with its download link, and a small dialog when the portal asks for files, which opens this
+ * with its download link, one per file it sent that cannot be fetched (not kept, or no longer), and a small dialog when the portal asks for files, which opens this
  * computer's own file dialog and sends the chosen files to the server.
  */
 export function LiveTransfers(props: LiveTransfersProps) {
@@ -108,6 +119,18 @@ export function LiveTransfers(props: LiveTransfersProps) {
                 {t('live.downloadLink', { name: d.fileName })}
               </a>{' '}
               <button type="button" class="small secondary" aria-label={t('live.dismissFile', { name: d.fileName })} onClick={() => props.onDismiss(d.id)}>
+                {t('live.dismiss')}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {props.dropped.length > 0 && (
+        <ul class="live-downloads" id="live-dropped">
+          {props.dropped.map((d) => (
+            <li key={d.key} data-reason={d.reason}>
+              <span>{t(DROPPED_TEXT[d.reason], { name: d.fileName })}</span>{' '}
+              <button type="button" class="small secondary" aria-label={t('live.dismissFile', { name: d.fileName })} onClick={() => props.onDismissDropped(d.key)}>
                 {t('live.dismiss')}
               </button>
             </li>
