@@ -16,7 +16,7 @@ const PRINCIPAL = { kind: 'user', id: 'u-1', name: 'olga', roles: ['operator'], 
 const silent = { warn: () => undefined, debug: () => undefined };
 
 /** A stand-in for the holding node: a WebSocket server that records each handshake and hands out its sockets. */
-async function holdingNode(options: { refuse?: number; body?: string } = {}) {
+async function holdingNode(options: { refuse?: number; body?: string; answerWhen?: Promise<void> } = {}) {
   const handshakes: IncomingMessage[] = [];
   const sockets: Array<{ socket: WebSocket; got: Array<{ text?: string; binary?: Buffer }> }> = [];
   const wss = new WebSocketServer({
@@ -25,8 +25,10 @@ async function holdingNode(options: { refuse?: number; body?: string } = {}) {
     perMessageDeflate: false,
     verifyClient: (info, done) => {
       handshakes.push(info.req);
-      if (options.refuse) done(false, options.refuse, options.body);
-      else done(true);
+      void (options.answerWhen ?? Promise.resolve()).then(() => {
+        if (options.refuse) done(false, options.refuse, options.body);
+        else done(true);
+      });
     },
   });
   await once(wss, 'listening');
@@ -117,7 +119,7 @@ describe('live-view relay between nodes', () => {
   });
 
   async function setUp(
-    options: { holder?: { refuse?: number; body?: string }; url?: string; sessionNode?: string; maxRelays?: number; facts?: Partial<FastifyRequest>; sessionState?: string; pingIntervalMs?: number } = {},
+    options: { holder?: { refuse?: number; body?: string; answerWhen?: Promise<void> }; url?: string; sessionNode?: string; maxRelays?: number; facts?: Partial<FastifyRequest>; sessionState?: string; pingIntervalMs?: number } = {},
   ) {
     const holder = await holdingNode(options.holder);
     closers.push(holder.close);
@@ -256,6 +258,20 @@ describe('live-view relay between nodes', () => {
     const bGot = messagesOf(b);
     expect(await closeOf(b)).toEqual({ code: 4503, reason: 'unavailable' });
     expect(bGot.map((m) => JSON.parse(m.text!) as unknown)).toEqual([{ type: 'error', code: 'unavailable', message: 'The session cannot be shown right now; try again shortly.' }]);
+  });
+
+  it('lets go of the holding node\'s view when the viewer leaves before its own upgrade is answered', async () => {
+    let answer!: () => void;
+    const { holder, front, relay } = await setUp({ holder: { answerWhen: new Promise<void>((resolve) => (answer = resolve)) } });
+    const client = front.open('s-1');
+    client.on('error', () => undefined);
+    await until(() => holder.handshakes.length === 1);
+    client.terminate(); // gone while the holding node has not answered yet
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    answer();
+    const { socket: upstream } = await holder.next();
+    await until(() => upstream.readyState === WebSocket.CLOSED);
+    expect(relay.open).toBe(0);
   });
 
   it('pings each hop: a viewer that stops answering is cut, and the holding node sees its view close', async () => {

@@ -92,7 +92,10 @@ export function createLiveViewRelay(deps: LiveViewRelayDeps): LiveViewRelay {
     if (!target) return;
     if (pairs.size + waiting.size >= maxRelays) return void ready.set(request, 'unavailable');
     const opened = await openUpstream(target, request);
-    if (opened instanceof WebSocket) return holdUntilTaken(opened, request);
+    if (opened instanceof WebSocket) {
+      log.debug({ node: target.nodeId }, 'live view relayed to the holding node');
+      return holdUntilTaken(opened, request);
+    }
     const refusal = relayedRefusal(opened.status, opened.body);
     log.debug({ node: target.nodeId, status: opened.status }, 'live view relay: the holding node refused the view');
     if (typeof refusal !== 'string') throw refusal;
@@ -117,13 +120,15 @@ export function createLiveViewRelay(deps: LiveViewRelayDeps): LiveViewRelay {
         });
         res.on('close', () => upstream.terminate());
       });
+      let opened = false;
       upstream.on('open', () => {
+        opened = true;
         // Nothing is read from the holding node until the viewer is there to get it (take()).
         upstream.pause();
         resolve(upstream);
       });
       upstream.on('error', (error) => {
-        if (status === null) log.warn({ err: error, node: target.nodeId }, 'live view relay: the holding node did not take the view');
+        if (!opened && status === null) log.warn({ err: error, node: target.nodeId }, 'live view relay: the holding node did not take the view');
       });
       upstream.on('close', () => {
         waiting.delete(upstream);
@@ -138,10 +143,13 @@ export function createLiveViewRelay(deps: LiveViewRelayDeps): LiveViewRelay {
     const gone = () => {
       if (waiting.delete(upstream)) upstream.terminate();
     };
+    // Gone already while the holding node answered: its close event has passed.
+    if (socket?.destroyed) return gone();
     socket?.once('close', gone);
     ready.set(request, upstream);
     upstreamGone.set(upstream, () => socket?.off('close', gone));
   }
+
   function take(client: WebSocket, request: FastifyRequest<{ Params: { id: string } }>): boolean {
     const got = ready.get(request);
     if (!got) return false;
@@ -163,7 +171,6 @@ export function createLiveViewRelay(deps: LiveViewRelayDeps): LiveViewRelay {
     // Each hop has its own heartbeat: a dead one is terminated (1006), and its close ends the other hop (closeOther).
     keepAlive(client, pingIntervalMs);
     keepAlive(upstream, pingIntervalMs);
-    log.debug({}, 'live view relayed to the holding node');
     client.on('message', (data, isBinary) => forward(client, upstream, data, isBinary));
     upstream.on('message', (data, isBinary) => forward(upstream, client, data, isBinary));
     client.on('close', (code, reason) => {
