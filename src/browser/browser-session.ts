@@ -280,6 +280,7 @@ export async function prepareBrowserSession(deps: OpenDeps & { shape: SessionSha
     tabCount: () => (closed ? 0 : tabs.all().length),
     guard,
     report,
+    duringAction: (run) => transfers.duringAgentAction(run),
   });
 
   const session: PooledSession = {

@@ -6,7 +6,7 @@ export { findChromium, CHROMIUM_CANDIDATES } from './chromium-path.js';
 export { DEFAULT_VIEWPORT } from './browser-session.js';
 export { redactAgentText } from './agent/redact.js';
 export { MAX_COPY_CHARS, MAX_PASTE_CHARS } from './clipboard.js';
-export { MAX_FILE_NAME_CHARS, MAX_KEPT_DOWNLOAD_BYTES, MAX_KEPT_DOWNLOADS, MAX_UPLOAD_FILE_BYTES, MAX_UPLOAD_FILES, MAX_UPLOAD_TOTAL_BYTES, safeFileName } from './transfers.js';
+export { AGENT_CHOOSER_REASON, MAX_FILE_NAME_CHARS, MAX_KEPT_DOWNLOAD_BYTES, MAX_KEPT_DOWNLOADS, MAX_UPLOAD_FILE_BYTES, MAX_UPLOAD_FILES, MAX_UPLOAD_TOTAL_BYTES, safeFileName } from './transfers.js';
 export type {
   AgentActionResult,
   AgentControls,

@@ -106,6 +106,7 @@ export function watchPagePolicy(page: Page, policy: SessionPolicy, report: (even
   });
   // A listener makes Playwright intercept the chooser: no dialog opens and no file is set unless we set one.
   page.on('filechooser', (chooser) => {
+    if (transfers.dismissForAgent(chooser)) return;
     if (policy.uploads === 'allow') void transfers.offerChooser(chooser).catch(() => undefined);
     else report({ type: 'blocked', what: 'upload', reason: 'uploads are blocked for this asset' });
   });

@@ -20,6 +20,8 @@ export const MAX_UPLOAD_FILES = 10;
 export const MAX_UPLOAD_TOTAL_BYTES = 48 * 1024 * 1024;
 /** Longest file name handed to a page or to the owner (characters). */
 export const MAX_FILE_NAME_CHARS = 200;
+/** Why a file chooser opened by an agent's action was dismissed (the audit record's reason). */
+export const AGENT_CHOOSER_REASON = 'file choosers are not available to agents; dismissed';
 /** Ids of choosers answered, cancelled or replaced that are still told apart from unknown ones (409 rather than 404). */
 const CLOSED_CHOOSERS_REMEMBERED = 20;
 
@@ -54,6 +56,15 @@ export interface Transfers extends SessionTransfers {
   keepDownload(path: string, fileName: string, maxBytes: number): Promise<{ kept: KeptDownload } | { tooLarge: true } | { closed: true }>;
   /** A page opened a file chooser and the asset allows uploads: it waits for the owner under a new id (a newer one replaces it). */
   offerChooser(chooser: FileChooser): Promise<void>;
+  /**
+   * Runs an agent's action. A file chooser the page opens meanwhile is dismissed at once (agents
+   * have no way to give files, by design), reported as a blocked upload, and counted here for the
+   * action's result: the agent learns why nothing happened, and no chooser waits for an owner who
+   * is not looking.
+   */
+  duringAgentAction<T>(run: () => Promise<T>): Promise<{ value: T; choosersDismissed: number }>;
+  /** A page opened a file chooser: true when an agent's action is running and it was dismissed (the caller does nothing else). */
+  dismissForAgent(chooser: FileChooser): boolean;
   /** Removes the session's folder and forgets everything; later calls find nothing. */
   close(): Promise<void>;
   /** The public part only (BrowserSession.transfers): what the session's callers may do. */
@@ -74,6 +85,8 @@ export function createTransfers(deps: TransfersDeps): Transfers {
   let closed = false;
   let pending: { info: FileChooserInfo; chooser: FileChooser } | null = null;
   const closedChoosers: string[] = [];
+  /** Choosers dismissed during the agent's action in progress; undefined when none runs (agent calls run one at a time). */
+  let agentDismissed: number | undefined;
 
   const ownFolder = () => {
     const id = deps.sessionId().replace(/[^\w-]/g, '').slice(0, 64) || 'session';
@@ -135,6 +148,25 @@ export function createTransfers(deps: TransfersDeps): Transfers {
       kept.push(entry);
       const { path: _path, ...download } = entry;
       return { kept: download };
+    },
+
+    async duringAgentAction(run) {
+      agentDismissed = 0;
+      try {
+        const value = await run();
+        return { value, choosersDismissed: agentDismissed };
+      } finally {
+        agentDismissed = undefined;
+      }
+    },
+
+    dismissForAgent(chooser) {
+      if (agentDismissed === undefined || closed) return false;
+      agentDismissed += 1;
+      // As the owner's cancel: the page's input gets no file.
+      void chooser.setFiles([]).catch(() => undefined);
+      deps.report({ type: 'blocked', what: 'upload', reason: AGENT_CHOOSER_REASON });
+      return true;
     },
 
     async offerChooser(chooser) {

@@ -183,6 +183,8 @@ export interface AgentActionResult {
   target?: string;
   /** For type/fill: whether the field was a password field (audit masks text then). */
   field?: 'password' | 'text';
+  /** The action opened a file chooser, which was dismissed: agents cannot give files. */
+  fileChooserDismissed?: true;
 }
 
 export interface AgentSnapshot {

@@ -35,6 +35,9 @@ export function pageLines(page: AgentPage): string {
   return `url: ${page.url}\ntitle: ${page.title}`;
 }
 
+/** Said after an action that opened a file chooser: agents have no tool to give files, by design (docs/mcp.md). */
+export const FILE_CHOOSER_DISMISSED = 'A file chooser opened; uploading files is not available to agents, so it was dismissed.';
+
 /**
  * One action's result: what happened (our words) and what of the page it
  * concerns (the page's words, fenced): the element acted on, and the page's
@@ -45,7 +48,7 @@ export function actionText(done: string, result: AgentActionResult, keepPage = f
   const lines: string[] = [];
   if (result.target !== undefined) lines.push(`target: ${result.target}`);
   if (keepPage || result.effect !== 'none') lines.push(pageLines(result.page));
-  const head = `${done}: ${describeEffect(result.effect)}.`;
+  const head = `${done}: ${describeEffect(result.effect)}.${result.fileChooserDismissed ? ` ${FILE_CHOOSER_DISMISSED}` : ''}`;
   return lines.length === 0 ? head : `${head}\n${untrusted(lines.join('\n'))}`;
 }
 

@@ -58,7 +58,7 @@ function act(name: string, result: AgentActionResult, keepPage = false): string 
 }
 
 function summaryOf(verb: string, result: AgentActionResult, extra = ''): string {
-  return `${verb}${result.target ? ` ${result.target}` : ''}${extra}: ${result.effect}, ${result.page.url}`;
+  return `${verb}${result.target ? ` ${result.target}` : ''}${extra}: ${result.effect}${result.fileChooserDismissed ? ' (file chooser dismissed)' : ''}, ${result.page.url}`;
 }
 
 function sessionLine(record: SessionRecord): string {

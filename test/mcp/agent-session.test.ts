@@ -6,7 +6,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoPortal } from '../../src/cli/commands/demo-portal-seed.js';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
 import type { Principal } from '../../src/identity/index.js';
-import { UNTRUSTED_PREFACE } from '../../src/mcp/index.js';
+import { AGENT_CHOOSER_REASON } from '../../src/browser/index.js';
+import { FILE_CHOOSER_DISMISSED, UNTRUSTED_PREFACE } from '../../src/mcp/index.js';
+import { addDemoTransferAsset } from '../http/live-view-fixtures.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { ADMIN, agentToken, auditRows, auditText, connect, textOf } from './support.js';
 
@@ -199,6 +201,44 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
     expect(next.text).toMatch(/^error \[session_ended\]: .*ended by an administrator/);
     const listed = await call('list_sessions', {});
     expect(listed.text).toContain(`${session}  asset demo-bank  ended (admin`);
+  }, 240_000);
+
+  it('a click that opens a file chooser: dismissed (agents give no files), said in the result, audited as a blocked upload; no chooser is left waiting', async () => {
+    // The documents page of a portal that allows uploads, reached as live-view-transfers.test.ts does.
+    const documentsPortal = createDemoPortal({ username: USERNAME, password: CANARY_PASSWORD });
+    try {
+      const portalUrl = await documentsPortal.start(0, '127.0.0.1');
+      await addDemoTransferAsset(ts, { id: 'agent-documents', portalUrl, username: USERNAME, password: CANARY_PASSWORD, policy: 'allow', endsOn: 'documents', connect: [] });
+      await ts.services.grants.create({ subjectKind: 'user', subjectId: agent.userId, assetId: 'agent-documents', actions: ['connect'] }, ADMIN);
+      const opened = await call('open_session', { asset: 'agent-documents' });
+      expect(opened.isError, opened.text).toBe(false);
+      const session = /Session ([0-9a-f-]{36}) on asset agent-documents/.exec(opened.text)![1]!;
+      const page = (await call('snapshot', { session })).text;
+      const clicked = await call('click', { session, ref: REF(/button "Document"/, page) });
+      expect(clicked.isError, clicked.text).toBe(false);
+      // Our sentence, on the first line, outside the fence of page content.
+      const [head] = clicked.text.split('\n');
+      expect(head).toMatch(/^Clicked \w+: [a-z ]+\. /);
+      expect(head!.endsWith(` ${FILE_CHOOSER_DISMISSED}`)).toBe(true);
+
+      const blocked = (await auditRows(ts, 'browser_session.blocked')).filter((r) => r.target_id === session);
+      expect(blocked).toEqual([expect.objectContaining({ outcome: 'denied', details: expect.objectContaining({ what: 'upload', reason: AGENT_CHOOSER_REASON }) })]);
+      const clickCall = (await auditRows(ts, 'mcp.tool_called')).filter((r) => r.target_id === session && r.details.tool === 'click');
+      expect(clickCall).toHaveLength(1);
+      expect(clickCall[0]!.outcome).toBe('success');
+      // Its owner (the agent's account, as a bearer owner would attach) finds no chooser waiting.
+      const owner: Principal = { kind: 'agent', id: agent.userId, name: 'demo-agent', roles: ['agent'], groups: [], via: 'api_token', mfa: false, scopes: ['mcp'] };
+      const attached = await ts.server.browser.sessions.attach(session, owner, 'control');
+      const notices: string[] = [];
+      attached.transfers!.subscribe((notice) => notices.push(notice.type))();
+      expect(notices).not.toContain('file_chooser');
+      expect(documentsPortal.documents).toEqual([]);
+      // The session goes on.
+      expect((await call('snapshot', { session })).isError).toBe(false);
+      await call('close_session', { session });
+    } finally {
+      await documentsPortal.stop();
+    }
   }, 240_000);
 
   it('does the same task through the MCP Inspector in CLI mode (one process per call; the server is stateless)', async () => {

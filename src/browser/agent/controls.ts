@@ -26,6 +26,8 @@ export interface AgentControlsDeps {
   tabCount(): number;
   guard: UrlGuard;
   report(event: BrowserEvent): void;
+  /** Runs one action; file choosers it opens are dismissed and counted (transfers.ts). */
+  duringAction<T>(run: () => Promise<T>): Promise<{ value: T; choosersDismissed: number }>;
 }
 
 /**
@@ -114,10 +116,18 @@ export function createAgentControls(deps: AgentControlsDeps): AgentControls {
 
   /**
    * Acts on the active tab and waits for what it caused; the result names the tab that is active
-   * afterwards. The DOM watch of the settle wait starts together with `prepare` (the reading of
-   * the target), so neither waits for the other.
+   * afterwards, and says so when the action opened a file chooser (dismissed: agents give no files).
    */
-  const acted = async <P>(
+  const acted = async <P>(...args: Parameters<typeof actOnce<P>>): Promise<AgentActionResult> => {
+    const { value, choosersDismissed } = await deps.duringAction(() => actOnce(...args));
+    if (choosersDismissed > 0) value.fileChooserDismissed = true;
+    return value;
+  };
+  /**
+   * The DOM watch of the settle wait starts together with `prepare` (the reading of the target),
+   * so neither waits for the other.
+   */
+  const actOnce = async <P>(
     tab: Tab,
     look: Look,
     prepare: () => Promise<P>,
