@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -10,20 +10,25 @@ import { join } from 'node:path';
  * pool ends. A process that dies (kill -9, out of memory, power) removes nothing: the folders, with
  * bank statements in them, would stay in the temp folder until the system cleans it.
  *
- * A folder's name says which process made it: `webasset-downloads-<host>-<pid>-XXXXXX`, `<host>` a
- * short hash of the host name. Several processes may share one temp folder (cluster nodes on one
+ * A folder's name says which process made it: `webasset-downloads-<host>-<pid>-<run>-XXXXXX`,
+ * `<host>` a short hash of the host name, `<run>` a random token of the process (a restarted
+ * container's process often gets the same pid as the one that crashed). Several processes may share one temp folder (cluster nodes on one
  * host, parallel test workers, containers with a shared /tmp), so a starting pool removes only the
  * folders of its own host whose process is gone; it never touches a folder of a live process (its
  * own included), a name of another shape, a symbolic link, or anything outside `root`.
  */
 export const DOWNLOADS_FOLDER_PREFIX = 'webasset-downloads-';
-const OWNED = /^webasset-downloads-([0-9a-f]{8})-([1-9]\d{0,9})-[A-Za-z0-9]{6}$/;
+const OWNED = /^webasset-downloads-([0-9a-f]{8})-([1-9]\d{0,9})-([0-9a-f]{8})-[A-Za-z0-9]{6}$/;
 
-/** Who made a downloads folder: this host (hashed) and a process id. */
+/** Who made a downloads folder: this host (hashed), a process id and the process's run token. */
 export interface FolderOwner {
   host: string;
   pid: number;
+  run: string;
 }
+
+/** This process's run token: the pools of one process share it (and never sweep each other's folders). */
+export const PROCESS_RUN = randomBytes(4).toString('hex');
 
 /** The owner tag of a host name: 8 hex characters (the name itself never lands in a path). */
 export function hostTag(hostName: string): string {
@@ -32,7 +37,7 @@ export function hostTag(hostName: string): string {
 
 /** The mkdtemp prefix of a browser's downloads folder made by `owner`. */
 export function downloadsFolderPrefix(owner: FolderOwner): string {
-  return `${DOWNLOADS_FOLDER_PREFIX}${owner.host}-${owner.pid}-`;
+  return `${DOWNLOADS_FOLDER_PREFIX}${owner.host}-${owner.pid}-${owner.run}-`;
 }
 
 /** Whether a process id is alive on this host; EPERM means it is, but someone else's. */
@@ -62,8 +67,8 @@ export interface SweepResult {
 
 /**
  * Removes the downloads folders that processes of this host left when they died. A folder is
- * removed only when its name has our shape and this host's tag, its process id is not ours and no
- * process has it, and it is a real directory (lstat: a symbolic link is never followed) owned by
+ * removed only when its name has our shape and this host's tag, its process is gone (no process has
+ * its id, or the id is ours with another run token), and it is a real directory (lstat: a symbolic link is never followed) owned by
  * this user. Folders that cannot be read or removed are left and not counted.
  */
 export async function sweepLeftoverDownloads(deps: SweepDeps): Promise<SweepResult> {
@@ -74,7 +79,8 @@ export async function sweepLeftoverDownloads(deps: SweepDeps): Promise<SweepResu
     const match = OWNED.exec(name);
     if (!match || match[1] !== deps.owner.host) continue;
     const pid = Number(match[2]);
-    if (pid === deps.owner.pid || isAlive(pid)) continue;
+    // Our pid: ours when the run token is ours too; otherwise an earlier process that had our pid, gone for sure.
+    if (pid === deps.owner.pid ? match[3] === deps.owner.run : isAlive(pid)) continue;
     const path = join(deps.root, name);
     const info = await lstat(path).catch(() => undefined);
     if (!info?.isDirectory() || (uid !== undefined && info.uid !== uid)) continue;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { chromium, type Browser } from 'playwright-core';
 import { AppError } from '../core/index.js';
-import { downloadsFolderPrefix, hostTag, sweepLeftoverDownloads } from './downloads-root.js';
+import { downloadsFolderPrefix, hostTag, PROCESS_RUN, sweepLeftoverDownloads } from './downloads-root.js';
 import { prepareBrowserSession, shapeKey, shapeOf, type PooledSession, type SessionShape, type SpareSession } from './browser-session.js';
 import type { BrowserPool, BrowserSession, ContextSpec } from './types.js';
 
@@ -116,7 +116,7 @@ export function createBrowserPool(deps: BrowserPoolDeps): BrowserPool {
   let lastActivity = -Infinity;
   let refillTimer: NodeJS.Timeout | undefined;
   const downloadsRoot = deps.downloadsRoot ?? tmpdir();
-  const folderOwner = { host: hostTag(hostname()), pid: process.pid };
+  const folderOwner = { host: hostTag(hostname()), pid: process.pid, run: PROCESS_RUN };
   // What a crashed process of this host left (kept statements among it) goes before our first browser starts.
   const swept = sweepLeftoverDownloads({ root: downloadsRoot, owner: folderOwner }).then(
     (found) => {

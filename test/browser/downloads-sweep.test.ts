@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBrowserPool, downloadsFolderPrefix, findChromium, hostTag, type BrowserPool } from '../../src/browser/index.js';
+import { createBrowserPool, downloadsFolderPrefix, findChromium, hostTag, PROCESS_RUN, type BrowserPool } from '../../src/browser/index.js';
 import { LogCapture } from '../support/server.js';
 import { eventLog, html, loopbackLookup, spec, startSite, TEST_LAUNCH_ARGS, type Site } from './support.js';
 
@@ -30,8 +30,8 @@ async function deadPid(): Promise<number> {
 }
 
 /** A downloads folder as a process `pid` of `host` makes it, with a session folder holding one statement. */
-function leftover(pid: number, host = HOST): { folder: string; file: string } {
-  const folder = mkdtempSync(join(root, downloadsFolderPrefix({ host, pid })));
+function leftover(pid: number, host = HOST, run = 'feedc0de'): { folder: string; file: string } {
+  const folder = mkdtempSync(join(root, downloadsFolderPrefix({ host, pid, run })));
   mkdirSync(join(folder, 'kept-s1-abc123'), { mode: 0o700 });
   const file = join(folder, 'kept-s1-abc123', '2b1f0c4e-0000-4000-8000-000000000000');
   writeFileSync(file, STATEMENT);
@@ -74,11 +74,13 @@ describe('downloads left by a process that died', () => {
     const kept = (await log.waitFor((e) => e.type === 'download')) as { id: string };
 
     const dead = leftover(await deadPid());
+    // A restarted container's process may get the pid of the one that crashed: another run token tells them apart.
+    const samePidEarlierRun = leftover(process.pid);
     const otherHost = leftover(await deadPid(), hostTag('another-host'));
     const liveProcess = leftover(process.ppid);
     // A link with a dead process's name, to a folder outside the root: neither followed nor emptied.
     writeFileSync(join(outside, 'keep.txt'), 'outside');
-    const link = join(root, `${downloadsFolderPrefix({ host: HOST, pid: await deadPid() })}link00`);
+    const link = join(root, `${downloadsFolderPrefix({ host: HOST, pid: await deadPid(), run: PROCESS_RUN })}link00`);
     symlinkSync(outside, link, 'dir');
     const unrelated = join(root, 'webasset-downloads-abcdef');
     mkdirSync(unrelated);
@@ -87,7 +89,7 @@ describe('downloads left by a process that died', () => {
     const second = startPool(logs);
     const session = await second.open(spec({ onEvent: () => undefined }));
 
-    expect(existsSync(dead.folder)).toBe(false);
+    for (const gone of [dead, samePidEarlierRun]) expect(existsSync(gone.folder)).toBe(false);
     for (const left of [otherHost, liveProcess]) expect(existsSync(left.file)).toBe(true);
     expect(existsSync(link)).toBe(true);
     expect(readdirSync(outside)).toEqual(['keep.txt']);
@@ -99,7 +101,7 @@ describe('downloads left by a process that died', () => {
     expect(Buffer.concat(chunks).equals(STATEMENT)).toBe(true);
 
     const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => typeof l.msg === 'string' && l.msg.startsWith('removed downloads folders'));
-    expect(line).toMatchObject({ folders: 1, sessionFolders: 1, files: 1, bytes: STATEMENT.length });
+    expect(line).toMatchObject({ folders: 2, sessionFolders: 2, files: 2, bytes: 2 * STATEMENT.length });
     await session.close();
     await live.close();
   });
