@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ForwardAuthGate } from '../access/index.js';
-import type { ResolvedSession, WebSessions } from '../identity/index.js';
+import type { Principal, ResolvedSession, WebSessions } from '../identity/index.js';
 import { forwardedRequest, type ForwardedRequest } from './forwarded-request.js';
 import type { LoadShedder } from './load-shed.js';
 import { requestIdOf } from './request-id.js';
@@ -52,6 +52,12 @@ export interface ForwardAuthFastPathDeps {
 /** The URLs a proxy is configured with; any other query goes to the route, which validates it. */
 const CLAIMED_URLS = new Set(['/authz', '/authz?redirect=true', '/authz?redirect=false']);
 const BEARER_SCHEME = /^Bearer(\s|$)/i;
+/** What a pass derives from one principal snapshot: its header lines (name, value, ...; the request id at [1]) for plain and TLS proxies. */
+interface PassMemo {
+  headers: readonly string[];
+  secureHeaders: readonly string[];
+}
+
 /** Settled answers of a check decided synchronously (shared: a caller's `then` never changes them). */
 const ANSWERED = Promise.resolve(true);
 const NOT_ANSWERED = Promise.resolve(false);
@@ -65,15 +71,29 @@ export function createForwardAuthFastPath(deps: ForwardAuthFastPathDeps): Forwar
     res.writeHead(503, answer.headers).end(answer.body);
   };
 
+  // The cache's answer for a session is one frozen object per cached record (WebSessions.resolveCached), so what a pass
+  // derives from its principal is kept for exactly as long as that record is cached, and dropped with it.
+  const memos = new WeakMap<Principal, PassMemo>();
+  const memoOf = (principal: Principal): PassMemo => {
+    let memo = memos.get(principal);
+    if (memo === undefined) {
+      const lines = ['x-request-id', '', 'cache-control', 'no-store', ...Object.entries(identityHeaders(principal)).flat(), 'content-length', '0'];
+      memo = { headers: lines, secureHeaders: [...lines, 'strict-transport-security', HSTS] };
+      memos.set(principal, memo);
+    }
+    return memo;
+  };
+
   /** The answer to a resolved session: 200 when the gate lets it pass; false (the route's work) otherwise. */
   const settle = (req: IncomingMessage, res: ServerResponse, original: ForwardedRequest, resolved: ResolvedSession | null): boolean => {
     // Unknown cookies are cleared, rotations issue a new cookie and denials are audited: all the route's work.
     if (!resolved || resolved.rotate || !gate.passes(resolved.principal, original.host)) return false;
+    const memo = memoOf(resolved.principal);
     if (res.destroyed) return true;
     stats.allowed += 1;
     stats.allowedFast += 1;
-    const headers: Record<string, string> = { 'x-request-id': requestIdOf(req), 'cache-control': 'no-store', ...identityHeaders(resolved.principal), 'content-length': '0' };
-    if (deps.cookies.isSecureScheme(original.proto)) headers['strict-transport-security'] = HSTS;
+    const headers = (deps.cookies.isSecureScheme(original.proto) ? memo.secureHeaders : memo.headers).slice();
+    headers[1] = requestIdOf(req);
     res.writeHead(200, headers).end();
     if (logger.isLevelEnabled('debug')) logger.debug({ host: original.host, user: resolved.principal.id }, 'forward auth: allowed (fast path)');
     return true;

@@ -45,6 +45,10 @@ export interface WebSessions {
    * store read or write (nor an end to record); 'miss' otherwise. A node
    * short of CPU sheds the checks that would read the store and still
    * answers the ones it can from memory.
+   *
+   * The answer is frozen and the same object for as long as the cache holds
+   * the same record (every write replaces the record, on every node), so a
+   * caller may keep what it derives from it keyed by its identity (a WeakMap).
    */
   resolveCached(cookieValue: string): ResolvedSession | null | 'miss';
   /** Privilege change: same session content under a new id; the old cookie stops working. Rejects `unauthenticated` when the session is gone. */
@@ -125,6 +129,22 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
     mfa: record.mfa,
     sessionId: record.sessionId,
   });
+
+  // A cached record is immutable and replaced by every write (here and, through the published invalidation, on every
+  // node), so its answer is built once and lives exactly as long as the cache entry.
+  const cachedAnswers = new WeakMap<SessionRecord, ResolvedSession>();
+  const cachedAnswer = (record: SessionRecord): ResolvedSession => {
+    let answer = cachedAnswers.get(record);
+    if (answer === undefined) {
+      const principal = principalOf(record);
+      Object.freeze(principal.roles);
+      for (const group of principal.groups) Object.freeze(group);
+      Object.freeze(principal.groups);
+      answer = Object.freeze({ principal: Object.freeze(principal), csrfToken: record.csrfToken, rotate: record.rotatePending === true });
+      cachedAnswers.set(record, answer);
+    }
+    return answer;
+  };
 
   /** Recorded by whoever removed the record, so each end is in the trail once, whichever node saw it. */
   const endExpired = async (idHash: string | null, record: SessionRecord, reason: SessionEndReason): Promise<void> => {
@@ -226,7 +246,7 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
       const now = clock.now();
       // An ended session is recorded by resolve(); a due last-seen touch is a store write.
       if (endReason(record, now) !== null || now - record.lastSeenAt >= touchEveryMs) return 'miss';
-      return { principal: principalOf(record), csrfToken: record.csrfToken, rotate: record.rotatePending === true };
+      return cachedAnswer(record);
     },
 
     async resolve(cookieValue) {
