@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { chromium, type Browser, type FileChooser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_LAUNCH_ARGS, findChromium } from '../../src/browser/index.js';
+import { DEFAULT_LAUNCH_ARGS, findChromium, MAX_KEPT_DOWNLOADS } from '../../src/browser/index.js';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
 import { call, sessionCaller, type Caller } from '../http/admin-callers.js';
 import { addDemoTransferAsset, startSession } from '../http/live-view-fixtures.js';
@@ -86,6 +86,29 @@ describe('web UI live view: downloads and uploads', () => {
       typeof row.details === 'string' ? (JSON.parse(row.details) as Record<string, unknown>) : (row.details as Record<string, unknown>),
     );
     expect(kept).toContainEqual(expect.objectContaining({ downloadId: id, sha256: createHash('sha256').update(bytes).digest('hex') }));
+    await expectNothingLeaked(watch, [await page.content()], [PASSWORD]);
+    await page.context().close();
+    expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
+  });
+
+  it('past the session\'s limit of kept files: the oldest notice gives way to one saying it is no longer available, which can be dismissed', async () => {
+    const { page, watch, sessionId } = await liveView('ui-xfer-accounts');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
+    const notices = page.locator('#live-downloads li');
+    // One statement at a time (a second Enter while one starts could cancel its navigation).
+    for (let i = 1; i <= MAX_KEPT_DOWNLOADS; i++) {
+      await page.keyboard.press('Enter');
+      await expect.poll(() => notices.count(), { timeout: 30_000 }).toBe(i);
+    }
+    const oldest = await notices.first().locator('a').getAttribute('data-download');
+    await page.keyboard.press('Enter');
+    const dropped = page.locator('#live-dropped li');
+    await dropped.waitFor({ timeout: 30_000 });
+    expect(await dropped.locator('span').textContent()).toBe('statement-latest.csv is no longer available: a session keeps at most 20 files (256 MB), and the oldest made room for newer ones.');
+    await expect.poll(() => page.locator(`#live-downloads a[data-download="${oldest}"]`).count()).toBe(0);
+    expect(await notices.count()).toBe(MAX_KEPT_DOWNLOADS);
+    await dropped.locator('button').click();
+    await dropped.waitFor({ state: 'detached' });
     await expectNothingLeaked(watch, [await page.content()], [PASSWORD]);
     await page.context().close();
     expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
