@@ -52,11 +52,14 @@ export interface ForwardAuthFastPathDeps {
 /** The URLs a proxy is configured with; any other query goes to the route, which validates it. */
 const CLAIMED_URLS = new Set(['/authz', '/authz?redirect=true', '/authz?redirect=false']);
 const BEARER_SCHEME = /^Bearer(\s|$)/i;
-/** What a pass derives from one principal snapshot: its header lines (name, value, ...; the request id at [1]) for plain and TLS proxies. */
+/** What a pass derives from one principal snapshot: its header lines (name, value, ...; the request id at [1]) for plain and TLS proxies, and where it may pass. */
 interface PassMemo {
   headers: readonly string[];
   secureHeaders: readonly string[];
+  /** The gate's answer per host named by the proxy (as sent, before normalizing). */
+  hosts: Map<string | undefined, boolean>;
 }
+const MAX_MEMO_HOSTS = 16;
 
 /** Settled answers of a check decided synchronously (shared: a caller's `then` never changes them). */
 const ANSWERED = Promise.resolve(true);
@@ -78,17 +81,28 @@ export function createForwardAuthFastPath(deps: ForwardAuthFastPathDeps): Forwar
     let memo = memos.get(principal);
     if (memo === undefined) {
       const lines = ['x-request-id', '', 'cache-control', 'no-store', ...Object.entries(identityHeaders(principal)).flat(), 'content-length', '0'];
-      memo = { headers: lines, secureHeaders: [...lines, 'strict-transport-security', HSTS] };
+      memo = { headers: lines, secureHeaders: [...lines, 'strict-transport-security', HSTS], hosts: new Map() };
       memos.set(principal, memo);
     }
     return memo;
+  };
+  // The gate's `passes` depends on the principal, the host and the rules fixed at start, not on the time.
+  const passesTo = (memo: PassMemo, principal: Principal, host: string | undefined): boolean => {
+    let passes = memo.hosts.get(host);
+    if (passes === undefined) {
+      passes = gate.passes(principal, host);
+      // Hosts come from the request: a few per snapshot are kept, the rest decided each time.
+      if (memo.hosts.size < MAX_MEMO_HOSTS) memo.hosts.set(host, passes);
+    }
+    return passes;
   };
 
   /** The answer to a resolved session: 200 when the gate lets it pass; false (the route's work) otherwise. */
   const settle = (req: IncomingMessage, res: ServerResponse, original: ForwardedRequest, resolved: ResolvedSession | null): boolean => {
     // Unknown cookies are cleared, rotations issue a new cookie and denials are audited: all the route's work.
-    if (!resolved || resolved.rotate || !gate.passes(resolved.principal, original.host)) return false;
+    if (!resolved || resolved.rotate) return false;
     const memo = memoOf(resolved.principal);
+    if (!passesTo(memo, resolved.principal, original.host)) return false;
     if (res.destroyed) return true;
     stats.allowed += 1;
     stats.allowedFast += 1;

@@ -282,6 +282,23 @@ describe('forward-auth rules', () => {
     expect(rules.decide(who(['agent'], ['ops'], member), 'app.example.com', NOW)).toMatchObject({ allowed: true });
   });
 
+  it('decide by the principal and the host alone, whatever the time (the fast path keeps the answer per session snapshot)', () => {
+    const rules = createForwardAuthRules([
+      { host: 'app.example.com', groups: ['ops'], roles: [] },
+      { host: '*.tools.example.com', groups: [], roles: ['admin'] },
+    ]);
+    const times = ['2026-12-04T12:00:00Z', '2026-12-05T03:30:00Z', '2027-06-13T23:59:59Z'].map((t) => new Date(t));
+    for (const [principal, host] of [
+      [who(['operator'], ['ops']), 'app.example.com'],
+      [who(['operator'], ['sales']), 'app.example.com'],
+      [who(['admin'], []), 'x.tools.example.com'],
+      [who(['operator'], ['ops']), 'x.tools.example.com'],
+    ] as const) {
+      const answers = times.map((now) => rules.decide(principal, host, now));
+      expect(answers.every((answer) => JSON.stringify(answer) === JSON.stringify(answers[0]))).toBe(true);
+    }
+  });
+
   it('are checked at config load: shape, host names, roles, duplicates', () => {
     const load = (forwardAuth: unknown) => () => {
       try {
