@@ -63,6 +63,18 @@ function load(job: LoadJob): Promise<LoadResult> {
   });
 }
 
+/**
+ * A load job, and this process's CPU time per answered request while it ran (µs). The servers live in this process
+ * and the load in another, so this is what a check costs the server; unlike requests/s, it moves little when other
+ * work shares the machine.
+ */
+async function loadWithCpu(job: LoadJob): Promise<LoadResult & { cpuUs: number }> {
+  const before = process.cpuUsage();
+  const result = await load(job);
+  const used = process.cpuUsage(before);
+  return { ...result, cpuUs: (used.user + used.system) / Math.max(1, result.requests) };
+}
+
 function startNode(env: Record<string, string>): Promise<Node> {
   return startProductNode('webasset-bench-fa-', { WEBASSET_TRUSTED_PROXIES: 'loopback', WEBASSET_FORWARD_AUTH: JSON.stringify(RULES), ...env });
 }
@@ -217,6 +229,7 @@ async function argon2SignInMs(): Promise<number> {
 }
 
 const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
+const cpu = (us: number) => (Number.isFinite(us) ? us.toFixed(1) : '-');
 const statusText = (r: LoadResult) =>
   Object.entries(r.statuses)
     .sort()
@@ -230,6 +243,8 @@ interface BackendReport {
   /** The same with a new TCP connection per request. */
   bareMaxNew: number;
   authzMaxNew: number;
+  /** Server CPU per answered request (µs) in each of those four runs. */
+  cpuUs: { bare: number; authz: number; bareNew: number; authzNew: number };
   fixed: Array<{ target: string; mode: string; rate: number; result: LoadResult }>;
   /** 1.5x the maximum of each workload: one busy session (all cache hits), and many sessions (mostly store reads). */
   overloads: Array<{ label: string; max: number; rate: number; result: LoadResult; shed: number }>;
@@ -250,15 +265,17 @@ async function benchBackend(config: ForwardAuthBenchConfig, backend: Backend, ba
   // Warm-up (JIT, connection pools), not measured.
   await load({ kind: 'saturate', url: authz, headers, connections, seconds: 2 });
   await load({ kind: 'saturate', url: bare, headers, connections, seconds: 2 });
-  const bareMax = (await load({ kind: 'saturate', url: bare, headers, connections, seconds })).rate;
-  const authzSat = await load({ kind: 'saturate', url: authz, headers, connections, seconds });
+  const bareSat = await loadWithCpu({ kind: 'saturate', url: bare, headers, connections, seconds });
+  const bareMax = bareSat.rate;
+  const authzSat = await loadWithCpu({ kind: 'saturate', url: authz, headers, connections, seconds });
   if ((authzSat.statuses['200'] ?? 0) < authzSat.requests) problems.push(`saturation: not every /authz answer was 200 (${statusText(authzSat)})`);
   const authzMax = authzSat.rate;
   // A new TCP connection per request costs both servers far more than the check itself (accept, socket set-up and
   // teardown on both sides of this 2-core machine), so that mode has its own maximum, and its fixed rate is half of it.
   const fresh = { kind: 'saturate-new-connections', headers, connections, seconds } as const;
-  const bareMaxNew = (await load({ ...fresh, url: bare })).rate;
-  const authzSatNew = await load({ ...fresh, url: authz });
+  const bareSatNew = await loadWithCpu({ ...fresh, url: bare });
+  const bareMaxNew = bareSatNew.rate;
+  const authzSatNew = await loadWithCpu({ ...fresh, url: authz });
   if ((authzSatNew.statuses['200'] ?? 0) < authzSatNew.requests) problems.push(`saturation, new connections: not every /authz answer was 200 (${statusText(authzSatNew)})`);
   const authzMaxNew = authzSatNew.rate;
 
@@ -302,6 +319,7 @@ async function benchBackend(config: ForwardAuthBenchConfig, backend: Backend, ba
     authzMax,
     bareMaxNew,
     authzMaxNew,
+    cpuUs: { bare: bareSat.cpuUs, authz: authzSat.cpuUs, bareNew: bareSatNew.cpuUs, authzNew: authzSatNew.cpuUs },
     fixed,
     overloads: [
       { label: 'one session', max: authzMax, rate: overloadRate, result: overload, shed },
@@ -354,12 +372,12 @@ function printReport(r: BackendReport, config: ForwardAuthBenchConfig): void {
   console.log(`\n${r.label}`);
   console.log(
     table(
-      ['saturation', 'connections', 'requests/s', 'vs bare'],
+      ['saturation', 'connections', 'requests/s', 'vs bare', 'server CPU µs/request'],
       [
-        ['bare node:http', 'keep-alive', fmtInt(r.bareMax), '1.00x'],
-        ['/authz', 'keep-alive', fmtInt(r.authzMax), fmtRatio(r.authzMax / r.bareMax)],
-        ['bare node:http', 'new connection', fmtInt(r.bareMaxNew), '1.00x'],
-        ['/authz', 'new connection', fmtInt(r.authzMaxNew), fmtRatio(r.authzMaxNew / r.bareMaxNew)],
+        ['bare node:http', 'keep-alive', fmtInt(r.bareMax), '1.00x', cpu(r.cpuUs.bare)],
+        ['/authz', 'keep-alive', fmtInt(r.authzMax), fmtRatio(r.authzMax / r.bareMax), cpu(r.cpuUs.authz)],
+        ['bare node:http', 'new connection', fmtInt(r.bareMaxNew), '1.00x', cpu(r.cpuUs.bareNew)],
+        ['/authz', 'new connection', fmtInt(r.authzMaxNew), fmtRatio(r.authzMaxNew / r.bareMaxNew), cpu(r.cpuUs.authzNew)],
       ],
     ),
   );
