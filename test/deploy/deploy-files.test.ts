@@ -69,6 +69,12 @@ const gateways = gatewaysOf(compose);
 const dockerfile = read('deploy/docker/Dockerfile');
 const stages = dockerfile.split(/^FROM /m).slice(1);
 const runtimeStage = stages.at(-1) ?? '';
+/** A stage's text with the stages it is built from (`FROM npm-base AS build`: npm-base's text first). */
+function withParents(stage: string): string {
+  const from = /^(\S+)/.exec(stage)?.[1];
+  const parent = stages.find((s) => /^\S+ AS (\S+)/.exec(s)?.[1] === from);
+  return parent === undefined ? stage : `${withParents(parent)}\n${stage}`;
+}
 function envInstructions(stage: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const match of stage.replace(/\\\n/g, ' ').matchAll(/^ENV\s+(.+)$/gm)) {
@@ -242,7 +248,7 @@ describe('deploy/docker/Dockerfile', () => {
   it('builds on node:20-bookworm-slim in several stages', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const stage of stages) expect(stage).toMatch(/^\$\{NODE_IMAGE\} AS \w+/);
+    for (const stage of stages) expect(withParents(stage)).toMatch(/^\$\{NODE_IMAGE\} AS [\w-]+/);
   });
 
   it('installs Debian\'s chromium with apt and never downloads a Playwright browser', () => {
@@ -251,7 +257,7 @@ describe('deploy/docker/Dockerfile', () => {
     expect(dockerfile).not.toMatch(/playwright(?:-core)?\s+install|install-deps/);
     expect(dockerfile).not.toMatch(/PLAYWRIGHT_BROWSERS_PATH/);
     // Every stage that runs npm ci says so explicitly.
-    for (const stage of stages.filter((s) => /npm ci/.test(s))) expect(stage).toMatch(/PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1/);
+    for (const stage of stages.filter((s) => /npm ci/.test(s))) expect(withParents(stage)).toMatch(/PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1/);
   });
 
   it('runs as a non-root user under tini, with a /healthz check and the port exposed', () => {
