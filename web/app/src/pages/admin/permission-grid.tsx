@@ -107,7 +107,9 @@ export function PermissionGrid(props: { grants: Grant[]; groups: Group[]; users:
           <caption>{t('grid.caption')}</caption>
           <thead>
             <tr>
-              <td />
+              <th scope="col">
+                <span class="visually-hidden">{t('admin.subject')}</span>
+              </th>
               {props.assets.map((a) => (
                 <th scope="col" key={a.id}>{a.name}</th>
               ))}
