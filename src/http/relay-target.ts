@@ -17,9 +17,17 @@ export interface RelayTarget {
 export interface HolderLookupDeps {
   /** This node's id: a session held here is never relayed. */
   nodeId: string;
+  /** Where the other nodes answer (cluster/node-registry.ts): the only source of a relay's target. */
   registry: Pick<NodeRegistry, 'lookup'>;
   sessions: SessionLocator;
   logger: { warn(details: object, message: string): void };
+}
+
+/** What both relays (the live view's and the HTTP session routes') are made from. */
+export interface RelayDeps extends HolderLookupDeps {
+  /** WEBASSET_CLUSTER_KEY (base64, 32 bytes). */
+  clusterKey: string;
+  logger: { warn(details: object, message: string): void; debug(details: object, message: string): void };
 }
 
 /**

@@ -2,20 +2,11 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { NodeRegistry } from '../cluster/index.js';
 import { AppError } from '../core/index.js';
 import { createRelaySigner, type RelaySigner } from './live-view/relay-signature.js';
-import { createHolderLookup, relayHeaders, type RelayTarget, type SessionLocator } from './relay-target.js';
+import { createHolderLookup, relayHeaders, type RelayDeps, type RelayTarget } from './relay-target.js';
 
-export interface SessionRelayDeps {
-  /** This node's id: a session held here is never relayed. */
-  nodeId: string;
-  /** Where the other nodes answer (cluster/node-registry.ts): the only source of a relay's target. */
-  registry: Pick<NodeRegistry, 'lookup'>;
-  /** WEBASSET_CLUSTER_KEY (base64, 32 bytes). */
-  clusterKey: string;
-  sessions: SessionLocator;
-  logger: { warn(details: object, message: string): void; debug(details: object, message: string): void };
+export interface SessionRelayDeps extends RelayDeps {
   /** Requests this node relays at once; past it the caller gets `node_unavailable`. */
   maxInFlight?: number;
   /** Longest wait for a connection to the holding node. */

@@ -1,24 +1,15 @@
 import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import WebSocket from 'ws';
-import type { NodeRegistry } from '../../cluster/index.js';
 import { DEFAULT_PING_INTERVAL_MS, keepAlive } from './heartbeat.js';
 import { CLOSE, errorMessage, type LiveErrorCode } from './messages.js';
 import { MAX_REFUSAL_BODY_BYTES, relayedRefusal } from './relay-refusal.js';
-import { createHolderLookup, relayHeaders, type RelayTarget, type SessionLocator } from '../relay-target.js';
+import { createHolderLookup, relayHeaders, type RelayDeps, type RelayTarget } from '../relay-target.js';
 import { createRelaySigner, createRelayTrust, type RelaySigner } from './relay-signature.js';
 
 export type { SessionLocator } from '../relay-target.js';
 
-export interface LiveViewRelayDeps {
-  /** This node's id: a session held here is never relayed. */
-  nodeId: string;
-  /** Where the other nodes answer (cluster/node-registry.ts): the only source of a relay's target. */
-  registry: Pick<NodeRegistry, 'lookup'>;
-  /** WEBASSET_CLUSTER_KEY (base64, 32 bytes). */
-  clusterKey: string;
-  sessions: SessionLocator;
-  logger: { warn(details: object, message: string): void; debug(details: object, message: string): void };
+export interface LiveViewRelayDeps extends RelayDeps {
   /** Relayed views this node carries at once; past it a viewer gets `unavailable`. */
   maxRelays?: number;
   /** Longest wait for the holding node's answer to the relayed handshake. */
