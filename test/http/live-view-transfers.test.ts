@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_KEPT_DOWNLOADS } from '../../src/browser/index.js';
 import { AppError } from '../../src/core/index.js';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
-import { keptFolders } from '../browser/support.js';
+import { keptFolders, waitUntil } from '../browser/support.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { call, sessionCaller, type Caller } from './admin-callers.js';
 import { addDemoTransferAsset, LiveClient, startSession } from './live-view-fixtures.js';
@@ -173,21 +173,32 @@ describe('live view downloads and uploads (real Chromium, demo portal)', () => {
   it("downloads past the session's limit: the owner's view is told the oldest is gone (download_dropped, with its id) and its fetch answers 404; a watcher hears nothing", async () => {
     const { sessionId, viewer, watching } = await views('xfer-statements');
     const announced = () => viewer.texts.filter((m) => m.type === 'download') as unknown as Array<{ id: string }>;
+    const dropped = () => viewer.texts.filter((m) => m.type === 'download_dropped' && m.reason === 'session_limit') as unknown as Array<{ id: string }>;
     press(viewer, 'Tab', 'Tab', 3);
     // One statement at a time: a second Enter while the first one starts could cancel its navigation.
+    // On a loaded machine an Enter can land before the link is ready again; it is pressed once more
+    // after a while, so one more statement than needed may arrive (the checks below allow for it).
     for (let i = 1; i <= MAX_KEPT_DOWNLOADS + 1; i++) {
-      press(viewer, 'Enter', 'Enter');
-      await viewer.until(() => announced().length >= i, `download ${i}`);
+      for (let attempt = 1; ; attempt++) {
+        press(viewer, 'Enter', 'Enter');
+        const arrived = await waitUntil(() => announced().length >= i, 10_000, () => 'not yet').then(
+          () => true,
+          () => false,
+        );
+        if (arrived) break;
+        if (attempt === 3) throw new Error(`download ${i} never announced; the view got ${JSON.stringify(viewer.texts.filter((m) => m.type !== 'state'))}`);
+      }
     }
-    await viewer.until(() => viewer.text('download_dropped') !== undefined, 'the download_dropped message');
+    // Each made room for one: the oldest first, with its id; any extra ones came after it.
+    await waitUntil(() => dropped().length === announced().length - MAX_KEPT_DOWNLOADS || undefined, 10_000, () => `dropped ${dropped().length} for ${announced().length} downloads`);
     const oldest = announced()[0]!;
-    expect(viewer.text('download_dropped')).toEqual({ type: 'download_dropped', id: oldest.id, fileName: 'statement-latest.csv', reason: 'session_limit' });
-    expect(viewer.texts.filter((m) => m.type === 'download_dropped')).toHaveLength(1);
+    expect(dropped()[0]).toEqual({ type: 'download_dropped', id: oldest.id, fileName: 'statement-latest.csv', reason: 'session_limit' });
+    expect(dropped().map((m) => m.id)).toEqual(announced().slice(0, dropped().length).map((m) => m.id));
     expect((await request(owner, 'GET', `/api/sessions/${sessionId}/downloads/${oldest.id}`)).status).toBe(404);
-    expect((await request(owner, 'GET', `/api/sessions/${sessionId}/downloads/${announced()[1]!.id}`)).status).toBe(200);
+    expect((await request(owner, 'GET', `/api/sessions/${sessionId}/downloads/${announced().at(-1)!.id}`)).status).toBe(200);
     expect(watching.texts.some((m) => m.type === 'download_dropped')).toBe(false);
     expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
-  });
+  }, 180_000);
 
   it('downloads blocked: cancelled in the browser, recorded as blocked, nobody is told', async () => {
     const { sessionId, viewer } = await views('xfer-statements-blocked');
