@@ -72,6 +72,7 @@ export const AUDIT_ACTIONS = {
   'browser_session.downloaded': 'The remote browser downloaded a file the asset policy allows; details hold its name, size and SHA-256.',
   'browser_session.uploaded': "The session's owner sent files to a page's file chooser (the asset policy allows uploads); recorded before they are set; details hold their names, sizes and SHA-256 (failure: the page's input went away after the record).",
   'browser_session.download_fetched': "The session's owner fetched a file the remote browser downloaded; recorded before any byte is sent; details hold its name, size and SHA-256.",
+  'browser_session.download_dropped': "The session's kept copy of a download was discarded before the session ended (reason session_limit: it made room for newer ones); details hold its id, name, size and SHA-256. The owner's view is told only after it is recorded.",
   'recording.started': 'A session recording began; details hold the session, asset and user and the retention in days.',
   'recording.failed': 'A session recording could not be written (storage error, disk full); nothing more is written to it; details hold the session and the chunk that failed.',
   'recording.sealed': 'A session recording was sealed with its signed manifest; details hold the session, asset, whether it is complete (and why not), chunks, bytes, duration and the SHA-256 of the manifest file.',

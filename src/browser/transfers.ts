@@ -97,7 +97,7 @@ export function createTransfers(deps: TransfersDeps): Transfers {
   const forget = (entry: Kept) => {
     kept.splice(kept.indexOf(entry), 1);
     void unlink(entry.path).catch(() => undefined);
-    deps.report({ type: 'download_dropped', id: entry.id, fileName: entry.fileName, reason: 'session_limit' });
+    deps.report({ type: 'download_dropped', id: entry.id, fileName: entry.fileName, size: entry.size, sha256: entry.sha256, reason: 'session_limit' });
   };
   const closeChooser = (id: string) => {
     if (pending?.info.id === id) pending = null;

@@ -52,11 +52,12 @@ export type BrowserEvent =
   /** A complete download kept for the session's owner under `id` (transfers.ts); `fileName` is safe to show (safeFileName). */
   | { type: 'download'; id: string; fileName: string; size: number; sha256: string }
   /**
-   * A download the asset allows that the owner cannot fetch: `session_limit` a kept one (`id`) that
-   * made room for newer ones (MAX_KEPT_DOWNLOADS, MAX_KEPT_DOWNLOAD_BYTES), `too_large` over
-   * maxDownloadBytes, `failed` one that did not complete (the last two are also reported as blocked).
+   * A download the asset allows that the owner cannot fetch: `session_limit` a kept one (`id`, with
+   * the `size` and `sha256` it was kept with) whose copy was discarded to make room for newer ones
+   * (MAX_KEPT_DOWNLOADS, MAX_KEPT_DOWNLOAD_BYTES), `too_large` over maxDownloadBytes, `failed` one
+   * that did not complete (the last two are also reported as blocked, and were never kept).
    */
-  | { type: 'download_dropped'; id?: string; fileName: string; reason: DownloadDropReason }
+  | { type: 'download_dropped'; id?: string; fileName: string; size?: number; sha256?: string; reason: DownloadDropReason }
   /** Files set into a page's file chooser by the session's owner (names as the page got them). */
   | { type: 'upload'; fileNames: string[]; sizes: number[]; sha256: string[] }
   /** A page opened a file chooser and the asset allows uploads: it waits for the owner's files under `id`. */

@@ -129,9 +129,10 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
   }
 
   /**
-   * Browser events: the end of the context ends the session; blocks and downloads are recorded in
-   * order (uploads are recorded before the files are set, session-transfers.ts). A download is
-   * offered to the owner only once it is recorded; file choosers go to the owner as they come.
+   * Browser events: the end of the context ends the session; blocks, downloads and discarded kept
+   * downloads are recorded in order (uploads are recorded before the files are set,
+   * session-transfers.ts). The owner hears of a download, or of its discard, only once it is
+   * recorded; file choosers go to the owner as they come.
    */
   function onBrowserEvent(s: LiveSession, event: BrowserEvent): void {
     s.recording?.browserEvent(event);
@@ -140,10 +141,10 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
       return;
     }
     if (event.type === 'file_chooser' || event.type === 'file_chooser_closed') return notify(s, event);
-    if (event.type === 'download_dropped') {
-      // After the events before it are recorded: a dropped download's own `download` notice (and a
-      // failed one's `blocked` record) come first.
-      s.events = s.events.then(() => notify(s, event));
+    if (event.type === 'download_dropped' && event.reason !== 'session_limit') {
+      // After the events before it are recorded: a failed or too large one's `blocked` record (its
+      // only record: it was never kept) comes first.
+      s.events = s.events.then(() => notify(s, { type: 'download_dropped', fileName: event.fileName, reason: event.reason }));
       return;
     }
     const entry =
@@ -151,12 +152,16 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
         ? { action: 'browser_session.blocked' as const, outcome: 'denied' as const, details: { what: event.what, url: event.url?.slice(0, 2048) ?? null, reason: event.reason } }
         : event.type === 'download'
           ? { action: 'browser_session.downloaded' as const, outcome: 'success' as const, details: { fileName: event.fileName, size: event.size, sha256: event.sha256, downloadId: event.id } }
-          : undefined;
+          : event.type === 'download_dropped'
+            ? { action: 'browser_session.download_dropped' as const, outcome: 'success' as const, details: { downloadId: event.id ?? null, fileName: event.fileName, size: event.size ?? null, sha256: event.sha256 ?? null, reason: event.reason } }
+            : undefined;
     if (!entry) return;
     s.events = s.events
       .then(() => audit.record(entry.action, entry.outcome, s.record.id, audit.actorOf(s.owner), { assetId: s.record.assetId, ...entry.details }))
       .then(() => {
         if (event.type === 'download') notify(s, { type: 'download', id: event.id, fileName: event.fileName, size: event.size, sha256: event.sha256 });
+        // The live message stays as documented (id, name, reason); size and SHA-256 are the record's.
+        else if (event.type === 'download_dropped') notify(s, { type: 'download_dropped', id: event.id, fileName: event.fileName, reason: event.reason });
       })
       .catch((error: unknown) => {
         logger.error({ err: error, session: s.record.id }, 'could not record a browser event; the session ends (fail closed)');

@@ -117,7 +117,8 @@ describe('downloads', () => {
       await waitUntil(() => kept().length >= i, 15_000, () => `download ${i} of ${MAX_KEPT_DOWNLOADS + 1}`);
     }
     const dropped = await log.waitFor((e) => e.type === 'download_dropped');
-    expect(dropped).toEqual({ type: 'download_dropped', id: kept()[0]!.id, fileName: 'statement.csv', reason: 'session_limit' });
+    // With what it was kept with, for the audit record of its discard.
+    expect(dropped).toEqual({ type: 'download_dropped', id: kept()[0]!.id, fileName: 'statement.csv', size: FILE.length, sha256: createHash('sha256').update(FILE).digest('hex'), reason: 'session_limit' });
     expect(session.transfers.downloads().map((d) => d.id)).toEqual(kept().slice(1).map((d) => d.id));
     expect(await session.transfers.openDownload(kept()[0]!.id)).toBeNull();
     expect(log.events.filter((e) => e.type === 'download_dropped')).toHaveLength(1);

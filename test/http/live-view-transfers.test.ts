@@ -170,7 +170,7 @@ describe('live view downloads and uploads (real Chromium, demo portal)', () => {
     expect(afterEnd.json()).toMatchObject({ error: { code: 'not_found' } });
   });
 
-  it("downloads past the session's limit: the owner's view is told the oldest is gone (download_dropped, with its id) and its fetch answers 404; a watcher hears nothing", async () => {
+  it("downloads past the session's limit: the oldest's discard is recorded (browser_session.download_dropped), then the owner's view is told (download_dropped, with its id) and its fetch answers 404; a watcher hears nothing", async () => {
     const { sessionId, viewer, watching } = await views('xfer-statements');
     const announced = () => viewer.texts.filter((m) => m.type === 'download') as unknown as Array<{ id: string }>;
     const dropped = () => viewer.texts.filter((m) => m.type === 'download_dropped' && m.reason === 'session_limit') as unknown as Array<{ id: string }>;
@@ -194,6 +194,16 @@ describe('live view downloads and uploads (real Chromium, demo portal)', () => {
     const oldest = announced()[0]!;
     expect(dropped()[0]).toEqual({ type: 'download_dropped', id: oldest.id, fileName: 'statement-latest.csv', reason: 'session_limit' });
     expect(dropped().map((m) => m.id)).toEqual(announced().slice(0, dropped().length).map((m) => m.id));
+    // Recorded once per discarded copy, before the view was told, with what it was kept with; the
+    // live message itself stays as documented (no size or SHA-256).
+    const downloaded = await auditRows('browser_session.downloaded', sessionId);
+    const discarded = await auditRows('browser_session.download_dropped', sessionId);
+    expect(discarded.map((r) => r.details.downloadId)).toEqual(dropped().map((m) => m.id));
+    const first = downloaded.find((r) => r.details.downloadId === oldest.id)!;
+    expect(discarded[0]).toMatchObject({ outcome: 'success', details: { assetId: 'xfer-statements', downloadId: oldest.id, fileName: 'statement-latest.csv', size: first.details.size, sha256: first.details.sha256, reason: 'session_limit' } });
+    expect(discarded[0]!.actor_id).toBe(first.actor_id);
+    // Dropped for the session's limit, not blocked: no `browser_session.blocked` record of a download.
+    expect((await auditRows('browser_session.blocked', sessionId)).filter((r) => r.details.what === 'download')).toEqual([]);
     expect((await request(owner, 'GET', `/api/sessions/${sessionId}/downloads/${oldest.id}`)).status).toBe(404);
     expect((await request(owner, 'GET', `/api/sessions/${sessionId}/downloads/${announced().at(-1)!.id}`)).status).toBe(200);
     expect(watching.texts.some((m) => m.type === 'download_dropped')).toBe(false);
