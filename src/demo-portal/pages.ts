@@ -1,4 +1,4 @@
-import { html, layout, loginError, raw, type Html } from './html.js';
+import { escapeHtml, html, layout, loginError, raw, type Html } from './html.js';
 
 /** The login variants a portal can have, each under its own path (see README of `webasset demo-portal`). */
 export const VARIANTS = {
@@ -106,12 +106,23 @@ export function transferPage(csrf: string, balance: string, result?: { ok: boole
 
 /**
  * A careless portal's profile page (signed in, `/profile`): it prints the account's password in its
- * text, in attributes (title, data-, an input's value) and in a link, as some real portals do. The
- * agent tools' redaction must still hide it (the MCP canary test).
+ * text, in attributes (title, data-, an input's value) and in a link, as some real portals do, and
+ * with tricks a hostile page could use to get it past a search for the value: invisible characters
+ * (raw and as references) or spaces between its letters, its halves in two inline elements, a link
+ * with percent-encoded zero-width spaces. The agent tools' redaction must still hide it (the MCP
+ * canary test).
  */
 export function carelessProfilePage(user: string, password: string, csrf: string): string {
+  const chars = [...password];
+  const invisible = ['&#8203;', '\u00ad', '&shy;', '\ufeff', '&#x2060;', '\u200d', '&zwj;', '\u200c'];
+  const laced = chars.map((c, i) => escapeHtml(c) + (i < chars.length - 1 ? invisible[i % invisible.length]! : '')).join('');
+  const half = Math.ceil(chars.length / 2);
   const body = html`<h1>Profile</h1><p>Signed in as <strong id="user">${user}</strong></p>
 <p id="careless-text">Your password is <code>${password}</code>, keep it safe.</p>
+<p id="careless-laced">Spelled with invisible characters: ${raw(laced)}.</p>
+<p id="careless-spaced">Spelled out: ${chars.join(' ')}.</p>
+<p id="careless-split">In two halves: <b>${chars.slice(0, half).join('')}</b><i>${chars.slice(half).join('')}</i>.</p>
+<p><a id="careless-zw-link" href="/accounts?zw=${encodeURIComponent(chars.join('\u200b'))}">Accounts (zero-width hint)</a></p>
 <p><span id="careless-attr" title="${password}" data-password="${password}" aria-label="Password on file: ${password}">Password on file</span></p>
 <label for="careless-input">Current password (shown)</label><input id="careless-input" type="text" value="${password}" readonly>
 <p><a id="careless-link" href="/accounts?hint=${encodeURIComponent(password)}">Back to accounts</a></p>${logoutForm(csrf)}`;

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRedact, redactShortFieldValues } from '../../src/browser/agent/redact.js';
+import { buildRedact, redactShortFieldValues, shownTextPattern } from '../../src/browser/agent/redact.js';
 import { compactSnapshot, describeRef, pageOf } from '../../src/browser/agent/snapshot-text.js';
 import { createBrowserPool, findChromium, type BrowserEvent, type BrowserPool, type BrowserSession, type RedactionSource } from '../../src/browser/index.js';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
@@ -20,6 +20,9 @@ const FORMS = [CANARY, encodeURIComponent(CANARY), encodeURI(CANARY), new URLSea
 
 function expectNoCanary(text: string): void {
   for (const form of FORMS) expect(text).not.toContain(form);
+  // What a reader sees once invisible characters and white space (as the demo portal laces them) are gone.
+  const seen = text.replace(/&#8203;|&#x2060;|&shy;|&zwj;|%E2%80%8B|\\u200[bcd]|[\u00ad\u200b-\u200d\u2060\ufeff\s]/gi, '');
+  for (const form of [CANARY, JSON.stringify(CANARY).slice(1, -1)]) expect(seen).not.toContain(form.replace(/\s/g, ''));
 }
 
 describe('agent redaction and snapshot shaping (units)', () => {
@@ -36,6 +39,65 @@ describe('agent redaction and snapshot shaping (units)', () => {
     // Values under four characters are not replaced everywhere, only as a password field's whole value.
     expect(buildRedact({ values: () => [Buffer.from('abc')] })('abc abc')).toBe('abc abc');
     expect(redactShortFieldValues('- textbox "PIN" [ref=e3]: 123\n- text: 123', ['123'])).toBe('- textbox "PIN" [ref=e3]: [REDACTED]\n- text: 123');
+  });
+
+  it('a value with invisible characters or white space between its letters, in any of their forms, is replaced whole', () => {
+    const redact = buildRedact(source, ['mcp-Typed-Pw-42']);
+    const laced = (value: string, between: readonly string[]) => [...value].map((c, i) => c + (i < [...value].length - 1 ? between[i % between.length]! : '')).join('');
+    const raw = ['\u200b', '\u200c', '\u200d', '\u2060', '\u00ad', '\ufeff', '\u200b\u00ad\u2060'];
+    const references = ['&#8203;', '&#x200B;', '&#x200b', '&shy;', '&shy', '&zwj;', '&zwnj;', '&ZeroWidthSpace;', '&NoBreak;', '&#173;', '&#65279;', '&#x2060;'];
+    const percent = ['%E2%80%8B', '%e2%80%8c', '%C2%AD', '%EF%BB%BF', '%E2%81%A0'];
+    const cases = [
+      laced(CANARY, raw),
+      laced('mcp-Typed-Pw-42', raw),
+      laced(CANARY, references),
+      laced('mcp-Typed-Pw-42', references),
+      encodeURIComponent(laced(CANARY, ['\u200b', '\u00ad'])),
+      laced('mcp-Typed-Pw-42', percent),
+      JSON.stringify(laced(CANARY, ['\u200b'])).slice(1, -1).replace(/\u200b/g, '\\u200b'),
+      // Spaces between the letters (a model reads them as the word; the snapshot turns U+FEFF into one).
+      [...'mcp-Typed-Pw-42'].join(' '),
+      [...'mcp-Typed-Pw-42'].join('&nbsp;'),
+      [...'mcp-Typed-Pw-42'].join(' \u200b '),
+      // Unicode tag characters, invisible.
+      laced('mcp-Typed-Pw-42', ['\u{E0041}', '\u{E0020}']),
+      laced(SEED.toLowerCase(), ['\u200b', '&#8203;']),
+      SEED.match(/.{4}/g)!.join(' - '),
+    ];
+    for (const text of cases) expect(redact(`before ${text} after`), text).toBe('before [REDACTED] after');
+    // The value's own space: any run, or a form-encoded `+`.
+    expect(redact(`v=${new URLSearchParams({ v: CANARY }).toString().slice(2)}&n=1`)).toBe('v=[REDACTED]&n=1');
+    expect(redact(CANARY.replace(' ', ' \u200b\n '))).toBe('[REDACTED]');
+    // Ordinary text and the gaps themselves stay.
+    expect(redact('a\u200bb c&#8203;d mcp-Typed')).toBe('a\u200bb c&#8203;d mcp-Typed');
+    // The screenshot's masks find the rendered text the same way (decoded: the characters as they are).
+    const shown = shownTextPattern('mcp-Typed-Pw-42')!;
+    for (const text of [laced('mcp-Typed-Pw-42', raw), [...'MCP-typed-pw-42'].join(' '), laced('mcp-Typed-Pw-42', ['\u{E0041}'])]) expect(shown.test(`x ${text} y`), text).toBe(true);
+    expect(shown.test('mcp-Typed Pw 4')).toBe(false);
+    expect(shownTextPattern('a b c')).toBeUndefined();
+  });
+
+  it('a value that holds what looks like a run (`%20`, `&nbsp;`) or is mostly spaces is still found as it is', () => {
+    const odd = buildRedact({ values: () => [Buffer.from('50%20off&nbsp;x'), Buffer.from('a b c')] });
+    expect(odd('is 50%20off&nbsp;x now')).toBe('is [REDACTED] now');
+    expect(odd('is a b c now')).toBe('is [REDACTED] now');
+    // Fewer than four visible characters: not widened to its letters with runs between.
+    expect(odd('abc and a  b c')).toBe('abc and a  b c');
+  });
+
+  it('a megabyte of text full of runs and near misses: replaced in one pass, no catastrophic backtracking', () => {
+    const redact = buildRedact(source, ['mcp-Typed-Pw-42']);
+    const nearMiss = ['mcp-Typ', '\u200b'.repeat(2_000), 'x ', 'm c p - T y p e d', ' '.repeat(3_000), 'Q', '&#8203;'.repeat(500), '%E2%80%8B'.repeat(500), 'C\u200ba\u200bn\u200ba\u200br\u200by&#8203;& < Z'].join('');
+    const hit = [...'mcp-Typed-Pw-42'].join('\u200b');
+    let text = '';
+    while (text.length < 1_000_000) text += `${nearMiss} ${hit} `;
+    const started = performance.now();
+    const out = redact(text);
+    const took = performance.now() - started;
+    expect(out).not.toContain(hit);
+    expect(out.split('[REDACTED]').length - 1).toBe(text.split(hit).length - 1);
+    // Measured, not asserted (tests never assert timings): about 20 ms here.
+    console.info(`redaction of ${text.length} characters: ${took.toFixed(1)} ms`);
   });
 
   it('collapses runs of same-shaped siblings, describes refs without values, and pages at line ends', () => {
@@ -104,6 +166,11 @@ describe('agent redaction on a careless portal (real Chromium)', () => {
       expect(snap.text).toContain('Your password is');
       expect(snap.text).toContain('[REDACTED]');
       expect(snap.text).toMatch(/textbox "Current password \(shown\)"[^\n]*: \[REDACTED\]/);
+      // The tricks: invisible characters or spaces between the letters, two inline halves, a link with %E2%80%8B.
+      expect(snap.text).toContain('Spelled with invisible characters: [REDACTED].');
+      expect(snap.text).toContain('Spelled out: [REDACTED].');
+      expect(snap.text).toContain('In two halves: [REDACTED].');
+      expect(snap.text).toContain('/url: /accounts?zw=[REDACTED]');
       keep(await session.agent.waitFor({ text: 'Your password is' }, 5_000, options));
       keep(await session.agent.screenshot(options));
       keep(await session.agent.hover(refOf(snap.text, 'Password on file'), options));

@@ -22,6 +22,16 @@ const REF = (line: RegExp, snapshot: string): string => {
   if (!m) throw new Error(`no ref for ${line} in:\n${snapshot}`);
   return m[1]!;
 };
+/**
+ * Fails when `text` holds a canary: as is, percent-encoded, the seed in lower case, or (what a
+ * model would read) with the invisible characters and white space the demo portal's profile page
+ * laces the password with taken out.
+ */
+function expectNoCanary(text: string): void {
+  for (const canary of [CANARY_PASSWORD, encodeURIComponent(CANARY_PASSWORD), CANARY_SEED, CANARY_SEED.toLowerCase()]) expect(text).not.toContain(canary);
+  const seen = text.replace(/&#8203;|&#x2060;|&shy;|&zwj;|%E2%80%8B|\\u200[bcd]|[\u00ad\u200b-\u200d\u2060\ufeff\s]/gi, '');
+  for (const canary of [CANARY_PASSWORD, CANARY_SEED, CANARY_SEED.toLowerCase()]) expect(seen).not.toContain(canary);
+}
 const INSPECTOR = join(import.meta.dirname, '../../node_modules/.bin/mcp-inspector-cli');
 // inspector-cli 1.0.3 finds its package.json through ../package.json of the working folder: a folder of this project.
 const INSPECTOR_CWD = join(import.meta.dirname, '..');
@@ -139,6 +149,15 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
     const profile = (await call('snapshot', { session })).text;
     expect(profile).toContain('Your password is');
     expect(profile).toContain('[REDACTED]');
+    // The hostile tricks: invisible characters or spaces between the letters, two inline halves, %E2%80%8B in a link.
+    expect(profile).toContain('Spelled with invisible characters: [REDACTED].');
+    expect(profile).toContain('Spelled out: [REDACTED].');
+    expect(profile).toContain('In two halves: [REDACTED].');
+    expect(profile).toContain('/url: /accounts?zw=[REDACTED]');
+    const zwLink = await call('click', { session, ref: REF(/link "Accounts \(zero-width hint\)"/, profile) });
+    expect(zwLink.isError, zwLink.text).toBe(false);
+    expect(zwLink.text).toContain('/accounts?zw=[REDACTED]');
+    await call('go_back', { session });
     await call('screenshot', { session });
     await call('wait_for', { session, text: CANARY_PASSWORD, timeout: 0.5 });
     await call('navigate', { session, url: `${origin}/accounts?echo=${encodeURIComponent(CANARY_PASSWORD)}` });
@@ -165,9 +184,7 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
     const recorded = JSON.stringify(await ts.services.recordings.events(recording.id));
     expect(recorded).not.toContain('typed-secret-0042');
 
-    const everywhere = [transcript.join('\n'), await auditText(ts), ts.logs.text(), recorded].join('\n');
-    const lowerSeed = CANARY_SEED.toLowerCase();
-    for (const canary of [CANARY_PASSWORD, encodeURIComponent(CANARY_PASSWORD), CANARY_SEED, lowerSeed]) expect(everywhere).not.toContain(canary);
+    expectNoCanary([transcript.join('\n'), await auditText(ts), ts.logs.text(), recorded].join('\n'));
   }, 240_000);
 
   it('is listed with operators\' sessions and watchable live; the next call fails with "ended by an administrator" once an administrator ends it', async () => {
@@ -205,10 +222,14 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
 
   it('a click that opens a file chooser: dismissed (agents give no files), said in the result, audited as a blocked upload; no chooser is left waiting', async () => {
     // The documents page of a portal that allows uploads, reached as live-view-transfers.test.ts does.
-    const documentsPortal = createDemoPortal({ username: USERNAME, password: CANARY_PASSWORD });
+    const documentsPortal = createDemoPortal({ username: USERNAME, password: CANARY_PASSWORD, totpSeed: CANARY_SEED });
+    const seen = transcript.length;
     try {
       const portalUrl = await documentsPortal.start(0, '127.0.0.1');
       await addDemoTransferAsset(ts, { id: 'agent-documents', portalUrl, username: USERNAME, password: CANARY_PASSWORD, policy: 'allow', endsOn: 'documents', connect: [] });
+      // The seed too, so that the canary search below covers every secret the session holds.
+      const values = new Map([['username', Buffer.from(USERNAME)], ['password', Buffer.from(CANARY_PASSWORD)], ['totpSeed', Buffer.from(CANARY_SEED)]]);
+      await ts.services.vault.set({ entryId: 'agent-documents-login', values }, ADMIN);
       await ts.services.grants.create({ subjectKind: 'user', subjectId: agent.userId, assetId: 'agent-documents', actions: ['connect'] }, ADMIN);
       const opened = await call('open_session', { asset: 'agent-documents' });
       expect(opened.isError, opened.text).toBe(false);
@@ -235,7 +256,16 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
       expect(documentsPortal.documents).toEqual([]);
       // The session goes on.
       expect((await call('snapshot', { session })).isError).toBe(false);
+      // A second chooser, and a refused call, so that an error and a repeated dismissal are searched too.
+      expect((await call('click', { session, ref: REF(/button "Document"/, page) })).text).toContain(FILE_CHOOSER_DISMISSED);
+      expect((await call('type', { session, ref: 'e424242', text: 'x' })).isError).toBe(true);
       await call('close_session', { session });
+
+      // Every result and error of this test, the audit rows, the logs and the recording hold no canary.
+      const recording = (await ts.services.recordings.list({ userId: agent.userId })).items.find((r) => r.sessionId === session)!;
+      const recorded = JSON.stringify(await ts.services.recordings.events(recording.id));
+      expect(transcript.length - seen).toBeGreaterThanOrEqual(6);
+      expectNoCanary([transcript.slice(seen).join('\n'), await auditText(ts), ts.logs.text(), recorded].join('\n'));
     } finally {
       await documentsPortal.stop();
     }

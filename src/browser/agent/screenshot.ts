@@ -1,5 +1,6 @@
 import type { Locator, Page } from 'playwright-core';
 import { MIN_SECRET_LENGTH } from '../../core/index.js';
+import { shownTextPattern } from './redact.js';
 
 const SCREENSHOT_TIMEOUT_MS = 10_000;
 const JPEG_QUALITY = 70;
@@ -8,9 +9,9 @@ const MAX_MASKED_VALUES = 20;
 
 /**
  * A JPEG of the tab's viewport with password fields and anything showing a secret painted over:
- * elements whose text holds a secret value (`getByText` picks the innermost), and fields or
- * buttons whose value attribute holds one. Secret values never leave the browser module; they
- * only go to the browser as selectors.
+ * elements whose text holds a secret value, also with invisible characters or white space between
+ * its letters (`getByText` picks the innermost), and fields or buttons whose value attribute holds
+ * one. Secret values never leave the browser module; they only go to the browser as selectors.
  */
 export async function maskedScreenshot(page: Page, secrets: readonly string[], passwords: readonly string[]): Promise<{ jpeg: Buffer; width: number; height: number }> {
   const values = [...new Set([...secrets, ...passwords])].filter((v) => v.length >= MIN_SECRET_LENGTH && !/[\n\r]/.test(v)).slice(0, MAX_MASKED_VALUES);
@@ -18,7 +19,7 @@ export async function maskedScreenshot(page: Page, secrets: readonly string[], p
   for (const frame of page.frames()) {
     mask.push(frame.locator('input[type="password" i]'), frame.locator('input[autocomplete*="password" i]'));
     for (const value of values) {
-      mask.push(frame.getByText(value), frame.locator(`[value*=${cssString(value)}]`), frame.locator(`img[alt*=${cssString(value)}]`));
+      mask.push(frame.getByText(shownTextPattern(value) ?? value), frame.locator(`[value*=${cssString(value)}]`), frame.locator(`img[alt*=${cssString(value)}]`));
     }
   }
   const jpeg = await page.screenshot({ type: 'jpeg', quality: JPEG_QUALITY, mask, maskColor: '#000000', caret: 'hide', timeout: SCREENSHOT_TIMEOUT_MS });
