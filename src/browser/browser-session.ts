@@ -132,7 +132,7 @@ export async function prepareBrowserSession(deps: OpenDeps & { shape: SessionSha
     }
   };
 
-  const transfers = createTransfers({ dir: deps.downloadsDir, sessionId, report });
+  const transfers = createTransfers({ dir: deps.downloadsDir, sessionId, agentOwned: () => spec?.ownerKind === 'agent', report });
 
   const proxy = await startEgressProxy({
     guard,

@@ -20,7 +20,7 @@ export const MAX_UPLOAD_FILES = 10;
 export const MAX_UPLOAD_TOTAL_BYTES = 48 * 1024 * 1024;
 /** Longest file name handed to a page or to the owner (characters). */
 export const MAX_FILE_NAME_CHARS = 200;
-/** Why a file chooser opened by an agent's action was dismissed (the audit record's reason). */
+/** Why a file chooser in an agent's session was dismissed (the audit record's reason; reported once per session, browser-session.ts). */
 export const AGENT_CHOOSER_REASON = 'file choosers are not available to agents; dismissed';
 /** Ids of choosers answered, cancelled or replaced that are still told apart from unknown ones (409 rather than 404). */
 const CLOSED_CHOOSERS_REMEMBERED = 20;
@@ -44,6 +44,8 @@ export interface TransfersDeps {
   dir: string | undefined;
   /** The claiming session's id (only known at claim; a file arrives only after it). */
   sessionId(): string;
+  /** True once an agent's session claimed the context: then no chooser waits for a live view (ContextSpec.ownerKind). */
+  agentOwned(): boolean;
   report(event: BrowserEvent): void;
 }
 
@@ -63,7 +65,11 @@ export interface Transfers extends SessionTransfers {
    * is not looking.
    */
   duringAgentAction<T>(run: () => Promise<T>): Promise<{ value: T; choosersDismissed: number }>;
-  /** A page opened a file chooser: true when an agent's action is running and it was dismissed (the caller does nothing else). */
+  /**
+   * A page opened a file chooser: true when it was dismissed (the caller does nothing else), which
+   * is when an agent's action is running, or in an agent's session at any time: a page timer that
+   * opens one after the action returned would otherwise wait for a live view the agent does not have.
+   */
   dismissForAgent(chooser: FileChooser): boolean;
   /** Removes the session's folder and forgets everything; later calls find nothing. */
   close(): Promise<void>;
@@ -87,6 +93,8 @@ export function createTransfers(deps: TransfersDeps): Transfers {
   const closedChoosers: string[] = [];
   /** Choosers dismissed during the agent's action in progress; undefined when none runs (agent calls run one at a time). */
   let agentDismissed: number | undefined;
+  /** Choosers of an agent's session dismissed outside its actions, not yet told (takeChoosersDismissed). */
+  let dismissedOutside = 0;
 
   const ownFolder = () => {
     const id = deps.sessionId().replace(/[^\w-]/g, '').slice(0, 64) || 'session';
@@ -161,8 +169,10 @@ export function createTransfers(deps: TransfersDeps): Transfers {
     },
 
     dismissForAgent(chooser) {
-      if (agentDismissed === undefined || closed) return false;
-      agentDismissed += 1;
+      if (closed) return false;
+      if (agentDismissed !== undefined) agentDismissed += 1;
+      else if (deps.agentOwned()) dismissedOutside += 1;
+      else return false;
       // As the owner's cancel: the page's input gets no file.
       void chooser.setFiles([]).catch(() => undefined);
       deps.report({ type: 'blocked', what: 'upload', reason: AGENT_CHOOSER_REASON });
@@ -203,6 +213,12 @@ export function createTransfers(deps: TransfersDeps): Transfers {
     },
 
     pendingChooser: () => (pending && !closed ? { ...pending.info, accept: [...pending.info.accept] } : null),
+
+    takeChoosersDismissed() {
+      const count = dismissedOutside;
+      dismissedOutside = 0;
+      return count;
+    },
 
     async setFiles(chooserId, files, before): Promise<UploadedFile[]> {
       const { chooser, info } = waiting(chooserId);
@@ -253,6 +269,7 @@ export function createTransfers(deps: TransfersDeps): Transfers {
       pendingChooser: () => self.pendingChooser(),
       setFiles: (chooserId, files, before) => self.setFiles(chooserId, files, before),
       cancelChooser: (chooserId) => self.cancelChooser(chooserId),
+      takeChoosersDismissed: () => self.takeChoosersDismissed(),
     },
   };
 }

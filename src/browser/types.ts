@@ -37,6 +37,12 @@ export interface ContextSpec {
    * fields that are not password fields (a password field never yields text).
    */
   recordKeystrokes?: 'masked' | 'plain';
+  /**
+   * Who owns the session: `agent` (an MCP agent, which has no live view to answer a file chooser:
+   * every chooser is dismissed, transfers.ts) or `user` (default: choosers outside an agent's action
+   * wait for the owner's live view).
+   */
+  ownerKind?: 'user' | 'agent';
   /** Called synchronously for every event; the sessions module audits them. Must not throw. */
   onEvent(event: BrowserEvent): void;
 }
@@ -163,6 +169,12 @@ export interface SessionTransfers {
   setFiles(chooserId: string, files: UploadFile[], before: (files: UploadedFile[]) => Promise<void>): Promise<UploadedFile[]>;
   /** Answers the chooser with no file (same errors as setFiles). */
   cancelChooser(chooserId: string): Promise<void>;
+  /**
+   * File choosers of an agent's session that a page opened by itself, outside the agent's actions,
+   * and that were dismissed since the last call (0 in other sessions): the agent's next tool result
+   * says so. Choosers its own actions open are told in that action's result instead.
+   */
+  takeChoosersDismissed(): number;
 }
 
 /** Values that must never leave the browser module in agent results (the session credential's values). */

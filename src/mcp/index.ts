@@ -3,7 +3,7 @@ export { createMcpTools, type ListedTool, type McpTools, type McpToolsDeps } fro
 export { createMcpProtocol, createMcpProtocolServer, SERVER_INSTRUCTIONS } from './protocol.js';
 export { createToolPolicy, type ToolPolicy } from './policy.js';
 export { TOOL_NAMES, type ToolName } from './tool-names.js';
-export { FILE_CHOOSER_DISMISSED, UNTRUSTED_PREFACE } from './results.js';
+export { FILE_CHOOSER_DISMISSED, FILE_CHOOSER_DISMISSED_MEANWHILE, UNTRUSTED_PREFACE } from './results.js';
 export { MAX_WAIT_SECONDS } from './tools.js';
 export type { AgentActionResult, AgentHandle, AgentPage, AgentSnapshot, AgentControls, McpAccess, McpLogger, McpRateLimit, McpSessions, RedactionSource } from './ports.js';
 export { toolErrorResult } from './errors.js';

@@ -6,7 +6,7 @@ import type { Principal } from '../identity/index.js';
 import { errorResult, toToolFailure, type ToolFailure } from './errors.js';
 import type { ToolPolicy } from './policy.js';
 import type { AgentHandle, McpAccess, McpLogger, McpRateLimit, McpSessions } from './ports.js';
-import { redactResult, redactText, type ToolResult } from './results.js';
+import { FILE_CHOOSER_DISMISSED_MEANWHILE, redactResult, redactText, withNote, type ToolResult } from './results.js';
 import { TOOLS, type ToolDefinition, type ToolOutput } from './tools.js';
 
 /** A tool as the protocol lists it. */
@@ -62,7 +62,7 @@ export function createMcpTools(deps: McpToolsDeps): McpTools {
       authorizeTool(principal, tool);
       args = parseArgs(tool, rawArgs);
       if (tool.onSession) handle = await sessions.agent(args.session as string, principal, context);
-      output = await tool.run({ principal, context, args, handle, sessions, access });
+      output = tellDismissedChoosers(await tool.run({ principal, context, args, handle, sessions, access }), handle);
       handle?.recordTool(tool.name, redactText(output.summary, handle.redact));
       await record(principal, context, name, 'success', started, { args, output, session: output.session ?? sessionOf(args), handle });
       return redactResult(output.result, handle?.redact);
@@ -138,6 +138,16 @@ export function createMcpTools(deps: McpToolsDeps): McpTools {
     list: (principal) => TOOLS.filter((t) => policy.allows(principal, t.name)).map((t) => listed.get(t.name)!),
     call,
   };
+}
+
+/**
+ * A file chooser the page opened by itself, outside the agent's actions, was dismissed (an agent
+ * has no live view to answer it): the next result that succeeds says so once. Taken after the run,
+ * so a chooser dismissed while it ran is told now, and one before a failed call later.
+ */
+function tellDismissedChoosers(output: ToolOutput, handle: AgentHandle | null): ToolOutput {
+  if (!handle || handle.takeChoosersDismissed() === 0) return output;
+  return { ...output, result: withNote(output.result, FILE_CHOOSER_DISMISSED_MEANWHILE), summary: `${output.summary} (file chooser dismissed outside an action)` };
 }
 
 function parseArgs(tool: ToolDefinition, raw: unknown): Record<string, unknown> {

@@ -37,6 +37,15 @@ export function pageLines(page: AgentPage): string {
 
 /** Said after an action that opened a file chooser: agents have no tool to give files, by design (docs/mcp.md). */
 export const FILE_CHOOSER_DISMISSED = 'A file chooser opened; uploading files is not available to agents, so it was dismissed.';
+/** Said in the next result after a page opened a file chooser by itself, outside the agent's actions (a timer, say), which was dismissed too. */
+export const FILE_CHOOSER_DISMISSED_MEANWHILE = 'A file chooser the page opened by itself since your previous call was dismissed; uploading files is not available to agents.';
+
+/** `result` with `sentence` (our words, never page content) as its last line, after any fenced page content. */
+export function withNote(result: ToolResult, sentence: string): ToolResult {
+  const last = result.content.map((c) => c.type).lastIndexOf('text');
+  if (last === -1) return { ...result, content: [...result.content, { type: 'text', text: sentence }] };
+  return { ...result, content: result.content.map((c, i) => (i === last && c.type === 'text' ? { type: 'text', text: `${c.text}\n${sentence}` } : c)) };
+}
 
 /**
  * One action's result: what happened (our words) and what of the page it

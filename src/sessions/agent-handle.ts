@@ -90,6 +90,7 @@ export async function openAgentHandle(deps: AgentHandleDeps, s: LiveSession, bro
         deps.live.touch(s);
       }
     },
+    takeChoosersDismissed: () => browser.transfers.takeChoosersDismissed(),
     recordTool(tool: string, summary: string): void {
       if (s.ending || !s.recording) return;
       const name = String(tool).replace(/[^a-z0-9_.-]/gi, '').slice(0, MAX_TOOL_NAME);

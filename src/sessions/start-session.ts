@@ -160,6 +160,7 @@ async function openContext(deps: StartDeps, s: LiveSession): Promise<BrowserSess
       allowInsecureHttp: asset.allowInsecureHttp,
       policy: { downloads, uploads, clipboardCopy, clipboardPaste },
       recordKeystrokes: asset.policy.recordKeystrokes,
+      ownerKind: s.record.principalKind,
       onEvent: (event) => deps.live.onBrowserEvent(s, event),
     });
     s.settle(browser);

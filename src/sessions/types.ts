@@ -85,6 +85,8 @@ export interface AgentHandle {
   fillCredential(ref: string, field: string, context?: RequestContext): Promise<AgentActionResult>;
   /** Adds the recording event `{ type: 'tool', tool, summary }`; the summary is redacted and capped. */
   recordTool(tool: string, summary: string): void;
+  /** File choosers the session's pages opened by themselves, outside the agent's actions, dismissed since the last call (browser SessionTransfers). */
+  takeChoosersDismissed(): number;
 }
 
 export interface BrowserSessions {

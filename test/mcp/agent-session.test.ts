@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -7,7 +9,7 @@ import { seedDemoPortal } from '../../src/cli/commands/demo-portal-seed.js';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
 import type { Principal } from '../../src/identity/index.js';
 import { AGENT_CHOOSER_REASON } from '../../src/browser/index.js';
-import { FILE_CHOOSER_DISMISSED, UNTRUSTED_PREFACE } from '../../src/mcp/index.js';
+import { FILE_CHOOSER_DISMISSED, FILE_CHOOSER_DISMISSED_MEANWHILE, UNTRUSTED_PREFACE } from '../../src/mcp/index.js';
 import { addDemoTransferAsset } from '../http/live-view-fixtures.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { ADMIN, agentToken, auditRows, auditText, connect, textOf } from './support.js';
@@ -271,6 +273,103 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
     }
   }, 240_000);
 
+  it("a file chooser a page timer opens after the agent's click returned: dismissed too in an agent's session, audited once, said in the next result only; an operator's session still offers it to the owner's view", async () => {
+    const portal = await startLaterChooserPortal();
+    try {
+      await ts.services.vault.set({ entryId: 'agent-later-login', values: new Map([['username', Buffer.from(USERNAME)], ['password', Buffer.from(CANARY_PASSWORD)]]) }, ADMIN);
+      await ts.services.assets.create(
+        {
+          id: 'agent-later',
+          name: 'Later chooser',
+          url: `${portal.url}/login`,
+          credential: 'agent-later-login',
+          allowInsecureHttp: true,
+          loginRecipe: { steps: [{ fill: '#username', value: '{{username}}' }, { fill: '#password', value: '{{password}}' }, { click: '#sign-in' }, { waitFor: { selector: '#later' } }], injection: 'intercept' },
+          successCheck: { selector: '#later' },
+          policy: { downloads: 'block', uploads: 'allow' },
+        },
+        ADMIN,
+      );
+      await ts.services.grants.create({ subjectKind: 'user', subjectId: agent.userId, assetId: 'agent-later', actions: ['connect'] }, ADMIN);
+
+      const opened = await call('open_session', { asset: 'agent-later' });
+      expect(opened.isError, opened.text).toBe(false);
+      const session = /Session ([0-9a-f-]{36}) on asset agent-later/.exec(opened.text)![1]!;
+      const page = (await call('snapshot', { session })).text;
+      // The page's chooser waits for /release, which answers only once the click's result is back:
+      // the chooser opens after the action, within the click's user activation.
+      const clicked = await call('click', { session, ref: REF(/button "Attach later"/, page) });
+      expect(clicked.isError, clicked.text).toBe(false);
+      expect(clicked.text).not.toContain(FILE_CHOOSER_DISMISSED);
+      expect(clicked.text).not.toContain(FILE_CHOOSER_DISMISSED_MEANWHILE);
+      portal.release();
+      const blocked = async () => (await auditRows(ts, 'browser_session.blocked')).filter((r) => r.target_id === session);
+      await eventually(async () => ((await blocked()).length > 0 ? true : undefined), 30_000, () => 'the dismissed chooser recorded');
+      expect(await blocked()).toEqual([expect.objectContaining({ outcome: 'denied', details: expect.objectContaining({ what: 'upload', reason: AGENT_CHOOSER_REASON }) })]);
+      // Nothing waits for the owner (an agent has no live view to answer it).
+      const owner: Principal = { kind: 'agent', id: agent.userId, name: 'demo-agent', roles: ['agent'], groups: [], via: 'api_token', mfa: false, scopes: ['mcp'] };
+      const attached = await ts.server.browser.sessions.attach(session, owner, 'control');
+      const notices: string[] = [];
+      attached.transfers!.subscribe((notice) => notices.push(notice.type))();
+      expect(notices).not.toContain('file_chooser');
+
+      // The next result says so in one sentence of ours, after the page's fenced content; once.
+      const next = await call('snapshot', { session });
+      expect(next.isError, next.text).toBe(false);
+      expect(next.text.endsWith(`\n${FILE_CHOOSER_DISMISSED_MEANWHILE}`)).toBe(true);
+      expect(next.text.split(FILE_CHOOSER_DISMISSED_MEANWHILE)[0]).toContain('untrusted-page-content');
+      expect((await call('snapshot', { session })).text).not.toContain(FILE_CHOOSER_DISMISSED_MEANWHILE);
+      // A second chooser later in the session is dismissed and told again, recorded once per session.
+      portal.hold();
+      const again = await call('click', { session, ref: REF(/button "Attach later"/, page) });
+      expect(again.isError, again.text).toBe(false);
+      portal.release();
+      await eventually(() => (portal.released() >= 2 ? true : undefined), 30_000, () => 'the second release answered');
+      const told = await eventually(
+        async () => {
+          const result = await call('snapshot', { session });
+          return result.text.includes(FILE_CHOOSER_DISMISSED_MEANWHILE) ? result : undefined;
+        },
+        30_000,
+        () => 'the second dismissal told',
+      );
+      expect(told.isError).toBe(false);
+      expect(await blocked()).toHaveLength(1);
+      await call('close_session', { session });
+      const recording = (await ts.services.recordings.list({ userId: agent.userId })).items.find((r) => r.sessionId === session)!;
+      const summaries = (await ts.services.recordings.events(recording.id)).flatMap((e) => ((e as { type?: string }).type === 'tool' ? [(e as { summary: string }).summary] : []));
+      expect(summaries.filter((text) => text.endsWith('(file chooser dismissed outside an action)'))).toHaveLength(2);
+
+      // An operator's session (same page, same click through the tools' controls): the late chooser waits for the owner's view.
+      const operatorAccount = await ts.services.users.create({ username: 'later-operator', kind: 'person', roles: ['operator'], source: 'local' }, ADMIN);
+      await ts.services.grants.create({ subjectKind: 'user', subjectId: operatorAccount.id, assetId: 'agent-later', actions: ['connect'] }, ADMIN);
+      const operator: Principal = { kind: 'user', id: operatorAccount.id, name: 'later-operator', roles: ['operator'], groups: [], via: 'session', mfa: true };
+      const operatorSession = await ts.server.browser.sessions.start(operator, 'agent-later');
+      const view = await ts.server.browser.sessions.attach(operatorSession.id, operator, 'control');
+      const seen: string[] = [];
+      const stop = view.transfers!.subscribe((notice) => seen.push(notice.type));
+      try {
+        portal.hold();
+        const handle = await ts.server.browser.sessions.agent(operatorSession.id, operator);
+        const snap = await handle.controls.snapshot({ redact: handle.redact });
+        const result = await handle.controls.click(REF(/button "Attach later"/, snap.text), { redact: handle.redact });
+        expect(result.fileChooserDismissed).toBeUndefined();
+        portal.release();
+        await eventually(() => (seen.includes('file_chooser') ? true : undefined), 30_000, () => `the chooser offered to the owner's view (got ${seen.join(', ')})`);
+        expect(handle.takeChoosersDismissed()).toBe(0);
+        expect((await auditRows(ts, 'browser_session.blocked')).filter((r) => r.target_id === operatorSession.id)).toEqual([]);
+      } finally {
+        stop();
+        await ts.server.browser.sessions.end(operatorSession.id, operator).catch(() => undefined);
+      }
+
+      const everywhere = [transcript.join('\n'), await auditText(ts), ts.logs.text(), JSON.stringify(summaries)].join('\n');
+      for (const canary of [CANARY_PASSWORD, encodeURIComponent(CANARY_PASSWORD)]) expect(everywhere).not.toContain(canary);
+    } finally {
+      await portal.stop();
+    }
+  }, 240_000);
+
   it('does the same task through the MCP Inspector in CLI mode (one process per call; the server is stateless)', async () => {
     const inspector = async (method: string, tool?: string, args: Record<string, string | boolean> = {}) => {
       const argv = ['--cli', `${ts.url}/mcp`, '--transport', 'http', '--header', `Authorization: Bearer ${agent.token}`, '--method', method];
@@ -301,3 +400,66 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
     expect(transcript.join('\n')).not.toContain(CANARY_PASSWORD);
   }, 300_000);
 });
+
+/**
+ * A portal whose documents page opens its file chooser from a timer-like callback: the click on
+ * "Attach later" asks for an image (/release) and clicks the file input once it is answered; the
+ * test answers it (release) after the click's result came back, so the chooser opens outside the
+ * action (within the click's user activation, which Chromium requires for a chooser).
+ */
+async function startLaterChooserPortal(): Promise<{ url: string; release(): void; hold(): void; released(): number; stop(): Promise<void> }> {
+  let open = false;
+  let answered = 0;
+  const waiting: ServerResponse[] = [];
+  const answer = (res: ServerResponse) => {
+    answered += 1;
+    res.writeHead(204, { 'cache-control': 'no-store' }).end();
+  };
+  const html = (res: ServerResponse, body: string) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><html lang="en"><head><title>Later chooser</title></head><body>${body}</body></html>`);
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    req.resume();
+    if (path === '/login' && req.method === 'POST') res.writeHead(303, { location: '/documents' }).end();
+    else if (path === '/login') {
+      html(res, '<form method="post" action="/login"><label>Username <input id="username" name="username"></label><label>Password <input id="password" name="password" type="password"></label><button id="sign-in">Sign in</button></form>');
+    } else if (path === '/documents') {
+      html(
+        res,
+        '<h1>Documents</h1><label>Document <input type="file" id="doc"></label><button id="later" type="button">Attach later</button>' +
+          "<script>document.getElementById('later').onclick = () => { const img = new Image(); img.onload = img.onerror = () => document.getElementById('doc').click(); img.src = '/release?' + Math.random(); };</script>",
+      );
+    } else if (path === '/release') {
+      if (open) answer(res);
+      else waiting.push(res);
+    } else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    release() {
+      open = true;
+      for (const res of waiting.splice(0)) answer(res);
+    },
+    hold() {
+      open = false;
+    },
+    released: () => answered,
+    async stop() {
+      for (const res of waiting.splice(0)) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Polls `probe` (no timing is asserted: the limit only turns a hang into a message). */
+async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, limitMs: number, what: () => string): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
