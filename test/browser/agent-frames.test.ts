@@ -70,6 +70,9 @@ describe('agent controls: frames, shadow roots, new windows, requests in flight 
       expect(snap.text).toMatch(/textbox "Other secret"[^\n]*: \[REDACTED\]/);
       const typed = await session.agent.type(refOf(snap.text, 'textbox "Main secret"'), 'typedpass-3131', noVaultValues);
       expect(typed.field).toBe('password');
+      // Fields in a child frame and in a shadow root are password fields too (checked in Playwright's utility world as well).
+      expect((await session.agent.type(refOf(snap.text, 'textbox "Frame secret"'), 'typedpass-3131', noVaultValues)).field).toBe('password');
+      expect((await session.agent.type(refOf(snap.text, 'textbox "Shadow secret"'), 'typedpass-3131', noVaultValues)).field).toBe('password');
       const after = await session.agent.snapshot(noVaultValues);
       const out = JSON.stringify([navigated, snap, typed, after]);
       for (const secret of ['mainpass-4242', 'shadowpass-5678', 'framepass-1234', 'typedpass-3131']) expect(out).not.toContain(secret);

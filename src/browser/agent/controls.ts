@@ -216,7 +216,7 @@ export function createAgentControls(deps: AgentControlsDeps): AgentControls {
         return acted(
           tab,
           look,
-          async () => textField(ref, await inspect(tab, ref)()),
+          async () => textField(ref, await inspect(tab, ref, { kind: true })()),
           async () => {
             await onRef(tab, ref, 'typed into', (l) => l.fill(text, { timeout: ACTION_TIMEOUT_MS }));
             if (options.submit) await onRef(tab, ref, 'submitted', (l) => l.press('Enter', { timeout: ACTION_TIMEOUT_MS }));

@@ -14,13 +14,28 @@ export interface TargetFacts {
   select?: 'ok' | 'missing' | 'not-select';
   /** With `formAction`: the action attribute of the element's form ('' when absent), or null without a form. */
   formAction?: string | null;
+  /** With `formAction`: the element's own `form` attribute (the id of its form), or null. */
+  formAttribute?: string | null;
 }
 
 /** What is asked about the target besides its kind and window. */
 export interface TargetQuestions {
   options?: readonly string[];
   formAction?: boolean;
+  /**
+   * The kind decides something (masking typed text): a password field is also looked for in
+   * Playwright's utility world, where page scripts cannot change what the DOM answers.
+   */
+  kind?: boolean;
 }
+
+/**
+ * Password fields as {@link INSPECT} knows them (the type, or autocomplete saying so), as a CSS
+ * selector. The page's main world, where INSPECT runs, is the page's own: a script can make
+ * `input.type` say "text" or `getAttribute` lie. Selectors run in Playwright's utility world, an
+ * isolated world whose DOM bindings the page cannot reach.
+ */
+const PASSWORD_FIELD = 'input[type=password i], input[autocomplete*=password i], input[autocomplete*=one-time-code i]';
 
 /** An element's facts are read within this long (a page busy in a loop must not hold the call). */
 const INSPECT_TIMEOUT_MS = 5_000;
@@ -43,7 +58,11 @@ export async function inspectTarget(page: Page, ref: string, questions: TargetQu
     timer = setTimeout(() => reject(new Error('Timeout reading the element')), INSPECT_TIMEOUT_MS);
   });
   try {
-    return await Promise.race([page.$eval(selector, INSPECT, { options: questions.options ? [...questions.options] : null, formAction: questions.formAction === true }), deadline]);
+    const read = page.$eval(selector, INSPECT, { options: questions.options ? [...questions.options] : null, formAction: questions.formAction === true });
+    if (!questions.kind) return await Promise.race([read, deadline]);
+    // Sent together: one round trip's wait, not two.
+    const [facts, password] = await Promise.race([Promise.all([read, isPasswordField(page, selector)]), deadline]);
+    return password ? { ...facts, kind: 'password' } : facts;
   } catch (error) {
     const text = error instanceof Error ? error.message : '';
     if (isClosedError(error)) throw new AppError('session_ended');
@@ -87,6 +106,50 @@ export async function checkRef(page: Page, ref: string): Promise<void> {
   if (found !== 1) throw staleRef(ref);
 }
 
+/** Whether the element `selector` names is a password field, asked in Playwright's utility world. */
+function isPasswordField(page: Page, selector: string): Promise<boolean> {
+  return page
+    .locator(selector)
+    .and(page.locator(PASSWORD_FIELD))
+    .count()
+    .then((n) => n > 0);
+}
+
+/**
+ * Whether the element `selector` names has, read in Playwright's utility world, the form that the
+ * main world's {@link INSPECT} reported: its `form` attribute, and its form owner (the form with
+ * that id, else the nearest form ancestor) with that action attribute; or, for no form, no form
+ * owner at all. One XPath count: the claim is checked, not read again, so the check is one round
+ * trip whatever the answer. A text field that is not an input or textarea has no form owner.
+ */
+function formClaimHolds(page: Page, selector: string, facts: TargetFacts): Promise<boolean> {
+  const field = '(self::input or self::textarea)';
+  let claim: string;
+  if (facts.formAction === null || facts.formAction === undefined) claim = `not${field} or (not(@form) and not(ancestor::form))`;
+  else {
+    const action = facts.formAction === '' ? '(not(@action) or @action="")' : `@action=${xpathString(facts.formAction)}`;
+    const attribute = facts.formAttribute ?? null;
+    claim =
+      attribute === null
+        ? `${field} and not(@form) and ancestor::form[1][${action}]`
+        : `${field} and @form=${xpathString(attribute)} and (//*[@id=${xpathString(attribute)}])[1][self::form][${action}]`;
+  }
+  return page
+    .locator(`${selector} >> xpath=self::*[${claim}]`)
+    .count()
+    .then((n) => n === 1);
+}
+
+/** An XPath string literal of any text (XPath 1.0 has no escapes: `concat` where both quotes occur). */
+function xpathString(text: string): string {
+  if (!text.includes('"')) return `"${text}"`;
+  if (!text.includes("'")) return `'${text}'`;
+  return `concat(${text
+    .split('"')
+    .map((part) => `"${part}"`)
+    .join(`, '"', `)})`;
+}
+
 function isClosedError(error: unknown): boolean {
   return error instanceof Error && /Target (page, context or browser )?closed|has been closed|browser has disconnected/i.test(error.message);
 }
@@ -115,25 +178,32 @@ function INSPECT(el: unknown, questions: { options: string[] | null; formAction:
       facts.select = wanted.every((w) => options.some((o) => o.value === w || o.label === w || (o.textContent ?? '').trim() === w)) ? 'ok' : 'missing';
     }
   }
-  if (questions.formAction) facts.formAction = e.form ? (e.form.getAttribute('action') ?? '') : null;
+  if (questions.formAction) {
+    facts.formAction = e.form ? (e.form.getAttribute('action') ?? '') : null;
+    facts.formAttribute = e.getAttribute('form');
+  }
   return facts;
 }
 
 /**
  * Where a credential typed into the field `ref` could go: the field's frame (its URL from
  * Playwright, not from the page) and its form's action must be on an allowed host, as for the
- * login runner (login/fill.ts). Returns the field's kind, read in the same evaluation.
+ * login runner (login/fill.ts). Returns the field's kind, read in the same evaluation. What the
+ * page's main world said of the form is then checked in Playwright's utility world (a page script
+ * can make `getAttribute('action')` name an allowed host): a claim that does not hold there is
+ * refused.
  */
 export async function checkDestination(page: Page, ref: string, guard: UrlGuard): Promise<TargetFacts['kind']> {
   const refused = () => new AppError('forbidden', { publicMessage: "The field's page or its form's target is not on a host this asset allows (or is plain http where the asset requires https); nothing was filled." });
-  const handle = await page.$(refSelector(ref)).catch((error: unknown) => Promise.reject(actionFailed(error, ref, 'read')));
+  const selector = refSelector(ref);
+  const readFailed = (error: unknown) => Promise.reject(actionFailed(error, ref, 'read'));
+  const [handle, password] = await Promise.all([page.$(selector).catch(readFailed), isPasswordField(page, selector).catch(readFailed)]);
   if (!handle) throw staleRef(ref);
   try {
-    const [frame, facts] = await Promise.all([
-      handle.ownerFrame(),
-      handle.evaluate(INSPECT, { options: null, formAction: true }).catch((error: unknown) => Promise.reject(actionFailed(error, ref, 'read'))),
-    ]);
+    const [frame, inspected] = await Promise.all([handle.ownerFrame(), handle.evaluate(INSPECT, { options: null, formAction: true }).catch(readFailed)]);
+    const facts: TargetFacts = password ? { ...inspected, kind: 'password' } : inspected;
     if (facts.kind === 'none') return 'none';
+    if (!(await formClaimHolds(page, selector, facts).catch(readFailed))) throw refused();
     const pageUrl = frame?.url();
     if (!pageUrl || !guard.check(pageUrl).ok) throw refused();
     const action = facts.formAction ?? null;
