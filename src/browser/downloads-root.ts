@@ -16,9 +16,25 @@ import { join } from 'node:path';
  * host, parallel test workers, containers with a shared /tmp), so a starting pool removes only the
  * folders of its own host whose process is gone; it never touches a folder of a live process (its
  * own included), a name of another shape, a symbolic link, or anything outside `root`.
+ *
+ * Names of the short-lived earlier shape without a run token (`webasset-downloads-<host>-<pid>-XXXXXX`)
+ * are swept by the same rule (no process of today makes one, so one with our pid is an earlier
+ * process's). The first shape, `webasset-downloads-XXXXXX`, names no process: such a folder is
+ * removed only when nothing in it changed for FIRST_SHAPE_MIN_AGE_MS, longer than any session
+ * lives (docs/decisions/0029, "Leftovers after a crash").
  */
 export const DOWNLOADS_FOLDER_PREFIX = 'webasset-downloads-';
-const OWNED = /^webasset-downloads-([0-9a-f]{8})-([1-9]\d{0,9})-([0-9a-f]{8})-[A-Za-z0-9]{6}$/;
+/** Host tag, pid, and the run token (absent in the earlier shape). */
+const OWNED = /^webasset-downloads-([0-9a-f]{8})-([1-9]\d{0,9})-(?:([0-9a-f]{8})-)?[A-Za-z0-9]{6}$/;
+/** The first shape: mkdtemp's six characters only, no host, no process. */
+const FIRST_SHAPE = /^webasset-downloads-[A-Za-z0-9]{6}$/;
+/**
+ * How long nothing in a folder of the first shape (the folder, its entries, its session folders'
+ * entries) must have changed before it is removed: a day more than the longest session an asset
+ * may allow (maxDurationMinutes, at most 7 days), so no session still holds a file in it. A running
+ * older node's idle folder may go too: its browser makes it again (0700) at its next download.
+ */
+export const FIRST_SHAPE_MIN_AGE_MS = 8 * 24 * 60 * 60_000;
 
 /** Who made a downloads folder: this host (hashed), a process id and the process's run token. */
 export interface FolderOwner {
@@ -55,6 +71,8 @@ export interface SweepDeps {
   owner: FolderOwner;
   /** Default processAlive. */
   isAlive?: (pid: number) => boolean;
+  /** Wall-clock milliseconds, compared with file modification times; default Date.now. */
+  now?: () => number;
 }
 
 /** What a sweep removed: browser folders, session folders (`kept-*`) in them, files and their bytes. */
@@ -69,21 +87,26 @@ export interface SweepResult {
  * Removes the downloads folders that processes of this host left when they died. A folder is
  * removed only when its name has our shape and this host's tag, its process is gone (no process has
  * its id, or the id is ours with another run token), and it is a real directory (lstat: a symbolic link is never followed) owned by
- * this user. Folders that cannot be read or removed are left and not counted.
+ * this user; a folder of the first shape when it is such a directory and nothing in it changed for
+ * FIRST_SHAPE_MIN_AGE_MS. Folders that cannot be read or removed are left and not counted.
  */
 export async function sweepLeftoverDownloads(deps: SweepDeps): Promise<SweepResult> {
   const isAlive = deps.isAlive ?? processAlive;
   const result: SweepResult = { folders: 0, sessionFolders: 0, files: 0, bytes: 0 };
+  const now = deps.now ?? Date.now;
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   for (const name of await readdir(deps.root)) {
     const match = OWNED.exec(name);
-    if (!match || match[1] !== deps.owner.host) continue;
-    const pid = Number(match[2]);
-    // Our pid: ours when the run token is ours too; otherwise an earlier process that had our pid, gone for sure.
-    if (pid === deps.owner.pid ? match[3] === deps.owner.run : isAlive(pid)) continue;
+    if (match) {
+      if (match[1] !== deps.owner.host) continue;
+      const pid = Number(match[2]);
+      // Our pid: ours when the run token is ours too; otherwise (another token, or none) an earlier process that had our pid, gone for sure.
+      if (pid === deps.owner.pid ? match[3] === deps.owner.run : isAlive(pid)) continue;
+    } else if (!FIRST_SHAPE.test(name)) continue;
     const path = join(deps.root, name);
     const info = await lstat(path).catch(() => undefined);
     if (!info?.isDirectory() || (uid !== undefined && info.uid !== uid)) continue;
+    if (!match && (await lastChange(path, info.mtimeMs)) > now() - FIRST_SHAPE_MIN_AGE_MS) continue;
     const found = await measure(path);
     // fs.rm unlinks a symbolic link found inside; it never descends into its target.
     const removed = await rm(path, { recursive: true, force: true }).then(
@@ -97,6 +120,23 @@ export async function sweepLeftoverDownloads(deps: SweepDeps): Promise<SweepResu
     result.bytes += found.bytes;
   }
   return result;
+}
+
+/** The newest modification time in a folder, two levels deep, without following links; Infinity when something cannot be read (the folder stays). */
+async function lastChange(folder: string, own: number): Promise<number> {
+  let newest = own;
+  const visit = async (dir: string, depth: number): Promise<boolean> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
+    if (!entries) return false;
+    for (const entry of entries) {
+      const info = await lstat(join(dir, entry.name)).catch(() => undefined);
+      if (!info) return false;
+      newest = Math.max(newest, info.mtimeMs);
+      if (entry.isDirectory() && depth === 0 && !(await visit(join(dir, entry.name), depth + 1))) return false;
+    }
+    return true;
+  };
+  return (await visit(folder, 0)) ? newest : Infinity;
 }
 
 /** Counts what a leftover folder holds, two levels deep (browser folder, session folders), without following links. */

@@ -1,7 +1,7 @@
 // The browser module: isolated Chromium contexts behind a plain-data handle. Nothing outside
 // src/browser holds a Playwright object (DESIGN.md; checked by .dependency-cruiser.cjs).
 export { createBrowserPool, DEFAULT_LAUNCH_ARGS, type BrowserPoolDeps } from './pool.js';
-export { downloadsFolderPrefix, hostTag, PROCESS_RUN } from './downloads-root.js';
+export { downloadsFolderPrefix, FIRST_SHAPE_MIN_AGE_MS, hostTag, PROCESS_RUN } from './downloads-root.js';
 export { findChromium, CHROMIUM_CANDIDATES } from './chromium-path.js';
 export { DEFAULT_VIEWPORT } from './browser-session.js';
 export { redactAgentText } from './agent/redact.js';

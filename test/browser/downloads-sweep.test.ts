@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBrowserPool, downloadsFolderPrefix, findChromium, hostTag, PROCESS_RUN, type BrowserPool } from '../../src/browser/index.js';
+import { createBrowserPool, downloadsFolderPrefix, findChromium, FIRST_SHAPE_MIN_AGE_MS, hostTag, PROCESS_RUN, type BrowserPool } from '../../src/browser/index.js';
 import { LogCapture } from '../support/server.js';
 import { eventLog, html, loopbackLookup, spec, startSite, TEST_LAUNCH_ARGS, type Site } from './support.js';
 
@@ -29,12 +29,32 @@ async function deadPid(): Promise<number> {
   return child.pid!;
 }
 
-/** A downloads folder as a process `pid` of `host` makes it, with a session folder holding one statement. */
-function leftover(pid: number, host = HOST, run = 'feedc0de'): { folder: string; file: string } {
-  const folder = mkdtempSync(join(root, downloadsFolderPrefix({ host, pid, run })));
+/**
+ * A downloads folder as a process `pid` of `host` makes it, with a session folder holding one
+ * statement; `run` null: the earlier shape without a run token (`webasset-downloads-<host>-<pid>-XXXXXX`).
+ */
+function leftover(pid: number, host = HOST, run: string | null = 'feedc0de'): { folder: string; file: string } {
+  const folder = mkdtempSync(join(root, run === null ? `webasset-downloads-${host}-${pid}-` : downloadsFolderPrefix({ host, pid, run })));
   mkdirSync(join(folder, 'kept-s1-abc123'), { mode: 0o700 });
   const file = join(folder, 'kept-s1-abc123', '2b1f0c4e-0000-4000-8000-000000000000');
   writeFileSync(file, STATEMENT);
+  return { folder, file };
+}
+
+/**
+ * A folder of the first shape (`webasset-downloads-XXXXXX`, no host or process in its name) with a
+ * session folder holding one statement, everything last changed `ageMs` ago except the statement
+ * when `statementAgeMs` is given.
+ */
+function firstShape(suffix: string, ageMs: number, statementAgeMs = ageMs): { folder: string; file: string } {
+  const folder = join(root, `webasset-downloads-${suffix}`);
+  mkdirSync(join(folder, 'kept-s2-def456'), { recursive: true, mode: 0o700 });
+  const file = join(folder, 'kept-s2-def456', '3c2e1d5f-0000-4000-8000-000000000000');
+  writeFileSync(file, STATEMENT);
+  const at = (age: number) => new Date(Date.now() - age);
+  utimesSync(file, at(statementAgeMs), at(statementAgeMs));
+  utimesSync(join(folder, 'kept-s2-def456'), at(ageMs), at(ageMs));
+  utimesSync(folder, at(ageMs), at(ageMs));
   return { folder, file };
 }
 
@@ -78,22 +98,45 @@ describe('downloads left by a process that died', () => {
     const samePidEarlierRun = leftover(process.pid);
     const otherHost = leftover(await deadPid(), hostTag('another-host'));
     const liveProcess = leftover(process.ppid);
+    // The earlier shape without a run token: the same rule (a dead pid, or ours: an earlier process's).
+    const earlierDead = leftover(await deadPid(), HOST, null);
+    const earlierSamePid = leftover(process.pid, HOST, null);
+    const earlierLive = leftover(process.ppid, HOST, null);
+    const earlierOtherHost = leftover(await deadPid(), hostTag('another-host'), null);
     // A link with a dead process's name, to a folder outside the root: neither followed nor emptied.
     writeFileSync(join(outside, 'keep.txt'), 'outside');
     const link = join(root, `${downloadsFolderPrefix({ host: HOST, pid: await deadPid(), run: PROCESS_RUN })}link00`);
     symlinkSync(outside, link, 'dir');
+    // The first shape names no process: removed only when nothing in it changed for longer than any session lives.
     const unrelated = join(root, 'webasset-downloads-abcdef');
     mkdirSync(unrelated);
+    const day = 24 * 60 * 60_000;
+    const firstShapeOld = firstShape('Old123', FIRST_SHAPE_MIN_AGE_MS + day);
+    const firstShapeYoung = firstShape('Young1', FIRST_SHAPE_MIN_AGE_MS - day);
+    // An old folder whose statement changed recently: a session may still hold it.
+    const firstShapeRecentFile = firstShape('Recnt1', FIRST_SHAPE_MIN_AGE_MS + day, 0);
+    // A link with a name of the first shape to an old folder outside: neither followed nor removed.
+    const oldOutside = mkdtempSync(join(tmpdir(), 'sweep-old-outside-'));
+    writeFileSync(join(oldOutside, 'keep.txt'), 'outside');
+    utimesSync(join(oldOutside, 'keep.txt'), new Date(Date.now() - FIRST_SHAPE_MIN_AGE_MS - day), new Date(Date.now() - FIRST_SHAPE_MIN_AGE_MS - day));
+    utimesSync(oldOutside, new Date(Date.now() - FIRST_SHAPE_MIN_AGE_MS - day), new Date(Date.now() - FIRST_SHAPE_MIN_AGE_MS - day));
+    const firstShapeLink = join(root, 'webasset-downloads-Link01');
+    symlinkSync(oldOutside, firstShapeLink, 'dir');
 
     const logs = new LogCapture();
     const second = startPool(logs);
     const session = await second.open(spec({ onEvent: () => undefined }));
 
-    for (const gone of [dead, samePidEarlierRun]) expect(existsSync(gone.folder)).toBe(false);
-    for (const left of [otherHost, liveProcess]) expect(existsSync(left.file)).toBe(true);
+    for (const gone of [dead, samePidEarlierRun, earlierDead, earlierSamePid]) expect(existsSync(gone.folder)).toBe(false);
+    for (const left of [otherHost, liveProcess, earlierLive, earlierOtherHost]) expect(existsSync(left.file)).toBe(true);
     expect(existsSync(link)).toBe(true);
     expect(readdirSync(outside)).toEqual(['keep.txt']);
     expect(existsSync(unrelated)).toBe(true);
+    expect(existsSync(firstShapeOld.folder)).toBe(false);
+    for (const left of [firstShapeYoung, firstShapeRecentFile]) expect(existsSync(left.file)).toBe(true);
+    expect(existsSync(firstShapeLink)).toBe(true);
+    expect(readdirSync(oldOutside)).toEqual(['keep.txt']);
+    rmSync(oldOutside, { recursive: true, force: true });
     // The live session's statement is still there and still served.
     const opened = await live.transfers.openDownload(kept.id);
     const chunks: Buffer[] = [];
@@ -101,7 +144,7 @@ describe('downloads left by a process that died', () => {
     expect(Buffer.concat(chunks).equals(STATEMENT)).toBe(true);
 
     const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => typeof l.msg === 'string' && l.msg.startsWith('removed downloads folders'));
-    expect(line).toMatchObject({ folders: 2, sessionFolders: 2, files: 2, bytes: 2 * STATEMENT.length });
+    expect(line).toMatchObject({ folders: 5, sessionFolders: 5, files: 5, bytes: 5 * STATEMENT.length });
     await session.close();
     await live.close();
   });
