@@ -83,7 +83,7 @@ const INVISIBLE_OR_WHITE = new RegExp(`^(?:${RAW_GAP})$`);
  * A run of invisible characters and white space in any of their forms: as is, percent-encoded, as
  * an HTML character reference and JSON-escaped; also Unicode tag characters (U+E0000..E007F,
  * invisible, used to smuggle text to models) as is and percent-encoded. Compiled once; used only
- * through `matchAll`, which copies it.
+ * through `matchAll`, which copies it, and `replace`, which leaves its `lastIndex` at 0.
  */
 const GAP_RUN = ((): RegExp => {
   const codes = [...INVISIBLE, ...WHITE];
@@ -134,8 +134,13 @@ function squeeze(text: string): { text: string; original(index: number): number 
   };
 }
 
-/** Replaces what `pattern` finds in `text` without its runs, in `text` as it was (runs inside included). */
+/**
+ * Replaces what `pattern` finds in `text` without its runs, in `text` as it was (runs inside
+ * included). Most texts hold no secret: they cost one native replace and one search; where each
+ * position came from is worked out only when something is found.
+ */
 function replaceSqueezed(text: string, pattern: RegExp): string {
+  if (text.replace(GAP_RUN, '').search(pattern) === -1) return text;
   const squeezed = squeeze(text);
   let out = '';
   let from = 0;
