@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { createDemoPortal, DEMO_CREDENTIALS, type DemoPortal } from '../../src/d
 import { TEST_ADMIN } from '../support/accounts.js';
 import { sessionCaller, type Caller } from '../http/admin-callers.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { axeViolations, blockingViolations } from '../support/axe.js';
 import { ARTIFACTS, cookieOf, expectNothingLeaked, watchedContext } from '../support/web-ui.js';
 
 // The administrator's console beyond the basics (issue 8.5): the demo bank's login recipe edited, tested
@@ -17,7 +17,6 @@ import { ARTIFACTS, cookieOf, expectNothingLeaked, watchedContext } from '../sup
 // administrator's browser received or showed.
 
 const actor = { kind: 'user' as const, id: 'test-admin', name: 'Test admin' };
-const AXE_SCRIPT = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 /** The demo bank's TOTP login as a recipe; `codeField` is where the code goes (the portal's field is #totp). */
 function recipe(codeField: string): string {
@@ -225,33 +224,22 @@ describe('web UI: the administrator edits and tests a login recipe, edits policy
     await context.close();
 
     // axe, on the grid's own address, with a cell's editor open.
-    const axeContext = await browser.newContext({ bypassCSP: true, viewport: { width: 1100, height: 760 } });
+    const axeContext = await browser.newContext({ viewport: { width: 1100, height: 760 } });
     await axeContext.addCookies([{ name: 'webasset', value: cookieOf(ada), url: ts.url }]);
     const axePage = await axeContext.newPage();
     await axePage.goto(`${ts.url}/admin?section=permissions&view=grid`);
     await axePage.locator('#permission-grid').waitFor();
     await axePage.getByRole('button', { name: /^clerks on Demo Bank: / }).click();
     await axePage.locator('form.edit-in-place').waitFor();
-    await axePage.addScriptTag({ path: AXE_SCRIPT });
-    const found = await axePage.evaluate<Array<{ id: string; impact: string | null; targets: string[] }>>(
-      `axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) })))`,
-    );
-    expect(found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} [${v.impact}] ${v.targets.join(', ')}`)).toEqual([]);
+    expect(blockingViolations(await axeViolations(axePage))).toEqual([]);
     await axeContext.close();
   });
 
   it('axe finds nothing serious or critical in the login editor (with a failed test shown), the in-place forms and the alerts', async () => {
-    // axe is injected as a file: this context alone bypasses the page's CSP (the test above runs under it).
-    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1100, height: 760 } });
+    const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
     await context.addCookies([{ name: 'webasset', value: cookieOf(ada), url: ts.url }]);
     const page = await context.newPage();
-    const violations = async (): Promise<string[]> => {
-      if (!(await page.evaluate('typeof axe !== "undefined"'))) await page.addScriptTag({ path: AXE_SCRIPT });
-      const found = await page.evaluate<Array<{ id: string; impact: string | null; targets: string[] }>>(
-        `axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) })))`,
-      );
-      return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} [${v.impact}] ${v.targets.join(', ')}`);
-    };
+    const violations = async (): Promise<string[]> => blockingViolations(await axeViolations(page));
 
     await page.goto(`${ts.url}/admin?section=assets`);
     await page.getByRole('button', { name: 'Edit Demo Bank' }).click();

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { chromium, type Browser, type FileChooser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { axeViolations, blockingViolations } from '../support/axe.js';
 import { DEFAULT_LAUNCH_ARGS, findChromium, MAX_KEPT_DOWNLOADS } from '../../src/browser/index.js';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
 import { call, sessionCaller, type Caller } from '../http/admin-callers.js';
@@ -16,7 +16,6 @@ import { cookieOf, expectNothingLeaked, watchedContext, type Watch } from '../su
  * asks for a file, a dialog takes the focus, its "Choose file(s) for the portal" button (by
  * keyboard) opens this browser's own file chooser, and the file reaches the portal's form.
  */
-const AXE_SCRIPT = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const USERNAME = 'ui-xfer-alice';
 /**
  * The file choosers `page` opens, in order. The listener is added (and Chromium told to intercept
@@ -199,8 +198,7 @@ describe('web UI live view: downloads and uploads', () => {
 
   it('axe finds nothing serious or critical in the panel with a download notice and the file chooser dialog open', async () => {
     const sessionId = await startSession(ts, owner, 'ui-xfer-accounts');
-    // A context of its own that may inject the engine (bypassCSP), as test/e2e/web-ui-a11y.test.ts does.
-    const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, bypassCSP: true });
+    const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
     await context.addCookies([{ name: 'webasset', value: cookieOf(owner), url: ts.url }]);
     const page = await context.newPage();
     await page.goto(`${ts.url}/sessions/${sessionId}`);
@@ -217,11 +215,7 @@ describe('web UI live view: downloads and uploads', () => {
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await page.locator('#live-chooser').waitFor({ timeout: 30_000 });
-    await page.addScriptTag({ path: AXE_SCRIPT });
-    const violations = await page.evaluate<Array<{ id: string; impact: string | null }>>(
-      `axe.run(document.getElementById('live-transfers'), { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target) })))`,
-    );
-    expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
+    expect(blockingViolations(await axeViolations(page, '#live-transfers'))).toEqual([]);
     await context.close();
     expect((await call(ts, owner, 'DELETE', `/api/sessions/${sessionId}`)).status).toBe(200);
   });
