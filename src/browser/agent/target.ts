@@ -1,5 +1,6 @@
 import type { Page } from 'playwright-core';
 import { AppError } from '../../core/index.js';
+import { formClaimSelector } from '../form-claim.js';
 import type { DomElement } from '../login/dom.js';
 import type { UrlGuard } from '../url-guard.js';
 import { actionFailed, badRef, REF, staleRef } from './errors.js';
@@ -117,37 +118,13 @@ function isPasswordField(page: Page, selector: string): Promise<boolean> {
 
 /**
  * Whether the element `selector` names has, read in Playwright's utility world, the form that the
- * main world's {@link INSPECT} reported: its `form` attribute, and its form owner (the form with
- * that id, else the nearest form ancestor) with that action attribute; or, for no form, no form
- * owner at all. One XPath count: the claim is checked, not read again, so the check is one round
- * trip whatever the answer. A text field that is not an input or textarea has no form owner.
+ * main world's {@link INSPECT} reported (one XPath count, see ../form-claim.ts).
  */
 function formClaimHolds(page: Page, selector: string, facts: TargetFacts): Promise<boolean> {
-  const field = '(self::input or self::textarea)';
-  let claim: string;
-  if (facts.formAction === null || facts.formAction === undefined) claim = `not${field} or (not(@form) and not(ancestor::form))`;
-  else {
-    const action = facts.formAction === '' ? '(not(@action) or @action="")' : `@action=${xpathString(facts.formAction)}`;
-    const attribute = facts.formAttribute ?? null;
-    claim =
-      attribute === null
-        ? `${field} and not(@form) and ancestor::form[1][${action}]`
-        : `${field} and @form=${xpathString(attribute)} and (//*[@id=${xpathString(attribute)}])[1][self::form][${action}]`;
-  }
   return page
-    .locator(`${selector} >> xpath=self::*[${claim}]`)
+    .locator(`${selector} >> ${formClaimSelector({ action: facts.formAction ?? null, attribute: facts.formAttribute ?? null })}`)
     .count()
     .then((n) => n === 1);
-}
-
-/** An XPath string literal of any text (XPath 1.0 has no escapes: `concat` where both quotes occur). */
-function xpathString(text: string): string {
-  if (!text.includes('"')) return `"${text}"`;
-  if (!text.includes("'")) return `'${text}'`;
-  return `concat(${text
-    .split('"')
-    .map((part) => `"${part}"`)
-    .join(`, '"', `)})`;
 }
 
 function isClosedError(error: unknown): boolean {

