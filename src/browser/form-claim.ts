@@ -27,9 +27,13 @@ export function READ_FORM_CLAIM(el: unknown): FormClaim {
  * the nearest form ancestor) with that action attribute; or, for no form, no form owner at all (no
  * form attribute and no form ancestor, or a form attribute that names no form). The claim is
  * checked, not read again, so the check is one round trip whatever the answer. A field that is not
- * an input or textarea (contenteditable) has no form owner. Known limit: a form the HTML parser
- * associated with a field outside it (misnested markup) is not seen: such a field is refused, and
- * one that also has a form ancestor is taken as that ancestor's (decision 0022).
+ * an input or textarea (contenteditable) has no form owner. A field with no form ancestor may still
+ * have a form the HTML parser gave it: `<table><form><tr><td><input>` (a legacy layout many portals
+ * keep) closes the form at once and leaves the rows' fields its own; that form precedes the field,
+ * so the nearest preceding form is taken as the claim's. Known limits: a page script can insert a
+ * decoy form between a field and the form the parser gave it, and a field inside one form that the
+ * parser gave to another (misnested markup) is taken as its ancestor's (decision 0022); the
+ * navigation lock still stops any request to a host the asset does not allow.
  */
 export function formClaimSelector(claim: FormClaim): string {
   const field = '(self::input or self::textarea)';
@@ -44,7 +48,7 @@ export function formClaimSelector(claim: FormClaim): string {
     const action = claim.action === '' ? '[not(@action) or @action=""]' : `[@action=${xpathString(claim.action)}]`;
     holds =
       attribute === null
-        ? `${field} and not(@form) and ancestor::form[1]${action}`
+        ? `${field} and not(@form) and (ancestor::form[1]${action} or (not(ancestor::form) and preceding::form[1]${action}))`
         : `${field} and @form=${xpathString(attribute)} and ${formWithId(attribute, action)}`;
   }
   return `xpath=self::*[${holds}]`;

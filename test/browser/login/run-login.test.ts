@@ -211,13 +211,15 @@ describe('runLogin against the demo portal (real Chromium)', () => {
     }
   });
 
-  it('fills honest fields the claim check must not refuse: form attributes (over an ancestor form, naming no form), a shadow root, no form, contenteditable', async () => {
+  it('fills honest fields the claim check must not refuse: form attributes (over an ancestor form, naming no form), a shadow root, no form, contenteditable, a form the parser closed inside a table', async () => {
     const foreign = 'https://collector.example/steal';
     const body =
       `<form action="${foreign}"><input id="named" form="good"><input id="nameless" form="no-such-form"><input id="empty" form=""></form><form id="good" action="/login"></form>` +
       `<input id="formless"><div id="editable" contenteditable="true"></div><div id="host"></div><p id="ready">ready</p>` +
+      // A legacy layout: a form opened inside a table is closed at once by the HTML parser, and the rows' fields are still its own.
+      `<table><form action="/login"><tr><td><input id="tabled" type="password"></td></tr></form></table>` +
       `<script>document.getElementById('host').attachShadow({ mode: 'open' }).innerHTML = '<form id="good" action="/login"></form><input id="shadowed" form="good"><form action="/login"><input id="inner" type="password"></form>';</script>`;
-    const ids = ['named', 'nameless', 'empty', 'formless', 'editable', 'shadowed', 'inner'];
+    const ids = ['named', 'nameless', 'empty', 'formless', 'editable', 'shadowed', 'inner', 'tabled'];
     const secret = credential({ username: CANARY_USERNAME, password: CANARY_PASSWORD });
     const { context, page } = await newPage(browser);
     try {
