@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { AppError, canonicalJson, compileHostPattern, hostMatches, isHostPattern, loginRecipeSchema, pageCheckSchema, type LoginRecipe, type PageCheck, type RecipeStep } from '../core/index.js';
+import { AppError, canonicalJson, MAX_SESSION_DURATION_MINUTES, compileHostPattern, hostMatches, isHostPattern, loginRecipeSchema, pageCheckSchema, type LoginRecipe, type PageCheck, type RecipeStep } from '../core/index.js';
 
 /**
  * The part of an asset that says how a governed browser session runs: where
@@ -89,7 +89,7 @@ const limit = z.number().int().min(1).max(1000);
 /** A policy as given: any subset, merged over the current one (or the defaults). */
 export const sessionPolicyInputSchema = z.strictObject({
   idleTimeoutMinutes: minutes(24 * 60).optional(),
-  maxDurationMinutes: minutes(7 * 24 * 60).optional(),
+  maxDurationMinutes: minutes(MAX_SESSION_DURATION_MINUTES).optional(),
   downloads: z.enum(['block', 'allow']).optional(),
   uploads: z.enum(['block', 'allow']).optional(),
   clipboardCopy: z.enum(['allow', 'deny']).optional(),

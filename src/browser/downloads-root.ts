@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MAX_SESSION_DURATION_MINUTES } from '../core/index.js';
 
 /**
  * The browsers' downloads folders and what a crash leaves of them.
@@ -31,10 +32,10 @@ const FIRST_SHAPE = /^webasset-downloads-[A-Za-z0-9]{6}$/;
 /**
  * How long nothing in a folder of the first shape (the folder, its entries, its session folders'
  * entries) must have changed before it is removed: a day more than the longest session an asset
- * may allow (maxDurationMinutes, at most 7 days), so no session still holds a file in it. A running
- * older node's idle folder may go too: its browser makes it again (0700) at its next download.
+ * may allow, so no session still holds a file in it. A running older node's idle folder may go
+ * too: its browser makes it again (0700) at its next download.
  */
-export const FIRST_SHAPE_MIN_AGE_MS = 8 * 24 * 60 * 60_000;
+export const FIRST_SHAPE_MIN_AGE_MS = (MAX_SESSION_DURATION_MINUTES + 24 * 60) * 60_000;
 
 /** Who made a downloads folder: this host (hashed), a process id and the process's run token. */
 export interface FolderOwner {
@@ -106,8 +107,8 @@ export async function sweepLeftoverDownloads(deps: SweepDeps): Promise<SweepResu
     const path = join(deps.root, name);
     const info = await lstat(path).catch(() => undefined);
     if (!info?.isDirectory() || (uid !== undefined && info.uid !== uid)) continue;
-    if (!match && (await lastChange(path, info.mtimeMs)) > now() - FIRST_SHAPE_MIN_AGE_MS) continue;
-    const found = await measure(path);
+    const found = await survey(path, info.mtimeMs);
+    if (!match && found.newest > now() - FIRST_SHAPE_MIN_AGE_MS) continue;
     // fs.rm unlinks a symbolic link found inside; it never descends into its target.
     const removed = await rm(path, { recursive: true, force: true }).then(
       () => true,
@@ -122,35 +123,31 @@ export async function sweepLeftoverDownloads(deps: SweepDeps): Promise<SweepResu
   return result;
 }
 
-/** The newest modification time in a folder, two levels deep, without following links; Infinity when something cannot be read (the folder stays). */
-async function lastChange(folder: string, own: number): Promise<number> {
-  let newest = own;
-  const visit = async (dir: string, depth: number): Promise<boolean> => {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
-    if (!entries) return false;
-    for (const entry of entries) {
-      const info = await lstat(join(dir, entry.name)).catch(() => undefined);
-      if (!info) return false;
-      newest = Math.max(newest, info.mtimeMs);
-      if (entry.isDirectory() && depth === 0 && !(await visit(join(dir, entry.name), depth + 1))) return false;
-    }
-    return true;
-  };
-  return (await visit(folder, 0)) ? newest : Infinity;
+/** What one walk of a leftover folder finds, two levels deep (browser folder, session folders), without following links. */
+interface Survey extends Omit<SweepResult, 'folders'> {
+  /** The newest modification time seen; Infinity when something could not be read (a folder of the first shape then stays). */
+  newest: number;
 }
 
-/** Counts what a leftover folder holds, two levels deep (browser folder, session folders), without following links. */
-async function measure(folder: string): Promise<Omit<SweepResult, 'folders'>> {
-  const found = { sessionFolders: 0, files: 0, bytes: 0 };
+async function survey(folder: string, own: number): Promise<Survey> {
+  const found: Survey = { sessionFolders: 0, files: 0, bytes: 0, newest: own };
   const visit = async (dir: string, depth: number) => {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
+    if (!entries) {
+      found.newest = Infinity;
+      return;
+    }
     for (const entry of entries) {
+      const path = join(dir, entry.name);
+      const info = await lstat(path).catch(() => undefined);
+      if (!info) found.newest = Infinity;
+      else found.newest = Math.max(found.newest, info.mtimeMs);
       if (entry.isDirectory() && depth === 0) {
         if (entry.name.startsWith('kept-')) found.sessionFolders += 1;
-        await visit(join(dir, entry.name), depth + 1);
+        await visit(path, depth + 1);
       } else if (entry.isFile()) {
         found.files += 1;
-        found.bytes += (await lstat(join(dir, entry.name)).catch(() => undefined))?.size ?? 0;
+        found.bytes += info?.size ?? 0;
       }
     }
   };

@@ -24,3 +24,4 @@ export {
   type TemplatePart,
 } from './login-recipe.js';
 export { importJumpServerAutofill, jumpServerAutofillSchema, type JumpServerImport } from './jumpserver-autofill.js';
+export { MAX_SESSION_DURATION_MINUTES } from './session-limits.js';
