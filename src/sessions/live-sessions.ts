@@ -141,27 +141,28 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
       return;
     }
     if (event.type === 'file_chooser' || event.type === 'file_chooser_closed') return notify(s, event);
-    if (event.type === 'download_dropped' && event.reason !== 'session_limit') {
-      // After the events before it are recorded: a failed or too large one's `blocked` record (its
-      // only record: it was never kept) comes first.
-      s.events = s.events.then(() => notify(s, { type: 'download_dropped', fileName: event.fileName, reason: event.reason }));
-      return;
-    }
+    // A failed or too large download's drop has no record of its own (its `blocked` record, before
+    // it in the chain, is its only one: it was never kept); the owner still hears of it in order.
     const entry =
       event.type === 'blocked'
         ? { action: 'browser_session.blocked' as const, outcome: 'denied' as const, details: { what: event.what, url: event.url?.slice(0, 2048) ?? null, reason: event.reason } }
         : event.type === 'download'
           ? { action: 'browser_session.downloaded' as const, outcome: 'success' as const, details: { fileName: event.fileName, size: event.size, sha256: event.sha256, downloadId: event.id } }
-          : event.type === 'download_dropped'
+          : event.type === 'download_dropped' && event.reason === 'session_limit'
             ? { action: 'browser_session.download_dropped' as const, outcome: 'success' as const, details: { downloadId: event.id ?? null, fileName: event.fileName, size: event.size ?? null, sha256: event.sha256 ?? null, reason: event.reason } }
             : undefined;
-    if (!entry) return;
+    // The live message stays as documented (id, name, reason); size and SHA-256 are the record's.
+    const notice: TransferNotice | undefined =
+      event.type === 'download'
+        ? { type: 'download', id: event.id, fileName: event.fileName, size: event.size, sha256: event.sha256 }
+        : event.type === 'download_dropped'
+          ? { type: 'download_dropped', ...(event.id === undefined ? {} : { id: event.id }), fileName: event.fileName, reason: event.reason }
+          : undefined;
+    if (!entry && !notice) return;
     s.events = s.events
-      .then(() => audit.record(entry.action, entry.outcome, s.record.id, audit.actorOf(s.owner), { assetId: s.record.assetId, ...entry.details }))
+      .then(() => entry && audit.record(entry.action, entry.outcome, s.record.id, audit.actorOf(s.owner), { assetId: s.record.assetId, ...entry.details }))
       .then(() => {
-        if (event.type === 'download') notify(s, { type: 'download', id: event.id, fileName: event.fileName, size: event.size, sha256: event.sha256 });
-        // The live message stays as documented (id, name, reason); size and SHA-256 are the record's.
-        else if (event.type === 'download_dropped') notify(s, { type: 'download_dropped', id: event.id, fileName: event.fileName, reason: event.reason });
+        if (notice) notify(s, notice);
       })
       .catch((error: unknown) => {
         logger.error({ err: error, session: s.record.id }, 'could not record a browser event; the session ends (fail closed)');
