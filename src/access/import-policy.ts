@@ -3,7 +3,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { AppError, canonicalJson, importJumpServerAutofill, isAppError, type Clock, type IdGenerator } from '../core/index.js';
 import type { AuditEventInput, AuditTrail } from '../audit/index.js';
-import { groupDescriptionSchema, groupNameSchema, rolesSchema, sortRoles, type MembershipEffects, type Principal, type Role } from '../identity/index.js';
+import { groupDescriptionSchema, groupNameSchema, newUserRow, rolesSchema, sortRoles, type MembershipEffects, type NewUser, type Principal, type Role } from '../identity/index.js';
 import type { AssetRow, GroupRow, PermissionRow, Tables, UserRow } from '../store/index.js';
 import { assetAuditView, assetIdSchema, jsonb, normalizeAsset, toAssetRecord } from './assets.js';
 import { checkDefinitionHosts, DEFAULT_DEFINITION, definitionAuditView, definitionInputFields, mergeDefinition, readDefinition, storedDefinition } from './asset-definition.js';
@@ -244,7 +244,7 @@ function plan(file: PolicyFile, state: State, newId: (key: string) => string): S
     if (!row) {
       const id = newId(`user:${u.username}`);
       userId.set(u.username, id);
-      const after = {
+      const after: NewUser = {
         id,
         username: u.username,
         displayName: u.displayName ?? u.username,
@@ -259,28 +259,10 @@ function plan(file: PolicyFile, state: State, newId: (key: string) => string): S
         audit: { action: 'user.created', outcome: 'success', target: { kind: 'user', id }, details: { after, via: 'import' } },
         touches: [],
         apply: async (trx, now) => {
+          const created = newUserRow(after, now);
           await trx
             .insertInto('users')
-            .values({
-              id,
-              username: after.username,
-              display_name: after.displayName,
-              email: after.email,
-              kind: after.kind,
-              roles: jsonb(after.roles),
-              source: 'local',
-              mfa_required: after.mfaRequired,
-              oidc_issuer: null,
-              oidc_subject: null,
-              password_hash: null,
-              totp_secret_sealed: null,
-              totp_enabled_at_ms: null,
-              totp_last_step: null,
-              disabled_at_ms: null,
-              created_at_ms: now,
-              updated_at_ms: now,
-              last_login_at_ms: null,
-            })
+            .values({ ...created, roles: jsonb(created.roles) })
             .execute();
         },
       });

@@ -221,26 +221,7 @@ export function createUsers(deps: UsersDeps): Users {
       const existing = await db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
       if (existing) throw new AppError('user_exists');
       const now = clock.now();
-      const row: Selectable<UserRow> = {
-        id: ids.uuid(),
-        username,
-        email,
-        display_name: displayName,
-        kind,
-        roles,
-        source: input.source,
-        oidc_issuer: null,
-        oidc_subject: null,
-        password_hash: null,
-        mfa_required: input.mfaRequired ?? false,
-        totp_secret_sealed: null,
-        totp_enabled_at_ms: null,
-        totp_last_step: null,
-        disabled_at_ms: null,
-        created_at_ms: now,
-        updated_at_ms: now,
-        last_login_at_ms: null,
-      };
+      const row = newUserRow({ id: ids.uuid(), username, email, displayName, kind, roles, source: input.source, mfaRequired: input.mfaRequired ?? false }, now);
       const record = toRecord(row);
       await audit({ action: 'user.created', outcome: 'success', target: { kind: 'user', id: row.id }, details: { after: record } }, by, context);
       try {
@@ -369,26 +350,7 @@ export function createUsers(deps: UsersDeps): Users {
       // A provider's name never takes over a local account: on a clash the new user gets a suffix.
       let username = normalizeUsername(input.username) ?? `oidc-${shortHash(subject)}`;
       if (await db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst()) username = `${username.slice(0, 110)}+${shortHash(`${issuer} ${subject}`)}`;
-      const row: Selectable<UserRow> = {
-        id: ids.uuid(),
-        username,
-        email,
-        display_name: name,
-        kind: 'person',
-        roles: [],
-        source: 'oidc',
-        oidc_issuer: issuer,
-        oidc_subject: subject,
-        password_hash: null,
-        mfa_required: false,
-        totp_secret_sealed: null,
-        totp_enabled_at_ms: null,
-        totp_last_step: null,
-        disabled_at_ms: null,
-        created_at_ms: now,
-        updated_at_ms: now,
-        last_login_at_ms: null,
-      };
+      const row = newUserRow({ id: ids.uuid(), username, email, displayName: name, kind: 'person', roles: [], source: 'oidc', mfaRequired: false, oidc: { issuer, subject } }, now);
       await trail.record({ actor: system, action: 'user.created', outcome: 'success', target: { kind: 'user', id: row.id }, details: { after: toRecord(row), provisioned: true } });
       try {
         await db.insertInto('users').values({ ...row, roles: jsonb([]) }).execute();
@@ -408,6 +370,44 @@ export function createUsers(deps: UsersDeps): Users {
 }
 
 /** The public view of a row: no hash, no seed. */
+/** What a new account is made of; everything else starts empty (no password, no TOTP, never signed in). */
+export interface NewUser {
+  id: string;
+  username: string;
+  email: string | null;
+  displayName: string;
+  kind: 'person' | 'service';
+  roles: Role[];
+  source: 'local' | 'oidc';
+  mfaRequired: boolean;
+  /** The provider's account, for a user provisioned at an OpenID Connect sign-in. */
+  oidc?: { issuer: string; subject: string };
+}
+
+/** A new account's row (created, import and provisioning alike); roles as read, not yet as JSON for an insert. */
+export function newUserRow(user: NewUser, now: number): Selectable<UserRow> {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    display_name: user.displayName,
+    kind: user.kind,
+    roles: user.roles,
+    source: user.source,
+    oidc_issuer: user.oidc?.issuer ?? null,
+    oidc_subject: user.oidc?.subject ?? null,
+    password_hash: null,
+    mfa_required: user.mfaRequired,
+    totp_secret_sealed: null,
+    totp_enabled_at_ms: null,
+    totp_last_step: null,
+    disabled_at_ms: null,
+    created_at_ms: now,
+    updated_at_ms: now,
+    last_login_at_ms: null,
+  };
+}
+
 export function toRecord(row: Selectable<UserRow>): UserRecord {
   return {
     id: row.id,
