@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../core/index.js';
 import type { AuthThrottle, Enrolment, Mfa, Principal } from '../../identity/index.js';
 import { contextOf } from '../request-context.js';
-import { totpStartSchema } from './sign-in.js';
+import { codeBody, totpStartSchema } from './sign-in.js';
 
 export interface EnrolmentRouteDeps {
   enrolment: Enrolment;
@@ -30,12 +30,6 @@ const stateSchema = {
     expiresAt: { type: 'string' },
     done: { type: 'boolean' },
   },
-} as const;
-const codeBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['code'],
-  properties: { code: { type: 'string', minLength: 1, maxLength: 16 } },
 } as const;
 const recoverySchema = { type: 'object', properties: { recoveryCodes: { type: 'array', items: { type: 'string' } } } } as const;
 

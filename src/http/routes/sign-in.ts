@@ -43,7 +43,8 @@ export const totpStartSchema = {
   type: 'object',
   properties: { secret: { type: 'string' }, otpauthUri: { type: 'string' }, qrSvg: { type: 'string' } },
 } as const;
-const codeBody = {
+/** A TOTP or recovery code (sign-in, enrolment, new recovery codes). */
+export const codeBody = {
   type: 'object',
   additionalProperties: false,
   required: ['code'],
