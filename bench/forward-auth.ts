@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -24,6 +26,8 @@ export interface ForwardAuthBenchConfig {
   pgUrl: string;
   redisUrl: string;
   backends: ReadonlySet<string>;
+  /** Who sends the fixed-rate and overload load: `native` (bench/native/fixed-rate.c, built with the system's C compiler; falls back to `node` without one) or `node`. */
+  generator: 'native' | 'node';
 }
 
 export function forwardAuthConfigFromEnv(env: NodeJS.ProcessEnv): ForwardAuthBenchConfig {
@@ -34,12 +38,32 @@ export function forwardAuthConfigFromEnv(env: NodeJS.ProcessEnv): ForwardAuthBen
     pgUrl: env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
     redisUrl: env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
     backends: new Set((env.BENCH_FA_BACKENDS || 'embedded,postgres').split(',').map((v) => v.trim())),
+    generator: env.BENCH_FA_GENERATOR === 'node' ? 'node' : 'native',
   };
 }
 
 const HOST = 'app.example.com';
 const RULES = { rules: [{ host: HOST, groups: ['ops'] }], signInUrl: 'https://gw.example.com/login' };
 const LOAD_SCRIPT = fileURLToPath(new URL('./forward-auth-load.ts', import.meta.url));
+/** Seconds of the fixed rate run first and not measured (native generator): new connections and a rate the server just met are not its steady state. */
+const FIXED_WARMUP_SECONDS = 1;
+const NATIVE_SOURCE = fileURLToPath(new URL('./native/fixed-rate.c', import.meta.url));
+
+/**
+ * Builds the native fixed-rate generator into a temporary folder: its path, or why not (no C compiler, a
+ * build error). The Node generator spins to release requests on time and takes a whole core of this
+ * 2-core machine; the native one sleeps between requests, so the server's tail is what gets measured.
+ */
+function buildNativeGenerator(dir: string): Promise<{ binary: string } | { error: string }> {
+  const binary = join(dir, 'fixed-rate');
+  return new Promise((resolve) => {
+    const child = spawn(process.env.CC || 'cc', ['-O2', '-o', binary, NATIVE_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+    child.on('error', (error) => resolve({ error: `no C compiler (${error.message})` }));
+    child.on('exit', (code) => resolve(code === 0 ? { binary } : { error: `cc exited with ${code}: ${err.trim().split('\n')[0] ?? ''}` }));
+  });
+}
 
 type Node = ProductNode;
 
@@ -252,7 +276,8 @@ interface BackendReport {
   problems: string[];
 }
 
-async function benchBackend(config: ForwardAuthBenchConfig, backend: Backend, bare: string): Promise<BackendReport> {
+async function benchBackend(config: ForwardAuthBenchConfig, backend: Backend, bare: string, native: string | undefined): Promise<BackendReport> {
+  const generator = native === undefined ? {} : { native };
   const node = backend.nodes[0]!;
   const problems: string[] = [];
   const { cookie } = await signIn(node.services, `bench-${randomUUID().slice(0, 8)}`);
@@ -286,7 +311,7 @@ async function benchBackend(config: ForwardAuthBenchConfig, backend: Backend, ba
       ['bare node:http', bare],
       ['/authz', authz],
     ] as const) {
-      const result = await load({ kind: 'fixed', url, headers, rate, seconds, keepAlive, maxSockets: keepAlive ? 64 : 4096 });
+      const result = await load({ kind: 'fixed', url, headers, rate, seconds, keepAlive, maxSockets: keepAlive ? 64 : 4096, ...generator, warmupSeconds: FIXED_WARMUP_SECONDS });
       fixed.push({ target, mode: keepAlive ? 'keep-alive' : 'new connection', rate, result });
     }
   }
@@ -294,7 +319,7 @@ async function benchBackend(config: ForwardAuthBenchConfig, backend: Backend, ba
   const stats = node.services.forwardAuth.stats;
   let shedBefore = stats.shed;
   const overloadRate = Math.round(authzMax * 1.5);
-  const overload = await load({ kind: 'fixed', url: authz, headers, rate: overloadRate, seconds, keepAlive: true, maxSockets: 1024 });
+  const overload = await load({ kind: 'fixed', url: authz, headers, rate: overloadRate, seconds, keepAlive: true, maxSockets: 1024, ...generator });
   const shed = stats.shed - shedBefore;
 
   // Many users: most checks miss the per-node cache and read the session store, so checks wait on I/O and queue
@@ -304,7 +329,7 @@ async function benchBackend(config: ForwardAuthBenchConfig, backend: Backend, ba
   const manyMax = manySat.rate;
   shedBefore = stats.shed;
   const manyRate = Math.round(manyMax * 1.5);
-  const manyOverload = await load({ kind: 'fixed', url: authz, headers, rate: manyRate, seconds, keepAlive: true, maxSockets: 1024, cookies });
+  const manyOverload = await load({ kind: 'fixed', url: authz, headers, rate: manyRate, seconds, keepAlive: true, maxSockets: 1024, cookies, ...generator });
   const manyShed = stats.shed - shedBefore;
   let revocationMs: number[] = [];
   try {
@@ -337,6 +362,14 @@ export async function runForwardAuth(config: ForwardAuthBenchConfig): Promise<bo
     `  node ${process.version}, ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(2)}; ` +
       `${config.seconds} s per run, ${config.connections} connections at saturation (autocannon, no pipelining)\n`,
   );
+  const nativeDir = mkdtempSync(join(tmpdir(), 'webasset-bench-fa-'));
+  let native: string | undefined;
+  if (config.generator === 'native') {
+    const built = await buildNativeGenerator(nativeDir);
+    if ('binary' in built) native = built.binary;
+    else console.log(`  native generator not built (${built.error}): the fixed-rate and overload runs use the Node generator\n`);
+  }
+  console.log(`  fixed-rate and overload load: ${native ? 'native generator (bench/native/fixed-rate.c, epoll, sleeps between requests)' : 'Node generator (raw sockets, spins between requests)'}\n`);
   const bare = await startBare();
   const reports: BackendReport[] = [];
   const skipped: string[] = [];
@@ -349,7 +382,7 @@ export async function runForwardAuth(config: ForwardAuthBenchConfig): Promise<bo
         continue;
       }
       try {
-        const report = await benchBackend(config, backend, bare.url);
+        const report = await benchBackend(config, backend, bare.url, native);
         printReport(report, config);
         reports.push(report);
       } finally {
@@ -358,6 +391,7 @@ export async function runForwardAuth(config: ForwardAuthBenchConfig): Promise<bo
     }
   } finally {
     bare.server.close();
+    rmSync(nativeDir, { recursive: true, force: true });
   }
   const signInMs = await argon2SignInMs();
 
@@ -381,10 +415,11 @@ function printReport(r: BackendReport, config: ForwardAuthBenchConfig): void {
       ],
     ),
   );
-  console.log(`\nfixed rate: half the bare maximum of each mode, open loop, latency of 2xx in ms`);
+  const warm = r.fixed.some(({ result }) => result.sendLate !== undefined) ? `, after ${FIXED_WARMUP_SECONDS} s unmeasured at the same rate` : '';
+  console.log(`\nfixed rate: half the bare maximum of each mode, open loop${warm}, latency of 2xx in ms (sent late: the part spent waiting for a free connection or for the generator)`);
   console.log(
     table(
-      ['target', 'connections', 'rate/s', 'achieved/s', 'p50', 'p99', 'p99.9', 'max', 'non-2xx', 'errors'],
+      ['target', 'connections', 'rate/s', 'achieved/s', 'p50', 'p99', 'p99.9', 'max', 'sent late p99', 'non-2xx', 'errors'],
       r.fixed.map(({ target, mode, rate, result }) => [
         target,
         mode,
@@ -394,6 +429,7 @@ function printReport(r: BackendReport, config: ForwardAuthBenchConfig): void {
         ms(result.p99),
         ms(result.p999),
         ms(result.max),
+        result.sendLate ? ms(result.sendLate.p99) : '-',
         fmtInt(result.requests - (result.statuses['200'] ?? 0) - result.errors),
         fmtInt(result.errors),
       ]),
