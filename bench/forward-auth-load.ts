@@ -17,10 +17,10 @@
  *   queue was what got measured. `fixed` therefore writes pre-serialized
  *   bytes on raw node:net sockets and parses only what it needs of the answer.
  */
-import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
+import { runFixedRate } from './native/fixed-rate.js';
 
 export type LoadJob =
   | {
@@ -209,7 +209,10 @@ async function fixed(job: Extract<LoadJob, { kind: 'fixed' }>): Promise<LoadResu
   );
   const planned = Math.floor(job.rate * job.seconds);
   if (planned < 1) throw new Error('fixed: rate x seconds is less than one request');
-  if (job.native) return fixedNative(job.native, host, port, job, variants);
+  if (job.native) {
+    if (host.includes(':')) throw new Error('fixed (native): IPv4 loopback only');
+    return runFixedRate(job.native, { host, port, rate: job.rate, seconds: job.seconds, keepAlive: job.keepAlive, maxSockets: job.maxSockets, warmupSeconds: job.warmupSeconds ?? 0 }, variants);
+  }
   const interval = 1000 / job.rate;
   const maxSockets = Math.floor(job.maxSockets);
 
@@ -410,31 +413,6 @@ async function fixed(job: Extract<LoadJob, { kind: 'fixed' }>): Promise<LoadResu
   const statuses: Record<string, number> = {};
   for (const [code, count] of [...statusCounts].sort(([a], [b]) => a - b)) statuses[String(code)] = count;
   return { requests: done, seconds, rate: done / seconds, statuses, errors, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1) };
-}
-
-/**
- * The same job run by the native generator (bench/native/fixed-rate.c): the requests go to its stdin as
- * "<length>\n<bytes>", its one JSON line comes back in LoadResult's shape (-1 where no 2xx answer was timed).
- */
-function fixedNative(binary: string, host: string, port: number, job: Extract<LoadJob, { kind: 'fixed' }>, variants: Buffer[]): Promise<LoadResult> {
-  if (host.includes(':')) throw new Error('fixed (native): IPv4 loopback only');
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, [host, String(port), String(Math.round(job.rate)), String(job.seconds), job.keepAlive ? '1' : '0', String(Math.floor(job.maxSockets)), String(job.warmupSeconds ?? 0)], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`fixed (native): exited with ${code}`));
-      const result = JSON.parse(out.trim()) as LoadResult;
-      for (const key of ['p50', 'p99', 'p999', 'max'] as const) if (result[key] < 0) result[key] = Number.NaN;
-      const late = result.sendLate;
-      if (late) for (const key of ['p99', 'p999', 'max'] as const) if (late[key] < 0) late[key] = Number.NaN;
-      resolve(result);
-    });
-    child.stdin.end(Buffer.concat(variants.flatMap((bytes) => [Buffer.from(`${bytes.length}\n`, 'latin1'), bytes])));
-  });
 }
 
 /** The target's loopback host and port. A load generator aimed elsewhere would be a flood: this one only ever talks to this machine. */

@@ -12,6 +12,7 @@ import type { Services } from '../src/app.js';
 import { createPasswordHasher, type Principal, type SessionUser } from '../src/identity/index.js';
 import type { LoadJob, LoadResult } from './forward-auth-load.js';
 import { fmtInt, fmtRatio, positiveFromEnv, table } from './harness.js';
+import { buildFixedRateGenerator } from './native/fixed-rate.js';
 import { createScratchDatabase, startProductNode, stopProductNode, type ProductNode } from './product-node.js';
 
 /**
@@ -28,6 +29,8 @@ export interface ForwardAuthBenchConfig {
   backends: ReadonlySet<string>;
   /** Who sends the fixed-rate and overload load: `native` (bench/native/fixed-rate.c, built with the system's C compiler; falls back to `node` without one) or `node`. */
   generator: 'native' | 'node';
+  /** The C compiler that builds the native generator (`CC`, default `cc`). */
+  cc: string;
 }
 
 export function forwardAuthConfigFromEnv(env: NodeJS.ProcessEnv): ForwardAuthBenchConfig {
@@ -39,6 +42,7 @@ export function forwardAuthConfigFromEnv(env: NodeJS.ProcessEnv): ForwardAuthBen
     redisUrl: env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
     backends: new Set((env.BENCH_FA_BACKENDS || 'embedded,postgres').split(',').map((v) => v.trim())),
     generator: env.BENCH_FA_GENERATOR === 'node' ? 'node' : 'native',
+    cc: env.CC || 'cc',
   };
 }
 
@@ -47,24 +51,6 @@ const RULES = { rules: [{ host: HOST, groups: ['ops'] }], signInUrl: 'https://gw
 const LOAD_SCRIPT = fileURLToPath(new URL('./forward-auth-load.ts', import.meta.url));
 /** Seconds of the fixed rate run first and not measured (native generator): new connections and a rate the server just met are not its steady state. */
 const FIXED_WARMUP_SECONDS = 1;
-const NATIVE_SOURCE = fileURLToPath(new URL('./native/fixed-rate.c', import.meta.url));
-
-/**
- * Builds the native fixed-rate generator into a temporary folder: its path, or why not (no C compiler, a
- * build error). The Node generator spins to release requests on time and takes a whole core of this
- * 2-core machine; the native one sleeps between requests, so the server's tail is what gets measured.
- */
-function buildNativeGenerator(dir: string): Promise<{ binary: string } | { error: string }> {
-  const binary = join(dir, 'fixed-rate');
-  return new Promise((resolve) => {
-    const child = spawn(process.env.CC || 'cc', ['-O2', '-o', binary, NATIVE_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-    child.on('error', (error) => resolve({ error: `no C compiler (${error.message})` }));
-    child.on('exit', (code) => resolve(code === 0 ? { binary } : { error: `cc exited with ${code}: ${err.trim().split('\n')[0] ?? ''}` }));
-  });
-}
-
 type Node = ProductNode;
 
 interface Backend {
@@ -365,7 +351,7 @@ export async function runForwardAuth(config: ForwardAuthBenchConfig): Promise<bo
   const nativeDir = mkdtempSync(join(tmpdir(), 'webasset-bench-fa-'));
   let native: string | undefined;
   if (config.generator === 'native') {
-    const built = await buildNativeGenerator(nativeDir);
+    const built = await buildFixedRateGenerator(nativeDir, config.cc);
     if ('binary' in built) native = built.binary;
     else console.log(`  native generator not built (${built.error}): the fixed-rate and overload runs use the Node generator\n`);
   }
