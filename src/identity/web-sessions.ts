@@ -101,6 +101,14 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
   }
   // Writing last-seen on every request would cost a write per request; within a minute is precise enough for a 15-minute idle rule.
   const touchEveryMs = Math.min(MINUTE_MS, Math.floor(idleMs / 10));
+  /**
+   * The last-seen write under way for a session (by id hash). Once a touch is due, every check of that
+   * session misses the cache until it is written; a busy session (a ForwardAuth proxy sends thousands of
+   * checks a second) would otherwise write once per check that arrives meanwhile, and each write drops
+   * the cache entry again: a storm of writes that stalled checks for tens of milliseconds once a minute.
+   * Those checks now wait for the one write.
+   */
+  const touching = new Map<string, Promise<boolean>>();
   const systemActor: Actor = deps.systemActor ?? { kind: 'system', id: 'webasset', name: 'webasset' };
   const onError = deps.onError ?? (() => undefined);
 
@@ -255,9 +263,14 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
       const { idHash, record } = found;
       const now = clock.now();
       if (now - record.lastSeenAt >= touchEveryMs) {
-        const touched = { ...record, lastSeenAt: now };
+        let written = touching.get(idHash);
+        if (written === undefined) {
+          const touched = { ...record, lastSeenAt: now };
+          written = store.update(idHash, touched, expiresAt(touched)).finally(() => touching.delete(idHash));
+          touching.set(idHash, written);
+        }
         // Gone meanwhile (revoked on another node): refused like any unknown session.
-        if (!(await store.update(idHash, touched, expiresAt(touched)))) return null;
+        if (!(await written)) return null;
       }
       return { principal: principalOf(record), csrfToken: record.csrfToken, rotate: record.rotatePending === true };
     },

@@ -104,6 +104,36 @@ export function webSessionsSuite(fresh: FreshDatabase, setup: (clock: ManualCloc
     expectEndedOnce(ended, backend, { actorKind: 'system', details: { reason: 'idle_timeout', userId: user.id } });
   });
 
+  it('writes a due last-seen touch once however many checks of the session arrive meanwhile, and keeps the session alive', async () => {
+    const { clock, user, audit, backend } = await open();
+    // The backend's own store, its updates counted on the way through (a ForwardAuth proxy's burst of checks).
+    const real = backend.store();
+    let updates = 0;
+    const counted = new Proxy(real, {
+      get(target, key, receiver) {
+        const value: unknown = Reflect.get(target, key, receiver);
+        if (key === 'update') {
+          return (...args: Parameters<SessionStore['update']>) => {
+            updates += 1;
+            return target.update(...args);
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const node = createWebSessions({ store: counted, trail: audit.trail, clock, ids: randomIds, idleMs: IDLE, absoluteMs: ABSOLUTE, sweepIntervalMs: 0 });
+    fresh.defer(() => node.close());
+    const created = await node.create({ user, mfa: false, method: 'password', context });
+    clock.advance(MINUTE);
+    const answers = await Promise.all(Array.from({ length: 50 }, () => node.resolve(created.cookieValue)));
+    expect(answers.every((answer) => answer?.principal.sessionId === created.sessionId)).toBe(true);
+    expect(updates).toBe(1);
+    // The touch was written: the session lives a whole idle period past it, not past its creation.
+    clock.advance(IDLE - MINUTE / 2);
+    expect(await node.resolve(created.cookieValue)).not.toBeNull();
+    expect(updates).toBe(2);
+  });
+
   it('ends a session at the absolute timeout however active it is', async () => {
     const { a, clock, user, events, backend } = await open();
     const s = await a.create({ user, mfa: false, method: 'password', context });
