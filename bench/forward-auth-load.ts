@@ -429,6 +429,7 @@ async function saturateNewConnections(job: Extract<LoadJob, { kind: 'saturate-ne
   const statusCounts = new Map<number, number>();
   const latencies: number[] = [];
   let errors = 0;
+  let sourceTurn = 0;
   const started = performance.now();
   const endAt = started + job.seconds * 1000;
   const one = () =>
@@ -436,7 +437,9 @@ async function saturateNewConnections(job: Extract<LoadJob, { kind: 'saturate-ne
       const sent = performance.now();
       let buf: Buffer = Buffer.alloc(0);
       let status = 0;
-      const socket = connect({ host, port }, () => socket.write(bytes));
+      // As in bench/native/fixed-rate.c: sources spread over 127.0.0.1-64, so the TIME_WAITs of earlier requests do not stall new connects.
+      const localAddress = host.includes(':') ? undefined : `127.0.0.${1 + (sourceTurn++ % 64)}`;
+      const socket = connect({ host, port, ...(localAddress ? { localAddress } : {}) }, () => socket.write(bytes));
       const timer = setTimeout(() => socket.destroy(), REQUEST_TIMEOUT_MS);
       socket.on('data', (chunk: Buffer) => {
         buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { constants as perfConstants, performance, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { Services } from '../src/app.js';
@@ -51,6 +51,29 @@ const RULES = { rules: [{ host: HOST, groups: ['ops'] }], signInUrl: 'https://gw
 const LOAD_SCRIPT = fileURLToPath(new URL('./forward-auth-load.ts', import.meta.url));
 /** Seconds of the fixed rate run first and not measured (native generator): new connections and a rate the server just met are not its steady state. */
 const FIXED_WARMUP_SECONDS = 1;
+/**
+ * Garbage-collection pauses of this process (where both servers run) from now until stop(): a tail of
+ * tens of milliseconds at a modest rate is more often a pause of the whole process than the check.
+ * The warm-up is included (the observer cannot tell it apart), so this is an upper bound.
+ */
+function watchGc(): { stop(): { longestMs: number; major: number } } {
+  let longestMs = 0;
+  let major = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      longestMs = Math.max(longestMs, entry.duration);
+      if ((entry as unknown as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) major += 1;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      observer.disconnect();
+      return { longestMs, major };
+    },
+  };
+}
+
 type Node = ProductNode;
 
 interface Backend {
@@ -255,7 +278,8 @@ interface BackendReport {
   authzMaxNew: number;
   /** Server CPU per answered request (µs) in each of those four runs. */
   cpuUs: { bare: number; authz: number; bareNew: number; authzNew: number };
-  fixed: Array<{ target: string; mode: string; rate: number; result: LoadResult }>;
+  /** gc: the longest garbage-collection pause of this (the servers') process during the run, in ms, and how many were major (mark-compact). */
+  fixed: Array<{ target: string; mode: string; rate: number; result: LoadResult; gc: { longestMs: number; major: number } }>;
   /** 1.5x the maximum of each workload: one busy session (all cache hits), and many sessions (mostly store reads). */
   overloads: Array<{ label: string; max: number; rate: number; result: LoadResult; shed: number }>;
   revocationMs: number[];
@@ -297,8 +321,9 @@ async function benchBackend(config: ForwardAuthBenchConfig, backend: Backend, ba
       ['bare node:http', bare],
       ['/authz', authz],
     ] as const) {
+      const pauses = watchGc();
       const result = await load({ kind: 'fixed', url, headers, rate, seconds, keepAlive, maxSockets: keepAlive ? 64 : 4096, ...generator, warmupSeconds: FIXED_WARMUP_SECONDS });
-      fixed.push({ target, mode: keepAlive ? 'keep-alive' : 'new connection', rate, result });
+      fixed.push({ target, mode: keepAlive ? 'keep-alive' : 'new connection', rate, result, gc: pauses.stop() });
     }
   }
 
@@ -402,11 +427,11 @@ function printReport(r: BackendReport, config: ForwardAuthBenchConfig): void {
     ),
   );
   const warm = r.fixed.some(({ result }) => result.sendLate !== undefined) ? `, after ${FIXED_WARMUP_SECONDS} s unmeasured at the same rate` : '';
-  console.log(`\nfixed rate: half the bare maximum of each mode, open loop${warm}, latency of 2xx in ms (sent late: the part spent waiting for a free connection or for the generator)`);
+  console.log(`\nfixed rate: half the bare maximum of each mode, open loop${warm}, latency of 2xx in ms (sent late: the part spent waiting for a free connection or for the generator; GC: pauses of the servers' process, warm-up included)`);
   console.log(
     table(
-      ['target', 'connections', 'rate/s', 'achieved/s', 'p50', 'p99', 'p99.9', 'max', 'sent late p99', 'non-2xx', 'errors'],
-      r.fixed.map(({ target, mode, rate, result }) => [
+      ['target', 'connections', 'rate/s', 'achieved/s', 'p50', 'p99', 'p99.9', 'max', 'sent late p99', 'longest GC', 'major GCs', 'non-2xx', 'errors'],
+      r.fixed.map(({ target, mode, rate, result, gc }) => [
         target,
         mode,
         fmtInt(rate),
@@ -416,6 +441,8 @@ function printReport(r: BackendReport, config: ForwardAuthBenchConfig): void {
         ms(result.p999),
         ms(result.max),
         result.sendLate ? ms(result.sendLate.p99) : '-',
+        ms(gc.longestMs),
+        fmtInt(gc.major),
         fmtInt(result.requests - (result.statuses['200'] ?? 0) - result.errors),
         fmtInt(result.errors),
       ]),
