@@ -53,6 +53,16 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
     transcript.push(JSON.stringify(result));
     return { result, text: textOf(result), isError: result.isError === true };
   };
+  /** Grants the agent `connect` on an asset, opens a session there and reads its first page. */
+  const openOn = async (assetId: string) => {
+    await ts.services.grants.create({ subjectKind: 'user', subjectId: agent.userId, assetId, actions: ['connect'] }, ADMIN);
+    const opened = await call('open_session', { asset: assetId });
+    expect(opened.isError, opened.text).toBe(false);
+    const session = new RegExp(`Session ([0-9a-f-]{36}) on asset ${assetId}`).exec(opened.text)![1]!;
+    return { session, page: (await call('snapshot', { session })).text };
+  };
+  /** The agent's account as a bearer owner would attach to its session. */
+  const agentOwner = (): Principal => ({ kind: 'agent', id: agent.userId, name: 'demo-agent', roles: ['agent'], groups: [], via: 'api_token', mfa: false, scopes: ['mcp'] });
 
   beforeAll(async () => {
     ts = await startTestServer({ WEBASSET_API_RATE_LIMIT: '100000' });
@@ -232,11 +242,7 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
       // The seed too, so that the canary search below covers every secret the session holds.
       const values = new Map([['username', Buffer.from(USERNAME)], ['password', Buffer.from(CANARY_PASSWORD)], ['totpSeed', Buffer.from(CANARY_SEED)]]);
       await ts.services.vault.set({ entryId: 'agent-documents-login', values }, ADMIN);
-      await ts.services.grants.create({ subjectKind: 'user', subjectId: agent.userId, assetId: 'agent-documents', actions: ['connect'] }, ADMIN);
-      const opened = await call('open_session', { asset: 'agent-documents' });
-      expect(opened.isError, opened.text).toBe(false);
-      const session = /Session ([0-9a-f-]{36}) on asset agent-documents/.exec(opened.text)![1]!;
-      const page = (await call('snapshot', { session })).text;
+      const { session, page } = await openOn('agent-documents');
       const clicked = await call('click', { session, ref: REF(/button "Document"/, page) });
       expect(clicked.isError, clicked.text).toBe(false);
       // Our sentence, on the first line, outside the fence of page content.
@@ -250,7 +256,7 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
       expect(clickCall).toHaveLength(1);
       expect(clickCall[0]!.outcome).toBe('success');
       // Its owner (the agent's account, as a bearer owner would attach) finds no chooser waiting.
-      const owner: Principal = { kind: 'agent', id: agent.userId, name: 'demo-agent', roles: ['agent'], groups: [], via: 'api_token', mfa: false, scopes: ['mcp'] };
+      const owner = agentOwner();
       const attached = await ts.server.browser.sessions.attach(session, owner, 'control');
       const notices: string[] = [];
       attached.transfers!.subscribe((notice) => notices.push(notice.type))();
@@ -290,12 +296,8 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
         },
         ADMIN,
       );
-      await ts.services.grants.create({ subjectKind: 'user', subjectId: agent.userId, assetId: 'agent-later', actions: ['connect'] }, ADMIN);
 
-      const opened = await call('open_session', { asset: 'agent-later' });
-      expect(opened.isError, opened.text).toBe(false);
-      const session = /Session ([0-9a-f-]{36}) on asset agent-later/.exec(opened.text)![1]!;
-      const page = (await call('snapshot', { session })).text;
+      const { session, page } = await openOn('agent-later');
       // The page's chooser waits for /release, which answers only once the click's result is back:
       // the chooser opens after the action, within the click's user activation.
       const clicked = await call('click', { session, ref: REF(/button "Attach later"/, page) });
@@ -307,7 +309,7 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
       await eventually(async () => ((await blocked()).length > 0 ? true : undefined), 30_000, () => 'the dismissed chooser recorded');
       expect(await blocked()).toEqual([expect.objectContaining({ outcome: 'denied', details: expect.objectContaining({ what: 'upload', reason: AGENT_CHOOSER_REASON }) })]);
       // Nothing waits for the owner (an agent has no live view to answer it).
-      const owner: Principal = { kind: 'agent', id: agent.userId, name: 'demo-agent', roles: ['agent'], groups: [], via: 'api_token', mfa: false, scopes: ['mcp'] };
+      const owner = agentOwner();
       const attached = await ts.server.browser.sessions.attach(session, owner, 'control');
       const notices: string[] = [];
       attached.transfers!.subscribe((notice) => notices.push(notice.type))();
