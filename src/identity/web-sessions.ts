@@ -106,9 +106,22 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
    * session misses the cache until it is written; a busy session (a ForwardAuth proxy sends thousands of
    * checks a second) would otherwise write once per check that arrives meanwhile, and each write drops
    * the cache entry again: a storm of writes that stalled checks for tens of milliseconds once a minute.
-   * Those checks now wait for the one write.
+   * Those checks now wait for the one write. A check whose read began before the write and ends after it
+   * still holds the old last-seen time, so a finished write is remembered too (by the time it wrote), for
+   * one to two touch intervals: two generations, the older dropped whole, so no session leaves an entry behind.
    */
-  const touching = new Map<string, Promise<boolean>>();
+  type Touch = { at: number; written: Promise<boolean> };
+  let touches = new Map<string, Touch>();
+  let olderTouches = new Map<string, Touch>();
+  let touchesSince = clock.now();
+  const touchOf = (idHash: string, now: number) => {
+    if (now - touchesSince >= touchEveryMs) {
+      olderTouches = now - touchesSince >= 2 * touchEveryMs ? new Map() : touches;
+      touches = new Map();
+      touchesSince = now;
+    }
+    return touches.get(idHash) ?? olderTouches.get(idHash);
+  };
   const systemActor: Actor = deps.systemActor ?? { kind: 'system', id: 'webasset', name: 'webasset' };
   const onError = deps.onError ?? (() => undefined);
 
@@ -263,14 +276,21 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
       const { idHash, record } = found;
       const now = clock.now();
       if (now - record.lastSeenAt >= touchEveryMs) {
-        let written = touching.get(idHash);
-        if (written === undefined) {
+        let touch = touchOf(idHash, now);
+        // A touch at or before the time read is older than the record: this one is due anew.
+        if (touch === undefined || touch.at <= record.lastSeenAt) {
           const touched = { ...record, lastSeenAt: now };
-          written = store.update(idHash, touched, expiresAt(touched)).finally(() => touching.delete(idHash));
-          touching.set(idHash, written);
+          touch = { at: now, written: store.update(idHash, touched, expiresAt(touched)) };
+          touches.set(idHash, touch);
+          // A failed write is not remembered: the next check tries again rather than failing for minutes.
+          const failed = touch;
+          failed.written.catch(() => {
+            if (touches.get(idHash) === failed) touches.delete(idHash);
+            if (olderTouches.get(idHash) === failed) olderTouches.delete(idHash);
+          });
         }
         // Gone meanwhile (revoked on another node): refused like any unknown session.
-        if (!(await written)) return null;
+        if (!(await touch.written)) return null;
       }
       return { principal: principalOf(record), csrfToken: record.csrfToken, rotate: record.rotatePending === true };
     },

@@ -107,15 +107,32 @@ export function webSessionsSuite(fresh: FreshDatabase, setup: (clock: ManualCloc
   it('writes a due last-seen touch once however many checks of the session arrive meanwhile, and keeps the session alive', async () => {
     const { clock, user, audit, backend } = await open();
     // The backend's own store, its updates counted on the way through (a ForwardAuth proxy's burst of checks).
+    // Every other read is answered only after the first write is done: a check that read the record
+    // before the write and finishes after it still holds the old last-seen time, and must not write again.
     const real = backend.store();
     let updates = 0;
+    let reads = 0;
+    let firstWritten: Promise<unknown> | undefined;
     const counted = new Proxy(real, {
       get(target, key, receiver) {
         const value: unknown = Reflect.get(target, key, receiver);
         if (key === 'update') {
           return (...args: Parameters<SessionStore['update']>) => {
             updates += 1;
-            return target.update(...args);
+            const written = target.update(...args);
+            firstWritten ??= written;
+            return written;
+          };
+        }
+        if (key === 'get') {
+          return async (...args: Parameters<SessionStore['get']>) => {
+            const record = await target.get(...args);
+            reads += 1;
+            if (reads % 2 === 0) {
+              while (firstWritten === undefined) await new Promise((resolve) => setImmediate(resolve));
+              await firstWritten;
+            }
+            return record;
           };
         }
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
