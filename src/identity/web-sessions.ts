@@ -116,8 +116,8 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
   let touchesSince = clock.now();
   const touchOf = (idHash: string, now: number) => {
     if (now - touchesSince >= touchEveryMs) {
-      olderTouches = now - touchesSince >= 2 * touchEveryMs ? new Map() : touches;
-      touches = new Map();
+      olderTouches = now - touchesSince >= 2 * touchEveryMs ? new Map<string, Touch>() : touches;
+      touches = new Map<string, Touch>();
       touchesSince = now;
     }
     return touches.get(idHash) ?? olderTouches.get(idHash);
