@@ -1,4 +1,5 @@
 import type { CDPSession } from 'playwright-core';
+import { jpegSize } from './jpeg-size.js';
 import type { ScreencastFrame, ScreencastOptions } from './types.js';
 
 export interface FrameSource {
@@ -47,12 +48,19 @@ export async function startFrameSource(
     });
   };
 
+  let staleInARow = 0;
   cdp.on('Page.screencastFrame', (payload) => {
     if (stopped) return;
     if (withheld()) {
       void cdpAck(payload.sessionId);
       return;
     }
+    if (!showsReportedSize(payload) && staleInARow < MAX_STALE_FRAMES_IN_A_ROW) {
+      staleInARow += 1;
+      void cdpAck(payload.sessionId);
+      return;
+    }
+    staleInARow = 0;
     if (!inFlight) return forward(payload);
     if (pending) void cdpAck(pending.sessionId);
     pending = payload;
@@ -73,6 +81,25 @@ export async function startFrameSource(
       await cdp.detach().catch(() => undefined);
     },
   };
+}
+
+/**
+ * Right after the page is resized, Chromium can send a frame or two whose metadata already gives the new page
+ * size while the picture is still the old page (1000×563 pictures of a 1280×720 page, reported as 1000×660).
+ * Shown, such a frame is letterboxed in a stage of the new size and the viewer maps a pointer on it through the
+ * new size: a click on the field lands on the page's top edge. They are dropped (acked unseen); the page's
+ * repaint at its new size follows at once. Should a Chromium always disagree with itself, frames are shown
+ * anyway after this many in a row, rather than none.
+ */
+const MAX_STALE_FRAMES_IN_A_ROW = 10;
+
+function showsReportedSize(payload: { data: string; metadata: { deviceWidth?: number; deviceHeight?: number } }): boolean {
+  const { deviceWidth, deviceHeight } = payload.metadata;
+  const picture = jpegSize(payload.data);
+  if (!picture || !deviceWidth || !deviceHeight) return true;
+  // The picture is the page scaled to fit the screencast's maximum size, each side rounded.
+  const expectedHeight = (picture.width * deviceHeight) / deviceWidth;
+  return Math.abs(picture.height - expectedHeight) <= 2 + picture.height * 0.01;
 }
 
 function clamp(value: number, min: number, max: number): number {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserPool, BrowserSession, ScreencastFrame, SecretFields } from '../../src/browser/index.js';
+import { jpegSize } from '../../src/browser/jpeg-size.js';
 import { answerEcho, eventLog, html, spec, startSite, startTestPool, waitUntil, type Site } from './support.js';
 
 // What the live view relies on: screencast frames with acknowledgement backpressure, input that
@@ -104,6 +105,30 @@ describe('viewport', () => {
     await expect(session.resize(10, 10)).rejects.toMatchObject({ code: 'invalid_request' });
     await expect(session.resize(1.5, 700)).rejects.toMatchObject({ code: 'invalid_request' });
     await stop();
+    await session.close();
+  });
+});
+
+describe('viewport changes as the live view makes them (resize, then a new screencast)', () => {
+  it('shows no frame whose picture is of another page size than the one it reports', async () => {
+    const session = await openField();
+    const seen: string[] = [];
+    const wrong: string[] = [];
+    for (const [width, height] of [[1000, 660], [1280, 720], [1000, 573], [900, 700], [1280, 720], [1000, 660]] as const) {
+      await session.resize(width, height);
+      const frames: ScreencastFrame[] = [];
+      const stop = await session.startScreencast({ maxWidth: width, maxHeight: height, quality: 50 }, (frame) => {
+        frames.push(frame);
+        const picture = jpegSize(frame.data.toString('base64'))!;
+        const line = `${frame.width}x${frame.height} as ${picture.width}x${picture.height}`;
+        seen.push(line);
+        if (Math.abs(picture.height - (picture.width * frame.height) / frame.width) > 2 + picture.height * 0.01) wrong.push(line);
+        frame.ack();
+      });
+      await waitUntil(() => frames.filter((frame) => frame.width === width && frame.height === height).length >= 3, 15_000, () => seen.join(', '));
+      await stop();
+    }
+    expect(wrong, seen.join(', ')).toEqual([]);
     await session.close();
   });
 });
