@@ -94,27 +94,15 @@ describe('live view: working a session through the viewer page', () => {
     const canvas = page.locator('#screen');
     const cdp = await context.newCDPSession(page);
     const note = site.nextNote();
-    const typeTheNote = async () => {
-      await canvas.click({ position: { x: 100, y: 35 } });
-      // Select what a first try may have left in the field: the text replaces it.
-      await page.keyboard.press('Control+A');
-      await page.keyboard.type('Crème brûlée ');
-      // A dead key as an input method composes it: circumflex, then the composed letter.
-      await cdp.send('Input.imeSetComposition', { text: '^', selectionStart: 1, selectionEnd: 1 });
-      await cdp.send('Input.insertText', { text: 'ê' });
-      await page.keyboard.press('Enter');
-    };
-    // Bounded, so that a lost click or keystroke fails with what the socket carried. Two CI runs under load saw no note
-    // in 30 s, most likely a click on a frame still shown at the old size (see trackPaints, which now waits for one of
-    // the new size); the second try, once, says so.
-    const within = (ms: number) => Promise.race([note, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())]);
-    await typeTheNote();
-    let noted = await within(15_000);
-    if (noted === undefined) {
-      console.warn(`live view test: no note after the first try; socket: ${wire.join(' ')}`);
-      await typeTheNote();
-      noted = (await within(30_000)) ?? `no note; socket: ${wire.join(' ')}`;
-    }
+    await canvas.click({ position: { x: 100, y: 35 } });
+    await page.keyboard.type('Crème brûlée ');
+    // A dead key as an input method composes it: circumflex, then the composed letter.
+    await cdp.send('Input.imeSetComposition', { text: '^', selectionStart: 1, selectionEnd: 1 });
+    await cdp.send('Input.insertText', { text: 'ê' });
+    await page.keyboard.press('Enter');
+    // Bounded, so that a lost click or keystroke fails with what the socket carried. Two CI runs under load once saw
+    // no note here; the cause was a frame shown at the wrong size (see trackPaints), and this test no longer retries.
+    const noted = await Promise.race([note, new Promise<string>((resolve) => setTimeout(() => resolve(`no note; socket: ${wire.join(' ')}`), 30_000).unref())]);
     expect(noted).toBe('Crème brûlée ê');
     expect(problems).toEqual([]);
     await context.close();
