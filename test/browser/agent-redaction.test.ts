@@ -100,6 +100,57 @@ describe('agent redaction and snapshot shaping (units)', () => {
     console.info(`redaction of ${text.length} characters: ${took.toFixed(1)} ms`);
   });
 
+  it('gives an unnamed wrapper’s place to its children, and keeps what a tool or a reader needs', () => {
+    const yaml = [
+      '- generic [active] [ref=e1]:',
+      '  - banner [ref=e2]:',
+      '    - link "Demo Bank" [ref=e3] [cursor=pointer]:',
+      '      - /url: /',
+      '  - main [ref=e4]:',
+      '    - heading "Accounts" [level=1] [ref=e5]',
+      '    - paragraph [ref=e6]:',
+      '      - text: Signed in as',
+      '      - strong [ref=e7]: alice',
+      '    - generic [ref=e8]',
+      '    - table [ref=e9]:',
+      '      - rowgroup [ref=e10]:',
+      '        - row [ref=e11]:',
+      '          - cell "€12,345.67" [ref=e12]',
+      '        - row "Open" [ref=e13]',
+      '    - paragraph [ref=e14]: Arrived later',
+      '    - generic [ref=e15] [cursor=pointer]: Menu',
+      '    - generic [ref=e16] [cursor=pointer]:',
+      '      - img [ref=e17]',
+      '    - group [disabled] [ref=e18]:',
+      '      - textbox "Amount" [disabled] [ref=e19]',
+      '    - region "Payments" [ref=e20]:',
+      '      - list [ref=e21]:',
+      '        - listitem [ref=e22]: First',
+    ].join('\n');
+    expect(compactSnapshot(yaml)).toBe(
+      [
+        '- link "Demo Bank" [ref=e3]:',
+        '  - /url: /',
+        '- heading "Accounts" [level=1] [ref=e5]',
+        '- text: Signed in as',
+        '- strong [ref=e7]: alice',
+        '- table:',
+        '  - row:',
+        '    - cell "€12,345.67" [ref=e12]',
+        '  - row "Open" [ref=e13]',
+        '- paragraph [ref=e14]: Arrived later',
+        '- generic [ref=e15]: Menu',
+        '- generic [ref=e16]:',
+        '  - img [ref=e17]',
+        '- group [disabled] [ref=e18]:',
+        '  - textbox "Amount" [disabled] [ref=e19]',
+        '- region "Payments" [ref=e20]:',
+        '  - list:',
+        '    - listitem [ref=e22]: First',
+      ].join('\n'),
+    );
+  });
+
   it('collapses runs of same-shaped siblings, describes refs without values, and pages at line ends', () => {
     const rows = Array.from({ length: 40 }, (_, i) => `    - row "Payment ${i}" [ref=e${i + 10}]:\n      - cell "Payment ${i}" [ref=e${i + 100}]`).join('\n');
     const yaml = `- table [ref=e1]:\n  - rowgroup [ref=e2]:\n${rows}\n- link "Next" [ref=e5] [cursor=pointer]:\n  - /url: /next\n- textbox "Amount" [active] [ref=e6]: 12.00`;

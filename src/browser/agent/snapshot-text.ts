@@ -1,7 +1,8 @@
 /**
  * Shaping of Playwright's AI-mode aria snapshot (`page.ariaSnapshot({ mode: 'ai' })`) for a model:
- * runs of sibling subtrees of the same shape are collapsed after the first few, noise
- * (`[cursor=pointer]`) is dropped, and the text is cut at line ends into pages with a cursor.
+ * wrappers that only group others give their place to their children, runs of sibling subtrees of
+ * the same shape are collapsed after the first few, noise (`[cursor=pointer]`, refs of containers
+ * no tool acts on) is dropped, and the text is cut at line ends into pages with a cursor.
  */
 
 /** Siblings of one shape kept before the rest of the run is summarized. */
@@ -16,19 +17,31 @@ interface Node {
   children: Node[];
 }
 
+/**
+ * Roles that only group others (landmarks, layout boxes, paragraphs of mixed text): one without a
+ * name, a text of its own or a pointer cursor gives its place to its children, and one with none of
+ * those and no children is dropped. A third of a typical page's lines, and every line's indentation.
+ */
+const WRAPPERS = new Set(['generic', 'none', 'presentation', 'banner', 'main', 'contentinfo', 'complementary', 'navigation', 'region', 'group', 'rowgroup', 'paragraph']);
+/** Containers no tool acts on: their ref is dropped when they have no name, no text and no pointer cursor. */
+const REFLESS = new Set(['list', 'listitem', 'table', 'row']);
+/** `- role [attr] [attr]` with an optional `:` (children follow): no name, no text of its own, no quoting. */
+const UNNAMED = /^- ([a-z]+)((?: \[[^\]"]*\])*)(:?)$/;
+
 export function compactSnapshot(yaml: string): string {
-  const lines = yaml.replace(/ \[cursor=pointer\]/g, '').split('\n').filter((l) => l.trim() !== '');
+  const lines = yaml.split('\n').filter((l) => l.trim() !== '');
   const root: Node = { line: '', indent: -1, children: [] };
   const stack: Node[] = [root];
   for (const line of lines) {
     const indent = line.length - line.trimStart().length;
-    const node: Node = { line, indent, children: [] };
+    const node: Node = { line: line.trim(), indent, children: [] };
     while (stack.length > 1 && stack[stack.length - 1]!.indent >= indent) stack.pop();
     stack[stack.length - 1]!.children.push(node);
     stack.push(node);
   }
   const out: string[] = [];
-  const emit = (nodes: Node[]) => {
+  const emit = (nodes: Node[], depth: number) => {
+    const pad = '  '.repeat(depth);
     let i = 0;
     while (i < nodes.length) {
       const node = nodes[i]!;
@@ -38,18 +51,36 @@ export function compactSnapshot(yaml: string): string {
       const shown = run >= KEEP_REPEATED + 3 ? KEEP_REPEATED : run;
       for (let k = 0; k < shown; k++) {
         const n = nodes[i + k]!;
-        out.push(n.line);
-        emit(n.children);
+        out.push(pad + n.line);
+        emit(n.children, depth + 1);
       }
       if (shown < run) {
         const role = roleOf(node.line) || 'item';
-        out.push(`${' '.repeat(node.indent)}- "... ${run - shown} more ${role} entries like the ones above (not shown)"`);
+        out.push(`${pad}- "... ${run - shown} more ${role} entries like the ones above (not shown)"`);
       }
       i += run;
     }
   };
-  emit(root.children);
+  emit(simplify(root.children), 0);
   return out.join('\n');
+}
+
+function simplify(nodes: Node[]): Node[] {
+  const out: Node[] = [];
+  for (const node of nodes) {
+    const children = simplify(node.children);
+    const pointer = node.line.includes(' [cursor=pointer]');
+    const line = pointer ? node.line.replace(/ \[cursor=pointer\]/g, '') : node.line;
+    const unnamed = UNNAMED.exec(line);
+    // Only a wrapper whose states are none of its children's business ([disabled] on a fieldset is).
+    if (unnamed && !pointer && WRAPPERS.has(unnamed[1]!) && unnamed[2]!.replace(/ \[(?:ref=[^\]]*|active)\]/g, '') === '') {
+      out.push(...children);
+      continue;
+    }
+    const refless = unnamed && !pointer && REFLESS.has(unnamed[1]!) ? line.replace(/ \[ref=[^\]]*\]/, '') : line;
+    out.push({ line: refless, indent: node.indent, children });
+  }
+  return out;
 }
 
 /** A subtree's skeleton: roles and nesting, without names, values or refs. */
