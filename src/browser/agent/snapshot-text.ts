@@ -18,13 +18,15 @@ interface Node {
 }
 
 /**
- * Roles that only group others (landmarks, layout boxes, paragraphs of mixed text): one without a
+ * Roles that only group others (landmarks, layout boxes): one without a
  * name, a text of its own or a pointer cursor gives its place to its children, and one with none of
  * those and no children is dropped. A third of a typical page's lines, and every line's indentation.
  */
-const WRAPPERS = new Set(['generic', 'none', 'presentation', 'banner', 'main', 'contentinfo', 'complementary', 'navigation', 'region', 'group', 'rowgroup', 'paragraph']);
+const WRAPPERS = new Set(['generic', 'none', 'presentation', 'banner', 'main', 'contentinfo', 'complementary', 'navigation', 'region', 'group', 'rowgroup']);
+/** A paragraph of one element gives way to it; one of several keeps them together ("Signed in as" and the name). */
+const PARAGRAPH = 'paragraph';
 /** Containers no tool acts on: their ref is dropped when they have no name, no text and no pointer cursor. */
-const REFLESS = new Set(['list', 'listitem', 'table', 'row']);
+const REFLESS = new Set(['list', 'listitem', 'table', 'row', PARAGRAPH]);
 /** `- role [attr] [attr]` with an optional `:` (children follow): no name, no text of its own, no quoting. */
 const UNNAMED = /^- ([a-z]+)((?: \[[^\]"]*\])*)(:?)$/;
 
@@ -73,7 +75,8 @@ function simplify(nodes: Node[]): Node[] {
     const line = pointer ? node.line.replace(/ \[cursor=pointer\]/g, '') : node.line;
     const unnamed = UNNAMED.exec(line);
     // Only a wrapper whose states are none of its children's business ([disabled] on a fieldset is).
-    if (unnamed && !pointer && WRAPPERS.has(unnamed[1]!) && unnamed[2]!.replace(/ \[(?:ref=[^\]]*|active)\]/g, '') === '') {
+    const wrapper = unnamed !== null && (WRAPPERS.has(unnamed[1]!) || (unnamed[1] === PARAGRAPH && children.length <= 1));
+    if (wrapper && !pointer && unnamed[2]!.replace(/ \[(?:ref=[^\]]*|active)\]/g, '') === '') {
       out.push(...children);
       continue;
     }
