@@ -35,3 +35,12 @@ export function jpegSize(base64: string, maxHeaderBytes = 4096): { width: number
 function isFrameHeader(marker: number): boolean {
   return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
 }
+
+/**
+ * Whether `picture` shows a page of size `page`, scaled to fit a maximum size with each side rounded: the same
+ * proportions, within 2 pixels and 1%. A screencast picture of another page size is an old frame (screencast.ts).
+ */
+export function isPictureOfPage(picture: { width: number; height: number }, page: { width: number; height: number }): boolean {
+  const expectedHeight = (picture.width * page.height) / page.width;
+  return Math.abs(picture.height - expectedHeight) <= 2 + picture.height * 0.01;
+}

@@ -1,5 +1,5 @@
 import type { CDPSession } from 'playwright-core';
-import { jpegSize } from './jpeg-size.js';
+import { isPictureOfPage, jpegSize } from './jpeg-size.js';
 import type { ScreencastFrame, ScreencastOptions } from './types.js';
 
 export interface FrameSource {
@@ -96,10 +96,7 @@ const MAX_STALE_FRAMES_IN_A_ROW = 10;
 function showsReportedSize(payload: { data: string; metadata: { deviceWidth?: number; deviceHeight?: number } }): boolean {
   const { deviceWidth, deviceHeight } = payload.metadata;
   const picture = jpegSize(payload.data);
-  if (!picture || !deviceWidth || !deviceHeight) return true;
-  // The picture is the page scaled to fit the screencast's maximum size, each side rounded.
-  const expectedHeight = (picture.width * deviceHeight) / deviceWidth;
-  return Math.abs(picture.height - expectedHeight) <= 2 + picture.height * 0.01;
+  return !picture || !deviceWidth || !deviceHeight || isPictureOfPage(picture, { width: deviceWidth, height: deviceHeight });
 }
 
 function clamp(value: number, min: number, max: number): number {

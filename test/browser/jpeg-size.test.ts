@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jpegSize } from '../../src/browser/jpeg-size.js';
+import { isPictureOfPage, jpegSize } from '../../src/browser/jpeg-size.js';
 
 // Headers as a JPEG encoder lays them out: start of image, segments with their lengths, the frame header (SOFn) with
 // height then width, and the start of scan. Real screencast pictures are checked in live.test.ts.
@@ -29,5 +29,14 @@ describe('jpegSize', () => {
     expect(jpegSize(jpeg(frameHeader(0xc0, 0, 660)))).toBeNull();
     expect(jpegSize('')).toBeNull();
     expect(jpegSize('not base64 at all!')).toBeNull();
+  });
+
+  it('tells a picture of the page, scaled and rounded, from a picture of another page size', () => {
+    expect(isPictureOfPage({ width: 1000, height: 660 }, { width: 1000, height: 660 })).toBe(true);
+    expect(isPictureOfPage({ width: 640, height: 360 }, { width: 1280, height: 720 })).toBe(true);
+    expect(isPictureOfPage({ width: 640, height: 361 }, { width: 1281, height: 720 })).toBe(true);
+    // 1000x563: the old 1280x720 page, reported as 1000x660 right after a resize.
+    expect(isPictureOfPage({ width: 1000, height: 563 }, { width: 1000, height: 660 })).toBe(false);
+    expect(isPictureOfPage({ width: 900, height: 613 }, { width: 900, height: 700 })).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserPool, BrowserSession, ScreencastFrame, SecretFields } from '../../src/browser/index.js';
-import { jpegSize } from '../../src/browser/jpeg-size.js';
+import { isPictureOfPage, jpegSize } from '../../src/browser/jpeg-size.js';
 import { answerEcho, eventLog, html, spec, startSite, startTestPool, waitUntil, type Site } from './support.js';
 
 // What the live view relies on: screencast frames with acknowledgement backpressure, input that
@@ -122,7 +122,7 @@ describe('viewport changes as the live view makes them (resize, then a new scree
         const picture = jpegSize(frame.data.toString('base64'))!;
         const line = `${frame.width}x${frame.height} as ${picture.width}x${picture.height}`;
         seen.push(line);
-        if (Math.abs(picture.height - (picture.width * frame.height) / frame.width) > 2 + picture.height * 0.01) wrong.push(line);
+        if (!isPictureOfPage(picture, frame)) wrong.push(line);
         frame.ack();
       });
       await waitUntil(() => frames.filter((frame) => frame.width === width && frame.height === height).length >= 3, 15_000, () => seen.join(', '));
