@@ -148,14 +148,15 @@ interface Concurrent {
   taps?: AgentTaps;
 }
 
-async function runAgents(clients: readonly Client[], rounds: number): Promise<Concurrent> {
-  const result: Concurrent = { agents: clients.length, rounds, tasks: [], errors: [], seconds: 0 };
+/** Runs every task function at the same moment, `rounds` times over. */
+async function runAtOnce(tasks: ReadonlyArray<() => Promise<TaskRecord>>, rounds: number): Promise<Concurrent> {
+  const result: Concurrent = { agents: tasks.length, rounds, tasks: [], errors: [], seconds: 0 };
   const t0 = performance.now();
   for (let r = 0; r < rounds; r++) {
     await Promise.all(
-      clients.map(async (client) => {
+      tasks.map(async (task) => {
         try {
-          result.tasks.push(await taskOurMcp(client, ASSET_ID, DEMO_CREDENTIALS.password));
+          result.tasks.push(await task());
         } catch (error) {
           result.errors.push((error as Error).message);
         }
@@ -248,13 +249,25 @@ export async function runMcp(config: McpBenchConfig): Promise<boolean> {
       }
       const loadAgents = load();
       resetTaps();
-      concurrent = await runAgents(clients, config.agentRounds);
+      concurrent = await runAtOnce(
+        clients.map((client) => () => taskOurMcp(client, ASSET_ID, DEMO_CREDENTIALS.password)),
+        config.agentRounds,
+      );
       concurrent.taps = copyTaps();
       for (const e of concurrent.errors) problems.push(`(a) concurrent task failed: ${e.slice(0, 500)}`);
       printConcurrent(concurrent, measured.tasks.a, sequentialTaps.click, loadAgents);
     }
+    // The same number of tasks at once through (c): what this machine allows when nothing but
+    // Chromium and the portal do the work (no product, no recording), to read the goal's ratio against.
+    const loadFloor = load();
+    const floor = await runAtOnce(
+      Array.from({ length: config.agents }, () => () => taskPlaywright(browser, portalUrl, credentials)),
+      config.agentRounds,
+    );
+    for (const e of floor.errors) problems.push(`(c) concurrent task failed: ${e.slice(0, 500)}`);
+    printFloor(floor, measured.tasks.c, loadFloor);
 
-    printGoals(measured, echo, concurrent);
+    printGoals(measured, echo, concurrent, floor);
   } finally {
     for (const close of toClose.reverse()) await close().catch(() => undefined);
     await stopProductNode(node);
@@ -431,7 +444,38 @@ function printConcurrent(c: Concurrent, single: readonly TaskRecord[], sequentia
   );
 }
 
-function printGoals(m: Measured, e: Echo, c: Concurrent | null): void {
+/**
+ * Actions as an agent sees them: (c)'s login calls (context, page, goto, fills, click) count as one
+ * "open, logged in", like (a)'s one `open_session`; every other call as itself.
+ */
+function actionsOf(tasks: readonly TaskRecord[]): number[] {
+  return tasks.flatMap((t) => {
+    const login = t.calls.filter((c) => c.step === 'login');
+    const rest = t.calls.filter((c) => c.step !== 'login').map((c) => c.ms);
+    return login.length ? [sum(login.map((c) => c.ms)), ...rest] : rest;
+  });
+}
+
+function printFloor(c: Concurrent, single: readonly TaskRecord[], loadAtStart: string): void {
+  const openOf = (ts: readonly TaskRecord[]) => ts.map((t) => sum(t.calls.filter((x) => x.step === 'login' || x.step === 'open').map((x) => x.ms)));
+  const rows: Array<[string, Stats, Stats]> = [
+    ['every action (open, logged in, as one)', stats(actionsOf(single)), stats(actionsOf(c.tasks))],
+    ['open, logged in', stats(openOf(single)), stats(openOf(c.tasks))],
+    ['snapshot, click, type', stats(callsOf(single, (x) => ['snapshot', 'click', 'type'].includes(x.step))), stats(callsOf(c.tasks, (x) => ['snapshot', 'click', 'type'].includes(x.step)))],
+    ['click', stats(callsOf(single, (x) => x.step === 'click')), stats(callsOf(c.tasks, (x) => x.step === 'click'))],
+    ['whole task', stats(single.map((t) => t.ms)), stats(c.tasks.map((t) => t.ms))],
+  ];
+  console.log(`
+the floor: ${c.agents} tasks at once through (c), ${c.rounds} rounds, ${c.seconds.toFixed(1)} s (load average ${loadAtStart} at start) vs one (the sequential tasks above), ms`);
+  console.log(
+    table(
+      ['actions', '1 task n', 'p50', 'p95', `${c.agents} at once n`, 'p50', 'p95', 'p95 ratio'],
+      rows.map(([label, one, many]) => [label, fmtInt(one.n), fmtMs(one.p50), fmtMs(one.p95), fmtInt(many.n), fmtMs(many.p50), fmtMs(many.p95), fmtRatio(many.p95 / one.p95)]),
+    ),
+  );
+}
+
+function printGoals(m: Measured, e: Echo, c: Concurrent | null, floor: Concurrent): void {
   const click = (v: Variant) => stats(callsOf(m.tasks[v], (x) => x.step === 'click')).p50;
   const bytes = (v: Variant) => {
     const ts = m.tasks[v];
@@ -457,6 +501,9 @@ function printGoals(m: Measured, e: Echo, c: Concurrent | null): void {
     const many = stats(callsOf(c.tasks, () => true)).p95;
     goal(`${c.agents} agents: p95 of every tool call <= 2x one agent`, `${fmtRatio(many / one)} (${fmtMs(many)} vs ${fmtMs(one)} ms)`, many / one <= 2);
   } else goals.push([`agents at once: p95 <= 2x one agent`, na, null]);
+  const floorOne = stats(actionsOf(m.tasks.c)).p95;
+  const floorMany = stats(actionsOf(floor.tasks)).p95;
+  goals.push([`  for reading it: the floor (c), ${floor.agents} at once, p95 of every action`, `${fmtRatio(floorMany / floorOne)} (${fmtMs(floorMany)} vs ${fmtMs(floorOne)} ms)`, null]);
   console.log('\ngoals (MCP)');
   console.log(table(['goal', 'measured', 'met'], goals.map(([g, v, met]) => [g, v, met === null ? '-' : met ? 'yes' : 'NO'])));
 }
