@@ -61,6 +61,12 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
     const session = new RegExp(`Session ([0-9a-f-]{36}) on asset ${assetId}`).exec(opened.text)![1]!;
     return { session, page: (await call('snapshot', { session })).text };
   };
+  /** Opens a session on the demo portal (granted to the agent by the fixture) and gives its id. */
+  const openDemo = async () => {
+    const opened = await call('open_session', { asset: 'demo-bank' });
+    expect(opened.isError, opened.text).toBe(false);
+    return SESSION_ID.exec(opened.text)![1]!;
+  };
   /** The agent's account as a bearer owner would attach to its session. */
   const agentOwner = (): Principal => ({ kind: 'agent', id: agent.userId, name: 'demo-agent', roles: ['agent'], groups: [], via: 'api_token', mfa: false, scopes: ['mcp'] });
 
@@ -89,9 +95,7 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
     expect((await client.listTools()).tools).toHaveLength(15);
     expect((await call('list_assets', {})).text).toContain('demo-bank  Demo Bank');
 
-    const opened = await call('open_session', { asset: 'demo-bank' });
-    expect(opened.isError, opened.text).toBe(false);
-    const session = SESSION_ID.exec(opened.text)![1]!;
+    const session = await openDemo();
 
     const accounts = await call('snapshot', { session });
     expect(accounts.text.startsWith(`${UNTRUSTED_PREFACE}\n\`\`\`untrusted-page-content\nurl: `)).toBe(true);
@@ -152,7 +156,7 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
   }, 240_000);
 
   it('never shows the password or the TOTP seed: careless page, fill_credential, typed password fields, errors, logs, audit and recording', async () => {
-    const session = SESSION_ID.exec((await call('open_session', { asset: 'demo-bank' })).text)![1]!;
+    const session = await openDemo();
     const accounts = (await call('snapshot', { session })).text;
     const origin = /url: (http:\/\/127\.0\.0\.1:\d+)\//.exec(accounts)![1]!;
 
@@ -200,7 +204,7 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
   }, 240_000);
 
   it('is listed with operators\' sessions and watchable live; the next call fails with "ended by an administrator" once an administrator ends it', async () => {
-    const session = SESSION_ID.exec((await call('open_session', { asset: 'demo-bank' })).text)![1]!;
+    const session = await openDemo();
     expect((await call('snapshot', { session })).isError).toBe(false);
     // The administrator's list of everyone's sessions holds the agent's, as an agent's.
     const all = await ts.server.browser.sessions.list(ADMIN_WEB, { all: true });
