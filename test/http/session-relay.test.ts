@@ -170,6 +170,20 @@ describe('session relay between nodes (HTTP)', () => {
     expect(await res.json()).toEqual({ error: { code: 'not_found', message: 'No such session.' } });
   });
 
+  it("passes on the holding node's 401 with the cookie it clears: the caller's browser forgets a session that ended there", async () => {
+    const clearing = ['__Host-webasset=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax', 'webasset=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax'];
+    const { front } = await setUp({
+      answer: (_req, res) => {
+        res.writeHead(401, { 'content-type': 'application/json', 'set-cookie': clearing });
+        res.end(JSON.stringify({ error: { code: 'unauthenticated', message: 'Sign in first.' } }));
+      },
+    });
+    const res = await fetch(`${front.url}/api/sessions/${SESSION}/thing`, { headers });
+    expect(res.status).toBe(401);
+    expect(res.headers.getSetCookie()).toEqual(clearing);
+    expect(await res.json()).toEqual({ error: { code: 'unauthenticated', message: 'Sign in first.' } });
+  });
+
   it('never relays a request another node relayed already: it is served here', async () => {
     const { holder, front, lookups } = await setUp();
     const path = `/api/sessions/${SESSION}/thing`;
