@@ -41,6 +41,27 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
       if (req.url === '/popup-page') {
         return html(res, `<h1>The popup</h1>`);
       }
+      if (req.url === '/slow-leave') {
+        // Enter submits the form; a frame of another site (its own renderer process) holds the navigation back in its
+        // beforeunload while the page's own thread is free, so the navigation's request comes well after the DOM went quiet.
+        return html(res, `<form action="/left"><label for="q">Query</label><input id="q" name="q"></form><iframe title="Holder" src="${site.url('frame.test', '/holder')}"></iframe>`);
+      }
+      if (req.url === '/holder') {
+        return html(res, `<p>Holder</p><script>addEventListener('beforeunload', () => { const t = performance.now(); while (performance.now() - t < 600); })</script>`);
+      }
+      if (req.url?.startsWith('/left')) {
+        return html(res, `<h1>Left</h1>`);
+      }
+      if (req.url === '/kept-form') {
+        return html(
+          res,
+          `<form id="f" action="/left"><label for="q">Query</label><input id="q" name="q"></form>` +
+            `<script>document.getElementById('f').addEventListener('submit', (e) => { e.preventDefault(); const p = document.createElement('p'); p.textContent = 'Handled here'; document.body.append(p); })</script>`,
+        );
+      }
+      if (req.url === '/dialog-form') {
+        return html(res, `<dialog open><form method="dialog"><label for="n">Note</label><input id="n" name="n"></form></dialog>`);
+      }
       if (req.url === '/later') {
         return html(res, `<p>Waiting</p><script>setTimeout(() => { const p = document.createElement('p'); p.textContent = 'Arrived later'; document.body.append(p); }, 300)</script>`);
       }
@@ -84,6 +105,40 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
       const back = await session.agent.goBack(options);
       expect(back.effect).toBe('navigated');
       expect(back.page.url).toBe(`${fx.base}/transfer`);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('a key that submits a form answers once the page it loads is there, however late its request starts; a submission the page keeps, or a dialog form, is no navigation', async () => {
+    const session = await fx.pool.open({
+      sessionId: 'agent-actions-submit',
+      allowedHosts: ['site.test', 'frame.test'],
+      allowInsecureHttp: true,
+      policy: { downloads: 'block', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny' },
+      onEvent: (event) => fx.events.push(event),
+    });
+    try {
+      await session.agent.navigate(site.url('site.test', '/slow-leave'), options);
+      const slow = await session.agent.snapshot(options);
+      await session.agent.type(refOf(slow.text, 'textbox "Query"'), 'statements', options);
+      const left = await session.agent.pressKey('Enter', options);
+      expect(left.effect).toBe('navigated');
+      expect(left.page.url).toBe(site.url('site.test', '/left?q=statements'));
+
+      await session.agent.navigate(site.url('site.test', '/kept-form'), options);
+      const kept = await session.agent.snapshot(options);
+      const handled = await session.agent.type(refOf(kept.text, 'textbox "Query"'), 'x', { ...options, submit: true });
+      expect(handled.effect).toBe('changed');
+      expect(handled.page.url).toBe(site.url('site.test', '/kept-form'));
+      expect((await session.agent.snapshot(options)).text).toContain('Handled here');
+
+      await session.agent.navigate(site.url('site.test', '/dialog-form'), options);
+      const dialog = await session.agent.snapshot(options);
+      await session.agent.type(refOf(dialog.text, 'textbox "Note"'), 'done', options);
+      const closed = await session.agent.pressKey('Enter', options);
+      expect(closed.effect).toBe('changed');
+      expect(closed.page.url).toBe(site.url('site.test', '/dialog-form'));
     } finally {
       await session.close();
     }

@@ -20,8 +20,10 @@ export interface MutationWatch {
   /**
    * As `read()`, answered by the page once the DOM has had no change for `quietMs` (counted from
    * this call at the earliest) or `capMs` passed: one round trip instead of a poll every few ms.
+   * Answered at once, with `leaving`, when the document is on its way out: since the watch began it
+   * submitted a form into its own window (not cancelled) or started a navigation to another document.
    */
-  quiet(quietMs: number, capMs: number): Promise<{ count: number; idleMs: number } | undefined>;
+  quiet(quietMs: number, capMs: number): Promise<{ count: number; idleMs: number; leaving: boolean } | undefined>;
   /** The watch's id in the page: `read()` of the reader ends it in the same round trip. */
   readonly token: string | undefined;
   stop(): Promise<void>;
@@ -176,7 +178,9 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
         token: started === true ? token : undefined,
         read: async () => (started === true ? ((await evaluateMain<{ count: number; idleMs: number } | null>(`(${READ_WATCH_FN})(${token})`)) ?? undefined) : undefined),
         quiet: async (quietMs, capMs) =>
-          started === true ? ((await evaluateMain<{ count: number; idleMs: number } | null>(`(${QUIET_FN})(${token}, ${Math.round(quietMs)}, ${Math.round(capMs)})`, true, true)) ?? undefined) : undefined,
+          started === true
+            ? ((await evaluateMain<{ count: number; idleMs: number; leaving: boolean } | null>(`(${QUIET_FN})(${token}, ${Math.round(quietMs)}, ${Math.round(capMs)})`, true, true)) ?? undefined)
+            : undefined,
         stop: async () => {
           if (started === true) await evaluateMain(`(${STOP_FN})(${token})`);
         },
@@ -217,7 +221,7 @@ function addValues(into: Set<string>, values: unknown): void {
 const READ_FN = `function (max, token) {
   if (token) {
     var all = window.__webassetAgent || {};
-    if (all[token]) { all[token].observer.disconnect(); delete all[token]; }
+    if (all[token]) { all[token].end(); delete all[token]; }
   }
   var out = [];
   var visit = function (root) {
@@ -234,11 +238,35 @@ const READ_FN = `function (max, token) {
   return { url: location.href, title: String(document.title || ''), values: out, frames: window.length };
 }`;
 
+// A submitted form's navigation starts in a later task, and the browser reports its request later
+// still: on a busy machine the DOM can look quiet for longer than QUIET_MS in between, so the watch
+// also notes that the document is leaving (a submission into its own window, not cancelled, or a
+// navigation to another document), and the settle wait then waits for the request (settle.ts).
 const WATCH_FN = `function (token) {
-  var state = { count: 0, last: performance.now() };
+  var state = { count: 0, last: performance.now(), submits: [], navigating: false };
   var observer = new MutationObserver(function (records) { state.count += records.length; state.last = performance.now(); });
   observer.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
-  state.observer = observer;
+  var onSubmit = function (e) {
+    var form = e.target, by = e.submitter;
+    var method = String((by && by.getAttribute && by.getAttribute('formmethod')) || (form && form.getAttribute && form.getAttribute('method')) || '').toLowerCase();
+    if (method === 'dialog') return;
+    var target = String((by && by.getAttribute && by.getAttribute('formtarget')) || (form && form.getAttribute && form.getAttribute('target')) || '').toLowerCase();
+    if (target === '' || target === '_self' || target === '_top' || target === '_parent') state.submits.push(e);
+  };
+  var onNavigate = function (e) { if (!e.destination || e.destination.sameDocument === false) state.navigating = true; };
+  var navigation = window.navigation;
+  document.addEventListener('submit', onSubmit, true);
+  if (navigation && navigation.addEventListener) navigation.addEventListener('navigate', onNavigate);
+  state.leaving = function () {
+    if (state.navigating) return true;
+    for (var i = 0; i < state.submits.length; i++) if (!state.submits[i].defaultPrevented) return true;
+    return false;
+  };
+  state.end = function () {
+    observer.disconnect();
+    document.removeEventListener('submit', onSubmit, true);
+    if (navigation && navigation.removeEventListener) navigation.removeEventListener('navigate', onNavigate);
+  };
   window.__webassetAgent = window.__webassetAgent || {};
   window.__webassetAgent[token] = state;
   return true;
@@ -257,7 +285,8 @@ const QUIET_FN = `function (token, quiet, cap) {
     var check = function () {
       var now = performance.now();
       var idle = now - Math.max(state.last, t0);
-      if (idle >= quiet || now - t0 >= cap || !(window.__webassetAgent || {})[token]) resolve({ count: state.count, idleMs: now - state.last });
+      var leaving = state.leaving();
+      if (leaving || idle >= quiet || now - t0 >= cap || !(window.__webassetAgent || {})[token]) resolve({ count: state.count, idleMs: now - state.last, leaving: leaving });
       else setTimeout(check, Math.max(1, Math.min(quiet - idle, cap - (now - t0))));
     };
     check();
@@ -266,6 +295,6 @@ const QUIET_FN = `function (token, quiet, cap) {
 
 const STOP_FN = `function (token) {
   var all = window.__webassetAgent || {};
-  if (all[token]) { all[token].observer.disconnect(); delete all[token]; }
+  if (all[token]) { all[token].end(); delete all[token]; }
   return true;
 }`;

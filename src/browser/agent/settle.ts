@@ -3,6 +3,8 @@ import type { MutationWatch } from './page-reader.js';
 
 /** A navigation's new document is waited for at most this long (DOMContentLoaded). */
 export const NAVIGATION_SETTLE_MS = 5_000;
+/** A page that submitted a form or started a navigation has its request waited for at most this long. */
+export const LEAVING_WAIT_MS = 1_500;
 /** The DOM counts as settled after this long without a change... */
 export const QUIET_MS = 60;
 /** ...or after this long in all. */
@@ -134,6 +136,7 @@ async function settle<T>(o: Observation, watch: MutationWatch, action: () => Pro
     while (!o.popup && !o.navigation && !options.popupOpened() && Date.now() < deadline) await signal(Math.min(250, deadline - Date.now()));
   }
   let changed = false;
+  let leavingWaited = false;
   for (;;) {
     if (o.navigation || o.loaded || o.popup || options.popupOpened()) break;
     const elapsed = Date.now() - started;
@@ -155,6 +158,13 @@ async function settle<T>(o: Observation, watch: MutationWatch, action: () => Pro
       continue;
     }
     changed ||= state.count > 0;
+    if (state.leaving && !leavingWaited) {
+      // The page submitted a form or started a navigation: its request is on its way from the browser.
+      leavingWaited = true;
+      const deadline = Date.now() + LEAVING_WAIT_MS;
+      while (!o.navigation && !o.loaded && !o.popup && Date.now() < deadline) await signal(Math.min(250, deadline - Date.now()));
+      continue;
+    }
     // Requests the action started (fetch, XHR) are waited for too, within the cap, and then a quiet
     // period after the last one ended (what its answer changes comes after it).
     if (o.inflight.size === 0 && o.lastDone < asked) break;
