@@ -243,7 +243,7 @@ const READ_FN = `function (max, token) {
 // also notes that the document is leaving (a submission into its own window, not cancelled, or a
 // navigation to another document), and the settle wait then waits for the request (settle.ts).
 const WATCH_FN = `function (token) {
-  var state = { count: 0, last: performance.now(), submits: [], navigating: false };
+  var state = { count: 0, last: performance.now(), submits: [], navigations: [] };
   var observer = new MutationObserver(function (records) { state.count += records.length; state.last = performance.now(); });
   observer.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
   var onSubmit = function (e) {
@@ -253,13 +253,15 @@ const WATCH_FN = `function (token) {
     var target = String((by && by.getAttribute && by.getAttribute('formtarget')) || (form && form.getAttribute && form.getAttribute('target')) || '').toLowerCase();
     if (target === '' || target === '_self' || target === '_top' || target === '_parent') state.submits.push(e);
   };
-  var onNavigate = function (e) { if (!e.destination || e.destination.sameDocument === false) state.navigating = true; };
+  // A download (a link with download) and a same-document change (hash, history) load no new document.
+  var onNavigate = function (e) { if (e.downloadRequest == null && !(e.destination && e.destination.sameDocument)) state.navigations.push(e); };
   var navigation = window.navigation;
   document.addEventListener('submit', onSubmit, true);
   if (navigation && navigation.addEventListener) navigation.addEventListener('navigate', onNavigate);
+  // Read when asked, not when the event came: a page's own listener may cancel it after ours ran.
   state.leaving = function () {
-    if (state.navigating) return true;
-    for (var i = 0; i < state.submits.length; i++) if (!state.submits[i].defaultPrevented) return true;
+    var all = state.submits.concat(state.navigations);
+    for (var i = 0; i < all.length; i++) if (!all[i].defaultPrevented) return true;
     return false;
   };
   state.end = function () {
