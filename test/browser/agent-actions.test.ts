@@ -118,25 +118,25 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
       policy: { downloads: 'block', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny' },
       onEvent: (event) => fx.events.push(event),
     });
+    /** Opens `path`, types `text` into its textbox `field` and sends Enter: as a key press, or as type's `submit`. */
+    const submitOn = async (path: string, field: string, text: string, by: 'press_key' | 'type_submit') => {
+      await session.agent.navigate(site.url('site.test', path), options);
+      const ref = refOf((await session.agent.snapshot(options)).text, `textbox "${field}"`);
+      if (by === 'type_submit') return session.agent.type(ref, text, { ...options, submit: true });
+      await session.agent.type(ref, text, options);
+      return session.agent.pressKey('Enter', options);
+    };
     try {
-      await session.agent.navigate(site.url('site.test', '/slow-leave'), options);
-      const slow = await session.agent.snapshot(options);
-      await session.agent.type(refOf(slow.text, 'textbox "Query"'), 'statements', options);
-      const left = await session.agent.pressKey('Enter', options);
+      const left = await submitOn('/slow-leave', 'Query', 'statements', 'press_key');
       expect(left.effect).toBe('navigated');
       expect(left.page.url).toBe(site.url('site.test', '/left?q=statements'));
 
-      await session.agent.navigate(site.url('site.test', '/kept-form'), options);
-      const kept = await session.agent.snapshot(options);
-      const handled = await session.agent.type(refOf(kept.text, 'textbox "Query"'), 'x', { ...options, submit: true });
+      const handled = await submitOn('/kept-form', 'Query', 'x', 'type_submit');
       expect(handled.effect).toBe('changed');
       expect(handled.page.url).toBe(site.url('site.test', '/kept-form'));
       expect((await session.agent.snapshot(options)).text).toContain('Handled here');
 
-      await session.agent.navigate(site.url('site.test', '/dialog-form'), options);
-      const dialog = await session.agent.snapshot(options);
-      await session.agent.type(refOf(dialog.text, 'textbox "Note"'), 'done', options);
-      const closed = await session.agent.pressKey('Enter', options);
+      const closed = await submitOn('/dialog-form', 'Note', 'done', 'press_key');
       expect(closed.effect).toBe('changed');
       expect(closed.page.url).toBe(site.url('site.test', '/dialog-form'));
     } finally {
