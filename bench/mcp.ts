@@ -435,10 +435,19 @@ function printConcurrent(c: Concurrent, single: readonly TaskRecord[], sequentia
     ['  of click: inside the browser module', stats(single.length ? sequentialClicks : []), stats(c.taps?.click ?? [])],
     ['whole task', stats(single.map((t) => t.ms)), stats(c.tasks.map((t) => t.ms))],
   ];
-  console.log(`\n${c.agents} agents at once through (a), each its own token and session, ${c.rounds} rounds, ${c.seconds.toFixed(1)} s (load average ${loadAtStart} at start) vs one agent (the sequential tasks above), ms`);
+  printOneVsMany(
+    `${c.agents} agents at once through (a), each its own token and session, ${c.rounds} rounds, ${c.seconds.toFixed(1)} s (load average ${loadAtStart} at start) vs one agent (the sequential tasks above), ms`,
+    ['tool calls', '1 agent n', `${c.agents} agents n`],
+    rows,
+  );
+}
+
+/** A table of p50/p95 alone against at once, with the p95 ratio; `labels` names the row column and the two counts. */
+function printOneVsMany(title: string, labels: [string, string, string], rows: ReadonlyArray<[string, Stats, Stats]>): void {
+  console.log(`\n${title}`);
   console.log(
     table(
-      ['tool calls', '1 agent n', 'p50', 'p95', `${c.agents} agents n`, 'p50', 'p95', 'p95 ratio'],
+      [labels[0], labels[1], 'p50', 'p95', labels[2], 'p50', 'p95', 'p95 ratio'],
       rows.map(([label, one, many]) => [label, fmtInt(one.n), fmtMs(one.p50), fmtMs(one.p95), fmtInt(many.n), fmtMs(many.p50), fmtMs(many.p95), fmtRatio(many.p95 / one.p95)]),
     ),
   );
@@ -465,13 +474,10 @@ function printFloor(c: Concurrent, single: readonly TaskRecord[], loadAtStart: s
     ['click', stats(callsOf(single, (x) => x.step === 'click')), stats(callsOf(c.tasks, (x) => x.step === 'click'))],
     ['whole task', stats(single.map((t) => t.ms)), stats(c.tasks.map((t) => t.ms))],
   ];
-  console.log(`
-the floor: ${c.agents} tasks at once through (c), ${c.rounds} rounds, ${c.seconds.toFixed(1)} s (load average ${loadAtStart} at start) vs one (the sequential tasks above), ms`);
-  console.log(
-    table(
-      ['actions', '1 task n', 'p50', 'p95', `${c.agents} at once n`, 'p50', 'p95', 'p95 ratio'],
-      rows.map(([label, one, many]) => [label, fmtInt(one.n), fmtMs(one.p50), fmtMs(one.p95), fmtInt(many.n), fmtMs(many.p50), fmtMs(many.p95), fmtRatio(many.p95 / one.p95)]),
-    ),
+  printOneVsMany(
+    `the floor: ${c.agents} tasks at once through (c), ${c.rounds} rounds, ${c.seconds.toFixed(1)} s (load average ${loadAtStart} at start) vs one (the sequential tasks above), ms`,
+    ['actions', '1 task n', `${c.agents} at once n`],
+    rows,
   );
 }
 

@@ -44,7 +44,7 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
       if (req.url === '/slow-leave') {
         // Enter submits the form; a frame of another site (its own renderer process) holds the navigation back in its
         // beforeunload while the page's own thread is free, so the navigation's request comes well after the DOM went quiet.
-        return html(res, `<form action="/left"><label for="q">Query</label><input id="q" name="q"></form><iframe title="Holder" src="${site.url('frame.test', '/holder')}"></iframe>`);
+        return html(res, `<form action="/left"><label for="q">Query</label><input id="q" name="q"></form><button type="button" onclick="setTimeout(() => { location.href = '/left?by=script'; }, 0)">Leave by script</button><iframe title="Holder" src="${site.url('frame.test', '/holder')}"></iframe>`);
       }
       if (req.url === '/holder') {
         return html(res, `<p>Holder</p><script>addEventListener('beforeunload', () => { const t = performance.now(); while (performance.now() - t < 600); })</script>`);
@@ -110,7 +110,7 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
     }
   });
 
-  it('a key that submits a form answers once the page it loads is there, however late its request starts; a submission the page keeps, or a dialog form, is no navigation', async () => {
+  it('a key that submits a form, or a script that leaves, answers once the page it loads is there, however late its request starts; a submission the page keeps, or a dialog form, is no navigation', async () => {
     const session = await fx.pool.open({
       sessionId: 'agent-actions-submit',
       allowedHosts: ['site.test', 'frame.test'],
@@ -130,6 +130,11 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
       const left = await submitOn('/slow-leave', 'Query', 'statements', 'press_key');
       expect(left.effect).toBe('navigated');
       expect(left.page.url).toBe(site.url('site.test', '/left?q=statements'));
+      // A page script that leaves (the navigate event, no submission): held back the same way.
+      await session.agent.navigate(site.url('site.test', '/slow-leave'), options);
+      const scripted = await session.agent.click(refOf((await session.agent.snapshot(options)).text, 'button "Leave by script"'), options);
+      expect(scripted.effect).toBe('navigated');
+      expect(scripted.page.url).toBe(site.url('site.test', '/left?by=script'));
 
       const handled = await submitOn('/kept-form', 'Query', 'x', 'type_submit');
       expect(handled.effect).toBe('changed');

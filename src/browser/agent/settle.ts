@@ -128,13 +128,15 @@ export function createSettle(page: Page) {
 export type Settle = ReturnType<typeof createSettle>;
 
 async function settle<T>(o: Observation, watch: MutationWatch, action: () => Promise<T>, options: { popupOpened(): boolean; expectPopup?: boolean }, signal: (ms: number) => Promise<void>): Promise<{ value: T; effect: Effect }> {
+  // Waits until `done()` (checked whenever the tab's events wake the wait, and at least every 250 ms) or `ms` passed.
+  const until = async (done: () => boolean, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (!done() && Date.now() < deadline) await signal(Math.min(250, deadline - Date.now()));
+  };
   const value = await action();
   const started = Date.now();
   // A link or form that targets a new window: its popup is waited for (bounded), however slow the machine.
-  if (options.expectPopup) {
-    const deadline = started + NAVIGATION_SETTLE_MS;
-    while (!o.popup && !o.navigation && !options.popupOpened() && Date.now() < deadline) await signal(Math.min(250, deadline - Date.now()));
-  }
+  if (options.expectPopup) await until(() => !!o.popup || !!o.navigation || options.popupOpened(), NAVIGATION_SETTLE_MS);
   let changed = false;
   let leavingWaited = false;
   for (;;) {
@@ -161,8 +163,7 @@ async function settle<T>(o: Observation, watch: MutationWatch, action: () => Pro
     if (state.leaving && !leavingWaited) {
       // The page submitted a form or started a navigation: its request is on its way from the browser.
       leavingWaited = true;
-      const deadline = Date.now() + LEAVING_WAIT_MS;
-      while (!o.navigation && !o.loaded && !o.popup && Date.now() < deadline) await signal(Math.min(250, deadline - Date.now()));
+      await until(() => !!o.navigation || o.loaded || !!o.popup, LEAVING_WAIT_MS);
       continue;
     }
     // Requests the action started (fetch, XHR) are waited for too, within the cap, and then a quiet
@@ -172,9 +173,8 @@ async function settle<T>(o: Observation, watch: MutationWatch, action: () => Pro
   }
   const navigation = o.navigation;
   if (navigation) {
-    const deadline = Date.now() + NAVIGATION_SETTLE_MS;
     // Loaded, or the navigation failed (refused by the lock, a download, a 204) and nothing commits.
-    while (!o.loaded && !o.noDocument && navigation.failure() === null && Date.now() < deadline) await signal(Math.min(250, deadline - Date.now()));
+    await until(() => o.loaded || o.noDocument || navigation.failure() !== null, NAVIGATION_SETTLE_MS);
     return { value, effect: 'navigated' };
   }
   const popup = o.popup;
