@@ -618,14 +618,21 @@ export async function startServer(services: Services): Promise<RunningServer> {
     stop(reason) {
       stopping ??= (async () => {
         shuttingDown = true;
+        // Each step is logged, so a shutdown that hangs says where.
+        const step = (name: string) => logger.info({ step: name }, 'stopping');
+        step('node registry');
         // Withdrawn first, so the other nodes stop relaying live views here while this one goes.
         await registry?.stop();
+        step('background jobs');
         await staleSweep.stop();
         stopRetention();
+        step('browser sessions');
         // Sessions first: their live views close with them, so the HTTP server has no socket left waiting.
         unsubscribe();
         await closeBrowser(browser);
+        step('http server');
         await http.close();
+        step('services');
         try {
           await audit.trail.record({ actor: services.systemActor, action: 'system.stopped', outcome: 'success', details: { reason, version: services.version } });
         } catch (error) {

@@ -581,7 +581,10 @@ describe('web UI live view: signing in, then the clipboard where the portal allo
     const page = await context.newPage();
     await page.goto(`${ts.url}/sessions/${sessionId}`);
     await expect.poll(() => page.locator('#live-status').textContent(), { timeout: 15_000 }).toBe('Signing in');
-    expect(await page.locator('#live-overlay').textContent()).toBe('Signing in to Live portal… The portal appears here once the sign-in is done.');
+    // The portal's name comes with the session's details, which may arrive after the socket's first state.
+    await expect
+      .poll(() => page.locator('#live-overlay').textContent(), { timeout: 15_000 })
+      .toBe('Signing in to Live portal… The portal appears here once the sign-in is done.');
     await page.screenshot({ path: join(ARTIFACTS, 'live-signing-in.en.png') });
     site.releaseLogins();
     expect((await started).status).toBe(201);

@@ -75,8 +75,20 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     async stop() {
       if (stopped) return;
       stopped = true;
-      await server.stop('test finished');
-      if (dbUrl && TEST_DATABASE_URL) await dropPgDatabase(TEST_DATABASE_URL, dbUrl);
+      // A stop that hangs (seen once under load, on PostgreSQL + Redis) names its step before the hook's timeout.
+      let phase = 'server.stop';
+      const watchdog = setTimeout(() => {
+        const steps = logs.lines.filter((line) => line.includes('"msg":"stopping"')).map((line) => (JSON.parse(line) as { step?: string }).step);
+        console.warn(`test server ${server.url}: stop still waiting after 20 s in ${phase}; server steps begun: ${steps.join(' > ') || 'none'}`);
+      }, 20_000);
+      watchdog.unref();
+      try {
+        await server.stop('test finished');
+        phase = 'dropping the test database';
+        if (dbUrl && TEST_DATABASE_URL) await dropPgDatabase(TEST_DATABASE_URL, dbUrl);
+      } finally {
+        clearTimeout(watchdog);
+      }
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
