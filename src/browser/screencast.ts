@@ -103,6 +103,10 @@ function clamp(value: number, min: number, max: number): number {
   return Number.isFinite(value) ? Math.min(max, Math.max(min, Math.round(value))) : max;
 }
 
+/** Screenshots a sampled viewer tries for one change, and the wait before the next try (times the tries so far). */
+const SAMPLE_ATTEMPTS = 5;
+const SAMPLE_RETRY_MS = 100;
+
 /** What a sampled viewer runs beside a streaming one, instead of a screencast of its own. */
 interface Sampler extends FrameSource {
   /** The stream showed a changed page (of this viewport, in CSS pixels). */
@@ -132,6 +136,7 @@ function startSampler(
   let dirty = true;
   let viewport = { width: 0, height: 0 };
   let last: Buffer | undefined;
+  let failures = 0;
 
   const take = () => {
     if (stopped || waitingForAck || capturing || !dirty || withheld()) return;
@@ -142,7 +147,9 @@ function startSampler(
         capturing = false;
         if (stopped) return;
         const picture = Buffer.from(data, 'base64');
-        if (last?.equals(picture)) return take();
+        // The stream showed a change this picture does not have yet (a navigation's old surface): look again.
+        if (last?.equals(picture)) return tryAgain();
+        failures = 0;
         last = picture;
         waitingForAck = true;
         let acked = false;
@@ -160,12 +167,23 @@ function startSampler(
           },
         });
       },
-      // A tab in the middle of a navigation, or closing: tried again only for a change that came meanwhile.
+      // A tab in the middle of a navigation refuses a screenshot for a moment.
       () => {
         capturing = false;
-        take();
+        tryAgain();
       },
     );
+  };
+  // A page that changes no more after a navigation would otherwise never be sampled: a few more tries, then the
+  // next change (a closed tab fails them all; the viewer's stop ends them).
+  const tryAgain = () => {
+    if (failures >= SAMPLE_ATTEMPTS - 1) {
+      failures = 0;
+      return;
+    }
+    failures += 1;
+    dirty = true;
+    setTimeout(take, SAMPLE_RETRY_MS * failures).unref();
   };
   take();
   return {
