@@ -103,10 +103,6 @@ function clamp(value: number, min: number, max: number): number {
   return Number.isFinite(value) ? Math.min(max, Math.max(min, Math.round(value))) : max;
 }
 
-/** Screenshots a sampled viewer tries for one change, and the wait before the next try (times the tries so far). */
-const SAMPLE_ATTEMPTS = 5;
-const SAMPLE_RETRY_MS = 100;
-
 /** What a sampled viewer runs beside a streaming one, instead of a screencast of its own. */
 interface Sampler extends FrameSource {
   /** The stream showed a changed page (of this viewport, in CSS pixels). */
@@ -136,7 +132,6 @@ function startSampler(
   let dirty = true;
   let viewport = { width: 0, height: 0 };
   let last: Buffer | undefined;
-  let failures = 0;
 
   const take = () => {
     if (stopped || waitingForAck || capturing || !dirty || withheld()) return;
@@ -147,9 +142,7 @@ function startSampler(
         capturing = false;
         if (stopped) return;
         const picture = Buffer.from(data, 'base64');
-        // The stream showed a change this picture does not have yet (a navigation's old surface): look again.
-        if (last?.equals(picture)) return tryAgain();
-        failures = 0;
+        if (last?.equals(picture)) return take();
         last = picture;
         waitingForAck = true;
         let acked = false;
@@ -167,23 +160,12 @@ function startSampler(
           },
         });
       },
-      // A tab in the middle of a navigation refuses a screenshot for a moment.
+      // A tab in the middle of a navigation, or closing: tried again only for a change that came meanwhile.
       () => {
         capturing = false;
-        tryAgain();
+        take();
       },
     );
-  };
-  // A page that changes no more after a navigation would otherwise never be sampled: a few more tries, then the
-  // next change (a closed tab fails them all; the viewer's stop ends them).
-  const tryAgain = () => {
-    if (failures >= SAMPLE_ATTEMPTS - 1) {
-      failures = 0;
-      return;
-    }
-    failures += 1;
-    dirty = true;
-    setTimeout(take, SAMPLE_RETRY_MS * failures).unref();
   };
   take();
   return {
