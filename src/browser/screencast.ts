@@ -103,90 +103,10 @@ function clamp(value: number, min: number, max: number): number {
   return Number.isFinite(value) ? Math.min(max, Math.max(min, Math.round(value))) : max;
 }
 
-/** What a sampled viewer runs beside a streaming one, instead of a screencast of its own. */
-interface Sampler extends FrameSource {
-  /** The stream showed a changed page (of this viewport, in CSS pixels). */
-  changed(viewport: { width: number; height: number }): void;
-}
-
-/**
- * A sampled viewer's pictures while a streaming viewer runs. A second screencast on one page costs
- * Chromium a capture of every frame, even when that screencast's frames wait for an ack, and the
- * stream's frames come later for it: on the sessions benchmark's animated page, the live view's
- * capture-to-arrival p50 was 20–29 ms with the recording's screencast beside it and 1.5–4 ms
- * without. Instead, the stream says when the page changed, and the sampler takes one screenshot at
- * its viewer's quality once that viewer has acked the last picture, so its pace stays its own. A
- * screenshot makes Chromium send the stream a frame of the same picture too: its bytes are those of
- * the stream's frame before, which is no change, so the two do not drive each other.
- */
-function startSampler(
-  cdp: CDPSession,
-  options: ScreencastOptions,
-  deliver: (frame: ScreencastFrame) => void,
-  withheld: () => boolean,
-): Sampler {
-  let stopped = false;
-  let waitingForAck = false;
-  let capturing = false;
-  // The page as it is when sampling starts is a picture the viewer has not had.
-  let dirty = true;
-  let viewport = { width: 0, height: 0 };
-  let last: Buffer | undefined;
-
-  const take = () => {
-    if (stopped || waitingForAck || capturing || !dirty || withheld()) return;
-    dirty = false;
-    capturing = true;
-    cdp.send('Page.captureScreenshot', { format: 'jpeg', quality: clamp(options.quality, 1, 100) }).then(
-      ({ data }) => {
-        capturing = false;
-        if (stopped) return;
-        const picture = Buffer.from(data, 'base64');
-        if (last?.equals(picture)) return take();
-        last = picture;
-        waitingForAck = true;
-        let acked = false;
-        const size = viewport.width > 0 ? viewport : (jpegSize(data) ?? viewport);
-        deliver({
-          data: picture,
-          width: size.width,
-          height: size.height,
-          timestampMs: Date.now(),
-          ack: () => {
-            if (acked) return;
-            acked = true;
-            waitingForAck = false;
-            take();
-          },
-        });
-      },
-      // A tab in the middle of a navigation, or closing: tried again only for a change that came meanwhile.
-      () => {
-        capturing = false;
-        take();
-      },
-    );
-  };
-  take();
-  return {
-    changed(size) {
-      viewport = { width: size.width, height: size.height };
-      dirty = true;
-      take();
-    },
-    async stop() {
-      stopped = true;
-      await cdp.detach().catch(() => undefined);
-    },
-  };
-}
-
 interface Viewer {
   options: ScreencastOptions;
   onFrame: (frame: ScreencastFrame) => void;
   source: FrameSource | undefined;
-  /** Set while a sampled viewer samples beside a stream (its source is then this sampler). */
-  sampler: Sampler | undefined;
   /** Bumped by every attach and detach: an attach overtaken by a later one undoes itself. */
   generation: number;
 }
@@ -197,9 +117,7 @@ const REATTACH_DELAY_MS = 100;
 
 /**
  * The screencasts of one session: each viewer has its own CDP session on the active tab, and all
- * of them move to another tab on a switch. Streaming viewers (live views) each run a screencast; a
- * sampled viewer (the recording) runs one only while no streaming viewer does, and samples beside
- * a stream otherwise ({@link startSampler}), switching as streaming viewers come and go. `restart()` also makes Chromium send a fresh frame
+ * of them move to another tab on a switch. `restart()` also makes Chromium send a fresh frame
  * (it sends frames only on change), which the viewer needs when the login ends. A re-attach that
  * fails is tried again a few times; if it still fails, `onAttachFailed` is told (the viewer then
  * gets no frames until the next restart), never silently.
@@ -221,12 +139,6 @@ export function createScreencasts(deps: {
     if (!cdp) return;
     if (!viewers.has(viewer) || viewer.generation !== generation) {
       await cdp.detach().catch(() => undefined);
-      return;
-    }
-    if (viewer.options.sampled && streaming()) {
-      const sampler = startSampler(cdp, viewer.options, viewer.onFrame, () => deps.withheld());
-      viewer.source = sampler;
-      viewer.sampler = sampler;
       return;
     }
     let source: FrameSource;
@@ -265,42 +177,12 @@ export function createScreencasts(deps: {
     viewer.generation += 1;
     const source = viewer.source;
     viewer.source = undefined;
-    viewer.sampler = undefined;
     await source?.stop();
-  };
-  const streaming = () => [...viewers].some((viewer) => !viewer.options.sampled);
-  /**
-   * A streaming viewer's frames when the picture changed, with a word to the samplers. A frame of the
-   * very picture the viewer had last from the same screencast (Chromium sends one after each
-   * screenshot) is acked unseen; the first frame after an attach is always shown.
-   */
-  const changesOnly = (viewer: Viewer, onFrame: (frame: ScreencastFrame) => void) => {
-    let previous: { frame: ScreencastFrame; generation: number } | undefined;
-    return (frame: ScreencastFrame) => {
-      const last = previous?.generation === viewer.generation ? previous.frame : undefined;
-      if (last && last.width === frame.width && last.height === frame.height && last.data.equals(frame.data)) return frame.ack();
-      previous = { frame, generation: viewer.generation };
-      for (const viewer of viewers) viewer.sampler?.changed(frame);
-      onFrame(frame);
-    };
-  };
-  /** Sampled viewers move between a screencast of their own and sampling when the first streaming viewer comes or the last goes. */
-  const resample = async () => {
-    await Promise.all(
-      [...viewers]
-        .filter((viewer) => viewer.options.sampled)
-        .map(async (viewer) => {
-          await detach(viewer);
-          await reattach(viewer);
-        }),
-    );
   };
 
   return {
     async add(options: ScreencastOptions, onFrame: (frame: ScreencastFrame) => void): Promise<() => Promise<void>> {
-      const first = !options.sampled && !streaming();
-      const viewer: Viewer = { options, onFrame, source: undefined, sampler: undefined, generation: 0 };
-      if (!options.sampled) viewer.onFrame = changesOnly(viewer, onFrame);
+      const viewer: Viewer = { options, onFrame, source: undefined, generation: 0 };
       viewers.add(viewer);
       try {
         await attach(viewer);
@@ -308,11 +190,9 @@ export function createScreencasts(deps: {
         viewers.delete(viewer);
         throw error;
       }
-      if (first) await resample();
       return async () => {
-        if (!viewers.delete(viewer)) return;
+        viewers.delete(viewer);
         await detach(viewer);
-        if (!options.sampled && !streaming()) await resample();
       };
     },
     async restart(): Promise<void> {

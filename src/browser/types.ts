@@ -91,9 +91,7 @@ export interface BrowserSession {
   /**
    * Frames of the active tab (CDP Page.startScreencast, JPEG). The callback must call frame.ack()
    * once the frame is sent; no further frame is delivered while one is unacknowledged (backpressure).
-   * A `sampled` viewer (the recording) gets a picture of the page after it changed, at the pace of its
-   * acks; while a streaming viewer runs, that picture is a screenshot taken after a change the stream
-   * showed (screencast.ts). Resolves to a function that stops the screencast.
+   * Resolves to a function that stops the screencast.
    */
   startScreencast(options: ScreencastOptions, onFrame: (frame: ScreencastFrame) => void): Promise<() => Promise<void>>;
   /** Ignored (resolves) while logging in and after close. Throws AppError invalid_request on malformed input. */
@@ -240,11 +238,6 @@ export interface ScreencastOptions {
   maxHeight: number;
   /** JPEG quality, 1 to 100. */
   quality: number;
-  /**
-   * The viewer wants the page after each change at its own pace, not a stream (the recording acks a
-   * frame only after its minimum interval): it never runs a screencast beside a streaming viewer.
-   */
-  sampled?: boolean;
 }
 
 export interface ScreencastFrame {

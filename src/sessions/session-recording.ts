@@ -4,8 +4,7 @@ import type { Recorder, RecordingEventBody, Recordings } from '../recording/inde
 import type { EndReason, SessionsLogger } from './types.js';
 
 /** The recording's own screencast: capped at 1280x720 and, by the ack delay, at one frame per `minFrameIntervalMs`. */
-/** Sampled: beside a live view, the recording takes a screenshot after each change the view showed (browser/screencast.ts), never a second stream. */
-export const RECORDING_SCREENCAST = { maxWidth: 1280, maxHeight: 720, quality: 40, sampled: true } as const;
+export const RECORDING_SCREENCAST = { maxWidth: 1280, maxHeight: 720, quality: 40 } as const;
 export const DEFAULT_MIN_FRAME_INTERVAL_MS = 750;
 /** Events that arrive before the recorder is ready (the context opens while it begins) wait here. */
 const MAX_EARLY_EVENTS = 1000;

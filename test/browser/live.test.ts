@@ -91,67 +91,6 @@ describe('screencast', () => {
   });
 });
 
-describe('a sampled viewer (the recording) beside a stream (the live view)', () => {
-  it('runs no screencast of its own: a screenshot after each change the stream showed, at its own pace; its own screencast again once the stream stops', async () => {
-    const session = await pool.open(spec({ onEvent: () => undefined }));
-    await session.navigate(site.url('portal.test', '/'));
-    const pictureOf = (frame: ScreencastFrame) => jpegSize(frame.data.toString('base64'));
-    const sampled: ScreencastFrame[] = [];
-    const stopSampled = await session.startScreencast({ maxWidth: 320, maxHeight: 180, quality: 40, sampled: true }, (frame) => sampled.push(frame));
-    // Alone, it has a screencast: its pictures are scaled to its maximum size.
-    const alone = await waitUntil(() => sampled[0]);
-    expect(pictureOf(alone)).toEqual({ width: 320, height: 180 });
-    alone.ack();
-
-    const stream: ScreencastFrame[] = [];
-    const stopStream = await session.startScreencast({ maxWidth: 640, maxHeight: 360, quality: 60 }, (frame) => {
-      stream.push(frame);
-      frame.ack();
-    });
-    await waitUntil(() => stream[0]);
-    // Beside the stream: a screenshot, which no screencast scales (the page's own size).
-    const beside = await waitUntil(() => sampled[1]);
-    expect(pictureOf(beside)).toEqual({ width: 1280, height: 720 });
-    expect(beside).toMatchObject({ width: 1280, height: 720 });
-    beside.ack();
-
-    // A change the stream shows gives one new picture of the new page.
-    await session.navigate(site.url('portal.test', '/home'));
-    const changed = await waitUntil(() => sampled[2], 15_000, () => `${sampled.length} pictures, ${stream.length} stream frames`);
-    expect(pictureOf(changed)).toEqual({ width: 1280, height: 720 });
-    expect(changed.data.equals(beside.data)).toBe(false);
-
-    // Its pace is its own: while it has not acked, the stream goes on and it gets nothing more.
-    await session.navigate(site.url('portal.test', '/field'));
-    const streamed = stream.length;
-    await waitUntil(() => stream.length >= streamed + 5, 15_000, () => `${stream.length - streamed} new stream frames`);
-    expect(sampled).toHaveLength(3);
-    changed.ack();
-    const paced = await waitUntil(() => sampled[3]);
-    paced.ack();
-
-    // The picture a screenshot makes Chromium send the stream again is not shown twice in a row.
-    const repeats = stream.filter((frame, i) => i > 0 && frame.data.equals(stream[i - 1]!.data));
-    expect(repeats).toEqual([]);
-
-    // Without the stream, its own screencast again (scaled pictures); the ticking page keeps changing.
-    await stopStream();
-    sampled.at(-1)!.ack();
-    await waitUntil(
-      () => {
-        const last = sampled.at(-1)!;
-        const size = pictureOf(last);
-        last.ack();
-        return size?.width === 320 && size.height === 180;
-      },
-      15_000,
-      () => `last picture ${JSON.stringify(pictureOf(sampled.at(-1)!))}`,
-    );
-    await stopSampled();
-    await session.close();
-  });
-});
-
 describe('viewport', () => {
   it('resize changes the page size that frames report, and refuses absurd sizes', async () => {
     const session = await openField();
