@@ -4,20 +4,17 @@
  * (a goal missed is reported, not fatal).
  *
  * `npm run bench` runs all of them; `npm run bench -- audit` or
- * `npm run bench -- forward-auth` or `npm run bench -- sessions` or `npm run bench -- recording` or `npm run bench -- mcp` or
- * `npm run bench -- screencast` runs one. Settings: see bench/audit-ingest.ts
+ * `npm run bench -- forward-auth` or `npm run bench -- sessions` or `npm run bench -- recording` or `npm run bench -- mcp` runs one. Settings: see bench/audit-ingest.ts
  * (BENCH_SECONDS, BENCH_PRODUCERS, BENCH_DATABASE_URL, ...) and
  * bench/forward-auth.ts (BENCH_FA_SECONDS, BENCH_FA_CONNECTIONS, BENCH_FA_BACKENDS, BENCH_REDIS_URL) and
  * bench/sessions.ts (BENCH_SESSIONS_N, BENCH_SESSIONS_HELD, BENCH_SESSIONS_PROBES, BENCH_SESSIONS_STREAM_SECONDS, BENCH_SESSIONS_DATABASE_URL, BENCH_SESSIONS_REDIS_URL) and
  * bench/recording/index.ts (BENCH_REC_SECONDS, BENCH_REC_CONCURRENT, BENCH_REC_BURST_SECONDS, BENCH_REC_SEEK_MINUTES, BENCH_REC_SEEKS) and
- * bench/mcp.ts (BENCH_MCP_TASKS, BENCH_MCP_AGENTS, BENCH_MCP_AGENT_ROUNDS, BENCH_MCP_ECHO) and
- * bench/screencast.ts (BENCH_SCREENCAST_ROUNDS, BENCH_SCREENCAST_SECONDS).
+ * bench/mcp.ts (BENCH_MCP_TASKS, BENCH_MCP_AGENTS, BENCH_MCP_AGENT_ROUNDS, BENCH_MCP_ECHO).
  */
 import { configFromEnv, runAuditIngest } from './audit-ingest.js';
 import { forwardAuthConfigFromEnv, runForwardAuth } from './forward-auth.js';
 import { mcpConfigFromEnv, runMcp } from './mcp.js';
 import { recordingConfigFromEnv, runRecording } from './recording/index.js';
-import { runScreencast, screencastConfigFromEnv } from './screencast.js';
 import { runSessions, sessionsConfigFromEnv } from './sessions.js';
 
 const BENCHMARKS = {
@@ -26,7 +23,6 @@ const BENCHMARKS = {
   sessions: () => runSessions(sessionsConfigFromEnv(process.env)),
   recording: () => runRecording(recordingConfigFromEnv(process.env)),
   mcp: () => runMcp(mcpConfigFromEnv(process.env)),
-  screencast: () => runScreencast(screencastConfigFromEnv(process.env)),
 } as const;
 
 const wanted = process.argv.slice(2);

@@ -190,7 +190,7 @@ async function createAssets(product: Product, portalUrl: string, busyUrl: string
 }
 
 /** A page that never stops changing: a sliding gradient block and a clock ticking every animation frame. */
-export const BUSY_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>Busy</title><style>
+const BUSY_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>Busy</title><style>
 body{margin:0;font:16px system-ui,sans-serif;background:#f4f6f8}
 @keyframes slide{from{transform:translateX(0)}to{transform:translateX(900px)}}
 .box{width:240px;height:240px;margin:40px;background:linear-gradient(45deg,#c33,#fc3,#3c6,#36c);animation:slide 3s linear infinite alternate}
