@@ -338,7 +338,12 @@ describe('web UI: a newcomer enrols, signs in, opens the demo portal and works i
     await page.locator('#live-watchers').waitFor({ state: 'detached', timeout: 15_000 });
 
     // 4. A network blip: the server's side of the socket is cut. The page says so, opens another one, and the session goes on.
-    const reconnecting = page.waitForFunction("document.querySelector('#live-status')?.textContent === 'Reconnecting…'", undefined, { polling: 'raf', timeout: 15_000 });
+    // A function, not a string: a string predicate that has to be polled is run by eval in the page, which the product's CSP refuses.
+    type Doc = { document: { querySelector(selector: string): { textContent: string | null } | null } };
+    const reconnecting = page.waitForFunction(() => (globalThis as unknown as Doc).document.querySelector('#live-status')?.textContent === 'Reconnecting…', undefined, {
+      polling: 'raf',
+      timeout: 15_000,
+    });
     for (const client of ts.server.http.websocketServer.clients) client.terminate();
     await reconnecting;
     await expect.poll(() => page.locator('#live-status').textContent(), { timeout: 30_000 }).toBe('Live');
