@@ -3,8 +3,69 @@ import { isPictureOfPage, jpegSize } from './jpeg-size.js';
 import type { ScreencastFrame, ScreencastOptions } from './types.js';
 
 export interface FrameSource {
-  /** Stops the CDP screencast; frames still held are dropped. */
+  /**
+   * Hands this stream's frames to another consumer as well, one at a time at the pace of its own acks
+   * (newest waiting, older ones dropped), starting with the latest frame shown. Its acks never reach
+   * Chromium: the stream's pace stays its own consumer's. Returns a function that stops the tap.
+   */
+  tap(onFrame: (frame: ScreencastFrame) => void): () => void;
+  /** Stops the CDP screencast and its taps; frames still held are dropped. */
   stop(): Promise<void>;
+}
+
+type Payload = { data: string; sessionId: number; metadata: { deviceWidth?: number; deviceHeight?: number; timestamp?: number } };
+
+/**
+ * One consumer's share of a stream: at most one frame handed over at a time; the newest other one
+ * waits and an older waiting one is released unseen. `release` is told of every frame once it is
+ * done with (acked, or replaced while waiting).
+ */
+function createGate(deliver: (payload: Payload, done: () => void) => void, release: (payload: Payload) => void) {
+  let closed = false;
+  let inFlight = false;
+  let pending: Payload | null = null;
+  const hand = (payload: Payload) => {
+    inFlight = true;
+    let done = false;
+    deliver(payload, () => {
+      if (done) return;
+      done = true;
+      inFlight = false;
+      if (closed) return;
+      release(payload);
+      const next = pending;
+      pending = null;
+      if (next) hand(next);
+    });
+  };
+  return {
+    offer(payload: Payload) {
+      if (closed) return;
+      if (!inFlight) return hand(payload);
+      if (pending) release(pending);
+      pending = payload;
+    },
+    close() {
+      closed = true;
+      pending = null;
+    },
+  };
+}
+
+/** `pictures` keeps each frame's picture decoded once, however many consumers see it. */
+function toFrame(pictures: WeakMap<Payload, Buffer>, payload: Payload, ack: () => void): ScreencastFrame {
+  let data = pictures.get(payload);
+  if (!data) {
+    data = Buffer.from(payload.data, 'base64');
+    pictures.set(payload, data);
+  }
+  return {
+    data,
+    width: payload.metadata.deviceWidth ?? 0,
+    height: payload.metadata.deviceHeight ?? 0,
+    timestampMs: Math.round((payload.metadata.timestamp ?? 0) * 1000),
+    ack,
+  };
 }
 
 /**
@@ -21,35 +82,18 @@ export async function startFrameSource(
   deliver: (frame: ScreencastFrame) => void,
   withheld: () => boolean,
 ): Promise<FrameSource> {
-  type Payload = { data: string; sessionId: number; metadata: { deviceWidth?: number; deviceHeight?: number; timestamp?: number } };
   let stopped = false;
-  let inFlight = false;
-  let pending: Payload | null = null;
+  let latest: Payload | null = null;
+  const pictures = new WeakMap<Payload, Buffer>();
   const cdpAck = (sessionId: number) => cdp.send('Page.screencastFrameAck', { sessionId }).catch(() => undefined);
-
-  const forward = (payload: Payload) => {
-    inFlight = true;
-    let acked = false;
-    deliver({
-      data: Buffer.from(payload.data, 'base64'),
-      width: payload.metadata.deviceWidth ?? 0,
-      height: payload.metadata.deviceHeight ?? 0,
-      timestampMs: Math.round((payload.metadata.timestamp ?? 0) * 1000),
-      ack: () => {
-        if (acked) return;
-        acked = true;
-        inFlight = false;
-        if (stopped) return;
-        void cdpAck(payload.sessionId);
-        const next = pending;
-        pending = null;
-        if (next) forward(next);
-      },
-    });
-  };
+  const own = createGate(
+    (payload, done) => deliver(toFrame(pictures, payload, done)),
+    (payload) => void cdpAck(payload.sessionId),
+  );
+  const taps = new Set<ReturnType<typeof createGate>>();
 
   let staleInARow = 0;
-  cdp.on('Page.screencastFrame', (payload) => {
+  cdp.on('Page.screencastFrame', (payload: Payload) => {
     if (stopped) return;
     if (withheld()) {
       void cdpAck(payload.sessionId);
@@ -61,9 +105,9 @@ export async function startFrameSource(
       return;
     }
     staleInARow = 0;
-    if (!inFlight) return forward(payload);
-    if (pending) void cdpAck(pending.sessionId);
-    pending = payload;
+    latest = payload;
+    own.offer(payload);
+    for (const tap of taps) tap.offer(payload);
   });
   await cdp.send('Page.startScreencast', {
     format: 'jpeg',
@@ -73,10 +117,26 @@ export async function startFrameSource(
     everyNthFrame: 1,
   });
   return {
+    tap(onFrame) {
+      if (stopped) return () => undefined;
+      const gate = createGate(
+        (payload, done) => onFrame(toFrame(pictures, payload, done)),
+        () => undefined,
+      );
+      taps.add(gate);
+      if (latest) gate.offer(latest);
+      return () => {
+        gate.close();
+        taps.delete(gate);
+      };
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
-      pending = null;
+      own.close();
+      for (const tap of taps) tap.close();
+      taps.clear();
+      latest = null;
       await cdp.send('Page.stopScreencast').catch(() => undefined);
       await cdp.detach().catch(() => undefined);
     },
@@ -107,6 +167,8 @@ interface Viewer {
   options: ScreencastOptions;
   onFrame: (frame: ScreencastFrame) => void;
   source: FrameSource | undefined;
+  /** A joining viewer fed by another viewer's stream: that viewer, and how to stop the tap. */
+  host: { viewer: Viewer; untap: () => void } | undefined;
   /** Bumped by every attach and detach: an attach overtaken by a later one undoes itself. */
   generation: number;
 }
@@ -116,11 +178,14 @@ export const REATTACH_ATTEMPTS = 4;
 const REATTACH_DELAY_MS = 100;
 
 /**
- * The screencasts of one session: each viewer has its own CDP session on the active tab, and all
- * of them move to another tab on a switch. `restart()` also makes Chromium send a fresh frame
- * (it sends frames only on change), which the viewer needs when the login ends. A re-attach that
- * fails is tried again a few times; if it still fails, `onAttachFailed` is told (the viewer then
- * gets no frames until the next restart), never silently.
+ * The screencasts of one session: each streaming viewer has its own CDP session on the active tab,
+ * and all of them move to another tab on a switch. A viewer that asks to `joinStream` (the
+ * recording) takes the frames of a streaming viewer's screencast while one runs, and has its own
+ * only while none does: a second screencast on a page makes Chromium capture every frame twice,
+ * which delayed the live view's frames by 3 to 25 ms (docs/decisions/0023-live-view.md).
+ * `restart()` also makes Chromium send a fresh frame (it sends frames only on change), which the
+ * viewer needs when the login ends. A re-attach that fails is tried again a few times; if it still
+ * fails, `onAttachFailed` is told (the viewer then gets no frames until the next restart), never silently.
  */
 export function createScreencasts(deps: {
   openCdp(): Promise<CDPSession | undefined>;
@@ -131,10 +196,22 @@ export function createScreencasts(deps: {
 }) {
   const viewers = new Set<Viewer>();
   const retryDelayMs = deps.retryDelayMs ?? REATTACH_DELAY_MS;
+  const joins = (viewer: Viewer) => viewer.options.joinStream === true;
+  const streams = () => [...viewers].filter((viewer) => !joins(viewer) && viewer.source);
 
   const attach = async (viewer: Viewer) => {
     viewer.generation += 1;
     const generation = viewer.generation;
+    // Whatever fed this viewer before is let go: two attaches can cross (a restart and a stream starting).
+    viewer.host?.untap();
+    viewer.host = undefined;
+    void viewer.source?.stop();
+    viewer.source = undefined;
+    const host = joins(viewer) ? streams()[0] : undefined;
+    if (host?.source) {
+      viewer.host = { viewer: host, untap: host.source.tap(viewer.onFrame) };
+      return;
+    }
     const cdp = await deps.openCdp();
     if (!cdp) return;
     if (!viewers.has(viewer) || viewer.generation !== generation) {
@@ -175,14 +252,25 @@ export function createScreencasts(deps: {
   };
   const detach = async (viewer: Viewer) => {
     viewer.generation += 1;
+    viewer.host?.untap();
+    viewer.host = undefined;
     const source = viewer.source;
     viewer.source = undefined;
     await source?.stop();
   };
+  /** Joining viewers that should move: onto a stream that started, or off one that stopped. */
+  const rehome = async (which: (viewer: Viewer) => boolean) => {
+    await Promise.all(
+      [...viewers].filter((viewer) => joins(viewer) && which(viewer)).map(async (viewer) => {
+        await detach(viewer);
+        await reattach(viewer);
+      }),
+    );
+  };
 
   return {
     async add(options: ScreencastOptions, onFrame: (frame: ScreencastFrame) => void): Promise<() => Promise<void>> {
-      const viewer: Viewer = { options, onFrame, source: undefined, generation: 0 };
+      const viewer: Viewer = { options, onFrame, source: undefined, host: undefined, generation: 0 };
       viewers.add(viewer);
       try {
         await attach(viewer);
@@ -190,16 +278,21 @@ export function createScreencasts(deps: {
         viewers.delete(viewer);
         throw error;
       }
+      // A stream now runs: joining viewers with a screencast of their own stop it and take this one's
+      // frames. Not awaited, here or at the stop: a viewer's start or stop does not wait for the moves.
+      if (!joins(viewer) && viewer.source) void rehome((other) => other.source !== undefined);
       return async () => {
         viewers.delete(viewer);
         await detach(viewer);
+        if (!joins(viewer)) void rehome((other) => other.host?.viewer === viewer);
       };
     },
     async restart(): Promise<void> {
-      await Promise.all([...viewers].map(async (viewer) => {
-        await detach(viewer);
-        await reattach(viewer);
-      }));
+      const all = [...viewers];
+      await Promise.all(all.map(detach));
+      // Streams first, so that joining viewers find one to take frames from.
+      await Promise.all(all.filter((viewer) => !joins(viewer)).map(reattach));
+      await Promise.all(all.filter(joins).map(reattach));
     },
     async stopAll(): Promise<void> {
       const all = [...viewers];

@@ -238,10 +238,15 @@ export interface ScreencastOptions {
   maxHeight: number;
   /** JPEG quality, 1 to 100. */
   quality: number;
+  /**
+   * Take the frames of another viewer's screencast while one runs (at its size and quality, at the
+   * pace of this viewer's acks), and run one only while none does (the recording: screencast.ts).
+   */
+  joinStream?: boolean;
 }
 
 export interface ScreencastFrame {
-  /** One JPEG, at most maxWidth x maxHeight pixels. */
+  /** One JPEG, at most maxWidth x maxHeight pixels (for a viewer that joined a stream, that stream's). */
   data: Buffer;
   /** The page's viewport in CSS pixels: the coordinate space of input events (the JPEG may be scaled down). */
   width: number;

@@ -3,8 +3,11 @@ import type { AppError } from '../core/index.js';
 import type { Recorder, RecordingEventBody, Recordings } from '../recording/index.js';
 import type { EndReason, SessionsLogger } from './types.js';
 
-/** The recording's own screencast: capped at 1280x720 and, by the ack delay, at one frame per `minFrameIntervalMs`. */
-export const RECORDING_SCREENCAST = { maxWidth: 1280, maxHeight: 720, quality: 40 } as const;
+/**
+ * The recording's frames: at most one per `minFrameIntervalMs` (by the ack delay); from the live
+ * view's screencast while one runs (its size and quality), else its own, capped at 1280x720, q40.
+ */
+export const RECORDING_SCREENCAST = { maxWidth: 1280, maxHeight: 720, quality: 40, joinStream: true } as const;
 export const DEFAULT_MIN_FRAME_INTERVAL_MS = 750;
 /** Events that arrive before the recorder is ready (the context opens while it begins) wait here. */
 const MAX_EARLY_EVENTS = 1000;

@@ -91,6 +91,74 @@ describe('screencast', () => {
   });
 });
 
+describe('a viewer that joins a stream (the recording beside the live view)', () => {
+  it("takes the stream's own frames at its own pace while the stream runs, and has a screencast of its own only alone", async () => {
+    const session = await openField();
+    const pictureOf = (frame: ScreencastFrame) => jpegSize(frame.data.toString('base64'));
+    const joined: ScreencastFrame[] = [];
+    const stopJoined = await session.startScreencast({ maxWidth: 320, maxHeight: 180, quality: 40, joinStream: true }, (frame) => joined.push(frame));
+    // Alone, it has its own screencast: pictures scaled to its maximum size.
+    const alone = await waitUntil(() => joined[0]);
+    expect(pictureOf(alone)).toEqual({ width: 320, height: 180 });
+
+    const stream: ScreencastFrame[] = [];
+    let streamedAt = 0;
+    const stopStream = await session.startScreencast({ maxWidth: 640, maxHeight: 360, quality: 60 }, (frame) => {
+      stream.push(frame);
+      streamedAt = Date.now();
+      frame.ack();
+    });
+    const fromStream = (frame: ScreencastFrame | undefined) => frame !== undefined && stream.some((f) => f.data === frame.data);
+    // Once the stream runs, it gets the stream's frames themselves (one picture, decoded once), not a second screencast's.
+    const taken = await waitUntil(
+      () => {
+        const last = joined.at(-1)!;
+        if (fromStream(last)) return last;
+        last.ack();
+        return undefined;
+      },
+      15_000,
+      () => `${joined.length} joined frames, ${stream.length} stream frames, none shared`,
+    );
+    expect(pictureOf(taken)).toEqual({ width: 640, height: 360 });
+
+    // Its pace is its own: while it has not acked, the ticking page's stream goes on and it gets nothing more.
+    const count = joined.length;
+    const streamed = stream.length;
+    await waitUntil(() => stream.length >= streamed + 5, 15_000, () => `${stream.length - streamed} new stream frames`);
+    expect(joined).toHaveLength(count);
+    taken.ack();
+    const next = await waitUntil(() => joined[count]);
+    expect(fromStream(next)).toBe(true);
+    expect(next.data).not.toBe(taken.data);
+
+    // A navigation to a still page: what it last gets is what the stream last showed.
+    await session.navigate(site.url('portal.test', '/home'));
+    await waitUntil(
+      () => {
+        joined.at(-1)!.ack();
+        return joined.at(-1)!.data === stream.at(-1)!.data && streamedAt < Date.now() - 500;
+      },
+      15_000,
+      () => `${joined.length} joined frames, ${stream.length} stream frames`,
+    );
+
+    // Without the stream, its own screencast again: a picture of the still page, scaled to its size.
+    await stopStream();
+    await waitUntil(
+      () => {
+        const last = joined.at(-1)!;
+        last.ack();
+        return !fromStream(last) && pictureOf(last)?.width === 320;
+      },
+      15_000,
+      () => `${joined.length} joined frames, the last ${JSON.stringify(pictureOf(joined.at(-1)!))}`,
+    );
+    await stopJoined();
+    await session.close();
+  });
+});
+
 describe('viewport', () => {
   it('resize changes the page size that frames report, and refuses absurd sizes', async () => {
     const session = await openField();

@@ -202,6 +202,38 @@ describe('screencast re-attach (fake CDP)', () => {
   });
 });
 
+describe('a joining viewer beside streams (fake CDP)', () => {
+  it('runs a screencast only while no stream does, across starts, restarts (a tab switch) and stops', async () => {
+    const state = { failures: 0, starts: 0, detached: 0 };
+    const casts = createScreencasts({ openCdp: async () => fakeCdp(state), withheld: () => false, retryDelayMs: 1 });
+    let joinedFrames = 0;
+    const stopJoined = await casts.add({ maxWidth: 100, maxHeight: 100, quality: 40, joinStream: true }, (frame) => {
+      joinedFrames += 1;
+      frame.ack();
+    });
+    expect(state.starts).toBe(1);
+    await waitUntil(() => joinedFrames === 1);
+    const stream = () => casts.add({ maxWidth: 200, maxHeight: 200, quality: 60 }, (frame) => frame.ack());
+    const stopFirst = await stream();
+    // The joining viewer's own screencast stops (its CDP session detached) and it takes the stream's latest frame.
+    await waitUntil(() => state.detached === 1 && joinedFrames === 2, 5_000, () => JSON.stringify({ ...state, joinedFrames }));
+    const stopSecond = await stream();
+    await casts.restart();
+    // Restarted: the two streams again, nothing for the joining viewer, which has the first stream's frame.
+    expect(state.starts).toBe(5);
+    await waitUntil(() => joinedFrames === 3);
+    await stopFirst();
+    // The other stream still runs: the joining viewer moves onto it.
+    await waitUntil(() => joinedFrames === 4);
+    expect(state.starts).toBe(5);
+    await stopSecond();
+    // No stream is left: its own screencast again.
+    await waitUntil(() => state.starts === 6 && joinedFrames === 5, 5_000, () => JSON.stringify({ ...state, joinedFrames }));
+    await stopJoined();
+    await casts.stopAll();
+  });
+});
+
 describe("Chromium's own background traffic", () => {
   it('a page with a password field makes Chromium contact no Google service (no blocked event for one)', async () => {
     const log = eventLog();
