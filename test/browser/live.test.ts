@@ -132,16 +132,19 @@ describe('a viewer that joins a stream (the recording beside the live view)', ()
     expect(fromStream(next)).toBe(true);
     expect(next.data).not.toBe(taken.data);
 
-    // A navigation to a still page: what it last gets is what the stream last showed.
+    // A navigation to a still page: the stream shows it, and what the joining viewer last gets is what the stream last showed.
+    next.ack();
+    const beforeNavigation = stream.length;
     await session.navigate(site.url('portal.test', '/home'));
     await waitUntil(
       () => {
         joined.at(-1)!.ack();
-        return joined.at(-1)!.data === stream.at(-1)!.data && streamedAt < Date.now() - 500;
+        return stream.length > beforeNavigation && streamedAt < Date.now() - 500 && joined.at(-1)!.data === stream.at(-1)!.data;
       },
       15_000,
-      () => `${joined.length} joined frames, ${stream.length} stream frames`,
+      () => `${joined.length} joined frames, ${stream.length - beforeNavigation} stream frames since the navigation`,
     );
+    expect(joined.at(-1)!.data.equals(next.data)).toBe(false);
 
     // Without the stream, its own screencast again: a picture of the still page, scaled to its size.
     await stopStream();
