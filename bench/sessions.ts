@@ -415,7 +415,9 @@ function tapPool(pool: BrowserPool, taps: Taps = { frames: new Map(), phases: ne
     session.startScreencast = (options, onFrame) =>
       start(options, (frame) => {
         if (taps.frames.size > 50_000) taps.frames.clear();
-        taps.frames.set(sha1(frame.data), { captureMs: frame.timestampMs, handedMs: epochMs() });
+        // The recording can take the live view's very frame later (at its own pace): the first hand-over counts.
+        const hash = sha1(frame.data);
+        if (!taps.frames.has(hash)) taps.frames.set(hash, { captureMs: frame.timestampMs, handedMs: epochMs() });
         onFrame(frame);
       });
     return session;
