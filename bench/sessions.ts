@@ -415,9 +415,10 @@ function tapPool(pool: BrowserPool, taps: Taps = { frames: new Map(), phases: ne
     session.startScreencast = (options, onFrame) =>
       start(options, (frame) => {
         if (taps.frames.size > 50_000) taps.frames.clear();
-        // The recording can take the live view's very frame later (at its own pace): the first hand-over counts.
+        // The recording can take the live view's very frame later (at its own pace): that frame's first
+        // hand-over counts. A later frame with the same picture (a caret blinking back) is a new frame.
         const hash = sha1(frame.data);
-        if (!taps.frames.has(hash)) taps.frames.set(hash, { captureMs: frame.timestampMs, handedMs: epochMs() });
+        if (taps.frames.get(hash)?.captureMs !== frame.timestampMs) taps.frames.set(hash, { captureMs: frame.timestampMs, handedMs: epochMs() });
         onFrame(frame);
       });
     return session;
