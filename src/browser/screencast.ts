@@ -200,6 +200,8 @@ export function createScreencasts(deps: {
   const streams = () => [...viewers].filter((viewer) => !joins(viewer) && viewer.source);
 
   const attach = async (viewer: Viewer) => {
+    // A move that was on its way when the viewer stopped: nothing to attach.
+    if (!viewers.has(viewer)) return;
     viewer.generation += 1;
     const generation = viewer.generation;
     // Whatever fed this viewer before is let go: two attaches can cross (a restart and a stream starting).

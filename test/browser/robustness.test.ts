@@ -232,6 +232,26 @@ describe('a joining viewer beside streams (fake CDP)', () => {
     await stopJoined();
     await casts.stopAll();
   });
+
+  it('gets no frame once stopped, even when a stream starting had begun to move it', async () => {
+    const state = { failures: 0, starts: 0, detached: 0 };
+    const casts = createScreencasts({ openCdp: async () => fakeCdp(state), withheld: () => false, retryDelayMs: 1 });
+    let joinedFrames = 0;
+    const stopJoined = await casts.add({ maxWidth: 100, maxHeight: 100, quality: 40, joinStream: true }, (frame) => {
+      joinedFrames += 1;
+      frame.ack();
+    });
+    await waitUntil(() => joinedFrames === 1);
+    await casts.add({ maxWidth: 200, maxHeight: 200, quality: 60 }, (frame) => frame.ack());
+    // The stream's start does not wait for the move onto it, which is still on its way here.
+    await stopJoined();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await casts.restart();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(joinedFrames).toBe(1);
+    expect(state.starts).toBe(3);
+    await casts.stopAll();
+  });
 });
 
 describe("Chromium's own background traffic", () => {
