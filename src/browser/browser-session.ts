@@ -174,6 +174,7 @@ export async function prepareBrowserSession(deps: OpenDeps & { shape: SessionSha
   const screencasts = createScreencasts({
     openCdp: async () => (tabs.active && !closed ? context.newCDPSession(tabs.active.page) : undefined),
     withheld: () => loggingIn,
+    pageSize: () => size,
     onAttachFailed: (error, attempts) => {
       if (closed) return;
       const message = error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200);

@@ -191,13 +191,31 @@ export function createScreencasts(deps: {
   openCdp(): Promise<CDPSession | undefined>;
   withheld(): boolean;
   onAttachFailed?(error: unknown, attempts: number): void;
+  /** The page's size in CSS pixels: a joining viewer takes only a stream whose pictures are at least as sharp as its own would be. */
+  pageSize?(): { width: number; height: number };
   /** Test seam; default REATTACH_DELAY_MS times the attempt number. */
   retryDelayMs?: number;
 }) {
   const viewers = new Set<Viewer>();
   const retryDelayMs = deps.retryDelayMs ?? REATTACH_DELAY_MS;
   const joins = (viewer: Viewer) => viewer.options.joinStream === true;
-  const streams = () => [...viewers].filter((viewer) => !joins(viewer) && viewer.source);
+  /** How much a screencast with these options scales the page down (1: not at all), as Chromium fits it. */
+  const scaleOf = (options: ScreencastOptions) => {
+    const page = deps.pageSize?.();
+    return page ? Math.min(1, options.maxWidth / page.width, options.maxHeight / page.height) : 1;
+  };
+  /**
+   * The stream a joining viewer takes: the sharpest running one, if it is no less sharp than the
+   * viewer's own screencast would be (a watcher's small window must not blur the recording).
+   */
+  const bestStream = (joiner: Viewer) => {
+    let best: Viewer | undefined;
+    for (const viewer of viewers) {
+      if (joins(viewer) || !viewer.source) continue;
+      if (!best || scaleOf(viewer.options) > scaleOf(best.options)) best = viewer;
+    }
+    return best && scaleOf(best.options) >= scaleOf(joiner.options) ? best : undefined;
+  };
 
   const attach = async (viewer: Viewer) => {
     // A move that was on its way when the viewer stopped: nothing to attach.
@@ -209,7 +227,7 @@ export function createScreencasts(deps: {
     viewer.host = undefined;
     void viewer.source?.stop();
     viewer.source = undefined;
-    const host = joins(viewer) ? streams()[0] : undefined;
+    const host = joins(viewer) ? bestStream(viewer) : undefined;
     if (host?.source) {
       viewer.host = { viewer: host, untap: host.source.tap(viewer.onFrame) };
       return;
@@ -260,10 +278,12 @@ export function createScreencasts(deps: {
     viewer.source = undefined;
     await source?.stop();
   };
-  /** Joining viewers that should move: onto a stream that started, or off one that stopped. */
-  const rehome = async (which: (viewer: Viewer) => boolean) => {
+  /** Joining viewers move when a stream started or stopped: onto the best stream now, or to a screencast of their own. */
+  const rehome = async () => {
     await Promise.all(
-      [...viewers].filter((viewer) => joins(viewer) && which(viewer)).map(async (viewer) => {
+      [...viewers].filter(joins).map(async (viewer) => {
+        const best = bestStream(viewer);
+        if (best ? viewer.host?.viewer === best : viewer.source !== undefined) return;
         await detach(viewer);
         await reattach(viewer);
       }),
@@ -280,13 +300,13 @@ export function createScreencasts(deps: {
         viewers.delete(viewer);
         throw error;
       }
-      // A stream now runs: joining viewers with a screencast of their own stop it and take this one's
-      // frames. Not awaited, here or at the stop: a viewer's start or stop does not wait for the moves.
-      if (!joins(viewer) && viewer.source) void rehome((other) => other.source !== undefined);
+      // A stream now runs: joining viewers take it if it is their best (stopping a screencast of their
+      // own). Not awaited, here or at the stop: a viewer's start or stop does not wait for the moves.
+      if (!joins(viewer) && viewer.source) void rehome();
       return async () => {
         viewers.delete(viewer);
         await detach(viewer);
-        if (!joins(viewer)) void rehome((other) => other.host?.viewer === viewer);
+        if (!joins(viewer)) void rehome();
       };
     },
     async restart(): Promise<void> {

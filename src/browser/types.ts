@@ -239,8 +239,9 @@ export interface ScreencastOptions {
   /** JPEG quality, 1 to 100. */
   quality: number;
   /**
-   * Take the frames of another viewer's screencast while one runs (at its size and quality, at the
-   * pace of this viewer's acks), and run one only while none does (the recording: screencast.ts).
+   * Take the frames of another viewer's screencast while one runs that scales the page down no more
+   * than this viewer's would (at its size and quality, at the pace of this viewer's acks), and run
+   * one only while none does (the recording: screencast.ts).
    */
   joinStream?: boolean;
 }

@@ -233,6 +233,31 @@ describe('a joining viewer beside streams (fake CDP)', () => {
     await casts.stopAll();
   });
 
+  it('takes only a stream at least as sharp as its own screencast would be (a small watcher window does not blur it)', async () => {
+    const state = { failures: 0, starts: 0, detached: 0 };
+    const casts = createScreencasts({ openCdp: async () => fakeCdp(state), withheld: () => false, pageSize: () => ({ width: 1280, height: 720 }), retryDelayMs: 1 });
+    let joinedFrames = 0;
+    const stopJoined = await casts.add({ maxWidth: 1280, maxHeight: 720, quality: 40, joinStream: true }, (frame) => {
+      joinedFrames += 1;
+      frame.ack();
+    });
+    await waitUntil(() => joinedFrames === 1);
+    // Half the page's size: not taken; its own screencast stays.
+    const stopSmall = await casts.add({ maxWidth: 640, maxHeight: 360, quality: 60 }, (frame) => frame.ack());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect({ detached: state.detached, joinedFrames }).toEqual({ detached: 0, joinedFrames: 1 });
+    // The page's own size (the controller's view): taken.
+    const stopFull = await casts.add({ maxWidth: 1280, maxHeight: 720, quality: 70 }, (frame) => frame.ack());
+    await waitUntil(() => state.detached === 1 && joinedFrames === 2, 5_000, () => JSON.stringify({ ...state, joinedFrames }));
+    expect(state.starts).toBe(3);
+    // It stops: a screencast of its own again, not the small stream.
+    await stopFull();
+    await waitUntil(() => state.starts === 4 && joinedFrames === 3, 5_000, () => JSON.stringify({ ...state, joinedFrames }));
+    await stopSmall();
+    await stopJoined();
+    await casts.stopAll();
+  });
+
   it('gets no frame once stopped, even when a stream starting had begun to move it', async () => {
     const state = { failures: 0, starts: 0, detached: 0 };
     const casts = createScreencasts({ openCdp: async () => fakeCdp(state), withheld: () => false, retryDelayMs: 1 });
