@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider, { type OidcContext } from 'oidc-provider';
@@ -70,7 +70,10 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const bySub = (sub: string) => [...users.values()].find((u) => u.sub === sub);
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // As PEM, then a key object of its own: exporting the generated key object itself as a JWK could
+  // deadlock Node 20 when a garbage collection during the export freed the key-generation job that
+  // shares its lock (seen in CI: the worker stuck in ExportJWK -> GC -> ~KeyGenJob -> mutex lock).
+  const privateKey = createPrivateKey(generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } }).privateKey);
   const provider = new Provider(issuer, {
     clients: [
       {
