@@ -202,78 +202,72 @@ describe('screencast re-attach (fake CDP)', () => {
   });
 });
 
+/** Screencasts on a fake CDP with a joining viewer (acking at once) added; `frames()` counts what it got. */
+async function withJoiner(size = { maxWidth: 100, maxHeight: 100 }, pageSize?: () => { width: number; height: number }) {
+  const state = { failures: 0, starts: 0, detached: 0 };
+  const casts = createScreencasts({ openCdp: async () => fakeCdp(state), withheld: () => false, ...(pageSize ? { pageSize } : {}), retryDelayMs: 1 });
+  let frames = 0;
+  const stopJoined = await casts.add({ ...size, quality: 40, joinStream: true }, (frame) => {
+    frames += 1;
+    frame.ack();
+  });
+  return { state, casts, stopJoined, frames: () => frames };
+}
+
 describe('a joining viewer beside streams (fake CDP)', () => {
   it('runs a screencast only while no stream does, across starts, restarts (a tab switch) and stops', async () => {
-    const state = { failures: 0, starts: 0, detached: 0 };
-    const casts = createScreencasts({ openCdp: async () => fakeCdp(state), withheld: () => false, retryDelayMs: 1 });
-    let joinedFrames = 0;
-    const stopJoined = await casts.add({ maxWidth: 100, maxHeight: 100, quality: 40, joinStream: true }, (frame) => {
-      joinedFrames += 1;
-      frame.ack();
-    });
+    const { state, casts, stopJoined, frames } = await withJoiner();
     expect(state.starts).toBe(1);
-    await waitUntil(() => joinedFrames === 1);
+    await waitUntil(() => frames() === 1);
     const stream = () => casts.add({ maxWidth: 200, maxHeight: 200, quality: 60 }, (frame) => frame.ack());
     const stopFirst = await stream();
     // The joining viewer's own screencast stops (its CDP session detached) and it takes the stream's latest frame.
-    await waitUntil(() => state.detached === 1 && joinedFrames === 2, 5_000, () => JSON.stringify({ ...state, joinedFrames }));
+    await waitUntil(() => state.detached === 1 && frames() === 2, 5_000, () => JSON.stringify({ ...state, joinedFrames: frames() }));
     const stopSecond = await stream();
     await casts.restart();
     // Restarted: the two streams again, nothing for the joining viewer, which has the first stream's frame.
     expect(state.starts).toBe(5);
-    await waitUntil(() => joinedFrames === 3);
+    await waitUntil(() => frames() === 3);
     await stopFirst();
     // The other stream still runs: the joining viewer moves onto it.
-    await waitUntil(() => joinedFrames === 4);
+    await waitUntil(() => frames() === 4);
     expect(state.starts).toBe(5);
     await stopSecond();
     // No stream is left: its own screencast again.
-    await waitUntil(() => state.starts === 6 && joinedFrames === 5, 5_000, () => JSON.stringify({ ...state, joinedFrames }));
+    await waitUntil(() => state.starts === 6 && frames() === 5, 5_000, () => JSON.stringify({ ...state, joinedFrames: frames() }));
     await stopJoined();
     await casts.stopAll();
   });
 
   it('takes only a stream at least as sharp as its own screencast would be (a small watcher window does not blur it)', async () => {
-    const state = { failures: 0, starts: 0, detached: 0 };
-    const casts = createScreencasts({ openCdp: async () => fakeCdp(state), withheld: () => false, pageSize: () => ({ width: 1280, height: 720 }), retryDelayMs: 1 });
-    let joinedFrames = 0;
-    const stopJoined = await casts.add({ maxWidth: 1280, maxHeight: 720, quality: 40, joinStream: true }, (frame) => {
-      joinedFrames += 1;
-      frame.ack();
-    });
-    await waitUntil(() => joinedFrames === 1);
+    const { state, casts, stopJoined, frames } = await withJoiner({ maxWidth: 1280, maxHeight: 720 }, () => ({ width: 1280, height: 720 }));
+    await waitUntil(() => frames() === 1);
     // Half the page's size: not taken; its own screencast stays.
     const stopSmall = await casts.add({ maxWidth: 640, maxHeight: 360, quality: 60 }, (frame) => frame.ack());
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect({ detached: state.detached, joinedFrames }).toEqual({ detached: 0, joinedFrames: 1 });
+    expect({ detached: state.detached, joinedFrames: frames() }).toEqual({ detached: 0, joinedFrames: 1 });
     // The page's own size (the controller's view): taken.
     const stopFull = await casts.add({ maxWidth: 1280, maxHeight: 720, quality: 70 }, (frame) => frame.ack());
-    await waitUntil(() => state.detached === 1 && joinedFrames === 2, 5_000, () => JSON.stringify({ ...state, joinedFrames }));
+    await waitUntil(() => state.detached === 1 && frames() === 2, 5_000, () => JSON.stringify({ ...state, joinedFrames: frames() }));
     expect(state.starts).toBe(3);
     // It stops: a screencast of its own again, not the small stream.
     await stopFull();
-    await waitUntil(() => state.starts === 4 && joinedFrames === 3, 5_000, () => JSON.stringify({ ...state, joinedFrames }));
+    await waitUntil(() => state.starts === 4 && frames() === 3, 5_000, () => JSON.stringify({ ...state, joinedFrames: frames() }));
     await stopSmall();
     await stopJoined();
     await casts.stopAll();
   });
 
   it('gets no frame once stopped, even when a stream starting had begun to move it', async () => {
-    const state = { failures: 0, starts: 0, detached: 0 };
-    const casts = createScreencasts({ openCdp: async () => fakeCdp(state), withheld: () => false, retryDelayMs: 1 });
-    let joinedFrames = 0;
-    const stopJoined = await casts.add({ maxWidth: 100, maxHeight: 100, quality: 40, joinStream: true }, (frame) => {
-      joinedFrames += 1;
-      frame.ack();
-    });
-    await waitUntil(() => joinedFrames === 1);
+    const { state, casts, stopJoined, frames } = await withJoiner();
+    await waitUntil(() => frames() === 1);
     await casts.add({ maxWidth: 200, maxHeight: 200, quality: 60 }, (frame) => frame.ack());
     // The stream's start does not wait for the move onto it, which is still on its way here.
     await stopJoined();
     await new Promise((resolve) => setTimeout(resolve, 50));
     await casts.restart();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(joinedFrames).toBe(1);
+    expect(frames()).toBe(1);
     expect(state.starts).toBe(3);
     await casts.stopAll();
   });
