@@ -34,7 +34,10 @@ export interface ToolDefinition<S extends z.ZodObject = z.ZodObject> {
   input: S;
   /** Session tools take `session` and run on the owner's handle. */
   onSession: boolean;
-  /** Reads only (MCP annotation readOnlyHint). */
+  /**
+   * Reads only (MCP annotation readOnlyHint). A tool that is not read-only acts (on the page, the
+   * session or the vault): its call is audited (`mcp.tool_started`) before it runs, and refused if that fails.
+   */
   readOnly: boolean;
   run(run: ToolRun<z.output<S>>): Promise<ToolOutput>;
 }
