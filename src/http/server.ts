@@ -185,7 +185,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   await app.register(sessionRoutes, { sessions: deps.sessions, cookies, oidcLogoutUrl: deps.oidcLogoutUrl });
   if (deps.accounts) {
     await app.register(signInRoutes, { signIn: deps.accounts.signIn, cookies, sessions: deps.sessions });
-    await app.register(enrolmentRoutes, { enrolment: deps.accounts.enrolment, mfa: deps.accounts.mfa, throttle: deps.throttle });
+    await app.register(enrolmentRoutes, { enrolment: deps.accounts.enrolment, mfa: deps.accounts.mfa, signIn: deps.accounts.signIn, throttle: deps.throttle });
   }
   if (deps.admin) await app.register(adminRoutes, deps.admin);
   await app.register(adminTokenRoutes, { tokens: deps.tokens });

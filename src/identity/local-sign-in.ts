@@ -50,6 +50,12 @@ export interface LocalSignIn {
   secondFactor(preAuthId: string, input: { code?: string | undefined; recoveryCode?: string | undefined }, context: SignInContext): Promise<SignedIn>;
   startEnrolment(preAuthId: string): Promise<TotpEnrolmentStart>;
   confirmEnrolment(preAuthId: string, code: string, context: SignInContext): Promise<SignedIn & { recoveryCodes: string[] }>;
+  /**
+   * A signed-in user's second factor, asked again before a sensitive change (`purpose`): counted,
+   * recorded and reported exactly like the MFA step of sign-in, under the same account lockout.
+   * Resolves when the code is right; otherwise throws `invalid_credentials` (locked accounts too).
+   */
+  confirmSecondFactor(userId: string, input: SecondFactorInput, purpose: SecondFactorPurpose, context: SignInContext): Promise<void>;
   /** Lifts the lockout of a username (an administrator's decision, audited); true when it was locked. */
   unlock(username: string, by: Principal, context?: UserChangeContext): Promise<boolean>;
 }
@@ -73,6 +79,15 @@ export interface LocalSignInDeps {
   /** Called when reporting to `detect` fails; sign-in goes on. */
   onError?: (error: unknown) => void;
 }
+
+/** A TOTP code or a recovery code. */
+export interface SecondFactorInput {
+  code?: string | undefined;
+  recoveryCode?: string | undefined;
+}
+
+/** What a signed-in user's second factor is asked for (recorded as `purpose`). */
+export type SecondFactorPurpose = 'recovery_codes';
 
 /** Lifetime of the step between password and second factor. */
 export const PRE_AUTH_TTL_MS = 5 * 60_000;
@@ -98,7 +113,6 @@ interface PreAuth {
   userId: string;
   account: string;
   stage: 'mfa' | 'enrol';
-  attempts: number;
   expiresAt: number;
 }
 
@@ -106,6 +120,7 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
   const { db, trail, clock, ids, state, users, mfa, hasher, lockout, sessions } = deps;
   const ipWindowMs = deps.ipWindowMs ?? SIGNIN_IP_WINDOW_MS;
   const preAuthKey = (id: string) => `preauth:${createHash('sha256').update(id).digest('base64url')}`;
+  const preAuthAttemptsKey = (id: string) => `preauth-attempts:${createHash('sha256').update(id).digest('base64url')}`;
 
   const fail = async (reason: FailureReason, account: string, user: { id: string; username: string } | null, context: SignInContext, extra: Record<string, unknown> = {}) => {
     const actor: Actor = user ? { kind: 'user', id: user.id, name: user.username } : { kind: 'user', id: 'anonymous' };
@@ -132,9 +147,9 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
     return fail(reason, account, user, context, verdict ? { failures: verdict.failures, locked: verdict.locked } : { locked: true });
   };
 
-  const newPreAuth = async (record: Omit<PreAuth, 'attempts' | 'expiresAt'>) => {
+  const newPreAuth = async (record: Omit<PreAuth, 'expiresAt'>) => {
     const id = ids.token(32);
-    await state.set(preAuthKey(id), { ...record, attempts: 0, expiresAt: clock.now() + PRE_AUTH_TTL_MS } satisfies PreAuth, PRE_AUTH_TTL_MS);
+    await state.set(preAuthKey(id), { ...record, expiresAt: clock.now() + PRE_AUTH_TTL_MS } satisfies PreAuth, PRE_AUTH_TTL_MS);
     return id;
   };
 
@@ -160,12 +175,34 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
     return { user, mfa: mfaUsed !== 'none', session };
   };
 
-  /** The user behind a pre-auth step, still enabled and not locked; otherwise a recorded failure. */
-  const stillAllowed = async (record: PreAuth, context: SignInContext) => {
+  /** The user behind a pre-auth step, still enabled; otherwise a recorded failure. */
+  const stillEnabled = async (record: PreAuth, context: SignInContext) => {
     const snapshot = await users.sessionUser(record.userId);
     if (!snapshot) throw await fail('disabled', record.account, { id: record.userId, username: record.account }, context);
+    return snapshot;
+  };
+
+  /** The user behind a pre-auth step, still enabled and not locked; otherwise a recorded failure. */
+  const stillAllowed = async (record: PreAuth, context: SignInContext) => {
+    const snapshot = await stillEnabled(record, context);
     if ((await lockout.lockedFor(record.account)) > 0) throw await fail('locked', record.account, snapshot, context);
     return snapshot;
+  };
+
+  /**
+   * One second-factor check, counted before it runs: the attempt is taken from the account's lockout allowance first
+   * (one atomic increment), so parallel guesses never check more codes than the lockout allows. A failure is recorded
+   * and reported to brute-force detection like every failed sign-in.
+   */
+  const checkSecondFactor = async (user: { id: string; username: string }, account: string, input: SecondFactorInput, context: SignInContext, extra: Record<string, unknown> = {}) => {
+    const reserved = await lockout.reserve(account);
+    if (!reserved.allowed) throw await fail('locked', account, user, context, { ...extra, locked: true });
+    const result = await mfa.verify(user.id, input);
+    if (!result.ok) {
+      const verdict = await lockout.reservedFailed(account, reserved.failures);
+      throw await fail(result.reason, account, user, context, { ...extra, failures: verdict.failures, locked: verdict.locked });
+    }
+    return result;
   };
 
   return {
@@ -216,14 +253,20 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
 
     async secondFactor(preAuthId, input, context) {
       const record = await readPreAuth(preAuthId, 'mfa');
-      const snapshot = await stillAllowed(record, context);
-      const result = await mfa.verify(record.userId, input);
-      if (!result.ok) {
-        const attempts = record.attempts + 1;
+      const snapshot = await stillEnabled(record, context);
+      // The step's allowance is taken before the code is checked, in one atomic increment, so parallel guesses cannot exceed it.
+      const attempt = await state.hit(preAuthAttemptsKey(preAuthId), PRE_AUTH_TTL_MS, PRE_AUTH_MAX_ATTEMPTS);
+      if (!attempt.allowed) {
+        await state.delete(preAuthKey(preAuthId));
+        throw new AppError('login_expired');
+      }
+      let result;
+      try {
+        result = await checkSecondFactor(snapshot, record.account, input, context);
+      } catch (error) {
         // Too many guesses end the step: the next try starts again with the password.
-        if (attempts >= PRE_AUTH_MAX_ATTEMPTS) await state.delete(preAuthKey(preAuthId));
-        else await state.set(preAuthKey(preAuthId), { ...record, attempts }, Math.max(1, record.expiresAt - clock.now()));
-        throw await failAndCount(result.reason, record.account, snapshot, context);
+        if (attempt.count >= PRE_AUTH_MAX_ATTEMPTS) await state.delete(preAuthKey(preAuthId));
+        throw error;
       }
       // The step is used once: of two concurrent requests, only the one that deletes it signs in.
       if (!(await state.delete(preAuthKey(preAuthId)))) throw new AppError('login_expired');
@@ -242,6 +285,22 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
       if (!codes) throw new AppError('invalid_request', { publicMessage: 'The code does not match. Check the time on your device and enter the current code.' });
       await state.delete(preAuthKey(preAuthId));
       return { ...(await startSession(snapshot, record.account, 'totp', context)), recoveryCodes: codes };
+    },
+
+    async confirmSecondFactor(userId, input, purpose, context) {
+      const user = await users.get(userId);
+      if (!user) throw new AppError('unauthenticated');
+      const account = normalizeUsername(user.username) ?? user.username;
+      try {
+        await checkSecondFactor(user, account, input, context, { purpose });
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'invalid_credentials') {
+          throw new AppError('invalid_credentials', { publicMessage: 'The code is wrong or was already used, or too many wrong codes were tried.' });
+        }
+        throw error;
+      }
+      // Proven like at sign-in: the attempt it reserved, and the failures before it, no longer count.
+      await lockout.succeeded(account);
     },
 
     async unlock(input, by, context) {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../core/index.js';
 import type { SharedState } from '../cluster/index.js';
 
@@ -13,6 +13,16 @@ export interface Lockout {
   lockedFor(account: string): Promise<number>;
   /** Counts one failure; returns the count in the window and whether the account is now locked. */
   failed(account: string): Promise<{ failures: number; locked: boolean }>;
+  /**
+   * Takes one attempt from the account's allowance before a credential is checked, in one atomic
+   * increment, so that parallel guesses cannot all pass a check made before any of them is
+   * counted: at most `threshold` credentials are ever checked per window. Refused while locked or
+   * once the window's allowance is taken (by failures or by attempts still in flight). After an
+   * allowed attempt, call {@link Lockout.succeeded} or {@link Lockout.reservedFailed}.
+   */
+  reserve(account: string): Promise<{ allowed: boolean; failures: number }>;
+  /** The reserved attempt failed (it is already counted): locks the account when it was the last one allowed. */
+  reservedFailed(account: string, failures: number): Promise<{ failures: number; locked: boolean }>;
   /** A successful sign-in: the failures before it no longer count. */
   succeeded(account: string): Promise<void>;
   /** An administrator lifts the lock and forgets the failures; true when the account was locked. */
@@ -32,30 +42,51 @@ export function createLockout(options: LockoutOptions): Lockout {
   if (!Number.isSafeInteger(lockoutMs) || lockoutMs < 1) throw new TypeError('createLockout: lockoutMs must be a positive integer');
   // Hashed: a typed account name is client data; the key has a fixed length and no name sits in Redis in the clear.
   const id = (account: string) => createHash('sha256').update(account, 'utf8').digest('base64url').slice(0, 32);
-  const countKey = (account: string) => `lockout:count:${id(account)}`;
   const lockKey = (account: string) => `lockout:lock:${id(account)}`;
+  // A counter of shared state cannot be deleted, only left to expire: forgetting the failures starts a new generation of
+  // it. The generation record is given lockoutMs more at its counter's first hit, so it outlives the counter.
+  const generationKey = (account: string) => `lockout:generation:${id(account)}`;
+  const count = async (account: string) => {
+    const record = (await state.get(generationKey(account))) as { id?: unknown } | undefined;
+    const generation = typeof record?.id === 'string' ? record.id : null;
+    const hit = await state.hit(`lockout:count:${id(account)}:${generation ?? 'first'}`, lockoutMs, threshold);
+    if (hit.count === 1 && generation !== null) await state.replace(generationKey(account), { id: generation }, lockoutMs);
+    return hit;
+  };
+  const forgetFailures = (account: string) => state.set(generationKey(account), { id: randomBytes(9).toString('base64url') }, lockoutMs);
+  const lock = (account: string) => state.set(lockKey(account), { until: clock.now() + lockoutMs }, lockoutMs);
 
   const lockedFor = async (account: string) => {
-    const lock = (await state.get(lockKey(account))) as { until?: unknown } | undefined;
+    const record = (await state.get(lockKey(account))) as { until?: unknown } | undefined;
     // The time is kept in the record, so the injected clock decides, not only the store's TTL.
-    if (!lock || typeof lock.until !== 'number') return 0;
-    return Math.max(0, lock.until - clock.now());
+    if (!record || typeof record.until !== 'number') return 0;
+    return Math.max(0, record.until - clock.now());
   };
 
   return {
     lockedFor,
     async failed(account) {
-      const hit = await state.hit(countKey(account), lockoutMs, threshold);
+      const hit = await count(account);
       if (hit.count < threshold) return { failures: hit.count, locked: false };
-      await state.set(lockKey(account), { until: clock.now() + lockoutMs }, lockoutMs);
+      await lock(account);
       return { failures: hit.count, locked: true };
     },
+    async reserve(account) {
+      if ((await lockedFor(account)) > 0) return { allowed: false, failures: threshold };
+      const hit = await count(account);
+      return { allowed: hit.allowed, failures: hit.count };
+    },
+    async reservedFailed(account, failures) {
+      if (failures < threshold) return { failures, locked: false };
+      await lock(account);
+      return { failures, locked: true };
+    },
     async succeeded(account) {
-      await state.delete(countKey(account));
+      await forgetFailures(account);
     },
     async unlock(account) {
       const wasLocked = (await lockedFor(account)) > 0;
-      await state.delete(countKey(account));
+      await forgetFailures(account);
       await state.delete(lockKey(account));
       return wasLocked;
     },

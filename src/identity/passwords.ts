@@ -38,11 +38,18 @@ export interface PasswordHasher {
   needsRehash(storedHash: string): boolean;
 }
 
+/** The two argon2 calls the hasher makes (the @node-rs/argon2 ones by default); a test may wrap them to count the work done. */
+export interface Argon2Primitives {
+  hash: typeof argon2Hash;
+  verify: typeof argon2Verify;
+}
+
 /**
  * A password hasher. Parameters default to {@link ARGON2ID_MINIMUM}; stronger ones may be given,
  * weaker ones are refused.
  */
-export function createPasswordHasher(params: Partial<Argon2Params> = {}): PasswordHasher {
+export function createPasswordHasher(params: Partial<Argon2Params> = {}, deps: { argon2?: Argon2Primitives } = {}): PasswordHasher {
+  const argon2 = deps.argon2 ?? { hash: argon2Hash, verify: argon2Verify };
   const current: Argon2Params = { ...ARGON2ID_MINIMUM, ...params };
   for (const key of ['memoryCost', 'timeCost', 'parallelism'] as const) {
     const value = current[key];
@@ -59,7 +66,7 @@ export function createPasswordHasher(params: Partial<Argon2Params> = {}): Passwo
       throw new AppError('password_rejected', { publicMessage: `A password has at most ${PASSWORD_MAX_LENGTH} characters.`, data: [problem('too_long')] });
     }
     try {
-      return await argon2Hash(normalized, options);
+      return await argon2.hash(normalized, options);
     } catch {
       // The library's error is dropped on purpose: nothing it says may carry the password along.
       throw new AppError('internal', { detail: 'argon2id hashing failed' });
@@ -69,20 +76,23 @@ export function createPasswordHasher(params: Partial<Argon2Params> = {}): Passwo
   return {
     hash: hashPassword,
 
+    // Every answer, oversized password or unknown account included, costs one argon2 verification of the same input
+    // length: the response time must not tell whether the account exists.
     async verify(storedHash, password) {
-      const normalized = normalizePassword(password);
-      if (codePoints(normalized) > PASSWORD_MAX_LENGTH) return false;
+      const { bounded, tooLong } = boundedPassword(password);
       if (!storedHash.startsWith('$argon2')) throw new AppError('internal', { detail: 'stored password hash is not an argon2 PHC string' });
+      let matches: boolean;
       try {
-        return await argon2Verify(storedHash, normalized);
+        matches = await argon2.verify(storedHash, bounded);
       } catch {
         throw new AppError('internal', { detail: 'stored password hash could not be verified (malformed?)' });
       }
+      return matches && !tooLong;
     },
 
     async verifyUnknownAccount(password) {
       dummyHash ??= hashPassword('unknown-account-placeholder');
-      await argon2Verify(await dummyHash, normalizePassword(password).slice(0, PASSWORD_MAX_LENGTH * 4)).catch(() => false);
+      await argon2.verify(await dummyHash, boundedPassword(password).bounded).catch(() => false);
       return false;
     },
 
@@ -186,6 +196,22 @@ export function createPasswordPolicy(deps: { commonPasswords?: Iterable<string> 
  */
 export function normalizePassword(password: string): string {
   return password.normalize('NFKC');
+}
+
+/**
+ * The normalized password cut to {@link PASSWORD_MAX_LENGTH} code points, the input of every verification: an
+ * oversized one is still verified (and then refused), so it costs what any other password costs.
+ */
+function boundedPassword(password: string): { bounded: string; tooLong: boolean } {
+  const normalized = normalizePassword(password);
+  let bounded = '';
+  let count = 0;
+  for (const char of normalized) {
+    if (count === PASSWORD_MAX_LENGTH) return { bounded, tooLong: true };
+    bounded += char;
+    count++;
+  }
+  return { bounded, tooLong: false };
 }
 
 function codePoints(text: string): number {

@@ -1,13 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../core/index.js';
-import type { AuthThrottle, Enrolment, Mfa, Principal } from '../../identity/index.js';
+import type { AuthThrottle, Enrolment, LocalSignIn, Mfa, Principal } from '../../identity/index.js';
 import { contextOf } from '../request-context.js';
 import { codeBody, totpStartSchema } from './sign-in.js';
 
 export interface EnrolmentRouteDeps {
   enrolment: Enrolment;
   mfa: Mfa;
-  /** Unknown enrolment tokens count as failed sign-ins of the client IP. */
+  /** Checks the second factor a signed-in user gives again, under the sign-in lockout. */
+  signIn: Pick<LocalSignIn, 'confirmSecondFactor'>;
+  /** Unknown enrolment tokens and wrong second-factor codes count as failed sign-ins of the client IP. */
   throttle: AuthThrottle;
 }
 
@@ -38,21 +40,24 @@ const recoverySchema = { type: 'object', properties: { recoveryCodes: { type: 'a
  * user's own MFA: enrol TOTP, replace recovery codes.
  */
 export async function enrolmentRoutes(app: FastifyInstance, deps: EnrolmentRouteDeps): Promise<void> {
-  const { enrolment, mfa, throttle } = deps;
+  const { enrolment, mfa, signIn, throttle } = deps;
 
-  /** Runs a link step; an invalid link counts toward the client IP's failure limit. */
-  const withLink = async <T>(request: FastifyRequest, step: (token: string) => Promise<T>): Promise<T> => {
+  /** Runs a step whose failure with `failureCode` counts toward the client IP's failure limit. */
+  const throttled = async <T>(request: FastifyRequest, failureCode: 'enrolment_link_invalid' | 'invalid_credentials', step: () => Promise<T>): Promise<T> => {
     await throttle.assertAllowed(request.ip);
     try {
-      return await step((request.params as { token: string }).token);
+      return await step();
     } catch (error) {
-      if (error instanceof AppError && error.code === 'enrolment_link_invalid') {
+      if (error instanceof AppError && error.code === failureCode) {
         const verdict = await throttle.failed(request.ip);
         if (verdict.blocked) throw new AppError('rate_limited', { data: { retryAfterSeconds: verdict.retryAfterSeconds } });
       }
       throw error;
     }
   };
+  /** Runs a link step; an invalid link counts toward the client IP's failure limit. */
+  const withLink = <T>(request: FastifyRequest, step: (token: string) => Promise<T>): Promise<T> =>
+    throttled(request, 'enrolment_link_invalid', () => step((request.params as { token: string }).token));
 
   app.get('/api/auth/enrolment/:token', { config: publicRoute, schema: { params: tokenParams, response: { 200: stateSchema } } }, async (request) =>
     withLink(request, (token) => enrolment.describe(token)),
@@ -98,9 +103,12 @@ export async function enrolmentRoutes(app: FastifyInstance, deps: EnrolmentRoute
 
   app.post('/api/auth/mfa/recovery-codes', { config: signedIn, schema: { body: codeBody, response: { 200: recoverySchema } } }, async (request) => {
     const userId = ownUser(request);
-    // A stolen session alone does not get new codes: the current TOTP code is asked for (and used up).
-    const check = await mfa.verify(userId, { code: (request.body as { code: string }).code });
-    if (!check.ok) throw new AppError('invalid_credentials', { publicMessage: 'The code is wrong or was already used.' });
+    // A stolen session alone does not get new codes: the current TOTP code is asked for (and used up), and guessing it is
+    // counted, recorded and locked out like guessing it at sign-in.
+    const { code } = request.body as { code: string };
+    await throttled(request, 'invalid_credentials', () =>
+      signIn.confirmSecondFactor(userId, { code }, 'recovery_codes', { ...contextOf(request), sourceIp: request.ip }),
+    );
     return { recoveryCodes: await mfa.regenerateRecoveryCodes(userId, contextOf(request)) };
   });
 }
