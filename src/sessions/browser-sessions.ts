@@ -1,4 +1,4 @@
-import { decide } from '../access/index.js';
+import { decide, type RequestContext } from '../access/index.js';
 import { AppError } from '../core/index.js';
 import type { Principal } from '../identity/index.js';
 import { endedError, openAgentHandle } from './agent-handle.js';
@@ -47,6 +47,30 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
     throw new AppError('not_found', { publicMessage: 'No such session.' });
   }
 
+  /**
+   * Using a session re-applies the decision that opened it: `connect` on its asset, for this caller,
+   * now (for a token acting for an operator, what both may). The session already exists, so it is
+   * not counted against a concurrency limit. A refusal is recorded (auth.denied, with its reason)
+   * and answered as an absent session, as `attach` answers a refused watcher.
+   */
+  async function mayStillConnect(record: SessionRecord, p: Principal, context: RequestContext): Promise<void> {
+    await access.authorizeAsset(p, 'connect', record.assetId, { ...context, activeSessions: 0 }).catch((error: unknown) => {
+      throw error instanceof AppError && error.code === 'forbidden' ? new AppError('not_found', { publicMessage: 'No such session.' }) : error;
+    });
+  }
+
+  /** The assets `p` may connect to now (the concurrency count aside, as in mayStillConnect). */
+  async function connectable(p: Principal): Promise<Set<string>> {
+    return new Set((await access.visibleAssets(p, 'connect')).filter((a) => a.available).map((a) => a.id));
+  }
+
+  /**
+   * All tokens of a service account own its sessions, each acting for its own operator (or none):
+   * a token uses, lists and ends only those it may still connect to. A person's own sessions stay
+   * theirs to list and end.
+   */
+  const isToken = (p: Principal) => p.via === 'api_token';
+
   /** The stored record, with this node's fresher view of a live one. */
   async function current(id: string): Promise<SessionRecord | null> {
     const here = live.sessions.get(id);
@@ -75,7 +99,12 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
     get: visible,
 
     async list(principal, options = {}, context = {}) {
-      if (!options.all) return store.list(principal.id);
+      if (!options.all) {
+        const own = await store.list(principal.id);
+        if (!isToken(principal)) return own;
+        const usable = await connectable(principal);
+        return own.filter((r) => usable.has(r.assetId));
+      }
       await access.authorize(principal, 'admin.sessions.read', context);
       return store.list(undefined);
     },
@@ -83,6 +112,7 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
     async end(id, principal, options = {}, context = {}) {
       const record = await visible(id, principal);
       const owner = record.userId === principal.id;
+      if (owner && isToken(principal)) await mayStillConnect(record, principal, context);
       // Someone who may see it but not end it (a watcher) is refused, and the refusal recorded.
       if (!owner) await access.authorize(principal, 'admin.sessions.revoke', context);
       if (record.state === 'ended') throw new AppError('session_ended');
@@ -102,7 +132,9 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
     async attach(id, principal, mode, context = {}) {
       const record = await current(id);
       if (!record) throw new AppError('not_found', { publicMessage: 'No such session.' });
-      if (record.userId !== principal.id) {
+      if (record.userId === principal.id) {
+        await mayStillConnect(record, principal, context);
+      } else {
         if (mode === 'control') throw new AppError('not_found', { publicMessage: 'No such session.' });
         // Recorded as auth.denied when refused, but answered as if it did not exist.
         await access.authorizeAsset(principal, 'watch', record.assetId, context).catch((error: unknown) => {
@@ -153,6 +185,8 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
       const record = await current(id);
       // Only the owner drives a session with tools; anyone else learns nothing about it.
       if (!record || record.userId !== principal.id) throw new AppError('not_found', { publicMessage: 'No such session.' });
+      // Before the state: a caller who may not use it learns nothing, not even how it ended.
+      await mayStillConnect(record, principal, context);
       const s = live.sessions.get(id);
       if (record.state === 'ended' || s?.ending) throw endedError(s?.endingReason ?? record.endReason);
       if (!s) throw new AppError('not_found', { publicMessage: 'This session is held by another server node.' });
