@@ -5,6 +5,7 @@ export { downloadsFolderPrefix, FIRST_SHAPE_MIN_AGE_MS, hostTag, PROCESS_RUN } f
 export { findChromium, CHROMIUM_CANDIDATES } from './chromium-path.js';
 export { DEFAULT_VIEWPORT } from './browser-session.js';
 export { redactAgentText } from './agent/redact.js';
+export { CREDENTIAL_FIELDS } from './types.js';
 export { MAX_COPY_CHARS, MAX_PASTE_CHARS } from './clipboard.js';
 export { AGENT_CHOOSER_REASON, MAX_FILE_NAME_CHARS, MAX_KEPT_DOWNLOAD_BYTES, MAX_KEPT_DOWNLOADS, MAX_UPLOAD_FILE_BYTES, MAX_UPLOAD_FILES, MAX_UPLOAD_TOTAL_BYTES, safeFileName } from './transfers.js';
 export type {
@@ -18,6 +19,7 @@ export type {
   BrowserSession,
   ContextSpec,
   CopiedText,
+  CredentialField,
   DownloadDropReason,
   FileChooserInfo,
   InputEvent,

@@ -230,8 +230,16 @@ export interface AgentControls {
   /** JPEG of the active tab's viewport; password inputs and any element whose text holds a redacted value are masked. */
   screenshot(options: { redact: RedactionSource }): Promise<{ jpeg: Buffer; width: number; height: number; page: AgentPage }>;
   /** Types `secret` into the field `ref` (wiping it is the caller's); refused (forbidden) when the field's frame or form is not on an allowed host; returns target/field only. */
-  fillCredential(ref: string, secret: Buffer, options: { redact: RedactionSource }): Promise<AgentActionResult>;
+  /**
+   * `secret` names the vault field: a password goes only into a password field. The field is kept as a secret field of its
+   * document: its value, whatever it becomes, is redacted and masked like a password field's, and drawn as dots.
+   */
+  fillCredential(ref: string, secret: Buffer, options: { redact: RedactionSource; secret: CredentialField }): Promise<AgentActionResult>;
 }
+
+/** The vault fields an agent may have typed into a page (fill_credential); `totp` is the code computed now from the seed. */
+export const CREDENTIAL_FIELDS = ['username', 'password', 'totp'] as const;
+export type CredentialField = (typeof CREDENTIAL_FIELDS)[number];
 
 export interface ScreencastOptions {
   maxWidth: number;

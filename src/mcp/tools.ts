@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CREDENTIAL_FIELDS } from '../browser/index.js';
 import type { RequestContext } from '../access/index.js';
 import type { Principal } from '../identity/index.js';
 import type { SessionRecord } from '../sessions/index.js';
@@ -287,15 +288,12 @@ export const TOOLS: readonly ToolDefinition[] = [
   tool({
     name: 'fill_credential',
     description:
-      "Type the asset's stored username, password or current one-time code (totp) into a field of the latest snapshot, for portals that ask again mid-session. The value never reaches you: the answer is only 'filled'.",
+      "Type the asset's stored username, password or current one-time code (totp) into a field of the latest snapshot, for portals that ask again mid-session. The value never reaches you: the answer is only 'filled', and the field shows [REDACTED] from then on.",
     input: z
       .object({
         session,
         ref,
-        field: z
-          .string()
-          .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected username, password, totp or the name of another stored field')
-          .describe('username, password, totp, or the name of another stored field.'),
+        field: z.enum(CREDENTIAL_FIELDS).describe('username, password (only into a password field) or totp (the current one-time code).'),
       })
       .strict(),
     onSession: true,

@@ -1,5 +1,5 @@
 import type { RequestContext } from '../access/index.js';
-import { redactAgentText, type AgentActionResult, type AgentControls, type BrowserSession, type RedactionSource } from '../browser/index.js';
+import { CREDENTIAL_FIELDS, redactAgentText, type AgentActionResult, type CredentialField, type AgentControls, type BrowserSession, type RedactionSource } from '../browser/index.js';
 import { AppError, base32Decode, totp, type Clock } from '../core/index.js';
 import type { Principal } from '../identity/index.js';
 import type { VaultReader } from '../vault/index.js';
@@ -24,7 +24,6 @@ export function endedError(reason: EndReason | null | undefined): AppError {
   return new AppError('session_ended', { publicMessage: reason ? ENDED_MESSAGES[reason] : 'This browser session has ended.', data: reason ? { reason } : undefined });
 }
 
-const FIELD = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
 const CONTROL_METHODS = ['snapshot', 'click', 'type', 'selectOption', 'pressKey', 'hover', 'navigate', 'goBack', 'waitFor', 'screenshot', 'fillCredential'] as const;
 const MAX_TOOL_NAME = 64;
 const MAX_SUMMARY = 500;
@@ -77,14 +76,15 @@ export async function openAgentHandle(deps: AgentHandleDeps, s: LiveSession, bro
     redact,
     async fillCredential(ref: string, field: string, callContext: RequestContext = context): Promise<AgentActionResult> {
       alive();
-      if (typeof field !== 'string' || !FIELD.test(field)) throw new AppError('invalid_request', { publicMessage: 'The field is username, password, totp or the name of another field of the credential.' });
+      // Only what a login form asks for: any other stored field (the TOTP seed above all) is never typed into a page.
+      if (!isCredentialField(field)) throw new AppError('invalid_request', { publicMessage: `The field is one of ${CREDENTIAL_FIELDS.join(', ')}.` });
       const entryId = s.record.credential;
       if (!entryId) throw new AppError('invalid_request', { publicMessage: 'This asset has no credential to fill in.' });
       deps.live.touch(s);
       const value = await readField(deps, s, principal, entryId, field, callContext);
       try {
         alive();
-        return await browser.agent.fillCredential(ref, value, { redact }).catch(translate);
+        return await browser.agent.fillCredential(ref, value, { redact, secret: field }).catch(translate);
       } finally {
         value.fill(0);
         deps.live.touch(s);
@@ -97,6 +97,10 @@ export async function openAgentHandle(deps: AgentHandleDeps, s: LiveSession, bro
       s.recording.event({ type: 'tool', tool: name, summary: redactAgentText(redact, String(summary)).slice(0, MAX_SUMMARY) });
     },
   };
+}
+
+function isCredentialField(field: unknown): field is CredentialField {
+  return typeof field === 'string' && (CREDENTIAL_FIELDS as readonly string[]).includes(field);
 }
 
 /** The credential's values, read once per session; a read that lands after the end is wiped at once. */
@@ -136,7 +140,7 @@ export async function loadSecrets(deps: AgentHandleDeps, s: LiveSession, princip
 }
 
 /** One audited vault read (purpose `fill_credential`) for one field; the caller wipes the copy. TOTP is computed now from `totpSeed`. */
-async function readField(deps: AgentHandleDeps, s: LiveSession, principal: Principal, entryId: string, field: string, context: RequestContext): Promise<Buffer> {
+async function readField(deps: AgentHandleDeps, s: LiveSession, principal: Principal, entryId: string, field: CredentialField, context: RequestContext): Promise<Buffer> {
   const fields = await deps.vault.read({ entryId, sessionId: s.record.id, purpose: 'fill_credential', actor: deps.audit.actorOf(principal), context });
   try {
     if (field === 'totp') {

@@ -224,7 +224,7 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
       await session.agent.navigate(`${fx.base}/login`, options);
       const form = await session.agent.snapshot(options);
       const secret = Buffer.from(CANARY_PASSWORD);
-      const filled = await session.agent.fillCredential(refOf(form.text, 'textbox "Password"'), secret, options);
+      const filled = await session.agent.fillCredential(refOf(form.text, 'textbox "Password"'), secret, { ...options, secret: 'password' });
       expect(filled).toMatchObject({ target: 'textbox "Password"', field: 'password' });
       const after = await session.agent.snapshot(options);
       expect(after.text).toMatch(/textbox "Password"[^\n]*: \[REDACTED\]/);
@@ -232,7 +232,7 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
       const bare = await session.agent.snapshot({ redact: { values: () => [] } });
       expect(bare.text).toMatch(/textbox "Password"[^\n]*: \[REDACTED\]/);
       expect(JSON.stringify([filled, after, bare])).not.toContain(CANARY_PASSWORD);
-      const notAField = await session.agent.fillCredential(refOf(form.text, 'button "Sign in"'), secret, options).catch((error: unknown) => error);
+      const notAField = await session.agent.fillCredential(refOf(form.text, 'button "Sign in"'), secret, { ...options, secret: 'password' }).catch((error: unknown) => error);
       expect(notAField).toMatchObject({ code: 'invalid_request' });
     } finally {
       await session.close();
@@ -244,7 +244,7 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
     try {
       await session.agent.navigate(site.url('site.test', '/leaky-form'), options);
       const form = await session.agent.snapshot(options);
-      const refused = await session.agent.fillCredential(refOf(form.text, 'textbox "Password"'), Buffer.from(CANARY_PASSWORD), options).catch((error: unknown) => error);
+      const refused = await session.agent.fillCredential(refOf(form.text, 'textbox "Password"'), Buffer.from(CANARY_PASSWORD), { ...options, secret: 'password' }).catch((error: unknown) => error);
       expect(refused).toMatchObject({ code: 'forbidden' });
       expect((await session.agent.snapshot(options)).text).not.toMatch(/textbox "Password"[^\n]*: /);
     } finally {
@@ -261,17 +261,17 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
       // What the audit's masking goes by (mcp-tools.ts masks `text` unless the field is 'text').
       const typed = await session.agent.type(refOf(form.text, 'textbox "Password"'), 'typed-by-agent-0042', options);
       expect(typed.field).toBe('password');
-      const refused = await session.agent.fillCredential(refOf(form.text, 'textbox "Password"'), Buffer.from(CANARY_PASSWORD), options).catch((error: unknown) => error);
+      const refused = await session.agent.fillCredential(refOf(form.text, 'textbox "Password"'), Buffer.from(CANARY_PASSWORD), { ...options, secret: 'password' }).catch((error: unknown) => error);
       expect(refused).toMatchObject({ code: 'forbidden' });
       // A field whose form truly posts to the page's own host is filled, as before.
-      const filled = await session.agent.fillCredential(refOf(form.text, 'textbox "Secret word"'), Buffer.from(CANARY_PASSWORD), options);
+      const filled = await session.agent.fillCredential(refOf(form.text, 'textbox "Secret word"'), Buffer.from(CANARY_PASSWORD), { ...options, secret: 'password' });
       expect(filled).toMatchObject({ target: 'textbox "Secret word"', field: 'password' });
       expect((await session.agent.type(refOf(form.text, 'textbox "Secret word"'), 'another-0042', options)).field).toBe('password');
 
       // An honest page: a form attribute names the field's form (over its ancestor form), checked the same way.
       await session.agent.navigate(site.url('site.test', '/form-attribute'), options);
       const named = await session.agent.snapshot(options);
-      const fill = (name: string) => session.agent.fillCredential(refOf(named.text, `textbox "${name}"`), Buffer.from(CANARY_PASSWORD), options).catch((error: unknown) => error);
+      const fill = (name: string) => session.agent.fillCredential(refOf(named.text, `textbox "${name}"`), Buffer.from(CANARY_PASSWORD), { ...options, secret: 'password' }).catch((error: unknown) => error);
       expect(await fill('Secret word')).toMatchObject({ field: 'password' });
       expect(await fill('Other word')).toMatchObject({ code: 'forbidden' });
       expect(await fill('Borrowed word')).toMatchObject({ code: 'forbidden' });

@@ -64,7 +64,11 @@ describe('browser sessions: the agent handle', () => {
     const after = await controls.snapshot({ redact });
     outputs.push(after);
     expect(after.text).toMatch(/textbox "Password"[^\n]*: \[REDACTED\]/);
-    expect(after.text).toMatch(/textbox "Username"[^\n]*: "?\d{6}"?/);
+    // The one-time code is a secret too, in whatever field it was typed.
+    expect(after.text).toMatch(/textbox "Username"[^\n]*: "?\[REDACTED\]"?/);
+    expect(after.text).not.toMatch(/\d{6}/);
+    // Only username, password and totp are ever typed: no other stored field (the seed above all), and nothing is read for them.
+    await expect(handle.fillCredential(refOf(login.text, 'textbox "Username"'), 'totpSeed')).rejects.toMatchObject({ code: 'invalid_request' });
     await expect(handle.fillCredential(refOf(login.text, 'textbox "Password"'), 'branchCode')).rejects.toMatchObject({ code: 'invalid_request' });
     await expect(handle.fillCredential(refOf(login.text, 'textbox "Password"'), '../etc')).rejects.toMatchObject({ code: 'invalid_request' });
     outputs.push(await controls.click('e98765', { redact }).catch((e: AppError) => e.publicMessage));
@@ -74,7 +78,7 @@ describe('browser sessions: the agent handle', () => {
     outputs.push(await again.controls.snapshot({ redact: again.redact }));
     const reads = (await stack.auditRows({ action: 'vault.secret.read' })).map((r) => r.details as { purpose: string; session: string });
     expect(reads.filter((r) => r.purpose === 'redact')).toHaveLength(1);
-    expect(reads.filter((r) => r.purpose === 'fill_credential')).toHaveLength(3);
+    expect(reads.filter((r) => r.purpose === 'fill_credential')).toHaveLength(2);
     expect(reads.every((r) => r.session === session.id)).toBe(true);
 
     await stack.sessions.end(session.id, alice);

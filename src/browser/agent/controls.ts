@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { AppError } from '../../core/index.js';
 import type { Tab } from '../tabs.js';
 import type { AgentActionResult, AgentControls, AgentPage, AgentSnapshot, BrowserEvent, RedactionSource } from '../types.js';
@@ -18,6 +19,8 @@ export const MAX_WAIT_MS = 30_000;
 const SNAPSHOT_TIMEOUT_MS = 10_000;
 const MAX_TYPE_CHARS = 10_000;
 const MAX_URL_CHARS = 2_000;
+/** The attribute a screenshot puts on the tab's secret fields while it is taken (the mask's selector). */
+const SECRET_FIELD_TAG = 'data-webasset-mask';
 const KEY = /^(?:(?:Control|Alt|Shift|Meta|ControlOrMeta)\+){0,4}(?:[A-Za-z0-9]{1,12}|[^\s])$/u;
 
 export interface AgentControlsDeps {
@@ -308,10 +311,12 @@ export function createAgentControls(deps: AgentControlsDeps): AgentControls {
           if (!REF.test(value)) throw badRef();
           waiting = tab.page.getByRef(value).waitFor({ state: 'visible', timeout });
         } else if (kind === 'text') {
-          waiting = tab.page.getByText(value).first().waitFor({ state: 'visible', timeout });
+          waiting = waitForShownText(tab, value, timeout, look);
         } else {
-          const glob = value.includes('*');
-          waiting = glob ? tab.page.waitForURL(value, { waitUntil: 'commit', timeout }) : tab.page.waitForURL((u) => u.href.includes(value), { waitUntil: 'commit', timeout });
+          // Matched against the address the agent is shown: a guess at a secret in it must not be confirmed.
+          const redact = buildRedact(options.redact);
+          const matches = urlMatcher(value);
+          waiting = tab.page.waitForURL((u) => matches(redact(u.href)), { waitUntil: 'commit', timeout });
         }
         try {
           await waiting;
@@ -326,28 +331,100 @@ export function createAgentControls(deps: AgentControlsDeps): AgentControls {
 
     screenshot(options) {
       return call(options?.redact, async (tab, look) => {
-        const passwords = await readerOf(tab).passwordValues();
-        const shot = await maskedScreenshot(tab.page, [...options.redact.values()].map((b) => b.toString('utf8')), passwords).catch((error: unknown) => {
-          if (isClosed(error)) return Promise.reject(new AppError('session_ended'));
-          return Promise.reject(new AppError('conflict', { publicMessage: 'The screenshot could not be taken; try again.' }));
-        });
-        return { ...shot, page: await pageInfo(look) };
+        const reader = readerOf(tab);
+        const passwords = await reader.passwordValues();
+        // The fields a credential was typed into are masked by a tag of this screenshot's own (their value attribute is not their value).
+        const tag = randomUUID();
+        await reader.tagSecretFields(SECRET_FIELD_TAG, tag);
+        try {
+          const shot = await maskedScreenshot(tab.page, [...options.redact.values()].map((b) => b.toString('utf8')), passwords, `[${SECRET_FIELD_TAG}="${tag}"]`).catch((error: unknown) => {
+            if (isClosed(error)) return Promise.reject(new AppError('session_ended'));
+            return Promise.reject(new AppError('conflict', { publicMessage: 'The screenshot could not be taken; try again.' }));
+          });
+          return { ...shot, page: await pageInfo(look) };
+        } finally {
+          await reader.tagSecretFields(SECRET_FIELD_TAG, null).catch(() => undefined);
+        }
       });
     },
 
     fillCredential(ref, secret, options) {
       return call(options?.redact, async (tab, look) => {
         if (!Buffer.isBuffer(secret) || secret.length === 0) throw new AppError('invalid_request', { publicMessage: 'The credential has no value for this field.' });
+        const reader = readerOf(tab);
         return acted(
           tab,
           look,
-          async () => textField(ref, { kind: await checkDestination(tab.page, ref, deps.guard), opensWindow: false }),
-          () => onRef(tab, ref, 'filled', (l) => l.fill(secret.toString('utf8'), { timeout: ACTION_TIMEOUT_MS })),
+          async () => {
+            const field = textField(ref, { kind: await checkDestination(tab.page, ref, deps.guard), opensWindow: false });
+            // A password typed into a plain text field would be drawn in clear by the live view, the recording and a screenshot.
+            if (options.secret === 'password' && field !== 'password') {
+              throw new AppError('invalid_request', { publicMessage: `The element ${ref} is not a password field; the password is typed only into one.` });
+            }
+            return field;
+          },
+          async () => {
+            // The field is tagged for the page reader's own world, which keeps it as a secret field: whatever it holds later
+            // (a value cut short with Backspace, its type turned to text) is redacted and masked like a password field's.
+            // Marked before the value goes in: a field that could not be marked gets nothing.
+            const attr = `data-webasset-secret-${randomUUID()}`;
+            await onRef(tab, ref, 'marked', (l) => l.evaluate((el, name) => (el as { setAttribute(n: string, v: string): void }).setAttribute(name, ''), attr, { timeout: ACTION_TIMEOUT_MS }));
+            if ((await reader.markSecretFields(attr)) === 0) throw new AppError('conflict', { publicMessage: `The field ${ref} changed before it could be filled; take a new snapshot.` });
+            await onRef(tab, ref, 'filled', (l) => l.fill(secret.toString('utf8'), { timeout: ACTION_TIMEOUT_MS }));
+          },
           (field) => ({ target: targetOf(ref), field }),
         );
       });
     },
   };
+}
+
+/** How often wait_for looks for its text again. */
+const TEXT_POLL_MS = 100;
+
+/**
+ * Waits until `value` shows in a visible element's text as the agent would be shown it: Playwright
+ * finds the candidates (its text matching: case and runs of white space aside), and a candidate counts
+ * only if its redacted text still holds the value. The page's own text may hold a secret (a careless
+ * portal): matched on the raw text, each wait would confirm a guess at one more of its letters.
+ */
+async function waitForShownText(tab: Tab, value: string, timeoutMs: number, look: (watch?: undefined) => Promise<{ redact: Redact }>): Promise<void> {
+  const wanted = normalizeText(value);
+  const deadline = Date.now() + timeoutMs;
+  const candidates = tab.page.getByText(value).filter({ visible: true });
+  for (;;) {
+    // A document on its way out (a navigation) answers nothing this time; a closed tab ends the wait.
+    const texts = await candidates.allInnerTexts().catch((error: unknown) => (isClosed(error) ? Promise.reject(error) : []));
+    if (texts.length > 0) {
+      const { redact } = await look();
+      if (texts.some((t) => normalizeText(redact(t)).includes(wanted))) return;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error('Timeout: the text did not appear');
+    await new Promise((resolve) => setTimeout(resolve, Math.min(TEXT_POLL_MS, left)));
+  }
+}
+
+function normalizeText(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().toLowerCase();
+}
+
+/**
+ * wait_for's `url`: a glob when it holds `*` (`**` any characters, `*` any but `/`), else a substring.
+ * Matched by us, not by Playwright, since it is matched against the redacted address.
+ */
+export function urlMatcher(pattern: string): (url: string) => boolean {
+  if (!pattern.includes('*')) return (url) => url.includes(pattern);
+  const source = pattern
+    .split(/(\*\*|\*)/)
+    .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : escapeRegExp(part)))
+    .join('');
+  const re = new RegExp(`^${source}$`);
+  return (url) => re.test(url);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** The part of a snapshot's text from `offset`, with its cursor when there is more. */

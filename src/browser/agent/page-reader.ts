@@ -112,9 +112,14 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
   };
   const evaluateMain = <T>(expression: string, awaitPromise = false, once = false) => evaluateIn<T>(mainContext, expression, awaitPromise, once);
 
-  /** Child frames of the tab's frame tree (those of the tab's process) and the others Playwright knows (cross-site iframes). */
-  const readChildFrames = async (values: Set<string>, main: RawRead | undefined): Promise<void> => {
+  /**
+   * Evaluates `expression` in every child frame: those of the tab's frame tree (the tab's process)
+   * in their isolated worlds, then the others Playwright knows (cross-site iframes, and the main
+   * frame when `main` is undefined: its world could not be read) in their own worlds.
+   */
+  const evaluateChildFrames = async <T extends { url: string }>(expression: string, main: { url: string } | undefined): Promise<Array<T | undefined>> => {
     const seen = new Set<string>(main === undefined ? [] : [main.url]);
+    const results: Array<T | undefined> = [];
     const tree = await frameTree();
     if (tree) {
       type Tree = typeof tree;
@@ -126,25 +131,28 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
         }
       };
       walk(tree);
-      const read = await Promise.all(frames.map((frame) => evaluateIn<RawRead>((cdp, fresh) => childContext(cdp, frame, fresh), `(${READ_FN})(${MAX_FIELDS}, null)`)));
+      const read = await Promise.all(frames.map((frame) => evaluateIn<T>((cdp, fresh) => childContext(cdp, frame, fresh), expression)));
       for (const r of read) {
-        if (!r) continue;
-        seen.add(r.url);
-        addValues(values, r.values);
+        if (r) seen.add(r.url);
+        results.push(r);
       }
     }
     const page = deps.page();
-    // The main frame too when its world could not be read.
     const others = page.frames().filter((frame) => (frame !== page.mainFrame() || main === undefined) && !seen.has(frame.url()));
-    await Promise.all(
-      others.map(async (frame) => {
-        const read = await frame
-          .evaluate(`(${READ_FN})(${MAX_FIELDS}, null)`)
-          .then((r) => r as RawRead)
-          .catch(() => undefined);
-        addValues(values, read?.values);
-      }),
-    );
+    results.push(...(await Promise.all(others.map((frame) => frame.evaluate(expression).then((r) => r as T, () => undefined)))));
+    return results;
+  };
+
+  /** `main` (what `call` gave in the main document's world) and, when the page has child frames, what it gives in theirs. */
+  const withChildFrames = async <T extends { url: string; frames: number }>(call: string, main: T | undefined): Promise<Array<T | undefined>> => {
+    if (main && main.frames === 0 && deps.page().frames().length <= 1) return [main];
+    return [main, ...(await evaluateChildFrames<T>(call, main))];
+  };
+  const callOf = (fn: string, ...args: unknown[]) => `(${fn})(${args.map((a) => JSON.stringify(a)).join(', ')})`;
+  /** A page-side function in every frame's world (see `withChildFrames`). */
+  const evaluateAll = async <T extends { url: string; frames: number }>(fn: string, ...args: unknown[]): Promise<Array<T | undefined>> => {
+    const call = callOf(fn, ...args);
+    return withChildFrames<T>(call, await evaluateMain<T>(call));
   };
 
   /**
@@ -156,8 +164,8 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
   const read = async (watch?: MutationWatch): Promise<PageRead> => {
     const values = new Set<string>();
     const main = await evaluateMain<RawRead>(`(${READ_FN})(${MAX_FIELDS}, ${watch?.token ?? 'null'})`);
-    addValues(values, main?.values);
-    if (!main || main.frames > 0 || deps.page().frames().length > 1) await readChildFrames(values, main);
+    // The children are read without the watch's token: it is the main document's.
+    for (const r of await withChildFrames<RawRead>(callOf(READ_FN, MAX_FIELDS, null), main)) addValues(values, r?.values);
     return { passwords: [...values], title: typeof main?.title === 'string' ? main.title.slice(0, MAX_TITLE_CHARS) : undefined };
   };
 
@@ -165,6 +173,19 @@ export function createPageReader(deps: { cdp: () => CDPSession; page: () => Page
     read,
     async passwordValues(): Promise<string[]> {
       return (await read()).passwords;
+    },
+    /**
+     * Takes the fields that carry attribute `attr` (set on the field a credential was just typed
+     * into) into the list of secret fields of their document: from then on their value, whatever
+     * it becomes, is read as a password's (redacted, masked). Returns how many were found.
+     */
+    async markSecretFields(attr: string): Promise<number> {
+      const found = await evaluateAll<{ url: string; frames: number; found: number }>(MARK_FN, attr);
+      return found.reduce((n, r) => n + (r?.found ?? 0), 0);
+    },
+    /** Sets (value) or removes (null) attribute `attr` on every secret field of the tab: a screenshot masks them by it. */
+    async tagSecretFields(attr: string, value: string | null): Promise<void> {
+      await evaluateAll(TAG_FN, attr, value);
     },
     /**
      * Starts counting DOM changes in the main frame. `read()` gives how many came and how long ago
@@ -235,7 +256,44 @@ const READ_FN = `function (max, token) {
     for (var j = 0; j < all.length && out.length < max; j++) if (all[j].shadowRoot) visit(all[j].shadowRoot);
   };
   visit(document);
+  // Fields a credential was typed into: whatever they hold now (edited, or shown as text) is a secret too.
+  var filled = window.__webassetSecretFields;
+  if (filled) filled.forEach(function (el) {
+    if (out.length < max * 2) out.push(String(el.isContentEditable ? el.textContent || '' : el.value || ''));
+  });
   return { url: location.href, title: String(document.title || ''), values: out, frames: window.length };
+}`;
+
+/**
+ * Takes the fields carrying the one-time attribute `attr` (set by the caller on the field a
+ * credential was just typed into) into this world's list of secret fields, and asks the browser to
+ * draw their text as dots, whatever their type becomes (a "show password" button): the live view,
+ * the recording and screenshots then show no more of the value than the snapshot does.
+ */
+const MARK_FN = `function (attr) {
+  var filled = window.__webassetSecretFields = window.__webassetSecretFields || new Set();
+  var found = 0;
+  var visit = function (root) {
+    var list = root.querySelectorAll('[' + attr + ']');
+    for (var i = 0; i < list.length; i++) {
+      var el = list[i];
+      el.removeAttribute(attr);
+      filled.add(el);
+      if (el.style) el.style.setProperty('-webkit-text-security', 'disc', 'important');
+      found++;
+    }
+    var all = root.querySelectorAll('*');
+    for (var j = 0; j < all.length; j++) if (all[j].shadowRoot) visit(all[j].shadowRoot);
+  };
+  visit(document);
+  return { url: location.href, frames: window.length, found: found };
+}`;
+
+/** Sets (`value`) or removes (null) attribute `attr` on this world's secret fields: a screenshot masks them by it. */
+const TAG_FN = `function (attr, value) {
+  var filled = window.__webassetSecretFields;
+  if (filled) filled.forEach(function (el) { if (value === null) el.removeAttribute(attr); else el.setAttribute(attr, value); });
+  return { url: location.href, frames: window.length };
 }`;
 
 // A submitted form's navigation starts in a later task, and the browser reports its request later

@@ -11,13 +11,14 @@ const MAX_MASKED_VALUES = 20;
  * A JPEG of the tab's viewport with password fields and anything showing a secret painted over:
  * elements whose text holds a secret value, also with invisible characters or white space between
  * its letters (`getByText` picks the innermost), and fields or buttons whose value attribute holds
- * one. Secret values never leave the browser module; they only go to the browser as selectors.
+ * one, and the fields a credential was typed into (`secretFields`, a selector). Secret values never
+ * leave the browser module; they only go to the browser as selectors.
  */
-export async function maskedScreenshot(page: Page, secrets: readonly string[], passwords: readonly string[]): Promise<{ jpeg: Buffer; width: number; height: number }> {
+export async function maskedScreenshot(page: Page, secrets: readonly string[], passwords: readonly string[], secretFields: string): Promise<{ jpeg: Buffer; width: number; height: number }> {
   const values = [...new Set([...secrets, ...passwords])].filter((v) => v.length >= MIN_SECRET_LENGTH && !/[\n\r]/.test(v)).slice(0, MAX_MASKED_VALUES);
   const mask: Locator[] = [];
   for (const frame of page.frames()) {
-    mask.push(frame.locator('input[type="password" i]'), frame.locator('input[autocomplete*="password" i]'));
+    mask.push(frame.locator('input[type="password" i]'), frame.locator('input[autocomplete*="password" i]'), frame.locator(secretFields));
     for (const value of values) {
       mask.push(frame.getByText(shownTextPattern(value) ?? value), frame.locator(`[value*=${cssString(value)}]`), frame.locator(`img[alt*=${cssString(value)}]`));
     }
