@@ -81,6 +81,8 @@ export const AUDIT_ACTIONS = {
   'recording.legal_hold_set': 'A legal hold on a recording was placed or released; details hold hold (true or false) and the reason.',
   'recording.replayed': 'Someone replayed a recording (its page, events, frames or manifest); recorded once per viewer and recording in 10 minutes, before anything of it is sent; details hold the session, asset and the first part fetched.',
   'recording.exported': 'A recording left the product: exported to video (webm, mp4) or as an evidence bundle; details hold the session, asset and format. Recorded before the file appears where the caller can see it.',
+  'mcp.tool_started':
+    'An MCP tool that acts (on the page, the session or the vault) is about to run; recorded before it runs, and the call is refused if it cannot be; details hold the tool, its arguments (text masked as in mcp.tool_called), the session, the token and the callId its mcp.tool_called repeats.',
   'mcp.tool_called':
     'An MCP tool was called (outcome success, failure, or denied by policy, access or rate limit); details hold the tool, its arguments (text masked when it went into a password field, and for fill_credential), the error code, durationMs, the session and the token.',
 } as const;

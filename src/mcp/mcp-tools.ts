@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { RequestContext } from '../access/index.js';
 import type { AuditTrail } from '../audit/index.js';
@@ -21,8 +22,17 @@ export interface ListedTool {
 export interface McpTools {
   /** The tools `principal` may call (its roles' tool policy), in their stable order. */
   list(principal: Principal): ListedTool[];
-  /** Runs one tool call: rate limit, policy, input check, the session's handle, the tool, its recording event and its audit record. Never throws. */
+  /**
+   * Runs one tool call: rate limit, policy, input check, the session's handle, for a tool that acts
+   * its audit record before it runs, the tool, its recording event and its audit record. Never throws.
+   */
   call(principal: Principal, name: string, args: unknown, context: RequestContext): Promise<ToolResult>;
+  /**
+   * A `tools/call` whose params the protocol could not take (no tool name as a string, arguments
+   * not an object): counted against the token's limit and audited as a failure (`invalid_request`),
+   * never run. `name` is the tool name when it was a string. Never throws: the caller refuses anyway.
+   */
+  refuseMalformed(principal: Principal, name: string | null, context: RequestContext): Promise<void>;
 }
 
 export interface McpToolsDeps {
@@ -34,6 +44,8 @@ export interface McpToolsDeps {
   logger: McpLogger;
   /** Milliseconds, for durations; default performance.now. */
   now?: () => number;
+  /** Ids that pair a call's `mcp.tool_started` with its `mcp.tool_called`; default randomUUID. */
+  newId?: () => string;
 }
 
 const MASK = '[MASKED]';
@@ -46,6 +58,7 @@ export function createMcpTools(deps: McpToolsDeps): McpTools {
   }
   if (typeof trail?.record !== 'function') throw new TypeError('createMcpTools: an audit trail is required');
   const now = deps.now ?? (() => performance.now());
+  const newId = deps.newId ?? randomUUID;
   const byName = new Map<string, ToolDefinition>(TOOLS.map((t) => [t.name, t]));
   const listed = new Map<string, ListedTool>(TOOLS.map((t) => [t.name, listing(t)]));
 
@@ -56,27 +69,66 @@ export function createMcpTools(deps: McpToolsDeps): McpTools {
     let handle: AgentHandle | null = null;
     let args: Record<string, unknown> | undefined;
     let output: ToolOutput | undefined;
+    /** Set once the call's `mcp.tool_started` is written (a tool that acts): from then on it may have acted. */
+    let callId: string | undefined;
     try {
       await countCall(principal);
       if (!tool) throw new AppError('invalid_request', { publicMessage: `There is no tool ${name.slice(0, 64)}; call tools/list.` });
       authorizeTool(principal, tool);
       args = parseArgs(tool, rawArgs);
       if (tool.onSession) handle = await sessions.agent(args.session as string, principal, context);
+      if (!tool.readOnly) callId = await recordStart(principal, context, tool, args, handle);
       output = tellDismissedChoosers(await tool.run({ principal, context, args, handle, sessions, access }), handle);
       handle?.recordTool(tool.name, redactText(output.summary, handle.redact));
-      await record(principal, context, name, 'success', started, { args, output, session: output.session ?? sessionOf(args), handle });
+      await record(principal, context, name, 'success', started, { args, output, session: output.session ?? sessionOf(args), handle, callId });
       return redactResult(output.result, handle?.redact);
     } catch (error) {
       const failure = toToolFailure(error);
       if (failure.unexpected) logUnexpected(name, error, handle);
       try {
         handle?.recordTool(name, `${name} failed: ${failure.code}`);
-        await record(principal, context, name, failure.outcome, started, { args, output, session: output?.session ?? sessionOf(args), handle, failure });
+        await record(principal, context, name, failure.outcome, started, { args, output, session: output?.session ?? sessionOf(args), handle, failure, callId });
       } catch (auditError) {
-        // Fail closed: a call that cannot be recorded gets no answer but the refusal.
-        return errorResult(toToolFailure(auditError));
+        // Fail closed: a call that cannot be recorded gets no answer but the refusal, and a truthful one.
+        return errorResult(toToolFailure(callId === undefined ? auditError : outcomeUnrecorded(name, auditError)));
       }
       return redactResult(errorResult(failure), handle?.redact);
+    }
+  }
+
+  /**
+   * The audit record of a call that acts, before it runs (as sessions, the vault and the navigation
+   * lock record before they act): if it cannot be written the call is refused and nothing has run.
+   */
+  async function recordStart(principal: Principal, context: RequestContext, tool: ToolDefinition, args: Record<string, unknown>, handle: AgentHandle | null): Promise<string> {
+    const callId = newId();
+    const session = sessionOf(args);
+    await trail.record({
+      actor: { kind: principal.kind, id: principal.id, name: principal.name },
+      action: 'mcp.tool_started',
+      outcome: 'success',
+      target: session ? { kind: 'browser_session', id: session } : null,
+      details: { tool: tool.name, args: auditArgs(tool.name, args, undefined, handle), session: session ?? null, callId, ...callerOf(principal) },
+      sourceIp: context.sourceIp,
+      userAgent: context.userAgent,
+      requestId: context.requestId,
+    });
+    return callId;
+  }
+
+  async function refuseMalformed(principal: Principal, name: string | null, context: RequestContext): Promise<void> {
+    const started = now();
+    let failure = toToolFailure(new AppError('invalid_request', { publicMessage: 'Malformed tools/call params.' }));
+    try {
+      await countCall(principal);
+    } catch (error) {
+      failure = toToolFailure(error);
+    }
+    try {
+      await record(principal, context, name, failure.outcome, started, { args: undefined, output: undefined, session: undefined, handle: null, failure });
+    } catch (auditError) {
+      // Nothing ran and the caller is refused either way; the log keeps what the trail could not.
+      logger.warn({ tool: name?.slice(0, 64) ?? null, code: toToolFailure(auditError).code }, 'mcp: a malformed tools/call could not be audited');
     }
   }
 
@@ -102,10 +154,17 @@ export function createMcpTools(deps: McpToolsDeps): McpTools {
   async function record(
     principal: Principal,
     context: RequestContext,
-    name: string,
+    name: string | null,
     outcome: 'success' | 'failure' | 'denied',
     started: number,
-    facts: { args: Record<string, unknown> | undefined; output: ToolOutput | undefined; session: string | undefined; handle: AgentHandle | null; failure?: ToolFailure },
+    facts: {
+      args: Record<string, unknown> | undefined;
+      output: ToolOutput | undefined;
+      session: string | undefined;
+      handle: AgentHandle | null;
+      failure?: ToolFailure;
+      callId?: string | undefined;
+    },
   ): Promise<void> {
     const session = facts.session;
     await trail.record({
@@ -114,13 +173,13 @@ export function createMcpTools(deps: McpToolsDeps): McpTools {
       outcome,
       target: session ? { kind: 'browser_session', id: session } : null,
       details: {
-        tool: name.slice(0, 64),
-        args: facts.args === undefined ? null : auditArgs(name, facts.args, facts.output, facts.handle),
+        tool: name === null ? null : name.slice(0, 64),
+        args: facts.args === undefined || name === null ? null : auditArgs(name, facts.args, facts.output, facts.handle),
         durationMs: Math.round(now() - started),
         session: session ?? null,
         ...(facts.failure ? { code: facts.failure.code } : {}),
-        ...(principal.tokenId ? { tokenId: principal.tokenId } : {}),
-        ...(principal.onBehalfOf ? { onBehalfOf: principal.onBehalfOf.id } : {}),
+        ...(facts.callId ? { callId: facts.callId } : {}),
+        ...callerOf(principal),
       },
       sourceIp: context.sourceIp,
       userAgent: context.userAgent,
@@ -137,7 +196,24 @@ export function createMcpTools(deps: McpToolsDeps): McpTools {
   return {
     list: (principal) => TOOLS.filter((t) => policy.allows(principal, t.name)).map((t) => listed.get(t.name)!),
     call,
+    refuseMalformed,
   };
+}
+
+/** The token and the operator it acts for, as every MCP audit record names them. */
+function callerOf(principal: Principal): Record<string, string> {
+  return { ...(principal.tokenId ? { tokenId: principal.tokenId } : {}), ...(principal.onBehalfOf ? { onBehalfOf: principal.onBehalfOf.id } : {}) };
+}
+
+/**
+ * The after-record of a call that acts failed: its start is recorded and it ran (or tried to), so
+ * the agent is told that, not that it was refused.
+ */
+function outcomeUnrecorded(tool: string, auditError: unknown): AppError {
+  return new AppError('audit_unavailable', {
+    publicMessage: `The ${tool} call ran (its start is recorded), but its outcome could not be recorded, so its result is withheld: the page or the session may have changed. Check before acting again.`,
+    cause: auditError,
+  });
 }
 
 /**

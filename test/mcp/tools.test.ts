@@ -40,7 +40,9 @@ describe('MCP tool errors', () => {
     const result = await tools.call(agent, 'click', { session: SESSION, ref: 'e3' }, {});
     expect(result).toEqual({ content: [{ type: 'text', text: 'error [internal]: An internal error occurred.' }], isError: true });
     expect(logged).toEqual([{ tool: 'click', errorName: 'TypeError', message: 'page said [REDACTED] at line 3' }]);
-    expect(recorded[0]).toMatchObject({ outcome: 'failure', details: { tool: 'click', code: 'internal', session: SESSION } });
+    // The last record is the outcome (mcp.tool_called); click, which acts, was recorded before it ran too.
+    expect(recorded).toHaveLength(2);
+    expect(recorded.at(-1)).toMatchObject({ outcome: 'failure', details: { tool: 'click', code: 'internal', session: SESSION } });
     expect(toolEvents).toEqual(['click: click failed: internal']);
   });
 
