@@ -3,7 +3,19 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { AppError, canonicalJson, importJumpServerAutofill, isAppError, type Clock, type IdGenerator } from '../core/index.js';
 import type { AuditEventInput, AuditTrail } from '../audit/index.js';
-import { groupDescriptionSchema, groupNameSchema, newUserRow, rolesSchema, sortRoles, type MembershipEffects, type NewUser, type Principal, type Role } from '../identity/index.js';
+import {
+  forbiddenServiceAccountRoles,
+  groupDescriptionSchema,
+  groupNameSchema,
+  newUserRow,
+  rolesSchema,
+  SERVICE_ACCOUNT_ROLES,
+  sortRoles,
+  type MembershipEffects,
+  type NewUser,
+  type Principal,
+  type Role,
+} from '../identity/index.js';
 import type { AssetRow, GroupRow, PermissionRow, Tables, UserRow } from '../store/index.js';
 import { assetAuditView, assetIdSchema, jsonb, normalizeAsset, toAssetRecord } from './assets.js';
 import { checkDefinitionHosts, DEFAULT_DEFINITION, definitionAuditView, definitionInputFields, mergeDefinition, readDefinition, storedDefinition } from './asset-definition.js';
@@ -238,7 +250,18 @@ function plan(file: PolicyFile, state: State, newId: (key: string) => string): S
   const membersOf = (gid: string) => [...state.members.keys()].filter((k) => k.startsWith(`${gid}|`)).map((k) => k.slice(gid.length + 1));
   const usernameOf = (uid: string) => [...state.users.values()].find((u) => u.id === uid)?.username ?? uid;
 
-  // Users.
+  // Users. A service account holds only the agent role (users.ts): checked on what the user would be
+  // after the import (the file's kind or roles over the stored ones), before anything is planned.
+  const roleProblems = (file.users ?? []).flatMap((u, i) => {
+    const row = state.users.get(u.username);
+    const kind = u.kind ?? row?.kind ?? 'person';
+    const roles = u.roles ?? (row?.roles as Role[] | undefined) ?? [];
+    const forbidden = kind === 'service' ? forbiddenServiceAccountRoles(roles) : [];
+    return forbidden.length === 0 ? [] : [{ field: `users.${i}.roles`, problem: `a service account holds only ${SERVICE_ACCOUNT_ROLES.join(', ')}, not ${forbidden.join(', ')}` }];
+  });
+  if (roleProblems.length > 0) {
+    throw new AppError('service_account_role', { publicMessage: 'A service account can hold only the agent role; see details.', data: roleProblems });
+  }
   for (const u of file.users ?? []) {
     const row = state.users.get(u.username);
     if (!row) {
@@ -540,6 +563,7 @@ function assertAdminRemains(file: PolicyFile, state: State, groupId: Map<string,
   const anyAdmin = (file.users ?? []).some((u) => {
     const row = state.users.get(u.username);
     if (row !== undefined && row.disabled_at_ms !== null) return false;
+    if ((u.kind ?? row?.kind) === 'service') return false;
     const roles = u.roles ?? (row?.roles as Role[] | undefined) ?? [];
     if (roles.includes('admin')) return true;
     const uid = userId.get(u.username);

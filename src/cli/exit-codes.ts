@@ -23,7 +23,7 @@ export const EXIT = {
 } as const;
 
 const UNAVAILABLE: readonly ErrorCode[] = ['secret_source_unavailable', 'database_unavailable', 'audit_unavailable', 'embedded_database_locked', 'shutting_down', 'shared_state_unavailable', 'server_unreachable'];
-const USAGE: readonly ErrorCode[] = ['config_invalid', 'vault_key_mismatch', 'invalid_request', 'invalid_cursor', 'page_size_too_large', 'not_found', 'password_rejected'];
+const USAGE: readonly ErrorCode[] = ['config_invalid', 'vault_key_mismatch', 'invalid_request', 'invalid_cursor', 'page_size_too_large', 'not_found', 'password_rejected', 'service_account_role'];
 
 /** The one place that turns an error into what the CLI prints and returns. */
 export function describeCliError(error: unknown): { code: number; message: string } {

@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   invalid_cursor: { status: 400, message: 'The pagination cursor is invalid.' },
   page_size_too_large: { status: 400, message: 'The requested page size exceeds the maximum.' },
   password_rejected: { status: 400, message: 'The password does not meet the password policy.' },
+  service_account_role: { status: 400, message: 'A service account can hold only the agent role.' },
   unauthenticated: { status: 401, message: 'Authentication is required.' },
   forbidden: { status: 403, message: 'You are not allowed to do this.' },
   csrf_failed: { status: 403, message: 'The request failed the cross-site request forgery check; reload the page and try again.' },

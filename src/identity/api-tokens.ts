@@ -5,7 +5,7 @@ import type { AuditTrail } from '../audit/index.js';
 import type { ApiTokenRow, Tables } from '../store/index.js';
 import { ROLES, type Principal, type Role } from './principal.js';
 import { ROLE_TOKEN_DEFAULT_SCOPES, TOKEN_SCOPE_NAMES, isTokenScope, type TokenScope } from './token-scopes.js';
-import { jsonb, type UserSnapshot } from './users.js';
+import { SERVICE_ACCOUNT_ROLES, jsonb, type UserSnapshot } from './users.js';
 
 /** Request facts for the audit record of a change made over HTTP. */
 export interface TokenChangeContext {
@@ -158,7 +158,8 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
       const scopes = checkScopes(input.scopes, withAccount ? null : input.role === 'agent' ? [...ROLE_TOKEN_DEFAULT_SCOPES, 'mcp'] : ROLE_TOKEN_DEFAULT_SCOPES);
       const account = withAccount ? await activeUser(input.serviceAccountId, 'service', 'serviceAccount') : null;
       const operator = input.onBehalfOfId === undefined ? null : await activeUser(input.onBehalfOfId, 'person', 'onBehalfOf');
-      // The role column says what kind of caller this is; a service account's roles are read live at each use.
+      // The role column says what kind of caller this is; a service account's token acts with the agent role
+      // at most (principalOf), and the account's groups are read live at each use.
       const role: Role = account ? 'agent' : input.role!;
 
       const id = ids.uuid();
@@ -250,7 +251,11 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
     },
   };
 
-  /** A service account's token is its account: roles and groups read now, so a change or a disable holds at once. */
+  /**
+   * A service account's token is its account: roles and groups read now, so a change or a disable holds at once.
+   * Its roles are only ever `agent` (the role the token is listed with): a bearer token carries no second factor,
+   * so a role another path gave the account (an old row, a group) is dropped here, fail closed.
+   */
   async function principalOf(row: Selectable<ApiTokenRow>): Promise<Principal | null> {
     const scopes = scopesOf(row);
     if (row.user_id === null) {
@@ -272,7 +277,7 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
       name: account.name,
       username: account.username,
       email: account.email,
-      roles: account.roles,
+      roles: account.roles.filter((r) => SERVICE_ACCOUNT_ROLES.includes(r)),
       groups: account.groups,
       via: 'api_token',
       mfa: false,

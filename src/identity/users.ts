@@ -106,6 +106,29 @@ export interface UsersDeps {
 }
 
 export const ENROLMENT_TTL_MS = 48 * 3_600_000;
+
+/**
+ * The only roles a service account may hold (issue 3, point 9: "service accounts (role agent)").
+ * A service account authenticates with a bearer token and never with a second factor, so a role
+ * that needs MFA (admin, auditor) or stands for a person (operator) would be held without it.
+ */
+export const SERVICE_ACCOUNT_ROLES: readonly Role[] = ['agent'];
+
+/** Roles a service account may not hold, from a list of roles (empty when the list is allowed). */
+export function forbiddenServiceAccountRoles(roles: readonly string[]): string[] {
+  return roles.filter((r) => !(SERVICE_ACCOUNT_ROLES as readonly string[]).includes(r));
+}
+
+/** `service_account_role` (400) when a service account would hold a role other than `agent`; nothing is changed. */
+export function assertServiceAccountRoles(kind: string, roles: readonly string[]): void {
+  if (kind !== 'service') return;
+  const forbidden = forbiddenServiceAccountRoles(roles);
+  if (forbidden.length === 0) return;
+  throw new AppError('service_account_role', {
+    publicMessage: `A service account can hold only the agent role, not ${forbidden.join(', ')}; give this role to a person, who signs in with MFA.`,
+    data: [{ field: 'roles', problem: `a service account holds only: ${SERVICE_ACCOUNT_ROLES.join(', ')}` }],
+  });
+}
 /** Usernames: letters, digits and `. _ - @ +`, stored lower-case so `Alice` and `alice` are one account. */
 const USERNAME_SHAPE = /^[a-z0-9][a-z0-9._@+-]{0,127}$/;
 const EMAIL_SHAPE = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,189}$/;
@@ -155,7 +178,8 @@ export function createUsers(deps: UsersDeps): Users {
 
   /** Enabled users who would still be effective admins without `exceptId` (or with its roles changed to `rolesIfKept`). */
   const assertAdminRemains = async (exceptId: string, rolesIfKept?: Role[]) => {
-    const rows = await db.selectFrom('users').select(['id', 'roles']).where('disabled_at_ms', 'is', null).execute();
+    // A service account never acts as an administrator (see sessionUser), so it does not keep one.
+    const rows = await db.selectFrom('users').select(['id', 'roles']).where('disabled_at_ms', 'is', null).where('kind', '<>', 'service').execute();
     for (const row of rows) {
       const own = row.id === exceptId ? rolesIfKept : row.roles;
       if (own === undefined) continue;
@@ -163,7 +187,8 @@ export function createUsers(deps: UsersDeps): Users {
     }
     throw new AppError('last_admin');
   };
-  const isEffectiveAdmin = async (row: Selectable<UserRow>) => row.disabled_at_ms === null && (await effectiveRoles(row.id, row.roles)).roles.includes('admin');
+  const isEffectiveAdmin = async (row: Selectable<UserRow>) =>
+    row.disabled_at_ms === null && row.kind !== 'service' && (await effectiveRoles(row.id, row.roles)).roles.includes('admin');
 
   const revokeSessions = async (userId: string, by: Principal | null, reason: string) => sessions.revokeAllForUser(userId, by, reason);
   /** Web sessions first (the cookie stops working), then what other modules hold for the user (browser sessions). */
@@ -181,8 +206,11 @@ export function createUsers(deps: UsersDeps): Users {
   const sessionUser = async (id: string): Promise<UserSnapshot | null> => {
     const row = await rowById(id);
     if (!row || row.disabled_at_ms !== null) return null;
-    const { roles, groups } = await effectiveRoles(row.id, row.roles);
-    return { id: row.id, username: row.username, name: row.display_name, email: row.email, kind: row.kind as UserSnapshot['kind'], roles, groups };
+    const effective = await effectiveRoles(row.id, row.roles);
+    const kind: UserSnapshot['kind'] = row.kind === 'service' ? 'service' : 'person';
+    // Fail closed: a service account (or a row of no known kind) acts with the agent role at most, whatever an old row or a group says.
+    const roles = row.kind !== 'person' ? effective.roles.filter((r) => SERVICE_ACCOUNT_ROLES.includes(r)) : effective.roles;
+    return { id: row.id, username: row.username, name: row.display_name, email: row.email, kind, roles, groups: effective.groups };
   };
 
   const createEnrolmentLink: Users['createEnrolmentLink'] = async (userId, purpose, by, context) => {
@@ -218,6 +246,7 @@ export function createUsers(deps: UsersDeps): Users {
       const kind = input.kind ?? 'person';
       if (kind !== 'person' && kind !== 'service') throw new AppError('invalid_request', { publicMessage: 'kind must be person or service.' });
       if (input.source !== 'local' && input.source !== 'oidc') throw new AppError('invalid_request', { publicMessage: 'source must be local or oidc.' });
+      assertServiceAccountRoles(kind, roles);
       const existing = await db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
       if (existing) throw new AppError('user_exists');
       const now = clock.now();
@@ -264,6 +293,8 @@ export function createUsers(deps: UsersDeps): Users {
         if (typeof patch.mfaRequired !== 'boolean') throw new AppError('invalid_request', { publicMessage: 'mfaRequired must be true or false.' });
         next.mfa_required = patch.mfaRequired;
       }
+      // Checked on the result, so an old service account that still holds another role is fixed, not edited around.
+      assertServiceAccountRoles(next.kind, next.roles);
       const before = toRecord(row);
       if (patch.roles !== undefined && (await isEffectiveAdmin(row))) await assertAdminRemains(id, checkRoles(next.roles));
       next.updated_at_ms = clock.now();

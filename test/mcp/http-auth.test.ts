@@ -154,8 +154,9 @@ describe('/mcp: transport, bearer tokens, metadata, Origin, policy, rate limit',
   });
 
   it('applies the role tool policy: hidden from the list and refused when called, for the agent and for the operator it acts for', async () => {
-    const auditorAgent = await agentToken(ts, 'policy-auditor-agent', { roles: ['agent', 'auditor'] });
-    const client = await connect(ts.url, auditorAgent.token);
+    // A service account holds only the agent role: an auditor over MCP is a role token (CLI only).
+    const auditorScript = await ts.services.tokens.create({ name: 'policy-auditor-script', role: 'auditor', scopes: ['mcp'], createdBy: ADMIN });
+    const client = await connect(ts.url, auditorScript.token);
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['list_assets', 'list_sessions']);
     const denied = await client.callTool({ name: 'close_session', arguments: { session: '00000000-0000-4000-8000-000000000000' } });
     expect(denied.isError).toBe(true);

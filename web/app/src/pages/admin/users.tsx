@@ -149,6 +149,10 @@ export function UsersSection(props: SectionProps) {
   );
 }
 
+/** A service account signs in with tokens, never with a second factor: it holds only the agent role (the server refuses others). */
+const SERVICE_ROLES = ['agent'] as const;
+const rolesFor = (kind: string, roles: readonly string[]) => (kind === 'service' ? roles.filter((r) => (SERVICE_ROLES as readonly string[]).includes(r)) : [...roles]);
+
 /** Invite someone: the account is made without a password; a person gets a one-time link to set one (and TOTP). */
 function InviteForm(props: { onCreated: (username: string, link: Link | null) => Promise<void> }) {
   const [username, setUsername] = useState('');
@@ -162,7 +166,7 @@ function InviteForm(props: { onCreated: (username: string, link: Link | null) =>
   const submit = async (event: Event) => {
     event.preventDefault();
     await run(async () => {
-      const body = { username: username.trim(), kind, roles, mfaRequired, ...(displayName.trim() ? { displayName: displayName.trim() } : {}), ...(email.trim() ? { email: email.trim() } : {}) };
+      const body = { username: username.trim(), kind, roles: rolesFor(kind, roles), mfaRequired, ...(displayName.trim() ? { displayName: displayName.trim() } : {}), ...(email.trim() ? { email: email.trim() } : {}) };
       const answer = await api<{ user: AdminUser; enrolment: { url: string; expiresAt: string } | null }>('POST', '/api/admin/users', body);
       setUsername('');
       setDisplayName('');
@@ -186,13 +190,21 @@ function InviteForm(props: { onCreated: (username: string, link: Link | null) =>
             <input id="invite-email" type="email" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
           </Field>
           <Field id="invite-kind" label={t('admin.kind')}>
-            <select id="invite-kind" value={kind} onInput={(e) => setKind(e.currentTarget.value as 'person' | 'service')}>
+            <select
+              id="invite-kind"
+              value={kind}
+              onInput={(e) => {
+                const next = e.currentTarget.value as 'person' | 'service';
+                setKind(next);
+                setRoles(next === 'service' ? ['agent'] : ['operator']);
+              }}
+            >
               <option value="person">{t('admin.kindPerson')}</option>
               <option value="service">{t('admin.kindService')}</option>
             </select>
           </Field>
         </div>
-        <CheckboxSet legend={t('admin.roles')} options={ROLE_NAMES} chosen={roles} onChange={setRoles} label={roleLabel} />
+        <CheckboxSet legend={t('admin.roles')} options={kind === 'service' ? SERVICE_ROLES : ROLE_NAMES} chosen={roles} onChange={setRoles} label={roleLabel} />
         <label class="check">
           <input type="checkbox" id="invite-mfa" checked={mfaRequired} onChange={(e) => setMfaRequired(e.currentTarget.checked)} />
           {t('admin.mfaRequired')}
@@ -208,7 +220,7 @@ function InviteForm(props: { onCreated: (username: string, link: Link | null) =>
 
 /** A user's roles, changed in place; their live web sessions get the new roles at their next request. */
 function RolesEditor(props: { user: AdminUser; onCancel: () => void; onSaved: () => Promise<void> }) {
-  const [roles, setRoles] = useState<string[]>(props.user.roles);
+  const [roles, setRoles] = useState<string[]>(rolesFor(props.user.kind, props.user.roles));
   const { error, busy, run } = useAction();
   const first = useRef<HTMLInputElement>(null);
   useEffect(() => {
@@ -223,7 +235,7 @@ function RolesEditor(props: { user: AdminUser; onCancel: () => void; onSaved: ()
   };
   return (
     <form class="confirm roles-editor" id={`roles-${props.user.id}`} onSubmit={(e) => void submit(e)}>
-      <CheckboxSet legend={t('admin.rolesOf', { name: props.user.username })} options={ROLE_NAMES} chosen={roles} onChange={setRoles} label={roleLabel} firstRef={first} />
+      <CheckboxSet legend={t('admin.rolesOf', { name: props.user.username })} options={props.user.kind === 'service' ? SERVICE_ROLES : ROLE_NAMES} chosen={roles} onChange={setRoles} label={roleLabel} firstRef={first} />
       <ErrorMessage error={error} />
       <div class="actions">
         <button type="submit" disabled={busy}>{t('admin.save')}</button>
