@@ -23,8 +23,12 @@ export const MIN_SECRET_LENGTH = 4;
 const SECRET_NAME =
   /(password|passwd|passphrase|pwd|secret|token|apikey|privatekey|masterkey|signingkey|totp|^otp|otpcode|seed|cookie|authorization|credential|sessionid)/;
 
+/** Names the pattern catches that hold no secret: a token's id is how the audit tells an agent's tokens apart. */
+const NOT_SECRET_NAME = new Set(['tokenid', 'apitokenid']);
+
 export function isSecretFieldName(name: string): boolean {
-  return SECRET_NAME.test(name.toLowerCase().replace(/[^a-z0-9]/g, ''));
+  const normalized = name.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return SECRET_NAME.test(normalized) && !NOT_SECRET_NAME.has(normalized);
 }
 
 export function createRedactor(initialSecrets: Iterable<string> = []): Redactor {

@@ -47,6 +47,10 @@ describe('redactor', () => {
     ['footprint', false],
     ['keyId', false],
     ['username', false],
+    // A token's id names the token (the audit's tokenId); the token itself stays secret.
+    ['tokenId', false],
+    ['token', true],
+    ['tokenIdAndSecret', true],
   ])('treats %s as secret: %s', (name, secret) => {
     expect(isSecretFieldName(name)).toBe(secret);
   });

@@ -185,14 +185,20 @@ describe('an agent drives the demo portal over /mcp (SDK client, real Chromium)'
     const filled = await call('fill_credential', { session, ref: passwordRef, field: 'password' });
     expect(filled.text).toBe('filled');
     expect((await call('fill_credential', { session, ref: REF(/textbox "Username"/, login), field: 'totp' })).text).toBe('filled');
-    expect((await call('snapshot', { session })).text).not.toContain(CANARY_PASSWORD);
+    const afterFill = (await call('snapshot', { session })).text;
+    expect(afterFill).not.toContain(CANARY_PASSWORD);
+    // The current one-time code, typed into a text field, is a secret of that field too.
+    expect(afterFill).toMatch(/textbox "Username"[^\n]*: "?\[REDACTED\]"?/);
+    expect((await call('fill_credential', { session, ref: passwordRef, field: 'totpSeed' })).text).toMatch(/^error \[invalid_request\]/);
     await call('type', { session, ref: passwordRef, text: 'typed-secret-0042' });
     await call('close_session', { session });
 
     const calls = (await auditRows(ts, 'mcp.tool_called')).filter((r) => r.target_id === session);
+    // Each record names the token that made the call (its id; the token itself never).
+    expect(calls.every((r) => r.details.tokenId === agent.tokenId)).toBe(true);
     const typedPassword = calls.find((r) => r.details.tool === 'type')!;
     expect(typedPassword.details.args.text).toBe('[MASKED]');
-    expect(calls.filter((r) => r.details.tool === 'fill_credential').map((r) => r.details.args)).toEqual([
+    expect(calls.filter((r) => r.details.tool === 'fill_credential' && r.outcome === 'success').map((r) => r.details.args)).toEqual([
       { session, ref: passwordRef, field: 'password' },
       { session, ref: REF(/textbox "Username"/, login), field: 'totp' },
     ]);

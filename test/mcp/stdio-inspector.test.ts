@@ -86,6 +86,10 @@ describe('webasset mcp (stdio relay) and the MCP Inspector CLI', () => {
     expect(malformed.stderr).not.toContain('not a token');
 
     expect((await cli(['mcp', '--url', ts.url], env, dir)).code).toBe(2);
+    // The token never crosses a network in clear: plain http only to this machine.
+    const cleartext = await cli(['mcp', '--token-file', tokenFile, '--url', 'http://webasset.example.com'], env, dir);
+    expect(cleartext.code).toBe(2);
+    expect(cleartext.stderr).toMatch(/must be https:\/\/ for a server on another machine/);
     const unreachable = await cli(['mcp', '--token-file', tokenFile, '--url', 'http://127.0.0.1:9'], env, dir);
     expect(unreachable.code).toBe(3);
     expect(unreachable.stderr).toMatch(/^error \[server_unreachable\]/);

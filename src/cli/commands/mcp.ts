@@ -29,7 +29,8 @@ export async function mcpCommand(ctx: CommandContext, args: string[]): Promise<n
   await preflight(endpoint, token);
 
   const stdio = new StdioServerTransport(ctx.io.stdin, ctx.io.stdout);
-  const http = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  // No redirects: the token goes to the server named, never on to wherever an answer points.
+  const http = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: { authorization: `Bearer ${token}` }, redirect: 'error' } });
   http.onmessage = (message) => void stdio.send(message).catch(() => undefined);
   http.onerror = (error) => writeLine(ctx.io.stderr, `mcp: ${describe(error)}`);
   stdio.onmessage = (message: JSONRPCMessage) => {
@@ -64,16 +65,26 @@ function readToken(ctx: CommandContext, path: string): string {
   return token;
 }
 
-/** --url, else the configuration's public URL, else the address the server listens on. */
+/**
+ * --url, else the configuration's public URL, else the address the server listens on. Plain http
+ * only to this machine: the token is sent with every message, and must not cross a network in clear.
+ */
 function serverUrl(ctx: CommandContext, flag: string | undefined): string {
   const text = flag ?? publicBaseUrl(loadCliConfig(ctx).config);
+  let url: URL;
   try {
-    const url = new URL(text);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
-    return url.href;
+    url = new URL(text);
   } catch {
     throw usage('--url must be an http:// or https:// URL of the server');
   }
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname))) return url.href;
+  if (url.protocol === 'http:') throw usage('--url must be https:// for a server on another machine (plain http only to localhost, 127.0.0.0/8 or [::1]): the token would travel in clear');
+  throw usage('--url must be an http:// or https:// URL of the server');
+}
+
+/** Addresses a connection from this machine stays on: loopback, and the unspecified address a server listens on (the default). */
+function isLoopback(hostname: string): boolean {
+  return ['localhost', '[::1]', '0.0.0.0', '[::]'].includes(hostname) || /^127(?:\.\d{1,3}){3}$/.test(hostname);
 }
 
 /** One ping before relaying: a revoked, expired or unscoped token stops the command with the server's reason. */
@@ -82,6 +93,7 @@ async function preflight(endpoint: URL, token: string): Promise<void> {
   try {
     response = await fetch(endpoint, {
       method: 'POST',
+      redirect: 'error',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'ping' }),
     });
