@@ -31,7 +31,7 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
   const live = createLiveSessions({ store, audit, clock, logger: deps.logger, tickMs: deps.tickMs ?? 1_000 });
   let accepting = true;
   live.startTicking();
-  const transfers = createSessionTransfers({ live, audit, current: (id) => current(id) });
+  const transfers = createSessionTransfers({ live, audit, current: (id) => current(id), mayStillConnect: (record, p, context) => mayStillConnect(record, p, context) });
 
   /** Holds a role permission now, without recording a refusal (a probe; the refusal that matters is recorded by the caller). */
   const holds = (p: Principal, permission: 'admin.sessions.read' | 'admin.sessions.revoke') => decide({ principal: p, action: permission, now: new Date(clock.now()) }).allowed;
@@ -66,8 +66,8 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
 
   /**
    * All tokens of a service account own its sessions, each acting for its own operator (or none):
-   * a token uses, lists and ends only those it may still connect to. A person's own sessions stay
-   * theirs to list and end.
+   * a token uses, reads, lists and ends only those it may still connect to. A person's own sessions stay
+   * theirs to read, list and end (using one, in the control view or with its files, re-checks for everyone).
    */
   const isToken = (p: Principal) => p.via === 'api_token';
 
@@ -96,7 +96,15 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
         context,
       ),
 
-    get: visible,
+    async get(id, principal, context = {}) {
+      const record = await visible(id, principal);
+      // A token reads its own session as it lists it: only while it may still connect to the asset. Seen
+      // anyway (admin.sessions.read, watch on the asset), it is shown as to anyone else who may.
+      if (record.userId === principal.id && isToken(principal) && !holds(principal, 'admin.sessions.read') && !(await mayWatch(principal, record.assetId))) {
+        await mayStillConnect(record, principal, context);
+      }
+      return record;
+    },
 
     async list(principal, options = {}, context = {}) {
       if (!options.all) {
@@ -196,7 +204,7 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
 
     fetchDownload: (...args) => transfers.fetchDownload(...args),
     upload: (...args) => transfers.upload(...args),
-    cancelUpload: (id, chooserId, principal) => transfers.cancelUpload(id, chooserId, principal),
+    cancelUpload: (...args) => transfers.cancelUpload(...args),
 
     endAllOfUser(userId, by, reason, context = {}) {
       if (typeof userId !== 'string' || userId === '') return Promise.resolve(0);

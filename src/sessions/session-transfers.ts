@@ -12,6 +12,8 @@ export interface SessionTransfersDeps {
   audit: SessionAudit;
   /** The record as this node knows it (fresher than the database for a live session). */
   current(id: string): Promise<SessionRecord | null>;
+  /** The owner may still connect to the session's asset now (browser-sessions.ts); refused: not_found, recorded as auth.denied. */
+  mayStillConnect(record: SessionRecord, principal: Principal, context: RequestContext): Promise<void>;
 }
 
 const NO_SESSION = () => new AppError('not_found', { publicMessage: 'No such session.' });
@@ -24,10 +26,15 @@ const NO_SESSION = () => new AppError('not_found', { publicMessage: 'No such ses
 export function createSessionTransfers(deps: SessionTransfersDeps) {
   const { live, audit } = deps;
 
-  /** The owner's live session on this node with its browser; one answer (not_found) for everything else. */
-  async function owned(id: string, principal: Principal, ended: () => AppError): Promise<{ s: LiveSession; browser: BrowserSession }> {
+  /**
+   * The owner's live session on this node with its browser, while the owner may still connect to its
+   * asset (as for the owner's control view); one answer (not_found) for everything else.
+   */
+  async function owned(id: string, principal: Principal, context: RequestContext, ended: () => AppError): Promise<{ s: LiveSession; browser: BrowserSession }> {
     const record = await deps.current(id);
     if (!record || record.userId !== principal.id) throw NO_SESSION();
+    // Before the state: a caller who may not use it learns nothing, not even whether it ended.
+    await deps.mayStillConnect(record, principal, context);
     const s = live.sessions.get(id);
     if (record.state === 'ended' || s?.ending) throw ended();
     if (!s || !s.browser) throw NO_SESSION();
@@ -37,7 +44,7 @@ export function createSessionTransfers(deps: SessionTransfersDeps) {
   return {
     async fetchDownload(id: string, downloadId: string, principal: Principal, context: RequestContext = {}): Promise<FetchedDownload> {
       // An ended session's files are gone: it answers as if there never were any.
-      const { s, browser } = await owned(id, principal, NO_SESSION);
+      const { s, browser } = await owned(id, principal, context, NO_SESSION);
       const known = typeof downloadId === 'string' ? browser.transfers.downloads().find((d) => d.id === downloadId) : undefined;
       if (!known) throw new AppError('not_found', { publicMessage: 'No such download in this session.' });
       await audit.record(
@@ -55,7 +62,7 @@ export function createSessionTransfers(deps: SessionTransfersDeps) {
     },
 
     async upload(id: string, chooserId: string, principal: Principal, readFiles: () => Promise<UploadFile[]>, context: RequestContext = {}): Promise<UploadedFile[]> {
-      const { s, browser } = await owned(id, principal, () => new AppError('session_ended'));
+      const { s, browser } = await owned(id, principal, context, () => new AppError('session_ended'));
       if (s.asset.policy.uploads !== 'allow') throw new AppError('forbidden', { publicMessage: 'Uploads are blocked for this asset.' });
       // Read only once the caller is known to be the owner of a session that takes files.
       const files = await readFiles();
@@ -78,8 +85,8 @@ export function createSessionTransfers(deps: SessionTransfersDeps) {
       }
     },
 
-    async cancelUpload(id: string, chooserId: string, principal: Principal): Promise<void> {
-      const { s, browser } = await owned(id, principal, () => new AppError('session_ended'));
+    async cancelUpload(id: string, chooserId: string, principal: Principal, context: RequestContext = {}): Promise<void> {
+      const { s, browser } = await owned(id, principal, context, () => new AppError('session_ended'));
       await browser.transfers.cancelChooser(chooserId);
       live.touch(s);
     },

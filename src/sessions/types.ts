@@ -92,8 +92,11 @@ export interface AgentHandle {
 export interface BrowserSessions {
   /** Decides `connect`, holds the asset's and the credential's limits, records, opens a context and logs in. Resolves once active. */
   start(principal: Principal, assetId: string, context?: RequestContext): Promise<SessionRecord>;
-  /** The session when `principal` owns it, may read every session (`admin.sessions.read`) or holds `watch` on its asset; `not_found` otherwise. */
-  get(id: string, principal: Principal): Promise<SessionRecord>;
+  /**
+   * The session when `principal` owns it, may read every session (`admin.sessions.read`) or holds `watch` on its asset; `not_found` otherwise.
+   * A token's own session (seen by none of the other two) only while it may still connect to its asset, as `list` (refused: `not_found`, recorded as `auth.denied`).
+   */
+  get(id: string, principal: Principal, context?: RequestContext): Promise<SessionRecord>;
   /** The caller's own sessions, newest first; with `all`, everyone's (needs `admin.sessions.read`, refusal audited). */
   list(principal: Principal, options?: { all?: boolean | undefined }, context?: RequestContext): Promise<SessionRecord[]>;
   /** Ends it: the owner with reason `user`, someone holding `admin.sessions.revoke` with `admin` (and `message`). */
@@ -112,7 +115,8 @@ export interface BrowserSessions {
   endAllOfUser(userId: string, by: Principal | null, reason: string, context?: RequestContext): Promise<number>;
   /**
    * A download kept for the session's owner (`GET /api/sessions/{id}/downloads/{downloadId}`): the
-   * owner only; anyone else, an unknown id, an ended session or one held by another node: `not_found`.
+   * owner only, while it may still connect to the asset (as for its control view; refused: recorded as
+   * `auth.denied`); anyone else, an unknown id, an ended session or one held by another node: `not_found`.
    * Recorded (`browser_session.download_fetched`) before the file is opened; not recorded, not sent.
    */
   fetchDownload(id: string, downloadId: string, principal: Principal, context?: RequestContext): Promise<FetchedDownload>;
