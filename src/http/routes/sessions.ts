@@ -95,7 +95,7 @@ export async function sessionsRoutes(app: FastifyInstance, deps: SessionRouteDep
   );
 
   app.get<{ Params: { id: string } }>('/api/sessions/:id', { config: authenticated, schema: { params: idParams, querystring: noQuery, response: { 200: sessionDetail } } }, async (request) =>
-    withAssetFacts(await sessions.get(request.params.id, callerOf(request)), deps.assets),
+    withAssetFacts(await sessions.get(request.params.id, callerOf(request), contextOf(request)), deps.assets),
   );
 
   app.delete<{ Params: { id: string }; Body: { reason?: string } | null | undefined }>(
