@@ -80,6 +80,13 @@ export function createMemoryState(options: MemoryStateOptions): SharedState {
       return { allowed, count, retryAfterMs: allowed ? 0 : Math.max(1, counter.expiresAt - now) };
     },
 
+    async unhit(key) {
+      open();
+      checkKey(key);
+      const counter = live(counters, key);
+      if (counter && counter.count > 0) counter.count -= 1;
+    },
+
     async get(key) {
       open();
       checkKey(key);

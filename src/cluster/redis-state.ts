@@ -44,6 +44,15 @@ end
 return {count, ttl}
 `;
 const HIT_SHA = createHash('sha1').update(HIT_SCRIPT).digest('hex');
+// DECR alone would create a counter without a lifetime (-1) once the window is over; DECR keeps the key's lifetime.
+const UNHIT_SCRIPT = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return count
+`;
+const UNHIT_SHA = createHash('sha1').update(UNHIT_SCRIPT).digest('hex');
 
 /**
  * Shared state in Redis, for several nodes. Commands are never queued while
@@ -140,6 +149,19 @@ export async function createRedisState(options: RedisStateOptions): Promise<Shar
       });
       const allowed = count <= limit;
       return { allowed, count, retryAfterMs: allowed ? 0 : Math.max(1, ttl) };
+    },
+
+    async unhit(key) {
+      checkKey(key);
+      const k = prefix + KEY_SPACE.hit + key;
+      await call('unhit', async () => {
+        try {
+          return await client.evalsha(UNHIT_SHA, 1, k);
+        } catch (error) {
+          if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+          return client.eval(UNHIT_SCRIPT, 1, k);
+        }
+      });
     },
 
     async get(key) {

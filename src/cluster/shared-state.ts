@@ -10,6 +10,12 @@ export interface SharedState {
    * (and still counted, which does not lengthen the window).
    */
   hit(key: string, windowMs: number, limit: number): Promise<HitResult>;
+  /**
+   * Takes one hit back from the counter at `key`, atomically across nodes (an attempt that was
+   * counted before it ran and turned out not to count). Never below zero, never a new counter,
+   * and the window is left as it is: once the window is over there is nothing to give back.
+   */
+  unhit(key: string): Promise<void>;
   /** The record stored under `key`, parsed from JSON, or undefined when absent or expired. */
   get(key: string): Promise<unknown>;
   /** Stores a JSON-serializable record for `ttlMs`; replaces any record and lifetime before. */

@@ -1,11 +1,19 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../core/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import type { ApiTokens, AuthThrottle, Principal, WebSessions } from '../identity/index.js';
+import { REPEATED_FAILURE_WINDOW_MS, type ApiTokens, type AuthThrottle, type Principal, type WebSessions } from '../identity/index.js';
 import { contextOf } from './request-context.js';
 import type { SessionCookies } from './session-cookie.js';
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * On a public route, how a presented credential that does not work (an unknown, revoked or expired token; an altered,
+     * revoked or expired session cookie) is recorded: `each` attempt (the default), or once per credential per
+     * REPEATED_FAILURE_WINDOW_MS (GET /authz, which a proxy asks for every request a browser makes with its stale cookie).
+     */
+    failedCredentialAudit?: 'each' | 'once_per_window';
+  }
   interface FastifyRequest {
     principal: Principal | null;
     /** The CSRF token of the caller's web session (null for bearer and anonymous callers). */
@@ -22,9 +30,12 @@ export interface Identified {
 export interface Authenticator {
   /**
    * Who is calling: `Authorization: Bearer` (never a query parameter), else
-   * the session cookie. With `required`, a presented credential that does not
-   * work is audited and refused (401, or 429 for a throttled IP); without it,
-   * such a caller is simply anonymous (public routes).
+   * the session cookie. A presented credential that does not work is audited
+   * (a token failure also counts toward the client IP's limit: 429 once
+   * blocked); with `required` it is then refused (401), without it (public
+   * routes) the caller goes on as anonymous. A route with
+   * `failedCredentialAudit: 'once_per_window'` records and counts one failing
+   * credential once per window, not each request.
    */
   identify(request: FastifyRequest, reply: FastifyReply, required: boolean): Promise<Identified | null>;
   /** True when the request carries `Authorization: Bearer …` (exempt from CSRF checks: a browser never attaches one by itself). */
@@ -36,6 +47,13 @@ const BEARER_SCHEME = /^Bearer(\s|$)/i;
 
 function isBearer(header: string | undefined): boolean {
   return header !== undefined && BEARER_SCHEME.test(header);
+}
+
+/** On a public route the request went on as anonymous: said in the record, with how often its repeats are recorded. */
+function routeDetails(request: FastifyRequest, required: boolean): Record<string, unknown> {
+  if (required) return {};
+  const once = request.routeOptions.config.failedCredentialAudit === 'once_per_window';
+  return { publicRoute: true, ...(once ? { repeatsUnrecordedForSeconds: REPEATED_FAILURE_WINDOW_MS / 1000 } : {}) };
 }
 
 export function createAuthenticator(deps: {
@@ -52,21 +70,35 @@ export function createAuthenticator(deps: {
    * that cannot be recorded, the request gets 503). Too many failures from one
    * client IP block it for the rest of the window (429), valid tokens included.
    */
+  /**
+   * Whether this failure is recorded (and a token failure counted): always, except for the repeats within the window of
+   * one credential on a route that declares `once_per_window` (only a failure gets here: a passing check pays nothing).
+   */
+  const shouldRecord = async (request: FastifyRequest, required: boolean, credential: string) =>
+    required || request.routeOptions.config.failedCredentialAudit !== 'once_per_window' || (await throttle.firstFailureOf(credential));
+
+  /**
+   * A presented but unknown token is audited before the 401 (fail closed: if
+   * that cannot be recorded, the request gets 503). Too many failures from one
+   * client IP block it for the rest of the window (429), valid tokens included.
+   * On a public route the caller then goes on as anonymous.
+   */
   const bearer = async (request: FastifyRequest, header: string, required: boolean): Promise<Identified | null> => {
     await throttle.assertAllowed(request.ip);
     const match = BEARER.exec(header);
     const principal = match ? await tokens.authenticate(match[1]!) : null;
     if (principal) return { principal, via: 'bearer', csrfToken: null };
-    if (!required) return null;
+    if (!(await shouldRecord(request, required, `bearer:${header}`))) return null;
     const verdict = await throttle.failed(request.ip);
     await trail.record({
       actor: { kind: 'user', id: 'anonymous' },
       action: 'auth.token.failed',
       outcome: 'failure',
-      details: { reason: match ? 'unknown, revoked or expired token' : 'malformed authorization header', blocked: verdict.blocked },
+      details: { reason: match ? 'unknown, revoked or expired token' : 'malformed authorization header', blocked: verdict.blocked, ...routeDetails(request, required) },
       ...contextOf(request),
     });
     if (verdict.blocked) throw new AppError('rate_limited', { data: { retryAfterSeconds: verdict.retryAfterSeconds } });
+    if (!required) return null;
     throw new AppError('unauthenticated', { publicMessage: 'The token is invalid, revoked or expired.' });
   };
 
@@ -75,14 +107,16 @@ export function createAuthenticator(deps: {
     if (!resolved) {
       // Whatever it was (expired, revoked, altered), the browser should stop sending it.
       cookies.clear(reply, request);
+      if (await shouldRecord(request, required, `cookie:${value}`)) {
+        await trail.record({
+          actor: { kind: 'user', id: 'anonymous' },
+          action: 'auth.session.failed',
+          outcome: 'failure',
+          details: { reason: 'unknown, altered, revoked or expired session', ...routeDetails(request, required) },
+          ...contextOf(request),
+        });
+      }
       if (!required) return null;
-      await trail.record({
-        actor: { kind: 'user', id: 'anonymous' },
-        action: 'auth.session.failed',
-        outcome: 'failure',
-        details: { reason: 'unknown, altered, revoked or expired session' },
-        ...contextOf(request),
-      });
       throw new AppError('unauthenticated', { publicMessage: 'The session has ended; sign in again.' });
     }
     // A route whose answer never reaches the browser (GET /authz: the proxy drops it) must not rotate: the new cookie would be lost

@@ -16,7 +16,16 @@ export interface AuthThrottle {
   assertAllowed(subject: string): Promise<void>;
   /** Counts one failure; when it crosses the limit the subject is blocked and `retryAfterSeconds` is set. */
   failed(subject: string): Promise<{ blocked: boolean; retryAfterSeconds: number }>;
+  /**
+   * True the first time `credential` (a token or cookie as presented; only its hash is kept) is
+   * seen failing within {@link REPEATED_FAILURE_WINDOW_MS}, on any node; false for its repeats. One
+   * atomic counter of the shared state, so two nodes never both count it first.
+   */
+  firstFailureOf(credential: string): Promise<boolean>;
 }
+
+/** How long a failing credential's repeats go unrecorded where they are expected (GET /authz). */
+export const REPEATED_FAILURE_WINDOW_MS = 60_000;
 
 export function createAuthThrottle(deps: { state: SharedState; limiter: RateLimiter<typeof AUTH_FAILURE_RULE>; clock: Clock }): AuthThrottle {
   const blockKey = (subject: string) => `authblock:${createHash('sha256').update(subject).digest('base64url').slice(0, 32)}`;
@@ -26,6 +35,10 @@ export function createAuthThrottle(deps: { state: SharedState; limiter: RateLimi
       if (block && typeof block.until === 'number') {
         throw new AppError('rate_limited', { data: { retryAfterSeconds: Math.max(1, Math.ceil((block.until - deps.clock.now()) / 1000)) } });
       }
+    },
+    async firstFailureOf(credential) {
+      const key = `authfail:seen:${createHash('sha256').update(credential).digest('base64url').slice(0, 32)}`;
+      return (await deps.state.hit(key, REPEATED_FAILURE_WINDOW_MS, 1)).allowed;
     },
     async failed(subject) {
       try {

@@ -52,7 +52,7 @@ export {
   type TotpReplayGuard,
   type VerifyTotpOptions,
 } from './totp.js';
-export { createAuthThrottle, AUTH_FAILURE_RULE, type AuthThrottle } from './auth-throttle.js';
+export { createAuthThrottle, AUTH_FAILURE_RULE, REPEATED_FAILURE_WINDOW_MS, type AuthThrottle } from './auth-throttle.js';
 export {
   createGroups,
   groupDescriptionSchema,
@@ -114,7 +114,7 @@ export {
 export { parseGroupMap, type OidcGroupMap } from './oidc-claims.js';
 export { checkReturnTo } from './oidc-return-to.js';
 export { createIdentityKey, type IdentityKey } from './identity-key.js';
-export { createLockout, type Lockout, type LockoutOptions } from './lockout.js';
+export { createLockout, type Lockout, type LockoutOptions, type Reservation } from './lockout.js';
 export {
   ALWAYS_MFA_ROLES,
   RECOVERY_CODE_COUNT,

@@ -48,7 +48,8 @@ export type PasswordStepResult =
 export interface LocalSignIn {
   password(input: { username: string; password: string }, context: SignInContext): Promise<PasswordStepResult>;
   secondFactor(preAuthId: string, input: { code?: string | undefined; recoveryCode?: string | undefined }, context: SignInContext): Promise<SignedIn>;
-  startEnrolment(preAuthId: string): Promise<TotpEnrolmentStart>;
+  /** `context` is for the audit record of a step that has expired or was already used. */
+  startEnrolment(preAuthId: string, context?: SignInContext): Promise<TotpEnrolmentStart>;
   confirmEnrolment(preAuthId: string, code: string, context: SignInContext): Promise<SignedIn & { recoveryCodes: string[] }>;
   /**
    * A signed-in user's second factor, asked again before a sensitive change (`purpose`): counted,
@@ -107,7 +108,12 @@ type FailureReason =
   | 'bad_recovery_code'
   | 'not_enrolled'
   | 'service_account'
-  | 'rate_limited';
+  | 'rate_limited'
+  /** The pre-auth step between password and second factor is unknown, already used, expired or used up. */
+  | 'login_expired';
+
+/** Why a pre-auth step was refused (recorded as `preAuth`). */
+type PreAuthRefusal = 'malformed' | 'unknown_or_used' | 'expired' | 'wrong_step' | 'too_many_attempts' | 'used_concurrently';
 
 interface PreAuth {
   userId: string;
@@ -141,22 +147,36 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
     return new AppError('invalid_credentials');
   };
 
-  /** Counts a failure toward the lockout (unless already locked) and records it. */
-  const failAndCount = async (reason: FailureReason, account: string, user: { id: string; username: string } | null, context: SignInContext) => {
-    const verdict = reason === 'locked' ? null : await lockout.failed(account);
-    return fail(reason, account, user, context, verdict ? { failures: verdict.failures, locked: verdict.locked } : { locked: true });
-  };
-
   const newPreAuth = async (record: Omit<PreAuth, 'expiresAt'>) => {
     const id = ids.token(32);
     await state.set(preAuthKey(id), { ...record, expiresAt: clock.now() + PRE_AUTH_TTL_MS } satisfies PreAuth, PRE_AUTH_TTL_MS);
     return id;
   };
 
-  const readPreAuth = async (id: string, stage: PreAuth['stage']): Promise<PreAuth> => {
-    if (typeof id !== 'string' || !PRE_AUTH_SHAPE.test(id)) throw new AppError('login_expired');
+  /**
+   * A refused pre-auth step (replayed, expired, used up) is recorded like any failed sign-in, then answered `login_expired`.
+   * Its account is known only while its record is: an unknown step is recorded as anonymous and not reported for
+   * brute-force detection, which counts accounts.
+   */
+  const preAuthRefused = async (why: PreAuthRefusal, step: PreAuth['stage'], context: SignInContext | undefined, record?: PreAuth) => {
+    const user = record ? { id: record.userId, username: record.account } : null;
+    await trail.record({
+      actor: user ? { kind: 'user', id: user.id, name: user.username } : { kind: 'user', id: 'anonymous' },
+      action: 'auth.login.failed',
+      outcome: 'failure',
+      target: user ? { kind: 'user', id: user.id } : null,
+      details: { ...(user ? { username: user.username } : {}), reason: 'login_expired' satisfies FailureReason, step, preAuth: why },
+      ...(context ?? {}),
+    });
+    return new AppError('login_expired');
+  };
+
+  const readPreAuth = async (id: string, stage: PreAuth['stage'], context: SignInContext | undefined): Promise<PreAuth> => {
+    if (typeof id !== 'string' || !PRE_AUTH_SHAPE.test(id)) throw await preAuthRefused('malformed', stage, context);
     const record = (await state.get(preAuthKey(id))) as PreAuth | undefined;
-    if (!record || record.stage !== stage || typeof record.expiresAt !== 'number' || record.expiresAt <= clock.now()) throw new AppError('login_expired');
+    if (!record || typeof record.expiresAt !== 'number') throw await preAuthRefused('unknown_or_used', stage, context);
+    if (record.stage !== stage) throw await preAuthRefused('wrong_step', stage, context, record);
+    if (record.expiresAt <= clock.now()) throw await preAuthRefused('expired', stage, context, record);
     return record;
   };
 
@@ -197,9 +217,15 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
   const checkSecondFactor = async (user: { id: string; username: string }, account: string, input: SecondFactorInput, context: SignInContext, extra: Record<string, unknown> = {}) => {
     const reserved = await lockout.reserve(account);
     if (!reserved.allowed) throw await fail('locked', account, user, context, { ...extra, locked: true });
-    const result = await mfa.verify(user.id, input);
+    let result;
+    try {
+      result = await mfa.verify(user.id, input);
+    } catch (error) {
+      await reserved.release();
+      throw error;
+    }
     if (!result.ok) {
-      const verdict = await lockout.reservedFailed(account, reserved.failures);
+      const verdict = await reserved.failed();
       throw await fail(result.reason, account, user, context, { ...extra, failures: verdict.failures, locked: verdict.locked });
     }
     return result;
@@ -224,21 +250,36 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
       const row = username
         ? await db.selectFrom('users').select(['id', 'username', 'password_hash', 'disabled_at_ms', 'kind']).where('username', '=', username).executeTakeFirst()
         : undefined;
-      // 3. Lockout is checked first but answered after the password check, so it costs the same time.
-      const lockedMs = await lockout.lockedFor(account);
-      // 4. Exactly one argon2id verification on every path.
+      // 3. The attempt is taken from the account's lockout allowance before the password is checked, in one atomic
+      //    increment, so that guesses sent at once (from many IPs) never check more passwords than the lockout allows.
+      const reserved = await lockout.reserve(account);
+      // 4. Exactly one argon2id verification on every path, against the account's hash only when the attempt is allowed:
+      //    a refused one (locked, or the allowance taken by guesses in flight) costs the same against a dummy hash.
       const hash = row?.password_hash ?? null;
-      const matches = hash !== null ? await hasher.verify(hash, password) : await hasher.verifyUnknownAccount(password);
       const known = row ? { id: row.id, username: row.username } : null;
-      if (lockedMs > 0) throw await failAndCount('locked', account, known, context);
-      if (!row) throw await failAndCount('unknown_user', account, null, context);
-      if (hash === null) throw await failAndCount('no_password', account, known, context);
-      if (!matches) throw await failAndCount('bad_password', account, known, context);
-      if (row.disabled_at_ms !== null) throw await failAndCount('disabled', account, known, context);
+      let matches: boolean;
+      try {
+        matches = reserved.allowed && hash !== null ? await hasher.verify(hash, password) : await hasher.verifyUnknownAccount(password);
+      } catch (error) {
+        if (reserved.allowed) await reserved.release();
+        throw error;
+      }
+      if (!reserved.allowed) throw await fail('locked', account, known, context, { locked: true });
+      const refuse = async (reason: FailureReason, user: { id: string; username: string } | null) => {
+        const verdict = await reserved.failed();
+        return fail(reason, account, user, context, { failures: verdict.failures, locked: verdict.locked });
+      };
+      if (!row) throw await refuse('unknown_user', null);
+      if (hash === null) throw await refuse('no_password', known);
+      if (!matches) throw await refuse('bad_password', known);
+      if (row.disabled_at_ms !== null) throw await refuse('disabled', known);
       // An agent's service account acts through tokens only, even if a password was set on it somehow.
-      if (row.kind === 'service') throw await failAndCount('service_account', account, known, context);
+      if (row.kind === 'service') throw await refuse('service_account', known);
       const snapshot = await users.sessionUser(row.id);
-      if (!snapshot) throw await failAndCount('disabled', account, known, context);
+      if (!snapshot) throw await refuse('disabled', known);
+      // The password was right: the attempt it took is given back (one decrement, not a reset). A second factor still
+      // to come keeps the failures before it, and a user who stops there has not failed.
+      await reserved.release();
       if (hasher.needsRehash(hash)) {
         await db.updateTable('users').set({ password_hash: await hasher.hash(password) }).where('id', '=', row.id).execute();
       }
@@ -252,13 +293,13 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
     },
 
     async secondFactor(preAuthId, input, context) {
-      const record = await readPreAuth(preAuthId, 'mfa');
+      const record = await readPreAuth(preAuthId, 'mfa', context);
       const snapshot = await stillEnabled(record, context);
       // The step's allowance is taken before the code is checked, in one atomic increment, so parallel guesses cannot exceed it.
       const attempt = await state.hit(preAuthAttemptsKey(preAuthId), PRE_AUTH_TTL_MS, PRE_AUTH_MAX_ATTEMPTS);
       if (!attempt.allowed) {
         await state.delete(preAuthKey(preAuthId));
-        throw new AppError('login_expired');
+        throw await preAuthRefused('too_many_attempts', 'mfa', context, record);
       }
       let result;
       try {
@@ -269,20 +310,24 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
         throw error;
       }
       // The step is used once: of two concurrent requests, only the one that deletes it signs in.
-      if (!(await state.delete(preAuthKey(preAuthId)))) throw new AppError('login_expired');
+      if (!(await state.delete(preAuthKey(preAuthId)))) throw await preAuthRefused('used_concurrently', 'mfa', context, record);
       return startSession(snapshot, record.account, result.method, context, result.method === 'recovery_code' ? { recoveryCodesLeft: result.recoveryCodesLeft } : {});
     },
 
-    async startEnrolment(preAuthId) {
-      const record = await readPreAuth(preAuthId, 'enrol');
+    async startEnrolment(preAuthId, context) {
+      const record = await readPreAuth(preAuthId, 'enrol', context);
       return mfa.startTotp(record.userId);
     },
 
     async confirmEnrolment(preAuthId, code, context) {
-      const record = await readPreAuth(preAuthId, 'enrol');
+      const record = await readPreAuth(preAuthId, 'enrol', context);
       const snapshot = await stillAllowed(record, context);
       const codes = await mfa.confirmTotp(record.userId, typeof code === 'string' ? code.trim() : '', 'sign_in', context);
-      if (!codes) throw new AppError('invalid_request', { publicMessage: 'The code does not match. Check the time on your device and enter the current code.' });
+      if (!codes) {
+        // Recorded and reported like a wrong code at the MFA step; the answer still helps the user who is setting it up.
+        await fail('bad_totp', record.account, snapshot, context, { step: 'enrol' });
+        throw new AppError('invalid_request', { publicMessage: 'The code does not match. Check the time on your device and enter the current code.' });
+      }
       await state.delete(preAuthKey(preAuthId));
       return { ...(await startSession(snapshot, record.account, 'totp', context)), recoveryCodes: codes };
     },

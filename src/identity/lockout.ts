@@ -17,16 +17,30 @@ export interface Lockout {
    * Takes one attempt from the account's allowance before a credential is checked, in one atomic
    * increment, so that parallel guesses cannot all pass a check made before any of them is
    * counted: at most `threshold` credentials are ever checked per window. Refused while locked or
-   * once the window's allowance is taken (by failures or by attempts still in flight). After an
-   * allowed attempt, call {@link Lockout.succeeded} or {@link Lockout.reservedFailed}.
+   * once the window's allowance is taken (by failures or by attempts still in flight); a refused
+   * attempt is given back at once, so it never counts. After an allowed attempt, call exactly one
+   * of the reservation's `failed` or `release`, or {@link Lockout.succeeded} for a full sign-in.
    */
-  reserve(account: string): Promise<{ allowed: boolean; failures: number }>;
-  /** The reserved attempt failed (it is already counted): locks the account when it was the last one allowed. */
-  reservedFailed(account: string, failures: number): Promise<{ failures: number; locked: boolean }>;
+  reserve(account: string): Promise<Reservation>;
   /** A successful sign-in: the failures before it no longer count. */
   succeeded(account: string): Promise<void>;
   /** An administrator lifts the lock and forgets the failures; true when the account was locked. */
   unlock(account: string): Promise<boolean>;
+}
+
+/** One attempt taken from an account's allowance by {@link Lockout.reserve}. */
+export interface Reservation {
+  allowed: boolean;
+  /** The count of the window with this attempt in it (failures, and attempts still in flight). */
+  failures: number;
+  /** The attempt failed (it is already counted): locks the account when it was the last one allowed. */
+  failed(): Promise<{ failures: number; locked: boolean }>;
+  /**
+   * The attempt did not fail (a right password before its second factor): it is given back, one
+   * atomic decrement of the same counter, and the failures before it still count. Unlike
+   * {@link Lockout.succeeded}, nothing is forgotten: a password alone never clears second-factor failures.
+   */
+  release(): Promise<void>;
 }
 
 export interface LockoutOptions {
@@ -46,12 +60,17 @@ export function createLockout(options: LockoutOptions): Lockout {
   // A counter of shared state cannot be deleted, only left to expire: forgetting the failures starts a new generation of
   // it. The generation record is given lockoutMs more at its counter's first hit, so it outlives the counter.
   const generationKey = (account: string) => `lockout:generation:${id(account)}`;
-  const count = async (account: string) => {
+  // The counter of the current generation: its key, so that an attempt is given back to the counter that took it.
+  const counterKey = async (account: string) => {
     const record = (await state.get(generationKey(account))) as { id?: unknown } | undefined;
     const generation = typeof record?.id === 'string' ? record.id : null;
-    const hit = await state.hit(`lockout:count:${id(account)}:${generation ?? 'first'}`, lockoutMs, threshold);
+    return { key: `lockout:count:${id(account)}:${generation ?? 'first'}`, generation };
+  };
+  const count = async (account: string) => {
+    const { key, generation } = await counterKey(account);
+    const hit = await state.hit(key, lockoutMs, threshold);
     if (hit.count === 1 && generation !== null) await state.replace(generationKey(account), { id: generation }, lockoutMs);
-    return hit;
+    return { ...hit, key };
   };
   const forgetFailures = (account: string) => state.set(generationKey(account), { id: randomBytes(9).toString('base64url') }, lockoutMs);
   const lock = (account: string) => state.set(lockKey(account), { until: clock.now() + lockoutMs }, lockoutMs);
@@ -72,14 +91,33 @@ export function createLockout(options: LockoutOptions): Lockout {
       return { failures: hit.count, locked: true };
     },
     async reserve(account) {
-      if ((await lockedFor(account)) > 0) return { allowed: false, failures: threshold };
+      const none = { failed: () => Promise.resolve({ failures: threshold, locked: true }), release: () => Promise.resolve() };
+      if ((await lockedFor(account)) > 0) return { allowed: false, failures: threshold, ...none };
       const hit = await count(account);
-      return { allowed: hit.allowed, failures: hit.count };
-    },
-    async reservedFailed(account, failures) {
-      if (failures < threshold) return { failures, locked: false };
-      await lock(account);
-      return { failures, locked: true };
+      if (!hit.allowed) {
+        // Nothing is checked for it: given back, so that the count stays failures plus attempts in flight.
+        await state.unhit(hit.key);
+        return { allowed: false, failures: threshold, ...none };
+      }
+      let settled = false;
+      const settle = () => {
+        if (settled) throw new Error('lockout: a reservation is settled once');
+        settled = true;
+      };
+      return {
+        allowed: true,
+        failures: hit.count,
+        async failed() {
+          settle();
+          if (hit.count < threshold) return { failures: hit.count, locked: false };
+          await lock(account);
+          return { failures: hit.count, locked: true };
+        },
+        async release() {
+          settle();
+          await state.unhit(hit.key);
+        },
+      };
     },
     async succeeded(account) {
       await forgetFailures(account);

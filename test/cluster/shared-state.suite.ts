@@ -59,6 +59,24 @@ export function sharedStateSuite(setup: () => Promise<SharedStateBackend>): void
     expect(await a.hit('w', WINDOW_MS, 1)).toEqual({ allowed: true, count: 1, retryAfterMs: 0 });
   });
 
+  it('gives a hit back within its window, seen by every node, never below zero and never after the window', async () => {
+    const { a, b, advance } = await open();
+    await a.hit('give', WINDOW_MS, 2);
+    await a.hit('give', WINDOW_MS, 2);
+    expect((await a.hit('give', WINDOW_MS, 2)).allowed).toBe(false);
+    await b.unhit('give');
+    await b.unhit('give');
+    expect(await a.hit('give', WINDOW_MS, 2)).toEqual({ allowed: true, count: 2, retryAfterMs: 0 });
+    await Promise.all([a.unhit('give'), b.unhit('give'), a.unhit('give')]);
+    expect((await a.hit('give', WINDOW_MS, 2)).count).toBe(1);
+    // Nothing to give back to: no counter is made, and the next hit starts a fresh window at 1.
+    await a.unhit('never-hit');
+    expect((await a.hit('never-hit', WINDOW_MS, 2)).count).toBe(1);
+    await advance(WINDOW_MS + 50);
+    await a.unhit('give');
+    expect((await a.hit('give', WINDOW_MS, 2)).count).toBe(1);
+  });
+
   it('counts each key apart, and keeps counters apart from records of the same name', async () => {
     const { a } = await open();
     await a.set('same', { n: 1 }, 60_000);

@@ -30,6 +30,8 @@ export interface Argon2Call {
   timeCost: number;
   parallelism: number;
   passwordLength: number;
+  /** The PHC string it checked against (an account's, or the hasher's dummy one). */
+  hashed: string;
 }
 
 /**
@@ -62,7 +64,7 @@ export async function setupSignIn(fresh: ReturnType<typeof useTestDatabase>) {
         hash: argon2Hash,
         verify: async (hashed, password, ...rest) => {
           const { memoryCost, timeCost, parallelism } = parseOptions(hashed);
-          argon2Calls.push({ memoryCost, timeCost, parallelism, passwordLength: [...password.toString()].length });
+          argon2Calls.push({ memoryCost, timeCost, parallelism, passwordLength: [...password.toString()].length, hashed: hashed.toString() });
           return argon2Verify(hashed, password, ...rest);
         },
       },

@@ -82,8 +82,9 @@ export async function forwardAuthRoutes(app: FastifyInstance, options: ForwardAu
   app.get<{ Querystring: { redirect?: boolean } }>(
     '/authz',
     {
-      // The proxy never passes this answer's Set-Cookie to the browser, so the session is never rotated here.
-      config: { access: { kind: 'public' }, sessionRotation: false },
+      // The proxy never passes this answer's Set-Cookie to the browser, so the session is never rotated here; and a browser
+      // keeps sending a stale cookie with every request it makes, so a failing credential is recorded once a minute, not each time.
+      config: { access: { kind: 'public' }, sessionRotation: false, failedCredentialAudit: 'once_per_window' },
       // The answer goes to the proxy, never rendered by a browser: page security headers (CSP, framing, COOP) mean nothing
       // here and cost a tenth of a check. The proxy adds its own to the upstream's pages.
       helmet: false,

@@ -130,7 +130,7 @@ export async function signInRoutes(app: FastifyInstance, deps: SignInRouteDeps):
   );
 
   app.post('/api/auth/login/enrol/totp/start', { config: publicRoute, schema: { response: { 200: totpStartSchema } } }, async (request) =>
-    signIn.startEnrolment(readPreAuth(request)),
+    signIn.startEnrolment(readPreAuth(request), context(request)),
   );
 
   app.post(
