@@ -119,7 +119,8 @@ describe('web UI: an operator signs in through SSO and works in the demo bank', 
 
     // 3b. She works in it through the live view: Tab to "Make a transfer", Enter; on the form, Tab to "To" and type; read back from the session's page.
     await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('live-keys');
-    const owner = { kind: 'user' as const, id: who.user.id as string, name: 'ana', roles: ['operator' as const], groups: [], via: 'session' as const, mfa: true };
+    // Her grant is her group's (tellers): every use of the session checks it again (cc59eb3).
+    const owner = { kind: 'user' as const, id: who.user.id as string, name: 'ana', roles: ['operator' as const], groups: who.user.groups as Array<{ id: string; name: string }>, via: 'session' as const, mfa: true };
     const remote = async () => {
       const handle = await ts.server.browser.sessions.agent(sessionId, owner);
       return handle.controls.snapshot({ redact: handle.redact });
