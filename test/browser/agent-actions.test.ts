@@ -72,14 +72,7 @@ describe('agent controls: select, keys, hover, back, wait, navigate, screenshot,
     await site?.close();
   });
 
-  const siteSession = (sessionId: string) =>
-    fx.pool.open({
-      sessionId,
-      allowedHosts: ['site.test'],
-      allowInsecureHttp: true,
-      policy: { downloads: 'block', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny' },
-      onEvent: (event) => fx.events.push(event),
-    });
+  const siteSession = (sessionId: string) => fx.openOn(sessionId, ['site.test']);
 
   it('selects an option, presses Enter to submit, goes back', async () => {
     const session = await fx.loggedIn('agent-actions-1');

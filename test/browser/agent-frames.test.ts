@@ -46,14 +46,7 @@ describe('agent controls: frames, shadow roots, new windows, requests in flight 
     await site?.close();
   });
 
-  const open = (sessionId: string) =>
-    fx.pool.open({
-      sessionId,
-      allowedHosts: ['site.test', 'other.test'],
-      allowInsecureHttp: true,
-      policy: { downloads: 'block', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny' },
-      onEvent: (event) => fx.events.push(event),
-    });
+  const open = (sessionId: string) => fx.openOn(sessionId, ['site.test', 'other.test']);
 
   it("password values in the main document, a shadow root, a same-site and a cross-site frame are redacted from snapshots and results", async () => {
     const session = await open('agent-frames-1');

@@ -31,14 +31,7 @@ describe('agent controls: the fields a credential was typed into', () => {
     await site?.close();
   });
 
-  const siteSession = (sessionId: string) =>
-    fx.pool.open({
-      sessionId,
-      allowedHosts: ['site.test'],
-      allowInsecureHttp: true,
-      policy: { downloads: 'block', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny' },
-      onEvent: (event) => fx.events.push(event),
-    });
+  const siteSession = (sessionId: string) => fx.openOn(sessionId, ['site.test']);
   /** The value a snapshot shows for the textbox `label` (YAML quotes a number), or undefined when it shows none. */
   const valueOf = (text: string, label: string) => new RegExp(`textbox "${label}"[^\\n]*?(?:: (.*))?$`, 'm').exec(text)?.[1]?.replace(/^"(.*)"$/, '$1');
 

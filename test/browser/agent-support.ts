@@ -21,6 +21,8 @@ export interface AgentFixture {
   events: BrowserEvent[];
   /** A new session on bank.test, logged in to the demo portal's accounts page. */
   loggedIn(sessionId: string): Promise<BrowserSession>;
+  /** A new session, not logged in anywhere, that may open `allowedHosts` over plain http (a test site's). */
+  openOn(sessionId: string, allowedHosts: string[]): Promise<BrowserSession>;
 }
 
 /** One pool (its logs captured) and one demo portal per test file, as bank.test. */
@@ -31,14 +33,16 @@ export function useAgentFixture(): AgentFixture {
     const started = await startPortal();
     fixture.portal = started.portal;
     fixture.base = `http://bank.test:${new URL(started.url).port}`;
-    fixture.loggedIn = async (sessionId) => {
-      const session = await fixture.pool.open({
+    fixture.openOn = (sessionId, allowedHosts) =>
+      fixture.pool.open({
         sessionId,
-        allowedHosts: ['bank.test'],
+        allowedHosts,
         allowInsecureHttp: true,
         policy: { downloads: 'block', uploads: 'block', clipboardCopy: 'deny', clipboardPaste: 'deny' },
         onEvent: (event) => fixture.events.push(event),
       });
+    fixture.loggedIn = async (sessionId) => {
+      const session = await fixture.openOn(sessionId, ['bank.test']);
       const outcome = await session.login({
         startUrl: `${fixture.base}/login`,
         recipe: null,
