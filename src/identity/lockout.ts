@@ -73,7 +73,13 @@ export function createLockout(options: LockoutOptions): Lockout {
     return { ...hit, key };
   };
   const forgetFailures = (account: string) => state.set(generationKey(account), { id: randomBytes(9).toString('base64url') }, lockoutMs);
-  const lock = (account: string) => state.set(lockKey(account), { until: clock.now() + lockoutMs }, lockoutMs);
+  // The lock alone holds the account from here; the failures that led to it are forgotten, so that when it ends (by the
+  // injected clock, which the lock's record follows) the account starts a new window rather than meeting a counter that a
+  // store's own expiry (Redis keeps real time) still holds at the threshold.
+  const lock = async (account: string) => {
+    await state.set(lockKey(account), { until: clock.now() + lockoutMs }, lockoutMs);
+    await forgetFailures(account);
+  };
 
   const lockedFor = async (account: string) => {
     const record = (await state.get(lockKey(account))) as { until?: unknown } | undefined;
@@ -94,7 +100,9 @@ export function createLockout(options: LockoutOptions): Lockout {
       const none = { failed: () => Promise.resolve({ failures: threshold, locked: true }), release: () => Promise.resolve() };
       if ((await lockedFor(account)) > 0) return { allowed: false, failures: threshold, ...none };
       const hit = await count(account);
-      if (!hit.allowed) {
+      // Asked again after counting: a lock set meanwhile forgets the failures (a new counter), and this attempt may have
+      // been counted on the new one; the lock is written before the failures are forgotten, so it is seen here.
+      if (!hit.allowed || (await lockedFor(account)) > 0) {
         // Nothing is checked for it: given back, so that the count stays failures plus attempts in flight.
         await state.unhit(hit.key);
         return { allowed: false, failures: threshold, ...none };
