@@ -411,20 +411,28 @@ function normalizeText(text: string): string {
 
 /**
  * wait_for's `url`: a glob when it holds `*` (`**` any characters, `*` any but `/`), else a substring.
- * Matched by us, not by Playwright, since it is matched against the redacted address.
+ * Matched by us, not by Playwright, since it is matched against the redacted address. Matched in
+ * time proportional to pattern × address, never with a regular expression: `**a**a**a…` as a
+ * RegExp backtracks exponentially and would hold the server's event loop (one agent, every session).
  */
 export function urlMatcher(pattern: string): (url: string) => boolean {
   if (!pattern.includes('*')) return (url) => url.includes(pattern);
-  const source = pattern
-    .split(/(\*\*|\*)/)
-    .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : escapeRegExp(part)))
-    .join('');
-  const re = new RegExp(`^${source}$`);
-  return (url) => re.test(url);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const tokens = pattern.split(/(\*\*|\*)/).flatMap((part) => (part === '**' || part === '*' ? [part] : [...part]));
+  return (url) => {
+    // reach[j]: the tokens so far can match url's first j characters.
+    let reach = new Array<boolean>(url.length + 1).fill(false);
+    reach[0] = true;
+    for (const token of tokens) {
+      const next = new Array<boolean>(url.length + 1).fill(false);
+      for (let j = 0; j <= url.length; j++) {
+        if (token === '**') next[j] = reach[j]! || (j > 0 && next[j - 1]!);
+        else if (token === '*') next[j] = reach[j]! || (j > 0 && next[j - 1]! && url[j - 1] !== '/');
+        else next[j] = j > 0 && reach[j - 1]! && url[j - 1] === token;
+      }
+      reach = next;
+    }
+    return reach[url.length]!;
+  };
 }
 
 /** The part of a snapshot's text from `offset`, with its cursor when there is more. */
