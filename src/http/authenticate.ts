@@ -24,7 +24,10 @@ declare module 'fastify' {
 export interface Identified {
   principal: Principal;
   via: 'bearer' | 'cookie';
+  /** The token this request is checked against: the session's when the request was made. */
   csrfToken: string | null;
+  /** The token to hand out from now on: a new one when this request rotated the session, else `csrfToken`. */
+  currentCsrfToken: string | null;
 }
 
 export interface Authenticator {
@@ -87,7 +90,7 @@ export function createAuthenticator(deps: {
     await throttle.assertAllowed(request.ip);
     const match = BEARER.exec(header);
     const principal = match ? await tokens.authenticate(match[1]!) : null;
-    if (principal) return { principal, via: 'bearer', csrfToken: null };
+    if (principal) return { principal, via: 'bearer', csrfToken: null, currentCsrfToken: null };
     if (!(await shouldRecord(request, required, `bearer:${header}`))) return null;
     const verdict = await throttle.failed(request.ip);
     await trail.record({
@@ -122,11 +125,14 @@ export function createAuthenticator(deps: {
     // A route whose answer never reaches the browser (GET /authz: the proxy drops it) must not rotate: the new cookie would be lost
     // and the old one would no longer work.
     if (resolved.rotate && request.routeOptions.config.sessionRotation !== false) {
-      // Roles or groups changed since this cookie was issued: the new privileges come with a new session id.
-      const { cookieValue } = await sessions.rotate(value);
-      cookies.set(reply, request, cookieValue);
+      // Roles or groups changed since this cookie was issued: the new privileges come with a new session id and CSRF token.
+      // This request was made under the old ones, so it is still checked against the old token (the web UI asks for the
+      // new one when its next change is refused with csrf_failed).
+      const rotated = await sessions.rotate(value);
+      cookies.set(reply, request, rotated.cookieValue);
+      return { principal: resolved.principal, via: 'cookie', csrfToken: resolved.csrfToken, currentCsrfToken: rotated.csrfToken };
     }
-    return { principal: resolved.principal, via: 'cookie', csrfToken: resolved.csrfToken };
+    return { principal: resolved.principal, via: 'cookie', csrfToken: resolved.csrfToken, currentCsrfToken: resolved.csrfToken };
   };
 
   return {

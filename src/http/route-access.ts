@@ -89,7 +89,7 @@ async function guard(deps: RouteAccessDeps, access: RouteAccess, request: Fastif
     }
   }
   request.principal = principal;
-  request.sessionCsrfToken = principal && identified?.via === 'cookie' ? identified.csrfToken : null;
+  request.sessionCsrfToken = principal && identified?.via === 'cookie' ? identified.currentCsrfToken : null;
   if (!principal) return;
 
   if (limited) await deps.rateLimit.checkPrincipal(principal);

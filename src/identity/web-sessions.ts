@@ -51,8 +51,13 @@ export interface WebSessions {
    * caller may keep what it derives from it keyed by its identity (a WeakMap).
    */
   resolveCached(cookieValue: string): ResolvedSession | null | 'miss';
-  /** Privilege change: same session content under a new id; the old cookie stops working. Rejects `unauthenticated` when the session is gone. */
-  rotate(cookieValue: string, changes?: { mfa?: boolean; user?: SessionUser }): Promise<{ cookieValue: string }>;
+  /**
+   * Privilege change: same session content under a new id and a new CSRF
+   * token (one read under the old privileges does not carry over to the new
+   * ones); the old cookie stops working. Rejects `unauthenticated` when the
+   * session is gone.
+   */
+  rotate(cookieValue: string, changes?: { mfa?: boolean; user?: SessionUser }): Promise<{ cookieValue: string; csrfToken: string }>;
   revoke(sessionId: string, by: Principal | null, reason: string): Promise<boolean>;
   /** Logout everywhere / admin revocation / user disabled: every session of the user ends, on every node, at once. */
   revokeAllForUser(userId: string, by: Principal | null, reason: string): Promise<number>;
@@ -307,6 +312,7 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
         ...record,
         user: changes.user ? snapshot(changes.user) : record.user,
         mfa: changes.mfa ?? record.mfa,
+        csrfToken: ids.token(32),
         lastSeenAt: clock.now(),
         rotatePending: undefined,
       };
@@ -321,7 +327,7 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
       if (!(await store.move(idHash, hashOf(newValue), next, expiresAt(next)))) {
         throw new AppError('unauthenticated', { publicMessage: 'The session has ended; sign in again.' });
       }
-      return { cookieValue: newValue };
+      return { cookieValue: newValue, csrfToken: next.csrfToken };
     },
 
     async revoke(sessionId, by, reason) {

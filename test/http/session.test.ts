@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_VALUE_PREFIX } from '../../src/identity/index.js';
@@ -135,6 +136,29 @@ describe('web sessions over HTTP (plain http: cookie `webasset`)', () => {
     expect((await stale.call('GET', '/api/auth/session')).status).toBe(401);
     expect((await browser.call('GET', '/api/auth/session')).status).toBe(200);
     expect((await events(t, 'session.rotated')).length).toBeGreaterThan(0);
+  });
+
+  it('gives a new CSRF token with the new id: the request that rotates is still checked against the old one, later ones only the new one', async () => {
+    const browser = await signIn();
+    const before = browser.csrf!;
+    const snapshot = await t.services.users.sessionUser(user.id);
+    await t.services.sessions.refreshUser({ ...snapshot!, roles: ['operator', 'auditor'] });
+    // A state change (ending a session that is not there: 404 once past the CSRF check) made under the old privileges,
+    // with the token the page had: it rotates the session and passes the check.
+    const change = () => browser.call('DELETE', `/api/auth/sessions/${randomUUID()}`);
+    const rotating = await change();
+    expect(rotating.status, rotating.text).toBe(404);
+    expect(browser.jar.get(COOKIE)).not.toBe(secrets.at(-2));
+    // The old token no longer works on the new session id.
+    const replayed = await change();
+    expect(replayed.status).toBe(403);
+    expect(replayed.body.error?.code).toBe('csrf_failed');
+    // The page asks for the session again (as the web UI does on csrf_failed) and gets the new token.
+    const who = await browser.call('GET', '/api/auth/session');
+    expect(who.status).toBe(200);
+    expect(browser.csrf).not.toBe(before);
+    secrets.push(browser.jar.get(COOKIE)!, browser.csrf!);
+    expect((await change()).status).toBe(404);
   });
 
   it('logs out: the cookie is cleared, the session ends everywhere, and the end is recorded', async () => {

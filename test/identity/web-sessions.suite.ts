@@ -168,15 +168,18 @@ export function webSessionsSuite(fresh: FreshDatabase, setup: (clock: ManualCloc
     const { a, b, user, events } = await open();
     const s = await a.create({ user, mfa: false, method: 'password', context });
     const promoted: SessionUser = { ...user, roles: ['operator', 'auditor'] };
-    const { cookieValue } = await a.rotate(s.cookieValue, { mfa: true, user: promoted });
+    const { cookieValue, csrfToken } = await a.rotate(s.cookieValue, { mfa: true, user: promoted });
     expect(cookieValue).not.toBe(s.cookieValue);
     expect(await b.resolve(s.cookieValue)).toBeNull();
     const now = await b.resolve(cookieValue);
     expect(now?.principal).toMatchObject({ sessionId: s.sessionId, mfa: true, roles: ['operator', 'auditor'] });
-    expect(now?.csrfToken).toBe(s.csrfToken);
+    // The CSRF token read under the old privileges does not carry over to the new ones.
+    expect(csrfToken).not.toBe(s.csrfToken);
+    expect(now?.csrfToken).toBe(csrfToken);
     await expect(a.rotate(s.cookieValue)).rejects.toMatchObject({ code: 'unauthenticated' });
     expect((await events('session.rotated'))[0]).toMatchObject({ targetId: s.sessionId, details: { mfa: true, mfaChanged: true } });
-    expect(JSON.stringify(await events())).not.toContain(cookieValue);
+    const trail = JSON.stringify(await events());
+    for (const secret of [cookieValue, csrfToken, s.csrfToken]) expect(trail).not.toContain(secret);
   });
 
   it('refreshes the snapshot of live sessions and asks for a rotation at their next request', async () => {
