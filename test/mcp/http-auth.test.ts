@@ -1,3 +1,4 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOOL_NAMES } from '../../src/mcp/index.js';
 import { MCP_TOOL_NAMES } from '../../src/config/index.js';
@@ -198,6 +199,32 @@ describe('/mcp without a public URL: web sessions and the per-token tool-call ra
     expect(web.status).toBe(401);
     expect(((await web.json()) as { error: { message: string } }).error.message).toMatch(/agent token in the Authorization header/);
     expect(web.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${ts.url}/.well-known/oauth-protected-resource/mcp"`);
+  });
+
+  it('builds the metadata address from a plain Host only, and keeps such answers out of shared caches', async () => {
+    const get = (path: string, host: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+        const url = new URL(path, ts.url);
+        const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: headers['content-type'] ? 'POST' : 'GET', headers: { host, ...headers } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+        });
+        req.on('error', reject).end(headers['content-type'] ? '{}' : undefined);
+      });
+    const plain = await get('/.well-known/oauth-protected-resource/mcp', 'gw.example.test:8443');
+    expect(plain.status).toBe(200);
+    expect(JSON.parse(plain.body)).toMatchObject({ resource: 'http://gw.example.test:8443/mcp' });
+    expect(plain.headers['cache-control']).toBe('no-store');
+    expect(plain.headers.vary).toMatch(/host/i);
+    // A Host that would close the quoted parameter and add its own is neither echoed nor published.
+    const forged = 'gw.example.test", error="invalid_token", x="';
+    const challenged = await get('/mcp', forged, { 'content-type': 'application/json', accept: 'application/json, text/event-stream' });
+    expect(challenged.status).toBe(401);
+    expect(challenged.headers['www-authenticate']).toBe('Bearer');
+    const refused = await get('/.well-known/oauth-protected-resource/mcp', forged);
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'invalid_request' } });
+    expect(refused.body).not.toContain('error="invalid_token"');
   });
 
   it('refuses the call past the limit with a clear error naming the setting and when to retry; another token is not affected', async () => {

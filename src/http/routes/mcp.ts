@@ -21,7 +21,10 @@ export interface McpRouteDeps {
 }
 
 /** Where the protected-resource metadata of /mcp is published (RFC 9728, section 3.1: the resource's path after the well-known name). */
-export const MCP_METADATA_PATH = '/.well-known/oauth-protected-resource/mcp';
+const METADATA_PREFIX = '/.well-known/oauth-protected-resource';
+export const MCP_METADATA_PATH = `${METADATA_PREFIX}/mcp`;
+/** host[:port], a name or an IPv4 or bracketed IPv6 address: nothing that could end a quoted header parameter. */
+const AUTHORITY = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 const authenticated: { access: RouteAccess } = { access: { kind: 'authenticated' } };
 const publicRoute: { access: RouteAccess } = { access: { kind: 'public' } };
@@ -54,14 +57,25 @@ export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps): Promi
   const protocol = createMcpProtocol(tools, deps.version);
   const allowedOrigins = new Set(deps.allowedOrigins);
   if (deps.publicUrl) allowedOrigins.add(new URL(deps.publicUrl).origin);
-  const baseOf = (request: FastifyRequest) => (deps.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
+  /**
+   * This server's address as clients reach it: WEBASSET_PUBLIC_URL, else the request's own (Host, or X-Forwarded-Host from a
+   * trusted proxy). A Host that is not a plain authority is not echoed into a header or the metadata (undefined).
+   */
+  const baseOf = (request: FastifyRequest): string | undefined => {
+    if (deps.publicUrl) return deps.publicUrl.replace(/\/+$/, '');
+    return AUTHORITY.test(request.host) ? `${request.protocol}://${request.host}` : undefined;
+  };
 
   app.addHook('onSend', async (request, reply, payload) => {
-    const pointer = `resource_metadata="${baseOf(request)}${MCP_METADATA_PATH}"`;
-    if (reply.statusCode === 401) void reply.header('www-authenticate', `Bearer ${pointer}`);
+    const base = baseOf(request);
+    const pointer = base === undefined ? [] : [`resource_metadata="${base}${MCP_METADATA_PATH}"`];
+    const challenge = (params: string[]) => `Bearer ${params.join(', ')}`.trimEnd();
+    if (reply.statusCode === 401) void reply.header('www-authenticate', challenge(pointer));
     else if (reply.statusCode === 403 && typeof payload === 'string' && payload.includes('"insufficient_scope"')) {
-      void reply.header('www-authenticate', `Bearer error="insufficient_scope", scope="mcp", ${pointer}`);
+      void reply.header('www-authenticate', challenge(['error="insufficient_scope"', 'scope="mcp"', ...pointer]));
     }
+    // Built from the request's Host: a shared cache must neither keep it nor give it to a request for another name.
+    if (!deps.publicUrl && request.routeOptions.url?.startsWith(METADATA_PREFIX)) void reply.header('cache-control', 'no-store').header('vary', 'host');
     return payload;
   });
 
@@ -103,12 +117,16 @@ export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps): Promi
     throw new AppError('forbidden', { publicMessage: 'This Origin may not call the MCP endpoint (WEBASSET_MCP_ALLOWED_ORIGINS).' });
   }
 
-  const metadata = (request: FastifyRequest, resourcePath: string) => ({
-    resource: `${baseOf(request)}${resourcePath}`,
-    resource_name: 'WebAsset Controller MCP server',
-    bearer_methods_supported: ['header'],
-    scopes_supported: ['mcp'],
-  });
+  const metadata = (request: FastifyRequest, resourcePath: string) => {
+    const base = baseOf(request);
+    if (base === undefined) throw new AppError('invalid_request', { publicMessage: 'The Host header is not a host name or address; set WEBASSET_PUBLIC_URL.' });
+    return {
+      resource: `${base}${resourcePath}`,
+      resource_name: 'WebAsset Controller MCP server',
+      bearer_methods_supported: ['header'],
+      scopes_supported: ['mcp'],
+    };
+  };
   app.get(MCP_METADATA_PATH, { config: publicRoute, schema: { response: { 200: metadataSchema } } }, async (request) => metadata(request, '/mcp'));
   app.get('/.well-known/oauth-protected-resource', { config: publicRoute, schema: { response: { 200: metadataSchema } } }, async (request) => metadata(request, '/mcp'));
 
