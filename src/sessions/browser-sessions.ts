@@ -140,15 +140,17 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
     async attach(id, principal, mode, context = {}) {
       const record = await current(id);
       if (!record) throw new AppError('not_found', { publicMessage: 'No such session.' });
-      if (record.userId === principal.id) {
-        await mayStillConnect(record, principal, context);
-      } else {
-        if (mode === 'control') throw new AppError('not_found', { publicMessage: 'No such session.' });
-        // Recorded as auth.denied when refused, but answered as if it did not exist.
-        await access.authorizeAsset(principal, 'watch', record.assetId, context).catch((error: unknown) => {
-          throw error instanceof AppError && error.code === 'forbidden' ? new AppError('not_found', { publicMessage: 'No such session.' }) : error;
-        });
-      }
+      if (record.userId !== principal.id && mode === 'control') throw new AppError('not_found', { publicMessage: 'No such session.' });
+      // The owner's view, control or not, holds as long as the owner may connect; anyone else's as long as they may watch.
+      const recheck =
+        record.userId === principal.id
+          ? () => mayStillConnect(record, principal, context)
+          : () =>
+              // Recorded as auth.denied when refused, but answered as if it did not exist.
+              access.authorizeAsset(principal, 'watch', record.assetId, context).catch((error: unknown) => {
+                throw error instanceof AppError && error.code === 'forbidden' ? new AppError('not_found', { publicMessage: 'No such session.' }) : error;
+              });
+      await recheck();
       if (record.state === 'ended') throw new AppError('session_ended');
       const s = live.sessions.get(id);
       const browser = s && !s.ending ? (s.browser ?? (await s.opened.catch(() => null))) : null;
@@ -173,6 +175,7 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
         record: s.record,
         browser: view,
         touch: () => live.touch(s),
+        recheck,
         ...(mode === 'control' ? { transfers: transfers.attached(s, browser) } : {}),
         onEnd(listener) {
           if (s.ending) {

@@ -30,6 +30,8 @@ export interface LiveConnectionDeps {
   maxFramesInFlight?: number;
   /** How often the viewer is pinged; one that misses a pong until the next ping is cut (live-view/heartbeat.ts). */
   pingIntervalMs?: number;
+  /** How long a passed check of the viewer's access holds before the view is checked again (ACCESS_RECHECK_MS). */
+  accessRecheckMs?: number;
 }
 
 /** Messages that arrive while the session is being attached; more is a client that does not wait. */
@@ -43,6 +45,13 @@ const DEFAULT_VIEWPORT: Viewport = { width: 1280, height: 720 };
 const PASTE_QUEUE_LIMIT = 4;
 /** Starts of a screencast tried before the view gives up (waits of 0.2, 0.4, 0.8, 1.6 s between them). */
 const SCREENCAST_ATTEMPTS = 5;
+/**
+ * An open view holds only while the grant it was attached under does (`connect` for the owner, `watch` for a watcher):
+ * it is checked again on this period, and a browser operation waits for a new check once the last one is older.
+ * A withdrawn grant therefore ends the view within about a second, or before the next input reaches the page, while
+ * a viewer's many mouse moves a second cost one access decision a second, not one each.
+ */
+export const ACCESS_RECHECK_MS = 1_000;
 
 /**
  * One viewer of one browser session, as named steps: listen (before
@@ -71,6 +80,13 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   let signingIn = false;
   let holdsSlot = false;
   let resizeQueued = false;
+  const accessRecheckMs = deps.accessRecheckMs ?? ACCESS_RECHECK_MS;
+  /** Until when the last passed access check holds (counted from the moment it was asked, not answered). */
+  let accessValidUntil = 0;
+  let accessCheck: Promise<void> | null = null;
+  /** Once a check refused or failed, every later operation is refused without asking again. */
+  let accessLost: { error: unknown } | null = null;
+  let accessTimer: NodeJS.Timeout | null = null;
   let viewport: Viewport = DEFAULT_VIEWPORT;
   /** Page size (CSS pixels) of the frames sent lately, as the browser reports it. */
   let pageSize: Viewport | null = null;
@@ -115,6 +131,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     if (finished) return;
     if (record.state === 'ended') return ended(record.endReason ?? 'user');
     mode = record.userId === deps.principal.id ? 'control' : 'watch';
+    const checkedAt = Date.now();
     const attached = await deps.sessions.attach(deps.sessionId, deps.principal, mode, deps.context);
     if (finished) return;
     if (!deps.slots.take(deps.sessionId)) {
@@ -123,6 +140,10 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     }
     holdsSlot = true;
     handle = attached;
+    // attach() has just made the check; the timer keeps it fresh for an idle controller and for watchers, who send no input.
+    accessValidUntil = checkedAt + accessRecheckMs;
+    accessTimer = setInterval(() => void recheckAccess().catch(() => undefined), accessRecheckMs);
+    accessTimer.unref();
     unsubscribeEnd = attached.onEnd((reason) => ended(reason));
     if (finished) return; // onEnd may call back at once for a session that ended meanwhile.
     // What the page copies goes to the controller's own clipboard; a watcher never gets it.
@@ -283,10 +304,56 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     });
   }
 
+  /**
+   * Every browser operation passes here: it runs only under a check of the viewer's access that is at most
+   * accessRecheckMs old. A refusal closes the view (4403) and a check that cannot be made closes it as a failed attach
+   * is closed (4503 unavailable, 4500 internal): either way the operation is dropped, never let through.
+   */
   function queue(op: () => Promise<void>): boolean {
-    if (ops.push(op)) return true;
+    const checked = async () => {
+      await mayStillSteer();
+      await op();
+    };
+    if (ops.push(checked)) return true;
     outbox.send(errorMessage('busy'), { droppable: true });
     return false;
+  }
+
+  function mayStillSteer(): Promise<void> {
+    if (accessLost) return Promise.reject(accessLost.error);
+    return Date.now() < accessValidUntil ? Promise.resolve() : recheckAccess();
+  }
+
+  /** One check at a time, shared by the timer and the operations waiting for it. */
+  function recheckAccess(): Promise<void> {
+    if (accessLost) return Promise.reject(accessLost.error);
+    if (accessCheck) return accessCheck;
+    const askedAt = Date.now();
+    accessCheck = handle!
+      .recheck()
+      .then(
+        () => {
+          accessValidUntil = askedAt + accessRecheckMs;
+        },
+        (error: unknown) => {
+          accessLost = { error };
+          accessWithdrawn(error);
+          throw error;
+        },
+      )
+      .finally(() => {
+        accessCheck = null;
+      });
+    return accessCheck;
+  }
+
+  function accessWithdrawn(error: unknown): void {
+    if (finished) return;
+    const code: string = isAppError(error) ? error.code : 'internal';
+    // recheck() answers a refusal as not_found, as attach does; this viewer saw the session, so the close says what happened.
+    if (code !== 'not_found' && code !== 'forbidden') return refuse(error);
+    outbox.send(errorMessage('access_revoked'));
+    finish(CLOSE.accessRevoked, 'access revoked');
   }
 
   // Step 6: end.
@@ -306,6 +373,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     finished = true;
     if (holdsSlot) deps.slots.release(deps.sessionId);
     if (tabsTimer) clearInterval(tabsTimer);
+    if (accessTimer) clearInterval(accessTimer);
     pump.close();
     unsubscribeEnd?.();
     unsubscribeCopy?.();

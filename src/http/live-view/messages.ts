@@ -80,6 +80,7 @@ export const LIVE_ERRORS = {
   paste_denied: 'Pasting into this portal is not allowed by its policy.',
   file_chooser_closed: 'This file chooser no longer waits for files.',
   unavailable: 'The session cannot be shown right now; try again shortly.',
+  access_revoked: 'Your access to this session was withdrawn; the view is closed.',
   internal: 'An internal error occurred.',
 } as const;
 export type LiveErrorCode = keyof typeof LIVE_ERRORS;
@@ -90,6 +91,8 @@ export const CLOSE = {
   sessionEnded: 4410,
   /** No such session, or not yours to see: the two are never told apart. */
   notFound: 4404,
+  /** The grant this open view was attached under no longer holds (`auth.denied` records why); opening it again is refused. */
+  accessRevoked: 4403,
   /** The session has MAX_VIEWERS_PER_SESSION viewers already. */
   tooManyViewers: 4429,
   /** Too many invalid messages in a row. */
