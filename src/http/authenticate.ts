@@ -69,11 +69,6 @@ export function createAuthenticator(deps: {
   const { tokens, sessions, trail, throttle, cookies } = deps;
 
   /**
-   * A presented but unknown token is audited before the 401 (fail closed: if
-   * that cannot be recorded, the request gets 503). Too many failures from one
-   * client IP block it for the rest of the window (429), valid tokens included.
-   */
-  /**
    * Whether this failure is recorded (and a token failure counted): always, except for the repeats within the window of
    * one credential on a route that declares `once_per_window` (only a failure gets here: a passing check pays nothing).
    */
@@ -83,14 +78,18 @@ export function createAuthenticator(deps: {
   /**
    * A presented but unknown token is audited before the 401 (fail closed: if
    * that cannot be recorded, the request gets 503). Too many failures from one
-   * client IP block it for the rest of the window (429), valid tokens included.
+   * client IP block it for the rest of the window: its unknown tokens then get
+   * 429, unrecorded (the block was recorded when it began). A valid token still
+   * passes: tokens are 256 random bits, so the block buys no protection against
+   * guessing for them, and refusing them would let one client behind a shared
+   * address (NAT, a proxy not listed as trusted) lock every agent there out.
    * On a public route the caller then goes on as anonymous.
    */
   const bearer = async (request: FastifyRequest, header: string, required: boolean): Promise<Identified | null> => {
-    await throttle.assertAllowed(request.ip);
     const match = BEARER.exec(header);
     const principal = match ? await tokens.authenticate(match[1]!) : null;
     if (principal) return { principal, via: 'bearer', csrfToken: null, currentCsrfToken: null };
+    await throttle.assertAllowed(request.ip);
     if (!(await shouldRecord(request, required, `bearer:${header}`))) return null;
     const verdict = await throttle.failed(request.ip);
     await trail.record({
