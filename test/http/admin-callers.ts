@@ -6,8 +6,11 @@ export interface Caller {
   name: string;
   userId: string | null;
   headers(method: string): Record<string, string>;
-  /** Follows a rotated session cookie (the server issues a new id at a privilege change). */
-  sawCookie?(setCookie: string): void;
+  /**
+   * Follows a rotated session cookie (the server issues a new id and CSRF token at a privilege change) and, as the web UI
+   * does, reads the session again for its new CSRF token.
+   */
+  sawCookie?(setCookie: string): Promise<void>;
 }
 
 const CLI_ADMIN: Principal = { kind: 'user', id: 'test-admin', name: 'Test admin', roles: ['admin'], groups: [], via: 'cli', mfa: true };
@@ -22,13 +25,16 @@ export async function sessionCaller(ts: TestServer, username: string, roles: Rol
   if (!snapshot) throw new Error('no session user');
   const created = await sessions.create({ user: snapshot, mfa: options.mfa ?? true, method: 'password', context: {} });
   let cookieValue = created.cookieValue;
-  const csrfToken = created.csrfToken;
+  let csrfToken = created.csrfToken;
   return {
     name: username,
     userId: user.id,
-    sawCookie(setCookie) {
+    async sawCookie(setCookie) {
       const m = /^webasset=([^;]+)/.exec(setCookie);
-      if (m && m[1] !== '') cookieValue = m[1]!;
+      if (!m || m[1] === '' || m[1] === cookieValue) return;
+      cookieValue = m[1]!;
+      const session = await fetch(`${ts.url}/api/auth/session`, { headers: { cookie: `webasset=${cookieValue}` } });
+      if (session.ok) csrfToken = ((await session.json()) as { csrfToken: string }).csrfToken;
     },
     headers: (method) => ({
       cookie: `webasset=${cookieValue}`,
@@ -47,7 +53,7 @@ export async function call(ts: TestServer, caller: Caller, method: string, path:
   const headers: Record<string, string> = { ...caller.headers(method) };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(`${ts.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  for (const setCookie of response.headers.getSetCookie()) caller.sawCookie?.(setCookie);
+  for (const setCookie of response.headers.getSetCookie()) await caller.sawCookie?.(setCookie);
   const text = await response.text();
   let json: unknown = null;
   try {

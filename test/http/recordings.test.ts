@@ -15,7 +15,7 @@ const answers: Buffer[] = [];
 async function get(ts: TestServer, caller: Caller, path: string): Promise<{ status: number; type: string | null; headers: Headers; body: Buffer; json: any }> {
   const response = await fetch(`${ts.url}${path}`, { headers: caller.headers('GET') });
   // A membership change rotates the session id at the next request: follow it, as a browser would.
-  for (const setCookie of response.headers.getSetCookie()) caller.sawCookie?.(setCookie);
+  for (const setCookie of response.headers.getSetCookie()) await caller.sawCookie?.(setCookie);
   const body = Buffer.from(await response.arrayBuffer());
   answers.push(body);
   const type = response.headers.get('content-type');
