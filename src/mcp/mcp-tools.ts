@@ -249,12 +249,21 @@ function auditArgs(tool: string, args: Record<string, unknown>, output: ToolOutp
     if (key === 'text' && (tool === 'fill_credential' || (tool === 'type' && output?.field !== 'text'))) {
       out[key] = MASK;
     } else if (typeof value === 'string') {
-      out[key] = redactText(value.length > MAX_AUDIT_TEXT ? `${value.slice(0, MAX_AUDIT_TEXT)}…` : value, handle?.redact ?? undefined);
+      out[key] = auditText(value, handle);
+    } else if (Array.isArray(value)) {
+      // select_option's values: an agent's guess at a secret in an option is redacted like any other argument.
+      out[key] = value.map((v: unknown) => (typeof v === 'string' ? auditText(v, handle) : v));
     } else {
       out[key] = value;
     }
   }
   return out;
+}
+
+/** Redacted before it is cut: a secret cut in two at the limit would no longer be recognized. */
+function auditText(value: string, handle: AgentHandle | null): string {
+  const redacted = redactText(value, handle?.redact ?? undefined);
+  return redacted.length > MAX_AUDIT_TEXT ? `${redacted.slice(0, MAX_AUDIT_TEXT)}…` : redacted;
 }
 
 function listing(tool: ToolDefinition): ListedTool {
