@@ -9,7 +9,7 @@ import { buildRedact, redactShortFieldValues, type Redact } from './redact.js';
 import { maskedScreenshot } from './screenshot.js';
 import { createSettle, NAVIGATION_SETTLE_MS, type Settle } from './settle.js';
 import { compactSnapshot, DEFAULT_MAX_CHARS, describeRef, MAX_MAX_CHARS, MIN_MAX_CHARS, pageOf } from './snapshot-text.js';
-import { checkDestination, checkRef, clickTarget, inspectTarget, refSelector, type TargetFacts, type TargetQuestions } from './target.js';
+import { checkDestination, checkRef, clickTarget, inspectTarget, pickOptions, refSelector, type TargetFacts, type TargetQuestions } from './target.js';
 
 /** Clicks, fills, hovers and selections wait this long for their element to be actionable. */
 export const ACTION_TIMEOUT_MS = 5_000;
@@ -240,11 +240,14 @@ export function createAgentControls(deps: AgentControlsDeps): AgentControls {
           tab,
           look,
           async () => {
-            const facts = await inspect(tab, ref, { options: wanted })();
-            if (facts.select === 'not-select') throw new AppError('invalid_request', { publicMessage: `The element ${ref} is not a list to select from.` });
-            if (facts.select === 'missing') throw new AppError('invalid_request', { publicMessage: `The list ${ref} has no such option; take a snapshot to see its options.` });
+            const [facts, { redact }] = await Promise.all([inspect(tab, ref, { options: true })(), look()]);
+            if (!facts.select) throw new AppError('invalid_request', { publicMessage: `The element ${ref} is not a list to select from.` });
+            const picked = pickOptions(facts.select, wanted, redact);
+            if (!picked) throw new AppError('invalid_request', { publicMessage: `The list ${ref} has no such option; take a snapshot to see its options.` });
+            return picked;
           },
-          () => onRef(tab, ref, 'selected', (l) => l.selectOption(wanted, { timeout: ACTION_TIMEOUT_MS })),
+          // By position: the agent's strings were matched against redacted options, Playwright would match them against the page's own.
+          (picked) => onRef(tab, ref, 'selected', (l) => l.selectOption(picked.map((index) => ({ index })), { timeout: ACTION_TIMEOUT_MS })),
           () => ({ target: targetOf(ref) }),
         );
       });

@@ -1,6 +1,6 @@
 import type { Locator, Page } from 'playwright-core';
 import { MIN_SECRET_LENGTH } from '../../core/index.js';
-import { shownTextPattern } from './redact.js';
+import { shownTextPattern, transformedTextPattern } from './redact.js';
 
 const SCREENSHOT_TIMEOUT_MS = 10_000;
 const JPEG_QUALITY = 70;
@@ -10,8 +10,8 @@ const MAX_MASKED_VALUES = 20;
 /**
  * A JPEG of the tab's viewport with password fields and anything showing a secret painted over:
  * elements whose text holds a secret value, also with invisible characters or white space between
- * its letters (`getByText` picks the innermost), and fields or buttons whose value attribute holds
- * one, and the fields a credential was typed into (`secretFields`, a selector). Secret values never
+ * its letters (`getByText` picks the innermost) and, for a long value, reversed or as base64 or
+ * hex (as text only), and fields or buttons whose value attribute holds one, and the fields a credential was typed into (`secretFields`, a selector). Secret values never
  * leave the browser module; they only go to the browser as selectors.
  */
 export async function maskedScreenshot(page: Page, secrets: readonly string[], passwords: readonly string[], secretFields: string): Promise<{ jpeg: Buffer; width: number; height: number }> {
@@ -21,6 +21,8 @@ export async function maskedScreenshot(page: Page, secrets: readonly string[], p
     mask.push(frame.locator('input[type="password" i]'), frame.locator('input[autocomplete*="password" i]'), frame.locator(secretFields));
     for (const value of values) {
       mask.push(frame.getByText(shownTextPattern(value) ?? value), frame.locator(`[value*=${cssString(value)}]`), frame.locator(`img[alt*=${cssString(value)}]`));
+      const transformed = transformedTextPattern(value);
+      if (transformed) mask.push(frame.getByText(transformed));
     }
   }
   const jpeg = await page.screenshot({ type: 'jpeg', quality: JPEG_QUALITY, mask, maskColor: '#000000', caret: 'hide', timeout: SCREENSHOT_TIMEOUT_MS });

@@ -11,17 +11,24 @@ export interface TargetFacts {
   kind: 'password' | 'text' | 'none';
   /** A link, or a form's submit button, that targets a new window (`target="_blank"` and the like). */
   opensWindow: boolean;
-  /** With `options`: whether the element is a select holding every one of them (by value, label or text). */
-  select?: 'ok' | 'missing' | 'not-select';
+  /** With `options`: the element's options when it is a select, else null. */
+  select?: SelectFacts | null;
   /** With `formAction`: the action attribute of the element's form ('' when absent), or null without a form. */
   formAction?: string | null;
   /** With `formAction`: the element's own `form` attribute (the id of its form), or null. */
   formAttribute?: string | null;
 }
 
+/** A select element's options as the page has them (raw: the caller redacts before it compares). */
+export interface SelectFacts {
+  multiple: boolean;
+  /** Value, label and text of each option, in order; null for a string too long to be compared whole. */
+  options: Array<{ value: string | null; label: string | null; text: string | null }>;
+}
+
 /** What is asked about the target besides its kind and window. */
 export interface TargetQuestions {
-  options?: readonly string[];
+  options?: boolean;
   formAction?: boolean;
   /**
    * The kind decides something (masking typed text): a password field is also looked for in
@@ -59,7 +66,7 @@ export async function inspectTarget(page: Page, ref: string, questions: TargetQu
     timer = setTimeout(() => reject(new Error('Timeout reading the element')), INSPECT_TIMEOUT_MS);
   });
   try {
-    const read = page.$eval(selector, INSPECT, { options: questions.options ? [...questions.options] : null, formAction: questions.formAction === true });
+    const read = page.$eval(selector, INSPECT, { options: questions.options === true, formAction: questions.formAction === true });
     if (!questions.kind) return await Promise.race([read, deadline]);
     // Sent together: one round trip's wait, not two.
     const [facts, password] = await Promise.race([Promise.all([read, isPasswordField(page, selector)]), deadline]);
@@ -132,9 +139,10 @@ function isClosedError(error: unknown): boolean {
 }
 
 /** The page-side reading (no helper functions inside: it is sent to the page as its source text). */
-function INSPECT(el: unknown, questions: { options: string[] | null; formAction: boolean }): TargetFacts {
+function INSPECT(el: unknown, questions: { options: boolean; formAction: boolean }): TargetFacts {
   type Node = DomElement & {
     isContentEditable?: boolean;
+    multiple?: boolean;
     closest(selector: string): (Node & { form: (DomElement['form'] & { getAttribute(name: string): string | null }) | null }) | null;
     options?: ArrayLike<{ value: string; label: string; textContent: string | null }>;
   };
@@ -148,18 +156,39 @@ function INSPECT(el: unknown, questions: { options: string[] | null; formAction:
   const opensWindow = target !== null && target !== '' && !['_self', '_parent', '_top'].includes(target.toLowerCase());
   const facts: TargetFacts = { kind, opensWindow };
   if (questions.options) {
-    const wanted = questions.options;
-    if (e.tagName !== 'SELECT' || !e.options) facts.select = 'not-select';
-    else {
-      const options = Array.from(e.options);
-      facts.select = wanted.every((w) => options.some((o) => o.value === w || o.label === w || (o.textContent ?? '').trim() === w)) ? 'ok' : 'missing';
-    }
+    // A string cut short could end inside a secret that the caller's redaction then no longer
+    // recognizes: one too long is not given at all (no agent's value is that long anyway).
+    const whole = (s: string) => (s.length <= 4_000 ? s : null);
+    facts.select =
+      e.tagName !== 'SELECT' || !e.options
+        ? null
+        : { multiple: e.multiple === true, options: Array.from(e.options).slice(0, 5_000).map((o) => ({ value: whole(String(o.value)), label: whole(String(o.label)), text: whole((o.textContent ?? '').trim()) })) };
   }
   if (questions.formAction) {
     facts.formAction = e.form ? (e.form.getAttribute('action') ?? '') : null;
     facts.formAttribute = e.getAttribute('form');
   }
   return facts;
+}
+
+/**
+ * The indexes of the options that `wanted` (values or labels the agent gave) picks, compared with
+ * what the agent could be shown of each option, never with the page's own strings: a page that
+ * puts a secret into an option must not make the answer ("no such option" or done) a way to test
+ * guesses at it. Labels and texts are compared redacted (an option shown as `[REDACTED]` is
+ * picked by `[REDACTED]`); a value, which no snapshot shows, only when it holds no secret. Every
+ * wanted string must pick an option (else undefined); then, as Playwright selects, all the
+ * options picked in a multiple select, the first one in a single one.
+ */
+export function pickOptions(select: SelectFacts, wanted: readonly string[], redact: (text: string) => string): number[] | undefined {
+  const shown = select.options.map((o) => {
+    const forms = [o.label, o.text].filter((s): s is string => s !== null).map(redact);
+    return o.value !== null && redact(o.value) === o.value ? [o.value, ...forms] : forms;
+  });
+  const picks = (w: string) => shown.some((forms) => forms.includes(w));
+  if (!wanted.every(picks)) return undefined;
+  const picked = shown.flatMap((forms, index) => (wanted.some((w) => forms.includes(w)) ? [index] : []));
+  return select.multiple ? picked : picked.slice(0, 1);
 }
 
 /**
@@ -177,7 +206,7 @@ export async function checkDestination(page: Page, ref: string, guard: UrlGuard)
   const [handle, password] = await Promise.all([page.$(selector).catch(readFailed), isPasswordField(page, selector).catch(readFailed)]);
   if (!handle) throw staleRef(ref);
   try {
-    const [frame, inspected] = await Promise.all([handle.ownerFrame(), handle.evaluate(INSPECT, { options: null, formAction: true }).catch(readFailed)]);
+    const [frame, inspected] = await Promise.all([handle.ownerFrame(), handle.evaluate(INSPECT, { options: false, formAction: true }).catch(readFailed)]);
     const facts: TargetFacts = password ? { ...inspected, kind: 'password' } : inspected;
     if (facts.kind === 'none') return 'none';
     if (!(await formClaimHolds(page, selector, facts).catch(readFailed))) throw refused();
