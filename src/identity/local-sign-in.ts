@@ -108,6 +108,8 @@ type FailureReason =
   | 'bad_recovery_code'
   | 'not_enrolled'
   | 'service_account'
+  /** Second factor to be enrolled through a one-time link (after an administrator's reset, or a new account's): password right. */
+  | 'mfa_link_pending'
   | 'rate_limited'
   /** The pre-auth step between password and second factor is unknown, already used, expired or used up. */
   | 'login_expired';
@@ -146,6 +148,13 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
     }
     return new AppError('invalid_credentials');
   };
+
+  /**
+   * Whether a link of the user ever had a TOTP step to do (`reset_mfa`: an administrator's reset, or an `enrol` link past
+   * its password step). Asked only of a user who is not enrolled, so such a link's step is still undone.
+   */
+  const enrolsByLink = async (userId: string): Promise<boolean> =>
+    (await db.selectFrom('user_enrolments').select('user_id').where('user_id', '=', userId).where('purpose', '=', 'reset_mfa').limit(1).executeTakeFirst()) !== undefined;
 
   const newPreAuth = async (record: Omit<PreAuth, 'expiresAt'>) => {
     const id = ids.token(32);
@@ -277,6 +286,13 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
       if (row.kind === 'service') throw await refuse('service_account', known);
       const snapshot = await users.sessionUser(row.id);
       if (!snapshot) throw await refuse('disabled', known);
+      const user = await users.get(row.id);
+      const mustEnrol = !user?.mfaEnrolled && mustUseMfa(snapshot.roles, user?.mfaRequired ?? true, deps.mfaRequiredRoles);
+      // An administrator reset the second factor (a lost phone, or one in the wrong hands), or a new account's link set the
+      // password and still has its TOTP step: the second factor is enrolled through that one-time link, never with the
+      // password alone, which may be in other hands. Refused like a wrong password, so the answer does not confirm the
+      // password to whoever typed it; the record says why.
+      if (mustEnrol && (await enrolsByLink(row.id))) throw await refuse('mfa_link_pending', known);
       // The password was right: the attempt it took is given back (one decrement, not a reset). A second factor still
       // to come keeps the failures before it, and a user who stops there has not failed.
       await reserved.release();
@@ -284,11 +300,8 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
         await db.updateTable('users').set({ password_hash: await hasher.hash(password) }).where('id', '=', row.id).execute();
       }
       // 5. Second factor: always asked once enrolled; required by role, policy or flag.
-      const user = await users.get(row.id);
       if (user?.mfaEnrolled) return { kind: 'mfa', preAuthId: await newPreAuth({ userId: row.id, account, stage: 'mfa' }) };
-      if (mustUseMfa(snapshot.roles, user?.mfaRequired ?? true, deps.mfaRequiredRoles)) {
-        return { kind: 'enrol', preAuthId: await newPreAuth({ userId: row.id, account, stage: 'enrol' }) };
-      }
+      if (mustEnrol) return { kind: 'enrol', preAuthId: await newPreAuth({ userId: row.id, account, stage: 'enrol' }) };
       return { kind: 'signed_in', signedIn: await startSession(snapshot, account, 'none', context) };
     },
 

@@ -99,5 +99,5 @@ export async function setupSignIn(fresh: ReturnType<typeof useTestDatabase>) {
     return page.events.map((e) => JSON.parse(e.details) as Record<string, unknown>);
   };
   const currentCode = () => totp(base32Decode(secret), now);
-  return { clock, db, state, signIn, lockout, hasher, users, user, ctx, reported, failures, currentCode, codesChecked, argon2Calls };
+  return { clock, db, state, signIn, lockout, hasher, users, mfa, user, ctx, reported, failures, currentCode, codesChecked, argon2Calls };
 }
