@@ -97,8 +97,9 @@ describe('live view: input runs only under a recent check of the viewer’s acce
     client.close();
   });
 
+  // A period of 0: every operation waits for a check of its own (a passed check of the same millisecond would otherwise let one through).
   it('drops the input that follows a withdrawn grant and closes the view with access_revoked (4403)', async () => {
-    const { client, inputs, answer } = await stand(1);
+    const { client, inputs, answer } = await stand(0);
     client.send({ type: 'text', text: 'before' });
     await vi.waitFor(() => expect(inputs).toEqual([{ type: 'text', text: 'before' }]), { timeout: 10_000 });
     answer('refuse');
@@ -109,7 +110,7 @@ describe('live view: input runs only under a recent check of the viewer’s acce
   });
 
   it('fails closed: an access check that cannot be made drops the input and closes the view as unavailable (4503)', async () => {
-    const { client, inputs, answer } = await stand(1);
+    const { client, inputs, answer } = await stand(0);
     answer('fail');
     client.send({ type: 'text', text: 'unchecked' });
     client.send({ type: 'paste', text: 'unchecked paste' });
