@@ -63,6 +63,12 @@ export interface WebSessions {
   revokeAllForUser(userId: string, by: Principal | null, reason: string): Promise<number>;
   /** Membership or role change: update the principal snapshot in the user's live sessions (rotation happens at their next request). */
   refreshUser(user: SessionUser): Promise<void>;
+  /**
+   * The principal of a live session as it is now (snapshot refreshed by {@link refreshUser}), by its public id; null
+   * when it has ended, was revoked or has timed out. Read-only: no last-seen touch, no rotation, no end recorded, so a
+   * long-lived connection (the live view) can follow its session without keeping it alive or moving its cookie.
+   */
+  current(sessionId: string): Promise<Principal | null>;
   listForUser(userId: string): Promise<SessionSummary[]>;
   /** The OIDC facts kept for RP-initiated logout, for a session id (null when gone or not from OIDC). */
   oidcOf(sessionId: string): Promise<{ idTokenHint?: string | undefined; sid?: string | undefined } | null>;
@@ -91,6 +97,7 @@ const SESSION_VALUE_SHAPE = /^wss_[A-Za-z0-9_-]{43}$/;
 const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MINUTE_MS = 60_000;
 const RACE_RETRIES = 5;
+const LAST_FOUND_LIMIT = 10_000;
 
 export type SessionEndReason = 'idle_timeout' | 'absolute_timeout';
 
@@ -127,6 +134,12 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
     }
     return touches.get(idHash) ?? olderTouches.get(idHash);
   };
+  /**
+   * Where current() last found a session (session id → id hash): asked again, it reads that key (the store's primary key,
+   * and the per-node cache's) instead of searching by session id, which the database answers by scanning every session.
+   * A key that no longer holds the session (rotated, revoked) falls back to the search. Bounded; the oldest go first.
+   */
+  const lastFound = new Map<string, string>();
   const systemActor: Actor = deps.systemActor ?? { kind: 'system', id: 'webasset', name: 'webasset' };
   const onError = deps.onError ?? (() => undefined);
 
@@ -371,6 +384,24 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
         // A record revoked meanwhile stays revoked: update() never writes a missing one.
         await store.update(idHash, next, expiresAt(next));
       }
+    },
+
+    async current(sessionId) {
+      if (typeof sessionId !== 'string' || !UUID_SHAPE.test(sessionId)) return null;
+      const hinted = lastFound.get(sessionId);
+      let record = hinted === undefined ? null : await store.get(hinted);
+      if (record?.sessionId !== sessionId) {
+        lastFound.delete(sessionId);
+        const found = await store.findBySessionId(sessionId);
+        record = found?.record ?? null;
+        if (found) {
+          if (lastFound.size >= LAST_FOUND_LIMIT) lastFound.delete(lastFound.keys().next().value!);
+          lastFound.set(sessionId, found.idHash);
+        }
+      }
+      // A timed-out session is left for resolve() or the sweep to end and record: this read writes nothing.
+      if (!record || endReason(record, clock.now()) !== null) return null;
+      return principalOf(record);
     },
 
     async listForUser(userId) {

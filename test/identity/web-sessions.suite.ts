@@ -194,6 +194,61 @@ export function webSessionsSuite(fresh: FreshDatabase, setup: (clock: ManualCloc
     expect((await a.resolve(cookieValue))?.rotate).toBe(false);
   });
 
+  it('tells the current principal of a live session by its id (refreshed snapshot, across a rotation), null once it has ended, and never writes', async () => {
+    const { a, b, clock, user, audit, backend, events } = await open();
+    // A third node whose store writes are counted: current() must make none (no touch, no rotation, no end).
+    const writes: string[] = [];
+    const own = backend.store();
+    const counted = new Proxy(own, {
+      get(target, key) {
+        const value: unknown = Reflect.get(target, key);
+        if (typeof value !== 'function') return value;
+        const fn = value as (...args: unknown[]) => unknown;
+        return (...args: unknown[]) => {
+          if (['insert', 'update', 'remove', 'move', 'sweep'].includes(String(key))) writes.push(String(key));
+          return fn.apply(target, args);
+        };
+      },
+    });
+    const c = createWebSessions({ store: counted, trail: audit.trail, clock, ids: randomIds, idleMs: IDLE, absoluteMs: ABSOLUTE, sweepIntervalMs: 0 });
+    fresh.defer(() => c.close());
+    const s = await a.create({ user, mfa: true, method: 'password', context });
+    const lastSeen = async () => (await own.findBySessionId(s.sessionId))?.record.lastSeenAt;
+    const createdSeen = await lastSeen();
+
+    expect(await c.current(s.sessionId)).toMatchObject({ kind: 'user', id: user.id, roles: ['operator'], groups: [], via: 'session', mfa: true, sessionId: s.sessionId });
+    const tellers = { id: '00000000-0000-4000-8000-0000000000a1', name: 'tellers' };
+    await b.refreshUser({ ...user, roles: [], groups: [tellers] });
+    expect(await c.current(s.sessionId)).toMatchObject({ roles: [], groups: [tellers], sessionId: s.sessionId });
+    // Rotation moves the session to a new key; it is the same session.
+    const rotated = await b.rotate(s.cookieValue);
+    expect(await c.current(s.sessionId)).toMatchObject({ id: user.id, groups: [tellers], sessionId: s.sessionId });
+    expect(await c.current('00000000-0000-4000-8000-000000000000')).toBeNull();
+    expect(await c.current("' OR 1=1 --")).toBeNull();
+
+    // Asked for well past the touch interval, it keeps last-seen where it was: it alone does not keep a session alive.
+    clock.advance(IDLE - MINUTE);
+    expect(await c.current(s.sessionId)).not.toBeNull();
+    expect(await lastSeen()).toBe(createdSeen);
+    clock.advance(2 * MINUTE);
+    expect(await c.current(s.sessionId)).toBeNull();
+    expect(writes).toEqual([]);
+    // The idle end is left for resolve() or the sweep to record, once.
+    expect(await events('session.ended')).toEqual([]);
+    expect(await a.resolve(rotated.cookieValue)).toBeNull();
+
+    const revoked = await a.create({ user, mfa: false, method: 'password', context });
+    const everywhere = await a.create({ user, mfa: false, method: 'password', context });
+    expect(await c.current(revoked.sessionId)).toMatchObject({ sessionId: revoked.sessionId });
+    expect(await c.current(everywhere.sessionId)).toMatchObject({ sessionId: everywhere.sessionId });
+    expect(await b.revoke(revoked.sessionId, ADMIN, 'admin')).toBe(true);
+    expect(await c.current(revoked.sessionId)).toBeNull();
+    expect(await c.current(everywhere.sessionId)).not.toBeNull();
+    expect(await b.revokeAllForUser(user.id, null, 'logout_all')).toBe(1);
+    expect(await c.current(everywhere.sessionId)).toBeNull();
+    expect(writes).toEqual([]);
+  });
+
   it('revokes one session: by its owner (session.ended) or by someone else (session.revoked); unknown ids are false', async () => {
     const { a, b, user, events } = await open();
     const mine = await a.create({ user, mfa: false, method: 'password', context });
