@@ -203,7 +203,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   }
   if (deps.mcp) await app.register(mcpRoutes, { ...deps.mcp, trail: deps.trail, publicUrl: deps.publicUrl, relay: deps.sessionRelay });
   if (deps.sessionRelay) app.addHook('onClose', async () => deps.sessionRelay!.close());
-  await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [], relay: deps.liveViewRelay, pingIntervalMs: deps.liveViewPingMs });
+  await app.register(liveViewRoutes, { sessions: deps.liveSessions, trail: deps.trail, publicUrl: deps.publicUrl, corsOrigins: deps.corsOrigins ?? [], relay: deps.liveViewRelay, pingIntervalMs: deps.liveViewPingMs, webSessions: deps.sessions });
   await app.register(authOptionsRoutes, { localAccounts: deps.accounts !== undefined, sso: Boolean(deps.oidc), lockout: deps.lockout ?? null });
   await app.register(myAssetsRoutes, { access: deps.access });
   await app.register(webUiRoutes, { dir: deps.webUiDir });

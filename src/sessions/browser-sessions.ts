@@ -142,14 +142,15 @@ export function createBrowserSessions(deps: BrowserSessionsDeps): BrowserSession
       if (!record) throw new AppError('not_found', { publicMessage: 'No such session.' });
       if (record.userId !== principal.id && mode === 'control') throw new AppError('not_found', { publicMessage: 'No such session.' });
       // The owner's view, control or not, holds as long as the owner may connect; anyone else's as long as they may watch.
-      const recheck =
-        record.userId === principal.id
-          ? () => mayStillConnect(record, principal, context)
-          : () =>
-              // Recorded as auth.denied when refused, but answered as if it did not exist.
-              access.authorizeAsset(principal, 'watch', record.assetId, context).catch((error: unknown) => {
-                throw error instanceof AppError && error.code === 'forbidden' ? new AppError('not_found', { publicMessage: 'No such session.' }) : error;
-              });
+      // A later check is made with the viewer as they are then (groups and roles change under an open view), never as someone else.
+      const recheck = async (viewer: Principal = principal) => {
+        if (viewer.id !== principal.id) throw new AppError('not_found', { publicMessage: 'No such session.' });
+        if (record.userId === principal.id) return mayStillConnect(record, viewer, context);
+        // Recorded as auth.denied when refused, but answered as if it did not exist.
+        await access.authorizeAsset(viewer, 'watch', record.assetId, context).catch((error: unknown) => {
+          throw error instanceof AppError && error.code === 'forbidden' ? new AppError('not_found', { publicMessage: 'No such session.' }) : error;
+        });
+      };
       await recheck();
       if (record.state === 'ended') throw new AppError('session_ended');
       const s = live.sessions.get(id);

@@ -45,9 +45,10 @@ export interface AttachedSession {
   /**
    * The check `attach` made, made again now (`connect` for the owner, `watch` for anyone else): an open view lives
    * only as long as it holds. A refusal is recorded (auth.denied, with its reason) and thrown as `not_found`; a
-   * store that cannot answer throws its own error.
+   * store that cannot answer throws its own error. `viewer`: the viewer as they are now (fresh roles and groups);
+   * the principal they attached as when absent. Another user's principal is refused.
    */
-  recheck(): Promise<void>;
+  recheck(viewer?: Principal): Promise<void>;
   /** Called once when the session ends; returns the unsubscribe function, which also records the viewer as gone (recording event `viewer` detached). */
   onEnd(listener: (reason: EndReason) => void): () => void;
   /** Control views only (the owner): downloads kept for them and file choosers waiting for their files. */

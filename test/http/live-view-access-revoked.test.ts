@@ -5,8 +5,10 @@ import { call, CLI, sessionCaller, type Caller } from './admin-callers.js';
 import { addPortalAsset, LiveClient, startPortalSite, startSession, type PortalSite } from './live-view-fixtures.js';
 
 // An open live view holds only as long as the grant it was attached under: a withdrawn grant (deleted,
-// or a time window that closed) ends the view of the controller and of a watcher, recorded as auth.denied
-// with the reason; an access check that cannot be made ends it too (fail closed). Real server and Chromium.
+// or a time window that closed, or held through a group the viewer left) ends the view of the controller
+// and of a watcher, recorded as auth.denied with the reason; an access check that cannot be made ends it
+// too (fail closed); a web session that ends (sign-out, revoked by an administrator) ends it as `signed out`.
+// Real server and Chromium.
 
 describe('live view: an open view loses its access when the grant goes', () => {
   const PASSWORD = 'revoked-view-canary-Pa55word-7d1e';
@@ -43,11 +45,24 @@ describe('live view: an open view loses its access when the grant goes', () => {
     return grant!.id;
   }
 
-  /** A live control view of a new session of `owner` on a new portal asset, showing frames. */
-  async function controlled(name: string, watchers: Caller[] = []): Promise<{ owner: Caller; assetId: string; sessionId: string; control: LiveClient }> {
+  /**
+   * A live control view of a new session of `owner` on a new portal asset, showing frames. `throughGroup`: the owner's
+   * connect grant is held by that group (the owner is made its member) instead of by the owner.
+   */
+  async function controlled(
+    name: string,
+    watchers: Caller[] = [],
+    options: { throughGroup?: { id: string } } = {},
+  ): Promise<{ owner: Caller; assetId: string; sessionId: string; control: LiveClient }> {
     const owner = await sessionCaller(ts, `${name}-owner`, ['operator']);
     const assetId = `${name}-portal`;
-    await addPortalAsset(ts, site, { assetId, password: PASSWORD, connect: [owner], watch: watchers });
+    const group = options.throughGroup;
+    await addPortalAsset(ts, site, { assetId, password: PASSWORD, connect: group ? [] : [owner], watch: watchers });
+    if (group) {
+      await ts.services.grants.create({ subjectKind: 'group', subjectId: group.id, assetId, actions: ['connect'] }, CLI);
+      // The web session's snapshot now has the group; the owner's next request follows the rotation it asks for.
+      await ts.services.groups.addMember(group.id, owner.userId!, CLI);
+    }
     const sessionId = await startSession(ts, owner, assetId);
     const control = open(owner, sessionId);
     await control.until(() => control.frames.length >= 1, 'a frame for the controller');
@@ -126,5 +141,51 @@ describe('live view: an open view loses its access when the grant goes', () => {
     } finally {
       await sql`ALTER TABLE permissions_away RENAME TO permissions`.execute(db);
     }
+  });
+  it('closes the control view (4403, auth.denied) once the owner leaves the group its grant is held through, though they stay in another group', async () => {
+    const tellers = await ts.services.groups.create({ name: 'view-tellers' }, CLI);
+    const clerks = await ts.services.groups.create({ name: 'view-clerks' }, CLI);
+    const { owner, assetId, sessionId, control } = await controlled('left-group', [], { throughGroup: tellers });
+    await ts.services.groups.addMember(clerks.id, owner.userId!, CLI);
+
+    const removed = await call(ts, admin, 'DELETE', `/api/admin/groups/${tellers.id}/members/${owner.userId}`);
+    expect(removed.status).toBe(204);
+
+    const moving = keepMoving(control);
+    expect(await closedAs(control)).toEqual({ code: 4403, reason: 'access revoked' });
+    await moving;
+    expect(control.text('error')).toMatchObject({ code: 'access_revoked' });
+    expect(await denials(owner.userId!)).toContainEqual({ target: assetId, details: expect.objectContaining({ action: 'connect', reason: 'no_grant' }) as unknown });
+    // Still in a group, so the session itself was not ended: only the view lost its access.
+    expect(await call(ts, admin, 'GET', `/api/sessions/${sessionId}`)).toMatchObject({ status: 200, json: { state: 'active' } });
+  });
+
+  /** The web session behind the view ends (`end`); the view closes as signed out, the browser session goes on, and no secret is written anywhere. */
+  async function signedOutBy(name: string, end: (owner: Caller) => Promise<{ status: number }>) {
+    const { owner, sessionId, control } = await controlled(name);
+    const { cookie } = owner.headers('GET');
+    const { 'x-csrf-token': csrfToken } = owner.headers('POST');
+
+    expect((await end(owner)).status).toBeLessThan(300);
+
+    expect(await closedAs(control)).toEqual({ code: 4401, reason: 'signed out' });
+    expect(control.text('error')).toMatchObject({ code: 'signed_out' });
+    expect(await call(ts, admin, 'GET', `/api/sessions/${sessionId}`)).toMatchObject({ status: 200, json: { state: 'active' } });
+    expect(await denials(owner.userId!)).toEqual([]);
+    await ts.services.audit.trail.flush();
+    const { rows } = await sql<{ details: string }>`SELECT details FROM audit_events`.execute(ts.services.database.db);
+    const cookieValue = cookie!.replace(/^webasset=/, '');
+    for (const secret of [cookieValue, csrfToken!]) {
+      expect(JSON.stringify(rows)).not.toContain(secret);
+      expect(ts.logs.text()).not.toContain(secret);
+    }
+  }
+
+  it('closes the control view as signed out (4401) when its owner signs out', async () => {
+    await signedOutBy('signs-out', (owner) => call(ts, owner, 'POST', '/api/auth/logout'));
+  });
+
+  it('closes the control view as signed out (4401) when an administrator revokes the owner’s web sessions', async () => {
+    await signedOutBy('revoked-web', (owner) => call(ts, admin, 'DELETE', `/api/admin/users/${owner.userId}/sessions`));
   });
 });

@@ -24,6 +24,10 @@ interface Stand {
   rechecks: () => number;
   /** What the next checks answer: pass, refuse (not_found, as sessions/ answers a refusal) or fail (the store is down). */
   answer: (next: 'pass' | 'refuse' | 'fail') => void;
+  /** The viewer each recheck() was asked about. */
+  checkedAs: Array<Principal | undefined>;
+  /** What the web session behind the view says next: the viewer as it is now, gone (null), or no answer (the store is down). */
+  session: (next: Principal | null | 'fail') => void;
 }
 
 const servers: WebSocketServer[] = [];
@@ -34,10 +38,13 @@ afterEach(async () => {
   }
 });
 
-async function stand(accessRecheckMs: number): Promise<Stand> {
+/** `followSession`: the view follows a web session (as a cookie viewer's does), which answers `session(...)`. */
+async function stand(accessRecheckMs: number, options: { followSession?: boolean } = {}): Promise<Stand> {
   const inputs: LiveInputEvent[] = [];
   let rechecks = 0;
   let answer: 'pass' | 'refuse' | 'fail' = 'pass';
+  const checkedAs: Array<Principal | undefined> = [];
+  let session: Principal | null | 'fail' = OWNER;
   const browser: LiveBrowser = {
     startScreencast: () => Promise.resolve(() => Promise.resolve()),
     input: (event) => {
@@ -59,8 +66,9 @@ async function stand(accessRecheckMs: number): Promise<Stand> {
         browser,
         touch: () => undefined,
         onEnd: () => () => undefined,
-        recheck: () => {
+        recheck: (viewer?: Principal) => {
           rechecks++;
+          checkedAs.push(viewer);
           if (answer === 'refuse') return Promise.reject(new AppError('not_found'));
           if (answer === 'fail') return Promise.reject(new AppError('database_unavailable'));
           return Promise.resolve();
@@ -81,11 +89,14 @@ async function stand(accessRecheckMs: number): Promise<Stand> {
       slots: createViewerSlots(),
       roster: createWatcherRoster(),
       accessRecheckMs,
+      ...(options.followSession
+        ? { currentViewer: () => (session === 'fail' ? Promise.reject(new AppError('shared_state_unavailable')) : Promise.resolve(session)) }
+        : {}),
     }),
   );
   const client = new LiveClient(new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/`), true);
   await client.until(() => client.text('state') !== undefined, 'the state message');
-  return { client, inputs, rechecks: () => rechecks, answer: (next) => void (answer = next) };
+  return { client, inputs, rechecks: () => rechecks, answer: (next) => void (answer = next), checkedAs, session: (next) => void (session = next) };
 }
 
 describe('live view: input runs only under a recent check of the viewer’s access', () => {
@@ -123,5 +134,34 @@ describe('live view: input runs only under a recent check of the viewer’s acce
     const { client, answer } = await stand(20);
     answer('refuse');
     expect(await client.closed).toEqual({ code: 4403, reason: 'access revoked' });
+  });
+  it('checks a viewer who follows a web session as that session has them now (groups changed since the upgrade)', async () => {
+    const { client, inputs, checkedAs, session } = await stand(0, { followSession: true });
+    const moved: Principal = { ...OWNER, groups: [{ id: 'g-2', name: 'clerks' }] };
+    session(moved);
+    client.send({ type: 'text', text: 'checked' });
+    await vi.waitFor(() => expect(inputs).toEqual([{ type: 'text', text: 'checked' }]), { timeout: 10_000 });
+    expect(checkedAs).toContainEqual(moved);
+    client.close();
+  });
+
+  it('drops the input that follows the end of the viewer’s web session and closes the view as signed out (4401)', async () => {
+    const { client, inputs, session, rechecks } = await stand(0, { followSession: true });
+    session(null);
+    const before = rechecks();
+    client.send({ type: 'text', text: 'after sign-out' });
+    expect(await client.closed).toEqual({ code: 4401, reason: 'signed out' });
+    expect(client.text('error')).toMatchObject({ code: 'signed_out' });
+    expect(inputs).toEqual([]);
+    // Nobody is left to decide for: no access decision is made for a session that has ended.
+    expect(rechecks()).toBe(before);
+  });
+
+  it('fails closed when the web session cannot be read: the input is dropped and the view closes as unavailable (4503)', async () => {
+    const { client, inputs, session } = await stand(0, { followSession: true });
+    session('fail');
+    client.send({ type: 'text', text: 'unchecked' });
+    expect(await client.closed).toEqual({ code: 4503, reason: 'unavailable' });
+    expect(inputs).toEqual([]);
   });
 });

@@ -72,8 +72,8 @@ describe('live view socket: messages and reconnection', () => {
     expect(parseServerMessage('not json')).toBeNull();
     expect(parseServerMessage('null')).toBeNull();
   });
-  it('opens the socket again after any close but the end, not found, too many viewers and a protocol error', () => {
-    for (const code of [4410, 4404, 4429, 4400]) expect(isTerminalClose(code), String(code)).toBe(true);
+  it('opens the socket again after any close but the end, not found, access revoked, signed out, too many viewers and a protocol error', () => {
+    for (const code of [4410, 4404, 4403, 4401, 4429, 4400]) expect(isTerminalClose(code), String(code)).toBe(true);
     for (const code of [1000, 1001, 1006, 1011, 4500, 4503]) expect(isTerminalClose(code), String(code)).toBe(false);
   });
   it('waits longer after each failed attempt, up to 10 s, half of each wait random', () => {

@@ -32,6 +32,11 @@ export interface LiveConnectionDeps {
   pingIntervalMs?: number;
   /** How long a passed check of the viewer's access holds before the view is checked again (ACCESS_RECHECK_MS). */
   accessRecheckMs?: number;
+  /**
+   * The viewer as they are now, for each check of their access: a web session's current principal (groups and roles
+   * as refreshed since the upgrade), null once that session has ended. Absent: the principal of the upgrade.
+   */
+  currentViewer?: () => Promise<Principal | null>;
 }
 
 /** Messages that arrive while the session is being attached; more is a client that does not wait. */
@@ -87,6 +92,8 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   /** Once a check refused or failed, every later operation is refused without asking again. */
   let accessLost: { error: unknown } | null = null;
   let accessTimer: NodeJS.Timeout | null = null;
+  /** Thrown by a check that found the viewer's web session gone; told apart from a refusal by identity. */
+  const signedOut = new Error('signed out');
   let viewport: Viewport = DEFAULT_VIEWPORT;
   /** Page size (CSS pixels) of the frames sent lately, as the browser reports it. */
   let pageSize: Viewport | null = null;
@@ -329,8 +336,14 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     if (accessLost) return Promise.reject(accessLost.error);
     if (accessCheck) return accessCheck;
     const askedAt = Date.now();
-    accessCheck = handle!
-      .recheck()
+    const attached = handle!;
+    // Through then(), so a lookup that throws at once fails the check like one that rejects.
+    accessCheck = Promise.resolve()
+      .then(() => (deps.currentViewer ? deps.currentViewer() : deps.principal))
+      .then((principal) => {
+        if (principal === null) throw signedOut;
+        return attached.recheck(principal);
+      })
       .then(
         () => {
           accessValidUntil = askedAt + accessRecheckMs;
@@ -349,6 +362,10 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
 
   function accessWithdrawn(error: unknown): void {
     if (finished) return;
+    if (error === signedOut) {
+      outbox.send(errorMessage('signed_out'));
+      return finish(CLOSE.signedOut, 'signed out');
+    }
     const code: string = isAppError(error) ? error.code : 'internal';
     // recheck() answers a refusal as not_found, as attach does; this viewer saw the session, so the close says what happened.
     if (code !== 'not_found' && code !== 'forbidden') return refuse(error);

@@ -81,6 +81,7 @@ export const LIVE_ERRORS = {
   file_chooser_closed: 'This file chooser no longer waits for files.',
   unavailable: 'The session cannot be shown right now; try again shortly.',
   access_revoked: 'Your access to this session was withdrawn; the view is closed.',
+  signed_out: 'You are signed out; sign in again to see this session.',
   internal: 'An internal error occurred.',
 } as const;
 export type LiveErrorCode = keyof typeof LIVE_ERRORS;
@@ -93,6 +94,8 @@ export const CLOSE = {
   notFound: 4404,
   /** The grant this open view was attached under no longer holds (`auth.denied` records why); opening it again is refused. */
   accessRevoked: 4403,
+  /** The viewer's web session ended (sign-out, sign-out everywhere, revoked by an administrator, timed out); the browser session goes on. */
+  signedOut: 4401,
   /** The session has MAX_VIEWERS_PER_SESSION viewers already. */
   tooManyViewers: 4429,
   /** Too many invalid messages in a row. */

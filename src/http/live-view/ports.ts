@@ -67,9 +67,9 @@ export interface LiveHandle {
   /**
    * Applies again the decision that let this view attach (`connect` for the owner's control view, `watch` for a watcher),
    * now: resolves while it still holds; otherwise records `auth.denied` with the reason and throws `not_found`, or the
-   * store's error when the decision cannot be made.
+   * store's error when the decision cannot be made. Made for `viewer` (the viewer as they are now) when given.
    */
-  recheck(): Promise<void>;
+  recheck(viewer?: Principal): Promise<void>;
   /** Called once when the session ends; returns the unsubscribe function. */
   onEnd(listener: (reason: LiveEndReason) => void): () => void;
   /** The owner's (control) view only: downloads kept for them, file choosers waiting for their files. */

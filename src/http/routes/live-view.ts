@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuditTrail } from '../../audit/index.js';
 import { AppError } from '../../core/index.js';
+import type { Principal, WebSessions } from '../../identity/index.js';
 import { runLiveConnection } from '../live-view/connection.js';
 import { createUpgradeOriginCheck } from '../live-view/origin.js';
 import type { LiveViewRelay } from '../live-view/relay.js';
@@ -20,6 +21,8 @@ export interface LiveViewRouteDeps {
   relay?: LiveViewRelay | undefined;
   /** How often each viewer is pinged (WEBASSET_LIVE_VIEW_PING_SECONDS); unset: live-view/heartbeat.ts's default. */
   pingIntervalMs?: number | undefined;
+  /** Web sessions, read by id (never through the cookie, which a read would rotate): each access check uses the viewer as they are now. */
+  webSessions?: Pick<WebSessions, 'current'> | undefined;
 }
 
 const NO_SESSIONS: LiveSessions = {
@@ -66,11 +69,13 @@ export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDe
     },
     wsHandler: (socket, request) => {
       if (deps.relay?.take(socket, request)) return;
+      const principal = request.principal!;
       runLiveConnection({
         socket,
         sessions: deps.sessions ?? NO_SESSIONS,
         // Authenticated routes always have a principal (route-access.ts refuses otherwise).
-        principal: request.principal!,
+        principal,
+        ...viewerLookup(principal, deps.webSessions),
         sessionId: request.params.id,
         context: contextOf(request),
         log: request.log,
@@ -86,4 +91,14 @@ export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDe
   app.get('/sessions/:id/view', { config: { access: { kind: 'authenticated' } }, schema: { params: sessionParams } }, async (_request, reply) =>
     reply.type('text/html; charset=utf-8').send(page),
   );
+}
+
+/**
+ * A viewer signed in with a web session is checked as that session says now: refreshed groups and roles, and null once
+ * it has ended, which closes the view. A bearer-token viewer has no session to follow; it keeps the principal of the upgrade.
+ */
+function viewerLookup(principal: Principal, webSessions: Pick<WebSessions, 'current'> | undefined): { currentViewer?: () => Promise<Principal | null> } {
+  const sessionId = principal.sessionId;
+  if (principal.via !== 'session' || sessionId === undefined || !webSessions) return {};
+  return { currentViewer: () => webSessions.current(sessionId) };
 }

@@ -2,11 +2,12 @@
 
 /**
  * Close codes after which opening the socket again cannot help: the session ended (4410), is not
- * there or not the caller's (4404), has as many viewers as it may (4429), or this page sent nonsense
- * (4400). Any other close (a dropped network, 1006; a server going away, 1001; unavailable, 4503)
- * is tried again: the session lives on the server whether a viewer is connected or not.
+ * there or not the caller's (4404), the caller's access to it was withdrawn (4403), the caller is
+ * signed out (4401; the cookie is dead), it has as many viewers as it may (4429), or this page sent
+ * nonsense (4400). Any other close (a dropped network, 1006; a server going away, 1001; unavailable,
+ * 4503) is tried again: the session lives on the server whether a viewer is connected or not.
  */
-export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4410, 4404, 4429, 4400]);
+export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4410, 4404, 4403, 4401, 4429, 4400]);
 
 export function isTerminalClose(code: number): boolean {
   return TERMINAL_CLOSE_CODES.has(code);
