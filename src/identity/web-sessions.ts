@@ -65,10 +65,12 @@ export interface WebSessions {
   refreshUser(user: SessionUser): Promise<void>;
   /**
    * The principal of a live session as it is now (snapshot refreshed by {@link refreshUser}), by its public id; null
-   * when it has ended, was revoked or has timed out. Read-only: no last-seen touch, no rotation, no end recorded, so a
-   * long-lived connection (the live view) can follow its session without keeping it alive or moving its cookie.
+   * when it has ended, was revoked or has timed out. No rotation and no end recorded, so a long-lived connection (the
+   * live view) can follow its session without moving its cookie. It writes only with `active` (the person did something
+   * through that connection): then, like a request with the cookie, it moves last-seen on when a touch is due, so
+   * someone working in the live view is not signed out for idleness.
    */
-  current(sessionId: string): Promise<Principal | null>;
+  current(sessionId: string, options?: { active?: boolean }): Promise<Principal | null>;
   listForUser(userId: string): Promise<SessionSummary[]>;
   /** The OIDC facts kept for RP-initiated logout, for a session id (null when gone or not from OIDC). */
   oidcOf(sessionId: string): Promise<{ idTokenHint?: string | undefined; sid?: string | undefined } | null>;
@@ -126,6 +128,25 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
   let touches = new Map<string, Touch>();
   let olderTouches = new Map<string, Touch>();
   let touchesSince = clock.now();
+  /** Moves last-seen on when it is due (one write per session and interval, shared by concurrent callers); false when the session is gone. */
+  const touchIfDue = async (idHash: string, record: SessionRecord, now: number): Promise<boolean> => {
+    if (now - record.lastSeenAt < touchEveryMs) return true;
+    let touch = touchOf(idHash, now);
+    // A touch at or before the time read is older than the record: this one is due anew.
+    if (touch === undefined || touch.at <= record.lastSeenAt) {
+      const touched = { ...record, lastSeenAt: now };
+      touch = { at: now, written: store.update(idHash, touched, expiresAt(touched)) };
+      touches.set(idHash, touch);
+      // A failed write is not remembered: the next check tries again rather than failing for minutes.
+      const failed = touch;
+      failed.written.catch(() => {
+        if (touches.get(idHash) === failed) touches.delete(idHash);
+        if (olderTouches.get(idHash) === failed) olderTouches.delete(idHash);
+      });
+    }
+    return touch.written;
+  };
+
   const touchOf = (idHash: string, now: number) => {
     if (now - touchesSince >= touchEveryMs) {
       olderTouches = now - touchesSince >= 2 * touchEveryMs ? new Map<string, Touch>() : touches;
@@ -293,23 +314,8 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
       if (!found) return null;
       const { idHash, record } = found;
       const now = clock.now();
-      if (now - record.lastSeenAt >= touchEveryMs) {
-        let touch = touchOf(idHash, now);
-        // A touch at or before the time read is older than the record: this one is due anew.
-        if (touch === undefined || touch.at <= record.lastSeenAt) {
-          const touched = { ...record, lastSeenAt: now };
-          touch = { at: now, written: store.update(idHash, touched, expiresAt(touched)) };
-          touches.set(idHash, touch);
-          // A failed write is not remembered: the next check tries again rather than failing for minutes.
-          const failed = touch;
-          failed.written.catch(() => {
-            if (touches.get(idHash) === failed) touches.delete(idHash);
-            if (olderTouches.get(idHash) === failed) olderTouches.delete(idHash);
-          });
-        }
-        // Gone meanwhile (revoked on another node): refused like any unknown session.
-        if (!(await touch.written)) return null;
-      }
+      // Gone meanwhile (revoked on another node): refused like any unknown session.
+      if (!(await touchIfDue(idHash, record, now))) return null;
       return { principal: principalOf(record), csrfToken: record.csrfToken, rotate: record.rotatePending === true };
     },
 
@@ -386,21 +392,25 @@ export function createWebSessions(deps: WebSessionsDeps): WebSessions & { sweep(
       }
     },
 
-    async current(sessionId) {
+    async current(sessionId, options = {}) {
       if (typeof sessionId !== 'string' || !UUID_SHAPE.test(sessionId)) return null;
       const hinted = lastFound.get(sessionId);
       let record = hinted === undefined ? null : await store.get(hinted);
+      let idHash = hinted;
       if (record?.sessionId !== sessionId) {
         lastFound.delete(sessionId);
         const found = await store.findBySessionId(sessionId);
         record = found?.record ?? null;
+        idHash = found?.idHash;
         if (found) {
           if (lastFound.size >= LAST_FOUND_LIMIT) lastFound.delete(lastFound.keys().next().value!);
           lastFound.set(sessionId, found.idHash);
         }
       }
-      // A timed-out session is left for resolve() or the sweep to end and record: this read writes nothing.
-      if (!record || endReason(record, clock.now()) !== null) return null;
+      const now = clock.now();
+      // A timed-out session is left for resolve() or the sweep to end and record.
+      if (!record || idHash === undefined || endReason(record, now) !== null) return null;
+      if (options.active === true && !(await touchIfDue(idHash, record, now))) return null;
       return principalOf(record);
     },
 

@@ -28,6 +28,8 @@ interface Stand {
   checkedAs: Array<Principal | undefined>;
   /** What the web session behind the view says next: the viewer as it is now, gone (null), or no answer (the store is down). */
   session: (next: Principal | null | 'fail') => void;
+  /** For each lookup of the web session: whether the viewer had sent input since the check before (activity). */
+  lookups: boolean[];
 }
 
 const servers: WebSocketServer[] = [];
@@ -45,6 +47,7 @@ async function stand(accessRecheckMs: number, options: { followSession?: boolean
   let answer: 'pass' | 'refuse' | 'fail' = 'pass';
   const checkedAs: Array<Principal | undefined> = [];
   let session: Principal | null | 'fail' = OWNER;
+  const lookups: boolean[] = [];
   const browser: LiveBrowser = {
     startScreencast: () => Promise.resolve(() => Promise.resolve()),
     input: (event) => {
@@ -90,13 +93,18 @@ async function stand(accessRecheckMs: number, options: { followSession?: boolean
       roster: createWatcherRoster(),
       accessRecheckMs,
       ...(options.followSession
-        ? { currentViewer: () => (session === 'fail' ? Promise.reject(new AppError('shared_state_unavailable')) : Promise.resolve(session)) }
+        ? {
+            currentViewer: (active: boolean) => {
+              lookups.push(active);
+              return session === 'fail' ? Promise.reject(new AppError('shared_state_unavailable')) : Promise.resolve(session);
+            },
+          }
         : {}),
     }),
   );
   const client = new LiveClient(new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/`), true);
   await client.until(() => client.text('state') !== undefined, 'the state message');
-  return { client, inputs, rechecks: () => rechecks, answer: (next) => void (answer = next), checkedAs, session: (next) => void (session = next) };
+  return { client, inputs, rechecks: () => rechecks, answer: (next) => void (answer = next), checkedAs, session: (next) => void (session = next), lookups };
 }
 
 describe('live view: input runs only under a recent check of the viewer’s access', () => {
@@ -142,6 +150,15 @@ describe('live view: input runs only under a recent check of the viewer’s acce
     client.send({ type: 'text', text: 'checked' });
     await vi.waitFor(() => expect(inputs).toEqual([{ type: 'text', text: 'checked' }]), { timeout: 10_000 });
     expect(checkedAs).toContainEqual(moved);
+    client.close();
+  });
+
+  it('tells the web session of the viewer’s input, so someone working only in the view is not signed out for idleness', async () => {
+    const { client, inputs, lookups } = await stand(0, { followSession: true });
+    const before = lookups.length;
+    client.send({ type: 'text', text: 'working' });
+    await vi.waitFor(() => expect(inputs).toEqual([{ type: 'text', text: 'working' }]), { timeout: 10_000 });
+    expect(lookups.slice(before)).toContain(true);
     client.close();
   });
 

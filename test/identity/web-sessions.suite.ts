@@ -249,6 +249,24 @@ export function webSessionsSuite(fresh: FreshDatabase, setup: (clock: ManualCloc
     expect(writes).toEqual([]);
   });
 
+  it('keeps a session alive through current() only when asked as activity (someone working in the live view), one touch per interval', async () => {
+    const { a, clock, user } = await open();
+    const s = await a.create({ user, mfa: true, method: 'password', context });
+    const idle = await a.create({ user, mfa: true, method: 'password', context });
+    // Three stretches of most of the idle timeout, each ended by activity through current(): still alive, unlike a session asked about passively.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(IDLE - MINUTE);
+      expect(await a.current(s.sessionId, { active: true }), `stretch ${i + 1}`).toMatchObject({ sessionId: s.sessionId });
+      expect(await a.current(idle.sessionId)).toEqual(i === 0 ? expect.objectContaining({ sessionId: idle.sessionId }) : null);
+    }
+    expect(await a.resolve(s.cookieValue)).not.toBeNull();
+    // A touch is not due again within its interval: asked twice at once, the session is written once and stays the same.
+    const [one, two] = await Promise.all([a.current(s.sessionId, { active: true }), a.current(s.sessionId, { active: true })]);
+    expect(one).toEqual(two);
+    // Ended sessions stay ended: activity through current() does not revive them.
+    expect(await a.current(idle.sessionId, { active: true })).toBeNull();
+  });
+
   it('revokes one session: by its owner (session.ended) or by someone else (session.revoked); unknown ids are false', async () => {
     const { a, b, user, events } = await open();
     const mine = await a.create({ user, mfa: false, method: 'password', context });

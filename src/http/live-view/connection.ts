@@ -34,9 +34,10 @@ export interface LiveConnectionDeps {
   accessRecheckMs?: number;
   /**
    * The viewer as they are now, for each check of their access: a web session's current principal (groups and roles
-   * as refreshed since the upgrade), null once that session has ended. Absent: the principal of the upgrade.
+   * as refreshed since the upgrade), null once that session has ended. Absent: the principal of the upgrade. `active`:
+   * the viewer sent input since the last check, which keeps their web session from timing out for idleness.
    */
-  currentViewer?: () => Promise<Principal | null>;
+  currentViewer?: (active: boolean) => Promise<Principal | null>;
 }
 
 /** Messages that arrive while the session is being attached; more is a client that does not wait. */
@@ -89,6 +90,8 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   /** Until when the last passed access check holds (counted from the moment it was asked, not answered). */
   let accessValidUntil = 0;
   let accessCheck: Promise<void> | null = null;
+  /** Input arrived since the last access check began. */
+  let activeSinceCheck = false;
   /** Once a check refused or failed, every later operation is refused without asking again. */
   let accessLost: { error: unknown } | null = null;
   let accessTimer: NodeJS.Timeout | null = null;
@@ -328,6 +331,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
 
   function mayStillSteer(): Promise<void> {
     if (accessLost) return Promise.reject(accessLost.error);
+    activeSinceCheck = true;
     return Date.now() < accessValidUntil ? Promise.resolve() : recheckAccess();
   }
 
@@ -337,9 +341,11 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     if (accessCheck) return accessCheck;
     const askedAt = Date.now();
     const attached = handle!;
+    const active = activeSinceCheck;
+    activeSinceCheck = false;
     // Through then(), so a lookup that throws at once fails the check like one that rejects.
     accessCheck = Promise.resolve()
-      .then(() => (deps.currentViewer ? deps.currentViewer() : deps.principal))
+      .then(() => (deps.currentViewer ? deps.currentViewer(active) : deps.principal))
       .then((principal) => {
         if (principal === null) throw signedOut;
         return attached.recheck(principal);

@@ -97,8 +97,8 @@ export async function liveViewRoutes(app: FastifyInstance, deps: LiveViewRouteDe
  * A viewer signed in with a web session is checked as that session says now: refreshed groups and roles, and null once
  * it has ended, which closes the view. A bearer-token viewer has no session to follow; it keeps the principal of the upgrade.
  */
-function viewerLookup(principal: Principal, webSessions: Pick<WebSessions, 'current'> | undefined): { currentViewer?: () => Promise<Principal | null> } {
+function viewerLookup(principal: Principal, webSessions: Pick<WebSessions, 'current'> | undefined): { currentViewer?: (active: boolean) => Promise<Principal | null> } {
   const sessionId = principal.sessionId;
   if (principal.via !== 'session' || sessionId === undefined || !webSessions) return {};
-  return { currentViewer: () => webSessions.current(sessionId) };
+  return { currentViewer: (active) => webSessions.current(sessionId, { active }) };
 }
