@@ -451,6 +451,8 @@ export const en = {
   'live.notFound': 'No such session, or it is not yours to see.',
   'live.tooManyViewers': 'This session has as many viewers as it may have; close another view first.',
   'live.protocolError': 'The connection was closed after invalid messages. Reload the page.',
+  'live.accessRevoked': 'Your access to this portal was withdrawn; the view is closed.',
+  'live.signedOut': 'You are signed out; sign in again to see this session.',
   'live.keysLabel': 'Keyboard input for the portal',
   'live.keysHint': 'Typing goes to the portal. Press F6 to reach the bar.',
   'live.screenLabel': '{name}, as the remote browser shows it',

@@ -450,6 +450,8 @@ export const es: Record<MessageKey, string> = {
   'live.notFound': 'Esta sesión no existe o no puedes verla.',
   'live.tooManyViewers': 'Esta sesión ya tiene el máximo de vistas; cierra otra primero.',
   'live.protocolError': 'La conexión se cerró tras mensajes no válidos. Recarga la página.',
+  'live.accessRevoked': 'Se retiró tu acceso a este portal; la vista se cerró.',
+  'live.signedOut': 'Has cerrado sesión; vuelve a iniciarla para ver esta sesión.',
   'live.keysLabel': 'Entrada de teclado para el portal',
   'live.keysHint': 'Lo que escribes va al portal. Pulsa F6 para llegar a la barra.',
   'live.screenLabel': '{name}, tal como lo muestra el navegador remoto',

@@ -450,6 +450,8 @@ export const ptBR: Record<MessageKey, string> = {
   'live.notFound': 'Esta sessão não existe ou você não pode vê-la.',
   'live.tooManyViewers': 'Esta sessão já tem o máximo de visualizações; feche outra antes.',
   'live.protocolError': 'A conexão foi fechada após mensagens inválidas. Recarregue a página.',
+  'live.accessRevoked': 'Seu acesso a este portal foi retirado; a visualização foi fechada.',
+  'live.signedOut': 'Você saiu; entre novamente para ver esta sessão.',
   'live.keysLabel': 'Entrada de teclado para o portal',
   'live.keysHint': 'O que você digita vai para o portal. Pressione F6 para chegar à barra.',
   'live.screenLabel': '{name}, como o navegador remoto mostra',

@@ -11,7 +11,7 @@ import { LiveBar, type Notice, type SessionFacts } from './live-session-bar.js';
 import { LiveTransfers, type DroppedDownload, type KeptDownload, type WaitingChooser } from './live-transfers.js';
 
 /** Why the view stopped for good, when it was not the session's end. */
-type Failure = 'not_found' | 'too_many_viewers' | 'protocol' | null;
+type Failure = 'not_found' | 'too_many_viewers' | 'protocol' | 'access_revoked' | 'signed_out' | null;
 
 /** A live session as GET /api/sessions/{id} gives it, with the facts the bar needs (docs/api.md). */
 export type SessionDetail = BrowserSession & SessionFacts & { lastInputAt?: string };
@@ -133,6 +133,8 @@ export function LiveSession(props: SignedInProps) {
         case 'error':
           if (message.code === 'not_found') setFailure('not_found');
           else if (message.code === 'too_many_viewers') setFailure('too_many_viewers');
+          else if (message.code === 'access_revoked') setFailure('access_revoked');
+          else if (message.code === 'signed_out') setFailure('signed_out');
           else if (message.code === 'unavailable') setUnavailable(true);
           else if (message.code === 'paste_denied') say(() => t('live.pasteDenied'));
           else if (message.code === 'busy') say(() => t('live.busy'));
@@ -170,6 +172,8 @@ export function LiveSession(props: SignedInProps) {
         if (state === 'closed' && code === 4404) setFailure('not_found');
         if (state === 'closed' && code === 4429) setFailure('too_many_viewers');
         if (state === 'closed' && code === 4400) setFailure('protocol');
+        if (state === 'closed' && code === 4403) setFailure('access_revoked');
+        if (state === 'closed' && code === 4401) setFailure('signed_out');
       },
     });
     liveLink.current = created;
@@ -344,5 +348,7 @@ function EndedText(props: { reason: string; message: string | null }) {
 function failureText(failure: Failure, othersVisible: boolean): string {
   if (failure === 'not_found') return othersVisible ? t('live.cannotWatch') : t('live.notFound');
   if (failure === 'too_many_viewers') return t('live.tooManyViewers');
+  if (failure === 'access_revoked') return t('live.accessRevoked');
+  if (failure === 'signed_out') return t('live.signedOut');
   return t('live.protocolError');
 }
