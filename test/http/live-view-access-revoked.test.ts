@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { call, CLI, sessionCaller, type Caller } from './admin-callers.js';
-import { addPortalAsset, LiveClient, startPortalSite, startSession, type PortalSite } from './live-view-fixtures.js';
+import { addPortalAsset, type LiveClient, liveViewOpener, startPortalSite, startSession, type PortalSite } from './live-view-fixtures.js';
 
 // An open live view holds only as long as the grant it was attached under: a withdrawn grant (deleted,
 // or a time window that closed, or held through a group the viewer left) ends the view of the controller
@@ -16,11 +16,7 @@ describe('live view: an open view loses its access when the grant goes', () => {
   let site: PortalSite;
   let admin: Caller;
   const clients: LiveClient[] = [];
-  const open = (caller: Caller, sessionId: string) => {
-    const client = LiveClient.open(ts.url, sessionId, caller.headers('GET').cookie!);
-    clients.push(client);
-    return client;
-  };
+  const open = liveViewOpener(() => ts, clients);
   /** Input as a controller sends it, over and over until the socket is gone (each one may be the one that finds out). */
   const keepMoving = async (client: LiveClient) => {
     for (let x = 10; client.ws.readyState === client.ws.OPEN; x = x === 10 ? 11 : 10) {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoPortal, type DemoPortal } from '../../src/demo-portal/index.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { call, CLI, sessionCaller, type Caller } from './admin-callers.js';
-import { LiveClient, startSession } from './live-view-fixtures.js';
+import { type LiveClient, startSession, liveViewOpener } from './live-view-fixtures.js';
 
 /**
  * Copy out and paste in through the live view (real server, real Chromium, the demo portal's
@@ -26,11 +26,7 @@ describe('live view clipboard (real Chromium, demo portal)', () => {
   let watcher: Caller;
   let auditor: Caller;
   const clients: LiveClient[] = [];
-  const open = (caller: Caller, sessionId: string) => {
-    const client = LiveClient.open(ts.url, sessionId, caller.headers('GET').cookie!);
-    clients.push(client);
-    return client;
-  };
+  const open = liveViewOpener(() => ts, clients);
 
   /** An asset on the demo portal whose login ends on the transfer form; its own vault entry, so sessions of several assets can run at once. */
   async function addAsset(id: string, clipboardCopy: 'allow' | 'deny', clipboardPaste: 'allow' | 'deny', portalUrl: string): Promise<void> {

@@ -97,6 +97,18 @@ const CLOCK =
   '<a id="new-tab" href="/note" target="_blank" style="position:absolute;left:20px;top:120px;width:200px;height:30px;display:block">new tab</a>' +
   '<script>let n = 0; setInterval(() => { document.getElementById("clock").textContent = String(++n); }, 40);</script>';
 
+/**
+ * `open(caller, sessionId)`: a live view opened with the caller's session cookie, kept in `clients` so the test's
+ * cleanup closes it. `server` is read at each call (the test server starts in beforeAll).
+ */
+export function liveViewOpener(server: () => TestServer, clients: LiveClient[]): (caller: Caller, sessionId: string) => LiveClient {
+  return (caller, sessionId) => {
+    const client = LiveClient.open(server().url, sessionId, caller.headers('GET').cookie!);
+    clients.push(client);
+    return client;
+  };
+}
+
 export interface PortalSite {
   url: string;
   /** Held until release(): the login's POST waits, so the session stays `logging_in`. */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWatcherRoster, MAX_WATCHER_NAMES, type WatchersMessage } from '../../src/http/live-view/watchers.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sessionCaller, type Caller } from './admin-callers.js';
-import { addPortalAsset, LiveClient, startPortalSite, startSession, type PortalSite } from './live-view-fixtures.js';
+import { addPortalAsset, type LiveClient, liveViewOpener, startPortalSite, startSession, type PortalSite } from './live-view-fixtures.js';
 
 describe('the watcher roster (who watches a session, told to whoever controls it)', () => {
   const view = (mode: 'control' | 'watch', name: string) => {
@@ -60,11 +60,7 @@ describe('live view: the controller is told when someone watches (real Chromium)
   let owner: Caller;
   let watcher: Caller;
   const clients: LiveClient[] = [];
-  const open = (caller: Caller, sessionId: string) => {
-    const client = LiveClient.open(ts.url, sessionId, caller.headers('GET').cookie!);
-    clients.push(client);
-    return client;
-  };
+  const open = liveViewOpener(() => ts, clients);
 
   beforeAll(async () => {
     site = await startPortalSite({ username: 'alice', password: PASSWORD });
