@@ -28,6 +28,7 @@ export type {
   LoginInput,
   LoginOutcome,
   OpenedDownload,
+  RedactionCache,
   RedactionSource,
   ScreencastFrame,
   ScreencastOptions,

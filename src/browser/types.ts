@@ -180,6 +180,17 @@ export interface SessionTransfers {
 /** Values that must never leave the browser module in agent results (the session credential's values). */
 export interface RedactionSource {
   values(): readonly Buffer[];
+  /**
+   * Where the redaction keeps what it compiled from these values between calls (the patterns are
+   * large, and every result is redacted). Owned with the values, so whoever wipes them clears it;
+   * absent, the patterns are compiled for each call.
+   */
+  readonly compiled?: RedactionCache;
+}
+
+/** Opaque outside the agent redaction (`agent/redact.ts`); `entry` holds the secrets' patterns while set. */
+export interface RedactionCache {
+  entry?: unknown;
 }
 
 /** The active tab as an agent sees it; already redacted. */

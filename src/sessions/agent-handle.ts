@@ -1,5 +1,5 @@
 import type { RequestContext } from '../access/index.js';
-import { CREDENTIAL_FIELDS, redactAgentText, type AgentActionResult, type CredentialField, type AgentControls, type BrowserSession, type RedactionSource } from '../browser/index.js';
+import { CREDENTIAL_FIELDS, redactAgentText, type AgentActionResult, type CredentialField, type AgentControls, type BrowserSession } from '../browser/index.js';
 import { AppError, base32Decode, totp, type Clock } from '../core/index.js';
 import type { Principal } from '../identity/index.js';
 import type { VaultReader } from '../vault/index.js';
@@ -41,8 +41,7 @@ export interface AgentHandleDeps {
  * read per session (purpose `redact`), copied into Buffers that the session's end wipes.
  */
 export async function openAgentHandle(deps: AgentHandleDeps, s: LiveSession, browser: BrowserSession, principal: Principal, context: RequestContext): Promise<AgentHandle> {
-  const secrets = s.secrets;
-  const redact: RedactionSource = { values: () => (secrets.wiped ? [] : (secrets.values ?? [])) };
+  const redact = s.secrets.redaction;
   await loadSecrets(deps, s, principal, context);
 
   const alive = () => {

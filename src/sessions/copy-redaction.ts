@@ -1,5 +1,5 @@
 import type { RequestContext } from '../access/index.js';
-import { redactAgentText, type BrowserSession, type CopiedText, type RedactionSource } from '../browser/index.js';
+import { redactAgentText, type BrowserSession, type CopiedText } from '../browser/index.js';
 import type { Principal } from '../identity/index.js';
 import { loadSecrets, type AgentHandleDeps } from './agent-handle.js';
 import type { LiveSession } from './live-sessions.js';
@@ -19,7 +19,7 @@ export function withRedactedCopies(
   context: RequestContext,
   onDropped: (error: unknown) => void,
 ): BrowserSession {
-  const source: RedactionSource = { values: () => (s.secrets.wiped ? [] : (s.secrets.values ?? [])) };
+  const source = s.secrets.redaction;
   // Object.create keeps the handle's live getters (`closed`) and every other method as they are.
   return Object.create(browser, {
     onCopy: {

@@ -1,6 +1,6 @@
 import type { AssetRecord, RequestContext } from '../access/index.js';
 import type { Actor } from '../audit/index.js';
-import type { BrowserEvent, BrowserSession } from '../browser/index.js';
+import type { BrowserEvent, BrowserSession, RedactionSource } from '../browser/index.js';
 import type { Clock } from '../core/index.js';
 import type { Principal } from '../identity/index.js';
 import type { SessionAudit } from './session-audit.js';
@@ -41,13 +41,26 @@ export interface AgentSecrets {
   values: Buffer[] | null;
   loading: Promise<Buffer[]> | null;
   wiped: boolean;
+  /** What the agent tools and the copies out redact with: these values, and the patterns compiled from them. */
+  readonly redaction: RedactionSource;
 }
 
-/** Zero-fills the held values; a read still in flight is wiped when it lands (agent-handle.ts checks `wiped`). */
+function agentSecrets(): AgentSecrets {
+  const secrets: AgentSecrets = {
+    values: null,
+    loading: null,
+    wiped: false,
+    redaction: { values: () => (secrets.wiped ? [] : (secrets.values ?? [])), compiled: {} },
+  };
+  return secrets;
+}
+
+/** Zero-fills the held values and drops the patterns made of them; a read still in flight is wiped when it lands (agent-handle.ts checks `wiped`). */
 export function wipeSecrets(secrets: AgentSecrets): void {
   secrets.wiped = true;
   for (const value of secrets.values ?? []) value.fill(0);
   secrets.values = null;
+  if (secrets.redaction.compiled) secrets.redaction.compiled.entry = undefined;
 }
 
 export interface Ending {
@@ -207,7 +220,7 @@ export function createLiveSessions(deps: { store: SessionStore; audit: SessionAu
       const now = clock.now();
       let settle!: (browser: BrowserSession | null) => void;
       const opened = new Promise<BrowserSession | null>((resolve) => (settle = resolve));
-      const s: LiveSession = { record, owner, asset, browser: null, opened, settle, lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), transferListeners: new Set(), events: Promise.resolve(), recording: null, cancel: new AbortController(), endingReason: null, secrets: { values: null, loading: null, wiped: false } };
+      const s: LiveSession = { record, owner, asset, browser: null, opened, settle, lastInputMs: now, persistedInputMs: now, ending: null, listeners: new Set(), transferListeners: new Set(), events: Promise.resolve(), recording: null, cancel: new AbortController(), endingReason: null, secrets: agentSecrets() };
       sessions.set(record.id, s);
       return s;
     },

@@ -125,8 +125,12 @@ describe('transformed forms of a secret (units)', () => {
 
   it('patterns kept for a credential are not used once its values changed (wiped)', () => {
     const values = [Buffer.from(PW)];
-    const kept: RedactionSource = { values: () => values };
+    const kept: RedactionSource = { values: () => values, compiled: {} };
     expect(buildRedact(kept)(b64(bytes))).toBe('[REDACTED]');
+    const entry = kept.compiled!.entry;
+    expect(entry).toBeDefined();
+    buildRedact(kept);
+    expect(kept.compiled!.entry).toBe(entry);
     values[0]!.fill(0x41);
     expect(buildRedact(kept)(b64(bytes))).toBe(b64(bytes));
     expect(buildRedact(kept)('A'.repeat(bytes.length))).toBe('[REDACTED]');

@@ -82,8 +82,9 @@ describe('browser sessions: the agent handle', () => {
     expect(reads.every((r) => r.session === session.id)).toBe(true);
 
     await stack.sessions.end(session.id, alice);
-    // The values were wiped with the session.
+    // The values were wiped with the session, and the patterns made of them dropped.
     expect(handle.redact.values()).toEqual([]);
+    expect(handle.redact.compiled?.entry).toBeUndefined();
     await expect(handle.controls.snapshot({ redact })).rejects.toMatchObject({ code: 'session_ended', publicMessage: 'This session was closed by its owner.' });
     await expect(stack.sessions.agent(session.id, alice)).rejects.toMatchObject({ code: 'session_ended', publicMessage: 'This session was closed by its owner.' });
 

@@ -1,5 +1,5 @@
 import { MIN_SECRET_LENGTH, REDACTED } from '../../core/index.js';
-import type { RedactionSource } from '../types.js';
+import type { RedactionCache, RedactionSource } from '../types.js';
 
 /** Replaces secret values in a string; the one function every string leaving AgentControls passes. */
 export type Redact = (text: string) => string;
@@ -42,7 +42,7 @@ export function buildRedact(source: RedactionSource, pagePasswords: readonly str
   const buffers = source.values();
   const texts = buffers.filter((b) => b.length > 0).map((b) => b.toString('utf8'));
   const extra = pagePasswords.filter((v) => [...v].length >= MIN_SECRET_LENGTH && !texts.includes(v));
-  const patterns = extra.length === 0 ? credentialPatterns(buffers, texts) : compile([...texts, ...extra], texts);
+  const patterns = extra.length === 0 ? credentialPatterns(source.compiled, texts) : compile([...texts, ...extra], texts);
   if (!patterns.exact && !patterns.squeezed && !patterns.encoded) return (text) => text;
   return (text) => {
     if (typeof text !== 'string') return text;
@@ -60,18 +60,15 @@ interface Patterns {
 }
 
 /**
- * The patterns of a credential, kept with the array of its values (one per session, dropped when
- * the session's end wipes them) as long as the values read the same: every snapshot and result
- * is redacted, and the patterns are large. A source whose values are a new array at every call
- * (a test's) gets new patterns every time.
+ * The patterns of a credential, kept in its source's cache (one per session, cleared when the
+ * session's end wipes the values) for as long as the values read the same: every snapshot and
+ * result is redacted, and the patterns are large. Without a cache they are compiled every time.
  */
-const byCredential = new WeakMap<readonly Buffer[], { texts: readonly string[]; patterns: Patterns }>();
-
-function credentialPatterns(buffers: readonly Buffer[], texts: readonly string[]): Patterns {
-  const kept = byCredential.get(buffers);
+function credentialPatterns(cache: RedactionCache | undefined, texts: readonly string[]): Patterns {
+  const kept = cache?.entry as { texts: readonly string[]; patterns: Patterns } | undefined;
   if (kept && kept.texts.length === texts.length && kept.texts.every((t, i) => t === texts[i])) return kept.patterns;
   const patterns = compile(texts, texts);
-  byCredential.set(buffers, { texts, patterns });
+  if (cache) cache.entry = { texts, patterns };
   return patterns;
 }
 
