@@ -149,13 +149,6 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
     return new AppError('invalid_credentials');
   };
 
-  /**
-   * Whether a link of the user ever had a TOTP step to do (`reset_mfa`: an administrator's reset, or an `enrol` link past
-   * its password step). Asked only of a user who is not enrolled, so such a link's step is still undone.
-   */
-  const enrolsByLink = async (userId: string): Promise<boolean> =>
-    (await db.selectFrom('user_enrolments').select('user_id').where('user_id', '=', userId).where('purpose', '=', 'reset_mfa').limit(1).executeTakeFirst()) !== undefined;
-
   const newPreAuth = async (record: Omit<PreAuth, 'expiresAt'>) => {
     const id = ids.token(32);
     await state.set(preAuthKey(id), { ...record, expiresAt: clock.now() + PRE_AUTH_TTL_MS } satisfies PreAuth, PRE_AUTH_TTL_MS);
@@ -292,7 +285,7 @@ export function createLocalSignIn(deps: LocalSignInDeps): LocalSignIn {
       // password and still has its TOTP step: the second factor is enrolled through that one-time link, never with the
       // password alone, which may be in other hands. Refused like a wrong password, so the answer does not confirm the
       // password to whoever typed it; the record says why.
-      if (mustEnrol && (await enrolsByLink(row.id))) throw await refuse('mfa_link_pending', known);
+      if (mustEnrol && (await users.enrolsByLink(row.id))) throw await refuse('mfa_link_pending', known);
       // The password was right: the attempt it took is given back (one decrement, not a reset). A second factor still
       // to come keeps the failures before it, and a user who stops there has not failed.
       await reserved.release();

@@ -82,6 +82,12 @@ export interface Users {
    * (`reset_mfa`). Earlier unused links of the user stop working.
    */
   createEnrolmentLink(userId: string, purpose: 'enrol' | 'reset_mfa', by: Principal, context?: UserChangeContext): Promise<{ url: string; expiresAt: string }>;
+  /**
+   * Whether a link of the user ever had a TOTP step to do (`reset_mfa`: an administrator's reset,
+   * or an `enrol` link past its password step). Of a user who is not enrolled, this means the
+   * second factor is to be enrolled through such a link, not with the password alone.
+   */
+  enrolsByLink(userId: string): Promise<boolean>;
 }
 
 /** What Users needs from web sessions (helper A's WebSessions satisfies it). */
@@ -397,6 +403,11 @@ export function createUsers(deps: UsersDeps): Users {
 
     sessionUser,
     createEnrolmentLink,
+
+    async enrolsByLink(userId) {
+      const row = await db.selectFrom('user_enrolments').select('user_id').where('user_id', '=', userId).where('purpose', '=', 'reset_mfa').limit(1).executeTakeFirst();
+      return row !== undefined;
+    },
   };
 }
 
